@@ -1,0 +1,248 @@
+"""Test harness shared by every app's tests.
+
+- Markers `postgres`, `redis`, `browser` say which real service a test needs. When it is missing the test is
+  skipped, and the run ends with one line per skipped group saying why; with REQUIRE_SERVICES=1 (set by .ci/run)
+  such a test fails instead.
+- Personas (`platform_admin`, `member_user`, `anonymous`) are the people permission tests talk about; later
+  steps add secretaries of branch A and B in the same way.
+- `page` / `phone_page`: Playwright on the system Chromium against `live_server`.
+- `celery_worker`: a real Celery worker process on Redis, sharing the test database.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; Django must still allow ORM calls in it.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") not in ("", "0", "false", "no")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SERVICE_MARKERS = ("postgres", "redis", "browser")
+_skipped_groups: dict[str, list[str]] = defaultdict(list)
+
+
+def _missing_reason(service: str) -> str | None:
+    from django.conf import settings
+
+    if service == "browser":
+        if not Path(CHROMIUM).exists():
+            return f"{CHROMIUM} not found (apt-get install chromium chromium-driver)"
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            return "the playwright package is not installed"
+        return None
+    return settings.TEST_SERVICES.get(service)
+
+
+def pytest_runtest_setup(item):
+    for service in SERVICE_MARKERS:
+        if item.get_closest_marker(service) is None:
+            continue
+        reason = _missing_reason(service)
+        if reason is None:
+            continue
+        if REQUIRE_SERVICES:
+            pytest.fail(f"REQUIRE_SERVICES=1 but {service} is unavailable: {reason}", pytrace=False)
+        _skipped_groups[service].append(item.nodeid)
+        pytest.skip(f"needs {service}: {reason}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _skipped_groups:
+        return
+    terminalreporter.section("skipped for missing services")
+    for service, nodeids in sorted(_skipped_groups.items()):
+        terminalreporter.write_line(
+            f"SKIPPED {len(nodeids)} test(s) marked '{service}': {_missing_reason(service)}"
+            " (set REQUIRE_SERVICES=1 to make this a failure)"
+        )
+
+
+# --- Common state ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """Rate limits and cached pages must not leak from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+# --- Personas -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def platform_admin(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def member_user(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="member")
+
+
+@pytest.fixture
+def anonymous(client):
+    return client
+
+
+# --- Browser --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _playwright_browser():
+    if _missing_reason("browser"):
+        pytest.skip("browser unavailable")  # pytest_runtest_setup has already reported (or failed) this
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def _new_page(browser, live_server, **context_options):
+    context = browser.new_context(base_url=live_server.url, locale="zh-CN", **context_options)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    return context, page
+
+
+@pytest.fixture
+def page(_playwright_browser, live_server):
+    """A desktop-sized page; `page.goto("/")` opens the live server."""
+    context, page = _new_page(_playwright_browser, live_server, viewport={"width": 1280, "height": 900})
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone_page(_playwright_browser, live_server):
+    """A phone-sized page (390×844, touch), for the residents' and members' journeys."""
+    context, page = _new_page(
+        _playwright_browser,
+        live_server,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
+    yield page
+    context.close()
+
+
+def login_in_browser(page, username: str, password: str) -> None:
+    """Sign in through the real login form."""
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form#login-form [type=submit]")
+    page.wait_for_load_state()
+
+
+# --- Real Celery worker ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def celery_worker(transactional_db, settings):
+    """Start a real worker process on Redis that shares the test database; tasks are no longer eager.
+
+    The test must be marked `redis` (and `postgres` when it relies on row locks). Yields the Popen object, so a
+    test can kill it. The queue is purged before and after, so nothing leaks between tests.
+    """
+    from django.db import connection
+
+    from volunteer_platform.celery import app
+
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.skip("celery_worker needs the Redis broker")
+    env = dict(os.environ)
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    else:
+        env["DATABASE_URL"] = (
+            f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
+    env.update(
+        DJANGO_SETTINGS_MODULE="volunteer_platform.settings_test",
+        TEST_CELERY_EAGER="false",
+        REDIS_URL=settings.REDIS_URL,
+    )
+    app.control.purge()
+    app.conf.task_always_eager = False
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "volunteer_platform",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        _wait_for_worker(app, proc)
+        yield proc
+    finally:
+        app.conf.task_always_eager = True
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        app.control.purge()
+
+
+def _wait_for_worker(app, proc, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited with {proc.returncode}")
+        if app.control.ping(timeout=0.5):
+            return
+    raise RuntimeError("celery worker did not answer a ping in time")
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):
+    """Poll `predicate` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"condition not met within {timeout} s")
+
+
+__all__ = ["login_in_browser", "wait_until"]

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SiteConfig(AppConfig):
+    name = "volunteer_platform"
+    verbose_name = _("平台")
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from .celery import ensure_broker_folders
+
+        # The embedded defaults (SQLite, file cache, filesystem broker) keep their files under var/.
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        ensure_broker_folders()

@@ -1,0 +1,57 @@
+"""Settings for the test suite: the real ones, made fast and isolated.
+
+The database is `DATABASE_URL` when set, otherwise PostgreSQL on 127.0.0.1:5432 when it answers, otherwise SQLite.
+Redis is `REDIS_URL` when set, otherwise 127.0.0.1:6379 when it answers. What was found is kept in
+`TEST_SERVICES`; tests marked `postgres`, `redis` or `browser` are skipped (or, with REQUIRE_SERVICES=1,
+failed) when their service is missing — see tests/conftest.py.
+"""
+
+import os
+import socket
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 40)
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("EMAIL_URL", "consolemail://")
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+TEST_SERVICES: dict[str, str] = {}  # service name -> why it is missing (absent key = available)
+
+if "DATABASE_URL" not in os.environ:
+    if _answers("127.0.0.1", 5432):
+        os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/volunteer_platform"
+    else:
+        TEST_SERVICES["postgres"] = "no DATABASE_URL and nothing answers on 127.0.0.1:5432; tests run on SQLite"
+elif not os.environ["DATABASE_URL"].startswith(("postgres", "pgsql")):
+    TEST_SERVICES["postgres"] = f"DATABASE_URL is not PostgreSQL ({os.environ['DATABASE_URL'].split(':')[0]})"
+
+if "REDIS_URL" not in os.environ:
+    if _answers("127.0.0.1", 6379):
+        os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+    else:
+        TEST_SERVICES["redis"] = "no REDIS_URL and nothing answers on 127.0.0.1:6379"
+
+from .settings import *  # noqa: E402,F403
+from .settings import VAR_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SMS_BACKEND = "notifications.sms.LocmemSMSBackend"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Tasks run in the test process unless a test starts a real worker (tests/conftest.py: celery_worker).
+CELERY_TASK_ALWAYS_EAGER = env.bool("TEST_CELERY_EAGER", default=True)  # noqa: F405
+CELERY_TASK_EAGER_PROPAGATES = True
+MEDIA_ROOT = VAR_DIR / "test-media"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory, so that a real Celery worker process (tests/conftest.py) sees the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

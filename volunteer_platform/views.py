@@ -1,0 +1,26 @@
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from .health import broker_state, database_state
+
+
+@require_GET
+def home(request):
+    return render(request, "volunteer_platform/home.html")
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """For load balancers: 200 when the database and the broker answer, 503 otherwise."""
+    db_ok, db_detail = database_state()
+    broker_ok, broker_detail = broker_state()
+    ok = db_ok and broker_ok
+    body = {
+        "status": "ok" if ok else "error",
+        "database": {"ok": db_ok, "detail": db_detail},
+        "broker": {"ok": broker_ok, "detail": broker_detail},
+    }
+    return JsonResponse(body, status=200 if ok else 503)
