@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_celery_beat",
+    "simple_history",
+    "import_export",
     # Project apps, lowest layer first (see DESIGN.md: each imports only those listed before it).
     "notifications",
     "members",
@@ -58,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -209,6 +212,20 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Personal data at rest (see notifications/crypto.py) ---------------------------------------------------------
+# FIELD_ENCRYPTION_KEYS: comma-separated Fernet keys, the first encrypts, all decrypt (rotation: put the new key
+# first). FIELD_HMAC_KEY: the key of the lookup hashes; changing it needs a re-index. No production default.
+if DEBUG:
+    import base64
+    import hashlib
+
+    _dev_key = base64.urlsafe_b64encode(hashlib.sha256(f"fernet:{SECRET_KEY}".encode()).digest()).decode()
+    FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[_dev_key])
+    FIELD_HMAC_KEY = env.str("FIELD_HMAC_KEY", default=f"hmac:{SECRET_KEY}")
+else:
+    FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
+    FIELD_HMAC_KEY = env.str("FIELD_HMAC_KEY")
 
 # --- Platform ---------------------------------------------------------------------------------------------------
 # How often a pending notification is retried before it is marked failed, and the base of the backoff.

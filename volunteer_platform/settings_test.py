@@ -14,6 +14,8 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 40)
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("EMAIL_URL", "consolemail://")
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "9pSwuN1b0vjh7LQWWZJq6uRYz0PIoMM0wcpz7sBPnFM=")
+os.environ.setdefault("FIELD_HMAC_KEY", "test-only-hmac-key")
 
 
 def _answers(host: str, port: int) -> bool:

@@ -1,0 +1,63 @@
+"""Encryption at rest for personal data (phone numbers, ID numbers, sensitive tags).
+
+It lives in the lowest app because both notifications (a resident's phone for SMS) and every app above it store
+such data. Values are encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under `FIELD_ENCRYPTION_KEYS`, a list whose
+first key encrypts and all keys decrypt — so a key is rotated by putting a new key first, re-saving the rows
+(`manage.py rotate_encryption_keys` in a later step) and then removing the old key. Exact-match lookup uses a separate keyed
+HMAC column (`blind_index`), because equal plaintexts give different ciphertexts.
+"""
+
+import hashlib
+import hmac
+from functools import cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+
+@cache
+def _fernet() -> MultiFernet:
+    keys = settings.FIELD_ENCRYPTION_KEYS
+    if not keys:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty")
+    return MultiFernet([Fernet(k) for k in keys])
+
+
+def encrypt(value: str) -> str:
+    return _fernet().encrypt(value.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ImproperlyConfigured("An encrypted value cannot be read with FIELD_ENCRYPTION_KEYS") from exc
+
+
+def blind_index(value: str) -> str:
+    """A keyed hash for exact-match lookup of an encrypted value (normalise the value before calling)."""
+    return hmac.new(settings.FIELD_HMAC_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def mask_phone(phone: str) -> str:
+    """138****1234 — how a phone number appears to anyone without the right to see it in full."""
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return f"{phone[:3]}{'*' * (len(phone) - 7)}{phone[-4:]}"
+
+
+class EncryptedTextField(models.TextField):
+    """A text column stored encrypted; Python code sees the plaintext. Not searchable: pair it with a blind index."""
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or value == "":
+            return value
+        return decrypt(value)
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return encrypt(value)
