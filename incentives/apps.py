@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class IncentivesConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'incentives'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "incentives"

@@ -2,9 +2,9 @@
 
 It lives in the lowest app because both notifications (a resident's phone for SMS) and every app above it store
 such data. Values are encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under `FIELD_ENCRYPTION_KEYS`, a list whose
-first key encrypts and all keys decrypt — so a key is rotated by putting a new key first, re-saving the rows
-(`manage.py rotate_encryption_keys` in a later step) and then removing the old key. Exact-match lookup uses a separate keyed
-HMAC column (`blind_index`), because equal plaintexts give different ciphertexts.
+first key encrypts and all keys decrypt — so a key is rotated by putting a new key first, re-saving the
+rows and then removing the old key. Exact-match lookup uses a separate keyed HMAC column (`blind_index`),
+because equal plaintexts give different ciphertexts.
 """
 
 import hashlib
