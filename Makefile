@@ -1,0 +1,62 @@
+# 党员志愿服务平台 — the two commands a newcomer needs: `make run` and `make test`.
+# Needs only Python 3.11 and make; PostgreSQL, Redis and Chromium are used when present.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test lint format check-migrations translations messages clean help
+
+help:
+	@echo "make run    - install, migrate, load demo data, start web + Celery worker + beat on http://$(HOST):$(PORT)/"
+	@echo "make test   - install dev requirements and run the whole test suite"
+	@echo "make lint   - ruff check + format check"
+
+$(VENV)/bin/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]}"'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: requirements.txt | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-run
+
+run: export DEBUG ?= true
+run: $(VENV)/.installed-run
+	mkdir -p var
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py compiletranslations
+	$(PY) manage.py seed_demo --if-empty
+	$(PY) manage.py rundev --host $(HOST) --port $(PORT)
+
+test: export DJANGO_SETTINGS_MODULE = volunteer_platform.settings_test
+test: $(VENV)/.installed-dev
+	mkdir -p var
+	$(PY) manage.py compiletranslations
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check-migrations: export DJANGO_SETTINGS_MODULE = volunteer_platform.settings_test
+check-migrations: $(VENV)/.installed-dev
+	$(PY) manage.py makemigrations --check --dry-run
+
+# Refresh the English catalogue from the Chinese source strings (needs GNU gettext; compiling does not).
+messages: export DEBUG ?= true
+messages: $(VENV)/.installed-run
+	$(PY) manage.py makemessages -l en --no-obsolete --ignore=.venv --ignore=var --ignore=static --ignore=tests --ignore=bench
+
+clean:
+	rm -rf var/broker var/cache var/staticfiles var/test-media
