@@ -8,6 +8,7 @@ failed) when their service is missing — see tests/conftest.py.
 
 import os
 import socket
+from urllib.parse import urlsplit
 
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 40)
@@ -26,21 +27,30 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
+def _host_port(url: str, default_port: int) -> tuple[str, int]:
+    parsed = urlsplit(url)
+    return parsed.hostname or "127.0.0.1", parsed.port or default_port
+
+
 TEST_SERVICES: dict[str, str] = {}  # service name -> why it is missing (absent key = available)
 
-if "DATABASE_URL" not in os.environ:
-    if _answers("127.0.0.1", 5432):
-        os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/volunteer_platform"
-    else:
-        TEST_SERVICES["postgres"] = "no DATABASE_URL and nothing answers on 127.0.0.1:5432; tests run on SQLite"
-elif not os.environ["DATABASE_URL"].startswith(("postgres", "pgsql")):
-    TEST_SERVICES["postgres"] = f"DATABASE_URL is not PostgreSQL ({os.environ['DATABASE_URL'].split(':')[0]})"
+if "DATABASE_URL" not in os.environ and _answers("127.0.0.1", 5432):
+    os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/volunteer_platform"
+_database_url = os.environ.get("DATABASE_URL", "")
+if not _database_url:
+    TEST_SERVICES["postgres"] = "no DATABASE_URL and nothing answers on 127.0.0.1:5432; the suite runs on SQLite"
+elif not _database_url.startswith(("postgres", "pgsql")):
+    TEST_SERVICES["postgres"] = f"DATABASE_URL is not PostgreSQL ({_database_url.split(':')[0]})"
+elif not _answers(*_host_port(_database_url, 5432)):
+    TEST_SERVICES["postgres"] = "PostgreSQL at DATABASE_URL does not answer"
 
-if "REDIS_URL" not in os.environ:
-    if _answers("127.0.0.1", 6379):
-        os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
-    else:
-        TEST_SERVICES["redis"] = "no REDIS_URL and nothing answers on 127.0.0.1:6379"
+if "REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379):
+    os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+_redis_url = os.environ.get("REDIS_URL", "")
+if not _redis_url:
+    TEST_SERVICES["redis"] = "no REDIS_URL and nothing answers on 127.0.0.1:6379"
+elif not _answers(*_host_port(_redis_url, 6379)):
+    TEST_SERVICES["redis"] = "Redis at REDIS_URL does not answer"
 
 from .settings import *  # noqa: E402,F403
 from .settings import VAR_DIR  # noqa: E402
