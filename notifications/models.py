@@ -1,1 +1,99 @@
-"""Models of the notifications app (see DESIGN.md)."""
+"""The outbox: one row per message to one recipient on one channel (see DESIGN.md, "notifications").
+
+A row is written in the same transaction as the event it tells about and dispatched after commit; the row, not
+the broker, is the source of truth, so a lost task delays a message and never loses it.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .crypto import EncryptedTextField, mask_phone
+
+
+class Notification(models.Model):
+    class Channel(models.TextChoices):
+        INAPP = "inapp", _("站内消息")
+        EMAIL = "email", _("邮件")
+        SMS = "sms", _("短信")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待发送")
+        SENT = "sent", _("已发送")
+        FAILED = "failed", _("发送失败")
+
+    recipient_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("接收用户"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,  # the inbox index starts with this column
+    )
+    recipient_phone = EncryptedTextField(_("接收手机号"), blank=True)
+    recipient_email = models.EmailField(_("接收邮箱"), blank=True)
+    channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices)
+    template = models.CharField(
+        _("模板"), max_length=100, help_text=_("notifications/templates/notifications/ 下的模板目录名")
+    )
+    context = models.JSONField(_("模板变量"), default=dict, blank=True)
+    language = models.CharField(_("语言"), max_length=10, default=settings.LANGUAGE_CODE)
+    dedupe_key = models.CharField(
+        _("去重键"), max_length=200, unique=True, help_text=_("同一事件只产生一条通知，例如 signup-confirmed:42")
+    )
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("发送次数"), default=0)
+    last_error = models.TextField(_("最近错误"), blank=True)
+    next_attempt_at = models.DateTimeField(_("下次发送时间"), default=timezone.now)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(channel="inapp") | Q(recipient_user__isnull=False),
+                name="notification_inapp_has_user",
+            ),
+            models.CheckConstraint(
+                condition=~Q(channel="sms") | ~Q(recipient_phone=""),
+                name="notification_sms_has_phone",
+            ),
+            models.CheckConstraint(
+                condition=~Q(channel="email") | ~Q(recipient_email="") | Q(recipient_user__isnull=False),
+                name="notification_email_has_address",
+            ),
+            models.CheckConstraint(
+                condition=Q(recipient_user__isnull=False) | ~Q(recipient_phone="") | ~Q(recipient_email=""),
+                name="notification_has_recipient",
+            ),
+            models.CheckConstraint(condition=Q(attempts__gte=0), name="notification_attempts_not_negative"),
+            models.CheckConstraint(
+                condition=Q(channel__in=["inapp", "email", "sms"]), name="notification_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending", sent_at__isnull=True)
+                | Q(status="sent", sent_at__isnull=False)
+                | Q(status="failed", sent_at__isnull=True),
+                name="notification_status_valid_sent_at_iff_sent",
+            ),
+        ]
+        indexes = [
+            # Sweeper: WHERE status = 'pending' AND next_attempt_at <= %s ORDER BY next_attempt_at
+            models.Index(fields=["status", "next_attempt_at"], name="notification_due_idx"),
+            # Inbox: WHERE recipient_user_id = %s AND channel = 'inapp' ORDER BY created_at DESC
+            models.Index(fields=["recipient_user", "channel", "-created_at"], name="notification_inbox_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.template} #{self.pk}"
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.recipient_phone) if self.recipient_phone else ""

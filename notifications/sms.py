@@ -1,0 +1,44 @@
+"""SMS backends. `settings.SMS_BACKEND` names the one in use (a dotted path), like Django's EMAIL_BACKEND.
+
+A real provider's backend subclasses `BaseSMSBackend` and raises `TransientChannelError` for what may succeed
+later (timeouts, rate limits, provider outages) and `PermanentChannelError` for what never will (an invalid number,
+a number that opted out); anything else it raises counts as transient.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from .crypto import mask_phone
+
+logger = logging.getLogger(__name__)
+
+
+class BaseSMSBackend:
+    def send(self, phone: str, text: str) -> None:
+        """Hand one message to the provider; return only when the provider has accepted it."""
+        raise NotImplementedError
+
+
+class ConsoleSMSBackend(BaseSMSBackend):
+    """For development: writes the message to stdout and the log, with the number masked (it is personal data)."""
+
+    def send(self, phone: str, text: str) -> None:
+        logger.info("SMS to %s: %s", mask_phone(phone), text)
+        print(f"[SMS to {mask_phone(phone)}] {text}", flush=True)
+
+
+@dataclass(frozen=True)
+class SMSMessage:
+    phone: str
+    text: str
+
+
+# What LocmemSMSBackend has sent in this process; tests read and clear it.
+outbox: list[SMSMessage] = []
+
+
+class LocmemSMSBackend(BaseSMSBackend):
+    """For tests: keeps the messages in `notifications.sms.outbox`, like Django's locmem email backend."""
+
+    def send(self, phone: str, text: str) -> None:
+        outbox.append(SMSMessage(phone=phone, text=text))
