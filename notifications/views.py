@@ -1,0 +1,37 @@
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from . import services
+from .models import Notification
+from .rendering import render_message
+from .selectors import inbox_for, unread_count
+
+INBOX_PAGE_SIZE = 20
+
+
+@login_required
+@require_GET
+def inbox(request):
+    page = Paginator(inbox_for(request.user), INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    language = translation.get_language()
+    items = [(notification, render_message(notification, language=language)) for notification in page]
+    context = {"page": page, "items": items, "unread": unread_count(request.user)}
+    return render(request, "notifications/inbox.html", context)
+
+
+@login_required
+@require_POST
+def inbox_mark_read(request, notification_id: int | None = None):
+    try:
+        services.inbox_mark_read(user=request.user, notification_id=notification_id)
+    except Notification.DoesNotExist as exc:
+        raise Http404 from exc
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(next_url)
+    return redirect("notifications:inbox")
