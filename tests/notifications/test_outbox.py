@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.template import TemplateDoesNotExist
 
 from notifications.models import Notification
@@ -139,8 +139,6 @@ def test_unknown_or_malformed_template_fails_in_the_caller(member_user):
 
 
 def test_database_refuses_a_row_without_the_recipient_its_channel_needs(db):
-    from django.db import IntegrityError
-
     for channel in ("inapp", "sms", "email"):
         with pytest.raises(IntegrityError), transaction.atomic():
             Notification.objects.create(channel=channel, template="welcome", dedupe_key=f"bad-{channel}")
