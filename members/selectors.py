@@ -1,0 +1,181 @@
+"""Reads of the members app, and the one definition of scope.
+
+Scope: a platform admin (superuser) sees everything; a user who administers organizations — listed in
+`Organization.admins`, or the member who is an organization's `secretary` — sees those organizations' subtrees;
+anyone else sees nothing. Every `visible_*` selector is built on `visible_organizations`, and the admin and every
+view ask these selectors, so the rule lives here only. They accept an optional base `queryset` so a caller keeps
+its own ordering and joins. They are lazy: the scope is a subquery of the caller's query, not an extra query.
+"""
+
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import ExtractYear
+from django.db.models.lookups import StartsWith
+
+from .models import (
+    Community,
+    Grid,
+    Member,
+    Organization,
+    ResidenceRegistration,
+    ServiceRecord,
+    ServiceRecordCorrection,
+    Team,
+    Transfer,
+)
+
+User = get_user_model()
+
+
+def _sees_nothing(user) -> bool:
+    return user is None or not user.is_authenticated or not user.is_active
+
+
+def managed_organizations(user) -> QuerySet[Organization]:
+    """The organizations `user` administers directly (as an admin or as the secretary): the roots of their scope."""
+    if _sees_nothing(user):
+        return Organization.objects.none()
+    return Organization.objects.filter(Q(admins=user) | Q(secretary__user=user))
+
+
+def is_organization_admin(user) -> bool:
+    """Whether `user` manages at least one organization (a secretary or 组织管理员); superusers are not implied."""
+    return managed_organizations(user).exists()
+
+
+def visible_organizations(user, *, queryset: QuerySet[Organization] | None = None) -> QuerySet[Organization]:
+    """Organizations in `user`'s scope: every organization whose path starts with the path of one they manage."""
+    qs = Organization.objects.all() if queryset is None else queryset
+    if _sees_nothing(user):
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    # outer.path LIKE root.path || '%' for some root the user manages. The organization table is small
+    # (hundreds of rows): this semi-join is cheap and keeps the scope inside the caller's single query.
+    roots = managed_organizations(user).filter(StartsWith(OuterRef("path"), F("path")))
+    return qs.filter(Exists(roots))
+
+
+def subtree(organization: Organization) -> QuerySet[Organization]:
+    """An organization and all its descendants (a prefix query on the indexed path)."""
+    return Organization.objects.filter(path__startswith=organization.path)
+
+
+def _scoped(qs: QuerySet, user, *organization_lookups: str) -> QuerySet:
+    """Rows of `qs` linked through any of `organization_lookups` to an organization in `user`'s scope."""
+    if _sees_nothing(user):
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    organizations = visible_organizations(user)
+    condition = Q()
+    for lookup in organization_lookups:
+        condition |= Q(**{f"{lookup}__in": organizations})
+    return qs.filter(condition)
+
+
+def visible_communities(user, *, queryset: QuerySet[Community] | None = None) -> QuerySet[Community]:
+    return _scoped(Community.objects.all() if queryset is None else queryset, user, "organization")
+
+
+def visible_grids(user, *, queryset: QuerySet[Grid] | None = None) -> QuerySet[Grid]:
+    return _scoped(Grid.objects.all() if queryset is None else queryset, user, "community__organization")
+
+
+def visible_members(user, *, queryset: QuerySet[Member] | None = None) -> QuerySet[Member]:
+    """Members whose home branch (所在支部) is in scope."""
+    return _scoped(Member.objects.all() if queryset is None else queryset, user, "organization")
+
+
+def visible_users(user, *, queryset=None) -> QuerySet:
+    """Accounts `user` may pick (e.g. as an organization's admin): those of members in scope; all for a superuser."""
+    qs = User.objects.all() if queryset is None else queryset
+    if _sees_nothing(user):
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    return qs.filter(member__in=visible_members(user))
+
+
+def visible_residence_registrations(
+    user, *, queryset: QuerySet[ResidenceRegistration] | None = None
+) -> QuerySet[ResidenceRegistration]:
+    """双报到 rows seen by the member's home branch and by the organization serving the community (which confirms)."""
+    qs = ResidenceRegistration.objects.all() if queryset is None else queryset
+    return _scoped(qs, user, "member__organization", "community__organization")
+
+
+def visible_transfers(user, *, queryset: QuerySet[Transfer] | None = None) -> QuerySet[Transfer]:
+    """Transfers seen by both the organization left and the organization joined."""
+    qs = Transfer.objects.all() if queryset is None else queryset
+    return _scoped(qs, user, "from_organization", "to_organization")
+
+
+def visible_teams(user, *, queryset: QuerySet[Team] | None = None) -> QuerySet[Team]:
+    return _scoped(Team.objects.all() if queryset is None else queryset, user, "organization")
+
+
+def visible_service_records(user, *, queryset: QuerySet[ServiceRecord] | None = None) -> QuerySet[ServiceRecord]:
+    """Records seen by the member's home branch and by the organization that recorded them (谁记录谁证明)."""
+    qs = ServiceRecord.objects.all() if queryset is None else queryset
+    return _scoped(qs, user, "member__organization", "recording_organization")
+
+
+def verifiable_service_records(user, *, queryset: QuerySet[ServiceRecord] | None = None) -> QuerySet[ServiceRecord]:
+    """Records `user` may verify, void or correct: those recorded by an organization in scope."""
+    qs = ServiceRecord.objects.all() if queryset is None else queryset
+    return _scoped(qs, user, "recording_organization")
+
+
+def visible_corrections(
+    user, *, queryset: QuerySet[ServiceRecordCorrection] | None = None
+) -> QuerySet[ServiceRecordCorrection]:
+    qs = ServiceRecordCorrection.objects.all() if queryset is None else queryset
+    return _scoped(qs, user, "record__member__organization", "record__recording_organization")
+
+
+# --- Members and their records ----------------------------------------------------------------------------------
+
+
+def active_residence_prefetch(to_attr: str = "active_residences") -> Prefetch:
+    """Prefetch a member's current 双报到 row with its community, as a list in `to_attr` (one query per page)."""
+    return Prefetch(
+        "residence_registrations",
+        queryset=ResidenceRegistration.objects.filter(status__in=ResidenceRegistration.ACTIVE_STATUSES).select_related(
+            "community"
+        ),
+        to_attr=to_attr,
+    )
+
+
+def member_for(user) -> Member | None:
+    """The member record of a signed-in user, with their branch; None for residents and staff without one."""
+    if _sees_nothing(user):
+        return None
+    return Member.objects.select_related("organization").filter(user=user).first()
+
+
+def records_for_member(member: Member) -> QuerySet[ServiceRecord]:
+    """A member's service records, newest first, with what a list or certificate shows."""
+    return ServiceRecord.objects.filter(member=member).select_related("recording_organization", "recorder")
+
+
+def yearly_totals(member: Member) -> QuerySet:
+    """Counted (verified or corrected) hours per year, newest year first: rows of {year, hours, services}."""
+    return (
+        ServiceRecord.objects.filter(member=member, status__in=ServiceRecord.COUNTED_STATUSES)
+        .annotate(year=ExtractYear("date"))
+        .values("year")
+        .annotate(hours=Sum("hours"), services=Count("pk"))
+        .order_by("-year")
+    )
+
+
+def counted_hours(member: Member) -> Decimal:
+    """Total verified hours of a member (certificate, star ratings)."""
+    total = ServiceRecord.objects.filter(member=member, status__in=ServiceRecord.COUNTED_STATUSES).aggregate(
+        total=Sum("hours")
+    )["total"]
+    return total or Decimal("0")

@@ -1,0 +1,883 @@
+"""Every write of the members app.
+
+Functions are keyword-only, typed and atomic; each docstring names the lock it takes and the invariant it keeps.
+Rules a form must show before saving are `check_*` functions: forms call them in `clean()`, services call them again
+inside the transaction, so the rule is written once. A broken rule raises `django.core.exceptions.ValidationError`
+with a Chinese message (a dict keyed by field when the field is known).
+
+Services do not decide who may call them — the admin and the views check scope through `members.selectors` first.
+They record who acted: audited models (Member, Organization, ServiceRecord) get the actor and a reason in their
+django-simple-history rows.
+"""
+
+from collections.abc import Iterable
+from datetime import date as date_type
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import Concat, Substr
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .availability import FULL_MASK
+from .models import (
+    Community,
+    Grid,
+    Member,
+    Organization,
+    ResidenceRegistration,
+    ServiceRecord,
+    ServiceRecordCorrection,
+    Tag,
+    Team,
+    Transfer,
+    VolunteerNumberCounter,
+)
+from .validators import normalize_id_number, normalize_mobile
+
+User = get_user_model()
+
+
+class _Unset:
+    def __repr__(self):
+        return "UNSET"
+
+
+UNSET: Any = _Unset()  # "leave this field as it is" in partial updates, where None and "" are real values
+
+
+def _audit(instance, actor, reason: str) -> None:
+    """Attribute the next history row of `instance` to `actor`, with a reason (django-simple-history)."""
+    instance._history_user = actor
+    instance._change_reason = reason
+
+
+def _lock(model, pk):
+    return model.objects.select_for_update().get(pk=pk)
+
+
+def _ensure_staff(user) -> None:
+    """Secretaries and 组织管理员 work in the admin, which lets only staff in. Never unset here: staff status may
+    have been granted for other reasons, and without managed organizations the admin shows such a user nothing."""
+    if user is not None and not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+
+
+# --- Organisation tree ------------------------------------------------------------------------------------------
+
+
+def check_organization_placement(*, type: str, parent: Organization | None, organization: Organization | None = None):
+    """A child is not above its parent in the hierarchy, a 党小组 has no children, and nothing is its own ancestor."""
+    if type not in Organization.Type.values:
+        raise ValidationError({"type": _("请选择组织类型。")})
+    if parent is not None:
+        if organization is not None and organization.path and parent.path.startswith(organization.path):
+            raise ValidationError({"parent": _("不能把组织移到它自己或它的下级组织之下。")})
+        if parent.type == Organization.Type.GROUP:
+            raise ValidationError({"parent": _("党小组下不能再设下级组织。")})
+        if Organization.Type.values.index(type) < parent.rank:
+            raise ValidationError(
+                {"type": _("下级组织的层级不能高于上级组织（%(parent)s）。") % {"parent": parent.get_type_display()}}
+            )
+    if organization is not None and organization.pk:
+        children = Organization.objects.filter(parent=organization)
+        if type == Organization.Type.GROUP and children.exists():
+            raise ValidationError({"type": _("该组织有下级组织，不能改为党小组。")})
+        higher = [c for c in children if c.rank < Organization.Type.values.index(type)]
+        if higher:
+            raise ValidationError({"type": _("下级组织“%(name)s”的层级会高于本组织。") % {"name": higher[0].name}})
+
+
+def _check_organization_name(*, name: str, parent: Organization | None, organization: Organization | None = None):
+    if not name.strip():
+        raise ValidationError({"name": _("请填写组织名称。")})
+    siblings = Organization.objects.filter(parent=parent, name=name.strip())
+    if organization is not None and organization.pk:
+        siblings = siblings.exclude(pk=organization.pk)
+    if siblings.exists():
+        raise ValidationError({"name": _("同一上级组织下已有同名组织。")})
+
+
+def check_secretary(*, organization: Organization, secretary: Member | None) -> None:
+    """The secretary is an active member of the organization or of one below it."""
+    if secretary is None:
+        return
+    if secretary.status != Member.Status.ACTIVE:
+        raise ValidationError({"secretary": _("书记必须是在册党员。")})
+    if not organization.path or not secretary.organization.path.startswith(organization.path):
+        raise ValidationError({"secretary": _("书记必须是本组织或其下级组织的党员。")})
+
+
+@transaction.atomic
+def organization_create(
+    *,
+    name: str,
+    type: str,
+    actor,
+    parent: Organization | None = None,
+    contact_name: str = "",
+    contact_phone: str = "",
+) -> Organization:
+    """Create an organization under `parent` (None: a new root).
+
+    Lock: the parent row, so a concurrent move of the parent cannot leave the child with a stale path.
+    Invariant: path = parent.path + own id; the placement rules of `check_organization_placement`.
+    """
+    if parent is not None:
+        parent = _lock(Organization, parent.pk)
+    check_organization_placement(type=type, parent=parent)
+    _check_organization_name(name=name, parent=parent)
+    organization = Organization(
+        parent=parent, name=name.strip(), type=type, contact_name=contact_name, contact_phone=contact_phone
+    )
+    _audit(organization, actor, _("创建组织"))
+    organization.save()
+    # The path needs the id, which exists only now; `path` is left out of the history (it is derived).
+    organization.path = f"{parent.path if parent else ''}{organization.pk:06d}."
+    Organization.objects.filter(pk=organization.pk).update(path=organization.path)
+    return organization
+
+
+@transaction.atomic
+def organization_update(
+    *,
+    organization: Organization,
+    actor,
+    name: str,
+    type: str,
+    secretary: Member | None,
+    contact_name: str = "",
+    contact_phone: str = "",
+) -> Organization:
+    """Change an organization's own fields (not its place in the tree: `organization_move`).
+
+    Lock: the organization row. Invariants: placement rules for the type; the secretary belongs to the subtree and
+    can enter the admin (staff).
+    """
+    organization = _lock(Organization, organization.pk)
+    check_organization_placement(type=type, parent=organization.parent, organization=organization)
+    _check_organization_name(name=name, parent=organization.parent, organization=organization)
+    check_secretary(organization=organization, secretary=secretary)
+    organization.name = name.strip()
+    organization.type = type
+    organization.secretary = secretary
+    organization.contact_name = contact_name
+    organization.contact_phone = contact_phone
+    _audit(organization, actor, _("修改组织信息"))
+    organization.save()
+    if secretary is not None:
+        _ensure_staff(secretary.user)
+    return organization
+
+
+@transaction.atomic
+def organization_move(*, organization: Organization, new_parent: Organization | None, actor) -> Organization:
+    """Move an organization, with its whole subtree, under `new_parent` (None: make it a root).
+
+    Locks: the organization and the new parent, in id order (no deadlock with a concurrent opposite move); the
+    UPDATE of the subtree then locks the descendants' rows. Rows are re-read under the lock, so a path changed by a
+    concurrent move is seen. Invariant: every descendant's path starts with its ancestors' paths; no cycle.
+    """
+    ids = sorted({organization.pk} | ({new_parent.pk} if new_parent else set()))
+    locked = {o.pk: o for o in Organization.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    organization = locked[organization.pk]
+    new_parent = locked[new_parent.pk] if new_parent else None
+    if organization.parent_id == (new_parent.pk if new_parent else None):
+        return organization
+    check_organization_placement(type=organization.type, parent=new_parent, organization=organization)
+    _check_organization_name(name=organization.name, parent=new_parent, organization=organization)
+    old_path = organization.path
+    new_path = f"{new_parent.path if new_parent else ''}{organization.pk:06d}."
+    organization.parent = new_parent
+    organization.path = new_path
+    _audit(organization, actor, _("调整上级组织"))
+    organization.save()
+    Organization.objects.filter(path__startswith=old_path).update(
+        path=Concat(Value(new_path), Substr("path", len(old_path) + 1))
+    )
+    return organization
+
+
+@transaction.atomic
+def organization_set_admins(*, organization: Organization, users: Iterable, actor) -> None:
+    """Replace the organization's 组织管理员.
+
+    Lock: the organization row. Invariant: every admin is staff, so the scope they are given is usable.
+    """
+    organization = _lock(Organization, organization.pk)
+    users = list(users)
+    _audit(organization, actor, _("调整组织管理员"))
+    organization.admins.set(users)
+    for user in users:
+        _ensure_staff(user)
+
+
+# --- Members ----------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def volunteer_numbers_allocate(*, count: int = 1, year: int | None = None) -> list[str]:
+    """Hand out `count` new volunteer numbers "V" + year + 6-digit sequence (V2025000001, …).
+
+    Lock: the year's counter row (SELECT … FOR UPDATE), held until the caller's transaction ends, so two
+    transactions never read the same last value. Invariant: numbers are unique (also a UNIQUE column on Member).
+    A block (`count` > 1) serves bulk imports and seeding with one lock.
+    """
+    if count < 1:
+        raise ValueError("count must be positive")
+    year = year or timezone.localdate().year
+    VolunteerNumberCounter.objects.get_or_create(year=year)  # a race on a new year ends in get(), not an error
+    counter = _lock(VolunteerNumberCounter, year)
+    first = counter.last_value + 1
+    counter.last_value += count
+    counter.save(update_fields=["last_value"])
+    return [f"V{year}{n:06d}" for n in range(first, first + count)]
+
+
+def check_member_phone(phone: str, *, member: Member | None = None) -> str:
+    """The normalised mobile number, not used by another member (a dict error keyed "phone")."""
+    if not phone:
+        raise ValidationError({"phone": _("请填写手机号。")})
+    try:
+        phone = normalize_mobile(phone)
+    except ValidationError as exc:
+        raise ValidationError({"phone": exc.messages}) from None
+    probe = Member(phone="")
+    probe.set_phone(phone)
+    others = Member.objects.filter(phone_hash=probe.phone_hash)
+    if member is not None and member.pk:
+        others = others.exclude(pk=member.pk)
+    if others.exists():
+        raise ValidationError({"phone": _("该手机号已被其他党员使用。")})
+    return phone
+
+
+def check_member_id_number(id_number: str, *, member: Member | None = None) -> str:
+    """The normalised ID number ('' when none), not used by another member (a dict error keyed "id_number")."""
+    if not id_number:
+        return ""
+    try:
+        id_number = normalize_id_number(id_number)
+    except ValidationError as exc:
+        raise ValidationError({"id_number": exc.messages}) from None
+    probe = Member(id_number="")
+    probe.set_id_number(id_number)
+    others = Member.objects.filter(id_number_hash=probe.id_number_hash)
+    if member is not None and member.pk:
+        others = others.exclude(pk=member.pk)
+    if others.exists():
+        raise ValidationError({"id_number": _("该身份证号已被其他党员使用。")})
+    return id_number
+
+
+def check_home_organization(organization: Organization) -> None:
+    if organization.type != Organization.Type.BRANCH:
+        raise ValidationError({"organization": _("所在支部必须是党支部。")})
+
+
+def _check_tags(tags: Iterable[Tag], kind: str, field: str) -> list[Tag]:
+    tags = list(tags)
+    if any(tag.kind != kind for tag in tags):
+        raise ValidationError({field: _("请选择%(kind)s标签。") % {"kind": Tag.Kind(kind).label}})
+    return tags
+
+
+def _check_profile_values(*, name: str, birth_year: int | None, availability: int) -> None:
+    if not name or not name.strip():
+        raise ValidationError({"name": _("请填写姓名。")})
+    if birth_year is not None and not 1900 <= birth_year <= timezone.localdate().year:
+        raise ValidationError({"birth_year": _("请填写正确的出生年份。")})
+    if not 0 <= availability <= FULL_MASK:
+        raise ValidationError({"availability": _("可服务时段无效。")})
+
+
+def _save_member(member: Member) -> None:
+    """Save, turning a lost race on a unique phone / ID number into the message the form would have shown."""
+    try:
+        with transaction.atomic():
+            member.save()
+    except IntegrityError:
+        if Member.objects.filter(phone_hash=member.phone_hash).exclude(pk=member.pk).exists():
+            raise ValidationError({"phone": _("该手机号已被其他党员使用。")}) from None
+        if (
+            member.id_number_hash
+            and Member.objects.filter(id_number_hash=member.id_number_hash).exclude(pk=member.pk).exists()
+        ):
+            raise ValidationError({"id_number": _("该身份证号已被其他党员使用。")}) from None
+        raise
+
+
+@transaction.atomic
+def member_create(
+    *,
+    name: str,
+    phone: str,
+    organization: Organization,
+    actor,
+    gender: str = "",
+    birth_year: int | None = None,
+    id_number: str = "",
+    skills: Iterable[Tag] = (),
+    interests: Iterable[Tag] = (),
+    availability: int = 0,
+    user=None,
+) -> Member:
+    """Register a member in a branch, with a new volunteer number and, unless `user` is given, a new account.
+
+    The new account's username is the volunteer number and it has no usable password: the member sets one through
+    an invitation. Lock: the volunteer-number counter of the year (see `volunteer_numbers_allocate`).
+    Invariants: unique volunteer number, phone and ID number (normalised, hashed, encrypted); home org is a branch.
+    """
+    _check_profile_values(name=name, birth_year=birth_year, availability=availability)
+    phone = check_member_phone(phone)
+    id_number = check_member_id_number(id_number)
+    check_home_organization(organization)
+    skills = _check_tags(skills, Tag.Kind.SKILL, "skills")
+    interests = _check_tags(interests, Tag.Kind.INTEREST, "interests")
+    if user is not None and Member.objects.filter(user=user).exists():
+        raise ValidationError(_("该用户已经关联了党员信息。"))
+
+    (number,) = volunteer_numbers_allocate()
+    if user is None:
+        user = User(username=number)
+        user.set_unusable_password()
+        user.save()
+    member = Member(
+        user=user,
+        volunteer_number=number,
+        name=name.strip(),
+        gender=gender,
+        birth_year=birth_year,
+        organization=organization,
+        availability=availability,
+    )
+    member.set_phone(phone)
+    member.set_id_number(id_number)
+    _audit(member, actor, _("登记党员"))
+    _save_member(member)
+    member.skills.set(skills)
+    member.interests.set(interests)
+    return member
+
+
+@transaction.atomic
+def member_update_profile(
+    *,
+    member: Member,
+    actor,
+    name: str = UNSET,
+    phone: str = UNSET,
+    gender: str = UNSET,
+    birth_year: int | None = UNSET,
+    id_number: str = UNSET,
+    skills: Iterable[Tag] = UNSET,
+    interests: Iterable[Tag] = UNSET,
+    availability: int = UNSET,
+) -> Member:
+    """Change the fields passed (the others stay). The home branch and status change only through
+    `member_transfer` and `member_deactivate` / `member_reactivate`.
+
+    Lock: the member row. Invariants: as `member_create` (normalised unique phone and ID number, tag kinds).
+    """
+    member = _lock(Member, member.pk)
+    new_name = member.name if name is UNSET else name
+    new_birth_year = member.birth_year if birth_year is UNSET else birth_year
+    new_availability = member.availability if availability is UNSET else availability
+    _check_profile_values(name=new_name, birth_year=new_birth_year, availability=new_availability)
+    if phone is not UNSET:
+        member.set_phone(check_member_phone(phone, member=member))
+    if id_number is not UNSET:
+        member.set_id_number(check_member_id_number(id_number, member=member))
+    if gender is not UNSET:
+        member.gender = gender
+    member.name = new_name.strip()
+    member.birth_year = new_birth_year
+    member.availability = new_availability
+    if skills is not UNSET:
+        member.skills.set(_check_tags(skills, Tag.Kind.SKILL, "skills"))
+    if interests is not UNSET:
+        member.interests.set(_check_tags(interests, Tag.Kind.INTEREST, "interests"))
+    _audit(member, actor, _("修改党员信息"))
+    _save_member(member)
+    return member
+
+
+@transaction.atomic
+def member_set_name_consent(*, member: Member, consent: bool) -> Member:
+    """Record the member's own, separate consent to show their full name publicly (条例 §20–21), with its time.
+
+    Lock: the member row. Invariant: consent given ⇒ a consent time (DB check).
+    """
+    member = _lock(Member, member.pk)
+    member.show_full_name_publicly = consent
+    member.full_name_consent_at = timezone.now() if consent else None
+    _audit(member, member.user, _("同意公开全名") if consent else _("撤回公开全名的同意"))
+    member.save()
+    return member
+
+
+_LEAVING_STATUSES = (Member.Status.INACTIVE, Member.Status.EXEMPT, Member.Status.TRANSFERRED)
+
+
+@transaction.atomic
+def member_deactivate(*, member: Member, actor, status: str = Member.Status.INACTIVE, reason: str = "") -> Member:
+    """Set a member 停用 (default), 免除 (e.g. 70+ or infirm) or 已转出 (relationship moved off the platform).
+
+    Lock: the member row. Invariant: only an active member is deactivated; the reason is kept in the history.
+    """
+    if status not in _LEAVING_STATUSES:
+        raise ValueError(f"not a leaving status: {status}")
+    member = _lock(Member, member.pk)
+    if member.status == status:
+        raise ValidationError(
+            _("%(name)s 已经是“%(status)s”状态。") % {"name": member.name, "status": member.get_status_display()}
+        )
+    if member.status != Member.Status.ACTIVE and status != Member.Status.TRANSFERRED:
+        raise ValidationError(_("%(name)s 不是在册状态，不能停用。") % {"name": member.name})
+    member.status = status
+    _audit(member, actor, reason or Member.Status(status).label)
+    member.save()
+    return member
+
+
+@transaction.atomic
+def member_reactivate(*, member: Member, actor, reason: str = "") -> Member:
+    """Back to 在册. Lock: the member row. Invariant: only a member who is not active is reactivated."""
+    member = _lock(Member, member.pk)
+    if member.status == Member.Status.ACTIVE:
+        raise ValidationError(_("%(name)s 已经是在册状态。") % {"name": member.name})
+    member.status = Member.Status.ACTIVE
+    _audit(member, actor, reason or _("恢复在册"))
+    member.save()
+    return member
+
+
+@transaction.atomic
+def member_transfer(
+    *,
+    member: Member,
+    to_organization: Organization,
+    actor,
+    note: str = "",
+    transferred_on: date_type | None = None,
+) -> Transfer:
+    """Move a member to another branch on the platform (组织关系转接), keeping a Transfer row.
+
+    Lock: the member row. Invariants: the target is a branch other than the current one; the member is active or
+    exempt; the history of branches is the list of Transfer rows.
+    """
+    member = _lock(Member, member.pk)
+    if member.status not in (Member.Status.ACTIVE, Member.Status.EXEMPT):
+        raise ValidationError(
+            _("%(name)s 处于“%(status)s”状态，不能转接。")
+            % {"name": member.name, "status": member.get_status_display()}
+        )
+    check_home_organization(to_organization)
+    if to_organization.pk == member.organization_id:
+        raise ValidationError(_("%(name)s 已在%(org)s。") % {"name": member.name, "org": to_organization.name})
+    transfer = Transfer.objects.create(
+        member=member,
+        from_organization_id=member.organization_id,
+        to_organization=to_organization,
+        actor=actor,
+        transferred_on=transferred_on or timezone.localdate(),
+        note=note,
+    )
+    member.organization = to_organization
+    _audit(member, actor, _("转接至%(org)s") % {"org": to_organization.name})
+    member.save()
+    return transfer
+
+
+# --- 双报到 -----------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def residence_register(
+    *,
+    member: Member,
+    community: Community,
+    actor,
+    grid: Grid | None = None,
+    registered_on: date_type | None = None,
+) -> ResidenceRegistration:
+    """Register a member at their residence community (双报到), pending the community's confirmation.
+
+    A registration at another community ends the previous one (the member moved). Lock: the member row, which
+    serialises a member's registrations. Invariant: at most one active registration per member (partial UNIQUE).
+    """
+    member = _lock(Member, member.pk)
+    if member.status != Member.Status.ACTIVE:
+        raise ValidationError(_("只有在册党员可以到社区报到。"))
+    if grid is not None and grid.community_id != community.pk:
+        raise ValidationError({"grid": _("所选网格不属于该社区（村）。")})
+    current = member.residence_registrations.filter(status__in=ResidenceRegistration.ACTIVE_STATUSES).first()
+    if current is not None:
+        if current.community_id == community.pk:
+            raise ValidationError(_("%(name)s 已在该社区报到。") % {"name": member.name})
+        current.status = ResidenceRegistration.Status.ENDED
+        current.ended_at = timezone.now()
+        current.save(update_fields=["status", "ended_at"])
+    return ResidenceRegistration.objects.create(
+        member=member, community=community, grid=grid, registered_on=registered_on or timezone.localdate()
+    )
+
+
+@transaction.atomic
+def residence_confirm(*, registration: ResidenceRegistration, actor) -> ResidenceRegistration:
+    """The community confirms a pending registration. Lock: the registration row. Invariant: pending → confirmed."""
+    registration = _lock(ResidenceRegistration, registration.pk)
+    if registration.status != ResidenceRegistration.Status.PENDING:
+        raise ValidationError(_("只有待确认的报到可以确认。"))
+    registration.status = ResidenceRegistration.Status.CONFIRMED
+    registration.confirmed_by = actor
+    registration.confirmed_at = timezone.now()
+    registration.save(update_fields=["status", "confirmed_by", "confirmed_at"])
+    return registration
+
+
+@transaction.atomic
+def residence_end(*, registration: ResidenceRegistration, actor) -> ResidenceRegistration:
+    """End an active registration (moved away, or registered by mistake). Lock: the registration row."""
+    registration = _lock(ResidenceRegistration, registration.pk)
+    if registration.status not in ResidenceRegistration.ACTIVE_STATUSES:
+        raise ValidationError(_("该报到已经结束。"))
+    registration.status = ResidenceRegistration.Status.ENDED
+    registration.ended_at = timezone.now()
+    registration.save(update_fields=["status", "ended_at"])
+    return registration
+
+
+# --- Teams ------------------------------------------------------------------------------------------------------
+
+
+def check_team_members(*, organization: Organization, leader: Member | None, members: Iterable[Member]) -> list[Member]:
+    """Everyone in the team (leader included) is an active member of the organization's subtree."""
+    people = list(members)
+    if leader is not None and leader not in people:
+        people.append(leader)
+    outside = [m.name for m in people if not m.organization.path.startswith(organization.path)]
+    if outside:
+        raise ValidationError(
+            {
+                "members": _("以下党员不属于%(org)s及其下级组织：%(names)s")
+                % {"org": organization, "names": "、".join(outside)}
+            }
+        )
+    inactive = [m.name for m in people if m.status != Member.Status.ACTIVE]
+    if inactive:
+        raise ValidationError({"members": _("以下党员不是在册状态：%(names)s") % {"names": "、".join(inactive)}})
+    return people
+
+
+@transaction.atomic
+def team_create(
+    *,
+    organization: Organization,
+    name: str,
+    actor,
+    leader: Member | None = None,
+    members: Iterable[Member] = (),
+    description: str = "",
+) -> Team:
+    """Create a 服务队. Invariants: unique name in the organization; leader is a member of the team; everyone
+    belongs to the organization's subtree. No lock: the UNIQUE (organization, name) settles a race."""
+    people = check_team_members(organization=organization, leader=leader, members=members)
+    if Team.objects.filter(organization=organization, name=name.strip()).exists():
+        raise ValidationError({"name": _("该组织已有同名服务队。")})
+    team = Team.objects.create(organization=organization, name=name.strip(), leader=leader, description=description)
+    team.members.set(people)
+    return team
+
+
+@transaction.atomic
+def team_update(
+    *,
+    team: Team,
+    actor,
+    name: str,
+    leader: Member | None,
+    members: Iterable[Member],
+    description: str = "",
+) -> Team:
+    """Change a team's name, leader and members. Lock: the team row. Invariants: as `team_create`."""
+    team = _lock(Team, team.pk)
+    people = check_team_members(organization=team.organization, leader=leader, members=members)
+    if Team.objects.filter(organization=team.organization, name=name.strip()).exclude(pk=team.pk).exists():
+        raise ValidationError({"name": _("该组织已有同名服务队。")})
+    team.name = name.strip()
+    team.leader = leader
+    team.description = description
+    team.save()
+    team.members.set(people)
+    return team
+
+
+# --- Service records --------------------------------------------------------------------------------------------
+
+
+def check_service_times(
+    *, start: datetime, end: datetime, hours, service_date: date_type | None = None
+) -> tuple[Decimal, date_type]:
+    """(hours, date) for a service from `start` to `end`: hours rounded down to 0.01, > 0 and ≤ the span; the date
+    is the local date of the start and, when given, must be it."""
+    if timezone.is_naive(start) or timezone.is_naive(end):
+        raise ValueError("service times must be timezone-aware")
+    if end <= start:
+        raise ValidationError({"ended_at": _("结束时间必须晚于开始时间。")})
+    try:
+        hours = Decimal(str(hours)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    except (InvalidOperation, ValueError):
+        raise ValidationError({"hours": _("请填写服务时长（小时）。")}) from None
+    if hours <= 0:
+        raise ValidationError({"hours": _("服务时长必须大于0。")})
+    span_seconds = int((end - start).total_seconds())
+    if hours * 3600 > span_seconds:
+        raise ValidationError(
+            {
+                "hours": _("服务时长（%(hours)s小时）不能超过开始到结束的时间（%(span)s小时）。")
+                % {"hours": hours, "span": (Decimal(span_seconds) / 3600).quantize(Decimal("0.01"), ROUND_DOWN)}
+            }
+        )
+    local_date = timezone.localtime(start).date()
+    if service_date is not None and service_date != local_date:
+        raise ValidationError({"date": _("服务日期应与开始时间为同一天。")})
+    return hours, local_date
+
+
+_SOURCES_NEEDING_REF = (ServiceRecord.Source.ACTIVITY, ServiceRecord.Source.WISH, ServiceRecord.Source.PAIRING)
+
+
+@transaction.atomic
+def service_record_create(
+    *,
+    member: Member,
+    start: datetime,
+    end: datetime,
+    place: str,
+    content: str,
+    hours,
+    source: str,
+    recording_organization: Organization,
+    organizer: str,
+    recorder,
+    source_ref: str = "",
+    beneficiary_summary: str = "",
+    evaluation: int | None = None,
+    date: date_type | None = None,
+) -> ServiceRecord:
+    """Record one service of one member — the one way any step records hours. The record stays pending until a
+    verifier of the recording organization confirms it (`service_record_verify`).
+
+    Idempotent: with a `source_ref` ("activity:12"), a second call for the same (source, source_ref, member) returns
+    the first record unchanged, even when two calls race (the partial UNIQUE decides; the loser reads the winner).
+    No lock otherwise. Invariants: hours > 0 and ≤ end − start (also CHECKs); no beneficiary personal data (the
+    summary is free text the caller keeps general).
+    """
+    if source not in ServiceRecord.Source.values:
+        raise ValueError(f"unknown source: {source}")
+    if source in _SOURCES_NEEDING_REF and not source_ref:
+        raise ValueError(f"source {source} needs a source_ref")
+    if source_ref:
+        existing = ServiceRecord.objects.filter(source=source, source_ref=source_ref, member=member).first()
+        if existing is not None:
+            return existing
+    hours, service_date = check_service_times(start=start, end=end, hours=hours, service_date=date)
+    if not place.strip():
+        raise ValidationError({"place": _("请填写服务地点。")})
+    if not content.strip():
+        raise ValidationError({"content": _("请填写服务内容。")})
+    if evaluation is not None and not 1 <= evaluation <= 5:
+        raise ValidationError({"evaluation": _("服务评价应为1到5分。")})
+    record = ServiceRecord(
+        member=member,
+        date=service_date,
+        started_at=start,
+        ended_at=end,
+        place=place.strip(),
+        content=content.strip(),
+        beneficiary_summary=beneficiary_summary.strip(),
+        hours=hours,
+        evaluation=evaluation,
+        organizer=organizer,
+        recorder=recorder,
+        recording_organization=recording_organization,
+        source=source,
+        source_ref=source_ref,
+    )
+    _audit(record, recorder, _("记录服务"))
+    try:
+        with transaction.atomic():
+            record.save()
+    except IntegrityError:
+        if not source_ref:
+            raise
+        return ServiceRecord.objects.get(source=source, source_ref=source_ref, member=member)
+    return record
+
+
+@transaction.atomic
+def service_record_verify(*, record: ServiceRecord, verifier) -> ServiceRecord:
+    """Confirm the hours of a pending record (确认时长).
+
+    Lock: the record row. Invariants: pending → verified, once; nobody confirms their own hours.
+    """
+    record = _lock(ServiceRecord, record.pk)
+    if record.status != ServiceRecord.Status.PENDING:
+        raise ValidationError(
+            _("只有待确认的记录可以确认（该记录%(status)s）。") % {"status": record.get_status_display()}
+        )
+    if record.member.user_id == verifier.pk:
+        raise ValidationError(_("不能确认本人的服务时长。"))
+    record.status = ServiceRecord.Status.VERIFIED
+    record.verified_by = verifier
+    record.verified_at = timezone.now()
+    _audit(record, verifier, _("确认时长"))
+    record.save()
+    return record
+
+
+@transaction.atomic
+def service_record_void(*, record: ServiceRecord, actor, reason: str) -> ServiceRecord:
+    """Void a record recorded in error; its hours stop counting. Pending corrections of it are refused.
+
+    Lock: the record row, then its corrections (the order every service uses). Invariant: void is final.
+    """
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": _("请填写作废原因。")})
+    record = _lock(ServiceRecord, record.pk)
+    if record.status == ServiceRecord.Status.VOID:
+        raise ValidationError(_("该记录已作废。"))
+    now = timezone.now()
+    record.status = ServiceRecord.Status.VOID
+    record.voided_by = actor
+    record.voided_at = now
+    record.void_reason = reason.strip()[:200]
+    _audit(record, actor, _("作废：%(reason)s") % {"reason": record.void_reason})
+    record.save()
+    record.corrections.select_for_update().filter(status=ServiceRecordCorrection.Status.PENDING).update(
+        status=ServiceRecordCorrection.Status.REFUSED,
+        reviewed_by=actor,
+        reviewed_at=now,
+        review_note=_("记录已作废"),
+    )
+    return record
+
+
+def check_correction(
+    *,
+    record: ServiceRecord,
+    hours=None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    place: str = "",
+    content: str = "",
+) -> Decimal | None:
+    """A correction of a confirmed record that changes something and leaves a valid record; returns the new hours
+    rounded as stored (None when unchanged)."""
+    if record.status not in ServiceRecord.COUNTED_STATUSES:
+        raise ValidationError(_("只有已确认的记录可以申请更正。"))
+    if (start is None) != (end is None):
+        raise ValidationError({"new_ended_at": _("请同时填写更正后的开始时间和结束时间。")})
+    new_start = start or record.started_at
+    new_end = end or record.ended_at
+    new_hours, _date = check_service_times(start=new_start, end=new_end, hours=record.hours if hours is None else hours)
+    changed = (
+        new_hours != record.hours
+        or new_start != record.started_at
+        or new_end != record.ended_at
+        or (place and place.strip() != record.place)
+        or (content and content.strip() != record.content)
+    )
+    if not changed:
+        raise ValidationError(_("更正申请没有改变任何内容。"))
+    return None if hours is None else new_hours
+
+
+@transaction.atomic
+def service_record_correction_request(
+    *,
+    record: ServiceRecord,
+    requested_by,
+    reason: str,
+    hours=None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    place: str = "",
+    content: str = "",
+) -> ServiceRecordCorrection:
+    """Ask the recording organization to correct a confirmed record (hours, times, place, content).
+
+    Lock: the record row. Invariants: one pending correction per record (partial UNIQUE); the corrected record
+    would still be valid (hours > 0, ≤ span).
+    """
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": _("请填写更正理由。")})
+    record = _lock(ServiceRecord, record.pk)
+    new_hours = check_correction(record=record, hours=hours, start=start, end=end, place=place, content=content)
+    if record.corrections.filter(status=ServiceRecordCorrection.Status.PENDING).exists():
+        raise ValidationError(_("该记录已有待审核的更正申请。"))
+    return ServiceRecordCorrection.objects.create(
+        record=record,
+        requested_by=requested_by,
+        reason=reason.strip(),
+        new_hours=new_hours,
+        new_started_at=start,
+        new_ended_at=end,
+        new_place=place.strip(),
+        new_content=content.strip(),
+    )
+
+
+@transaction.atomic
+def service_record_correction_review(
+    *, correction: ServiceRecordCorrection, reviewer, approve: bool, note: str = ""
+) -> ServiceRecordCorrection:
+    """Approve (the change applies, the record becomes 已更正) or refuse (a note says why) a pending correction.
+
+    Locks: the record row, then the correction row. Invariants: only a pending correction is reviewed, once; an
+    approved change leaves a valid record; the record's history keeps the values before and after.
+    """
+    record = _lock(ServiceRecord, correction.record_id)
+    correction = _lock(ServiceRecordCorrection, correction.pk)
+    if correction.status != ServiceRecordCorrection.Status.PENDING:
+        raise ValidationError(_("该更正申请已经审核过。"))
+    now = timezone.now()
+    if approve:
+        check_correction(
+            record=record,
+            hours=correction.new_hours,
+            start=correction.new_started_at,
+            end=correction.new_ended_at,
+            place=correction.new_place,
+            content=correction.new_content,
+        )
+        if correction.new_started_at is not None:
+            record.started_at = correction.new_started_at
+            record.ended_at = correction.new_ended_at
+            record.date = timezone.localtime(record.started_at).date()
+        if correction.new_hours is not None:
+            record.hours = correction.new_hours
+        if correction.new_place:
+            record.place = correction.new_place
+        if correction.new_content:
+            record.content = correction.new_content
+        record.status = ServiceRecord.Status.CORRECTED
+        _audit(record, reviewer, _("批准更正申请 #%(pk)s") % {"pk": correction.pk})
+        record.save()
+        correction.status = ServiceRecordCorrection.Status.APPROVED
+    else:
+        if not note or not note.strip():
+            raise ValidationError({"review_note": _("拒绝更正申请时请说明理由。")})
+        correction.status = ServiceRecordCorrection.Status.REFUSED
+    correction.reviewed_by = reviewer
+    correction.reviewed_at = now
+    correction.review_note = note.strip()[:200]
+    correction.save()
+    return correction
