@@ -8,6 +8,7 @@ from .health import broker_state, database_state
 
 @require_GET
 def home(request):
+    """The public home page: what the platform is for and what each audience can do (no query for a visitor)."""
     return render(request, "volunteer_platform/home.html")
 
 
