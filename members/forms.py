@@ -1,0 +1,184 @@
+"""Forms of the members app: the availability picker and the admin's forms, which check the services' rules
+(`services.check_*`) in `clean()` so a broken rule is a message on the form, never a failed save."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .availability import SLOT_CHOICES, from_mask, to_mask
+from .models import Member, Organization, ServiceRecord, ServiceRecordCorrection, Team
+
+
+class AvailabilityField(forms.MultipleChoiceField):
+    """Checkboxes for weekday × morning/afternoon/evening; the cleaned value is the 21-bit `Member.availability`."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(choices=SLOT_CHOICES, **kwargs)
+
+    def prepare_value(self, value):
+        return from_mask(value) if isinstance(value, int) else value
+
+    def clean(self, value) -> int:
+        return to_mask(super().clean(value))
+
+    def has_changed(self, initial, data) -> bool:
+        try:
+            return to_mask(self.prepare_value(initial) or []) != to_mask(data or [])
+        except ValidationError:
+            return True
+
+
+def _add_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Attach a service's ValidationError to the form: to its fields when the form has them, else to the form."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+class MemberAdminForm(forms.ModelForm):
+    phone = forms.CharField(label=_("手机号"), max_length=20)
+    # Never shown back: blank keeps the stored number (the help text shows it masked).
+    id_number = forms.CharField(label=_("身份证号"), max_length=20, required=False)
+    availability = AvailabilityField(label=_("可服务时段"))
+
+    class Meta:
+        model = Member
+        fields = ["name", "gender", "birth_year", "phone", "id_number", "organization", "skills", "interests"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["id_number"] = ""
+        if self.instance.pk and self.instance.id_number:
+            number = self.instance.id_number
+            self.fields["id_number"].help_text = _("已登记（%(masked)s）；留空表示不修改。") % {
+                "masked": number[:4] + "*" * (len(number) - 8) + number[-4:]
+            }
+
+    def clean(self):
+        data = super().clean()
+        member = self.instance if self.instance.pk else None
+        for field, check in (("phone", services.check_member_phone), ("id_number", services.check_member_id_number)):
+            if data.get(field):
+                try:
+                    data[field] = check(data[field], member=member)
+                except ValidationError as exc:
+                    _add_errors(self, exc)
+        return data
+
+
+class OrganizationAdminForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = ["name", "type", "parent", "secretary", "contact_name", "contact_phone", "admins"]
+
+    def clean(self):
+        data = super().clean()
+        instance = self.instance if self.instance.pk else None
+        parent = data.get("parent", instance.parent if instance else None)
+        try:
+            if data.get("type"):
+                services.check_organization_placement(type=data["type"], parent=parent, organization=instance)
+            if instance is not None and "secretary" in data:
+                services.check_secretary(organization=instance, secretary=data["secretary"])
+        except ValidationError as exc:
+            _add_errors(self, exc)
+        return data
+
+
+class TeamAdminForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["organization", "name", "leader", "members", "description"]
+
+    def clean(self):
+        data = super().clean()
+        organization = data.get("organization") or (self.instance.organization if self.instance.pk else None)
+        if organization is not None:
+            try:
+                services.check_team_members(
+                    organization=organization, leader=data.get("leader"), members=data.get("members") or []
+                )
+            except ValidationError as exc:
+                _add_errors(self, exc)
+        return data
+
+
+class ServiceRecordAdminForm(forms.ModelForm):
+    class Meta:
+        model = ServiceRecord
+        fields = [
+            "member",
+            "recording_organization",
+            "started_at",
+            "ended_at",
+            "hours",
+            "place",
+            "content",
+            "beneficiary_summary",
+            "evaluation",
+            "organizer",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("started_at") and data.get("ended_at") and data.get("hours") is not None:
+            try:
+                data["hours"], self.instance.date = services.check_service_times(
+                    start=data["started_at"], end=data["ended_at"], hours=data["hours"]
+                )
+            except ValidationError as exc:
+                _add_errors(self, exc)
+        return data
+
+
+class CorrectionAdminForm(forms.ModelForm):
+    class Meta:
+        model = ServiceRecordCorrection
+        fields = ["record", "new_started_at", "new_ended_at", "new_hours", "new_place", "new_content", "reason"]
+
+    def clean(self):
+        data = super().clean()
+        record = data.get("record")
+        if record is not None:
+            try:
+                services.check_correction(
+                    record=record,
+                    hours=data.get("new_hours"),
+                    start=data.get("new_started_at"),
+                    end=data.get("new_ended_at"),
+                    place=data.get("new_place", ""),
+                    content=data.get("new_content", ""),
+                )
+            except ValidationError as exc:
+                _add_errors(self, exc)
+        return data
+
+
+class TransferActionForm(forms.Form):
+    to_organization = forms.ModelChoiceField(label=_("转入支部"), queryset=Organization.objects.none())
+    note = forms.CharField(label=_("备注"), max_length=200, required=False)
+
+    def __init__(self, *args, organizations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_organization"].queryset = organizations
+
+
+class DeactivateActionForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("改为"),
+        choices=[
+            (Member.Status.INACTIVE, Member.Status.INACTIVE.label),
+            (Member.Status.EXEMPT, Member.Status.EXEMPT.label),
+        ],
+    )
+    reason = forms.CharField(label=_("原因"), max_length=200)
+
+
+class ReasonActionForm(forms.Form):
+    reason = forms.CharField(label=_("原因"), max_length=200)
