@@ -1,0 +1,105 @@
+"""Races with real threads on PostgreSQL: each thread has its own connection and transaction."""
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from members import services
+from members.models import Member, ServiceRecord, VolunteerNumberCounter
+
+pytestmark = [pytest.mark.postgres]
+
+THREADS = 12
+
+
+def _race(target, n: int = THREADS):
+    """Run `target(i)` in n threads released together; return (results, errors)."""
+    barrier = threading.Barrier(n)
+    results, errors = [None] * n, []
+
+    def run(i):
+        try:
+            barrier.wait(timeout=10)
+            results[i] = target(i)
+        except Exception as exc:  # noqa: BLE001 — collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results, errors
+
+
+def test_volunteer_numbers_are_unique_when_members_are_registered_at_once(transactional_db, org_tree):
+    def register(i):
+        return services.member_create(
+            name=f"并发{i}", phone=f"1390000{i:04d}", organization=org_tree.branch_a, actor=None
+        ).volunteer_number
+
+    numbers, errors = _race(register)
+    assert not errors, errors
+    assert len(set(numbers)) == THREADS
+    sequence = sorted(int(n[-6:]) for n in numbers)
+    assert sequence == list(range(sequence[0], sequence[0] + THREADS))  # no gaps, no duplicates
+    assert Member.objects.filter(name__startswith="并发").count() == THREADS
+
+
+def test_a_new_years_counter_is_created_once(transactional_db):
+    numbers, errors = _race(lambda i: services.volunteer_numbers_allocate(year=2031, count=2))
+    assert not errors, errors
+    flat = [n for pair in numbers for n in pair]
+    assert len(set(flat)) == 2 * THREADS
+    assert VolunteerNumberCounter.objects.get(year=2031).last_value == 2 * THREADS
+
+
+def test_recording_the_same_source_twice_at_once_gives_one_record(transactional_db, org_tree, member_a):
+    start = timezone.now().replace(microsecond=0) - timedelta(days=1)
+
+    def record(i):
+        return services.service_record_create(
+            member=member_a,
+            start=start,
+            end=start + timedelta(hours=2),
+            place="东风村",
+            content="巡逻",
+            hours=Decimal("2"),
+            source=ServiceRecord.Source.ACTIVITY,
+            source_ref="activity:99",
+            recording_organization=org_tree.branch_a,
+            organizer="王书记",
+            recorder=None,
+        ).pk
+
+    pks, errors = _race(record)
+    assert not errors, errors
+    assert len(set(pks)) == 1
+    assert ServiceRecord.objects.filter(source_ref="activity:99").count() == 1
+
+
+def test_a_record_is_verified_once(transactional_db, org_tree, member_a, secretary_a, east_secretary):
+    start = timezone.now().replace(microsecond=0) - timedelta(days=1)
+    record = services.service_record_create(
+        member=member_a,
+        start=start,
+        end=start + timedelta(hours=1),
+        place="东风村",
+        content="巡逻",
+        hours=1,
+        source=ServiceRecord.Source.MANUAL,
+        recording_organization=org_tree.branch_a,
+        organizer="王书记",
+        recorder=None,
+    )
+    verifiers = [secretary_a, east_secretary] * (THREADS // 2)
+    results, errors = _race(lambda i: services.service_record_verify(record=record, verifier=verifiers[i]))
+    assert len(errors) == THREADS - 1
+    assert all("只有待确认的记录可以确认" in " ".join(e.messages) for e in errors)
+    assert record.history.filter(status="verified").count() == 1
