@@ -217,6 +217,12 @@ class ScopedInlineMixin(ScopedChoicesMixin):
         return is_scoped_staff(request)
 
 
+def _account_label(user) -> str:
+    """An account as a secretary knows it: the member's name and volunteer number, else the username."""
+    member = getattr(user, "member", None)  # a missing reverse one-to-one raises an AttributeError subclass
+    return str(member) if member is not None else user.get_username()
+
+
 def _adopt(target, created) -> None:
     """Make the admin's unsaved form instance stand for the row a service created (pk, derived fields)."""
     for field in created._meta.concrete_fields:
@@ -273,10 +279,18 @@ class OrganizationAdmin(ServiceSavedAdminMixin, ScopedHistoryAdmin):
         return form
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "admins" and request.user.is_superuser:
+        if db_field.name != "admins":
+            return super().formfield_for_manytomany(db_field, request, **kwargs)
+        if request.user.is_superuser:
             # All accounts would be a select of every user on the platform: search instead.
             kwargs["widget"] = AutocompleteSelectMultiple(db_field, self.admin_site)
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
+        else:
+            kwargs["queryset"] = selectors.visible_users(
+                request.user, queryset=User.objects.select_related("member").order_by("username")
+            )
+        formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
+        formfield.label_from_instance = _account_label
+        return formfield
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data

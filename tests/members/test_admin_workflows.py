@@ -96,7 +96,11 @@ def test_secretary_cannot_move_the_top_of_their_scope(signed_in_a, org_tree, sec
     assert (branch.parent, branch.contact_phone) == (org_tree.east, "0571-88886666")
 
 
-def test_secretary_grants_admin_rights_in_scope(signed_in_a, org_tree, secretary_a, member_a):
+def test_secretary_grants_admin_rights_in_scope(signed_in_a, org_tree, secretary_a, member_a, member_b):
+    url = reverse("admin:members_organization_change", args=[org_tree.branch_a.pk])
+    form = signed_in_a.get(url).content.decode()
+    assert f">{member_a}</option>" in form  # accounts are offered by member name and volunteer number
+    assert member_b.name not in form
     response = signed_in_a.post(
         reverse("admin:members_organization_change", args=[org_tree.branch_a.pk]),
         {"name": "东一支部", "type": "branch", "secretary": secretary_a.member.pk, "admins": [member_a.user.pk]},
@@ -286,3 +290,15 @@ def test_the_community_side_confirms_not_the_home_branch(client, secretary_a, se
     client.post(url, {"action": "confirm_selected", ACTION_CHECKBOX_NAME: [registration.pk]})
     registration.refresh_from_db()
     assert (registration.status, registration.confirmed_by) == ("confirmed", secretary_b)
+
+
+def test_registering_at_a_new_community_ends_the_old_registration(signed_in_a, member_a, org_tree):
+    old = services.residence_register(member=member_a, community=org_tree.community_a, actor=None)
+    response = signed_in_a.post(
+        reverse("admin:members_residenceregistration_add"),
+        {"member": member_a.pk, "community": org_tree.community_b.pk},
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    old.refresh_from_db()
+    assert old.status == "ended"
+    assert member_a.residence_registrations.get(status="pending").community == org_tree.community_b
