@@ -109,6 +109,16 @@ def _clean_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def sms_outbox():
+    """The messages LocmemSMSBackend sent during this test (the list lives in the module, so clear it)."""
+    from notifications import sms
+
+    sms.outbox.clear()
+    yield sms.outbox
+    sms.outbox.clear()
+
+
 # --- Personas -------------------------------------------------------------------------------------------------
 
 

@@ -4,17 +4,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from notifications import sms
-
 TEST_TEMPLATES = Path(__file__).resolve().parent / "templates"
-
-
-@pytest.fixture(autouse=True)
-def sms_outbox():
-    """The messages LocmemSMSBackend sent during this test (the list lives in the module, so clear it)."""
-    sms.outbox.clear()
-    yield sms.outbox
-    sms.outbox.clear()
 
 
 @pytest.fixture
