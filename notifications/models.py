@@ -85,8 +85,11 @@ class Notification(models.Model):
             ),
         ]
         indexes = [
-            # Sweeper: WHERE status = 'pending' AND next_attempt_at <= %s ORDER BY next_attempt_at
-            models.Index(fields=["status", "next_attempt_at"], name="notification_due_idx"),
+            # Sweeper: WHERE status = 'pending' AND next_attempt_at <= %s ORDER BY next_attempt_at. Partial, so it
+            # stays as small as the backlog while sent rows pile up.
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(status="pending"), name="notification_pending_due_idx"
+            ),
             # Inbox: WHERE recipient_user_id = %s AND channel = 'inapp' ORDER BY created_at DESC
             models.Index(fields=["recipient_user", "channel", "-created_at"], name="notification_inbox_idx"),
         ]
