@@ -15,14 +15,20 @@ from datetime import date as date_type
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urljoin
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Value
 from django.db.models.functions import Concat, Substr
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
+
+from notifications.services import notify
 
 from .availability import FULL_MASK
 from .models import (
@@ -38,6 +44,7 @@ from .models import (
     Transfer,
     VolunteerNumberCounter,
 )
+from .tokens import invitation_token_generator
 from .validators import normalize_id_number, normalize_mobile
 
 User = get_user_model()
@@ -114,6 +121,21 @@ def check_secretary(*, organization: Organization, secretary: Member | None) -> 
         raise ValidationError({"secretary": _("书记必须是本组织或其下级组织的党员。")})
 
 
+def _check_secretaries_stay_inside(*, members_path: str, new_path: str | None) -> None:
+    """Refuse a write that would leave an organization with a secretary outside its subtree (or not active).
+
+    `members_path`: the path of the branch(es) whose members are affected (a member's branch, or a moved subtree);
+    `new_path`: where they end up (None: they stop being active). An organization keeps its secretary only if the
+    new place is still inside it.
+    """
+    affected = Organization.objects.filter(secretary__organization__path__startswith=members_path)
+    broken = [o.name for o in affected if new_path is None or not new_path.startswith(o.path)]
+    if broken:
+        raise ValidationError(
+            _("此操作后%(orgs)s的书记将不再是本组织在册党员，请先更换书记。") % {"orgs": "、".join(broken)}
+        )
+
+
 @transaction.atomic
 def organization_create(
     *,
@@ -182,7 +204,8 @@ def organization_move(*, organization: Organization, new_parent: Organization | 
 
     Locks: the organization and the new parent, in id order (no deadlock with a concurrent opposite move); the
     UPDATE of the subtree then locks the descendants' rows. Rows are re-read under the lock, so a path changed by a
-    concurrent move is seen. Invariant: every descendant's path starts with its ancestors' paths; no cycle.
+    concurrent move is seen. Invariants: every descendant's path starts with its ancestors' paths; no cycle; no
+    organization left behind loses its secretary to the moved subtree.
     """
     ids = sorted({organization.pk} | ({new_parent.pk} if new_parent else set()))
     locked = {o.pk: o for o in Organization.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
@@ -194,6 +217,7 @@ def organization_move(*, organization: Organization, new_parent: Organization | 
     _check_organization_name(name=organization.name, parent=new_parent, organization=organization)
     old_path = organization.path
     new_path = f"{new_parent.path if new_parent else ''}{organization.pk:06d}."
+    _check_secretaries_stay_inside(members_path=old_path, new_path=new_path)
     organization.parent = new_parent
     organization.path = new_path
     _audit(organization, actor, _("调整上级组织"))
@@ -429,7 +453,8 @@ _LEAVING_STATUSES = (Member.Status.INACTIVE, Member.Status.EXEMPT, Member.Status
 def member_deactivate(*, member: Member, actor, status: str = Member.Status.INACTIVE, reason: str = "") -> Member:
     """Set a member 停用 (default), 免除 (e.g. 70+ or infirm) or 已转出 (relationship moved off the platform).
 
-    Lock: the member row. Invariant: only an active member is deactivated; the reason is kept in the history.
+    Lock: the member row. Invariants: only an active member is deactivated; a secretary is replaced first; the
+    reason is kept in the history.
     """
     if status not in _LEAVING_STATUSES:
         raise ValueError(f"not a leaving status: {status}")
@@ -440,6 +465,8 @@ def member_deactivate(*, member: Member, actor, status: str = Member.Status.INAC
         )
     if member.status != Member.Status.ACTIVE and status != Member.Status.TRANSFERRED:
         raise ValidationError(_("%(name)s 不是在册状态，不能停用。") % {"name": member.name})
+    if member.organizations_as_secretary.exists():
+        _check_secretaries_stay_inside(members_path=member.organization.path, new_path=None)
     member.status = status
     _audit(member, actor, reason or Member.Status(status).label)
     member.save()
@@ -470,7 +497,7 @@ def member_transfer(
     """Move a member to another branch on the platform (组织关系转接), keeping a Transfer row.
 
     Lock: the member row. Invariants: the target is a branch other than the current one; the member is active or
-    exempt; the history of branches is the list of Transfer rows.
+    exempt; a secretary stays inside the organizations they lead; the history of branches is the Transfer rows.
     """
     member = _lock(Member, member.pk)
     if member.status not in (Member.Status.ACTIVE, Member.Status.EXEMPT):
@@ -481,6 +508,11 @@ def member_transfer(
     check_home_organization(to_organization)
     if to_organization.pk == member.organization_id:
         raise ValidationError(_("%(name)s 已在%(org)s。") % {"name": member.name, "org": to_organization.name})
+    for organization in member.organizations_as_secretary.all():
+        if not to_organization.path.startswith(organization.path):
+            raise ValidationError(
+                _("%(name)s 是%(org)s的书记，转出前请先更换书记。") % {"name": member.name, "org": organization.name}
+            )
     transfer = Transfer.objects.create(
         member=member,
         from_organization_id=member.organization_id,
@@ -881,3 +913,164 @@ def service_record_correction_review(
     correction.review_note = note.strip()[:200]
     correction.save()
     return correction
+
+
+# --- Member self-service: invitation, own profile ----------------------------------------------------------------
+
+INVITABLE_STATUSES = (Member.Status.ACTIVE, Member.Status.EXEMPT)
+INVITATION_VALID_DAYS = invitation_token_generator.timeout // 86400
+
+
+def check_invitable(member: Member) -> None:
+    """An invitation is for an active (or exempt) member whose account is active and has no password yet: a link
+    never replaces a password the member chose, so it cannot be used to take over an account."""
+    if member.status not in INVITABLE_STATUSES:
+        raise ValidationError(
+            _("%(name)s 处于“%(status)s”状态，不能邀请。")
+            % {"name": member.name, "status": member.get_status_display()}
+        )
+    if not member.user.is_active:
+        raise ValidationError(_("%(name)s 的账号已停用，不能邀请。") % {"name": member.name})
+    if member.user.has_usable_password():
+        raise ValidationError(_("%(name)s 已经设置了密码，可以直接登录，无需邀请。") % {"name": member.name})
+    if not member.phone:
+        raise ValidationError(_("%(name)s 没有登记手机号，无法发送邀请短信。") % {"name": member.name})
+
+
+def invitation_path(user, token: str) -> str:
+    return reverse(
+        "members:invite_accept", kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": token}
+    )
+
+
+@transaction.atomic
+def member_invite(*, member: Member, actor, site_url: str = "") -> str:
+    """Invite a member to the portal: return the path of a new invitation link and text it to the member's phone.
+
+    The link (`members.tokens`) lets the member set a password and complete their profile; it works for
+    INVITATION_VALID_DAYS days and once (setting the password ends it). The SMS goes through the outbox (`notify`)
+    in this transaction, so a rollback sends nothing; `site_url` ("https://example.org/") makes its link absolute.
+    Lock: the member row. Invariant: `check_invitable`. Inviting again sends a new link; earlier ones stay valid
+    until one is used.
+    """
+    member = Member.objects.select_for_update(of=("self",)).select_related("user", "organization").get(pk=member.pk)
+    check_invitable(member)
+    token = invitation_token_generator.make_token(member.user)
+    path = invitation_path(member.user, token)
+    notify(
+        template="members_invitation",
+        channel="sms",
+        user=member.user,
+        phone=member.phone,
+        dedupe_key=f"members_invitation:{member.pk}:{token}",
+        context={
+            "name": member.name,
+            "organization": member.organization.name,
+            "link": urljoin(site_url, path) if site_url else path,
+            "days": INVITATION_VALID_DAYS,
+            "invited_by": getattr(actor, "pk", None),  # who sent it, kept with the outbox row
+        },
+    )
+    return path
+
+
+def _apply_own_profile(
+    *,
+    member: Member,
+    name: str,
+    gender: str,
+    birth_year: int | None,
+    skills: Iterable[Tag],
+    interests: Iterable[Tag],
+    availability: int,
+    show_full_name_publicly: bool,
+    phone: str,
+) -> Member:
+    changes = {
+        "name": name,
+        "gender": gender,
+        "birth_year": birth_year,
+        "skills": skills,
+        "interests": interests,
+        "availability": availability,
+    }
+    if phone is not UNSET:
+        changes["phone"] = phone
+    member = member_update_profile(member=member, actor=member.user, **changes)
+    if member.show_full_name_publicly != show_full_name_publicly:
+        member = member_set_name_consent(member=member, consent=show_full_name_publicly)
+    return member
+
+
+@transaction.atomic
+def member_invitation_accept(
+    *,
+    member: Member,
+    token: str,
+    password: str,
+    name: str,
+    gender: str = "",
+    birth_year: int | None = None,
+    skills: Iterable[Tag] = (),
+    interests: Iterable[Tag] = (),
+    availability: int = 0,
+    show_full_name_publicly: bool = False,
+) -> Member:
+    """The invited member sets their password and completes their profile, all or nothing.
+
+    Lock: the account row, then the member row. The token is checked under the account lock and setting the password
+    invalidates it, so of two submissions of one link exactly one succeeds; the other gets the "link no longer
+    valid" message. Invariants: `check_invitable`; the password passes AUTH_PASSWORD_VALIDATORS; the profile rules
+    of `member_update_profile`; the name consent is recorded with its time (`member_set_name_consent`).
+    """
+    user = User.objects.select_for_update().get(pk=member.user_id)
+    member = Member.objects.select_related("organization").get(pk=member.pk)
+    member.user = user
+    if not invitation_token_generator.check_token(user, token):
+        raise ValidationError(
+            _("邀请链接已失效（已经使用过或已过期），请联系所在支部的书记重新发送。"), code="invalid_invitation"
+        )
+    check_invitable(member)
+    password_validation.validate_password(password, user)
+    member = _apply_own_profile(
+        member=member,
+        name=name,
+        gender=gender,
+        birth_year=birth_year,
+        skills=skills,
+        interests=interests,
+        availability=availability,
+        show_full_name_publicly=show_full_name_publicly,
+        phone=UNSET,
+    )
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return member
+
+
+@transaction.atomic
+def member_update_own_profile(
+    *,
+    member: Member,
+    name: str,
+    phone: str,
+    gender: str = "",
+    birth_year: int | None = None,
+    skills: Iterable[Tag] = (),
+    interests: Iterable[Tag] = (),
+    availability: int = 0,
+    show_full_name_publicly: bool = False,
+) -> Member:
+    """A member edits their own profile (/me/profile/): `member_update_profile` plus the separate name consent,
+    in one transaction, attributed to the member. Locks and invariants: those of the two services."""
+    return _apply_own_profile(
+        member=member,
+        name=name,
+        gender=gender,
+        birth_year=birth_year,
+        skills=skills,
+        interests=interests,
+        availability=availability,
+        show_full_name_publicly=show_full_name_publicly,
+        phone=phone,
+    )

@@ -98,3 +98,12 @@ def test_other_branches_members_are_not_counted(org_tree, secretary_a):
     MemberFactory.create_batch(3, organization=org_tree.branch_b)
     MemberFactory.create_batch(2, organization=org_tree.branch_a)
     assert selectors.visible_members(secretary_a).count() == 3  # two + the secretary
+
+
+def test_an_inactive_secretary_keeps_no_scope(org_tree, secretary_a, member_a):
+    from members.models import Member
+
+    # Only possible by going around the services (which refuse it): the scope does not trust the title alone.
+    Member.objects.filter(user=secretary_a).update(status=Member.Status.INACTIVE)
+    assert not selectors.visible_members(secretary_a).exists()
+    assert not selectors.is_organization_admin(secretary_a)

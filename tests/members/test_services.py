@@ -404,3 +404,26 @@ class TestServiceRecords:
             {"year": year - 2, "hours": Decimal("3.00"), "services": 1},
         ]
         assert [r.pk for r in records_for_member(member_a)] == [_pending.pk, newer.pk, older.pk]
+
+
+class TestSecretaryStaysInside:
+    """An organization's secretary is an active member of its subtree, whatever is written afterwards."""
+
+    def test_a_secretary_is_replaced_before_being_transferred_out(self, org_tree, secretary_a, east_secretary):
+        a2 = OrganizationFactory(name="东二支部", parent=org_tree.east)
+        # East's secretary may move within the east: still inside the organization they lead.
+        services.member_transfer(member=east_secretary.member, to_organization=a2, actor=None)
+        with pytest.raises(ValidationError, match="是东社区党委的书记，转出前请先更换书记"):
+            services.member_transfer(member=east_secretary.member, to_organization=org_tree.branch_b, actor=None)
+        with pytest.raises(ValidationError, match="是东一支部的书记"):
+            services.member_transfer(member=secretary_a.member, to_organization=a2, actor=None)
+
+    def test_a_secretary_is_replaced_before_being_deactivated(self, secretary_a):
+        with pytest.raises(ValidationError, match="东一支部的书记将不再是本组织在册党员"):
+            services.member_deactivate(member=secretary_a.member, actor=None)
+
+    def test_moving_a_branch_away_from_its_committees_secretary_is_refused(self, org_tree, east_secretary):
+        with pytest.raises(ValidationError, match="东社区党委的书记将不再是本组织在册党员"):
+            services.organization_move(organization=org_tree.branch_a, new_parent=org_tree.west, actor=None)
+        # Within the street the street's own secretary (if any) is unaffected; the east has to be re-staffed first.
+        assert Organization.objects.get(pk=org_tree.branch_a.pk).parent == org_tree.east
