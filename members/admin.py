@@ -513,6 +513,9 @@ class ResidenceRegistrationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     fields = ("member", "community", "grid")
     actions = ("confirm_selected", "end_selected")
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("member", "community")  # for __str__
+
     def has_change_permission(self, request, obj=None):
         return False  # registrations change only through the actions
 
@@ -574,6 +577,9 @@ class TransferAdmin(ScopedAdminMixin, admin.ModelAdmin):
     search_fields = ("member__name", "=member__volunteer_number")
     date_hierarchy = "transferred_on"
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("member", "from_organization", "to_organization")
+
     def has_add_permission(self, request):
         return False
 
@@ -630,6 +636,9 @@ class ServiceRecordAdmin(ScopedHistoryAdmin):
     search_fields = ("member__name", "=member__volunteer_number", "place")
     autocomplete_fields = ("member",)
     actions = ("verify_selected", "void_selected")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("member")  # __str__, also in autocomplete results
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -302,3 +302,16 @@ def test_registering_at_a_new_community_ends_the_old_registration(signed_in_a, m
     old.refresh_from_db()
     assert old.status == "ended"
     assert member_a.residence_registrations.get(status="pending").community == org_tree.community_b
+
+
+def test_record_autocomplete_costs_the_same_for_many_records(signed_in_a, member_a):
+    from tests.queries import count_queries
+
+    url = reverse("admin:autocomplete")
+    params = {"app_label": "members", "model_name": "servicerecordcorrection", "field_name": "record", "term": ""}
+    ServiceRecordFactory.create_batch(2, member=member_a)
+    few, _sql = count_queries(lambda: signed_in_a.get(url, params))
+    ServiceRecordFactory.create_batch(10, member=MemberFactory(organization=member_a.organization))
+    many, _sql = count_queries(lambda: signed_in_a.get(url, params))
+    assert few == many
+    assert len(signed_in_a.get(url, params).json()["results"]) == 12

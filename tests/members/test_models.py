@@ -139,6 +139,13 @@ class TestMemberConstraints:
         assert member_a.phone not in stored_phone
         assert "11010519491231002X" not in stored_id
         assert Member.objects.get(pk=member_a.pk).id_number == "11010519491231002X"
+        # The audit trail keeps the phone encrypted too, and never the ID number or the lookup hashes.
+        history = {f.name for f in Member.history.model._meta.fields}
+        assert {"id_number", "id_number_hash", "phone_hash"}.isdisjoint(history)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT phone FROM members_historicalmember WHERE id = %s", [member_a.pk])
+            assert all(member_a.phone not in phone for (phone,) in cursor.fetchall())
+        assert member_a.history.latest().phone == member_a.phone
 
 
 def test_one_active_residence_registration_per_member(member_a, org_tree):
