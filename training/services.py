@@ -1,0 +1,509 @@
+"""Every write of the training app.
+
+Functions are keyword-only, typed and atomic; each docstring names the lock it takes and the invariant it keeps.
+A broken rule raises `django.core.exceptions.ValidationError` with a Chinese message (a dict keyed by field when
+the field is known), before anything is written.
+
+Seats: `enrollment_create` locks the session row (SELECT … FOR UPDATE) and counts the enrollments holding a seat
+before adding one, so concurrent enrollments queue on that row and the count they see is exact; the seat count is
+not stored anywhere else. Every service that touches a session's enrollments takes the session lock first, then
+the enrollment rows: one order, no deadlock.
+
+Services do not decide who may call them — views and the admin check scope through `training.selectors` first.
+"""
+
+import calendar
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import Member, Organization
+from notifications.services import notify
+
+from .models import AnnualRequirement, Course, CourseMaterial, Enrollment, TrainingRecord, TrainingSession
+from .selectors import path_ids
+from .validators import validate_evidence_file, validate_material_file
+
+POINTS_RULE = "training_hour"
+MAX_HOURS = Decimal("999.99")
+
+
+def add_months(start: date, months: int) -> date:
+    """`start` plus whole months; a day missing in the target month becomes its last day (31 Jan + 1 → 28/29 Feb)."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    return start.replace(year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def expiry_for(course: Course, completed_on: date) -> date | None:
+    """When a record of `course` completed on `completed_on` stops qualifying (None: never)."""
+    return add_months(completed_on, course.validity_months) if course.validity_months else None
+
+
+def _hours(value, field: str = "hours") -> Decimal:
+    try:
+        hours = Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValidationError({field: _("请填写有效的学时。")}) from None
+    if hours <= 0:
+        raise ValidationError({field: _("学时必须大于0。")})
+    if hours > MAX_HOURS:
+        raise ValidationError({field: _("学时过大。")})
+    return hours
+
+
+def _lock_session(session: TrainingSession) -> TrainingSession:
+    return TrainingSession.objects.select_for_update().select_related("course").get(pk=session.pk)
+
+
+def _course_open_to(course: Course, organization: Organization) -> bool:
+    return course.organization_id is None or course.organization_id in path_ids(organization)
+
+
+# --- Courses and materials ------------------------------------------------------------------------------------
+
+
+def check_course(*, title: str, hours, validity_months: int | None) -> Decimal:
+    if not (title or "").strip():
+        raise ValidationError({"title": _("请填写课程名称。")})
+    if validity_months is not None and validity_months <= 0:
+        raise ValidationError({"validity_months": _("有效期必须大于0个月。")})
+    return _hours(hours)
+
+
+@transaction.atomic
+def course_save(*, course: Course, actor) -> Course:
+    """Create or change a course (the admin's form fills the instance).
+
+    No lock: a course row is only changed by its editors, and sessions keep a reference, not a copy. Invariants:
+    hours > 0, validity > 0 months when set, a known type (also CHECKs). Records already made keep their hours and
+    expiry: changing the course does not rewrite history.
+    """
+    course.hours = check_course(title=course.title, hours=course.hours, validity_months=course.validity_months)
+    if course.type not in Course.Type.values:
+        raise ValidationError({"type": _("请选择培训类别。")})
+    course.title = course.title.strip()
+    course.save()
+    return course
+
+
+@transaction.atomic
+def course_material_save(*, material: CourseMaterial, actor) -> CourseMaterial:
+    """Add or change a material of a course: a file (checked by `validate_material_file`) or a link, not both.
+
+    No lock. Invariant: exactly one of file and link (also a CHECK); a file is never stored unchecked.
+    """
+    has_file, has_url = bool(material.file), bool(material.url)
+    if has_file == has_url:
+        raise ValidationError(_("请上传文件或填写链接（二选一）。"))
+    if not (material.title or "").strip():
+        raise ValidationError({"title": _("请填写资料名称。")})
+    if has_file and isinstance(material.file.file, UploadedFile):
+        try:
+            validate_material_file(material.file)
+        except ValidationError as exc:
+            raise ValidationError({"file": exc.messages}) from None
+    material.save()
+    return material
+
+
+# --- Sessions -------------------------------------------------------------------------------------------------
+
+
+def check_session(
+    *,
+    course: Course,
+    organizer: Organization,
+    starts_at: datetime,
+    ends_at: datetime,
+    place: str,
+    online_url: str,
+    capacity: int,
+) -> None:
+    """The rules of a session's fields, shared by the forms (in clean) and the services (in the transaction)."""
+    if not course.active:
+        raise ValidationError({"course": _("该课程已停开。")})
+    if not _course_open_to(course, organizer):
+        raise ValidationError({"course": _("该课程不面向组织单位开放。")})
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": _("结束时间必须晚于开始时间。")})
+    if capacity is None or capacity <= 0:
+        raise ValidationError({"capacity": _("名额必须大于0。")})
+    if not (place or "").strip() and not (online_url or "").strip():
+        raise ValidationError({"place": _("请填写地点或线上链接。")})
+
+
+@transaction.atomic
+def session_schedule(
+    *,
+    course: Course,
+    organizer: Organization,
+    starts_at: datetime,
+    ends_at: datetime,
+    capacity: int,
+    actor,
+    place: str = "",
+    online_url: str = "",
+) -> TrainingSession:
+    """Schedule a session of `course` organised by `organizer`.
+
+    No lock: a new row. Invariants: ends after it starts, capacity > 0, a place or a link (also CHECKs); the course
+    is active and open to the organizer (platform-wide, or of the organizer or an organization above it). A session
+    may be entered after it took place (补录), so that its attendance can be recorded.
+    """
+    check_session(
+        course=course,
+        organizer=organizer,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        place=place,
+        online_url=online_url,
+        capacity=capacity,
+    )
+    return TrainingSession.objects.create(
+        course=course,
+        organizer=organizer,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        capacity=capacity,
+        place=place.strip(),
+        online_url=online_url.strip(),
+        created_by=actor,
+    )
+
+
+@transaction.atomic
+def session_update(
+    *,
+    session: TrainingSession,
+    actor,
+    starts_at: datetime,
+    ends_at: datetime,
+    capacity: int,
+    place: str = "",
+    online_url: str = "",
+) -> TrainingSession:
+    """Change a scheduled session's time, place or capacity.
+
+    Lock: the session row, so no enrollment slips in between the count and the change. Invariant: the capacity is
+    never below the seats already taken.
+    """
+    session = _lock_session(session)
+    if session.status != TrainingSession.Status.SCHEDULED:
+        raise ValidationError(_("只能修改已安排的场次。"))
+    check_session(
+        course=session.course,
+        organizer=session.organizer,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        place=place,
+        online_url=online_url,
+        capacity=capacity,
+    )
+    taken = Enrollment.objects.filter(session=session, status__in=Enrollment.ACTIVE_STATUSES).count()
+    if capacity < taken:
+        raise ValidationError({"capacity": _("已有 %(taken)d 人报名，名额不能少于报名人数。") % {"taken": taken}})
+    session.starts_at, session.ends_at, session.capacity = starts_at, ends_at, capacity
+    session.place, session.online_url = place.strip(), online_url.strip()
+    session.save(update_fields=["starts_at", "ends_at", "capacity", "place", "online_url"])
+    return session
+
+
+@transaction.atomic
+def session_cancel(*, session: TrainingSession, actor, reason: str = "") -> TrainingSession:
+    """Cancel a scheduled session: its enrollments are cancelled and each enrolled member gets an in-app message.
+
+    Lock: the session row, then (by the UPDATE) its enrollments. Invariants: only a scheduled session is cancelled;
+    one message per enrollment however often this runs (dedupe key), written in the same transaction.
+    """
+    session = _lock_session(session)
+    if session.status == TrainingSession.Status.CANCELLED:
+        return session
+    if session.status != TrainingSession.Status.SCHEDULED:
+        raise ValidationError(_("已结束的场次不能取消。"))
+    enrolled = list(
+        Enrollment.objects.select_for_update()
+        .filter(session=session, status=Enrollment.Status.ENROLLED)
+        .select_related("member__user")
+        .order_by("pk")
+    )
+    now = timezone.now()
+    Enrollment.objects.filter(pk__in=[e.pk for e in enrolled]).update(
+        status=Enrollment.Status.CANCELLED, cancelled_at=now
+    )
+    session.status = TrainingSession.Status.CANCELLED
+    session.cancel_reason = reason.strip()
+    session.save(update_fields=["status", "cancel_reason"])
+    starts = timezone.localtime(session.starts_at)
+    for enrollment in enrolled:
+        notify(
+            template="training_session_cancelled",
+            channel="inapp",
+            user=enrollment.member.user,
+            dedupe_key=f"training-session-cancelled:{enrollment.pk}",
+            context={
+                "name": enrollment.member.name,
+                "course": session.course.title,
+                "starts_at": starts.strftime("%Y-%m-%d %H:%M"),
+                "reason": session.cancel_reason,
+            },
+        )
+    return session
+
+
+# --- Enrollment -----------------------------------------------------------------------------------------------
+
+
+def check_enrollment(*, session: TrainingSession, member: Member, now: datetime | None = None) -> None:
+    """Whether `member` may take a seat in `session`, apart from the seat count (which needs the lock)."""
+    now = now or timezone.now()
+    if member.status != Member.Status.ACTIVE:
+        raise ValidationError(_("只有在册党员可以报名参训。"))
+    if session.status != TrainingSession.Status.SCHEDULED:
+        raise ValidationError(_("该场次已取消或已结束，不能报名。"))
+    if session.starts_at <= now:
+        raise ValidationError(_("该场次已经开始，不能报名。"))
+    if not session.course.active:
+        raise ValidationError(_("该课程已停开。"))
+    if session.organizer_id not in path_ids(member.organization):
+        raise ValidationError(_("该场次不面向您所在的支部开放。"))
+
+
+@transaction.atomic
+def enrollment_create(*, session: TrainingSession, member: Member) -> Enrollment:
+    """Give `member` a seat in `session`.
+
+    Lock: the session row (SELECT … FOR UPDATE); the seats are counted under it, so concurrent enrollments are
+    serialised and the capacity is never exceeded. Invariants: at most `capacity` enrollments hold a seat; one
+    active enrollment per member and session (also a partial UNIQUE); only active members, scheduled sessions that
+    have not started, and sessions open to the member's branch.
+    """
+    session = _lock_session(session)
+    check_enrollment(session=session, member=member)
+    if Enrollment.objects.filter(session=session, member=member, status__in=Enrollment.ACTIVE_STATUSES).exists():
+        raise ValidationError(_("您已报名该场次。"))
+    taken = Enrollment.objects.filter(session=session, status__in=Enrollment.ACTIVE_STATUSES).count()
+    if taken >= session.capacity:
+        raise ValidationError(_("该场次名额已满。"))
+    return Enrollment.objects.create(session=session, member=member)
+
+
+@transaction.atomic
+def enrollment_cancel(*, enrollment: Enrollment, actor) -> Enrollment:
+    """Give the seat back before the session starts.
+
+    Locks: the session row, then the enrollment (the order every seat-changing service uses). Invariant: only an
+    enrollment still `enrolled` in a session that has not started is cancelled; cancelling twice is a no-op.
+    """
+    _lock_session(enrollment.session)
+    enrollment = Enrollment.objects.select_for_update().select_related("session").get(pk=enrollment.pk)
+    if enrollment.status == Enrollment.Status.CANCELLED:
+        return enrollment
+    if enrollment.status != Enrollment.Status.ENROLLED:
+        raise ValidationError(_("已记录考勤，不能取消报名。"))
+    if enrollment.session.starts_at <= timezone.now():
+        raise ValidationError(_("场次已经开始，不能取消报名。"))
+    enrollment.status = Enrollment.Status.CANCELLED
+    enrollment.cancelled_at = timezone.now()
+    enrollment.save(update_fields=["status", "cancelled_at"])
+    return enrollment
+
+
+# --- Attendance and records -----------------------------------------------------------------------------------
+
+
+def _award(record: TrainingRecord, actor) -> None:
+    """Points for the record's hours; one ledger entry per record however often this runs (idempotency key).
+
+    Not wired yet: incentives.services.award is being written in parallel."""
+
+
+def _ids(values: Iterable, field: str) -> set[int]:
+    try:
+        return {int(v) for v in values}
+    except (TypeError, ValueError):
+        raise ValidationError({field: _("名单中有无效的党员。")}) from None
+
+
+@transaction.atomic
+def attendance_record(
+    *, session: TrainingSession, attended: list[int], absent: list[int], actor
+) -> list[TrainingRecord]:
+    """Mark attendance of a session in bulk: each attendee gets a TrainingRecord with the course's hours and the
+    points of the `training_hour` rule; absentees are marked absent. Returns the attendees' records.
+
+    Lock: the session row, held to the end, so two submissions of the same sheet run one after the other.
+    Idempotent: submitting again finds each attendee's record (UNIQUE member + session) and the award finds its
+    ledger entry (idempotency key `training-record:<id>`) — one record and one entry per attendee, ever.
+    Invariants: only members holding a seat are marked; nobody is both attended and absent; an attendee with a
+    record is not turned absent (their hours and points stand); attendance opens on the session's day.
+    """
+    session = _lock_session(session)
+    attended_ids, absent_ids = _ids(attended, "attended"), _ids(absent, "absent")
+    if session.status == TrainingSession.Status.CANCELLED:
+        raise ValidationError(_("该场次已取消，不能记录考勤。"))
+    today = timezone.localdate()
+    if timezone.localdate(session.starts_at) > today:
+        raise ValidationError(_("培训当天起才能记录考勤。"))
+    if attended_ids & absent_ids:
+        raise ValidationError(_("同一名党员不能既到场又缺席。"))
+    enrollments = {
+        e.member_id: e
+        for e in Enrollment.objects.select_for_update()
+        .filter(session=session, status__in=Enrollment.ACTIVE_STATUSES)
+        .select_related("member")
+    }
+    unknown = (attended_ids | absent_ids) - set(enrollments)
+    if unknown:
+        raise ValidationError(_("只能为已报名的党员记录考勤。"))
+    turned_absent = [enrollments[i] for i in absent_ids if enrollments[i].status == Enrollment.Status.ATTENDED]
+    if turned_absent:
+        raise ValidationError(
+            _("%(names)s 已记录学时，不能改为缺席。") % {"names": "、".join(e.member.name for e in turned_absent)}
+        )
+
+    now = timezone.now()
+    Enrollment.objects.filter(session=session, member_id__in=absent_ids).exclude(
+        status=Enrollment.Status.CANCELLED
+    ).update(status=Enrollment.Status.ABSENT, marked_at=now)
+    Enrollment.objects.filter(session=session, member_id__in=attended_ids).exclude(
+        status=Enrollment.Status.CANCELLED
+    ).update(status=Enrollment.Status.ATTENDED, marked_at=now)
+
+    completed_on = timezone.localdate(session.starts_at)
+    existing = {r.member_id: r for r in TrainingRecord.objects.filter(session=session, member_id__in=attended_ids)}
+    records = []
+    for member_id in sorted(attended_ids):
+        record = existing.get(member_id)
+        if record is None:
+            record = TrainingRecord.objects.create(
+                member=enrollments[member_id].member,
+                course=session.course,
+                session=session,
+                hours=session.course.hours,
+                completed_on=completed_on,
+                expires_on=expiry_for(session.course, completed_on),
+                recorded_by=actor,
+            )
+        else:
+            record.member = enrollments[member_id].member
+        record.course = session.course
+        _award(record, actor)
+        records.append(record)
+    if session.status == TrainingSession.Status.SCHEDULED and (attended_ids or absent_ids):
+        session.status = TrainingSession.Status.DONE
+        session.save(update_fields=["status"])
+    return records
+
+
+def check_external_training(*, member: Member, course: Course, hours, completed_on: date, score) -> Decimal:
+    hours = _hours(hours)
+    if member.status != Member.Status.ACTIVE:
+        raise ValidationError({"member": _("只能为在册党员记录培训。")})
+    if completed_on > timezone.localdate():
+        raise ValidationError({"completed_on": _("完成日期不能晚于今天。")})
+    if score is not None and not Decimal(0) <= Decimal(str(score)) <= Decimal(100):
+        raise ValidationError({"score": _("成绩应在0到100之间。")})
+    return hours
+
+
+@transaction.atomic
+def external_training_record(
+    *,
+    member: Member,
+    course: Course,
+    hours,
+    completed_on: date,
+    evidence,
+    actor,
+    score: Decimal | None = None,
+    provider: str = "",
+    note: str = "",
+) -> TrainingRecord:
+    """Record a training the member took outside the platform (上级党校, 业务部门, …), with evidence, and award its
+    points like an attended session.
+
+    No lock: a new row. Invariants: hours > 0; completed on or before today; an evidence file that passes
+    `validate_evidence_file` (also a CHECK that external records have one); the expiry follows the course's validity.
+    """
+    hours = check_external_training(member=member, course=course, hours=hours, completed_on=completed_on, score=score)
+    if not evidence:
+        raise ValidationError({"evidence": _("请上传证明材料。")})
+    try:
+        validate_evidence_file(evidence)
+    except ValidationError as exc:
+        raise ValidationError({"evidence": exc.messages}) from None
+    record = TrainingRecord(
+        member=member,
+        course=course,
+        hours=hours,
+        score=score,
+        completed_on=completed_on,
+        expires_on=expiry_for(course, completed_on),
+        provider=provider.strip(),
+        note=note.strip(),
+        evidence=evidence,
+        recorded_by=actor,
+    )
+    record.save()
+    _award(record, actor)
+    return record
+
+
+# --- Requirements ---------------------------------------------------------------------------------------------
+
+
+def check_requirement(*, total_hours, minimums: dict[str, Decimal], year: int) -> None:
+    if year is None or not 2000 <= year <= 2100:
+        raise ValidationError({"year": _("请填写有效的年度。")})
+    values = {"total_hours": total_hours, **minimums}
+    for name, value in values.items():
+        if value is None or value < 0:
+            raise ValidationError({name: _("学时不能为负数。")})
+    if sum(minimums.values(), Decimal(0)) > total_hours:
+        raise ValidationError({"total_hours": _("各类别最少学时之和不能超过全年学时。")})
+
+
+@transaction.atomic
+def requirement_set(
+    *,
+    organization: Organization,
+    year: int,
+    total_hours: Decimal,
+    actor,
+    theory_hours: Decimal = Decimal(0),
+    post_hours: Decimal = Decimal(0),
+    business_hours: Decimal = Decimal(0),
+    practical_hours: Decimal = Decimal(0),
+) -> AnnualRequirement:
+    """Set an organization's annual requirement, creating or replacing the one for that year.
+
+    Lock: the existing row, if any (SELECT … FOR UPDATE); a concurrent first insert loses on the UNIQUE
+    (organization, year) and is retried as an update. Invariants: no negative hours; the per-type minimums add up
+    to at most the total (also CHECKs).
+    """
+    minimums = {
+        "theory_hours": theory_hours,
+        "post_hours": post_hours,
+        "business_hours": business_hours,
+        "practical_hours": practical_hours,
+    }
+    check_requirement(total_hours=total_hours, minimums=minimums, year=year)
+    values = {"total_hours": total_hours, **minimums}
+    requirement = AnnualRequirement.objects.select_for_update().filter(organization=organization, year=year).first()
+    if requirement is None:
+        try:
+            with transaction.atomic():
+                return AnnualRequirement.objects.create(organization=organization, year=year, **values)
+        except IntegrityError:
+            requirement = AnnualRequirement.objects.select_for_update().get(organization=organization, year=year)
+    for name, value in values.items():
+        setattr(requirement, name, value)
+    requirement.save()
+    return requirement
