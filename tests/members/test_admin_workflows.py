@@ -315,3 +315,22 @@ def test_record_autocomplete_costs_the_same_for_many_records(signed_in_a, member
     many, _sql = count_queries(lambda: signed_in_a.get(url, params))
     assert few == many
     assert len(signed_in_a.get(url, params).json()["results"]) == 12
+
+
+def test_transfer_list_queries_do_not_grow(client, platform_admin, org_tree):
+    a2 = OrganizationFactory(name="东二支部", parent=org_tree.east)
+    client.force_login(platform_admin)
+
+    def add_transfers(n):
+        for member in MemberFactory.create_batch(n, organization=org_tree.branch_a):
+            services.member_transfer(member=member, to_organization=a2, actor=platform_admin)
+
+    assert_constant_queries(client, reverse("admin:members_transfer_changelist"), add_transfers)
+
+
+def test_registration_list_queries_do_not_grow(signed_in_a, org_tree):
+    def add_registrations(n):
+        for member in MemberFactory.create_batch(n, organization=org_tree.branch_a):
+            services.residence_register(member=member, community=org_tree.community_b, grid=org_tree.grid_b, actor=None)
+
+    assert_constant_queries(signed_in_a, reverse("admin:members_residenceregistration_changelist"), add_registrations)
