@@ -234,6 +234,9 @@ else:
     FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
     FIELD_HMAC_KEY = env.str("FIELD_HMAC_KEY")
 
+# Every change goes through a service; the history admin shows it but never writes it back.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 # --- Platform ---------------------------------------------------------------------------------------------------
 # How often a pending notification is retried before it is marked failed, and the base of the backoff.
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
