@@ -162,6 +162,11 @@ class TrainingSession(models.Model):
     def __str__(self):
         return f"{self.course.title} {self.starts_at:%Y-%m-%d %H:%M}"
 
+    @property
+    def seats_left(self) -> int:
+        """Free seats; needs the `taken` annotation of `training.selectors` (this property makes no query)."""
+        return max(self.capacity - self.taken, 0)
+
 
 class EnrollmentStatus(models.TextChoices):
     ENROLLED = "enrolled", _("已报名")

@@ -216,8 +216,9 @@ def _meets(requirement: AnnualRequirement, total: Decimal, by_type: dict[str, De
 
 @dataclass(frozen=True)
 class Bar:
-    """One progress bar: `hours` against `required` (None: nothing required)."""
+    """One progress bar: `hours` against `required` (None: nothing required). `key`: "total" or a course type."""
 
+    key: str
     label: str
     hours: Decimal
     required: Decimal | None
@@ -272,6 +273,7 @@ def progress_for(member: Member, year: int) -> Progress:
     total = sum(hours.values(), ZERO)
     bars = [
         Bar(
+            key=value,
             label=str(label),
             hours=hours.get(value, ZERO),
             required=requirement.minimum_for(value) if requirement else None,
@@ -281,7 +283,7 @@ def progress_for(member: Member, year: int) -> Progress:
     return Progress(
         year=year,
         requirement=requirement,
-        total=Bar(label="", hours=total, required=requirement.total_hours if requirement else None),
+        total=Bar(key="total", label="", hours=total, required=requirement.total_hours if requirement else None),
         by_type=bars,
     )
 

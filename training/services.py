@@ -59,7 +59,8 @@ def _hours(value, field: str = "hours") -> Decimal:
 
 
 def _lock_session(session: TrainingSession) -> TrainingSession:
-    return TrainingSession.objects.select_for_update().select_related("course").get(pk=session.pk)
+    # of=("self",): the course row joined for its hours is read, not locked.
+    return TrainingSession.objects.select_for_update(of=("self",)).select_related("course").get(pk=session.pk)
 
 
 def _course_open_to(course: Course, organization: Organization) -> bool:
@@ -228,7 +229,7 @@ def session_cancel(*, session: TrainingSession, actor, reason: str = "") -> Trai
     if session.status != TrainingSession.Status.SCHEDULED:
         raise ValidationError(_("已结束的场次不能取消。"))
     enrolled = list(
-        Enrollment.objects.select_for_update()
+        Enrollment.objects.select_for_update(of=("self",))
         .filter(session=session, status=Enrollment.Status.ENROLLED)
         .select_related("member__user")
         .order_by("pk")
@@ -302,7 +303,7 @@ def enrollment_cancel(*, enrollment: Enrollment, actor) -> Enrollment:
     enrollment still `enrolled` in a session that has not started is cancelled; cancelling twice is a no-op.
     """
     _lock_session(enrollment.session)
-    enrollment = Enrollment.objects.select_for_update().select_related("session").get(pk=enrollment.pk)
+    enrollment = Enrollment.objects.select_for_update(of=("self",)).select_related("session").get(pk=enrollment.pk)
     if enrollment.status == Enrollment.Status.CANCELLED:
         return enrollment
     if enrollment.status != Enrollment.Status.ENROLLED:
@@ -355,7 +356,7 @@ def attendance_record(
         raise ValidationError(_("同一名党员不能既到场又缺席。"))
     enrollments = {
         e.member_id: e
-        for e in Enrollment.objects.select_for_update()
+        for e in Enrollment.objects.select_for_update(of=("self",))
         .filter(session=session, status__in=Enrollment.ACTIVE_STATUSES)
         .select_related("member")
     }

@@ -16,5 +16,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("me/", include("notifications.urls")),
+    path("training/", include("training.urls")),
     path("admin/", admin.site.urls),
 ]
