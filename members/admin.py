@@ -401,7 +401,7 @@ class MemberAdmin(ServiceSavedAdminMixin, ScopedHistoryAdmin):
     search_fields = ("name", "=volunteer_number")
     search_help_text = _("按姓名、志愿者编号、手机号（完整号码）或身份证号（完整号码）查找")
     autocomplete_fields = ("skills", "interests")
-    actions = ("deactivate_selected", "transfer_selected")
+    actions = ("deactivate_selected", "transfer_selected", "invite_selected")
     readonly_fields = ("volunteer_number", "status", "show_full_name_publicly", "full_name_consent_at")
 
     def get_queryset(self, request):
@@ -499,6 +499,35 @@ class MemberAdmin(ServiceSavedAdminMixin, ScopedHistoryAdmin):
             )
             return None
         return self.action_form_page(request, queryset, form, title=_("转接到其他支部"), action="transfer_selected")
+
+    @admin.action(description=_("发送邀请"), permissions=["change"])
+    def invite_selected(self, request, queryset):
+        """Text each selected member an invitation link (`services.member_invite`), all or nothing, and show the
+        links so the secretary can also hand them over in person."""
+        members = list(queryset.select_related("user", "organization"))
+        site_url = request.build_absolute_uri("/")
+        links = []
+        self.run_bulk(
+            request,
+            members,
+            lambda m: links.append((m, services.member_invite(member=m, actor=request.user, site_url=site_url))),
+            _("已向 %(count)d 名党员发送邀请短信。以下链接也可以当面交给本人，%(days)d天内有效，只能使用一次："),
+            days=services.INVITATION_VALID_DAYS,
+        )
+        if len(links) == len(members):  # run_bulk rolled everything back otherwise
+            for member, path in links:
+                url = request.build_absolute_uri(path)
+                self.message_user(
+                    request,
+                    format_html(
+                        '{}（{}）：<a href="{}" class="invitation-link">{}</a>',
+                        member.name,
+                        member.volunteer_number,
+                        url,
+                        url,
+                    ),
+                    messages.INFO,
+                )
 
 
 @admin.register(ResidenceRegistration)

@@ -10,9 +10,11 @@ its own ordering and joins. They are lazy: the scope is a subquery of the caller
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import ExtractYear
 from django.db.models.lookups import StartsWith
+from django.utils.http import urlsafe_base64_decode
 
 from .models import (
     Community,
@@ -25,6 +27,7 @@ from .models import (
     Team,
     Transfer,
 )
+from .tokens import invitation_token_generator
 
 User = get_user_model()
 
@@ -180,3 +183,71 @@ def counted_hours(member: Member) -> Decimal:
         total=Sum("hours")
     )["total"]
     return total or Decimal("0")
+
+
+# --- Member portal ----------------------------------------------------------------------------------------------
+
+
+def member_profile_for(user) -> Member | None:
+    """The signed-in member with everything /me/ shows: branch, skills, interests and current 双报到 (4 queries)."""
+    if _sees_nothing(user):
+        return None
+    return (
+        Member.objects.select_related("organization")
+        .prefetch_related("skills", "interests", active_residence_prefetch())
+        .filter(user=user)
+        .first()
+    )
+
+
+def member_for_invitation(uidb64: str, token: str) -> Member | None:
+    """The member an invitation link is for, or None when the link is malformed, used, expired or not for them."""
+    from .services import check_invitable  # services imports this module
+
+    try:
+        user_pk = int(urlsafe_base64_decode(uidb64).decode())
+    except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
+        return None
+    member = Member.objects.select_related("user", "organization").filter(user__pk=user_pk).first()
+    if member is None or not invitation_token_generator.check_token(member.user, token):
+        return None
+    try:
+        check_invitable(member)
+    except ValidationError:
+        return None
+    return member
+
+
+def residence_history(member: Member) -> QuerySet[ResidenceRegistration]:
+    """A member's 双报到 rows, newest first, with community and grid."""
+    return ResidenceRegistration.objects.filter(member=member).select_related("community", "grid")
+
+
+def residence_confirmation_queue(user) -> QuerySet[ResidenceRegistration]:
+    """Pending 双报到 rows `user` may confirm: in their scope and at a community their organizations serve (the
+    member's home branch sees the row but does not confirm it)."""
+    return (
+        visible_residence_registrations(user)
+        .filter(status=ResidenceRegistration.Status.PENDING, community__in=visible_communities(user))
+        .select_related("member__organization", "community", "grid")
+        .order_by("registered_on", "pk")
+    )
+
+
+def certificate_member(user, volunteer_number: str) -> Member | None:
+    """A member in `user`'s scope by volunteer number, with their branch and its secretary (for a certificate)."""
+    return (
+        visible_members(user)
+        .select_related("organization__secretary")
+        .filter(volunteer_number=volunteer_number)
+        .first()
+    )
+
+
+def certificate_records(member: Member) -> QuerySet[ServiceRecord]:
+    """The services a certificate lists: counted (verified or corrected) records, oldest first."""
+    return (
+        ServiceRecord.objects.filter(member=member, status__in=ServiceRecord.COUNTED_STATUSES)
+        .select_related("recording_organization")
+        .order_by("date", "started_at", "pk")
+    )

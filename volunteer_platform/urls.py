@@ -17,5 +17,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("me/", include("notifications.urls")),
     path("training/", include("training.urls")),
+    path("", include("members.urls")),
     path("admin/", admin.site.urls),
 ]

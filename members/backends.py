@@ -1,0 +1,45 @@
+"""Sign-in with a username or with the mainland mobile number a member is registered with."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+
+from notifications.crypto import blind_index
+
+from .models import Member
+from .validators import looks_like_mobile, normalize_mobile
+
+User = get_user_model()
+
+
+class PhoneOrUsernameBackend(ModelBackend):
+    """ModelBackend (permissions included) whose "username" may also be a member's phone number in any spelling.
+
+    An account whose username is exactly what was typed wins over a phone match, so an existing username never
+    becomes unreachable. Phones are stored encrypted: the lookup goes through the blind index (`phone_hash`).
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if username is None:
+            username = kwargs.get(User.USERNAME_FIELD)
+        if not username or password is None:
+            return None
+        user = self._find_user(username)
+        if user is None:
+            # Hash anyway, so a wrong identifier takes as long as a wrong password (as ModelBackend does).
+            User().set_password(password)
+            return None
+        if user.check_password(password) and self.user_can_authenticate(user):
+            return user
+        return None
+
+    def _find_user(self, identifier: str):
+        try:
+            return User._default_manager.get_by_natural_key(identifier)
+        except User.DoesNotExist:
+            pass
+        if not looks_like_mobile(identifier):
+            return None
+        member = (
+            Member.objects.select_related("user").filter(phone_hash=blind_index(normalize_mobile(identifier))).first()
+        )
+        return member.user if member is not None else None
