@@ -1,0 +1,278 @@
+"""Reads of the incentives app: what the member pages, the admin and the public exemplars page show.
+
+Scope follows `members.selectors`: a platform admin sees everything, a secretary the subtrees they manage, and
+everyone else nothing. Querysets carry the joins their pages need, so a list costs the same whatever its length.
+"""
+
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
+
+from members.models import Member, Organization
+from members.selectors import visible_organizations
+
+from .models import (
+    DEFAULT_HOURS_THRESHOLDS,
+    DEFAULT_PUBLICITY_DAYS,
+    CatalogueItem,
+    Commendation,
+    IncentiveProfile,
+    LedgerEntry,
+    Objection,
+    PointsBalance,
+    RatingRun,
+    Redemption,
+    StarBasis,
+    StarRating,
+    StarScheme,
+)
+
+LEADERBOARD_SIZE = 50
+
+
+def _sees_nothing(user) -> bool:
+    return user is None or not user.is_authenticated or not user.is_active
+
+
+def _scoped(qs: QuerySet, user, *organization_lookups: str) -> QuerySet:
+    """Rows linked through any of `organization_lookups` to an organization in `user`'s scope."""
+    if _sees_nothing(user):
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    organizations = visible_organizations(user)
+    condition = Q()
+    for lookup in organization_lookups:
+        condition |= Q(**{f"{lookup}__in": organizations})
+    return qs.filter(condition)
+
+
+def ancestor_ids(organization: Organization) -> list[int]:
+    """The ids on an organization's path, from the root down to itself (read from `path`, no query)."""
+    return [int(part) for part in organization.path.split(".") if part]
+
+
+def _local_range(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start 00:00, the day after end 00:00) in the site's time zone."""
+    tz = timezone.get_current_timezone()
+    return (
+        datetime.combine(start, time.min, tzinfo=tz),
+        datetime.combine(end, time.min, tzinfo=tz) + timedelta(days=1),
+    )
+
+
+# --- Ledger -----------------------------------------------------------------------------------------------------
+
+
+def balance_of(member: Member) -> PointsBalance:
+    """The member's balance row, or an unsaved zero balance when nothing was ever written."""
+    return PointsBalance.objects.filter(member=member).first() or PointsBalance(member=member)
+
+
+def entries_for(member: Member) -> QuerySet[LedgerEntry]:
+    """A member's statement, newest first, with what each entry's source line shows."""
+    return LedgerEntry.objects.filter(member=member).select_related("rule", "redemption__item")
+
+
+def earned_between(member_ids, start: date, end: date) -> dict[int, int]:
+    """Points earned (awards and adjustments, net of their reversals; never spending) per member in [start, end]."""
+    since, until = _local_range(start, end)
+    rows = (
+        LedgerEntry.objects.filter(member_id__in=member_ids, created_at__gte=since, created_at__lt=until)
+        .values("member_id")
+        .annotate(total=Sum("earned_points"))
+    )
+    return {row["member_id"]: row["total"] or 0 for row in rows}
+
+
+def visible_ledger_entries(user, *, queryset: QuerySet[LedgerEntry] | None = None) -> QuerySet[LedgerEntry]:
+    return _scoped(LedgerEntry.objects.all() if queryset is None else queryset, user, "member__organization")
+
+
+def visible_balances(user, *, queryset: QuerySet[PointsBalance] | None = None) -> QuerySet[PointsBalance]:
+    return _scoped(PointsBalance.objects.all() if queryset is None else queryset, user, "member__organization")
+
+
+def leaderboard(organization: Organization, *, year: int) -> list[dict]:
+    """Members of `organization`'s subtree ranked by points earned in `year`, without those who opted out.
+
+    Rows: {rank, member_id, name, show_full_name_publicly, points}; one query.
+    """
+    since, until = _local_range(date(year, 1, 1), date(year, 12, 31))
+    opted_out = IncentiveProfile.objects.filter(member_id=OuterRef("member_id"), leaderboard_opt_out=True)
+    rows = (
+        LedgerEntry.objects.filter(
+            member__organization__path__startswith=organization.path,
+            member__status=Member.Status.ACTIVE,
+            created_at__gte=since,
+            created_at__lt=until,
+        )
+        .filter(~Exists(opted_out))
+        .values("member_id", "member__name", "member__show_full_name_publicly")
+        .annotate(points=Sum("earned_points"))
+        .filter(points__gt=0)
+        .order_by("-points", "member_id")[:LEADERBOARD_SIZE]
+    )
+    return [
+        {
+            "rank": rank,
+            "member_id": row["member_id"],
+            "name": row["member__name"],
+            "show_full_name_publicly": row["member__show_full_name_publicly"],
+            "points": row["points"],
+        }
+        for rank, row in enumerate(rows, start=1)
+    ]
+
+
+def leaderboard_opted_out(member: Member) -> bool:
+    return IncentiveProfile.objects.filter(member=member, leaderboard_opt_out=True).exists()
+
+
+# --- Catalogue and redemption -----------------------------------------------------------------------------------
+
+
+def catalogue_for(member: Member) -> QuerySet[CatalogueItem]:
+    """Items on offer to the member (active, for the whole platform or an organization on their branch's path, not
+    closed), each with `taken`: how many of it the member holds (not cancelled)."""
+    now = timezone.now()
+    return (
+        CatalogueItem.objects.filter(active=True)
+        .filter(Q(organization__isnull=True) | Q(organization_id__in=ancestor_ids(member.organization)))
+        .filter(Q(closes_at__isnull=True) | Q(closes_at__gt=now))
+        .annotate(
+            taken=Count(
+                "redemptions",
+                filter=Q(redemptions__member=member) & ~Q(redemptions__status=Redemption.Status.CANCELLED),
+            )
+        )
+        .order_by("points_cost", "name")
+    )
+
+
+def redemptions_for(member: Member) -> QuerySet[Redemption]:
+    return Redemption.objects.filter(member=member).select_related("item")
+
+
+def open_redemptions_for(member: Member) -> QuerySet[Redemption]:
+    """Requested or approved (waiting to be collected), oldest first."""
+    return redemptions_for(member).filter(status__in=Redemption.OPEN_STATUSES).order_by("requested_at", "pk")
+
+
+def visible_catalogue_items(user, *, queryset: QuerySet[CatalogueItem] | None = None) -> QuerySet[CatalogueItem]:
+    """Items of organizations in scope, and the platform-wide ones (which only a platform admin changes)."""
+    qs = CatalogueItem.objects.all() if queryset is None else queryset
+    if _sees_nothing(user):
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    return qs.filter(Q(organization__isnull=True) | Q(organization__in=visible_organizations(user)))
+
+
+def visible_redemptions(user, *, queryset: QuerySet[Redemption] | None = None) -> QuerySet[Redemption]:
+    return _scoped(Redemption.objects.all() if queryset is None else queryset, user, "member__organization")
+
+
+# --- Star ratings -----------------------------------------------------------------------------------------------
+
+
+def _scheme_values(scheme: StarScheme | None) -> tuple[str, list, int]:
+    if scheme is None:
+        return StarBasis.HOURS, list(DEFAULT_HOURS_THRESHOLDS), DEFAULT_PUBLICITY_DAYS
+    return scheme.basis, list(scheme.thresholds), scheme.publicity_days
+
+
+def scheme_for_organization(organization: Organization) -> tuple[str, list, int]:
+    """(basis, thresholds, publicity days) of the nearest scheme up the organization's path, or the default."""
+    schemes = {s.organization_id: s for s in StarScheme.objects.filter(organization_id__in=ancestor_ids(organization))}
+    for organization_id in reversed(ancestor_ids(organization)):
+        if organization_id in schemes:
+            return _scheme_values(schemes[organization_id])
+    return _scheme_values(None)
+
+
+def schemes_for_members(members: list[Member]) -> dict[int, tuple[str, list]]:
+    """{member id: (basis, thresholds)} by the nearest scheme up each member's branch path; one query."""
+    ids = {i for member in members for i in ancestor_ids(member.organization)}
+    schemes = {s.organization_id: s for s in StarScheme.objects.filter(organization_id__in=ids)}
+    result = {}
+    for member in members:
+        chosen = None
+        for organization_id in reversed(ancestor_ids(member.organization)):
+            if organization_id in schemes:
+                chosen = schemes[organization_id]
+                break
+        basis, thresholds, _days = _scheme_values(chosen)
+        result[member.pk] = (basis, thresholds)
+    return result
+
+
+def current_rating(member: Member) -> StarRating | None:
+    """The member's latest final rating (by the end of its period), or None."""
+    return (
+        StarRating.objects.filter(member=member, status=StarRating.Status.FINAL)
+        .select_related("run__organization")
+        .order_by("-run__period_end", "-run__finalized_at", "-pk")
+        .first()
+    )
+
+
+def current_stars(member: Member) -> int:
+    """The stars of the member's latest final rating; 0 when never rated. For profiles, certificates, benefits."""
+    rating = current_rating(member)
+    return rating.stars if rating else 0
+
+
+def ratings_for(member: Member) -> QuerySet[StarRating]:
+    """A member's published and final ratings, newest period first, with their objections (two queries)."""
+    return (
+        StarRating.objects.filter(member=member)
+        .exclude(status=StarRating.Status.DRAFT)
+        .select_related("run__organization")
+        .prefetch_related("objections")
+        .order_by("-run__period_end", "-run__finalized_at", "-pk")
+    )
+
+
+def visible_schemes(user, *, queryset: QuerySet[StarScheme] | None = None) -> QuerySet[StarScheme]:
+    return _scoped(StarScheme.objects.all() if queryset is None else queryset, user, "organization")
+
+
+def visible_rating_runs(user, *, queryset: QuerySet[RatingRun] | None = None) -> QuerySet[RatingRun]:
+    return _scoped(RatingRun.objects.all() if queryset is None else queryset, user, "organization")
+
+
+def visible_ratings(user, *, queryset: QuerySet[StarRating] | None = None) -> QuerySet[StarRating]:
+    return _scoped(StarRating.objects.all() if queryset is None else queryset, user, "run__organization")
+
+
+def visible_objections(user, *, queryset: QuerySet[Objection] | None = None) -> QuerySet[Objection]:
+    return _scoped(Objection.objects.all() if queryset is None else queryset, user, "rating__run__organization")
+
+
+# --- Commendations ----------------------------------------------------------------------------------------------
+
+
+def exemplars() -> QuerySet[Commendation]:
+    """The public exemplars page: approved, published commendations whose member consented, newest first."""
+    return (
+        Commendation.objects.filter(
+            status=Commendation.Status.APPROVED, published=True, member_consented_at__isnull=False
+        )
+        .select_related("member", "organization")
+        .order_by("-awarded_on", "-pk")
+    )
+
+
+def commendations_for(member: Member) -> QuerySet[Commendation]:
+    """A member's approved commendations (where they choose whether to be shown publicly)."""
+    return Commendation.objects.filter(member=member, status=Commendation.Status.APPROVED).order_by(
+        "-awarded_on", "-pk"
+    )
+
+
+def visible_commendations(user, *, queryset: QuerySet[Commendation] | None = None) -> QuerySet[Commendation]:
+    """Seen by the nominating organization's side and by every organization above it (which approves)."""
+    qs = Commendation.objects.all() if queryset is None else queryset
+    return _scoped(qs, user, "organization", "member__organization")
