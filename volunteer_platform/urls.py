@@ -18,5 +18,6 @@ urlpatterns = [
     path("me/", include("notifications.urls")),
     path("training/", include("training.urls")),
     path("", include("members.urls")),
+    path("", include("incentives.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,216 @@
+"""Member pages (/me/points/, /rewards/, the leaderboard) and the public exemplars page. Thin: reads come from
+`selectors`, writes from `services`; a member sees only their own rows, anything else answers 404."""
+
+import uuid
+from datetime import date
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from members.models import Member, Organization
+from members.selectors import member_for
+
+from . import selectors, services
+from .forms import ObjectionForm
+from .models import Commendation, Redemption, StarRating
+
+ENTRIES_PAGE_SIZE = 20
+EXEMPLARS_PAGE_SIZE = 20
+RECENT_REDEMPTIONS = 20
+
+
+def member_required(view):
+    """Signed in and linked to a member record (`request.member`); other accounts get a 404 page that says why."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        request.member = member_for(request.user)
+        if request.member is None:
+            return render(request, "incentives/no_member.html", status=404)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _year_range(today: date) -> tuple[date, date]:
+    return date(today.year, 1, 1), date(today.year, 12, 31)
+
+
+@require_GET
+@member_required
+def points(request):
+    member = request.member
+    today = timezone.localdate()
+    page = Paginator(selectors.entries_for(member), ENTRIES_PAGE_SIZE).get_page(request.GET.get("page"))
+    ratings = list(selectors.ratings_for(member))
+    current = next((r for r in ratings if r.status == StarRating.Status.FINAL), None)
+    for rating in ratings:
+        rating.can_object = (
+            rating.status == StarRating.Status.PUBLICITY
+            and today <= rating.run.publicity_ends_on
+            and not any(o.outcome == o.Outcome.PENDING for o in rating.objections.all())
+        )
+    context = {
+        "member": member,
+        "balance": selectors.balance_of(member),
+        "earned_this_year": selectors.earned_between([member.pk], *_year_range(today)).get(member.pk, 0),
+        "page": page,
+        "open_redemptions": list(selectors.open_redemptions_for(member)),
+        "ratings": ratings,
+        "current_rating": current,
+        "commendations": list(selectors.commendations_for(member)),
+    }
+    return render(request, "incentives/points.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def objection(request, rating_id: int):
+    rating = get_object_or_404(
+        StarRating.objects.select_related("run__organization").exclude(status=StarRating.Status.DRAFT),
+        pk=rating_id,
+        member=request.member,
+    )
+    form = ObjectionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.objection_file(rating=rating, member=request.member, text=form.cleaned_data["text"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("异议已提交，书记答复后会通知您。"))
+            return redirect("incentives:points")
+    return render(request, "incentives/objection.html", {"rating": rating, "form": form})
+
+
+@require_POST
+@member_required
+def commendation_consent(request, commendation_id: int):
+    commendation = get_object_or_404(
+        Commendation, pk=commendation_id, member=request.member, status=Commendation.Status.APPROVED
+    )
+    consent = request.POST.get("consent") == "1"
+    services.commendation_consent(commendation=commendation, member=request.member, consent=consent)
+    if consent:
+        messages.success(request, _("已同意在先进典型页面展示这项表彰。"))
+    else:
+        messages.success(request, _("已撤回同意，这项表彰不再公开展示。"))
+    return redirect("incentives:points")
+
+
+@require_GET
+@member_required
+def leaderboard(request):
+    member = request.member
+    organizations = list(
+        Organization.objects.filter(pk__in=selectors.ancestor_ids(member.organization)).order_by("path")
+    )
+    chosen = next((o for o in organizations if str(o.pk) == request.GET.get("organization")), member.organization)
+    year = timezone.localdate().year
+    rows = selectors.leaderboard(chosen, year=year)
+    for row in rows:
+        row["is_me"] = row["member_id"] == member.pk
+        # Masked as on public pages (Member.public_name), except for the member's own row.
+        masked = Member(name=row["name"], show_full_name_publicly=row["show_full_name_publicly"]).public_name
+        row["display_name"] = row["name"] if row["is_me"] else masked
+    context = {
+        "organizations": organizations,
+        "chosen": chosen,
+        "year": year,
+        "rows": rows,
+        "opted_out": selectors.leaderboard_opted_out(member),
+    }
+    return render(request, "incentives/leaderboard.html", context)
+
+
+@require_POST
+@member_required
+def leaderboard_opt_out(request):
+    opt_out = request.POST.get("opt_out") == "1"
+    services.leaderboard_opt_out_set(member=request.member, opt_out=opt_out)
+    if opt_out:
+        messages.success(request, _("您已退出积分排行，其他人看不到您的名次。"))
+    else:
+        messages.success(request, _("您已重新参加积分排行。"))
+    return redirect("incentives:leaderboard")
+
+
+@require_GET
+@member_required
+def rewards(request):
+    member = request.member
+    now = timezone.now()
+    balance = selectors.balance_of(member)
+    stars = selectors.current_stars(member)
+    items = list(selectors.catalogue_for(member))
+    for item in items:
+        item.blocker = _blocker(item, now=now, balance=balance.balance, stars=stars)
+    context = {
+        "balance": balance,
+        "stars": stars,
+        "items": items,
+        "token": uuid.uuid4().hex,
+        "redemptions": list(selectors.redemptions_for(member)[:RECENT_REDEMPTIONS]),
+    }
+    return render(request, "incentives/rewards.html", context)
+
+
+def _blocker(item, *, now, balance: int, stars: int) -> str:
+    """Why the member cannot redeem this item now ('' when they can); the service checks again on redeeming."""
+    if item.opens_at and item.opens_at > now:
+        return _("尚未开始")
+    if item.stock <= 0:
+        return _("已兑完")
+    if item.per_member_limit is not None and item.taken >= item.per_member_limit:
+        return _("已达兑换上限")
+    if stars < item.min_star_level:
+        return _("需要 %(n)d 星") % {"n": item.min_star_level}
+    if balance < item.points_cost:
+        return _("积分不足")
+    return ""
+
+
+@require_POST
+@member_required
+def redeem(request, item_id: int):
+    item = get_object_or_404(selectors.catalogue_for(request.member), pk=item_id)
+    token = request.POST.get("token", "")[:64]
+    try:
+        services.redemption_request(
+            member=request.member, item=item, idempotency_key=f"{token}:{item.pk}" if token else None
+        )
+    except ValidationError as exc:
+        messages.error(request, "；".join(exc.messages))
+    else:
+        messages.success(
+            request, _("已提交兑换“%(item)s”，积分已冻结，书记审核后会通知您提货码。") % {"item": item.name}
+        )
+    return redirect("incentives:rewards")
+
+
+@require_POST
+@member_required
+def redemption_cancel(request, redemption_id: int):
+    redemption = get_object_or_404(Redemption, pk=redemption_id, member=request.member)
+    try:
+        services.redemption_cancel(redemption=redemption, actor=request.user, by_member=True)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, "；".join(getattr(exc, "messages", [str(exc)])))
+    else:
+        messages.success(request, _("已取消兑换，积分已退还。"))
+    return redirect("incentives:rewards")
+
+
+@require_GET
+def exemplars(request):
+    """Public: approved, published commendations of members who consented; names masked unless consented."""
+    page = Paginator(selectors.exemplars(), EXEMPLARS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "incentives/exemplars.html", {"page": page})
