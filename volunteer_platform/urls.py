@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from . import views
+from .forms import SignInForm
 
 admin.site.site_header = _("党员志愿服务平台 管理后台")
 admin.site.site_title = _("党员志愿服务平台")
@@ -12,7 +13,7 @@ admin.site.index_title = _("工作台")
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=SignInForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("me/", include("notifications.urls")),
