@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from incentives import services as incentives_services
 from members.models import Member, Organization
 from notifications.services import notify
 
@@ -320,9 +321,17 @@ def enrollment_cancel(*, enrollment: Enrollment, actor) -> Enrollment:
 
 
 def _award(record: TrainingRecord, actor) -> None:
-    """Points for the record's hours; one ledger entry per record however often this runs (idempotency key).
-
-    Not wired yet: incentives.services.award is being written in parallel."""
+    """Points of the `training_hour` rule for the record's hours. One ledger entry per record however often this
+    runs: the idempotency key is the record's id, and a record exists once per member and session."""
+    incentives_services.award(
+        member=record.member,
+        rule=POINTS_RULE,
+        quantity=record.hours,
+        idempotency_key=f"training-record:{record.pk}",
+        source_ref=f"training-session:{record.session_id}" if record.session_id else f"training-record:{record.pk}",
+        actor=actor,
+        note=record.course.title,
+    )
 
 
 def _ids(values: Iterable, field: str) -> set[int]:

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from incentives.models import LedgerEntry
 from tests.members.factories import MemberFactory
 from tests.training.conftest import move_to_past
 from tests.training.factories import CourseFactory, SessionFactory
@@ -64,7 +65,7 @@ def test_one_member_pressing_enroll_ten_times_gets_one_seat(org_tree, member_a):
     assert Enrollment.objects.filter(session=session).count() == 1
 
 
-def test_attendance_submitted_at_once_from_two_screens_makes_one_record_each(org_tree, secretary_a):
+def test_attendance_submitted_at_once_makes_one_record_and_one_entry_each(org_tree, secretary_a):
     session = SessionFactory(course=CourseFactory(hours=Decimal(2)), organizer=org_tree.branch_a, capacity=10)
     members = MemberFactory.create_batch(4, organization=org_tree.branch_a)
     for member in members:
@@ -78,3 +79,4 @@ def test_attendance_submitted_at_once_from_two_screens_makes_one_record_each(org
 
     assert outcomes == Counter({"ok": 6})
     assert TrainingRecord.objects.filter(session=session).count() == 4
+    assert sorted(LedgerEntry.objects.values_list("member_id", "points")) == sorted((m.pk, 10) for m in members)

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError
 from django.utils import timezone
 
+from incentives.models import LedgerEntry
 from members import services as member_services
 from notifications.models import Notification
 from tests.members.factories import MemberFactory
@@ -221,6 +222,22 @@ def test_attendance_submitted_twice_makes_one_record(held_session, secretary_a):
     assert TrainingRecord.objects.filter(member=present).count() == 1
 
 
+def test_attendance_submitted_twice_makes_one_ledger_entry(held_session, secretary_a):
+    session, (present, also_present, _missing) = held_session
+    for _ in range(3):
+        services.attendance_record(
+            session=session, attended=[present.pk, also_present.pk], absent=[], actor=secretary_a
+        )
+    record = TrainingRecord.objects.get(member=present)
+    entry = LedgerEntry.objects.get(member=present)
+    # The default training_hour rule: 5 points per hour; the course has 3 hours.
+    assert (entry.points, entry.rule.code, entry.quantity) == (15, "training_hour", Decimal("3.00"))
+    assert entry.idempotency_key == f"training-record:{record.pk}"
+    assert entry.source_ref == f"training-session:{session.pk}"
+    assert entry.actor == secretary_a
+    assert LedgerEntry.objects.count() == 2
+
+
 def test_the_database_refuses_a_second_record_for_one_session(held_session, secretary_a):
     session, (present, *_others) = held_session
     services.attendance_record(session=session, attended=[present.pk], absent=[], actor=secretary_a)
@@ -248,6 +265,7 @@ def test_bad_attendance_saves_nothing(held_session, secretary_a, member_b, case)
     with pytest.raises(ValidationError):
         services.attendance_record(session=session, attended=attended, absent=absent, actor=secretary_a)
     assert not TrainingRecord.objects.exists()
+    assert not LedgerEntry.objects.exists()
     assert not Enrollment.objects.filter(status__in=["attended", "absent"]).exists()
 
 
@@ -284,6 +302,8 @@ def test_external_training_is_recorded_with_evidence(member_a, secretary_a):
     )
     assert record.session is None
     assert record.hours == Decimal("4.50")
+    entry = LedgerEntry.objects.get(member=member_a)
+    assert (entry.points, entry.idempotency_key) == (23, f"training-record:{record.pk}")  # 4.5 × 5, half up
     assert record.expires_on == services.add_months(done, 24)
     assert record.evidence.name.endswith(".pdf")
 
@@ -315,6 +335,7 @@ def test_bad_external_training_saves_nothing(member_a, secretary_a, change, fiel
         services.external_training_record(**values)
     assert field in exc.value.message_dict
     assert not TrainingRecord.objects.exists()
+    assert not LedgerEntry.objects.exists()
 
 
 # --- Materials and requirements -------------------------------------------------------------------------------
