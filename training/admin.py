@@ -202,9 +202,6 @@ class TrainingSessionAdmin(ScopedAdminMixin, admin.ModelAdmin):
                 ),
             )
 
-    def save_related(self, request, form, formsets, change):
-        pass  # the enrollments inline is read-only
-
     def has_cancel_permission(self, request):
         return is_scoped_staff(request)
 
