@@ -47,9 +47,9 @@ class AdjustForm(forms.Form):
 
     def __init__(self, *args, members=None, admin_site=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["member"].queryset = members
         if admin_site is not None:
             self.fields["member"].widget = AutocompleteSelect(LedgerEntry._meta.get_field("member"), admin_site)
+        self.fields["member"].queryset = members  # after the widget: this also gives the widget its choices
 
     def clean_points(self):
         points = self.cleaned_data["points"]
