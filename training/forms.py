@@ -63,11 +63,10 @@ class ExternalTrainingForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if all(data.get(f) is not None for f in ("member", "course", "hours", "completed_on")):
+        if all(data.get(f) is not None for f in ("member", "hours", "completed_on")):
             try:
                 services.check_external_training(
                     member=data["member"],
-                    course=data["course"],
                     hours=data["hours"],
                     completed_on=data["completed_on"],
                     score=data.get("score"),

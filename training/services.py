@@ -412,14 +412,20 @@ def attendance_record(
     return records
 
 
-def check_external_training(*, member: Member, course: Course, hours, completed_on: date, score) -> Decimal:
+def check_external_training(*, member: Member, hours, completed_on: date, score) -> Decimal:
+    """The rules of an external record's fields, shared by the form (in clean) and the service."""
     hours = _hours(hours)
     if member.status != Member.Status.ACTIVE:
         raise ValidationError({"member": _("只能为在册党员记录培训。")})
     if completed_on > timezone.localdate():
         raise ValidationError({"completed_on": _("完成日期不能晚于今天。")})
-    if score is not None and not Decimal(0) <= Decimal(str(score)) <= Decimal(100):
-        raise ValidationError({"score": _("成绩应在0到100之间。")})
+    if score is not None:
+        try:
+            in_range = Decimal(0) <= Decimal(str(score)) <= Decimal(100)
+        except InvalidOperation:
+            in_range = False
+        if not in_range:
+            raise ValidationError({"score": _("成绩应在0到100之间。")})
     return hours
 
 
@@ -442,7 +448,7 @@ def external_training_record(
     No lock: a new row. Invariants: hours > 0; completed on or before today; an evidence file that passes
     `validate_evidence_file` (also a CHECK that external records have one); the expiry follows the course's validity.
     """
-    hours = check_external_training(member=member, course=course, hours=hours, completed_on=completed_on, score=score)
+    hours = check_external_training(member=member, hours=hours, completed_on=completed_on, score=score)
     if not evidence:
         raise ValidationError({"evidence": _("请上传证明材料。")})
     try:

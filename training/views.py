@@ -196,10 +196,11 @@ def attendance(request, session_id: int):
                 )
                 return redirect("training:attendance", session_id=session.pk)
         messages.error(request, _("考勤没有保存，请检查下面的提示。"))
+    ticked = {str(value) for value in form["attended"].value() or []}
     context = {
         "session": session,
         "form": form,
-        "rows": [(e, str(e.member_id) in {str(v) for v in (form["attended"].value() or [])}) for e in enrollments],
+        "rows": [(e, str(e.member_id) in ticked) for e in enrollments],
         "opens": timezone.localdate(session.starts_at) <= timezone.localdate(),
     }
     return render(request, "training/attendance.html", context)

@@ -346,9 +346,9 @@ def test_completion_queries_are_constant(client, org_tree, requirement, platform
 
     url = reverse("training:completion") + f"?organization={org_tree.street.pk}&year={this_year}"
     n = assert_constant_queries(client, url, add_rows, small=2, large=6)
-    # session, user, is secretary (superuser: none), organization in scope, organizations for the form,
-    # subtree, requirements, member counts, hours per member
-    assert n <= 9
+    # session, user, the organization asked for (in scope), the form's check of it, the subtree, the requirements,
+    # active members per branch, hours per member and type, the form's list of organizations
+    assert n == 9, n
     export = reverse("training:completion_export") + f"?organization={org_tree.street.pk}&year={this_year}"
     assert_get_queries(client, export, n - 1)  # the same without the form's list of organizations
 

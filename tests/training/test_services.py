@@ -12,6 +12,7 @@ from django.utils import timezone
 from incentives.models import LedgerEntry
 from members import services as member_services
 from notifications.models import Notification
+from notifications.rendering import render_message
 from tests.members.factories import MemberFactory
 from tests.training.conftest import move_to_past
 from tests.training.factories import CourseFactory, SessionFactory
@@ -111,7 +112,9 @@ def test_cancelling_a_session_tells_each_enrolled_member_once(org_tree, member_a
     assert enrolled.status == Enrollment.Status.CANCELLED
     messages = Notification.objects.filter(template="training_session_cancelled")
     assert [n.recipient_user for n in messages] == [member_a.user]
-    assert messages.get().context["reason"] == "场地临时维修"
+    message = render_message(messages.get())
+    assert message.subject == f"培训场次已取消：{session.course.title}"
+    assert "取消原因：场地临时维修" in message.body
     with pytest.raises(ValidationError):
         services.enrollment_create(session=session, member=other)
 
