@@ -305,6 +305,13 @@ class RedemptionAdmin(ReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
     def has_handle_permission(self, request):
         return is_scoped_staff(request)
 
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        code = search_term.strip().upper()
+        if code:  # a pickup code read from a phone may be typed in lower case
+            results |= queryset.filter(pickup_code=code)
+        return results, may_have_duplicates
+
     @admin.action(description=_("批准所选兑换（生成提货码）"), permissions=["handle"])
     def approve_selected(self, request, queryset):
         self.run_bulk(

@@ -43,7 +43,7 @@ class AdjustForm(forms.Form):
         label=_("调整积分"), help_text=_("正数为增加，负数为扣减。"), min_value=-100000, max_value=100000
     )
     reason = forms.CharField(label=_("调整原因"), max_length=200)
-    token = forms.CharField(widget=forms.HiddenInput)
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args, members=None, admin_site=None, **kwargs):
         super().__init__(*args, **kwargs)

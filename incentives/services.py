@@ -8,8 +8,10 @@ call return the entry the first call wrote: the key is looked up again under the
 constraint, inside a savepoint, settles any remaining race.
 
 Other apps call `award(...)` (projects: verified service hours; demands: fulfilled wishes and residents' ratings;
-training: training hours) — never the reverse. Broken rules raise `ValidationError` with a Chinese message; a
-scope check that fails raises `PermissionDenied`.
+training: training hours) — never the reverse. A caller that awards several members in one transaction does so in
+member-id order, so two such transactions take the balance locks in the same order and cannot deadlock.
+
+Broken rules raise `ValidationError` with a Chinese message; a scope check that fails raises `PermissionDenied`.
 """
 
 import secrets

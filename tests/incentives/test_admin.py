@@ -202,8 +202,9 @@ def test_manual_adjustment_page(scene, member_a, member_b, secretary_a, client):
     token = response.context["form"].initial["token"]
     data = {"member": member_a.pk, "points": 30, "reason": "补录重阳节活动", "token": token}
 
-    response = client.post(url, data)
-    assert response.status_code == 302
+    response = client.post(url, data, follow=True)
+    statement = response.context["cl"].result_list  # the redirect shows the member's statement
+    assert {entry.member for entry in statement} == {member_a} and statement[0].kind == "adjustment"
     client.post(url, data)  # the same form again (double submit)
 
     entry = LedgerEntry.objects.get(member=member_a, kind="adjustment")
@@ -243,7 +244,7 @@ def test_secretary_approves_fulfils_and_cancels_redemptions(scene, member_a, sec
     _action(client, "redemption", "approve_selected", [redemption])
     redemption.refresh_from_db()
     assert redemption.status == "approved" and redemption.pickup_code
-    response = client.get(reverse("admin:incentives_redemption_changelist"), {"q": redemption.pickup_code})
+    response = client.get(reverse("admin:incentives_redemption_changelist"), {"q": redemption.pickup_code.lower()})
     assert list(response.context["cl"].result_list) == [redemption]
 
     _action(client, "redemption", "fulfil_selected", [redemption])
@@ -343,6 +344,8 @@ def test_a_rating_run_from_the_admin(org_tree, member_a, secretary_a, platform_a
 
     _action(client, "ratingrun", "compute_selected", [run])
     assert run.ratings.get(member=member_a).stars == 2
+    response = client.get(reverse("admin:incentives_starrating_changelist"), {"run__id__exact": run.pk})
+    assert {rating.run_id for rating in response.context["cl"].result_list} == {run.pk}
     _action(client, "ratingrun", "publish_selected", [run])
     run.refresh_from_db()
     assert run.status == "publicity"
