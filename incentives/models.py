@@ -23,6 +23,10 @@ DEFAULT_POINTS_THRESHOLDS = [500, 1500, 3000, 5000, 8000]
 DEFAULT_PUBLICITY_DAYS = 5
 
 
+def default_hours_thresholds() -> list[int]:
+    return list(DEFAULT_HOURS_THRESHOLDS)
+
+
 # --- Rules ------------------------------------------------------------------------------------------------------
 
 
@@ -431,7 +435,7 @@ class StarScheme(models.Model):
     basis = models.CharField(_("评定依据"), max_length=10, choices=Basis.choices, default=Basis.HOURS)
     thresholds = models.JSONField(
         _("一至五星门槛"),
-        default=list,
+        default=default_hours_thresholds,
         help_text=_("达到第 n 个数值即为 n 星（时长单位为小时，积分为期间内获得的积分）。"),
     )
     publicity_days = models.PositiveSmallIntegerField(_("公示天数"), default=DEFAULT_PUBLICITY_DAYS)
