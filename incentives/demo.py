@@ -1,19 +1,28 @@
 """Demo data of the incentives app, called by the site's `seed_demo` after the members' demo data.
 
-Idempotent: rules and catalogue items are found by their codes and names, ledger entries by idempotency keys, the
-rating run by organization and period, so running it twice leaves the same data. It works with or without demo
-members: without any, only the rules and the catalogue are added.
+What a newcomer sees: the rules; a catalogue (理发, 家电维修, 体检, 图书) with stock; points for the first members'
+verified service records (or a few typical awards when they have none); for the showcase member (`dangyuan` of the
+members demo, else the first member) an approved redemption with a pickup code, a request waiting for the secretary
+and a commendation on the public exemplars page; and a finished rating of each top-level organization.
+
+The demo records are a few hours each, so the default thresholds (100 h for ★1) would rate everybody ★0: a top-level
+organization without a scheme of its own gets a demo scheme of 2/4/6/8/10 h.
+
+Idempotent: rules and items are found by code and name, ledger entries by idempotency key, redemptions and
+commendations by member and item or title, rating runs by organization — running it twice leaves the same data. It
+works with or without members: without any, only the rules and the catalogue are added.
 """
 
-from datetime import date, timedelta
+from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from members.models import Member, Organization, ServiceRecord
 
 from . import selectors, services
-from .models import CatalogueItem, RatingRun, Redemption, Rule
+from .models import CatalogueItem, Commendation, RatingRun, Redemption, Rule, StarScheme
 
 CATALOGUE = [
     {
@@ -55,7 +64,10 @@ CATALOGUE = [
     },
 ]
 
-DEMO_MEMBERS = 40  # enough for a leaderboard and a rating period; the first ones by volunteer number
+DEMO_MEMBERS = 40  # members with ledger history: the first ones by volunteer number
+SHOWCASE_USERNAME = "dangyuan"  # the member sign-in of members.demo
+DEMO_THRESHOLDS = [2, 4, 6, 8, 10]
+COMMENDATION_TITLE = "优秀志愿者"
 
 
 @transaction.atomic
@@ -66,11 +78,17 @@ def seed(*, stdout=None) -> None:
     members = list(
         Member.objects.filter(status=Member.Status.ACTIVE).select_related("organization", "user")[:DEMO_MEMBERS]
     )
+    showcase = Member.objects.filter(user__username=SHOWCASE_USERNAME, status=Member.Status.ACTIVE).first()
+    showcase = showcase or (members[0] if members else None)
+    if showcase is not None and showcase not in members:
+        members.append(showcase)
     for index, member in enumerate(members):
         _history(member, index)
-    if members:
-        _redemption(members[0], items["图书"])
-    _finished_rating_period()
+    if showcase is not None:
+        _commendation(showcase)
+        _redemption(showcase, items["图书"], approve=True)  # the member sees a pickup code
+        _redemption(showcase, items["理发"], approve=False)  # the secretary sees a request to approve
+    _finished_rating_periods()
     if stdout is not None:
         stdout.write(f"incentives: {len(items)} catalogue items, ledger history for {len(members)} members")
 
@@ -125,25 +143,53 @@ def _history(member: Member, index: int) -> None:
         )
 
 
-def _redemption(member: Member, item: CatalogueItem) -> None:
+def _redemption(member: Member, item: CatalogueItem, *, approve: bool) -> None:
     if Redemption.objects.filter(member=member, item=item).exists():
         return
     if selectors.balance_of(member).balance < item.points_cost:
         return
-    services.redemption_request(member=member, item=item, idempotency_key="demo")
+    redemption = services.redemption_request(member=member, item=item, idempotency_key=f"demo:{item.pk}")
+    if approve:
+        services.redemption_approve(redemption=redemption, actor=None)
 
 
-def _finished_rating_period() -> None:
-    """Last year's rating of each top-level organization that has members, already through its 公示 and final."""
-    last_year = timezone.localdate().year - 1
-    start, end = date(last_year, 1, 1), date(last_year, 12, 31)
+def _commendation(member: Member) -> None:
+    """Nominated by the member's branch secretary, approved by a platform admin, shown with the member's consent."""
+    if Commendation.objects.filter(member=member, title=COMMENDATION_TITLE).exists():
+        return
+    secretary = member.organization.secretary
+    approver = get_user_model().objects.filter(is_superuser=True, is_active=True).order_by("pk").first()
+    if secretary is None or approver is None or secretary.user_id == approver.pk or secretary.pk == member.pk:
+        return
+    commendation = services.commendation_nominate(
+        member=member,
+        title=COMMENDATION_TITLE,
+        citation="坚持每周为社区空巢老人上门服务，帮助解决生活中的实际困难，受到居民好评。",
+        actor=secretary.user,
+    )
+    services.commendation_approve(commendation=commendation, actor=approver)
+    services.commendation_consent(commendation=commendation, member=member, consent=True)
+
+
+def _finished_rating_periods() -> None:
+    """A half-year rating of each top-level organization with members: computed, through its 公示, final."""
+    period_end = timezone.localdate().replace(day=1) - timedelta(days=1)  # the end of last month
+    period_start = (period_end.replace(day=1) - timedelta(days=150)).replace(day=1)  # six whole months
     for root in Organization.objects.filter(parent__isnull=True).order_by("path"):
         if not Member.objects.filter(organization__path__startswith=root.path).exists():
             continue
-        run = services.rating_run_create(organization=root, period_start=start, period_end=end, actor=None)
+        run = RatingRun.objects.filter(organization=root).order_by("-period_end").first()
+        if run is None:
+            if not StarScheme.objects.filter(organization=root).exists():
+                services.star_scheme_save(
+                    organization=root, basis="hours", thresholds=DEMO_THRESHOLDS, publicity_days=5
+                )
+            run = services.rating_run_create(
+                organization=root, period_start=period_start, period_end=period_end, actor=None
+            )
         if run.status == RatingRun.Status.DRAFT:
             services.rating_run_compute(run=run)
-            # Demo history: the 公示 ran in January and is over.
-            run = services.rating_run_publish(run=run, actor=None, publicity_ends_on=end + timedelta(days=10))
+            # Demo history: the 公示 ran in the days after the period.
+            run = services.rating_run_publish(run=run, actor=None, publicity_ends_on=run.period_end + timedelta(days=5))
         if run.status == RatingRun.Status.PUBLICITY and timezone.localdate() > run.publicity_ends_on:
             services.rating_run_finalize(run=run, actor=None)

@@ -1,20 +1,20 @@
-"""incentives.demo.seed: rules, a catalogue, ledger history and a finished rating period — idempotent, with or
-without members."""
+"""incentives.demo.seed: rules, a catalogue, ledger history, a showcase member and a finished rating period —
+idempotent, with or without members."""
 
-from datetime import date
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from incentives import demo, selectors
-from incentives.models import CatalogueItem, LedgerEntry, RatingRun, Redemption, Rule, StarRating
+from incentives import demo, selectors, services
+from incentives.models import CatalogueItem, Commendation, LedgerEntry, RatingRun, Redemption, Rule, StarRating
 from tests.incentives.conftest import add_hours
 
 pytestmark = pytest.mark.django_db
 
 
 def counts() -> dict[str, int]:
-    models = (Rule, CatalogueItem, LedgerEntry, Redemption, RatingRun, StarRating)
+    models = (Rule, CatalogueItem, LedgerEntry, Redemption, Commendation, RatingRun, StarRating)
     return {model.__name__: model.objects.count() for model in models}
 
 
@@ -28,20 +28,34 @@ def test_seed_without_members_adds_rules_and_the_catalogue():
     assert CatalogueItem.objects.count() == 4
 
 
-def test_seed_with_members_adds_history_and_a_final_rating_period(org_tree, member_a, member_b, platform_admin):
-    last_year = timezone.localdate().year - 1
-    add_hours(member_b, 100, day=date(last_year, 5, 1), verifier=platform_admin)
-    add_hours(member_b, 2, day=date(last_year, 6, 1), verifier=platform_admin)
+def test_seed_with_members_adds_history_a_showcase_and_a_final_rating(
+    org_tree, member_a, member_b, secretary_a, platform_admin
+):
+    add_hours(member_b, 100, day=timezone.localdate() - timedelta(days=200), verifier=platform_admin)
+    add_hours(member_b, 2, day=timezone.localdate() - timedelta(days=190), verifier=platform_admin)
 
     demo.seed()
     first = counts()
     demo.seed()
 
     assert counts() == first
-    assert LedgerEntry.objects.filter(member=member_a).exists()
     # From the verified records: 10 points an hour, at most 100 per record (the rule's cap per source).
     assert sorted(LedgerEntry.objects.filter(member=member_b).values_list("points", flat=True)) == [20, 100]
     run = RatingRun.objects.get(organization=org_tree.street)
-    assert (run.status, run.period_start, run.period_end) == ("final", date(last_year, 1, 1), date(last_year, 12, 31))
-    assert selectors.current_stars(member_b) == 1
-    assert Redemption.objects.count() == 1
+    assert run.status == "final" and run.period_end < timezone.localdate().replace(day=1)
+    assert run.period_start.day == 1 and run.period_end - run.period_start > timedelta(days=150)
+    assert selectors.current_stars(member_b) == 5  # 102 h against the demo scheme (2/4/6/8/10 h)
+    showcase = member_a  # no "dangyuan" here: the first member, whose branch has a secretary
+    assert sorted(Redemption.objects.filter(member=showcase).values_list("item__name", "status")) == [
+        ("图书", "approved"),
+        ("理发", "requested"),
+    ]
+    commendation = Commendation.objects.get(member=showcase)
+    assert commendation.status == "approved" and commendation.member_consented_at is not None
+    assert list(selectors.exemplars()) == [commendation]
+
+
+def test_a_top_organization_keeps_its_own_scheme(org_tree, member_a):
+    services.star_scheme_save(organization=org_tree.street, basis="hours", thresholds=[1, 2, 3, 4, 5], publicity_days=5)
+    demo.seed()
+    assert RatingRun.objects.get().ratings.get(member=member_a).thresholds == [1, 2, 3, 4, 5]
