@@ -1,1 +1,476 @@
-"""Models of the demands app (see DESIGN.md)."""
+"""Residents' needs and members' offers (see DESIGN.md, demands): 微心愿, 供给清单, households and 结对帮扶.
+
+A `MicroWish` moves through its states only through `demands.services`, which takes the wish's row lock and writes
+a `WishEvent` for every transition. The constraints below keep the columns of each state consistent, so a bug or
+a race cannot store, say, a claimed wish without its claimer or a rating outside 1–5. A resident's name and phone
+are encrypted; `phone_hash` (a keyed HMAC) serves rate limits and blocking without decrypting anything.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Length
+from django.db.models.lookups import GreaterThanOrEqual
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Community, Grid, Member, ServiceRecord, Tag, Team
+from notifications.crypto import EncryptedTextField, mask_phone
+
+# The version of the consent text on the public form and the privacy notice. Change it whenever that text
+# changes: each wish keeps the version its resident agreed to.
+CONSENT_VERSION = "2025-1"
+
+# Unambiguous characters for codes a resident reads aloud or types on a phone: no 0/O, 1/I/L.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+TRACKING_CODE_LENGTH = 10
+MAX_PHOTOS = 3
+
+
+def public_person_name(name: str, *, consent: bool) -> str:
+    """How a resident appears on public pages: the surname and “**” unless they consented to be named."""
+    if not name:
+        return ""
+    return name if consent else f"{name[0]}**"
+
+
+class WishCategory(models.Model):
+    """An entry of the admin-editable list of wish categories (助老, 助残, …)."""
+
+    name = models.CharField(_("名称"), max_length=30, unique=True)
+    order = models.PositiveSmallIntegerField(_("排序"), default=0)
+    active = models.BooleanField(_("启用"), default=True, help_text=_("停用后，居民提交心愿时不再可选。"))
+    tags = models.ManyToManyField(
+        Tag,
+        verbose_name=_("相关特长/兴趣"),
+        blank=True,
+        related_name="wish_categories",
+        help_text=_("推荐认领人时，具有这些特长或兴趣的党员排在前面。"),
+    )
+
+    class Meta:
+        verbose_name = _("心愿类别")
+        verbose_name_plural = _("心愿类别")
+        ordering = ["order", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class TargetGroup(models.TextChoices):
+    GENERAL = "general", _("一般居民")
+    UNEMPLOYED = "unemployed", _("下岗失业人员")
+    LOW_INCOME = "low_income", _("特困低保家庭")
+    DISABLED = "disabled", _("残障人士")
+    EMPTY_NEST = "empty_nest", _("空巢老人")
+    LEFT_BEHIND_CHILDREN = "left_behind_children", _("留守儿童")
+
+
+class WishState(models.TextChoices):
+    SUBMITTED = "submitted", _("待核实")
+    VERIFIED = "verified", _("已核实")
+    PUBLISHED = "published", _("已发布")
+    CLAIMED = "claimed", _("已认领")
+    FULFILLED = "fulfilled", _("已实现")
+    CONFIRMED = "confirmed", _("居民已确认")
+    CLOSED = "closed", _("已办结")
+    REJECTED = "rejected", _("不予受理")
+    WITHDRAWN = "withdrawn", _("已撤回")
+    EXPIRED = "expired", _("已过期")
+
+
+class ServiceOffer(models.Model):
+    """供给清单: what a member (or a team through its leader) offers residents; 居民点单 addresses a wish to it."""
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("提供服务的党员"), on_delete=models.CASCADE, related_name="service_offers"
+    )
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("服务队"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="service_offers",
+        help_text=_("以服务队名义提供时选择（须为队长）。"),
+    )
+    title = models.CharField(_("服务内容"), max_length=60)
+    category = models.ForeignKey(
+        WishCategory, verbose_name=_("类别"), on_delete=models.PROTECT, related_name="service_offers"
+    )
+    description = models.TextField(_("说明"), max_length=500, blank=True)
+    community = models.ForeignKey(
+        Community,
+        verbose_name=_("服务范围（社区）"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="service_offers",
+        help_text=_("留空表示不限社区。"),
+    )
+    available_time = models.CharField(_("服务时间"), max_length=100, blank=True)
+    active = models.BooleanField(_("接受点单"), default=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("服务清单（供给）")
+        verbose_name_plural = _("服务清单（供给）")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            # The public list: active offers by category (/offers/).
+            models.Index(fields=["active", "category"], name="demands_offer_active_category"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def provider_public_name(self) -> str:
+        return self.team.name if self.team_id else self.member.public_name
+
+
+class MicroWish(models.Model):
+    """微心愿: a resident's small, concrete need, verified by the community before it is published."""
+
+    State = WishState
+    TargetGroup = TargetGroup
+
+    # States in which a member holds the wish (claimed_by is set exactly then).
+    HELD_STATES = (State.CLAIMED, State.FULFILLED, State.CONFIRMED, State.CLOSED)
+    # States the resident may withdraw from: nobody has claimed the wish yet.
+    WITHDRAWABLE_STATES = (State.SUBMITTED, State.VERIFIED, State.PUBLISHED, State.EXPIRED)
+    # States shown on public pages (the wall lists only published ones).
+    PUBLIC_STATES = (State.PUBLISHED, State.CLAIMED, State.FULFILLED, State.CONFIRMED, State.CLOSED)
+    # Final states: contact data of such wishes is purged after the retention period.
+    FINAL_STATES = (State.CLOSED, State.REJECTED, State.WITHDRAWN)
+
+    tracking_code = models.CharField(_("查询码"), max_length=16, unique=True, editable=False)
+    state = models.CharField(_("状态"), max_length=12, choices=State.choices, default=State.SUBMITTED)
+    category = models.ForeignKey(WishCategory, verbose_name=_("类别"), on_delete=models.PROTECT, related_name="wishes")
+    # What the resident wrote; kept as written. The wall shows the public_* copy the secretary checked.
+    title = models.CharField(_("心愿标题"), max_length=60)
+    description = models.TextField(_("心愿内容"), max_length=1000)
+    public_title = models.CharField(_("公开标题"), max_length=60)
+    public_description = models.TextField(
+        _("公开内容"), max_length=1000, help_text=_("心愿墙上显示的内容，不得包含姓名、电话、门牌号等个人信息。")
+    )
+    community = models.ForeignKey(
+        Community, verbose_name=_("社区（村）"), on_delete=models.PROTECT, related_name="wishes"
+    )
+    grid = models.ForeignKey(
+        Grid, verbose_name=_("网格"), null=True, blank=True, on_delete=models.SET_NULL, related_name="wishes"
+    )
+    target_group = models.CharField(
+        _("服务对象"), max_length=24, choices=TargetGroup.choices, default=TargetGroup.GENERAL
+    )
+    preferred_time = models.CharField(_("希望的时间"), max_length=100, blank=True)
+
+    contact_name = EncryptedTextField(_("联系人"), blank=True)
+    contact_phone = EncryptedTextField(_("联系电话"), blank=True)
+    # blind_index(normalised mobile): rate limits per phone and blocked numbers, without decrypting.
+    phone_hash = models.CharField(max_length=64, blank=True, editable=False)
+    consent_processing_at = models.DateTimeField(_("同意处理个人信息时间"))
+    consent_version = models.CharField(_("同意的说明版本"), max_length=20)
+    consent_display = models.BooleanField(_("同意公开显示姓名"), default=False)
+    consent_display_at = models.DateTimeField(_("同意公开显示时间"), null=True, blank=True)
+    contact_purged_at = models.DateTimeField(_("联系方式清除时间"), null=True, blank=True)
+
+    offer = models.ForeignKey(
+        ServiceOffer,
+        verbose_name=_("点单的服务"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="wishes",
+    )
+    # True while a published wish waits for the offering member's answer (居民点单): it is not on the wall.
+    offer_pending = models.BooleanField(_("等待服务提供者答复"), default=False)
+
+    verified_at = models.DateTimeField(_("核实时间"), null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("核实人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    verification_note = models.TextField(_("核实情况"), blank=True, help_text=_("内部记录，不向居民和公众显示。"))
+    published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
+    claim_deadline = models.DateField(_("认领截止日期"), null=True, blank=True)
+    reject_reason = models.CharField(_("不予受理的原因"), max_length=200, blank=True)
+
+    claimed_by = models.ForeignKey(
+        Member, verbose_name=_("认领党员"), null=True, blank=True, on_delete=models.PROTECT, related_name="wishes"
+    )
+    claimed_team = models.ForeignKey(
+        Team, verbose_name=_("认领服务队"), null=True, blank=True, on_delete=models.SET_NULL, related_name="wishes"
+    )
+    claimed_at = models.DateTimeField(_("认领时间"), null=True, blank=True)
+
+    fulfilled_at = models.DateTimeField(_("实现时间"), null=True, blank=True)
+    fulfilment_note = models.TextField(_("实现情况"), blank=True)
+    service_started_at = models.DateTimeField(_("服务开始时间"), null=True, blank=True)
+    service_ended_at = models.DateTimeField(_("服务结束时间"), null=True, blank=True)
+    service_hours = models.DecimalField(_("服务时长（小时）"), max_digits=5, decimal_places=2, null=True, blank=True)
+    # sha256 of the one-click feedback link's token; the token itself is only in the resident's SMS.
+    feedback_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    rating = models.PositiveSmallIntegerField(_("居民评价"), null=True, blank=True, help_text=_("1–5 星"))
+    rating_comment = models.TextField(_("评价意见"), max_length=500, blank=True)
+    confirmed_at = models.DateTimeField(_("居民确认时间"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    service_record = models.ForeignKey(
+        ServiceRecord,
+        verbose_name=_("志愿服务记录"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    service_confirmed_at = models.DateTimeField(_("服务确认时间"), null=True, blank=True)
+    service_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("服务确认人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    created_at = models.DateTimeField(_("提交时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("微心愿")
+        verbose_name_plural = _("微心愿")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=WishState.values), name="demands_wish_state_valid"),
+            models.CheckConstraint(
+                condition=Q(target_group__in=TargetGroup.values), name="demands_wish_target_group_valid"
+            ),
+            models.CheckConstraint(
+                condition=GreaterThanOrEqual(Length("tracking_code"), TRACKING_CODE_LENGTH),
+                name="demands_wish_tracking_code_length",
+            ),
+            # A member holds the wish exactly in the states after a claim.
+            models.CheckConstraint(
+                condition=Q(state__in=["claimed", "fulfilled", "confirmed", "closed"], claimed_by__isnull=False)
+                | (~Q(state__in=["claimed", "fulfilled", "confirmed", "closed"]) & Q(claimed_by__isnull=True)),
+                name="demands_wish_claimer_iff_held",
+            ),
+            models.CheckConstraint(
+                condition=Q(claimed_team__isnull=True) | Q(claimed_by__isnull=False),
+                name="demands_wish_team_has_claimer",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["claimed", "fulfilled", "confirmed", "closed"], claimed_at__isnull=False)
+                | ~Q(state__in=["claimed", "fulfilled", "confirmed", "closed"]),
+                name="demands_wish_claim_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                name="demands_wish_rating_1_5",
+                violation_error_message=_("评价应为1到5星。"),
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="confirmed") | Q(rating__isnull=False, confirmed_at__isnull=False),
+                name="demands_wish_confirmed_has_rating",
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(state__in=["confirmed", "closed"]),
+                name="demands_wish_rating_after_fulfilment",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["fulfilled", "confirmed", "closed"], fulfilled_at__isnull=False)
+                | (~Q(state__in=["fulfilled", "confirmed", "closed"]) & Q(fulfilled_at__isnull=True)),
+                name="demands_wish_fulfilled_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="closed") | Q(closed_at__isnull=False), name="demands_wish_closed_has_time"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="rejected") | ~Q(reject_reason=""), name="demands_wish_rejected_has_reason"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="published") | Q(published_at__isnull=False, claim_deadline__isnull=False),
+                name="demands_wish_published_has_deadline",
+            ),
+            models.CheckConstraint(
+                condition=Q(offer_pending=False) | Q(state="published", offer__isnull=False),
+                name="demands_wish_offer_pending_published",
+            ),
+            models.CheckConstraint(
+                condition=Q(consent_display=False) | Q(consent_display_at__isnull=False),
+                name="demands_wish_display_consent_has_time",
+            ),
+            # The phone and its hash are stored and purged together.
+            models.CheckConstraint(
+                condition=Q(contact_phone="", phone_hash="") | (~Q(contact_phone="") & ~Q(phone_hash="")),
+                name="demands_wish_phone_with_hash",
+            ),
+            models.CheckConstraint(
+                condition=Q(service_hours__isnull=True) | Q(service_hours__gt=0),
+                name="demands_wish_service_hours_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(service_started_at__isnull=True)
+                | Q(service_ended_at__isnull=True)
+                | Q(service_ended_at__gt=F("service_started_at")),
+                name="demands_wish_service_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(service_confirmed_at__isnull=True) | Q(state="closed"),
+                name="demands_wish_service_confirmed_closed",
+            ),
+            models.UniqueConstraint(
+                fields=["feedback_token_hash"],
+                condition=~Q(feedback_token_hash=""),
+                name="demands_wish_unique_feedback_token",
+            ),
+        ]
+        indexes = [
+            # The wall and the review queue: wishes of some communities in a state (newest first).
+            models.Index(fields=["state", "community"], name="demands_wish_state_community"),
+            # Expiry: published wishes whose claim deadline has passed (wishes_expire_overdue).
+            models.Index(fields=["state", "claim_deadline"], name="demands_wish_state_deadline"),
+            # A member's open claims (/wishes/mine/, the open-claims limit, matching load).
+            models.Index(fields=["claimed_by", "state"], name="demands_wish_claimer_state"),
+            # Rate limits per phone and blocked numbers.
+            models.Index(fields=["phone_hash"], name="demands_wish_phone_hash"),
+        ]
+
+    def __str__(self):
+        return f"{self.tracking_code} {self.public_title}"
+
+    @property
+    def contact_public_name(self) -> str:
+        return public_person_name(self.contact_name, consent=self.consent_display)
+
+    @property
+    def contact_phone_masked(self) -> str:
+        return mask_phone(self.contact_phone) if self.contact_phone else ""
+
+    @property
+    def is_on_wall(self) -> bool:
+        return self.state == WishState.PUBLISHED and not self.offer_pending
+
+
+class EventActor(models.TextChoices):
+    RESIDENT = "resident", _("居民")
+    MEMBER = "member", _("党员")
+    SECRETARY = "secretary", _("社区")
+    SYSTEM = "system", _("系统")
+
+
+class WishEvent(models.Model):
+    """One step in a wish's history: who did what, when, and why. Public events form the resident's timeline."""
+
+    Actor = EventActor
+
+    wish = models.ForeignKey(MicroWish, verbose_name=_("微心愿"), on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(_("操作"), max_length=30)
+    from_state = models.CharField(_("原状态"), max_length=12, choices=WishState.choices, blank=True)
+    to_state = models.CharField(_("新状态"), max_length=12, choices=WishState.choices)
+    actor_kind = models.CharField(_("操作方"), max_length=10, choices=EventActor.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reason = models.TextField(_("说明"), blank=True)
+    public = models.BooleanField(_("居民可见"), default=True)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("心愿进度")
+        verbose_name_plural = _("心愿进度")
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(actor_kind__in=EventActor.values), name="demands_event_actor_valid"),
+        ]
+        indexes = [
+            # A wish's timeline in order (tracking page, review page).
+            models.Index(fields=["wish", "created_at"], name="demands_event_wish_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.wish_id} {self.action}"
+
+
+def _photo_path(instance, filename: str) -> str:
+    # The service names the file (random, .jpg); the date folders keep directories small.
+    return f"demands/photos/{instance.wish_id}/{filename}"
+
+
+class WishPhoto(models.Model):
+    """A photo of a fulfilment, re-encoded as JPEG without metadata under a random name; served by a checked view."""
+
+    wish = models.ForeignKey(MicroWish, verbose_name=_("微心愿"), on_delete=models.CASCADE, related_name="photos")
+    image = models.FileField(_("照片"), upload_to=_photo_path)
+    width = models.PositiveIntegerField(_("宽度"))
+    height = models.PositiveIntegerField(_("高度"))
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("实现照片")
+        verbose_name_plural = _("实现照片")
+        ordering = ["pk"]
+
+    def __str__(self):
+        return self.image.name
+
+
+class ContactAccessLog(models.Model):
+    """Each view of a resident's full contact data: by whom, when, in which role (PIPL: accountable access)."""
+
+    class Role(models.TextChoices):
+        CLAIMER = "claimer", _("认领人")
+        SECRETARY = "secretary", _("核实人")
+
+    wish = models.ForeignKey(
+        MicroWish, verbose_name=_("微心愿"), on_delete=models.CASCADE, related_name="contact_accesses"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("查看人"), on_delete=models.PROTECT, related_name="+"
+    )
+    role = models.CharField(_("身份"), max_length=10, choices=Role.choices)
+    viewed_at = models.DateTimeField(_("查看时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("联系方式查看记录")
+        verbose_name_plural = _("联系方式查看记录")
+        ordering = ["-viewed_at", "-pk"]
+        indexes = [models.Index(fields=["wish", "viewed_at"], name="demands_access_wish_time")]
+
+    def __str__(self):
+        return f"{self.wish_id} {self.user_id} {self.viewed_at:%Y-%m-%d %H:%M}"
+
+
+class BlockedPhone(models.Model):
+    """A mobile number whose wishes are no longer accepted (abuse); stored as its hash only."""
+
+    phone_hash = models.CharField(max_length=64, unique=True, editable=False)
+    phone_masked = models.CharField(_("手机号"), max_length=16, editable=False)
+    reason = models.CharField(_("原因"), max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("停止受理的手机号")
+        verbose_name_plural = _("停止受理的手机号")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.phone_masked

@@ -20,5 +20,6 @@ urlpatterns = [
     path("training/", include("training.urls")),
     path("", include("members.urls")),
     path("", include("incentives.urls")),
+    path("", include("demands.urls")),
     path("admin/", admin.site.urls),
 ]

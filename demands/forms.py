@@ -1,0 +1,353 @@
+"""Forms of the demands pages. They show the services' rules as messages before saving; views pass the cleaned
+data to `demands.services`, which check again inside the transaction."""
+
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Community, Grid, Team
+
+from . import services
+from .models import MAX_PHOTOS, MicroWish, ServiceOffer, TargetGroup, WishCategory
+from .validators import check_plain_text
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Attach a service's ValidationError to the form: to its fields when the form has them, else to the form."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+class GridChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.community.name} · {obj.name}"
+
+
+class PlainTextMixin:
+    """Text fields listed in `plain_fields` refuse markup, emoji and control characters (validators.py)."""
+
+    plain_fields: tuple[str, ...] = ()
+
+    def _clean_plain(self, data):
+        for name in self.plain_fields:
+            value = data.get(name)
+            if value:
+                try:
+                    check_plain_text(value)
+                except ValidationError as exc:
+                    self.add_error(name, exc)
+        return data
+
+
+class WishForm(PlainTextMixin, forms.Form):
+    """The public form (/wishes/new/): a resident's wish, contact and consents; `website` is a honeypot."""
+
+    plain_fields = ("title", "description", "contact_name", "preferred_time")
+
+    category = forms.ModelChoiceField(label=_("心愿类别"), queryset=WishCategory.objects.none(), empty_label=None)
+    title = forms.CharField(
+        label=_("心愿标题"),
+        min_length=2,
+        max_length=60,
+        help_text=_("一句话说清需要什么帮助，如“帮忙修理漏水的水龙头”。"),
+    )
+    description = forms.CharField(
+        label=_("具体内容"),
+        min_length=5,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("最多1000字。请不要在这里写身份证号等敏感信息。"),
+    )
+    community = forms.ModelChoiceField(label=_("所在社区（村）"), queryset=Community.objects.none())
+    grid = GridChoiceField(label=_("网格（不清楚可不选）"), queryset=Grid.objects.none(), required=False)
+    preferred_time = forms.CharField(
+        label=_("希望的时间"), max_length=100, required=False, help_text=_("如“周末上午”“工作日晚上”。")
+    )
+    contact_name = forms.CharField(label=_("联系人"), max_length=30)
+    phone = forms.CharField(
+        label=_("手机号"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+        help_text=_("用于接收查询码和进度短信，只有核实的社区工作人员和认领的党员能看到完整号码。"),
+    )
+    consent_processing = forms.BooleanField(
+        label=_("我同意为办理本心愿处理我的姓名和手机号"),
+        error_messages={"required": _("需要您同意我们为办理心愿处理您的联系方式，才能提交。")},
+    )
+    consent_display = forms.BooleanField(
+        label=_("我同意在心愿墙上显示我的姓名（可选）"),
+        required=False,
+        help_text=_("不同意时，公开页面只显示您的姓氏加“**”（如“张**”）。"),
+    )
+    # A field people never see: bots that fill every input give themselves away.
+    website = forms.CharField(
+        label=_("请勿填写此项"),
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+    offer = forms.ModelChoiceField(queryset=ServiceOffer.objects.none(), required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = WishCategory.objects.filter(active=True)
+        self.fields["community"].queryset = Community.objects.order_by("name")
+        self.fields["grid"].queryset = Grid.objects.select_related("community").order_by("community__name", "name")
+        self.fields["offer"].queryset = ServiceOffer.objects.filter(active=True).select_related("member")
+        self.fields["consent_processing"].help_text = format_html(
+            '{} <a href="{}" target="_blank" rel="noopener">{}</a>',
+            _("我们只为办理心愿使用这些信息，办结后按期删除。"),
+            reverse("demands:privacy"),
+            _("查看隐私说明"),
+        )
+
+    def clean(self):
+        data = self._clean_plain(super().clean())
+        if data.get("website"):
+            raise ValidationError(_("提交未成功，请刷新页面后重新填写。"), code="honeypot")
+        if data.get("phone") and "phone" not in self.errors:
+            try:
+                data["phone"], data["phone_hash"] = services.check_phone(data["phone"])
+            except ValidationError as exc:
+                add_service_errors(self, exc)
+        if data.get("community"):
+            try:
+                services.check_place(community=data["community"], grid=data.get("grid"))
+            except ValidationError as exc:
+                add_service_errors(self, exc)
+        return data
+
+    def submission(self) -> dict:
+        data = self.cleaned_data
+        return {
+            key: data[key]
+            for key in (
+                "category",
+                "title",
+                "description",
+                "community",
+                "grid",
+                "preferred_time",
+                "contact_name",
+                "phone",
+                "consent_processing",
+                "consent_display",
+                "offer",
+            )
+        }
+
+
+class WallFilterForm(forms.Form):
+    community = forms.ModelChoiceField(
+        label=_("社区（村）"), queryset=Community.objects.none(), required=False, empty_label=_("全部社区")
+    )
+    grid = GridChoiceField(label=_("网格"), queryset=Grid.objects.none(), required=False, empty_label=_("全部网格"))
+    category = forms.ModelChoiceField(
+        label=_("类别"), queryset=WishCategory.objects.none(), required=False, empty_label=_("全部类别")
+    )
+    target_group = forms.ChoiceField(
+        label=_("服务对象"), choices=[("", _("全部对象")), *TargetGroup.choices], required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["community"].queryset = Community.objects.order_by("name")
+        self.fields["grid"].queryset = Grid.objects.select_related("community").order_by("community__name", "name")
+        self.fields["category"].queryset = WishCategory.objects.all()
+
+    def filters(self) -> dict:
+        if not self.is_valid():
+            return {}
+        return {k: v for k, v in self.cleaned_data.items() if v}
+
+
+class TrackForm(forms.Form):
+    code = forms.CharField(
+        label=_("查询码"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
+    last4 = forms.RegexField(
+        label=_("手机号后四位"),
+        regex=r"^\d{4}$",
+        max_length=4,
+        error_messages={"invalid": _("请输入手机号的最后四位数字。")},
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+
+class ReasonForm(PlainTextMixin, forms.Form):
+    plain_fields = ("reason",)
+
+    reason = forms.CharField(label=_("原因"), max_length=200, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, required: bool = False, label=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = required
+        if label:
+            self.fields["reason"].label = label
+
+    def clean(self):
+        return self._clean_plain(super().clean())
+
+
+class ReviewForm(forms.Form):
+    """What the secretary checks and edits: the public text, category, grid, target group, note, deadline."""
+
+    public_title = forms.CharField(label=_("公开标题"), max_length=60)
+    public_description = forms.CharField(
+        label=_("公开内容"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("心愿墙上显示的内容：请删去姓名、电话、门牌号等个人信息。"),
+    )
+    category = forms.ModelChoiceField(label=_("类别"), queryset=WishCategory.objects.none(), empty_label=None)
+    grid = forms.ModelChoiceField(label=_("网格"), queryset=Grid.objects.none(), required=False)
+    target_group = forms.ChoiceField(label=_("服务对象"), choices=TargetGroup.choices)
+    note = forms.CharField(
+        label=_("核实情况（内部）"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("如何核实的、居民的实际情况等，只有社区工作人员能看到。"),
+    )
+    claim_deadline = forms.DateField(
+        label=_("认领截止日期"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("留空为%(days)d天后。") % {"days": services.DEFAULT_CLAIM_DAYS},
+    )
+
+    def __init__(self, *args, wish: MicroWish, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = WishCategory.objects.all()
+        self.fields["grid"].queryset = Grid.objects.filter(community=wish.community_id)
+        if not self.is_bound:
+            self.initial.update(
+                public_title=wish.public_title,
+                public_description=wish.public_description,
+                category=wish.category_id,
+                grid=wish.grid_id,
+                target_group=wish.target_group,
+                note=wish.verification_note,
+                claim_deadline=wish.claim_deadline,
+            )
+
+    def clean_claim_deadline(self):
+        value = self.cleaned_data.get("claim_deadline")
+        if value is not None and value < timezone.localdate():
+            raise ValidationError(_("认领截止日期不能早于今天。"))
+        return value
+
+    def public_fields(self) -> dict:
+        data = self.cleaned_data
+        return {k: data[k] for k in ("public_title", "public_description", "category", "grid", "target_group")}
+
+
+class ClaimForm(forms.Form):
+    team = forms.ModelChoiceField(
+        label=_("以服务队名义认领（可选）"), queryset=Team.objects.none(), required=False, empty_label=_("个人认领")
+    )
+
+    def __init__(self, *args, member=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if member is not None:
+            self.fields["team"].queryset = Team.objects.filter(leader=member)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(d, initial) for d in data if d]
+        return [single(data, initial)] if data else []
+
+
+class FulfilForm(PlainTextMixin, forms.Form):
+    plain_fields = ("note",)
+
+    note = forms.CharField(
+        label=_("实现情况"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("做了什么、结果如何。居民会在进度中看到。"),
+    )
+    start = forms.DateTimeField(
+        label=_("服务开始时间"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    end = forms.DateTimeField(
+        label=_("服务结束时间"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    hours = forms.DecimalField(
+        label=_("服务时长（小时）"),
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        required=False,
+        help_text=_("不含路上时间；留空按开始到结束计算。"),
+    )
+    photos = MultipleImageField(
+        label=_("照片（可选）"),
+        required=False,
+        help_text=_("最多%(n)d张，JPEG、PNG 或 WebP，每张不超过8MB。请勿拍摄居民的面部或证件。") % {"n": MAX_PHOTOS},
+    )
+
+    def clean(self):
+        data = self._clean_plain(super().clean())
+        start, end = data.get("start"), data.get("end")
+        if start and end and end <= start:
+            self.add_error("end", _("结束时间必须晚于开始时间。"))
+        elif start and end and data.get("hours") is None:
+            data["hours"] = round((end - start).total_seconds() / 3600, 2)
+        if len(data.get("photos") or []) > MAX_PHOTOS:
+            self.add_error("photos", _("最多上传%(n)d张照片。") % {"n": MAX_PHOTOS})
+        return data
+
+
+class FeedbackForm(PlainTextMixin, forms.Form):
+    plain_fields = ("comment",)
+
+    RATINGS = [(5, "★★★★★"), (4, "★★★★"), (3, "★★★"), (2, "★★"), (1, "★")]
+
+    rating = forms.TypedChoiceField(
+        label=_("满意度"), choices=RATINGS, coerce=int, widget=forms.RadioSelect, required=False
+    )
+    comment = forms.CharField(
+        label=_("意见或说明（可选）"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def clean(self):
+        return self._clean_plain(super().clean())
+
+
+class OfferForm(PlainTextMixin, forms.ModelForm):
+    plain_fields = ("title", "description", "available_time")
+
+    class Meta:
+        model = ServiceOffer
+        fields = ["title", "category", "description", "community", "available_time", "team", "active"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, member, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = WishCategory.objects.filter(active=True)
+        self.fields["community"].queryset = Community.objects.order_by("name")
+        self.fields["team"].queryset = Team.objects.filter(leader=member)
+        self.fields["team"].required = False
+
+    def clean(self):
+        return self._clean_plain(super().clean())

@@ -1,0 +1,983 @@
+"""Every write of the demands app: the micro-wish state machine, offers, households and pairings.
+
+The wish's life (DESIGN.md, demands):
+
+    submitted → verified → published → claimed → fulfilled → confirmed → closed
+    side exits: rejected (with a reason), withdrawn (by the resident), expired (unclaimed past the deadline);
+    a claimer may release (back to published); "not yet fulfilled" sends a fulfilled wish back to claimed;
+    a fulfilled wish without the resident's answer for FEEDBACK_DAYS closes unconfirmed.
+
+Every transition is a function here. Each takes the wish's row lock first (SELECT … FOR UPDATE), checks the state
+under it, changes the row and writes one `WishEvent`, all in one transaction; a forbidden transition raises
+`ValidationError` with a Chinese message and changes nothing. Because the claim checks "published" under the lock,
+of many members pressing "claim" at once exactly one wins and the others are told the wish is taken. Lock order:
+the wish, then the member, then (through members/incentives) the service record and the points balance.
+
+Services do not decide who may call them — views and the admin check scope through `demands.selectors` first —
+but rules that belong to the wish itself (only the claimer fulfils or releases their claim) are checked here.
+Messages go through `notifications.services.notify` in the same transaction, with event ids in their dedupe keys.
+"""
+
+import hashlib
+import secrets
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import urljoin
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from incentives.services import award
+from members.models import Community, Grid, Member, ServiceRecord, Team
+from members.services import check_service_times, service_record_create, service_record_verify
+from members.validators import normalize_mobile
+from notifications.crypto import blind_index, mask_phone
+from notifications.services import notify
+
+from . import selectors
+from .models import (
+    CODE_ALPHABET,
+    CONSENT_VERSION,
+    MAX_PHOTOS,
+    TRACKING_CODE_LENGTH,
+    BlockedPhone,
+    ContactAccessLog,
+    EventActor,
+    MicroWish,
+    ServiceOffer,
+    TargetGroup,
+    WishCategory,
+    WishEvent,
+    WishPhoto,
+)
+from .photos import process_photo
+
+State = MicroWish.State
+
+DEFAULT_CLAIM_DAYS = 14  # a published wish waits this long for a claim unless the secretary sets a deadline
+RELEASE_GRACE_DAYS = 7  # a released wish whose deadline has passed gets this many more days on the wall
+DEFAULT_MAX_OPEN_CLAIMS = 5  # claimed wishes a member may hold unfulfilled at once
+DEFAULT_FEEDBACK_DAYS = 14  # the resident's rating link; then the wish closes unconfirmed (DESIGN.md)
+DEFAULT_RETENTION_DAYS = 180  # residents' contact data of finished wishes is erased after this (PIPL)
+
+
+def _setting(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def _absolute(path: str, site_url: str = "") -> str:
+    base = site_url or getattr(settings, "SITE_URL", "")
+    return urljoin(base, path) if base else path
+
+
+def _lock(wish: MicroWish) -> MicroWish:
+    return MicroWish.objects.select_for_update().get(pk=wish.pk)
+
+
+def _require_state(wish: MicroWish, allowed, message: str) -> None:
+    if wish.state not in allowed:
+        raise ValidationError(message % {"state": wish.get_state_display()}, code="state")
+
+
+def _event(
+    wish: MicroWish,
+    *,
+    action: str,
+    from_state: str,
+    actor_kind: str,
+    actor=None,
+    reason: str = "",
+    public: bool = True,
+) -> WishEvent:
+    return WishEvent.objects.create(
+        wish=wish,
+        action=action,
+        from_state=from_state,
+        to_state=wish.state,
+        actor_kind=actor_kind,
+        actor=actor if getattr(actor, "pk", None) else None,
+        reason=reason,
+        public=public,
+    )
+
+
+def _text(value: str, *, field: str, label: str, max_length: int, required: bool = True, min_length: int = 1) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ValidationError({field: _("请填写%(label)s。") % {"label": label}})
+    if value and len(value) < min_length:
+        raise ValidationError({field: _("%(label)s至少%(n)d个字。") % {"label": label, "n": min_length}})
+    if len(value) > max_length:
+        raise ValidationError({field: _("%(label)s最多%(n)d个字。") % {"label": label, "n": max_length}})
+    return value
+
+
+def _tell_resident(wish: MicroWish, *, template: str, event: WishEvent, context: dict) -> None:
+    """An SMS to the resident (quiet hours apply: residents have no account), unless their contact was purged."""
+    if not wish.contact_phone:
+        return
+    notify(
+        template=template,
+        channel="sms",
+        phone=wish.contact_phone,
+        dedupe_key=f"{template}:{event.pk}",
+        context={"code": wish.tracking_code, "title": wish.public_title, **context},
+    )
+
+
+def _tell_users(users, *, template: str, event: WishEvent, context: dict) -> None:
+    """In-app messages to members or secretaries, one per user."""
+    for user in users:
+        notify(
+            template=template,
+            channel="inapp",
+            user=user,
+            dedupe_key=f"{template}:{event.pk}:{user.pk}",
+            context={"title": wish_title(event.wish), "wish_id": event.wish_id, **context},
+        )
+
+
+def wish_title(wish: MicroWish) -> str:
+    return wish.public_title or wish.title
+
+
+def _track_link(site_url: str) -> str:
+    return _absolute(reverse("demands:track"), site_url)
+
+
+def _review_link(wish: MicroWish, site_url: str) -> str:
+    return _absolute(reverse("demands:review_detail", args=[wish.pk]), site_url)
+
+
+def _wish_link(wish: MicroWish, site_url: str) -> str:
+    return _absolute(reverse("demands:detail", args=[wish.pk]), site_url)
+
+
+# --- Submission -------------------------------------------------------------------------------------------------
+
+
+def check_phone(phone: str) -> tuple[str, str]:
+    """(normalised mobile, its blind index); a dict error keyed "phone" for a bad or blocked number."""
+    try:
+        phone = normalize_mobile(phone)
+    except ValidationError as exc:
+        raise ValidationError({"phone": exc.messages}) from None
+    phone_hash = blind_index(phone)
+    if BlockedPhone.objects.filter(phone_hash=phone_hash).exists():
+        raise ValidationError({"phone": _("该手机号暂时不能在线提交心愿，如有需要请直接联系社区。")})
+    return phone, phone_hash
+
+
+def check_place(*, community: Community | None, grid: Grid | None) -> None:
+    if community is None:
+        raise ValidationError({"community": _("请选择社区（村）。")})
+    if grid is not None and grid.community_id != community.pk:
+        raise ValidationError({"grid": _("所选网格不属于该社区（村）。")})
+
+
+def check_category(category: WishCategory | None) -> None:
+    if category is None or not category.active:
+        raise ValidationError({"category": _("请选择心愿类别。")})
+
+
+def _new_tracking_code() -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _i in range(TRACKING_CODE_LENGTH))
+        if not MicroWish.objects.filter(tracking_code=code).exists():
+            return code
+
+
+@transaction.atomic
+def wish_submit(
+    *,
+    category: WishCategory,
+    title: str,
+    description: str,
+    community: Community,
+    contact_name: str,
+    phone: str,
+    consent_processing: bool,
+    grid: Grid | None = None,
+    preferred_time: str = "",
+    consent_display: bool = False,
+    offer: ServiceOffer | None = None,
+    site_url: str = "",
+) -> MicroWish:
+    """A resident submits a wish (no account). It waits for the community's verification (条例 §13).
+
+    Invariants: consent to processing is required and stored with its time and the text version; the separate
+    consent to display the name likewise; name and phone are encrypted, the phone's blind index kept for limits
+    and blocking; the tracking code is random, unique and at least 10 characters. The resident is texted the code
+    (after commit; quiet hours apply) and the community's secretaries get an in-app notice. No lock: a new row.
+    """
+    check_category(category)
+    check_place(community=community, grid=grid)
+    title = _text(title, field="title", label=_("心愿标题"), max_length=60, min_length=2)
+    description = _text(description, field="description", label=_("心愿内容"), max_length=1000, min_length=5)
+    contact_name = _text(contact_name, field="contact_name", label=_("联系人"), max_length=30)
+    preferred_time = _text(
+        preferred_time, field="preferred_time", label=_("希望的时间"), max_length=100, required=False
+    )
+    if not phone:
+        raise ValidationError({"phone": _("请填写手机号。")})
+    phone, phone_hash = check_phone(phone)
+    if not consent_processing:
+        raise ValidationError({"consent_processing": _("需要您同意我们为办理心愿处理您的联系方式，才能提交。")})
+    if offer is not None and not (offer.active and offer.member.status == Member.Status.ACTIVE):
+        raise ValidationError({"offer": _("该服务暂不接受点单，请直接提交心愿。")})
+    now = timezone.now()
+    wish = MicroWish(
+        tracking_code=_new_tracking_code(),
+        category=category,
+        title=title,
+        description=description,
+        public_title=title,
+        public_description=description,
+        community=community,
+        grid=grid,
+        preferred_time=preferred_time,
+        contact_name=contact_name,
+        contact_phone=phone,
+        phone_hash=phone_hash,
+        consent_processing_at=now,
+        consent_version=CONSENT_VERSION,
+        consent_display=bool(consent_display),
+        consent_display_at=now if consent_display else None,
+        offer=offer,
+    )
+    wish.save()
+    event = _event(wish, action="submitted", from_state="", actor_kind=EventActor.RESIDENT)
+    _tell_resident(wish, template="demands_submitted", event=event, context={"link": _track_link(site_url)})
+    _tell_users(
+        selectors.secretary_users(community),
+        template="demands_new_wish",
+        event=event,
+        context={"community": community.name, "link": _review_link(wish, site_url)},
+    )
+    return wish
+
+
+# --- Verification and publication (the community's secretary) ---------------------------------------------------
+
+
+def _apply_public_fields(wish: MicroWish, *, public_title, public_description, category, grid, target_group) -> None:
+    wish.public_title = _text(public_title, field="public_title", label=_("公开标题"), max_length=60)
+    wish.public_description = _text(
+        public_description, field="public_description", label=_("公开内容"), max_length=1000
+    )
+    check_category(category)
+    check_place(community=wish.community, grid=grid)
+    if target_group not in TargetGroup.values:
+        raise ValidationError({"target_group": _("请选择服务对象。")})
+    wish.category = category
+    wish.grid = grid
+    wish.target_group = target_group
+
+
+@transaction.atomic
+def wish_verify(
+    *,
+    wish: MicroWish,
+    actor,
+    public_title: str,
+    public_description: str,
+    category: WishCategory,
+    grid: Grid | None = None,
+    target_group: str = TargetGroup.GENERAL,
+    note: str = "",
+) -> MicroWish:
+    """核实: the secretary has checked the need and writes the public text (no personal data on the wall).
+
+    Lock: the wish. Transition: submitted → verified. The note is internal (not shown to the resident).
+    """
+    wish = _lock(wish)
+    _require_state(wish, [State.SUBMITTED], _("只有待核实的心愿可以核实（该心愿%(state)s）。"))
+    _apply_public_fields(
+        wish,
+        public_title=public_title,
+        public_description=public_description,
+        category=category,
+        grid=grid,
+        target_group=target_group,
+    )
+    wish.verification_note = (note or "").strip()
+    wish.verified_at = timezone.now()
+    wish.verified_by = actor
+    wish.state = State.VERIFIED
+    wish.save()
+    _event(wish, action="verified", from_state=State.SUBMITTED, actor_kind=EventActor.SECRETARY, actor=actor)
+    return wish
+
+
+EDITABLE_STATES = (State.SUBMITTED, State.VERIFIED, State.PUBLISHED, State.EXPIRED)
+
+
+@transaction.atomic
+def wish_update(
+    *,
+    wish: MicroWish,
+    actor,
+    public_title: str,
+    public_description: str,
+    category: WishCategory,
+    grid: Grid | None,
+    target_group: str,
+    note: str | None = None,
+    claim_deadline: date | None = None,
+) -> MicroWish:
+    """Edit the public text, category, grid, target group (and the deadline of a published wish) before a claim.
+
+    Lock: the wish. No state change; an internal event records the edit.
+    """
+    wish = _lock(wish)
+    _require_state(wish, EDITABLE_STATES, _("心愿被认领后不能再修改（该心愿%(state)s）。"))
+    from_state = wish.state
+    _apply_public_fields(
+        wish,
+        public_title=public_title,
+        public_description=public_description,
+        category=category,
+        grid=grid,
+        target_group=target_group,
+    )
+    if note is not None:
+        wish.verification_note = note.strip()
+    if claim_deadline is not None and wish.state == State.PUBLISHED:
+        wish.claim_deadline = check_claim_deadline(claim_deadline)
+    wish.save()
+    _event(wish, action="edited", from_state=from_state, actor_kind=EventActor.SECRETARY, actor=actor, public=False)
+    return wish
+
+
+def check_claim_deadline(deadline: date | None) -> date:
+    today = timezone.localdate()
+    if deadline is None:
+        return today + timedelta(days=_setting("WISH_CLAIM_DAYS", DEFAULT_CLAIM_DAYS))
+    if deadline < today:
+        raise ValidationError({"claim_deadline": _("认领截止日期不能早于今天。")})
+    if deadline > today + timedelta(days=365):
+        raise ValidationError({"claim_deadline": _("认领截止日期不能超过一年。")})
+    return deadline
+
+
+@transaction.atomic
+def wish_publish(*, wish: MicroWish, actor, claim_deadline: date | None = None, site_url: str = "") -> MicroWish:
+    """Publish a verified wish on the wall (or publish an expired one again with a new deadline).
+
+    A wish addressed to a service offer (居民点单) goes to the offering member first: it stays off the wall until
+    they accept (= claim) or decline. Lock: the wish. Transition: verified | expired → published.
+    """
+    wish = _lock(wish)
+    _require_state(wish, [State.VERIFIED, State.EXPIRED], _("只有已核实的心愿可以发布（该心愿%(state)s）。"))
+    from_state = wish.state
+    wish.claim_deadline = check_claim_deadline(claim_deadline)
+    wish.published_at = timezone.now()
+    wish.state = State.PUBLISHED
+    offer = wish.offer
+    routed = (
+        from_state == State.VERIFIED
+        and offer is not None
+        and offer.active
+        and offer.member.status == Member.Status.ACTIVE
+    )
+    wish.offer_pending = routed
+    wish.save()
+    event = _event(wish, action="published", from_state=from_state, actor_kind=EventActor.SECRETARY, actor=actor)
+    if routed:
+        _tell_users(
+            [offer.member.user],
+            template="demands_offer_request",
+            event=event,
+            context={"offer": offer.title, "link": _wish_link(wish, site_url)},
+        )
+    else:
+        _tell_resident(wish, template="demands_published", event=event, context={"link": _track_link(site_url)})
+    return wish
+
+
+REJECTABLE_STATES = (State.SUBMITTED, State.VERIFIED, State.PUBLISHED, State.EXPIRED)
+
+
+@transaction.atomic
+def wish_reject(*, wish: MicroWish, actor, reason: str, site_url: str = "") -> MicroWish:
+    """不予受理, with a reason the resident reads on the tracking page and in an SMS.
+
+    Lock: the wish. Transition: submitted | verified | published (unclaimed) | expired → rejected.
+    """
+    reason = _text(reason, field="reason", label=_("不予受理的原因"), max_length=200)
+    wish = _lock(wish)
+    _require_state(wish, REJECTABLE_STATES, _("该心愿%(state)s，不能再不予受理。"))
+    from_state = wish.state
+    wish.state = State.REJECTED
+    wish.reject_reason = reason
+    wish.offer_pending = False
+    wish.save()
+    event = _event(
+        wish, action="rejected", from_state=from_state, actor_kind=EventActor.SECRETARY, actor=actor, reason=reason
+    )
+    _tell_resident(
+        wish, template="demands_rejected", event=event, context={"reason": reason, "link": _track_link(site_url)}
+    )
+    return wish
+
+
+@transaction.atomic
+def wish_withdraw(*, wish: MicroWish, reason: str = "") -> MicroWish:
+    """The resident withdraws a wish nobody has claimed yet. Lock: the wish.
+    Transition: submitted | verified | published | expired → withdrawn."""
+    reason = _text(reason, field="reason", label=_("撤回原因"), max_length=200, required=False)
+    wish = _lock(wish)
+    _require_state(
+        wish, MicroWish.WITHDRAWABLE_STATES, _("心愿已被认领或已结束，不能撤回（该心愿%(state)s）。请联系社区。")
+    )
+    from_state = wish.state
+    wish.state = State.WITHDRAWN
+    wish.offer_pending = False
+    wish.save()
+    _event(wish, action="withdrawn", from_state=from_state, actor_kind=EventActor.RESIDENT, reason=reason)
+    return wish
+
+
+@transaction.atomic
+def wish_expire(*, wish: MicroWish, today: date | None = None, site_url: str = "") -> MicroWish:
+    """A published wish nobody claimed by its deadline expires; the grid leader and the secretaries are told, so
+    they can find a member or publish it again. Lock: the wish. Transition: published → expired."""
+    today = today or timezone.localdate()
+    wish = _lock(wish)
+    _require_state(wish, [State.PUBLISHED], _("只有已发布的心愿会过期（该心愿%(state)s）。"))
+    if wish.claim_deadline >= today:
+        raise ValidationError(_("该心愿的认领截止日期还没有到。"))
+    wish.state = State.EXPIRED
+    wish.offer_pending = False
+    wish.save()
+    event = _event(
+        wish,
+        action="expired",
+        from_state=State.PUBLISHED,
+        actor_kind=EventActor.SYSTEM,
+        reason=_("认领截止日期已过，暂无党员认领，已转社区跟进。"),
+    )
+    recipients = {u.pk: u for u in selectors.secretary_users(wish.community)}
+    if wish.grid_id and wish.grid.leader_id and wish.grid.leader.status == Member.Status.ACTIVE:
+        recipients.setdefault(wish.grid.leader.user_id, wish.grid.leader.user)
+    _tell_users(
+        recipients.values(), template="demands_expired", event=event, context={"link": _review_link(wish, site_url)}
+    )
+    return wish
+
+
+def wishes_expire_overdue(*, today: date | None = None) -> int:
+    """Expire every published wish past its deadline (each in its own transaction); return how many."""
+    today = today or timezone.localdate()
+    ids = list(MicroWish.objects.filter(state=State.PUBLISHED, claim_deadline__lt=today).values_list("pk", flat=True))
+    done = 0
+    for pk in ids:
+        try:
+            wish_expire(wish=MicroWish(pk=pk), today=today)
+            done += 1
+        except ValidationError:  # claimed or changed since the list was read
+            continue
+    return done
+
+
+# --- Claims (members) -------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def wish_claim(*, wish: MicroWish, member: Member, team: Team | None = None, site_url: str = "") -> MicroWish:
+    """A member (or a team, through its leader) claims a published wish; the resident is texted.
+
+    Lock: the wish, then the member (so the open-claims limit holds). Under the wish's lock the state is read
+    fresh: of concurrent claims exactly one finds it published; the others get "already claimed". A wish waiting
+    for an offering member's answer can be claimed by that member only (accepting the order).
+    Transition: published → claimed.
+    """
+    wish = _lock(wish)
+    if wish.state in (State.CLAIMED, State.FULFILLED, State.CONFIRMED, State.CLOSED):
+        raise ValidationError(_("该心愿已被其他党员认领。"), code="taken")
+    _require_state(wish, [State.PUBLISHED], _("该心愿%(state)s，不能认领。"))
+    if wish.offer_pending and wish.offer.member_id != member.pk:
+        raise ValidationError(_("该心愿是居民向指定党员点单的，正在等待其答复，暂不能认领。"))
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.status != Member.Status.ACTIVE:
+        raise ValidationError(_("只有在册党员可以认领心愿。"))
+    if team is not None and team.leader_id != member.pk:
+        raise ValidationError({"team": _("只有服务队队长可以代表服务队认领。")})
+    limit = _setting("WISH_MAX_OPEN_CLAIMS", DEFAULT_MAX_OPEN_CLAIMS)
+    if selectors.open_claims_count(member) >= limit:
+        raise ValidationError(_("您已有%(n)d个认领尚未完成，请先完成后再认领新的心愿。") % {"n": limit})
+    accepted_offer = wish.offer_pending
+    wish.state = State.CLAIMED
+    wish.claimed_by = member
+    wish.claimed_team = team
+    wish.claimed_at = timezone.now()
+    wish.offer_pending = False
+    wish.save()
+    who = team.name if team is not None else member.public_name
+    event = _event(
+        wish,
+        action="offer_accepted" if accepted_offer else "claimed",
+        from_state=State.PUBLISHED,
+        actor_kind=EventActor.MEMBER,
+        actor=member.user,
+        reason=_("认领人：%(who)s") % {"who": who},
+    )
+    _tell_resident(wish, template="demands_claimed", event=event, context={"who": who})
+    return wish
+
+
+@transaction.atomic
+def wish_offer_decline(*, wish: MicroWish, member: Member, reason: str = "") -> MicroWish:
+    """The offering member declines a resident's order: the wish goes to the wall for everyone.
+    Lock: the wish. No state change (published, no longer waiting)."""
+    reason = _text(reason, field="reason", label=_("原因"), max_length=200, required=False)
+    wish = _lock(wish)
+    if not (wish.state == State.PUBLISHED and wish.offer_pending and wish.offer.member_id == member.pk):
+        raise ValidationError(_("该心愿没有在等待您的答复。"))
+    wish.offer_pending = False
+    wish.save()
+    _event(
+        wish,
+        action="offer_declined",
+        from_state=State.PUBLISHED,
+        actor_kind=EventActor.MEMBER,
+        actor=member.user,
+        reason=_("点单的服务暂时无法提供，心愿已发布到心愿墙。"),
+    )
+    return wish
+
+
+@transaction.atomic
+def wish_release(*, wish: MicroWish, member: Member, reason: str = "") -> MicroWish:
+    """The claimer gives the wish back (放弃认领): it returns to the wall. A passed deadline is extended by
+    RELEASE_GRACE_DAYS so it does not expire at once. Lock: the wish. Transition: claimed → published."""
+    reason = _text(reason, field="reason", label=_("原因"), max_length=200, required=False)
+    wish = _lock(wish)
+    _require_state(wish, [State.CLAIMED], _("只有已认领、尚未实现的心愿可以放弃认领（该心愿%(state)s）。"))
+    if wish.claimed_by_id != member.pk:
+        raise ValidationError(_("只有认领人本人可以放弃认领。"))
+    today = timezone.localdate()
+    wish.state = State.PUBLISHED
+    wish.claimed_by = None
+    wish.claimed_team = None
+    wish.claimed_at = None
+    if wish.claim_deadline is None or wish.claim_deadline < today:
+        wish.claim_deadline = today + timedelta(days=RELEASE_GRACE_DAYS)
+    wish.save()
+    _event(
+        wish,
+        action="released",
+        from_state=State.CLAIMED,
+        actor_kind=EventActor.MEMBER,
+        actor=member.user,
+        reason=_("认领人放弃认领，心愿重新发布到心愿墙。"),
+    )
+    if reason:
+        _event(
+            wish,
+            action="release_reason",
+            from_state=State.PUBLISHED,
+            actor_kind=EventActor.MEMBER,
+            actor=member.user,
+            reason=reason,
+            public=False,
+        )
+    return wish
+
+
+@transaction.atomic
+def wish_invite(*, wish: MicroWish, member: Member, actor, site_url: str = "") -> bool:
+    """The secretary invites a matched member to claim (a notification with a link; nobody is assigned against
+    their will, 条例 §25). Once per member and wish: returns False when already invited. Lock: the wish."""
+    wish = _lock(wish)
+    if wish.state != State.PUBLISHED or wish.offer_pending:
+        raise ValidationError(_("只能邀请党员认领心愿墙上等待认领的心愿。"))
+    if member.status != Member.Status.ACTIVE:
+        raise ValidationError(_("只能邀请在册党员。"))
+    if WishEvent.objects.filter(wish=wish, action="invited", reason=member.volunteer_number).exists():
+        return False
+    event = _event(
+        wish,
+        action="invited",
+        from_state=wish.state,
+        actor_kind=EventActor.SECRETARY,
+        actor=actor,
+        reason=member.volunteer_number,
+        public=False,
+    )
+    _tell_users(
+        [member.user],
+        template="demands_invite",
+        event=event,
+        context={"community": wish.community.name, "link": _wish_link(wish, site_url)},
+    )
+    return True
+
+
+# --- Fulfilment and feedback ------------------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_fulfilment(*, note: str, start: datetime, end: datetime, hours, photos=()) -> tuple[str, Decimal]:
+    note = _text(note, field="note", label=_("实现情况"), max_length=1000)
+    if start is None or end is None:
+        raise ValidationError({"start": _("请填写服务开始和结束时间。")})
+    hours, _date = check_service_times(start=start, end=end, hours=hours)
+    if end > timezone.now() + timedelta(minutes=5):
+        raise ValidationError({"end": _("服务结束时间不能晚于现在。")})
+    if len(photos) > MAX_PHOTOS:
+        raise ValidationError({"photos": _("最多上传%(n)d张照片。") % {"n": MAX_PHOTOS}})
+    return note, hours
+
+
+@transaction.atomic
+def wish_fulfil(
+    *,
+    wish: MicroWish,
+    member: Member,
+    note: str,
+    start: datetime,
+    end: datetime,
+    hours,
+    photos=(),
+    site_url: str = "",
+) -> MicroWish:
+    """The claimer reports the wish fulfilled, with a note, the service time and up to 3 photos; the resident is
+    texted a one-click rating link (valid until they answer or the wish closes).
+
+    Photos are checked and re-encoded before anything is written (a bad photo changes nothing). Lock: the wish.
+    Transition: claimed → fulfilled. Invariants: hours > 0 and within the service time; ≤ MAX_PHOTOS per wish.
+    """
+    note, hours = check_fulfilment(note=note, start=start, end=end, hours=hours, photos=photos)
+    processed = []
+    for upload in photos:
+        try:
+            processed.append(process_photo(upload))
+        except ValidationError as exc:
+            raise ValidationError({"photos": exc.messages}) from None
+    wish = _lock(wish)
+    _require_state(wish, [State.CLAIMED], _("只有已认领的心愿可以登记实现（该心愿%(state)s）。"))
+    if wish.claimed_by_id != member.pk:
+        raise ValidationError(_("只能为自己认领的心愿登记实现情况。"))
+    if wish.photos.count() + len(processed) > MAX_PHOTOS:
+        raise ValidationError({"photos": _("每个心愿最多%(n)d张照片。") % {"n": MAX_PHOTOS}})
+    token = secrets.token_urlsafe(24)
+    wish.state = State.FULFILLED
+    wish.fulfilled_at = timezone.now()
+    wish.fulfilment_note = note
+    wish.service_started_at = start
+    wish.service_ended_at = end
+    wish.service_hours = hours
+    wish.feedback_token_hash = _token_hash(token)
+    wish.save()
+    event = _event(
+        wish, action="fulfilled", from_state=State.CLAIMED, actor_kind=EventActor.MEMBER, actor=member.user, reason=note
+    )
+    link = _absolute(reverse("demands:feedback", args=[token]), site_url)
+    _tell_resident(
+        wish,
+        template="demands_fulfilled",
+        event=event,
+        context={"link": link, "days": _setting("WISH_FEEDBACK_DAYS", DEFAULT_FEEDBACK_DAYS)},
+    )
+    # Files last: after them only the commit can fail, which would leave (unreferenced) files but no broken row.
+    for content, width, height in processed:
+        photo = WishPhoto(wish=wish, width=width, height=height)
+        photo.image.save(content.name, content, save=False)
+        photo.save()
+    return wish
+
+
+def _lock_by_token(token: str) -> MicroWish:
+    wish = (
+        MicroWish.objects.select_for_update().filter(feedback_token_hash=_token_hash(token or "")).first()
+        if token
+        else None
+    )
+    if wish is None or wish.state != State.FULFILLED:
+        raise ValidationError(_("评价链接无效或已经使用过。如需帮助请联系社区。"), code="invalid_token")
+    return wish
+
+
+@transaction.atomic
+def wish_rate(*, token: str, rating: int, comment: str = "", site_url: str = "") -> MicroWish:
+    """The resident confirms the fulfilment and rates it (1–5 stars) through the link from their SMS; the
+    secretaries are asked to confirm the service. The link then stops working.
+    Lock: the wish (found by the token's hash). Transition: fulfilled → confirmed."""
+    comment = _text(comment, field="comment", label=_("评价意见"), max_length=500, required=False)
+    try:
+        rating = int(rating)
+    except (TypeError, ValueError):
+        rating = 0
+    if not 1 <= rating <= 5:
+        raise ValidationError({"rating": _("请选择1到5星。")})
+    wish = _lock_by_token(token)
+    wish.state = State.CONFIRMED
+    wish.rating = rating
+    wish.rating_comment = comment
+    wish.confirmed_at = timezone.now()
+    wish.feedback_token_hash = ""
+    wish.save()
+    event = _event(
+        wish,
+        action="confirmed",
+        from_state=State.FULFILLED,
+        actor_kind=EventActor.RESIDENT,
+        reason=_("居民确认心愿已实现，评价%(n)d星。") % {"n": rating},
+    )
+    _tell_users(
+        selectors.secretary_users(wish.community),
+        template="demands_rated",
+        event=event,
+        context={"rating": rating, "link": _review_link(wish, site_url)},
+    )
+    return wish
+
+
+@transaction.atomic
+def wish_report_unfulfilled(*, token: str, comment: str = "", site_url: str = "") -> MicroWish:
+    """The resident says the wish is not fulfilled yet: it goes back to the claimer, who and the secretaries are
+    told. A new fulfilment sends a new link. Lock: the wish. Transition: fulfilled → claimed."""
+    comment = _text(comment, field="comment", label=_("说明"), max_length=500, required=False)
+    wish = _lock_by_token(token)
+    wish.state = State.CLAIMED
+    wish.fulfilled_at = None
+    wish.feedback_token_hash = ""
+    wish.save()
+    event = _event(
+        wish,
+        action="not_fulfilled",
+        from_state=State.FULFILLED,
+        actor_kind=EventActor.RESIDENT,
+        reason=comment or _("居民反馈心愿尚未实现。"),
+    )
+    users = {u.pk: u for u in selectors.secretary_users(wish.community)}
+    users.setdefault(wish.claimed_by.user_id, wish.claimed_by.user)
+    _tell_users(
+        users.values(),
+        template="demands_not_fulfilled",
+        event=event,
+        context={"comment": comment, "link": _wish_link(wish, site_url)},
+    )
+    return wish
+
+
+@transaction.atomic
+def wish_auto_close(*, wish: MicroWish, now: datetime | None = None, site_url: str = "") -> MicroWish:
+    """No answer from the resident within FEEDBACK_DAYS: the wish closes as fulfilled-unconfirmed, and the
+    secretaries are asked to confirm the service. Lock: the wish. Transition: fulfilled → closed."""
+    now = now or timezone.now()
+    days = _setting("WISH_FEEDBACK_DAYS", DEFAULT_FEEDBACK_DAYS)
+    wish = _lock(wish)
+    _require_state(wish, [State.FULFILLED], _("只有已实现、等待居民评价的心愿会自动办结（该心愿%(state)s）。"))
+    if wish.fulfilled_at > now - timedelta(days=days):
+        raise ValidationError(_("居民评价期限还没有到。"))
+    wish.state = State.CLOSED
+    wish.closed_at = now
+    wish.feedback_token_hash = ""
+    wish.save()
+    event = _event(
+        wish,
+        action="auto_closed",
+        from_state=State.FULFILLED,
+        actor_kind=EventActor.SYSTEM,
+        reason=_("%(days)d天内未收到居民评价，心愿按已实现办结。") % {"days": days},
+    )
+    _tell_users(
+        selectors.secretary_users(wish.community),
+        template="demands_auto_closed",
+        event=event,
+        context={"link": _review_link(wish, site_url)},
+    )
+    return wish
+
+
+def wishes_auto_close_unconfirmed(*, now: datetime | None = None) -> int:
+    """Close every fulfilled wish whose rating link has gone unanswered for FEEDBACK_DAYS; return how many."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=_setting("WISH_FEEDBACK_DAYS", DEFAULT_FEEDBACK_DAYS))
+    ids = list(MicroWish.objects.filter(state=State.FULFILLED, fulfilled_at__lte=cutoff).values_list("pk", flat=True))
+    done = 0
+    for pk in ids:
+        try:
+            wish_auto_close(wish=MicroWish(pk=pk), now=now)
+            done += 1
+        except ValidationError:
+            continue
+    return done
+
+
+def _organizer_name(user) -> str:
+    member = getattr(user, "member", None)
+    if member is not None:
+        return member.name
+    return (user.get_full_name() or user.get_username())[:50]
+
+
+@transaction.atomic
+def wish_confirm_service(*, wish: MicroWish, actor) -> MicroWish:
+    """The community confirms the service (谁组织谁记录、谁记录谁证明): the claimer's ServiceRecord is created and
+    verified by the community's organization, and the points follow — "wish_fulfilled", plus "resident_rating"
+    per star when the resident rated (the rule decides from how many stars).
+
+    Allowed on a confirmed wish (→ closed) and on a wish closed unconfirmed whose service is not yet confirmed
+    (stays closed). Idempotent pieces: the record by (source "wish", "wish:<id>", member), the points by their
+    idempotency keys. Locks: the wish, then the record, then the points balance. Nobody confirms their own claim.
+    """
+    wish = _lock(wish)
+    allowed = wish.state == State.CONFIRMED or (wish.state == State.CLOSED and wish.service_confirmed_at is None)
+    if not allowed:
+        if wish.state == State.CLOSED:
+            raise ValidationError(_("该心愿的服务已经确认过。"))
+        raise ValidationError(
+            _("只有居民已确认或已自动办结的心愿可以确认服务（该心愿%(state)s）。") % {"state": wish.get_state_display()}
+        )
+    claimer = Member.objects.select_related("user").get(pk=wish.claimed_by_id)
+    if claimer.user_id == actor.pk:
+        raise ValidationError(_("不能确认本人认领的心愿，请由社区其他负责人确认。"))
+    ref = f"wish:{wish.pk}"
+    place = wish.community.name + (f" {wish.grid.name}" if wish.grid_id else "")
+    record = service_record_create(
+        member=claimer,
+        start=wish.service_started_at,
+        end=wish.service_ended_at,
+        hours=wish.service_hours,
+        place=place,
+        content=_("实现微心愿：%(title)s") % {"title": wish.public_title},
+        beneficiary_summary=_("%(community)s居民（%(category)s）")
+        % {"community": wish.community.name, "category": wish.category.name},
+        evaluation=wish.rating,
+        source=ServiceRecord.Source.WISH,
+        source_ref=ref,
+        recording_organization=wish.community.organization,
+        organizer=_organizer_name(actor),
+        recorder=actor,
+    )
+    if record.status == ServiceRecord.Status.PENDING:
+        record = service_record_verify(record=record, verifier=actor)
+    fulfilled = award(
+        member=claimer,
+        rule="wish_fulfilled",
+        idempotency_key=f"{ref}:fulfilled",
+        source_ref=ref,
+        actor=actor,
+        note=wish.public_title,
+    )
+    bonus = None
+    if wish.rating:
+        bonus = award(
+            member=claimer,
+            rule="resident_rating",
+            quantity=wish.rating,
+            idempotency_key=f"{ref}:rating",
+            source_ref=ref,
+            actor=actor,
+            note=_("居民评价%(n)d星") % {"n": wish.rating},
+        )
+    from_state = wish.state
+    now = timezone.now()
+    wish.service_record = record
+    wish.service_confirmed_at = now
+    wish.service_confirmed_by = actor
+    if wish.state == State.CONFIRMED:
+        wish.state = State.CLOSED
+        wish.closed_at = now
+    wish.save()
+    event = _event(
+        wish,
+        action="closed" if from_state == State.CONFIRMED else "service_confirmed",
+        from_state=from_state,
+        actor_kind=EventActor.SECRETARY,
+        actor=actor,
+        reason=_("社区确认服务，心愿办结。"),
+        public=from_state == State.CONFIRMED,
+    )
+    points = sum(e.points for e in (fulfilled, bonus) if e is not None)
+    _tell_users(
+        [claimer.user],
+        template="demands_closed",
+        event=event,
+        context={"hours": str(record.hours), "points": points},
+    )
+    return wish
+
+
+# --- Contact data -----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def contact_access_log(*, wish: MicroWish, user, role: str) -> ContactAccessLog:
+    """Record that `user` is shown the resident's full contact (the caller has checked `can_see_contact`)."""
+    if role not in ContactAccessLog.Role.values:
+        raise ValueError(f"unknown role: {role}")
+    return ContactAccessLog.objects.create(wish=wish, user=user, role=role)
+
+
+@transaction.atomic
+def phone_block(*, wish: MicroWish, actor, reason: str) -> BlockedPhone:
+    """Stop accepting wishes from the phone of `wish` (abuse). Idempotent: the hash is unique."""
+    reason = _text(reason, field="reason", label=_("原因"), max_length=200)
+    if not wish.phone_hash:
+        raise ValidationError(_("该心愿的联系方式已清除。"))
+    try:
+        with transaction.atomic():
+            return BlockedPhone.objects.create(
+                phone_hash=wish.phone_hash, phone_masked=mask_phone(wish.contact_phone), reason=reason, created_by=actor
+            )
+    except IntegrityError:
+        return BlockedPhone.objects.get(phone_hash=wish.phone_hash)
+
+
+PURGEABLE_STATES = (State.CLOSED, State.REJECTED, State.WITHDRAWN, State.EXPIRED)
+
+
+def wishes_purge_contacts(*, older_than_days: int | None = None, now: datetime | None = None) -> int:
+    """Erase residents' personal data from wishes finished more than `older_than_days` ago (setting
+    WISH_CONTACT_RETENTION_DAYS, default 180): name, phone and its hash, the resident's own wording, free-text
+    comments and photos. What stays is anonymous: category, community, grid, dates, states, rating, the reviewed
+    public text. Each wish in its own transaction under its lock; returns how many were purged."""
+    if older_than_days is None:
+        older_than_days = _setting("WISH_CONTACT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+    days = older_than_days
+    now = now or timezone.now()
+    ids = list(
+        MicroWish.objects.filter(
+            state__in=PURGEABLE_STATES, updated_at__lt=now - timedelta(days=days), contact_purged_at__isnull=True
+        ).values_list("pk", flat=True)
+    )
+    for pk in ids:
+        _purge_one(pk, now)
+    return len(ids)
+
+
+@transaction.atomic
+def _purge_one(pk: int, now: datetime) -> None:
+    wish = MicroWish.objects.select_for_update().get(pk=pk)
+    published = wish.published_at is not None
+    wish.contact_name = ""
+    wish.contact_phone = ""
+    wish.phone_hash = ""
+    wish.feedback_token_hash = ""
+    wish.preferred_time = ""
+    wish.rating_comment = ""
+    wish.fulfilment_note = ""
+    wish.title = wish.public_title if published else ""
+    wish.description = ""
+    if not published:  # never reviewed for the wall: it may still hold what the resident wrote
+        wish.public_title = ""
+        wish.public_description = ""
+    wish.contact_purged_at = now
+    wish.save()
+    wish.events.filter(actor_kind__in=[EventActor.RESIDENT, EventActor.MEMBER]).update(reason="")
+    for photo in wish.photos.all():
+        name = photo.image.name
+        photo.delete()
+        transaction.on_commit(lambda name=name: default_storage.delete(name))
