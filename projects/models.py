@@ -1,1 +1,607 @@
-"""Models of the projects app (see DESIGN.md)."""
+"""Service projects (品牌项目), their activities, sign-ups, standing posts and self-reports (see DESIGN.md, projects).
+
+Invariants live here as database constraints; every write goes through `projects.services`, which takes the locks
+that keep the invariants a constraint cannot state (seats, a post's places) — see the docstring of that module.
+"""
+
+from decimal import ROUND_DOWN, Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Length
+from django.db.models.lookups import Exact
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Community, Grid, Member, Organization, ServiceRecord, Tag, Team
+from training.models import Course
+
+# --- Catalogues and choices -------------------------------------------------------------------------------------
+
+
+class ProjectCategory(models.Model):
+    """An entry of the admin-editable category list (助老, 助残, 关爱儿童, …), seeded by a data migration."""
+
+    name = models.CharField(_("名称"), max_length=50, unique=True)
+    position = models.PositiveSmallIntegerField(_("排序"), default=0)
+    active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("项目类别")
+        verbose_name_plural = _("项目类别")
+        ordering = ["position", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ServiceMode(models.TextChoices):
+    DIRECT = "direct", _("直接联系服务群众")
+    PAIRING = "pairing", _("结对帮扶")
+    GRID = "grid", _("网格化服务")
+    FIXED_POINT = "fixed_point", _("集中定点服务")
+    TEAM = "team", _("组团服务")
+
+
+class TargetGroup(models.TextChoices):
+    """服务对象. A project's groups are a bit mask (`ServiceProject.target_groups`): bit i is `TargetGroup.values[i]`.
+
+    A mask rather than a JSON list for the reason members/availability.py gives: a CHECK keeps it valid and
+    "serves empty-nest elderly" is a portable bitwise filter on SQLite and PostgreSQL alike.
+    """
+
+    UNEMPLOYED = "unemployed", _("下岗失业人员")
+    LOW_INCOME = "low_income", _("特困低保家庭")
+    DISABLED = "disabled", _("残障人士")
+    ELDERLY_ALONE = "elderly_alone", _("空巢老人")
+    LEFT_BEHIND_CHILDREN = "left_behind_children", _("留守儿童")
+    GENERAL = "general", _("社区群众")
+
+
+TARGET_GROUPS_FULL_MASK = (1 << len(TargetGroup.values)) - 1
+
+
+def target_group_bit(code: str) -> int:
+    return 1 << TargetGroup.values.index(code)
+
+
+def target_groups_mask(codes) -> int:
+    mask = 0
+    for code in codes:
+        mask |= target_group_bit(code)
+    return mask
+
+
+def target_group_codes(mask: int) -> list[str]:
+    return [code for i, code in enumerate(TargetGroup.values) if mask & (1 << i)]
+
+
+class ProjectStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    PUBLISHED = "published", _("已发布")
+    CLOSED = "closed", _("已结束")
+
+
+class Recurrence(models.TextChoices):
+    NONE = "none", _("不重复")
+    WEEKLY = "weekly", _("每周")
+    MONTHLY = "monthly", _("每月")
+
+
+class Weekday(models.IntegerChoices):
+    # Python's date.weekday(): Monday is 0.
+    MON = 0, _("周一")
+    TUE = 1, _("周二")
+    WED = 2, _("周三")
+    THU = 3, _("周四")
+    FRI = 4, _("周五")
+    SAT = 5, _("周六")
+    SUN = 6, _("周日")
+
+
+# --- Projects ---------------------------------------------------------------------------------------------------
+
+
+class ServiceProject(models.Model):
+    """服务项目（品牌项目）: regular, branded service organised by a party organization.
+
+    A recurring project (weekly: every <weekday> at <time>; monthly: the <week>-th <weekday> of each month) has its
+    activities generated ahead by `services.activities_generate`; its posts add weekly slots of their own.
+    """
+
+    Status = ProjectStatus
+    Mode = ServiceMode
+    Recurrence = Recurrence
+
+    slug = models.SlugField(
+        _("网址标识"), max_length=60, unique=True, help_text=_("项目页面网址的一部分，只能用英文字母、数字和连字符。")
+    )
+    title = models.CharField(_("项目名称"), max_length=100)
+    brand_name = models.CharField(_("品牌名称"), max_length=50, blank=True)
+    slogan = models.CharField(_("口号"), max_length=100, blank=True)
+    # Re-encoded to PNG by services.project_save (validators.clean_logo); served by a view, never from MEDIA_URL.
+    logo = models.ImageField(_("标识"), upload_to="projects/logos/", blank=True)
+    category = models.ForeignKey(
+        ProjectCategory, verbose_name=_("项目类别"), on_delete=models.PROTECT, related_name="projects"
+    )
+    service_mode = models.CharField(_("服务方式"), max_length=20, choices=ServiceMode.choices)
+    target_groups = models.PositiveSmallIntegerField(_("服务对象"), default=0)
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("组织单位"), on_delete=models.PROTECT, related_name="service_projects"
+    )
+    community = models.ForeignKey(
+        Community,
+        verbose_name=_("社区（村）"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="service_projects",
+    )
+    grid = models.ForeignKey(
+        Grid, verbose_name=_("网格"), null=True, blank=True, on_delete=models.SET_NULL, related_name="service_projects"
+    )
+    place = models.CharField(_("服务地点"), max_length=200)
+    description = models.TextField(_("项目介绍"), blank=True)
+    skills_wanted = models.ManyToManyField(
+        Tag, verbose_name=_("需要的特长"), blank=True, related_name="service_projects"
+    )
+    course_required = models.ForeignKey(
+        Course,
+        verbose_name=_("需要的培训"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="service_projects",
+        help_text=_("设置后，只有完成该培训且在有效期内的党员才能报名。"),
+    )
+    status = models.CharField(_("状态"), max_length=10, choices=ProjectStatus.choices, default=ProjectStatus.DRAFT)
+    recurrence = models.CharField(_("重复"), max_length=10, choices=Recurrence.choices, default=Recurrence.NONE)
+    recurrence_weekday = models.PositiveSmallIntegerField(_("星期"), choices=Weekday.choices, null=True, blank=True)
+    recurrence_week = models.PositiveSmallIntegerField(
+        _("每月第几周"), null=True, blank=True, help_text=_("每月重复时填写：1–4，表示每月第几个该星期。")
+    )
+    recurrence_time = models.TimeField(_("开始时间"), null=True, blank=True)
+    recurrence_minutes = models.PositiveSmallIntegerField(_("时长（分钟）"), null=True, blank=True)
+    recurrence_capacity = models.PositiveIntegerField(_("每次名额"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("创建人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("服务项目")
+        verbose_name_plural = _("服务项目")
+        ordering = ["title", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ProjectStatus.values), name="projects_project_status_valid"),
+            models.CheckConstraint(
+                condition=Q(service_mode__in=ServiceMode.values), name="projects_project_mode_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(target_groups__gte=0, target_groups__lte=TARGET_GROUPS_FULL_MASK),
+                name="projects_project_target_groups_mask",
+            ),
+            models.CheckConstraint(
+                condition=Q(recurrence__in=Recurrence.values), name="projects_project_recurrence_valid"
+            ),
+            # A recurring project says when, how long and how many; a monthly one also which week.
+            models.CheckConstraint(
+                condition=Q(recurrence="none")
+                | Q(
+                    recurrence_weekday__isnull=False,
+                    recurrence_weekday__lte=6,
+                    recurrence_time__isnull=False,
+                    recurrence_minutes__gt=0,
+                    recurrence_capacity__gt=0,
+                ),
+                name="projects_project_recurrence_complete",
+                violation_error_message=_("重复的项目需要填写星期、开始时间、时长和每次名额。"),
+            ),
+            models.CheckConstraint(
+                condition=~Q(recurrence="monthly") | Q(recurrence_week__gte=1, recurrence_week__lte=4),
+                name="projects_project_monthly_week",
+                violation_error_message=_("每月重复的项目需要填写第几周（1–4）。"),
+            ),
+        ]
+        indexes = [
+            # /projects/: status = 'published' filtered by category / mode, ordered by title.
+            models.Index(fields=["status", "category"], name="projects_project_browse"),
+            # The admin and the scope: organization IN (subtree).
+            models.Index(fields=["organization"], name="projects_project_org"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def display_name(self) -> str:
+        return self.brand_name or self.title
+
+    @property
+    def target_group_codes(self) -> list[str]:
+        return target_group_codes(self.target_groups)
+
+    @property
+    def target_group_labels(self) -> list[str]:
+        labels = dict(TargetGroup.choices)
+        return [labels[code] for code in self.target_group_codes]
+
+
+# --- Standing posts ---------------------------------------------------------------------------------------------
+
+
+class Post(models.Model):
+    """岗位 (认领项目岗位): a standing weekly place in a project — "every Wednesday afternoon, 4 places".
+
+    `activities_generate` creates the post's weekly activities (its slot) and signs every active claimer up.
+    """
+
+    project = models.ForeignKey(
+        ServiceProject, verbose_name=_("服务项目"), on_delete=models.CASCADE, related_name="posts"
+    )
+    title = models.CharField(_("岗位名称"), max_length=100)
+    weekday = models.PositiveSmallIntegerField(_("星期"), choices=Weekday.choices)
+    start_time = models.TimeField(_("开始时间"))
+    minutes = models.PositiveSmallIntegerField(_("时长（分钟）"))
+    places = models.PositiveSmallIntegerField(_("岗位数"))
+    description = models.CharField(_("岗位说明"), max_length=200, blank=True)
+    active = models.BooleanField(_("开放认领"), default=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("岗位")
+        verbose_name_plural = _("岗位")
+        ordering = ["project", "weekday", "start_time", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(places__gt=0), name="projects_post_places_positive"),
+            models.CheckConstraint(condition=Q(minutes__gt=0), name="projects_post_minutes_positive"),
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="projects_post_weekday_valid"),
+            models.UniqueConstraint(
+                fields=["project", "weekday", "start_time"],
+                name="projects_post_unique_slot",
+                violation_error_message=_("该项目在这个时段已有岗位。"),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.project.title} · {self.title}"
+
+
+class PostClaimStatus(models.TextChoices):
+    ACTIVE = "active", _("在岗")
+    LEFT = "left", _("已退出")
+
+
+class PostClaim(models.Model):
+    """A member holding a post. While active, the member is signed up to each of the post's activities."""
+
+    Status = PostClaimStatus
+
+    post = models.ForeignKey(Post, verbose_name=_("岗位"), on_delete=models.CASCADE, related_name="claims")
+    member = models.ForeignKey(Member, verbose_name=_("党员"), on_delete=models.PROTECT, related_name="post_claims")
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    claimed_at = models.DateTimeField(_("认领时间"), auto_now_add=True)
+    left_at = models.DateTimeField(_("退出时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("岗位认领")
+        verbose_name_plural = _("岗位认领")
+        ordering = ["post", "claimed_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["post", "member"],
+                condition=Q(status="active"),
+                name="projects_claim_one_active",
+                violation_error_message=_("您已认领该岗位。"),
+            ),
+            models.CheckConstraint(condition=Q(status__in=PostClaimStatus.values), name="projects_claim_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status="left") | Q(left_at__isnull=False), name="projects_claim_left_has_time"
+            ),
+        ]
+        indexes = [
+            # "My posts": member = ? AND status = 'active'.
+            models.Index(fields=["member", "status"], name="projects_claim_member"),
+        ]
+
+    def __str__(self):
+        return f"{self.member.name} → {self.post}"
+
+
+class PostSkip(models.Model):
+    """A date a claimer will not serve (请假): no sign-up is made for it, an existing one is cancelled."""
+
+    claim = models.ForeignKey(PostClaim, verbose_name=_("岗位认领"), on_delete=models.CASCADE, related_name="skips")
+    date = models.DateField(_("日期"))
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("岗位请假")
+        verbose_name_plural = _("岗位请假")
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["claim", "date"], name="projects_skip_unique_date")]
+
+    def __str__(self):
+        return f"{self.claim} {self.date}"
+
+
+# --- Activities and sign-ups ------------------------------------------------------------------------------------
+
+
+class ActivityStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("报名中")
+    CANCELLED = "cancelled", _("已取消")
+    COMPLETED = "completed", _("已结束")
+
+
+class Activity(models.Model):
+    """活动: one occurrence of a project, with seats, a sign-up window, a cancellation cut-off and a check-in code."""
+
+    Status = ActivityStatus
+
+    project = models.ForeignKey(
+        ServiceProject, verbose_name=_("服务项目"), on_delete=models.PROTECT, related_name="activities"
+    )
+    post = models.ForeignKey(
+        Post, verbose_name=_("岗位"), null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
+    )
+    title = models.CharField(_("活动名称"), max_length=100, blank=True, help_text=_("不填则使用项目名称。"))
+    starts_at = models.DateTimeField(_("开始时间"))
+    ends_at = models.DateTimeField(_("结束时间"))
+    place = models.CharField(_("地点"), max_length=200)
+    capacity = models.PositiveIntegerField(_("名额"))
+    signup_opens_at = models.DateTimeField(_("报名开始"))
+    signup_closes_at = models.DateTimeField(_("报名截止"))
+    cancel_cutoff_at = models.DateTimeField(_("取消截止"), help_text=_("此时间之后取消报名记为逾期取消。"))
+    checkin_code = models.CharField(_("签到码"), max_length=6)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=ActivityStatus.choices, default=ActivityStatus.SCHEDULED
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("活动")
+        verbose_name_plural = _("活动")
+        ordering = ["starts_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")),
+                name="projects_activity_ends_after_start",
+                violation_error_message=_("结束时间必须晚于开始时间。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__gt=0),
+                name="projects_activity_capacity_positive",
+                violation_error_message=_("名额必须大于0。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(signup_closes_at__gt=F("signup_opens_at"), signup_closes_at__lte=F("starts_at")),
+                name="projects_activity_signup_window",
+                violation_error_message=_("报名截止应晚于报名开始，且不晚于活动开始。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(cancel_cutoff_at__lte=F("starts_at")),
+                name="projects_activity_cutoff_before_start",
+                violation_error_message=_("取消截止不能晚于活动开始。"),
+            ),
+            # Digits are checked by the service; LENGTH is portable where a REGEXP in a CHECK is not (SQLite).
+            models.CheckConstraint(condition=Exact(Length("checkin_code"), 6), name="projects_activity_code_six_chars"),
+            models.CheckConstraint(
+                condition=Q(status__in=ActivityStatus.values), name="projects_activity_status_valid"
+            ),
+            # Regenerating a recurring project's activities finds the ones it made (services.activities_generate).
+            models.UniqueConstraint(fields=["project", "starts_at"], name="projects_activity_unique_start"),
+        ]
+        indexes = [
+            # Upcoming activities (/projects/ seats filter, brand pages): status = 'scheduled' AND starts_at > now.
+            models.Index(fields=["status", "starts_at"], name="projects_activity_upcoming"),
+        ]
+
+    def __str__(self):
+        return f"{self.display_title} {self.starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.project.title
+
+    @property
+    def seats_left(self) -> int:
+        """Free seats; needs the `confirmed_count` annotation of `projects.selectors` (no query here)."""
+        return max(self.capacity - self.confirmed_count, 0)
+
+    @property
+    def length_hours(self) -> Decimal:
+        """The activity's length in hours, rounded down to 0.01 (the cap of a sign-up's hours)."""
+        return (Decimal(int((self.ends_at - self.starts_at).total_seconds())) / 3600).quantize(
+            Decimal("0.01"), ROUND_DOWN
+        )
+
+
+class SignUpStatus(models.TextChoices):
+    CONFIRMED = "confirmed", _("已报名")
+    WAITLISTED = "waitlisted", _("候补")
+    CANCELLED = "cancelled", _("已取消")
+    LATE_CANCELLED = "late_cancelled", _("逾期取消")
+    ATTENDED = "attended", _("已到")
+    NO_SHOW = "no_show", _("缺席")
+
+
+class SignUp(models.Model):
+    """报名: a member's place in an activity (a team leader's sign-up makes one row per team member, with `team`)."""
+
+    Status = SignUpStatus
+
+    # A member has at most one of these per activity.
+    ACTIVE_STATUSES = (Status.CONFIRMED, Status.WAITLISTED, Status.ATTENDED, Status.NO_SHOW)
+    # Statuses holding a seat.
+    SEAT_STATUSES = (Status.CONFIRMED, Status.ATTENDED, Status.NO_SHOW)
+
+    activity = models.ForeignKey(Activity, verbose_name=_("活动"), on_delete=models.PROTECT, related_name="signups")
+    member = models.ForeignKey(Member, verbose_name=_("党员"), on_delete=models.PROTECT, related_name="signups")
+    team = models.ForeignKey(
+        Team, verbose_name=_("服务队"), null=True, blank=True, on_delete=models.SET_NULL, related_name="signups"
+    )
+    claim = models.ForeignKey(
+        PostClaim, verbose_name=_("岗位认领"), null=True, blank=True, on_delete=models.SET_NULL, related_name="signups"
+    )
+    status = models.CharField(_("状态"), max_length=15, choices=SignUpStatus.choices)
+    waitlist_position = models.PositiveIntegerField(_("候补序号"), null=True, blank=True)
+    checked_in_at = models.DateTimeField(_("签到时间"), null=True, blank=True)
+    hours = models.DecimalField(_("服务时长（小时）"), max_digits=5, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(_("报名时间"), auto_now_add=True)
+    cancelled_at = models.DateTimeField(_("取消时间"), null=True, blank=True)
+    marked_at = models.DateTimeField(_("考勤时间"), null=True, blank=True)
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("考勤人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("报名")
+        verbose_name_plural = _("报名")
+        ordering = ["activity", "created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["activity", "member"],
+                condition=Q(status__in=["confirmed", "waitlisted", "attended", "no_show"]),
+                name="projects_signup_one_active",
+                violation_error_message=_("您已报名该活动。"),
+            ),
+            models.UniqueConstraint(
+                fields=["activity", "waitlist_position"],
+                condition=Q(status="waitlisted"),
+                name="projects_signup_unique_waitlist_position",
+            ),
+            models.CheckConstraint(condition=Q(status__in=SignUpStatus.values), name="projects_signup_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status="waitlisted", waitlist_position__isnull=False)
+                | (~Q(status="waitlisted") & Q(waitlist_position__isnull=True)),
+                name="projects_signup_waitlist_has_position",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["cancelled", "late_cancelled"]) | Q(cancelled_at__isnull=False),
+                name="projects_signup_cancelled_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="attended") | Q(hours__gt=0), name="projects_signup_attended_has_hours"
+            ),
+            models.CheckConstraint(
+                condition=Q(hours__isnull=True) | Q(status="attended"), name="projects_signup_hours_only_attended"
+            ),
+        ]
+        indexes = [
+            # Seats of an activity: activity = ? AND status IN (…) (every sign-up, the lists' annotations).
+            models.Index(fields=["activity", "status"], name="projects_signup_activity"),
+            # A member's sign-ups: /me/activities/, the overlap check, the no-show count, the calendar feed.
+            models.Index(fields=["member", "status"], name="projects_signup_member"),
+        ]
+
+    def __str__(self):
+        return f"{self.member.name} → {self.activity}"
+
+
+# --- Self-reports and the calendar feed -------------------------------------------------------------------------
+
+
+class SelfReportStatus(models.TextChoices):
+    PENDING = "pending", _("待审核")
+    APPROVED = "approved", _("已通过")
+    REJECTED = "rejected", _("未通过")
+
+
+class SelfReport(models.Model):
+    """自主申报: offline service a member reports; the reviewing organization approves it into a ServiceRecord."""
+
+    Status = SelfReportStatus
+
+    member = models.ForeignKey(Member, verbose_name=_("党员"), on_delete=models.PROTECT, related_name="self_reports")
+    # Who reviews: the project's organization, or the member's branch when no project is named.
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("审核组织"), on_delete=models.PROTECT, related_name="self_reports"
+    )
+    project = models.ForeignKey(
+        ServiceProject,
+        verbose_name=_("服务项目"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="self_reports",
+    )
+    started_at = models.DateTimeField(_("开始时间"))
+    ended_at = models.DateTimeField(_("结束时间"))
+    place = models.CharField(_("服务地点"), max_length=200)
+    content = models.TextField(_("服务内容"))
+    hours = models.DecimalField(_("服务时长（小时）"), max_digits=5, decimal_places=2)
+    status = models.CharField(_("状态"), max_length=10, choices=SelfReportStatus.choices, default="pending")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("审核人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    review_note = models.CharField(_("审核意见"), max_length=200, blank=True)
+    record = models.OneToOneField(
+        ServiceRecord,
+        verbose_name=_("服务记录"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="self_report",
+    )
+    created_at = models.DateTimeField(_("申报时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("自主申报")
+        verbose_name_plural = _("自主申报")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ended_at__gt=F("started_at")), name="projects_report_ends_after_start"),
+            models.CheckConstraint(condition=Q(hours__gt=0), name="projects_report_hours_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=SelfReportStatus.values), name="projects_report_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(record__isnull=False, reviewed_at__isnull=False),
+                name="projects_report_approved_has_record",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | Q(reviewed_at__isnull=False), name="projects_report_rejected_time"
+            ),
+        ]
+        indexes = [
+            # The approval queue: organization IN (scope) AND status = 'pending'.
+            models.Index(fields=["organization", "status"], name="projects_report_queue"),
+        ]
+
+    def __str__(self):
+        return f"{self.member.name} {self.started_at:%Y-%m-%d} {self.hours}h"
+
+
+class CalendarFeed(models.Model):
+    """The private token of a member's iCalendar feed (/me/calendar/<token>.ics); a new token revokes the old URL."""
+
+    member = models.OneToOneField(
+        Member, verbose_name=_("党员"), on_delete=models.CASCADE, related_name="calendar_feed"
+    )
+    token = models.CharField(_("令牌"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("日历订阅")
+        verbose_name_plural = _("日历订阅")
+
+    def __str__(self):
+        return self.member.name

@@ -21,5 +21,6 @@ urlpatterns = [
     path("", include("members.urls")),
     path("", include("incentives.urls")),
     path("", include("demands.urls")),
+    path("", include("projects.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,244 @@
+"""Forms of the projects pages and admin. They check the services' rules in `clean()` (`services.check_*`), so bad
+input is a message on the form and the service, which checks again inside its transaction, saves nothing."""
+
+from datetime import datetime, timedelta
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Community
+
+from . import services
+from .models import (
+    Activity,
+    ProjectCategory,
+    ServiceMode,
+    ServiceProject,
+    TargetGroup,
+    target_group_codes,
+    target_groups_mask,
+)
+from .selectors import ProjectFilters
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Attach a service's ValidationError to the form: to its fields when the form has them, else to the form."""
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+class ProjectFilterForm(forms.Form):
+    """The filters of /projects/ (GET). Invalid values are dropped, never an error page."""
+
+    category = forms.ModelChoiceField(label=_("类别"), queryset=ProjectCategory.objects.none(), required=False)
+    mode = forms.ChoiceField(label=_("服务方式"), required=False)
+    target_group = forms.ChoiceField(label=_("服务对象"), required=False)
+    community = forms.ModelChoiceField(label=_("社区（村）"), queryset=Community.objects.none(), required=False)
+    date_from = forms.DateField(label=_("从"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("到"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    matches = forms.BooleanField(label=_("符合我的特长或兴趣"), required=False)
+    seats = forms.BooleanField(label=_("还有名额"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = ProjectCategory.objects.filter(active=True)
+        self.fields["category"].empty_label = _("全部")
+        self.fields["mode"].choices = [("", _("全部")), *ServiceMode.choices]
+        self.fields["target_group"].choices = [("", _("全部")), *TargetGroup.choices]
+        self.fields["community"].queryset = Community.objects.filter(
+            service_projects__status=ServiceProject.Status.PUBLISHED
+        ).distinct()
+        self.fields["community"].empty_label = _("全部")
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.Select):
+                field.widget.attrs["class"] = "form-select form-select-sm"
+            elif not isinstance(field.widget, forms.CheckboxInput):
+                field.widget.attrs["class"] = "form-control form-control-sm"
+
+    def filters(self) -> ProjectFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        if not data:
+            # Keep whatever parsed: a bad date must not drop the category the visitor chose.
+            data = {k: v for k, v in getattr(self, "cleaned_data", {}).items() if k not in self.errors}
+        return ProjectFilters(
+            category=data["category"].pk if data.get("category") else None,
+            mode=data.get("mode") or "",
+            target_group=data.get("target_group") or "",
+            community=data["community"].pk if data.get("community") else None,
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            matches=bool(data.get("matches")),
+            seats=bool(data.get("seats")),
+        )
+
+
+class CheckInForm(forms.Form):
+    code = forms.CharField(
+        label=_("签到码"),
+        min_length=6,
+        max_length=6,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9]{6}"}),
+    )
+
+
+class SelfReportForm(forms.Form):
+    """自主申报: what a member did offline, when, where and for how long."""
+
+    project = forms.ModelChoiceField(
+        label=_("服务项目"),
+        queryset=ServiceProject.objects.none(),
+        required=False,
+        help_text=_("属于某个服务项目时请选择，由该项目的组织单位审核；否则由您所在的支部审核。"),
+    )
+    date = forms.DateField(label=_("服务日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.TimeField(label=_("开始时间"), widget=forms.TimeInput(attrs={"type": "time"}))
+    end = forms.TimeField(label=_("结束时间"), widget=forms.TimeInput(attrs={"type": "time"}))
+    hours = forms.DecimalField(
+        label=_("服务时长（小时）"),
+        max_digits=5,
+        decimal_places=2,
+        min_value=0.01,
+        help_text=_("实际服务时间，不含往返路途。"),
+    )
+    place = forms.CharField(label=_("服务地点"), max_length=200)
+    content = forms.CharField(label=_("服务内容"), widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = ServiceProject.objects.filter(
+            status=ServiceProject.Status.PUBLISHED
+        ).order_by("title")
+
+    def clean(self):
+        data = super().clean()
+        if all(data.get(k) is not None for k in ("date", "start", "end", "hours")):
+            start = timezone.make_aware(datetime.combine(data["date"], data["start"]))
+            end = timezone.make_aware(datetime.combine(data["date"], data["end"]))
+            if end <= start:
+                end += timedelta(days=1)  # past midnight
+            data["started_at"], data["ended_at"] = start, end
+            try:
+                services.check_self_report(
+                    started_at=start,
+                    ended_at=end,
+                    hours=data["hours"],
+                    place=data.get("place", ""),
+                    content=data.get("content", ""),
+                )
+            except ValidationError as exc:
+                add_service_errors(self, exc)
+        return data
+
+
+# --- Admin ------------------------------------------------------------------------------------------------------
+
+
+class ServiceProjectAdminForm(forms.ModelForm):
+    """The project's target groups as checkboxes (stored as a bit mask); the service's rules in clean()."""
+
+    target_groups = forms.MultipleChoiceField(
+        label=_("服务对象"), choices=TargetGroup.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = ServiceProject
+        fields = (
+            "slug",
+            "title",
+            "brand_name",
+            "slogan",
+            "logo",
+            "category",
+            "service_mode",
+            "target_groups",
+            "organization",
+            "community",
+            "grid",
+            "place",
+            "description",
+            "skills_wanted",
+            "course_required",
+            "status",
+            "recurrence",
+            "recurrence_weekday",
+            "recurrence_week",
+            "recurrence_time",
+            "recurrence_minutes",
+            "recurrence_capacity",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["target_groups"] = target_group_codes(self.instance.target_groups)
+
+    def clean_target_groups(self):
+        return target_groups_mask(self.cleaned_data.get("target_groups") or [])
+
+    def _post_clean(self):
+        super()._post_clean()  # fills the instance from the cleaned data
+        if not self.errors:
+            try:
+                services.check_project(project=self.instance)
+            except ValidationError as exc:
+                add_service_errors(self, exc)
+
+
+class ActivityAdminForm(forms.ModelForm):
+    """Times and seats checked as the service does; the windows default like `services.activity_create`."""
+
+    class Meta:
+        model = Activity
+        fields = (
+            "project",
+            "title",
+            "starts_at",
+            "ends_at",
+            "place",
+            "capacity",
+            "signup_opens_at",
+            "signup_closes_at",
+            "cancel_cutoff_at",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("signup_opens_at", "signup_closes_at", "cancel_cutoff_at", "place"):
+            if name in self.fields:
+                self.fields[name].required = False
+        if "place" in self.fields:
+            self.fields["place"].help_text = _("不填则使用项目的服务地点。")
+        for name in ("signup_opens_at", "signup_closes_at", "cancel_cutoff_at"):
+            if name in self.fields:
+                self.fields[name].help_text = _(
+                    "不填：报名即日开始、活动开始时截止，活动开始前24小时后取消记为逾期取消。"
+                )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("starts_at") and data.get("ends_at"):
+            opens, closes, cutoff = services.activity_windows(
+                data["starts_at"],
+                data.get("signup_opens_at"),
+                data.get("signup_closes_at"),
+                data.get("cancel_cutoff_at"),
+                timezone.now(),
+            )
+            try:
+                services.check_activity(
+                    starts_at=data["starts_at"],
+                    ends_at=data["ends_at"],
+                    capacity=data.get("capacity"),
+                    signup_opens_at=opens,
+                    signup_closes_at=closes,
+                    cancel_cutoff_at=cutoff,
+                )
+            except ValidationError as exc:
+                add_service_errors(self, exc)
+            data["signup_opens_at"], data["signup_closes_at"], data["cancel_cutoff_at"] = opens, closes, cutoff
+        return data

@@ -1,0 +1,335 @@
+"""Reads of the projects app, and its scope.
+
+Scope comes from `members.selectors.visible_organizations`: a secretary or 组织管理员 organises the projects (and
+their activities, posts, sign-ups, self-reports) of the organizations in their subtree; a platform admin all of them.
+Published and closed projects are public (brand pages are shared on posters and in WeChat groups); drafts are seen in
+scope only. Every list is one query with its joins and counts, whatever the number of rows.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from members.models import Member, Tag
+from members.selectors import is_organization_admin, visible_organizations
+
+from .models import (
+    Activity,
+    Post,
+    PostClaim,
+    SelfReport,
+    ServiceProject,
+    SignUp,
+    target_group_bit,
+)
+
+PUBLIC_STATUSES = (ServiceProject.Status.PUBLISHED, ServiceProject.Status.CLOSED)
+
+
+def _sees_nothing(user) -> bool:
+    return user is None or not user.is_authenticated or not user.is_active
+
+
+def _scoped(qs: QuerySet, user, lookup: str) -> QuerySet:
+    if _sees_nothing(user):
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    return qs.filter(**{f"{lookup}__in": visible_organizations(user)})
+
+
+def visible_projects(user, *, queryset: QuerySet[ServiceProject] | None = None) -> QuerySet[ServiceProject]:
+    """Projects `user` organises: those of organizations in scope."""
+    return _scoped(ServiceProject.objects.all() if queryset is None else queryset, user, "organization")
+
+
+def visible_activities(user, *, queryset: QuerySet[Activity] | None = None) -> QuerySet[Activity]:
+    return _scoped(Activity.objects.all() if queryset is None else queryset, user, "project__organization")
+
+
+def visible_signups(user, *, queryset: QuerySet[SignUp] | None = None) -> QuerySet[SignUp]:
+    return _scoped(SignUp.objects.all() if queryset is None else queryset, user, "activity__project__organization")
+
+
+def visible_posts(user, *, queryset: QuerySet[Post] | None = None) -> QuerySet[Post]:
+    return _scoped(Post.objects.all() if queryset is None else queryset, user, "project__organization")
+
+
+def visible_post_claims(user, *, queryset: QuerySet[PostClaim] | None = None) -> QuerySet[PostClaim]:
+    return _scoped(PostClaim.objects.all() if queryset is None else queryset, user, "post__project__organization")
+
+
+def visible_self_reports(user, *, queryset: QuerySet[SelfReport] | None = None) -> QuerySet[SelfReport]:
+    """Self-reports waiting for (or reviewed by) an organization in scope."""
+    return _scoped(SelfReport.objects.all() if queryset is None else queryset, user, "organization")
+
+
+def is_organizer(user) -> bool:
+    return not _sees_nothing(user) and (user.is_superuser or is_organization_admin(user))
+
+
+# --- Counts -----------------------------------------------------------------------------------------------------
+
+
+def _count_signups(statuses) -> Coalesce:
+    """A correlated COUNT of an activity's sign-ups in `statuses` (a subquery: several counts never multiply rows)."""
+    counted = (
+        SignUp.objects.filter(activity=OuterRef("pk"), status__in=statuses)
+        .order_by()
+        .values("activity")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def with_counts(qs: QuerySet[Activity]) -> QuerySet[Activity]:
+    """Activities with `confirmed_count` (seats taken) and `waitlisted_count`; `seats_left` then makes no query."""
+    return qs.annotate(
+        confirmed_count=_count_signups(SignUp.SEAT_STATUSES),
+        waitlisted_count=_count_signups([SignUp.Status.WAITLISTED]),
+    )
+
+
+def _upcoming(now: datetime) -> Q:
+    return Q(status=Activity.Status.SCHEDULED, starts_at__gt=now)
+
+
+# --- Browsing ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectFilters:
+    category: int | None = None
+    mode: str = ""
+    target_group: str = ""
+    community: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    matches: bool = False
+    seats: bool = False
+
+
+def member_tag_ids(member: Member | None) -> list[int]:
+    """The member's skills and interests (one query)."""
+    if member is None:
+        return []
+    return list(
+        Tag.objects.filter(Q(members_with_skill=member) | Q(members_with_interest=member))
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+def browse_projects(filters: ProjectFilters, *, tag_ids: list[int] | None = None) -> QuerySet[ServiceProject]:
+    """Published projects for /projects/, filtered; each with `next_start` (its next scheduled activity) and
+    `matches_me` (a skill wanted is among `tag_ids`). One query, plus one for the skills wanted of the page."""
+    now = timezone.now()
+    upcoming = Activity.objects.filter(_upcoming(now), project=OuterRef("pk"))
+    qs = ServiceProject.objects.filter(status=ServiceProject.Status.PUBLISHED)
+    if filters.category:
+        qs = qs.filter(category_id=filters.category)
+    if filters.mode:
+        qs = qs.filter(service_mode=filters.mode)
+    if filters.target_group:
+        qs = qs.annotate(_groups=F("target_groups").bitand(target_group_bit(filters.target_group))).filter(
+            _groups__gt=0
+        )
+    if filters.community:
+        qs = qs.filter(community_id=filters.community)
+    if filters.date_from or filters.date_to:
+        in_range = Activity.objects.filter(project=OuterRef("pk")).exclude(status=Activity.Status.CANCELLED)
+        if filters.date_from:
+            in_range = in_range.filter(
+                starts_at__gte=timezone.make_aware(datetime.combine(filters.date_from, time.min))
+            )
+        if filters.date_to:
+            in_range = in_range.filter(starts_at__lte=timezone.make_aware(datetime.combine(filters.date_to, time.max)))
+        qs = qs.filter(Exists(in_range))
+    wanted = ServiceProject.skills_wanted.through.objects.filter(
+        serviceproject_id=OuterRef("pk"), tag_id__in=tag_ids or []
+    )
+    if filters.matches:
+        qs = qs.filter(Exists(wanted))
+    if filters.seats:
+        open_seats = with_counts(upcoming.filter(signup_opens_at__lte=now, signup_closes_at__gt=now)).filter(
+            confirmed_count__lt=F("capacity")
+        )
+        qs = qs.filter(Exists(open_seats))
+    return (
+        qs.select_related("category", "organization", "community")
+        .prefetch_related(Prefetch("skills_wanted", queryset=Tag.objects.order_by("name")))
+        .annotate(
+            next_start=Subquery(upcoming.order_by("starts_at").values("starts_at")[:1]),
+            matches_me=Exists(wanted) if tag_ids else Value(False, output_field=BooleanField()),
+        )
+        .order_by("title", "pk")
+    )
+
+
+def project_for_page(user, slug: str) -> ServiceProject | None:
+    """A project by slug if `user` may see its page: public when published or closed, a draft in scope only."""
+    qs = ServiceProject.objects.select_related("category", "organization", "community", "grid", "course_required")
+    project = qs.filter(slug=slug).first()
+    if project is None:
+        return None
+    if project.status in PUBLIC_STATUSES or visible_projects(user).filter(pk=project.pk).exists():
+        return project
+    return None
+
+
+def upcoming_activities(project: ServiceProject, limit: int = 20) -> QuerySet[Activity]:
+    qs = Activity.objects.filter(_upcoming(timezone.now()), project=project).select_related("project")
+    return with_counts(qs).order_by("starts_at")[:limit]
+
+
+@dataclass(frozen=True)
+class Figures:
+    activities: int
+    members: int
+    hours: Decimal
+
+
+def project_figures(project: ServiceProject) -> Figures:
+    """Past figures of a brand page: activities held (completed), members who served, verified hours (one query)."""
+    attended = SignUp.objects.filter(activity__project=project, status=SignUp.Status.ATTENDED)
+    row = ServiceProject.objects.filter(pk=project.pk).aggregate(
+        activities=Count("activities", filter=Q(activities__status=Activity.Status.COMPLETED), distinct=True),
+    )
+    totals = attended.aggregate(members=Count("member", distinct=True), hours=Sum("hours"))
+    return Figures(activities=row["activities"], members=totals["members"], hours=totals["hours"] or Decimal(0))
+
+
+def open_posts(project: ServiceProject) -> QuerySet[Post]:
+    """The project's active posts with `claimed` (active claims)."""
+    return (
+        Post.objects.filter(project=project, active=True)
+        .select_related("project")
+        .annotate(claimed=Count("claims", filter=Q(claims__status=PostClaim.Status.ACTIVE)))
+        .order_by("weekday", "start_time", "pk")
+    )
+
+
+# --- Activities -------------------------------------------------------------------------------------------------
+
+
+def activity_for_page(user, pk: int) -> Activity | None:
+    """An activity with its counts if its project's page is visible to `user`."""
+    activity = (
+        with_counts(Activity.objects.select_related("project__category", "project__organization", "post"))
+        .filter(pk=pk)
+        .first()
+    )
+    if activity is None:
+        return None
+    if activity.project.status in PUBLIC_STATUSES or visible_projects(user).filter(pk=activity.project_id).exists():
+        return activity
+    return None
+
+
+def signup_of(member: Member | None, activity: Activity) -> SignUp | None:
+    """The member's active (or latest) sign-up for the activity."""
+    if member is None:
+        return None
+    return SignUp.objects.filter(member=member, activity=activity).order_by("-created_at", "-pk").first()
+
+
+def waitlist_rank(signup: SignUp) -> int:
+    """1 for the first in the queue."""
+    return (
+        SignUp.objects.filter(
+            activity_id=signup.activity_id,
+            status=SignUp.Status.WAITLISTED,
+            waitlist_position__lt=signup.waitlist_position,
+        ).count()
+        + 1
+    )
+
+
+def attendance_rows(activity: Activity) -> QuerySet[SignUp]:
+    """Everyone holding a seat, with member, branch and team (the attendance sheet)."""
+    return (
+        SignUp.objects.filter(activity=activity, status__in=SignUp.SEAT_STATUSES)
+        .select_related("member__organization", "team")
+        .order_by("member__name", "pk")
+    )
+
+
+# --- Member pages -----------------------------------------------------------------------------------------------
+
+
+def my_signups(member: Member) -> QuerySet[SignUp]:
+    return SignUp.objects.filter(member=member).select_related("activity__project", "team")
+
+
+def my_upcoming(member: Member) -> QuerySet[SignUp]:
+    return (
+        my_signups(member)
+        .filter(status__in=(SignUp.Status.CONFIRMED, SignUp.Status.WAITLISTED), activity__starts_at__gt=timezone.now())
+        .exclude(activity__status=Activity.Status.CANCELLED)
+        .annotate(
+            rank=Subquery(
+                SignUp.objects.filter(
+                    activity=OuterRef("activity"),
+                    status=SignUp.Status.WAITLISTED,
+                    waitlist_position__lte=OuterRef("waitlist_position"),
+                )
+                .order_by()
+                .values("activity")
+                .annotate(n=Count("pk"))
+                .values("n")
+            )
+        )
+        .order_by("activity__starts_at", "pk")
+    )
+
+
+def my_past(member: Member, limit: int = 50) -> QuerySet[SignUp]:
+    now = timezone.now()
+    return (
+        my_signups(member)
+        .filter(Q(activity__starts_at__lte=now) | Q(status__in=(SignUp.Status.ATTENDED, SignUp.Status.NO_SHOW)))
+        .exclude(status=SignUp.Status.CANCELLED)
+        .order_by("-activity__starts_at", "-pk")[:limit]
+    )
+
+
+def my_claims(member: Member) -> QuerySet[PostClaim]:
+    """Active post claims with their post and project, and the skipped dates."""
+    return (
+        PostClaim.objects.filter(member=member, status=PostClaim.Status.ACTIVE)
+        .select_related("post__project")
+        .prefetch_related("skips")
+        .order_by("post__weekday", "post__start_time", "pk")
+    )
+
+
+def my_self_reports(member: Member, limit: int = 20) -> QuerySet[SelfReport]:
+    return SelfReport.objects.filter(member=member).select_related("project", "organization")[:limit]
+
+
+def calendar_signups(member: Member) -> QuerySet[SignUp]:
+    """The member's confirmed activities (not cancelled) for the iCalendar feed."""
+    return (
+        SignUp.objects.filter(member=member, status=SignUp.Status.CONFIRMED)
+        .exclude(activity__status=Activity.Status.CANCELLED)
+        .select_related("activity__project__organization")
+        .order_by("activity__starts_at")
+    )

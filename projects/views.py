@@ -1,0 +1,487 @@
+"""Project pages: browse, brand pages with their QR code, activities with sign-up / cancel / check-in, the organizer's
+attendance sheet, "my activities", self-reports and the private calendar feed.
+
+Thin: reads come from `selectors`, writes from `services`. Published projects and their activities are public;
+drafts, the check-in code and the attendance sheet are for the organizers in scope — everyone else gets 404.
+"""
+
+from datetime import datetime, timedelta
+from functools import wraps
+from io import BytesIO
+
+import qrcode
+import qrcode.image.svg
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from icalendar import Calendar, Event
+
+from members.models import Team
+from members.selectors import member_for
+
+from . import selectors, services
+from .forms import CheckInForm, ProjectFilterForm, SelfReportForm, add_service_errors
+from .models import Activity, CalendarFeed, Post, PostClaim, SignUp
+
+PROJECTS_PAGE_SIZE = 20
+
+
+def member_required(view):
+    """Signed in and linked to a member record (`request.member`); other accounts get a 404 page that says why."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        request.member = member_for(request.user)
+        if request.member is None:
+            return render(request, "projects/no_member.html", status=404)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _back(request, default: str):
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(next_url)
+    return redirect(default)
+
+
+def _qr_svg(data: str) -> HttpResponse:
+    """An SVG QR code of `data` (qrcode's SVG path factory: one <path>, scales cleanly on posters)."""
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    buffer = BytesIO()
+    image.save(buffer)
+    return HttpResponse(buffer.getvalue(), content_type="image/svg+xml")
+
+
+def _errors(request, exc: ValidationError) -> None:
+    messages.error(request, " ".join(exc.messages))
+
+
+# --- Browse and brand pages -------------------------------------------------------------------------------------
+
+
+@require_GET
+def project_list(request):
+    member = member_for(request.user)
+    form = ProjectFilterForm(request.GET or None)
+    filters = form.filters() if form.is_bound else selectors.ProjectFilters()
+    tag_ids = selectors.member_tag_ids(member)
+    if filters.matches and member is None:
+        messages.info(request, _("登录后可以按您的特长和兴趣筛选项目。"))
+    projects = selectors.browse_projects(filters, tag_ids=tag_ids)
+    page = Paginator(projects, PROJECTS_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "member": member, "query": query.urlencode()}
+    return render(request, "projects/project_list.html", context)
+
+
+def _project_or_404(request, slug: str):
+    project = selectors.project_for_page(request.user, slug)
+    if project is None:
+        raise Http404(_("找不到该服务项目。"))
+    return project
+
+
+@require_GET
+def project_detail(request, slug: str):
+    project = _project_or_404(request, slug)
+    member = member_for(request.user)
+    posts = list(selectors.open_posts(project))
+    my_claims = (
+        set(
+            PostClaim.objects.filter(member=member, post__in=posts, status="active")
+            .order_by()
+            .values_list("post_id", flat=True)
+        )
+        if member is not None and posts
+        else set()
+    )
+    context = {
+        "project": project,
+        "member": member,
+        "activities": list(selectors.upcoming_activities(project)),
+        "figures": selectors.project_figures(project),
+        "posts": posts,
+        "my_claims": my_claims,
+        "skills": list(project.skills_wanted.order_by("name")),
+        "page_url": request.build_absolute_uri(reverse("projects:project_detail", args=[project.slug])),
+        "can_manage": selectors.visible_projects(request.user).filter(pk=project.pk).exists(),
+    }
+    return render(request, "projects/project_detail.html", context)
+
+
+@require_GET
+def project_qr(request, slug: str):
+    project = _project_or_404(request, slug)
+    response = _qr_svg(request.build_absolute_uri(reverse("projects:project_detail", args=[project.slug])))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@require_GET
+def project_logo(request, slug: str):
+    project = _project_or_404(request, slug)
+    if not project.logo:
+        raise Http404(_("该项目没有标识。"))
+    try:
+        handle = project.logo.open("rb")
+    except FileNotFoundError:
+        raise Http404(_("文件不存在。")) from None
+    # Always the PNG services.project_save wrote: a fixed type, never sniffed.
+    return FileResponse(handle, content_type="image/png")
+
+
+# --- Activities -------------------------------------------------------------------------------------------------
+
+
+def _activity_or_404(request, pk: int) -> Activity:
+    activity = selectors.activity_for_page(request.user, pk)
+    if activity is None:
+        raise Http404(_("找不到该活动。"))
+    return activity
+
+
+@require_GET
+def activity_detail(request, pk: int):
+    activity = _activity_or_404(request, pk)
+    member = member_for(request.user)
+    signup = selectors.signup_of(member, activity)
+    now = timezone.now()
+    opens, closes = services.checkin_window(activity)
+    is_organizer = selectors.visible_activities(request.user).filter(pk=activity.pk).exists()
+    teams = list(Team.objects.filter(leader=member).order_by("name")) if member is not None else []
+    context = {
+        "activity": activity,
+        "project": activity.project,
+        "member": member,
+        "signup": signup,
+        "active": signup is not None and signup.status in SignUp.ACTIVE_STATUSES,
+        "rank": selectors.waitlist_rank(signup) if signup and signup.status == SignUp.Status.WAITLISTED else None,
+        "signup_open": activity.status == Activity.Status.SCHEDULED
+        and activity.project.status == "published"
+        and activity.signup_opens_at <= now < activity.signup_closes_at,
+        "can_cancel": signup is not None
+        and signup.status in (SignUp.Status.CONFIRMED, SignUp.Status.WAITLISTED)
+        and now < activity.starts_at,
+        "late": now >= activity.cancel_cutoff_at,
+        "checkin_open": opens <= now <= closes,
+        "checkin_opens": opens,
+        "checkin_form": CheckInForm(),
+        "teams": teams,
+        "is_organizer": is_organizer,
+        "checkin_url": request.build_absolute_uri(
+            reverse("projects:activity_checkin", args=[activity.pk]) + f"?code={activity.checkin_code}"
+        )
+        if is_organizer
+        else "",
+    }
+    return render(request, "projects/activity_detail.html", context)
+
+
+def _activity_for_member(request, pk: int) -> Activity:
+    activity = _activity_or_404(request, pk)
+    if activity.project.status == "draft":
+        raise Http404(_("找不到该活动。"))
+    return activity
+
+
+@require_POST
+@member_required
+def activity_signup(request, pk: int):
+    activity = _activity_for_member(request, pk)
+    default = reverse("projects:activity_detail", args=[activity.pk])
+    team_id = request.POST.get("team", "")
+    try:
+        if team_id:
+            team = get_object_or_404(Team, pk=team_id if team_id.isdigit() else 0, leader=request.member)
+            signups = services.team_signup_create(activity=activity, team=team, leader=request.member)
+            messages.success(request, _("已为%(team)s的 %(n)d 名队员报名。") % {"team": team.name, "n": len(signups)})
+        else:
+            signup = services.signup_create(activity=activity, member=request.member)
+            if signup.status == SignUp.Status.CONFIRMED:
+                messages.success(request, _("报名成功：%(activity)s。") % {"activity": activity.display_title})
+            else:
+                messages.info(request, _("名额已满，您已进入候补名单。有人取消时会按顺序递补并通知您。"))
+    except ValidationError as exc:
+        _errors(request, exc)
+    return _back(request, default)
+
+
+@require_POST
+@member_required
+def activity_cancel_signup(request, pk: int):
+    activity = _activity_for_member(request, pk)
+    signup = get_object_or_404(
+        SignUp,
+        activity=activity,
+        member=request.member,
+        status__in=(SignUp.Status.CONFIRMED, SignUp.Status.WAITLISTED),
+    )
+    try:
+        signup = services.signup_cancel(signup=signup)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        if signup.status == SignUp.Status.LATE_CANCELLED:
+            messages.warning(request, _("已取消报名。已过取消截止时间，记为逾期取消。"))
+        else:
+            messages.success(request, _("已取消报名。"))
+    return _back(request, reverse("projects:activity_detail", args=[activity.pk]))
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def activity_checkin(request, pk: int):
+    """GET: the check-in form, the code filled in from a scanned QR link (?code=…); POST: check in."""
+    activity = _activity_for_member(request, pk)
+    if request.method == "POST":
+        form = CheckInForm(request.POST)
+        if form.is_valid():
+            try:
+                services.signup_check_in(activity=activity, member=request.member, code=form.cleaned_data["code"])
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, _("签到成功，感谢您的服务！"))
+                return redirect("projects:activity_detail", pk=activity.pk)
+    else:
+        form = CheckInForm(initial={"code": request.GET.get("code", "")[:6]})
+    return render(request, "projects/checkin.html", {"activity": activity, "form": form})
+
+
+def _organized_activity(request, pk: int) -> Activity:
+    activity = (
+        selectors.with_counts(selectors.visible_activities(request.user))
+        .select_related("project__organization")
+        .filter(pk=pk)
+        .first()
+    )
+    if activity is None:
+        raise Http404(_("找不到该活动。"))
+    return activity
+
+
+@login_required
+@require_GET
+def activity_checkin_qr(request, pk: int):
+    activity = _organized_activity(request, pk)
+    url = reverse("projects:activity_checkin", args=[activity.pk]) + f"?code={activity.checkin_code}"
+    response = _qr_svg(request.build_absolute_uri(url))
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def attendance(request, pk: int):
+    activity = _organized_activity(request, pk)
+    rows = list(selectors.attendance_rows(activity))
+    started = timezone.now() >= activity.starts_at
+    errors = []
+    if request.method == "POST":
+        marks = {}
+        for signup in rows:
+            mark = request.POST.get(f"mark-{signup.pk}", "")
+            if mark in (SignUp.Status.ATTENDED, SignUp.Status.NO_SHOW):
+                marks[signup.pk] = (mark, request.POST.get(f"hours-{signup.pk}", "").strip() or None)
+        if not marks:
+            errors.append(_("请至少标记一名党员。"))
+        else:
+            try:
+                result = services.attendance_submit(activity=activity, marks=marks, actor=request.user)
+            except ValidationError as exc:
+                errors.extend(exc.messages)
+            else:
+                messages.success(
+                    request,
+                    _("考勤已保存：已到 %(attended)d 人，缺席 %(absent)d 人；服务时长已确认，积分已发放。")
+                    % {"attended": len(result.attended), "absent": len(result.no_show)},
+                )
+                if result.unverified:
+                    messages.warning(
+                        request,
+                        _("您本人的服务时长需由其他管理员确认：%(names)s。")
+                        % {"names": "、".join(s.member.name for s in result.unverified)},
+                    )
+                return redirect("projects:attendance", pk=activity.pk)
+        messages.error(request, _("考勤没有保存，请检查下面的提示。"))
+    for signup in rows:
+        signup.default_hours = services.default_hours(signup, activity)
+        signup.posted_mark = request.POST.get(f"mark-{signup.pk}") if request.method == "POST" else None
+        signup.posted_hours = request.POST.get(f"hours-{signup.pk}", "") if request.method == "POST" else ""
+    context = {"activity": activity, "rows": rows, "started": started, "errors": errors}
+    return render(request, "projects/attendance.html", context)
+
+
+# --- Posts ------------------------------------------------------------------------------------------------------
+
+
+def _post_for_member(request, pk: int) -> Post:
+    post = get_object_or_404(Post.objects.select_related("project"), pk=pk)
+    if post.project.status == "draft":
+        raise Http404(_("找不到该岗位。"))
+    return post
+
+
+@require_POST
+@member_required
+def post_claim(request, pk: int):
+    post = _post_for_member(request, pk)
+    try:
+        result = services.post_claim(post=post, member=request.member)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.success(
+            request,
+            _("已认领岗位“%(post)s”，并为您报名了 %(n)d 场活动。")
+            % {"post": post.title, "n": len([s for s in result.signed_up if s.status == SignUp.Status.CONFIRMED])},
+        )
+        for activity, reason in result.missed:
+            messages.warning(
+                request,
+                _("%(when)s：%(reason)s")
+                % {"when": timezone.localtime(activity.starts_at).strftime("%m-%d %H:%M"), "reason": reason},
+            )
+    return _back(request, reverse("projects:project_detail", args=[post.project.slug]))
+
+
+def _my_claim(request, pk: int) -> PostClaim:
+    return get_object_or_404(PostClaim, post_id=pk, member=request.member, status=PostClaim.Status.ACTIVE)
+
+
+@require_POST
+@member_required
+def post_skip(request, pk: int):
+    claim = _my_claim(request, pk)
+    try:
+        day = datetime.strptime(request.POST.get("day", ""), "%Y-%m-%d").date()
+    except ValueError:
+        messages.error(request, _("请选择请假日期。"))
+        return _back(request, reverse("projects:my_activities"))
+    try:
+        services.post_skip(claim=claim, day=day)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.success(request, _("已请假：%(day)s。") % {"day": day.strftime("%Y-%m-%d")})
+    return _back(request, reverse("projects:my_activities"))
+
+
+@require_POST
+@member_required
+def post_leave(request, pk: int):
+    claim = _my_claim(request, pk)
+    services.post_leave(claim=claim)
+    messages.success(request, _("已退出该岗位，之后的活动报名已取消。"))
+    return _back(request, reverse("projects:my_activities"))
+
+
+# --- Member pages -----------------------------------------------------------------------------------------------
+
+
+@require_GET
+@member_required
+def my_activities(request):
+    member = request.member
+    upcoming = list(selectors.my_upcoming(member))
+    claims = list(selectors.my_claims(member))
+    today = timezone.localdate()
+    for claim in claims:
+        skipped = {s.date for s in claim.skips.all()}
+        claim.next_dates = [
+            d
+            for d in (today + timedelta(days=i) for i in range(28))
+            if d.weekday() == claim.post.weekday and d not in skipped
+        ]
+        claim.skipped = sorted(d for d in skipped if d >= today)
+    context = {
+        "member": member,
+        "confirmed": [s for s in upcoming if s.status == SignUp.Status.CONFIRMED],
+        "waitlisted": [s for s in upcoming if s.status == SignUp.Status.WAITLISTED],
+        "past": list(selectors.my_past(member)),
+        "claims": claims,
+        "reports": list(selectors.my_self_reports(member)),
+    }
+    return render(request, "projects/my_activities.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def self_report(request):
+    form = SelfReportForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.self_report_submit(
+                    member=request.member,
+                    project=data.get("project"),
+                    started_at=data["started_at"],
+                    ended_at=data["ended_at"],
+                    hours=data["hours"],
+                    place=data["place"],
+                    content=data["content"],
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, _("已提交申报，审核通过后计入服务时长。"))
+                return redirect("projects:my_activities")
+        messages.error(request, _("申报没有提交，请检查下面的提示。"))
+    return render(request, "projects/self_report.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def my_calendar(request):
+    """The signed-in member's private feed URL (GET), or a new one that revokes the old (POST)."""
+    renew = request.method == "POST"
+    feed = services.calendar_feed_for(member=request.member, renew=renew)
+    if renew:
+        messages.success(request, _("已生成新的订阅地址，旧地址已失效。"))
+        return redirect("projects:my_calendar")
+    url = request.build_absolute_uri(reverse("projects:calendar_feed", args=[feed.token]))
+    return render(
+        request, "projects/calendar.html", {"feed_url": url, "webcal_url": "webcal://" + url.split("://", 1)[1]}
+    )
+
+
+@require_GET
+def calendar_feed(request, token: str):
+    """The iCalendar feed of a member's confirmed activities; the token is the only key, so a wrong one is 404."""
+    feed = CalendarFeed.objects.select_related("member").filter(token=token).first()
+    if feed is None:
+        raise Http404
+    calendar = Calendar()
+    calendar.add("prodid", "-//volunteer-platform//projects//ZH")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", _("我的志愿服务活动"))
+    host = request.get_host().split(":")[0]
+    for signup in selectors.calendar_signups(feed.member):
+        activity = signup.activity
+        event = Event()
+        event.add("uid", f"activity-{activity.pk}-signup-{signup.pk}@{host}")
+        event.add("summary", activity.display_title)
+        event.add("dtstart", activity.starts_at)
+        event.add("dtend", activity.ends_at)
+        event.add("dtstamp", signup.created_at)
+        event.add("location", activity.place)
+        event.add("description", f"{activity.project.organization.name}")
+        event.add("url", request.build_absolute_uri(reverse("projects:activity_detail", args=[activity.pk])))
+        calendar.add_component(event)
+    response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="activities.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    return response

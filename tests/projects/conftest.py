@@ -1,0 +1,36 @@
+"""Personas of the projects tests: the street's tree with branch A and B, their secretaries and members (see
+tests/members/conftest.py), and helpers that move an activity in time."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from projects.models import Activity
+from tests.members.conftest import member_a, member_b, org_tree, secretary_a, secretary_b  # noqa: F401
+from tests.projects.factories import ActivityFactory
+
+
+def shift(activity: Activity, starts_at) -> Activity:
+    """Move the activity (and its windows) so that it starts at `starts_at`, keeping its length and gaps."""
+    delta = starts_at - activity.starts_at
+    Activity.objects.filter(pk=activity.pk).update(
+        starts_at=activity.starts_at + delta,
+        ends_at=activity.ends_at + delta,
+        signup_opens_at=activity.signup_opens_at + delta,
+        signup_closes_at=activity.signup_closes_at + delta,
+        cancel_cutoff_at=activity.cancel_cutoff_at + delta,
+    )
+    activity.refresh_from_db()
+    return activity
+
+
+def started_ago(activity: Activity, ago: timedelta = timedelta(minutes=1)) -> Activity:
+    """Time passes: the activity started `ago` before now."""
+    return shift(activity, timezone.now() - ago)
+
+
+@pytest.fixture
+def activity_a(org_tree):  # noqa: F811
+    """Branch A's activity in three days, 9:00–11:00, with 10 seats."""
+    return ActivityFactory(project__organization=org_tree.branch_a)

@@ -1,0 +1,132 @@
+"""Seats, posts and attendance under real concurrency: threads with their own PostgreSQL connections."""
+
+import threading
+from collections import Counter
+from datetime import time
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from incentives.models import LedgerEntry
+from members.models import ServiceRecord
+from projects import services
+from projects.models import Post, PostClaim, ServiceProject, SignUp
+from tests.members.factories import MemberFactory
+from tests.projects.conftest import started_ago
+from tests.projects.factories import ActivityFactory, ProjectFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def run_together(functions) -> Counter:
+    """Start every function at the same moment in its own thread; count the outcomes (the result's text, or the
+    error's)."""
+    barrier = threading.Barrier(len(functions))
+    outcomes: Counter = Counter()
+    lock = threading.Lock()
+
+    def run(function):
+        try:
+            barrier.wait()
+            outcome = function()
+        except ValidationError as exc:
+            outcome = exc.messages[0]
+        except Exception as exc:  # noqa: BLE001 - any other failure is a finding, reported by name
+            outcome = f"{type(exc).__name__}: {exc}"
+        finally:
+            connection.close()  # each thread opened its own connection
+        with lock:
+            outcomes[outcome] += 1
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in functions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcomes
+
+
+def test_fifty_members_press_sign_up_at_once_for_ten_seats(org_tree):
+    activity = ActivityFactory(project__organization=org_tree.branch_a, capacity=10)
+    members = MemberFactory.create_batch(50, organization=org_tree.branch_a)
+
+    outcomes = run_together([lambda m=m: services.signup_create(activity=activity, member=m).status for m in members])
+
+    assert outcomes == Counter({"confirmed": 10, "waitlisted": 40})
+    assert SignUp.objects.filter(activity=activity, status="confirmed").count() == 10
+    positions = sorted(
+        SignUp.objects.filter(activity=activity, status="waitlisted").values_list("waitlist_position", flat=True)
+    )
+    assert positions == list(range(1, 41))
+
+
+def test_one_member_pressing_twice_on_two_overlapping_activities_gets_one(org_tree, member_a):
+    first = ActivityFactory(project__organization=org_tree.branch_a)
+    second = ActivityFactory(project__organization=org_tree.branch_a, starts_at=first.starts_at)
+    calls = [lambda a=a: services.signup_create(activity=a, member=member_a).status for a in (first, second)] * 5
+
+    outcomes = run_together(calls)
+
+    assert outcomes["confirmed"] == 1
+    assert SignUp.objects.filter(member=member_a, status="confirmed").count() == 1
+
+
+def test_cancellations_racing_sign_ups_never_overbook(org_tree):
+    activity = ActivityFactory(project__organization=org_tree.branch_a, capacity=5)
+    holders = MemberFactory.create_batch(5, organization=org_tree.branch_a)
+    signups = [services.signup_create(activity=activity, member=m) for m in holders]
+    newcomers = MemberFactory.create_batch(10, organization=org_tree.branch_a)
+
+    run_together(
+        [lambda s=s: services.signup_cancel(signup=s).status for s in signups[:3]]
+        + [lambda m=m: services.signup_create(activity=activity, member=m).status for m in newcomers]
+    )
+
+    assert SignUp.objects.filter(activity=activity, status="confirmed").count() == 5
+    assert SignUp.objects.filter(activity=activity, status="waitlisted").count() == 7
+
+
+def test_last_place_of_a_post_goes_to_one_of_many(org_tree):
+    project = ProjectFactory(organization=org_tree.branch_a)
+    post = services.post_save(
+        post=Post(project=project, title="周三下午", weekday=2, start_time=time(14), minutes=120, places=3)
+    )
+    services.post_claim(post=post, member=MemberFactory(organization=org_tree.branch_a))
+    services.post_claim(post=post, member=MemberFactory(organization=org_tree.branch_a))
+    members = MemberFactory.create_batch(12, organization=org_tree.branch_a)
+
+    outcomes = run_together([lambda m=m: services.post_claim(post=post, member=m).claim.status for m in members])
+
+    assert outcomes == Counter({"active": 1, "该岗位已被认领满。": 11})
+    assert PostClaim.objects.filter(post=post, status="active").count() == 3
+
+
+def test_generation_run_twice_at_once_makes_each_activity_once(org_tree):
+    project = ProjectFactory(
+        organization=org_tree.branch_a,
+        recurrence=ServiceProject.Recurrence.WEEKLY,
+        recurrence_weekday=3,
+        recurrence_time=time(9),
+        recurrence_minutes=60,
+        recurrence_capacity=5,
+    )
+    outcomes = run_together([lambda: len(services.activities_generate(project=project))] * 4)
+    assert sum(n * c for n, c in outcomes.items() if isinstance(n, int)) == project.activities.count() > 0
+    assert outcomes[0] == 3
+
+
+def test_attendance_submitted_at_once_makes_one_record_and_one_entry_each(org_tree, secretary_a):
+    activity = ActivityFactory(project__organization=org_tree.branch_a, capacity=10)
+    members = MemberFactory.create_batch(4, organization=org_tree.branch_a)
+    signups = [services.signup_create(activity=activity, member=m) for m in members]
+    started_ago(activity)
+    marks = {s.pk: ("attended", None) for s in signups}
+
+    outcomes = run_together(
+        [lambda: len(services.attendance_submit(activity=activity, marks=marks, actor=secretary_a).attended)] * 6
+    )
+
+    assert outcomes == Counter({4: 6})
+    assert ServiceRecord.objects.filter(source_ref=f"activity:{activity.pk}", status="verified").count() == 4
+    assert sorted(LedgerEntry.objects.values_list("member_id", "points")) == sorted((m.pk, 20) for m in members)
