@@ -233,6 +233,41 @@ class MemberStatus(models.TextChoices):
     EXEMPT = "exempt", _("免除")  # e.g. over 70 or infirm: no service expected
 
 
+# The common two-character surnames; any other name is masked after its first character.
+COMPOUND_SURNAMES = frozenset(
+    [
+        "欧阳",
+        "司马",
+        "上官",
+        "诸葛",
+        "东方",
+        "皇甫",
+        "尉迟",
+        "公孙",
+        "慕容",
+        "令狐",
+        "夏侯",
+        "长孙",
+        "宇文",
+        "司徒",
+        "轩辕",
+        "端木",
+        "西门",
+        "独孤",
+        "南宫",
+        "万俟",
+        "闻人",
+        "呼延",
+    ]
+)
+
+
+def mask_name(name: str) -> str:
+    """张三丰 -> 张**, 欧阳修 -> 欧阳**: the surname and two stars."""
+    surname = name[:2] if len(name) > 2 and name[:2] in COMPOUND_SURNAMES else name[:1]
+    return f"{surname}**"
+
+
 class Member(models.Model):
     """党员, the volunteer. Public id: `volunteer_number`. Phone and ID number are encrypted, hashed for lookup."""
 
@@ -325,10 +360,13 @@ class Member(models.Model):
 
     @property
     def public_name(self) -> str:
-        """How the member appears on public pages: the full name only with consent, otherwise 张**."""
+        """How the member appears on public pages: the full name only with consent, otherwise 张** (DESIGN.md).
+
+        Always two stars, whatever the length of the given name, so the mask does not tell how long the name is.
+        """
         if self.show_full_name_publicly or not self.name:
             return self.name
-        return self.name[0] + "*" * max(len(self.name) - 1, 1)
+        return mask_name(self.name)
 
     def set_phone(self, phone: str) -> None:
         """Store the normalised mobile number together with its lookup hash ('' clears both)."""
