@@ -4,7 +4,8 @@ input is a message on the form and the service, which checks again inside its tr
 from datetime import datetime, timedelta
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -21,6 +22,14 @@ from .models import (
     target_groups_mask,
 )
 from .selectors import ProjectFilters
+from .validators import clean_logo
+
+# The messages of ServiceProject's recurrence CHECKs (check_project says the same per field).
+RECURRENCE_MESSAGES = {
+    str(c.violation_error_message)
+    for c in ServiceProject._meta.constraints
+    if c.name in ("projects_project_recurrence_complete", "projects_project_monthly_week")
+}
 
 
 def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
@@ -180,13 +189,26 @@ class ServiceProjectAdminForm(forms.ModelForm):
     def clean_target_groups(self):
         return target_groups_mask(self.cleaned_data.get("target_groups") or [])
 
+    def clean_logo(self):
+        logo = self.cleaned_data.get("logo")
+        if logo and isinstance(logo, UploadedFile):
+            clean_logo(logo, name="check")  # the service re-encodes it again when saving
+        return logo
+
     def _post_clean(self):
-        super()._post_clean()  # fills the instance from the cleaned data
-        if not self.errors:
-            try:
-                services.check_project(project=self.instance)
-            except ValidationError as exc:
-                add_service_errors(self, exc)
+        super()._post_clean()  # fills the instance and validates the model's constraints
+        try:
+            services.check_project(project=self.instance)
+        except ValidationError as exc:
+            # The same rule as the recurrence CHECKs, said field by field: drop the CHECKs' general message.
+            general = self._errors.get(NON_FIELD_ERRORS) if self._errors else None
+            if general is not None:
+                rest = [e for e in general if e not in RECURRENCE_MESSAGES]
+                if rest:
+                    self._errors[NON_FIELD_ERRORS] = self.error_class(rest)
+                else:
+                    del self._errors[NON_FIELD_ERRORS]
+            add_service_errors(self, exc)
 
 
 class ActivityAdminForm(forms.ModelForm):

@@ -230,7 +230,7 @@ class ServiceProject(models.Model):
     @property
     def target_group_labels(self) -> list[str]:
         labels = dict(TargetGroup.choices)
-        return [labels[code] for code in self.target_group_codes]
+        return [str(labels[code]) for code in self.target_group_codes]
 
 
 # --- Standing posts ---------------------------------------------------------------------------------------------

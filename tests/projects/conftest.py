@@ -4,15 +4,16 @@ tests/members/conftest.py), and helpers that move an activity in time."""
 from datetime import timedelta
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
-from projects.models import Activity
+from projects.models import Activity, SignUp
 from tests.members.conftest import member_a, member_b, org_tree, secretary_a, secretary_b  # noqa: F401
 from tests.projects.factories import ActivityFactory
 
 
 def shift(activity: Activity, starts_at) -> Activity:
-    """Move the activity (and its windows) so that it starts at `starts_at`, keeping its length and gaps."""
+    """Move the activity (its windows and its check-in times too) so that it starts at `starts_at`."""
     delta = starts_at - activity.starts_at
     Activity.objects.filter(pk=activity.pk).update(
         starts_at=activity.starts_at + delta,
@@ -20,6 +21,9 @@ def shift(activity: Activity, starts_at) -> Activity:
         signup_opens_at=activity.signup_opens_at + delta,
         signup_closes_at=activity.signup_closes_at + delta,
         cancel_cutoff_at=activity.cancel_cutoff_at + delta,
+    )
+    SignUp.objects.filter(activity=activity, checked_in_at__isnull=False).update(
+        checked_in_at=F("checked_in_at") + delta
     )
     activity.refresh_from_db()
     return activity
