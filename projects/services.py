@@ -28,7 +28,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -1127,3 +1127,15 @@ def calendar_feed_for(*, member: Member, renew: bool = False) -> CalendarFeed:
         feed.token = secrets.token_urlsafe(32)
         feed.save(update_fields=["token", "created_at"])
     return feed
+
+
+def activities_generate_all(*, weeks: int = GENERATE_WEEKS) -> int:
+    """Run `activities_generate` for every published recurring project or project with an active post, each in its
+    own transaction (one project's failure does not undo the others'); return how many activities were created."""
+    projects = ServiceProject.objects.filter(status=ServiceProject.Status.PUBLISHED).filter(
+        Q(recurrence__in=(ServiceProject.Recurrence.WEEKLY, ServiceProject.Recurrence.MONTHLY)) | Q(posts__active=True)
+    )
+    created = 0
+    for project_id in projects.values_list("pk", flat=True).distinct().order_by("pk"):
+        created += len(activities_generate(project=ServiceProject(pk=project_id), weeks=weeks))
+    return created

@@ -380,3 +380,24 @@ def test_calendar_feed_holds_exactly_the_confirmed_activities(client, org_tree, 
     client.force_login(member_a.user)
     client.post(reverse("projects:my_calendar"))  # a new address revokes the old one
     assert client.get(feed_url.replace("http://testserver", "")).status_code == 404
+
+
+def test_my_activities_and_calendar_queries_are_constant(client, org_tree, member_a):
+    client.force_login(member_a.user)
+    feed = services.calendar_feed_for(member=member_a)
+    project = ProjectFactory(organization=org_tree.branch_a)
+    counter = iter(range(1000))
+
+    def add(n):
+        for i in (next(counter) for _n in range(n)):
+            starts_at = timezone.now() + timedelta(days=3, hours=3 * i + 1)
+            services.signup_create(activity=ActivityFactory(project=project, starts_at=starts_at), member=member_a)
+            post = services.post_save(
+                post=Post(
+                    project=project, title=f"岗位{i}", weekday=i % 7, start_time=time(i % 24), minutes=60, places=2
+                )
+            )
+            services.post_claim(post=post, member=member_a)
+
+    assert_constant_queries(client, reverse("projects:my_activities"), add, small=2, large=8)
+    assert_constant_queries(client, reverse("projects:calendar_feed", args=[feed.token]), add, small=2, large=8)

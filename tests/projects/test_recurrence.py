@@ -184,3 +184,12 @@ def test_a_post_on_the_rules_slot_shares_its_activity(weekly, member_a):
     )
     created = services.activities_generate(project=weekly, weeks=2)
     assert created and all(a.post_id == shared.pk and a.capacity == 12 for a in created)
+
+
+def test_the_task_generates_for_every_recurring_project_once(weekly, post, org_tree):
+    from projects.tasks import generate_activities
+
+    ProjectFactory(organization=org_tree.branch_a)  # one-off: nothing to generate
+    first = generate_activities.delay(weeks=2).get()
+    assert first == Activity.objects.count() > 0
+    assert generate_activities.delay(weeks=2).get() == 0
