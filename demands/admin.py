@@ -1,0 +1,266 @@
+"""The secretaries' admin for wishes, categories, offers and blocked numbers.
+
+Scoped like the members admin (`members.admin.ScopedAdminMixin`): a secretary sees the wishes of the communities
+their subtree serves, and an out-of-scope wish answers 404. Wishes change only through `demands.services`: the
+change page edits the public text (`wish_update`), the actions verify, publish, reject and confirm. The resident's
+contact is shown masked here; the full contact is on the review page, where each view is logged.
+"""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from members.admin import ScopedAdminMixin, is_scoped_staff
+from members.forms import ReasonActionForm
+
+from . import selectors, services
+from .models import BlockedPhone, ContactAccessLog, MicroWish, ServiceOffer, WishCategory, WishEvent
+
+
+@admin.register(WishCategory)
+class WishCategoryAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """A shared catalogue: every secretary sees it, only platform admins change it."""
+
+    list_display = ("name", "order", "active")
+    list_editable = ("order", "active")
+    search_fields = ("name",)
+    autocomplete_fields = ("tags",)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+class WishEventInline(admin.TabularInline):
+    model = WishEvent
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "action", "from_state", "to_state", "actor_kind", "actor", "reason", "public")
+    readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None):
+        return is_scoped_staff(request)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MicroWish)
+class MicroWishAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    scope = staticmethod(selectors.visible_wishes)
+    list_display = (
+        "tracking_code",
+        "public_title",
+        "community",
+        "category",
+        "state",
+        "contact",
+        "claimed_by",
+        "created_at",
+    )
+    list_select_related = ("community", "category", "claimed_by")
+    list_filter = ("state", "category", "target_group", ("community", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("=tracking_code", "public_title")
+    date_hierarchy = "created_at"
+    inlines = (WishEventInline,)
+    actions = ("verify_and_publish_selected", "reject_selected", "confirm_service_selected")
+    fields = (
+        "tracking_code",
+        "state",
+        "review_link",
+        "title",
+        "description",
+        "public_title",
+        "public_description",
+        "category",
+        "community",
+        "grid",
+        "target_group",
+        "preferred_time",
+        "verification_note",
+        "claim_deadline",
+        "contact",
+        "consent_processing_at",
+        "consent_version",
+        "consent_display",
+        "claimed_by",
+        "claimed_team",
+        "fulfilment_note",
+        "service_hours",
+        "rating",
+        "rating_comment",
+        "reject_reason",
+        "service_record",
+    )
+    readonly_fields = (
+        "tracking_code",
+        "state",
+        "review_link",
+        "title",
+        "description",
+        "community",
+        "preferred_time",
+        "contact",
+        "consent_processing_at",
+        "consent_version",
+        "consent_display",
+        "claimed_by",
+        "claimed_team",
+        "fulfilment_note",
+        "service_hours",
+        "rating",
+        "rating_comment",
+        "reject_reason",
+        "service_record",
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
+    def has_add_permission(self, request):
+        return False  # residents submit through the public form
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.state not in services.EDITABLE_STATES:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_review_permission(self, request):
+        return is_scoped_staff(request)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "grid":
+            object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            wish = MicroWish.objects.filter(pk=object_id).only("community_id").first() if object_id else None
+            if wish is not None:
+                kwargs["queryset"] = wish.community.grids.all()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description=_("联系方式"))
+    def contact(self, obj):
+        if not obj.contact_phone:
+            return "—"
+        return f"{obj.contact_public_name} {obj.contact_phone_masked}"
+
+    @admin.display(description=_("核实页面"))
+    def review_link(self, obj):
+        url = reverse("demands:review_detail", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("打开核实页面（查看完整联系方式）"))
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        services.wish_update(
+            wish=obj,
+            actor=request.user,
+            public_title=data["public_title"],
+            public_description=data["public_description"],
+            category=data["category"],
+            grid=data.get("grid"),
+            target_group=data["target_group"],
+            note=data.get("verification_note", ""),
+            claim_deadline=data.get("claim_deadline"),
+        )
+        obj.refresh_from_db()
+
+    @admin.action(description=_("核实并发布所选心愿"), permissions=["review"])
+    def verify_and_publish_selected(self, request, queryset):
+        def run(wish):
+            if wish.state == MicroWish.State.SUBMITTED:
+                wish = services.wish_verify(
+                    wish=wish,
+                    actor=request.user,
+                    public_title=wish.public_title,
+                    public_description=wish.public_description,
+                    category=wish.category,
+                    grid=wish.grid,
+                    target_group=wish.target_group,
+                    note=wish.verification_note,
+                )
+            services.wish_publish(wish=wish, actor=request.user, site_url=request.build_absolute_uri("/"))
+
+        self.run_bulk(request, queryset.select_related("category", "grid"), run, _("已发布 %(count)d 个心愿。"))
+
+    @admin.action(description=_("不予受理所选心愿"), permissions=["review"])
+    def reject_selected(self, request, queryset):
+        form = ReasonActionForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            self.run_bulk(
+                request,
+                queryset,
+                lambda w: services.wish_reject(
+                    wish=w, actor=request.user, reason=reason, site_url=request.build_absolute_uri("/")
+                ),
+                _("已不予受理 %(count)d 个心愿。"),
+            )
+            return None
+        return self.action_form_page(request, queryset, form, title=_("不予受理所选心愿"), action="reject_selected")
+
+    @admin.action(description=_("确认所选心愿的服务并办结"), permissions=["review"])
+    def confirm_service_selected(self, request, queryset):
+        self.run_bulk(
+            request,
+            queryset,
+            lambda w: services.wish_confirm_service(wish=w, actor=request.user),
+            _("已确认 %(count)d 个心愿的服务。"),
+        )
+
+
+@admin.register(ContactAccessLog)
+class ContactAccessLogAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Who saw which resident's full contact, and when. Read-only."""
+
+    list_display = ("viewed_at", "wish", "user", "role")
+    list_select_related = ("wish", "user")
+    list_filter = ("role",)
+    search_fields = ("=wish__tracking_code", "user__username")
+    date_hierarchy = "viewed_at"
+
+    scope = staticmethod(selectors.visible_contact_accesses)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BlockedPhone)
+class BlockedPhoneAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Numbers blocked from the review page; a platform admin may lift a block by deleting the row."""
+
+    list_display = ("phone_masked", "reason", "created_by", "created_at")
+    list_select_related = ("created_by",)
+    readonly_fields = ("phone_masked", "reason", "created_by", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ServiceOffer)
+class ServiceOfferAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("title", "member", "team", "category", "community", "active")
+    list_select_related = ("member", "team", "category", "community")
+    list_filter = ("active", "category")
+    search_fields = ("title", "member__name")
+    autocomplete_fields = ("member", "team")
+
+    scope = staticmethod(selectors.visible_offers)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*self.list_select_related)

@@ -1,0 +1,95 @@
+"""Browser journey on a phone: a resident submits a wish, the secretary verifies and publishes it, a member claims
+and fulfils it, the resident rates it, the secretary confirms the service; the member's record and points appear."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from demands.models import MicroWish
+from tests.conftest import login_in_browser
+from tests.demands.factories import feedback_token, wish_category
+from tests.factories import DEFAULT_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_out(page):
+    page.context.clear_cookies()
+
+
+def test_a_wish_from_submission_to_points(phone_page, org_tree, secretary_a, member_a):
+    page = phone_page
+    wish_category("助老")
+
+    # A resident submits a wish from the phone.
+    page.goto("/")
+    page.locator("#home-wishes").get_by_role("link", name="提交微心愿").click()
+    page.get_by_label("心愿类别").select_option(label="助老")
+    page.get_by_label("心愿标题").fill("帮忙修理漏水的水龙头")
+    page.get_by_label("具体内容").fill("厨房水龙头一直滴水，老人自己修不了。")
+    page.get_by_label("所在社区（村）").select_option(label="东风村")
+    page.get_by_role("textbox", name="联系人").fill("张桂英")
+    page.get_by_role("textbox", name="手机号").fill("139 0000 1234")
+    page.get_by_label("我同意为办理本心愿处理我的姓名和手机号").check()
+    page.get_by_role("button", name="提交心愿").click()
+    code = page.locator("#tracking-code").inner_text().strip()
+    assert len(code) >= 10
+    page.get_by_role("link", name="查看进度").click()
+    expect(page.locator("#wish-state")).to_have_text("待核实")
+
+    # The secretary of branch A verifies and publishes it.
+    sign_out(page)
+    login_in_browser(page, "secretary_a", DEFAULT_PASSWORD)
+    page.goto("/wishes/review/")
+    page.get_by_role("link", name="帮忙修理漏水的水龙头").click()
+    expect(page.locator("#contact-phone")).to_contain_text("13900001234")
+    page.get_by_label("公开标题").fill("修理漏水的水龙头")
+    page.get_by_label("公开内容").fill("厨房水龙头漏水，需要会修理的志愿者上门。")
+    page.get_by_role("button", name="核实并发布").click()
+    expect(page.get_by_role("alert")).to_contain_text("已核实并发布到心愿墙。")
+    expect(page.locator("#wish-state")).to_have_text("已发布")
+
+    # A member finds it on the wall, claims it and reports it fulfilled.
+    sign_out(page)
+    login_in_browser(page, member_a.user.username, DEFAULT_PASSWORD)
+    page.goto("/wishes/")
+    card = page.locator(".wish-card", has_text="修理漏水的水龙头")
+    expect(card).to_contain_text("张**")
+    card.get_by_role("link").click()
+    page.get_by_role("button", name="认领这个心愿").click()
+    expect(page.get_by_role("alert")).to_contain_text("认领成功")
+    expect(page.locator("#contact-phone")).to_have_text("13900001234")
+    page.get_by_role("link", name="登记实现情况").click()
+    yesterday = timezone.localdate() - timedelta(days=1)
+    page.get_by_label("实现情况").fill("已上门更换了水龙头阀芯。")
+    page.get_by_label("服务开始时间").fill(f"{yesterday:%Y-%m-%d}T09:00")
+    page.get_by_label("服务结束时间").fill(f"{yesterday:%Y-%m-%d}T10:30")
+    page.get_by_role("button", name="提交，请居民确认").click()
+    expect(page.get_by_role("alert")).to_contain_text("已登记实现情况")
+    expect(page.locator("#wish-state")).to_have_text("已实现")
+
+    # The resident rates it through the link in the SMS.
+    sign_out(page)
+    wish = MicroWish.objects.get(tracking_code=code)
+    page.goto(f"/wishes/feedback/{feedback_token(wish)}/")
+    page.get_by_label("★★★★★", exact=True).check()
+    page.get_by_role("button", name="确认已实现并提交评价").click()
+    expect(page.locator("#feedback-done")).to_have_text("感谢您的评价！")
+
+    # The secretary confirms the service.
+    login_in_browser(page, "secretary_a", DEFAULT_PASSWORD)
+    page.goto("/wishes/review/?tab=confirm")
+    page.get_by_role("link", name="修理漏水的水龙头").click()
+    page.get_by_role("button", name="确认服务并办结").click()
+    expect(page.get_by_role("alert")).to_contain_text("已确认服务")
+
+    # The member's record and points appear.
+    sign_out(page)
+    login_in_browser(page, member_a.user.username, DEFAULT_PASSWORD)
+    page.goto("/me/records/")
+    expect(page.locator("#records")).to_contain_text("实现微心愿：修理漏水的水龙头")
+    expect(page.locator("#total-hours")).to_have_text("1.50")
+    page.goto("/me/points/")
+    expect(page.locator("#points-balance")).to_have_text("45")
