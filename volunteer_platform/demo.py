@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from members import demo as members_demo
+
 DEMO_PASSWORD = "demo12345"
 
 
@@ -20,11 +22,15 @@ class DemoAccount:
 
 DEMO_ACCOUNTS: list[DemoAccount] = [
     DemoAccount("admin", "平台管理员 platform admin (/admin/)"),
+    DemoAccount("shequ", "社区书记 secretary of 幸福里社区党委 (/admin/)"),
+    DemoAccount("zhibu", "支部书记 secretary of 幸福里社区第一党支部 (/admin/)"),
+    DemoAccount("dangyuan", "党员 member of 幸福里社区第一党支部 (/me/)"),
 ]
 
 
 @transaction.atomic
-def seed(*, stdout=None) -> None:
+def seed(*, members: int = 300, stdout=None) -> None:
+    """`members`: how many members the demo street has (missing ones are added in bulk, none removed)."""
     User = get_user_model()
     admin, created = User.objects.get_or_create(
         username="admin", defaults={"is_staff": True, "is_superuser": True, "first_name": "平台管理员"}
@@ -32,3 +38,4 @@ def seed(*, stdout=None) -> None:
     if created:
         admin.set_password(DEMO_PASSWORD)
         admin.save(update_fields=["password"])
+    members_demo.seed(members=members, password=DEMO_PASSWORD, stdout=stdout)

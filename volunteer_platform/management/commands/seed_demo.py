@@ -1,5 +1,5 @@
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from volunteer_platform import demo
 
@@ -11,10 +11,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty", action="store_true", help="do nothing when the database already has users (used by make run)"
         )
+        parser.add_argument(
+            "--members",
+            type=int,
+            default=300,
+            help="how many members the demo street has; missing ones are added in bulk (default 300)",
+        )
 
-    def handle(self, *args, if_empty, **options):
+    def handle(self, *args, if_empty, members, **options):
+        if members < 0:
+            raise CommandError("--members cannot be negative")
         if if_empty and get_user_model().objects.exists():
             self.stdout.write("The database already has data; demo data not loaded.")
             return
-        demo.seed(stdout=self.stdout)
+        demo.seed(members=members, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
