@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from incentives import demo as incentives_demo
 from members import demo as members_demo
+from training import demo as training_demo
 
 DEMO_PASSWORD = "demo12345"
 
@@ -38,4 +40,7 @@ def seed(*, members: int = 300, stdout=None) -> None:
     if created:
         admin.set_password(DEMO_PASSWORD)
         admin.save(update_fields=["password"])
+    # Lower layers first: training attendance and incentives' ledger build on the members and their records.
     members_demo.seed(members=members, password=DEMO_PASSWORD, stdout=stdout)
+    training_demo.seed(stdout=stdout)
+    incentives_demo.seed(stdout=stdout)
