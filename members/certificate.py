@@ -56,6 +56,7 @@ class Certificate:
     issued_on: date
     total_hours: Decimal
     lines: tuple[CertificateLine, ...]
+    stars: int | None = None  # current star rating, when the site provides one
 
 
 def format_hours(hours: Decimal) -> str:
@@ -103,6 +104,7 @@ def certificate_for(member: Member, *, handler, issued_on: date | None = None) -
         contact=contact,
         issued_on=issued_on,
         total_hours=sum((r.hours for r in records), Decimal("0")),
+        stars=selectors.member_stars(member),
         lines=tuple(
             CertificateLine(
                 date=r.date, content=r.content, place=r.place, hours=r.hours, organization=r.recording_organization.name
@@ -255,6 +257,15 @@ def render_pdf(certificate: Certificate) -> bytes:
         _p(statement, styles["body"]),
         Spacer(1, 4 * mm),
     ]
+    if certificate.stars:
+        story += [
+            _p(
+                _("星级评定：%(stars)s（%(count)s星）")
+                % {"stars": "★" * certificate.stars, "count": certificate.stars},
+                styles["body"],
+            ),
+            Spacer(1, 4 * mm),
+        ]
     if certificate.lines:
         story += [_records_table(certificate, styles), Spacer(1, 4 * mm)]
     story += [

@@ -9,12 +9,14 @@ its own ordering and joins. They are lazy: the scope is a subquery of the caller
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import ExtractYear
 from django.db.models.lookups import StartsWith
 from django.utils.http import urlsafe_base64_decode
+from django.utils.module_loading import import_string
 
 from .models import (
     Community,
@@ -251,3 +253,13 @@ def certificate_records(member: Member) -> QuerySet[ServiceRecord]:
         .select_related("recording_organization")
         .order_by("date", "started_at", "pk")
     )
+
+
+def member_stars(member: Member) -> int | None:
+    """The member's current star rating (评星定级) for their profile and certificate, or None when unknown.
+
+    Ratings live in a higher app (incentives), which members must not import: the site names the function that
+    answers in settings (`MEMBERS_STARS_PROVIDER`, a dotted path taking a Member and returning an int).
+    """
+    path = getattr(settings, "MEMBERS_STARS_PROVIDER", "")
+    return import_string(path)(member) if path else None

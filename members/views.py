@@ -65,6 +65,7 @@ def me(request):
         "availability": _availability_grid(member.availability),
         "periods": [label for _code, label in PERIODS],
         "total_hours": selectors.counted_hours(member),
+        "stars": selectors.member_stars(member),
     }
     return render(request, "members/me.html", context)
 

@@ -240,6 +240,8 @@ else:
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # --- Platform ---------------------------------------------------------------------------------------------------
+# Members show the current star rating on the profile and certificate, computed by the incentives app above them.
+MEMBERS_STARS_PROVIDER = "incentives.selectors.current_stars"
 # How often a pending notification is retried before it is marked failed, and the base of the backoff.
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=30)
