@@ -13,7 +13,7 @@ from members.admin import ScopedAdminMixin, ScopedInlineMixin, _adopt, is_scoped
 from members.forms import ReasonActionForm
 
 from . import selectors, services
-from .forms import ActivityAdminForm, ServiceProjectAdminForm
+from .forms import ActivityAdminForm, PostInlineForm, ServiceProjectAdminForm
 from .models import Activity, Post, PostClaim, ProjectCategory, SelfReport, ServiceProject, SignUp
 
 
@@ -34,6 +34,7 @@ class ProjectCategoryAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 class PostInline(ScopedInlineMixin, admin.TabularInline):
     model = Post
+    form = PostInlineForm
     extra = 0
     fields = ("title", "weekday", "start_time", "minutes", "places", "description", "active")
 

@@ -14,9 +14,12 @@ from members.models import Community
 from . import services
 from .models import (
     Activity,
+    Post,
+    PostClaim,
     ProjectCategory,
     ServiceMode,
     ServiceProject,
+    SignUp,
     TargetGroup,
     target_group_codes,
     target_groups_mask,
@@ -243,6 +246,9 @@ class ActivityAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if self.instance.pk is not None:  # an edit keeps the windows left empty as they were
+            for name in ("signup_opens_at", "signup_closes_at", "cancel_cutoff_at"):
+                data[name] = data.get(name) or getattr(self.instance, name)
         if data.get("starts_at") and data.get("ends_at"):
             opens, closes, cutoff = services.activity_windows(
                 data["starts_at"],
@@ -263,4 +269,27 @@ class ActivityAdminForm(forms.ModelForm):
             except ValidationError as exc:
                 add_service_errors(self, exc)
             data["signup_opens_at"], data["signup_closes_at"], data["cancel_cutoff_at"] = opens, closes, cutoff
+        if self.instance.pk is not None:
+            if self.instance.status != Activity.Status.SCHEDULED:
+                raise ValidationError(_("只能修改报名中的活动。"))
+            taken = self.instance.signups.filter(status__in=SignUp.SEAT_STATUSES).count()
+            if data.get("capacity") is not None and data["capacity"] < taken:
+                self.add_error("capacity", _("已有 %(taken)d 人报名，名额不能少于报名人数。") % {"taken": taken})
+        return data
+
+
+class PostInlineForm(forms.ModelForm):
+    """A post's places are never below its active claims (the service says so again under the post lock)."""
+
+    class Meta:
+        model = Post
+        fields = ("title", "weekday", "start_time", "minutes", "places", "description", "active")
+
+    def clean(self):
+        data = super().clean()
+        places = data.get("places")
+        if self.instance.pk is not None and places is not None:
+            claimed = self.instance.claims.filter(status=PostClaim.Status.ACTIVE).count()
+            if places < claimed:
+                self.add_error("places", _("已有 %(n)d 人认领，岗位数不能少于认领人数。") % {"n": claimed})
         return data

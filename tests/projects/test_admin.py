@@ -177,3 +177,28 @@ def test_activity_changelist_queries_are_constant(client, org_tree, secretary_a)
     assert_constant_queries(client, reverse("admin:projects_activity_changelist"), add_rows, small=2, large=8)
     response = client.get(reverse("admin:projects_activity_change", args=[Activity.objects.first().pk]))
     assert response.status_code == 200
+
+
+def test_capacity_below_the_seats_taken_is_a_form_error(client, org_tree, secretary_a, member_a, member_b):
+    activity = ActivityFactory(project__organization=org_tree.branch_a, capacity=5)
+    for member in (member_a, member_b):
+        services.signup_create(activity=activity, member=member)
+    local = timezone.localtime(activity.starts_at)
+    data = {
+        "title": "",
+        "starts_at_0": local.date().isoformat(),
+        "starts_at_1": local.time().isoformat(),
+        "ends_at_0": local.date().isoformat(),
+        "ends_at_1": (local + timedelta(hours=2)).time().isoformat(),
+        "place": activity.place,
+        "capacity": "1",
+        "signups-TOTAL_FORMS": "0",
+        "signups-INITIAL_FORMS": "0",
+    }
+    client.force_login(secretary_a)
+    url = reverse("admin:projects_activity_change", args=[activity.pk])
+    response = client.post(url, data)
+    assert response.status_code == 200 and "capacity" in response.context["adminform"].form.errors
+    assert client.post(url, {**data, "capacity": "3"}).status_code == 302
+    activity.refresh_from_db()
+    assert activity.capacity == 3
