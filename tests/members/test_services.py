@@ -193,7 +193,7 @@ class TestMembers:
             services.member_reactivate(member=member_a, actor=secretary_a)
 
     def test_public_name(self, member_a):
-        assert member_a.public_name == "李*"
+        assert member_a.public_name == "李**"  # surname + two stars, whatever the length (DESIGN.md)
         services.member_set_name_consent(member=member_a, consent=True)
         member_a.refresh_from_db()
         assert member_a.public_name == "李明"
