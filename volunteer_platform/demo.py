@@ -11,6 +11,7 @@ from django.db import transaction
 
 from incentives import demo as incentives_demo
 from members import demo as members_demo
+from projects import demo as projects_demo
 from training import demo as training_demo
 
 DEMO_PASSWORD = "demo12345"
@@ -44,3 +45,4 @@ def seed(*, members: int = 300, stdout=None) -> None:
     members_demo.seed(members=members, password=DEMO_PASSWORD, stdout=stdout)
     training_demo.seed(stdout=stdout)
     incentives_demo.seed(stdout=stdout)
+    projects_demo.seed(stdout=stdout)
