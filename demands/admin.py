@@ -15,7 +15,18 @@ from members.admin import ScopedAdminMixin, is_scoped_staff
 from members.forms import ReasonActionForm
 
 from . import selectors, services
-from .models import BlockedPhone, ContactAccessLog, MicroWish, ServiceOffer, WishCategory, WishEvent
+from .forms import HouseholdAdminForm
+from .models import (
+    BlockedPhone,
+    ContactAccessLog,
+    Household,
+    MicroWish,
+    Pairing,
+    PairingVisit,
+    ServiceOffer,
+    WishCategory,
+    WishEvent,
+)
 
 
 @admin.register(WishCategory)
@@ -254,13 +265,153 @@ class BlockedPhoneAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(ServiceOffer)
 class ServiceOfferAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Offers are written by their members (/offers/mine/); secretaries see those of their members and may pause
+    one (e.g. the member moved away)."""
+
+    scope = staticmethod(selectors.visible_offers)
     list_display = ("title", "member", "team", "category", "community", "active")
     list_select_related = ("member", "team", "category", "community")
     list_filter = ("active", "category")
     search_fields = ("title", "member__name")
-    autocomplete_fields = ("member", "team")
-
-    scope = staticmethod(selectors.visible_offers)
+    actions = ("pause_selected",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related(*self.list_select_related)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_pause_permission(self, request):
+        return is_scoped_staff(request)
+
+    @admin.action(description=_("暂停所选服务的点单"), permissions=["pause"])
+    def pause_selected(self, request, queryset):
+        self.run_bulk(
+            request,
+            queryset,
+            lambda o: services.offer_pause(offer=o, actor=request.user),
+            _("已暂停 %(count)d 项服务。"),
+        )
+
+
+# --- Households and pairings ------------------------------------------------------------------------------------
+
+
+class PairingVisitInline(admin.TabularInline):
+    model = PairingVisit
+    extra = 0
+    can_delete = False
+    fields = ("started_at", "hours", "summary", "service_record")
+    readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None):
+        return is_scoped_staff(request)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Household)
+class HouseholdAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """服务对象户: contact, address, notes and the sensitive priority groups are encrypted; the list shows them
+    masked. Saved through `services.household_save` (consents checked there)."""
+
+    scope = staticmethod(selectors.visible_households)
+    form = HouseholdAdminForm
+    list_display = ("masked_name", "community", "grid", "phone_masked", "active", "created_at")
+    list_select_related = ("community", "grid__community")
+    list_filter = ("active", ("community", admin.RelatedOnlyFieldListFilter))
+    readonly_fields = ("consent_processing_at", "consent_sensitive_at", "consent_version")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
+    def get_fields(self, request, obj=None):
+        fields = ["community", "grid", "contact_name", "phone", "address", "priority_group_codes"]
+        fields += ["consent_processing", "consent_sensitive", "note", "active"]
+        return [*fields, *self.readonly_fields] if obj is not None else fields
+
+    @admin.display(description=_("联系人"))
+    def masked_name(self, obj):
+        return str(obj)
+
+    @admin.display(description=_("联系电话"))
+    def phone_masked(self, obj):
+        return obj.contact_phone_masked or "—"
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        saved = services.household_save(
+            actor=request.user,
+            household=obj if change else None,
+            community=data["community"],
+            grid=data.get("grid"),
+            contact_name=data["contact_name"],
+            address=data["address"],
+            phone=data.get("phone", ""),
+            priority_groups=data.get("priority_group_codes", []),
+            consent_processing=data.get("consent_processing", False),
+            consent_sensitive=data.get("consent_sensitive", False),
+            note=data.get("note", ""),
+            active=data.get("active", True),
+        )
+        obj.pk = saved.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+
+@admin.register(Pairing)
+class PairingAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    scope = staticmethod(selectors.visible_pairings)
+    list_display = ("member", "household", "team", "started_on", "ended_on")
+    list_select_related = ("member", "household__community", "team")
+    list_filter = (("household__community", admin.RelatedOnlyFieldListFilter),)
+    search_fields = ("member__name", "=member__volunteer_number")
+    autocomplete_fields = ("member",)
+    fields = ("member", "household", "team", "note", "started_on")
+    inlines = (PairingVisitInline,)
+    actions = ("end_selected",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "household":
+            kwargs["queryset"] = selectors.visible_households(
+                request.user, queryset=Household.objects.filter(active=True).select_related("community")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_end_permission(self, request):
+        return is_scoped_staff(request)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        created = services.pairing_create(
+            member=data["member"],
+            household=data["household"],
+            team=data.get("team"),
+            note=data.get("note", ""),
+            started_on=data.get("started_on"),
+            actor=request.user,
+        )
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    @admin.action(description=_("结束所选结对"), permissions=["end"])
+    def end_selected(self, request, queryset):
+        self.run_bulk(
+            request,
+            queryset,
+            lambda p: services.pairing_end(pairing=p, actor=request.user),
+            _("已结束 %(count)d 个结对。"),
+        )

@@ -20,7 +20,7 @@ from members.models import Community, Member
 from notifications.models import Notification
 
 from . import services
-from .models import MicroWish, ServiceOffer, WishCategory
+from .models import MicroWish, Pairing, ServiceOffer, WishCategory
 
 DEMO_COMMUNITIES = 3
 
@@ -62,7 +62,7 @@ OFFERS = [
 def seed(*, stdout=None) -> None:
     communities = Community.objects.select_related("organization__secretary__user").order_by("pk")
     communities = list(communities[:DEMO_COMMUNITIES])
-    wishes = 0
+    wishes = households = 0
     for index, community in enumerate(communities):
         secretary = _secretary(community)
         members = _members(community, exclude=secretary)
@@ -71,8 +71,9 @@ def seed(*, stdout=None) -> None:
             if _wish(community, spec, secretary, members, phone=phone, resident=RESIDENTS[number]):
                 wishes += 1
         _offers(community, members, secretary)
+        households += _households(community, members, secretary)
     if stdout is not None:
-        stdout.write(f"demands: {wishes} wishes in {len(communities)} communities")
+        stdout.write(f"demands: {wishes} wishes and {households} households in {len(communities)} communities")
 
 
 def _secretary(community: Community):
@@ -169,10 +170,91 @@ def _wish(community, spec, secretary, members, *, phone: str, resident: str) -> 
 
 
 def _offers(community, members, secretary) -> None:
+    """A few offers of the community's members, and one resident's order (居民点单) waiting for an answer."""
+    offers = []
     for member, (category_name, title, when) in zip(members, OFFERS, strict=False):
-        category = WishCategory.objects.get_or_create(name=category_name)[0]
-        ServiceOffer.objects.get_or_create(
-            member=member,
-            title=title,
-            defaults={"category": category, "community": community, "available_time": when},
-        )
+        offer = ServiceOffer.objects.filter(member=member, title=title).first()
+        if offer is None:
+            offer = services.offer_create(
+                member=member,
+                title=title,
+                category=WishCategory.objects.get_or_create(name=category_name)[0],
+                community=community,
+                available_time=when,
+            )
+        offers.append(offer)
+    if not offers or secretary is None:
+        return
+    title = "家里的电饭煲不加热了"
+    if MicroWish.objects.filter(community=community, title=title).exists():
+        return
+    wish = services.wish_submit(
+        category=offers[0].category,
+        title=title,
+        description="电饭煲用了几年，最近不加热，想请会修的党员看看。",
+        community=community,
+        contact_name="郑阿姨",
+        phone=f"1391{community.pk % 1000:03d}0001",
+        consent_processing=True,
+        offer=offers[0],
+    )
+    wish = services.wish_verify(
+        wish=wish,
+        actor=secretary,
+        public_title="修理电饭煲",
+        public_description="电饭煲不加热，需要会修小家电的党员上门看看。",
+        category=offers[0].category,
+    )
+    services.wish_publish(wish=wish, actor=secretary)
+
+
+HOUSEHOLDS = [
+    ("刘奶奶", "幸福路12号3单元101", ["empty_nest"], "独居，子女在外地。"),
+    ("马大爷", "幸福路8号1单元302", ["disabled", "low_income"], "下肢残疾，享受低保。"),
+]
+
+
+def _households(community, members, secretary) -> int:
+    """Households of the community, each paired with a member, with one logged visit."""
+    created = 0
+    grid = community.grids.order_by("pk").first()
+    for index, (name, address, groups, note) in enumerate(HOUSEHOLDS):
+        # The address is encrypted, so it is compared after decryption (a handful of demo rows).
+        household = next((h for h in community.households.all() if h.address == address), None)
+        if household is None:
+            household = services.household_save(
+                actor=secretary,
+                community=community,
+                grid=grid,
+                contact_name=name,
+                address=address,
+                phone=f"1392{community.pk % 1000:03d}{index:04d}",
+                priority_groups=groups,
+                consent_processing=True,
+                consent_sensitive=True,
+                note=note,
+            )
+            created += 1
+        if not members:
+            continue
+        member = members[index % len(members)]
+        pairing = Pairing.objects.filter(member=member, household=household, ended_on__isnull=True).first()
+        if pairing is None:
+            pairing = services.pairing_create(
+                member=member,
+                household=household,
+                actor=secretary,
+                note="每月上门走访，帮助打扫卫生、代购生活用品。",
+                started_on=timezone.localdate() - timedelta(days=60),
+            )
+        if not pairing.visits.exists():
+            end = (timezone.localtime() - timedelta(days=7)).replace(hour=16, minute=0, second=0, microsecond=0)
+            services.pairing_visit_log(
+                pairing=pairing,
+                member=member,
+                start=end - timedelta(hours=1, minutes=30),
+                end=end,
+                hours=Decimal("1.5"),
+                summary="上门陪同聊天，打扫卫生。",
+            )
+    return created

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from members.models import Community, Grid, Team
 
 from . import services
-from .models import MAX_PHOTOS, MicroWish, ServiceOffer, TargetGroup, WishCategory
+from .models import MAX_PHOTOS, Household, MicroWish, PriorityGroup, ServiceOffer, TargetGroup, WishCategory
 from .validators import check_plain_text
 
 
@@ -334,20 +334,128 @@ class FeedbackForm(PlainTextMixin, forms.Form):
         return self._clean_plain(super().clean())
 
 
-class OfferForm(PlainTextMixin, forms.ModelForm):
+class OfferForm(PlainTextMixin, forms.Form):
+    """A member's service offer (供给清单)."""
+
     plain_fields = ("title", "description", "available_time")
 
-    class Meta:
-        model = ServiceOffer
-        fields = ["title", "category", "description", "community", "available_time", "team", "active"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+    title = forms.CharField(label=_("服务内容"), min_length=2, max_length=60, help_text=_("如“上门修理小家电”。"))
+    category = forms.ModelChoiceField(label=_("类别"), queryset=WishCategory.objects.none(), empty_label=None)
+    description = forms.CharField(
+        label=_("说明"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    community = forms.ModelChoiceField(
+        label=_("服务范围（社区）"), queryset=Community.objects.none(), required=False, empty_label=_("不限社区")
+    )
+    available_time = forms.CharField(label=_("服务时间"), max_length=100, required=False)
+    team = forms.ModelChoiceField(
+        label=_("以服务队名义（可选）"), queryset=Team.objects.none(), required=False, empty_label=_("个人")
+    )
+    active = forms.BooleanField(label=_("接受点单"), required=False, initial=True)
 
-    def __init__(self, *args, member, **kwargs):
+    def __init__(self, *args, member, offer: ServiceOffer | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].queryset = WishCategory.objects.filter(active=True)
         self.fields["community"].queryset = Community.objects.order_by("name")
         self.fields["team"].queryset = Team.objects.filter(leader=member)
-        self.fields["team"].required = False
+        if offer is not None and not self.is_bound:
+            self.initial.update(
+                title=offer.title,
+                category=offer.category_id,
+                description=offer.description,
+                community=offer.community_id,
+                available_time=offer.available_time,
+                team=offer.team_id,
+                active=offer.active,
+            )
 
     def clean(self):
         return self._clean_plain(super().clean())
+
+
+class VisitForm(PlainTextMixin, forms.Form):
+    """A pairing visit (走访): when, how long, what was done (no personal data: it goes into the service record)."""
+
+    plain_fields = ("summary",)
+
+    start = forms.DateTimeField(
+        label=_("开始时间"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    end = forms.DateTimeField(
+        label=_("结束时间"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    hours = forms.DecimalField(
+        label=_("服务时长（小时）"),
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        required=False,
+        help_text=_("不含路上时间；留空按开始到结束计算。"),
+    )
+    summary = forms.CharField(
+        label=_("走访内容"),
+        max_length=200,
+        help_text=_("如“陪同聊天、打扫卫生、了解近况”。不写服务对象的姓名、住址、病情等个人信息。"),
+    )
+
+    def clean(self):
+        data = self._clean_plain(super().clean())
+        start, end = data.get("start"), data.get("end")
+        if start and end and end <= start:
+            self.add_error("end", _("结束时间必须晚于开始时间。"))
+        elif start and end and data.get("hours") is None:
+            data["hours"] = round((end - start).total_seconds() / 3600, 2)
+        return data
+
+
+class HouseholdAdminForm(forms.ModelForm):
+    """The household form of the admin: encrypted fields as plain inputs, tags as checkboxes, the two consents."""
+
+    phone = forms.CharField(label=_("联系电话"), max_length=20, required=False)
+    priority_group_codes = forms.MultipleChoiceField(
+        label=_("重点人群（敏感信息）"),
+        choices=PriorityGroup.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    consent_processing = forms.BooleanField(label=_("本人（或监护人）同意登记"), required=False)
+    consent_sensitive = forms.BooleanField(
+        label=_("本人（或监护人）单独同意登记重点人群信息"),
+        required=False,
+        help_text=_("残障、特困低保、未满14周岁等属于敏感个人信息，须单独同意。撤回同意时，重点人群信息随之删除。"),
+    )
+
+    class Meta:
+        model = Household
+        fields = ["community", "grid", "contact_name", "address", "note", "active"]
+        widgets = {
+            "contact_name": forms.TextInput(),
+            "address": forms.TextInput(attrs={"size": 60}),
+            "note": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        instance = self.instance
+        if instance.pk and not self.is_bound:
+            self.initial.update(
+                phone=instance.contact_phone,
+                priority_group_codes=instance.priority_group_list,
+                consent_processing=True,
+                consent_sensitive=instance.consent_sensitive_at is not None,
+            )
+
+    def clean(self):
+        data = super().clean()
+        community = data.get("community")
+        if community is not None:
+            try:
+                services.check_place(community=community, grid=data.get("grid"))
+                if not data.get("consent_processing"):
+                    raise ValidationError({"consent_processing": _("登记服务对象需要本人（或监护人）同意。")})
+                services.check_priority_groups(
+                    data.get("priority_group_codes"), consent_sensitive=data.get("consent_sensitive")
+                )
+            except ValidationError as exc:
+                add_service_errors(self, exc)
+        return data

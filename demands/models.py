@@ -474,3 +474,172 @@ class BlockedPhone(models.Model):
 
     def __str__(self):
         return self.phone_masked
+
+
+# --- Households and pairing (结对帮扶) ----------------------------------------------------------------------------
+
+
+class PriorityGroup(models.TextChoices):
+    """Priority-group tags of a household: sensitive personal data (PIPL), stored encrypted, with separate consent."""
+
+    UNEMPLOYED = "unemployed", _("下岗失业")
+    LOW_INCOME = "low_income", _("特困低保")
+    DISABLED = "disabled", _("残障")
+    EMPTY_NEST = "empty_nest", _("空巢老人")
+    LEFT_BEHIND_CHILDREN = "left_behind_children", _("留守儿童")
+
+
+class Household(models.Model):
+    """服务对象户: a household the community looks after, optionally paired with a member or team.
+
+    Everything that identifies the household is encrypted: the contact's name, phone, address, notes and the
+    priority-group tags. The tags need the household's separate consent (a DB check: no tags without it).
+    """
+
+    community = models.ForeignKey(
+        Community, verbose_name=_("社区（村）"), on_delete=models.PROTECT, related_name="households"
+    )
+    grid = models.ForeignKey(
+        Grid, verbose_name=_("网格"), null=True, blank=True, on_delete=models.SET_NULL, related_name="households"
+    )
+    contact_name = EncryptedTextField(_("联系人"))
+    contact_phone = EncryptedTextField(_("联系电话"), blank=True)
+    phone_hash = models.CharField(max_length=64, blank=True, editable=False)
+    address = EncryptedTextField(_("住址"))
+    # Comma-separated PriorityGroup codes, encrypted (use `priority_group_list`).
+    priority_groups = EncryptedTextField(_("重点人群"), blank=True)
+    note = EncryptedTextField(_("情况说明"), blank=True)
+    consent_processing_at = models.DateTimeField(_("同意登记时间"))
+    consent_sensitive_at = models.DateTimeField(_("同意登记敏感信息时间"), null=True, blank=True)
+    consent_version = models.CharField(_("同意的说明版本"), max_length=20)
+    active = models.BooleanField(_("在册"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("登记人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("服务对象户")
+        verbose_name_plural = _("服务对象户")
+        ordering = ["community", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(priority_groups="") | Q(consent_sensitive_at__isnull=False),
+                name="demands_household_sensitive_needs_consent",
+            ),
+            models.CheckConstraint(
+                condition=Q(contact_phone="", phone_hash="") | (~Q(contact_phone="") & ~Q(phone_hash="")),
+                name="demands_household_phone_with_hash",
+            ),
+        ]
+        indexes = [
+            # A community's active households (admin list, pairing choices).
+            models.Index(fields=["community", "active"], name="demands_household_community"),
+        ]
+
+    def __str__(self):
+        return f"{self.community.name} {public_person_name(self.contact_name, consent=False)}"
+
+    @property
+    def priority_group_list(self) -> list[str]:
+        return [code for code in (self.priority_groups or "").split(",") if code]
+
+    @property
+    def priority_group_labels(self) -> list[str]:
+        labels = dict(PriorityGroup.choices)
+        return [str(labels.get(code, code)) for code in self.priority_group_list]
+
+    @property
+    def contact_phone_masked(self) -> str:
+        return mask_phone(self.contact_phone) if self.contact_phone else ""
+
+
+class Pairing(models.Model):
+    """结对帮扶: a member (or a team through a member) paired long-term with a household."""
+
+    member = models.ForeignKey(Member, verbose_name=_("结对党员"), on_delete=models.PROTECT, related_name="pairings")
+    team = models.ForeignKey(
+        Team, verbose_name=_("服务队"), null=True, blank=True, on_delete=models.SET_NULL, related_name="pairings"
+    )
+    household = models.ForeignKey(
+        Household, verbose_name=_("服务对象户"), on_delete=models.PROTECT, related_name="pairings"
+    )
+    started_on = models.DateField(_("结对日期"))
+    ended_on = models.DateField(_("结束日期"), null=True, blank=True)
+    note = models.CharField(_("帮扶内容"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("经办人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("结对帮扶")
+        verbose_name_plural = _("结对帮扶")
+        ordering = ["-started_on", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "household"],
+                condition=Q(ended_on__isnull=True),
+                name="demands_pairing_one_active",
+                violation_error_message=_("该党员已与这户结对。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_on__isnull=True) | Q(ended_on__gte=F("started_on")),
+                name="demands_pairing_ends_after_start",
+            ),
+        ]
+        indexes = [
+            # A member's active pairings (/pairings/) and a household's (admin).
+            models.Index(fields=["member", "ended_on"], name="demands_pairing_member"),
+        ]
+
+    def __str__(self):
+        return f"{self.member.name} ↔ {self.household}"
+
+    @property
+    def active(self) -> bool:
+        return self.ended_on is None
+
+
+class PairingVisit(models.Model):
+    """走访: one visit of a pairing; it becomes a ServiceRecord (source "pairing") the community verifies."""
+
+    pairing = models.ForeignKey(Pairing, verbose_name=_("结对帮扶"), on_delete=models.PROTECT, related_name="visits")
+    started_at = models.DateTimeField(_("开始时间"))
+    ended_at = models.DateTimeField(_("结束时间"))
+    hours = models.DecimalField(_("服务时长（小时）"), max_digits=5, decimal_places=2)
+    summary = models.CharField(
+        _("走访内容"), max_length=200, help_text=_("做了什么，不写服务对象的个人信息（会写入志愿服务记录）。")
+    )
+    service_record = models.OneToOneField(
+        ServiceRecord,
+        verbose_name=_("志愿服务记录"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("走访记录")
+        verbose_name_plural = _("走访记录")
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(hours__gt=0), name="demands_visit_hours_positive"),
+            models.CheckConstraint(condition=Q(ended_at__gt=F("started_at")), name="demands_visit_ends_after_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.pairing} {self.started_at:%Y-%m-%d}"

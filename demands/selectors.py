@@ -17,7 +17,18 @@ from members.availability import DAYS, PERIODS
 from members.models import Community, Member, Organization, ResidenceRegistration
 from members.selectors import visible_communities, visible_members
 
-from .models import CODE_ALPHABET, ContactAccessLog, MicroWish, ServiceOffer, WishCategory, WishEvent, WishPhoto
+from .models import (
+    CODE_ALPHABET,
+    ContactAccessLog,
+    Household,
+    MicroWish,
+    Pairing,
+    PairingVisit,
+    ServiceOffer,
+    WishCategory,
+    WishEvent,
+    WishPhoto,
+)
 
 User = get_user_model()
 
@@ -357,3 +368,37 @@ def public_offers(*, category=None, community=None) -> QuerySet[ServiceOffer]:
 
 def offers_of(member: Member) -> QuerySet[ServiceOffer]:
     return ServiceOffer.objects.filter(member=member).select_related("category", "community", "team")
+
+
+# --- Households and pairings ------------------------------------------------------------------------------------
+
+
+def visible_households(user, *, queryset: QuerySet[Household] | None = None) -> QuerySet[Household]:
+    """Households of the communities served by organizations in `user`'s scope."""
+    qs = Household.objects.all() if queryset is None else queryset
+    if user is None or not user.is_authenticated or not user.is_active:
+        return qs.none()
+    return qs if user.is_superuser else qs.filter(community__in=visible_communities(user))
+
+
+def visible_pairings(user, *, queryset: QuerySet[Pairing] | None = None) -> QuerySet[Pairing]:
+    qs = Pairing.objects.all() if queryset is None else queryset
+    return qs.filter(household__in=visible_households(user)) if not getattr(user, "is_superuser", False) else qs
+
+
+def pairings_of(member: Member) -> QuerySet[Pairing]:
+    """A member's active pairings with their household, and how many visits each has (one query)."""
+    return (
+        Pairing.objects.filter(member=member, ended_on__isnull=True)
+        .select_related("household__community", "household__grid", "team")
+        .annotate(visit_count=Count("visits"))
+        .order_by("started_on", "pk")
+    )
+
+
+def recent_visits(member: Member, *, limit: int = 20) -> QuerySet[PairingVisit]:
+    return (
+        PairingVisit.objects.filter(pairing__member=member)
+        .select_related("pairing__household__community", "service_record")
+        .order_by("-started_at")[:limit]
+    )

@@ -27,4 +27,9 @@ urlpatterns = [
     path("wishes/<int:pk>/release/", views.wish_release, name="release"),
     path("wishes/<int:pk>/fulfil/", views.wish_fulfil, name="fulfil"),
     path("wishes/<int:pk>/photos/<int:photo_id>/", views.wish_photo, name="photo"),
+    path("offers/", views.offers, name="offers"),
+    path("offers/mine/", views.my_offers, name="my_offers"),
+    path("offers/<int:pk>/edit/", views.offer_edit, name="offer_edit"),
+    path("pairings/", views.my_pairings, name="my_pairings"),
+    path("pairings/<int:pk>/visit/", views.visit_new, name="visit_new"),
 ]

@@ -27,9 +27,11 @@ from .forms import (
     ClaimForm,
     FeedbackForm,
     FulfilForm,
+    OfferForm,
     ReasonForm,
     ReviewForm,
     TrackForm,
+    VisitForm,
     WallFilterForm,
     WishForm,
     add_service_errors,
@@ -577,3 +579,95 @@ def review_block(request, pk: int):
     else:
         messages.success(request, _("该手机号今后不能再在线提交心愿。"))
     return _back(pk)
+
+
+# --- Service offers (供给清单) ------------------------------------------------------------------------------------
+
+
+@require_GET
+def offers(request):
+    filter_form = WallFilterForm(request.GET or None)
+    filters = filter_form.filters()
+    rows = selectors.public_offers(category=filters.get("category"), community=filters.get("community"))
+    page = Paginator(rows, WALL_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "demands/offers.html", {"filter_form": filter_form, "page": page})
+
+
+def _offer_data(form) -> dict:
+    data = form.cleaned_data
+    keys = ("title", "category", "description", "community", "available_time", "team", "active")
+    return {k: data[k] for k in keys}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def my_offers(request):
+    member = _require_member(request)
+    form = OfferForm(request.POST if request.method == "POST" else None, member=member)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.offer_create(member=member, **_offer_data(form))
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("服务清单已发布，居民可以向您点单。"))
+            return redirect("demands:my_offers")
+    context = {"form": form, "offers": list(selectors.offers_of(member))}
+    return render(request, "demands/my_offers.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def offer_edit(request, pk: int):
+    member = _require_member(request)
+    offer = selectors.offers_of(member).filter(pk=pk).first()
+    if offer is None:
+        raise Http404(_("找不到该服务。"))
+    form = OfferForm(request.POST if request.method == "POST" else None, member=member, offer=offer)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.offer_update(offer=offer, member=member, **_offer_data(form))
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("已保存。"))
+            return redirect("demands:my_offers")
+    return render(request, "demands/offer_form.html", {"form": form, "offer": offer})
+
+
+# --- Pairings (结对帮扶) ------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def my_pairings(request):
+    member = _require_member(request)
+    context = {"pairings": list(selectors.pairings_of(member)), "visits": list(selectors.recent_visits(member))}
+    return render(request, "demands/my_pairings.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def visit_new(request, pk: int):
+    member = _require_member(request)
+    pairing = selectors.pairings_of(member).filter(pk=pk).first()
+    if pairing is None:
+        raise Http404(_("找不到该结对。"))
+    form = VisitForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.pairing_visit_log(
+                pairing=pairing,
+                member=member,
+                start=data["start"],
+                end=data["end"],
+                hours=data["hours"],
+                summary=data["summary"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("走访已登记，服务记录等待社区确认。"))
+            return redirect("demands:my_pairings")
+    return render(request, "demands/visit_form.html", {"form": form, "pairing": pairing})

@@ -3,7 +3,7 @@
 import pytest
 
 from demands import demo
-from demands.models import MicroWish, ServiceOffer
+from demands.models import Household, MicroWish, Pairing, PairingVisit, ServiceOffer
 from members.models import ServiceRecord
 from tests.members.factories import MemberFactory
 
@@ -15,6 +15,9 @@ def _snapshot():
         sorted(MicroWish.objects.values_list("community_id", "title", "state")),
         ServiceOffer.objects.count(),
         ServiceRecord.objects.filter(source="wish").count(),
+        Household.objects.count(),
+        Pairing.objects.count(),
+        PairingVisit.objects.count(),
     )
 
 
@@ -43,3 +46,7 @@ def test_every_state_for_each_community_and_twice_is_the_same(org_tree, secretar
         assert states == {s.value for s in MicroWish.State}
     assert first[2] == 2  # one closed wish per community, its record verified
     assert ServiceRecord.objects.filter(source="wish", status="verified").count() == 2
+    assert first[1] == 6 and first[3:] == (4, 4, 4)  # offers; households, pairings and a visit each
+    waiting = MicroWish.objects.filter(offer_pending=True)
+    assert waiting.count() == 2 and all(w.offer.member.organization.path for w in waiting)
+    assert ServiceRecord.objects.filter(source="pairing", status="pending").count() == 4
