@@ -100,7 +100,8 @@ class WishForm(PlainTextMixin, forms.Form):
         self.fields["category"].queryset = WishCategory.objects.filter(active=True)
         self.fields["community"].queryset = Community.objects.order_by("name")
         self.fields["grid"].queryset = Grid.objects.select_related("community").order_by("community__name", "name")
-        self.fields["offer"].queryset = ServiceOffer.objects.filter(active=True).select_related("member")
+        # Any offer: one paused since the page was opened gets the service's message, not "invalid choice".
+        self.fields["offer"].queryset = ServiceOffer.objects.all()
         self.fields["consent_processing"].help_text = format_html(
             '{} <a href="{}" target="_blank" rel="noopener">{}</a>',
             _("我们只为办理心愿使用这些信息，办结后按期删除。"),

@@ -124,6 +124,23 @@ def test_a_paused_offer_cannot_be_ordered(client, org_tree, offer, secretary_a):
     assert exc.value.message_dict == {"offer": ["该服务暂不接受点单，请直接提交心愿。"]}
 
 
+def test_an_offer_paused_while_the_resident_fills_the_form(client, org_tree, helping, offer, secretary_a):
+    services.offer_pause(offer=offer, actor=secretary_a)
+    data = {
+        "category": helping.pk,
+        "title": "修电饭煲",
+        "description": "电饭煲不加热了。",
+        "community": org_tree.community_a.pk,
+        "contact_name": "郑阿姨",
+        "phone": "13900007777",
+        "consent_processing": "on",
+        "offer": offer.pk,
+    }
+    response = client.post("/wishes/new/", data)
+    assert 'id="offer-error">该服务暂不接受点单，请直接提交心愿。<' in html(response)
+    assert not MicroWish.objects.exists()
+
+
 def test_an_order_of_an_offer_paused_after_submission_goes_to_the_wall(org_tree, secretary_a, offer):
     wish = submit_wish(org_tree.community_a, offer=offer)
     services.offer_pause(offer=offer, actor=secretary_a)
