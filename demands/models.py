@@ -175,12 +175,13 @@ class MicroWish(models.Model):
     consent_display_at = models.DateTimeField(_("同意公开显示时间"), null=True, blank=True)
     contact_purged_at = models.DateTimeField(_("联系方式清除时间"), null=True, blank=True)
 
+    # PROTECT: an offer that received orders is paused, not deleted (a waiting order needs its offer).
     offer = models.ForeignKey(
         ServiceOffer,
         verbose_name=_("点单的服务"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         related_name="wishes",
     )
     # True while a published wish waits for the offering member's answer (居民点单): it is not on the wall.
