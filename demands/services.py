@@ -702,6 +702,44 @@ def wish_fulfil(
     return wish
 
 
+DEFAULT_FEEDBACK_REMINDER_DAYS = 3
+
+
+@transaction.atomic
+def wish_feedback_remind(*, wish: MicroWish, site_url: str = "") -> bool:
+    """Remind the resident once to rate a fulfilled wish. The link's token is stored only as a hash, so the
+    reminder carries a new link and the first one stops working (the SMS says so). Returns False when the wish
+    is no longer waiting or was already reminded. Lock: the wish."""
+    wish = _lock(wish)
+    if wish.state != State.FULFILLED or not wish.contact_phone:
+        return False
+    if wish.events.filter(action="feedback_reminded", created_at__gte=wish.fulfilled_at).exists():
+        return False
+    token = secrets.token_urlsafe(24)
+    wish.feedback_token_hash = _token_hash(token)
+    wish.save(update_fields=["feedback_token_hash", "updated_at"])
+    event = _event(
+        wish, action="feedback_reminded", from_state=State.FULFILLED, actor_kind=EventActor.SYSTEM, public=False
+    )
+    days_left = _setting("WISH_FEEDBACK_DAYS", DEFAULT_FEEDBACK_DAYS) - (timezone.now() - wish.fulfilled_at).days
+    _tell_resident(
+        wish,
+        template="demands_feedback_reminder",
+        event=event,
+        context={"link": _absolute(reverse("demands:feedback", args=[token]), site_url), "days": max(days_left, 1)},
+    )
+    return True
+
+
+def wishes_remind_feedback(*, now: datetime | None = None) -> int:
+    """Remind every resident whose wish was fulfilled WISH_FEEDBACK_REMINDER_DAYS ago (default 3) and who has not
+    answered; each once. Returns how many were reminded."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=_setting("WISH_FEEDBACK_REMINDER_DAYS", DEFAULT_FEEDBACK_REMINDER_DAYS))
+    ids = list(MicroWish.objects.filter(state=State.FULFILLED, fulfilled_at__lte=cutoff).values_list("pk", flat=True))
+    return sum(1 for pk in ids if wish_feedback_remind(wish=MicroWish(pk=pk)))
+
+
 def _lock_by_token(token: str) -> MicroWish:
     wish = (
         MicroWish.objects.select_for_update().filter(feedback_token_hash=_token_hash(token or "")).first()

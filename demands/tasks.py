@@ -13,6 +13,12 @@ def expire_overdue_wishes() -> int:
 
 
 @shared_task
+def remind_feedback() -> int:
+    """One reminder to residents who have not rated a wish fulfilled WISH_FEEDBACK_REMINDER_DAYS ago."""
+    return services.wishes_remind_feedback()
+
+
+@shared_task
 def auto_close_unconfirmed_wishes() -> int:
     """Fulfilled wishes without the resident's answer for WISH_FEEDBACK_DAYS → closed unconfirmed."""
     return services.wishes_auto_close_unconfirmed()

@@ -107,6 +107,7 @@ def test_tasks_call_the_services(org_tree, secretary_a, member_a):
     _age(old, 500)
 
     assert tasks.expire_overdue_wishes.delay().get() == 1
+    assert tasks.remind_feedback.delay().get() == 1
     assert tasks.auto_close_unconfirmed_wishes.delay().get() == 1
     assert tasks.purge_wish_contacts.delay().get() == 1
     assert tasks.expire_overdue_wishes.delay().get() == 0  # twice is harmless

@@ -429,3 +429,20 @@ def test_a_published_wish_cannot_lose_its_claimer_half_way(org_tree, secretary_a
     wish = wish_in_state("claimed", org_tree.community_a, secretary_a, member_a)
     with pytest.raises(IntegrityError), transaction.atomic():
         MicroWish.objects.filter(pk=wish.pk).update(claimed_by=None)
+
+
+def test_one_feedback_reminder_with_a_new_link(org_tree, secretary_a, member_a):
+    wish = wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_a)
+    first = feedback_token(wish)
+    assert services.wishes_remind_feedback() == 0  # too early
+    MicroWish.objects.filter(pk=wish.pk).update(fulfilled_at=timezone.now() - timedelta(days=4))
+
+    assert services.wishes_remind_feedback() == 1
+    assert services.wishes_remind_feedback() == 0  # once
+
+    reminder = Notification.objects.get(template="demands_feedback_reminder")
+    new = reminder.context["link"].rstrip("/").rsplit("/", 1)[1]
+    assert reminder.context["days"] == services.DEFAULT_FEEDBACK_DAYS - 4
+    with pytest.raises(ValidationError, match="评价链接无效"):
+        services.wish_rate(token=first, rating=5)
+    assert services.wish_rate(token=new, rating=5).state == State.CONFIRMED
