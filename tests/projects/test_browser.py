@@ -24,7 +24,8 @@ def test_filter_sign_up_check_in_and_get_hours_and_points(page, org_tree, member
         title="网格巡逻",
         brand_name="网格巡逻",
         slug="patrol",
-        category=ProjectCategory.objects.get(name="平安巡逻"),
+        # get_or_create: an earlier transactional test may have flushed the categories seeded by the migration
+        category=ProjectCategory.objects.get_or_create(name="平安巡逻")[0],
     )
     starts_at = (timezone.now() + timedelta(minutes=30)).replace(second=0, microsecond=0)
     activity = services.activity_create(
