@@ -1,0 +1,55 @@
+"""DESIGN.md: each app imports only the apps below it. A reader can trust the layering because this test checks it."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Lowest first. Apps on the same rank (training, demands) may not import each other either.
+LAYERS = [
+    {"notifications"},
+    {"members"},
+    {"incentives"},
+    {"training", "demands"},
+    {"projects"},
+    {"volunteer_platform"},
+]
+RANK = {app: rank for rank, apps in enumerate(LAYERS) for app in apps}
+
+
+def imported_apps(path: Path) -> set[tuple[str, int]]:
+    """(top-level package, line) of every absolute import in `path` that names one of our apps."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        found.update((name.split(".")[0], node.lineno) for name in names if name.split(".")[0] in RANK)
+    return found
+
+
+def app_modules():
+    for app in RANK:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            yield app, path
+
+
+@pytest.mark.parametrize(("app", "path"), list(app_modules()), ids=lambda v: str(v).replace(str(ROOT) + "/", ""))
+def test_no_import_goes_up_a_layer(app, path):
+    upward = [
+        f"{path.relative_to(ROOT)}:{line} imports {other}"
+        for other, line in sorted(imported_apps(path))
+        if other != app and RANK[other] >= RANK[app]
+    ]
+    assert not upward, "imports that go up (or sideways) a layer:\n" + "\n".join(upward)
+
+
+def test_the_checker_sees_an_upward_import(tmp_path):
+    module = tmp_path / "bad.py"
+    module.write_text("from projects.models import Activity\nimport members.services\n", encoding="utf-8")
+    assert {name for name, _ in imported_apps(module)} == {"projects", "members"}
