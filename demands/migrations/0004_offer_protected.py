@@ -5,15 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('demands', '0003_households_and_pairings'),
+        ("demands", "0003_households_and_pairings"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='microwish',
-            name='offer',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='wishes', to='demands.serviceoffer', verbose_name='点单的服务'),
+            model_name="microwish",
+            name="offer",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="wishes",
+                to="demands.serviceoffer",
+                verbose_name="点单的服务",
+            ),
         ),
     ]
