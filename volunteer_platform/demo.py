@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from demands import demo as demands_demo
 from incentives import demo as incentives_demo
 from members import demo as members_demo
 from projects import demo as projects_demo
@@ -45,4 +46,5 @@ def seed(*, members: int = 300, stdout=None) -> None:
     members_demo.seed(members=members, password=DEMO_PASSWORD, stdout=stdout)
     training_demo.seed(stdout=stdout)
     incentives_demo.seed(stdout=stdout)
+    demands_demo.seed(stdout=stdout)
     projects_demo.seed(stdout=stdout)

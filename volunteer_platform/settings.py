@@ -240,6 +240,19 @@ else:
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # --- Platform ---------------------------------------------------------------------------------------------------
+# The public address, for absolute links in SMS and email sent from Celery tasks (no request at hand there).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
+# Micro-wishes (demands): claim deadline, open claims per member, feedback window, residents' contact retention.
+WISH_CLAIM_DAYS = env.int("WISH_CLAIM_DAYS", default=14)
+WISH_MAX_OPEN_CLAIMS = env.int("WISH_MAX_OPEN_CLAIMS", default=5)
+WISH_FEEDBACK_DAYS = env.int("WISH_FEEDBACK_DAYS", default=14)
+WISH_FEEDBACK_REMINDER_DAYS = env.int("WISH_FEEDBACK_REMINDER_DAYS", default=3)
+WISH_CONTACT_RETENTION_DAYS = env.int("WISH_CONTACT_RETENTION_DAYS", default=180)
+# Anonymous forms' limits as (count, seconds), counted in the shared cache.
+WISH_SUBMIT_IP_LIMIT = (10, 3600)
+WISH_SUBMIT_PHONE_LIMIT = (3, 86400)
+WISH_TRACK_IP_LIMIT = (20, 900)
+WISH_TRACK_CODE_LIMIT = (5, 3600)
 # Members show the current star rating on the profile and certificate, computed by the incentives app above them.
 MEMBERS_STARS_PROVIDER = "incentives.selectors.current_stars"
 # How often a pending notification is retried before it is marked failed, and the base of the backoff.
