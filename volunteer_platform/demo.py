@@ -5,15 +5,21 @@ Everything here is idempotent: running it twice leaves the same data.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from demands import demo as demands_demo
 from incentives import demo as incentives_demo
 from members import demo as members_demo
+from members.models import Member, Organization
 from projects import demo as projects_demo
 from training import demo as training_demo
+
+from .models import Plan, PlanTarget, Task
 
 DEMO_PASSWORD = "demo12345"
 
@@ -48,3 +54,39 @@ def seed(*, members: int = 300, stdout=None) -> None:
     incentives_demo.seed(stdout=stdout)
     demands_demo.seed(stdout=stdout)
     projects_demo.seed(stdout=stdout)
+    _plans(stdout=stdout)
+
+
+def _plans(stdout=None) -> None:
+    """This year's plan of the top organization with its targets and three tasks, one of them overdue."""
+    top = Organization.objects.filter(parent=None).order_by("path").first()
+    if top is None:
+        return
+    today = timezone.localdate()
+    plan, _created = Plan.objects.get_or_create(
+        organization=top,
+        year=today.year,
+        defaults={"title": "党员志愿服务发展规划", "summary": "以群众需求为导向，推动志愿服务经常化、品牌化。"},
+    )
+    for metric, value in (
+        (PlanTarget.Metric.HOURS_PER_MEMBER, "12"),
+        (PlanTarget.Metric.WISHES_FULFILLED, "60"),
+        (PlanTarget.Metric.PARTICIPATION_RATE, "80"),
+        (PlanTarget.Metric.TRAINING_HOURS, "8"),
+        (PlanTarget.Metric.PROJECTS_RUN, "5"),
+    ):
+        PlanTarget.objects.get_or_create(plan=plan, metric=metric, defaults={"value": Decimal(value)})
+    child = Organization.objects.filter(parent=top).order_by("path").first() or top
+    member = Member.objects.filter(user__username="dangyuan").first()
+    tasks = [
+        ("建立社区助老服务队", {"assignee_organization": child, "due_on": today - timedelta(days=20)}),
+        ("每季度开展一次“微心愿”集中认领", {"assignee_organization": child, "due_on": today + timedelta(days=60)}),
+    ]
+    if member is not None:
+        tasks.append(("组织法律咨询进社区", {"assignee_member": member, "due_on": today + timedelta(days=30)}))
+    for title, fields in tasks:
+        Task.objects.get_or_create(plan=plan, title=title, defaults=fields)
+    if stdout:
+        stdout.write(
+            f"site: plan {plan.year} of {top.name}, {plan.targets.count()} targets, {plan.tasks.count()} tasks"
+        )

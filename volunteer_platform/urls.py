@@ -18,6 +18,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("me/", include("notifications.urls")),
     path("training/", include("training.urls")),
+    path("dashboard/", include("volunteer_platform.dashboard_urls")),
     path("", include("members.urls")),
     path("", include("incentives.urls")),
     path("", include("demands.urls")),

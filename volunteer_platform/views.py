@@ -4,12 +4,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from .health import broker_state, database_state
+from .selectors import public_figures
 
 
 @require_GET
 def home(request):
-    """The public home page: what the platform is for and what each audience can do (no query for a visitor)."""
-    return render(request, "volunteer_platform/home.html")
+    """The public home page: what the platform is for, what each audience can do, and this year's figures
+    (aggregates only, cached for 5 minutes: no query for a visitor while they are cached)."""
+    return render(request, "volunteer_platform/home.html", {"figures": public_figures()})
 
 
 @never_cache

@@ -1,0 +1,162 @@
+"""The secretaries' dashboard (工作台), plans and exports. Thin: the figures come from `selectors`, writes from
+`services`; an organization or plan outside the user's scope answers 404."""
+
+from datetime import date
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from . import exports, selectors, services
+from .charts import trend_chart
+from .models import Task
+
+MAX_PERIOD_DAYS = 366 * 5
+
+
+def _period(request) -> tuple[selectors.Period, str | None]:
+    """The period from `?from=&to=` (ISO dates), or `?year=` (+ `&month=`); default: this year up to today."""
+    today = timezone.localdate()
+    default = selectors.Period(date(today.year, 1, 1), today)
+    get = request.GET
+    try:
+        if get.get("from") or get.get("to"):
+            period = selectors.Period(date.fromisoformat(get.get("from", "")), date.fromisoformat(get.get("to", "")))
+        elif get.get("year"):
+            year = int(get["year"])
+            period = (
+                selectors.Period.month(year, int(get["month"])) if get.get("month") else selectors.Period.year(year)
+            )
+        else:
+            return default, None
+    except (TypeError, ValueError):
+        return default, _("日期格式不正确，已显示今年的数据。")
+    if period.end < period.start or period.days > MAX_PERIOD_DAYS or period.start.year < 2000:
+        return default, _("统计期间不正确（开始不能晚于结束，最长五年），已显示今年的数据。")
+    return period, None
+
+
+def _organization(request):
+    """The organization asked for (`?org=`), else the user's top one; 404 for anyone without a scope."""
+    user = request.user
+    if "org" in request.GET:
+        organization = selectors.dashboard_organization(user, request.GET["org"])
+    else:
+        organization = selectors.dashboard_root(user)
+    if organization is None:
+        raise Http404(_("找不到该党组织。"))
+    return organization
+
+
+def _query(organization, period: selectors.Period) -> str:
+    return urlencode({"org": organization.pk, "from": period.start.isoformat(), "to": period.end.isoformat()})
+
+
+@login_required
+@require_GET
+def dashboard(request):
+    organization = _organization(request)
+    period, problem = _period(request)
+    if problem:
+        messages.warning(request, problem)
+    figures = selectors.dashboard(organization, period)
+    followup = Paginator(selectors.members_without_service(organization, period.end.year), 25).get_page(
+        request.GET.get("page")
+    )
+    today = timezone.localdate()
+    query = _query(organization, period)
+    presets = [
+        (_("今年"), urlencode({"org": organization.pk, "year": today.year})),
+        (_("本月"), urlencode({"org": organization.pk, "year": today.year, "month": today.month})),
+        (_("去年"), urlencode({"org": organization.pk, "year": today.year - 1})),
+    ]
+    return render(
+        request,
+        "volunteer_platform/dashboard.html",
+        {
+            "d": figures,
+            "organization": organization,
+            "period": period,
+            "query": query,
+            "presets": presets,
+            "chart": trend_chart(figures.trend),
+            "to_claim_hours": exports.hours_of(figures.wishes.median_to_claim),
+            "to_fulfil_hours": exports.hours_of(figures.wishes.median_to_fulfil),
+            "followup": followup,
+            "exports": [(kind, label) for kind, label in exports.KINDS.items()],
+        },
+    )
+
+
+@login_required
+@require_GET
+def export(request, kind: str):
+    if kind not in exports.KINDS:
+        raise Http404(_("没有这种导出。"))
+    organization = _organization(request)
+    period, _problem = _period(request)
+    content = exports.build(kind, organization, period)
+    filename = f"{kind}-{organization.pk}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx"
+    response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_GET
+def plans(request):
+    organization = _organization(request)
+    return render(
+        request,
+        "volunteer_platform/plans.html",
+        {"organization": organization, "plans": selectors.plans_for(organization)},
+    )
+
+
+@login_required
+@require_GET
+def plan_detail(request, pk: int):
+    plan = selectors.plan_detail(request.user, pk)
+    if plan is None:
+        raise Http404(_("找不到该年度规划。"))
+    today = timezone.localdate()
+    return render(
+        request,
+        "volunteer_platform/plan_detail.html",
+        {
+            "plan": plan,
+            "progress": selectors.plan_progress(plan, today),
+            "tasks": selectors.plan_tasks(plan),
+            "today": today,
+            "statuses": Task.Status.choices,
+        },
+    )
+
+
+@login_required
+@require_POST
+def task_update(request, pk: int):
+    """A progress note and/or a status change on a task in scope (the plan page's form)."""
+    task = selectors.visible_tasks(request.user).select_related("plan").filter(pk=pk).first()
+    if task is None:
+        raise Http404(_("找不到该任务。"))
+    status = request.POST.get("status", "")
+    text = request.POST.get("text", "")
+    try:
+        if status and status != task.status:
+            services.task_status_change(task=task, actor=request.user, status=status, note=text)
+        else:
+            services.task_note_add(task=task, author=request.user, text=text)
+    except ValidationError as exc:
+        messages.error(request, "；".join(exc.messages))
+    else:
+        messages.success(request, _("已记录任务进展。"))
+    return redirect(reverse("dashboard:plan", args=[task.plan_id]) + f"#task-{task.pk}")

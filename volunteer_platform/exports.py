@@ -1,0 +1,134 @@
+"""Excel exports of the dashboard (Chinese headers), each scoped to one organization's subtree and one period."""
+
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from openpyxl import Workbook
+
+from . import selectors
+
+KINDS = {
+    "figures": gettext_lazy("主要指标"),
+    "league": gettext_lazy("下级组织排行"),
+    "member-hours": gettext_lazy("党员服务时长"),
+    "training": gettext_lazy("培训学时完成情况"),
+}
+
+
+def hours_of(duration: timedelta | None) -> Decimal | None:
+    """A duration as hours with one decimal (the medians on the page and in the export)."""
+    if duration is None:
+        return None
+    return (Decimal(duration.total_seconds()) / 3600).quantize(Decimal("0.1"))
+
+
+def _number(value):
+    """Excel cells hold numbers, not Decimals-as-text; None stays empty."""
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def figure_rows(d: selectors.Dashboard) -> list[tuple[str, object]]:
+    """(label, value) of every dashboard figure — the export's rows, and what the browser test compares."""
+    m, w, r = d.members, d.wishes, d.redemptions
+    rows = [
+        (_("党组织"), d.organization.name),
+        (_("开始日期"), d.period.start.isoformat()),
+        (_("结束日期"), d.period.end.isoformat()),
+        (_("在册党员"), m.members),
+        (_("活跃党员（近90天有服务）"), m.active),
+        (_("参加服务的党员"), m.participants),
+        (_("参与率（%）"), m.participation_rate),
+        (_("服务时长（小时）"), m.hours),
+        (_("服务次数"), m.services),
+        (_("人均服务时长（小时）"), m.hours_per_member),
+        (_("收到微心愿"), w.received),
+        (_("核实微心愿"), w.verified),
+        (_("实现微心愿"), w.fulfilled),
+        (_("居民确认微心愿"), w.confirmed),
+        (_("发布到认领（中位数，小时）"), hours_of(w.median_to_claim)),
+        (_("认领到实现（中位数，小时）"), hours_of(w.median_to_fulfil)),
+        (_("满意度（平均分）"), w.rating_mean),
+        (_("评价数"), w.rating_count),
+        (_("培训学时达标人数"), d.training.completed),
+        (_("培训学时考核人数"), d.training.measured),
+        (_("培训学时达标率（%）"), d.training.rate),
+        (_("积分兑换申请"), r.requested),
+        (_("积分兑换已领取"), r.fulfilled),
+        (_("兑换使用积分"), r.points),
+    ]
+    for stars, n in d.stars:
+        rows.append((_("★%(stars)s 人数") % {"stars": stars} if stars else _("未评星人数"), n))
+    return rows
+
+
+def _sheet(title: str, header: list[str], rows) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=title[:31])
+    sheet.append(header)
+    for row in rows:
+        sheet.append([_number(v) for v in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def build(kind: str, organization, period: selectors.Period) -> bytes:
+    title = str(KINDS[kind])
+    if kind == "figures":
+        d = selectors.dashboard(organization, period)
+        return _sheet(title, [_("指标"), _("数值")], figure_rows(d))
+    if kind == "league":
+        rows = (
+            (
+                row.organization.name,
+                row.members,
+                row.participants,
+                row.participation_rate,
+                row.hours,
+                row.hours_per_member,
+                row.wishes_fulfilled,
+            )
+            for row in selectors.league_table(organization, period)
+        )
+        header = [
+            _("党组织"),
+            _("在册党员"),
+            _("参加服务的党员"),
+            _("参与率（%）"),
+            _("服务时长（小时）"),
+            _("人均服务时长（小时）"),
+            _("实现微心愿"),
+        ]
+        return _sheet(title, header, rows)
+    if kind == "member-hours":
+        header = [_("志愿者编号"), _("姓名"), _("所在支部"), _("服务时长（小时）"), _("服务次数")]
+        return _sheet(title, header, selectors.member_hours(organization, period).iterator(chunk_size=2000))
+    # training: the training app's own completion report, for the year of the period's end
+    report = selectors.completion_by_branch(organization, period.end.year)
+    rows = (
+        (
+            row.organization.name,
+            row.requirement.total_hours if row.requirement else None,
+            row.members,
+            row.completed,
+            row.rate,
+            row.hours,
+            row.average,
+        )
+        for row in report.rows
+    )
+    header = [
+        _("党组织"),
+        _("年度学时要求"),
+        _("在册党员"),
+        _("达标人数"),
+        _("达标率（%）"),
+        _("培训学时"),
+        _("人均学时"),
+    ]
+    return _sheet(title, header, rows)

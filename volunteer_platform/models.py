@@ -1,0 +1,167 @@
+"""Development plans (年度规划) and task division (任务分工): the site's own data, used by the secretaries' dashboard.
+
+They live in the site layer because a plan's progress is read from every app's records (members, demands,
+training, projects); no lower app needs them.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Member, Organization
+
+
+class Plan(models.Model):
+    """An organization's annual plan for volunteer service: a year and its targets."""
+
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="volunteer_plans"
+    )
+    year = models.PositiveSmallIntegerField(_("年度"))
+    title = models.CharField(_("规划名称"), max_length=100)
+    summary = models.TextField(_("工作思路"), blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("年度规划")
+        verbose_name_plural = _("年度规划")
+        ordering = ["-year", "organization__path"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "year"], name="site_plan_unique_year"),
+            models.CheckConstraint(condition=Q(year__gte=2000, year__lte=2100), name="site_plan_year_range"),
+        ]
+
+    def __str__(self):
+        return f"{self.organization.name} {self.year} {self.title}"
+
+
+class TargetMetric(models.TextChoices):
+    HOURS_PER_MEMBER = "hours_per_member", _("人均服务时长（小时）")
+    WISHES_FULFILLED = "wishes_fulfilled", _("实现微心愿（个）")
+    PARTICIPATION_RATE = "participation_rate", _("党员参与率（%）")
+    TRAINING_HOURS = "training_hours", _("人均培训学时")
+    PROJECTS_RUN = "projects_run", _("开展服务项目（个）")
+
+
+class PlanTarget(models.Model):
+    """One target of a plan; its progress is computed from the records, never typed in."""
+
+    Metric = TargetMetric
+
+    plan = models.ForeignKey(Plan, verbose_name=_("年度规划"), on_delete=models.CASCADE, related_name="targets")
+    metric = models.CharField(_("指标"), max_length=30, choices=Metric.choices)
+    value = models.DecimalField(_("目标值"), max_digits=10, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("规划指标")
+        verbose_name_plural = _("规划指标")
+        ordering = ["plan", "metric"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "metric"], name="site_target_unique_metric"),
+            models.CheckConstraint(condition=Q(metric__in=TargetMetric.values), name="site_target_metric_valid"),
+            models.CheckConstraint(condition=Q(value__gt=0), name="site_target_value_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_metric_display()} {self.value}"
+
+
+class TaskStatus(models.TextChoices):
+    TODO = "todo", _("未开始")
+    IN_PROGRESS = "in_progress", _("进行中")
+    DONE = "done", _("已完成")
+    CANCELLED = "cancelled", _("已取消")
+
+
+class Task(models.Model):
+    """任务分工: one piece of a plan, assigned to a child organization or to a member, with a due date."""
+
+    Status = TaskStatus
+    OPEN_STATUSES = (Status.TODO, Status.IN_PROGRESS)
+
+    plan = models.ForeignKey(Plan, verbose_name=_("年度规划"), on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(_("任务"), max_length=100)
+    description = models.TextField(_("要求"), blank=True)
+    assignee_organization = models.ForeignKey(
+        Organization,
+        verbose_name=_("责任组织"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="volunteer_tasks",
+    )
+    assignee_member = models.ForeignKey(
+        Member,
+        verbose_name=_("责任人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="volunteer_tasks",
+    )
+    due_on = models.DateField(_("完成时限"))
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.TODO)
+    completed_on = models.DateField(_("完成日期"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("任务分工")
+        verbose_name_plural = _("任务分工")
+        ordering = ["due_on", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=TaskStatus.values), name="site_task_status_valid"),
+            # Exactly one assignee: an organization or a member.
+            models.CheckConstraint(
+                condition=Q(assignee_organization__isnull=True, assignee_member__isnull=False)
+                | Q(assignee_organization__isnull=False, assignee_member__isnull=True),
+                name="site_task_one_assignee",
+                violation_error_message=_("请指定责任组织或责任人（只能选一个）。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="done", completed_on__isnull=False) | (~Q(status="done") & Q(completed_on=None)),
+                name="site_task_done_has_date",
+            ),
+        ]
+        indexes = [
+            # Overdue tasks (dashboard, monthly digest): status IN ('todo', 'in_progress') AND due_on < today.
+            models.Index(fields=["status", "due_on"], name="site_task_status_due"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def assignee_name(self) -> str:
+        if self.assignee_organization_id:
+            return self.assignee_organization.name
+        return self.assignee_member.name if self.assignee_member_id else ""
+
+    def is_overdue(self, today) -> bool:
+        return self.status in self.OPEN_STATUSES and self.due_on < today
+
+
+class TaskProgressNote(models.Model):
+    """A dated, attributed note on a task's progress (督促检查); a status change writes one too. Never edited."""
+
+    task = models.ForeignKey(Task, verbose_name=_("任务"), on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("填写人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    text = models.TextField(_("进展情况"), max_length=2000)
+    status_after = models.CharField(_("之后的状态"), max_length=12, choices=TaskStatus.choices, blank=True)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("任务进展")
+        verbose_name_plural = _("任务进展")
+        ordering = ["task", "-created_at", "-pk"]
+
+    def __str__(self):
+        return self.text[:40]

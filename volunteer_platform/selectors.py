@@ -1,0 +1,632 @@
+"""Reads of the site layer: the secretaries' dashboard (督促检查), plan progress and the home page's public figures.
+
+How figures are attributed (one rule, used by every figure, export and plan):
+- The roster ("all members") is the members whose home branch (所在支部) is in the organization's subtree *now*
+  and whose status is 在册 (active). Exempt, inactive and transferred-off members are not expected to serve.
+- A service record travels with its member, as the certificate does: it counts for the member's current branch.
+  A member transferred from branch A to branch B in July therefore brings their spring hours to B, and A's
+  figures lose them; numerator and denominator of "hours per member" always describe the same people.
+- Only counted records (verified or corrected) count; a record's `date` places it in a period.
+- Wishes belong to the organization serving their community; each state counts in the period of its own
+  timestamp (received = submitted, verified, fulfilled, confirmed by the resident).
+
+Speed: every figure group is one aggregate query (SQL does the summing, nothing is fetched per member or per
+record), so the dashboard costs the same number of queries whatever the size of the subtree. No summary table:
+the aggregates run on the indexed columns of the lower apps, which keeps every figure exact to the second and
+leaves no Celery job to fall behind; bench/dashboard.py measures them at 100,000 members.
+"""
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from statistics import median
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Count,
+    DurationField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, Substr
+from django.utils import timezone
+
+from demands.models import MicroWish
+from incentives.models import Redemption, StarRating
+from members.models import Member, Organization, ServiceRecord
+from members.selectors import managed_organizations, visible_organizations
+from projects.models import Activity, ServiceProject
+from training.selectors import CompletionReport, completion_by_branch
+
+from .models import Plan, PlanTarget, Task
+
+ZERO = Decimal("0")
+ACTIVE_WINDOW_DAYS = 90  # "active" = a counted service in the 90 days up to the period's end
+PATH_SEGMENT = 7  # one "000012." step of Organization.path
+TREND_MONTHS = 12
+PUBLIC_FIGURES_SECONDS = 300
+
+
+# --- Scope and period -------------------------------------------------------------------------------------------
+
+
+def dashboard_root(user) -> Organization | None:
+    """The organization a user's dashboard opens on: the top one they manage; for a platform admin the first root."""
+    if user.is_authenticated and user.is_active and user.is_superuser:
+        return Organization.objects.filter(parent=None).order_by("path").first()
+    return managed_organizations(user).order_by("path").first()
+
+
+def dashboard_organization(user, organization_id) -> Organization | None:
+    """An organization in `user`'s scope by id, or None (the view answers 404: out of scope looks like missing)."""
+    try:
+        pk = int(organization_id)
+    except (TypeError, ValueError):
+        return None
+    return visible_organizations(user).filter(pk=pk).select_related("parent").first()
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date
+
+    @classmethod
+    def year(cls, year: int) -> "Period":
+        return cls(date(year, 1, 1), date(year, 12, 31))
+
+    @classmethod
+    def month(cls, year: int, month: int) -> "Period":
+        return cls(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def datetimes(self) -> tuple[datetime, datetime]:
+        """[start 00:00, the day after end 00:00) in the site's time zone, for timestamp columns."""
+        tz = timezone.get_current_timezone()
+        return (
+            datetime.combine(self.start, time.min, tzinfo=tz),
+            datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz),
+        )
+
+
+def _in(field_name: str, period: Period) -> Q:
+    start, end = period.datetimes()
+    return Q(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
+
+
+def _rate(part, whole, places: str = "0.1") -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / whole).quantize(Decimal(places))
+
+
+def _hours(value) -> Decimal:
+    """A sum of hours with two decimals on every database (SQLite's SUM drops the scale: 6 for 6.00)."""
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
+def _per(total: Decimal, count: int) -> Decimal:
+    if not count:
+        return ZERO
+    return (Decimal(total) / count).quantize(Decimal("0.01"))
+
+
+# --- Figures ----------------------------------------------------------------------------------------------------
+
+
+def _roster(organization: Organization) -> QuerySet[Member]:
+    return Member.objects.filter(organization__path__startswith=organization.path, status=Member.Status.ACTIVE)
+
+
+def _counted_records(organization: Organization) -> QuerySet[ServiceRecord]:
+    return ServiceRecord.objects.filter(
+        member__organization__path__startswith=organization.path, status__in=ServiceRecord.COUNTED_STATUSES
+    )
+
+
+@dataclass
+class MemberFigures:
+    members: int
+    active: int  # roster members with a counted service in the 90 days up to the period's end
+    participants: int  # roster members with a counted service in the period
+    hours: Decimal  # counted hours in the period (of every member homed in the subtree)
+    services: int
+
+    @property
+    def active_rate(self) -> Decimal | None:
+        return _rate(self.active, self.members)
+
+    @property
+    def participation_rate(self) -> Decimal | None:
+        return _rate(self.participants, self.members)
+
+    @property
+    def hours_per_member(self) -> Decimal:
+        return _per(self.hours, self.members)
+
+
+def member_figures(organization: Organization, period: Period) -> MemberFigures:
+    """Two queries: the roster count and one pass over the counted records of the period and of the 90-day window."""
+    members = _roster(organization).count()
+    window_start = period.end - timedelta(days=ACTIVE_WINDOW_DAYS - 1)
+    in_period = Q(date__gte=period.start, date__lte=period.end)
+    on_roster = Q(member__status=Member.Status.ACTIVE)
+    row = (
+        _counted_records(organization)
+        .filter(date__gte=min(period.start, window_start), date__lte=period.end)
+        .aggregate(
+            hours=Sum("hours", filter=in_period),
+            services=Count("pk", filter=in_period),
+            participants=Count("member", distinct=True, filter=in_period & on_roster),
+            active=Count("member", distinct=True, filter=Q(date__gte=window_start) & on_roster),
+        )
+    )
+    return MemberFigures(
+        members=members,
+        active=row["active"],
+        participants=row["participants"],
+        hours=_hours(row["hours"]),
+        services=row["services"],
+    )
+
+
+class Median(Aggregate):
+    """PostgreSQL's percentile_cont(0.5) — the exact median, computed where the rows are."""
+
+    function = "PERCENTILE_CONT"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()
+
+
+@dataclass
+class WishFigures:
+    received: int
+    verified: int
+    fulfilled: int
+    confirmed: int
+    rating_count: int
+    rating_mean: Decimal | None
+    median_to_claim: timedelta | None  # publication → claim, over wishes claimed in the period
+    median_to_fulfil: timedelta | None  # claim → fulfilment, over wishes fulfilled in the period
+
+
+def _wishes(organization: Organization) -> QuerySet[MicroWish]:
+    return MicroWish.objects.filter(community__organization__path__startswith=organization.path)
+
+
+def wish_figures(organization: Organization, period: Period) -> WishFigures:
+    """One query on PostgreSQL (counts, mean rating and both medians via percentile_cont); on SQLite, which has no
+    percentile function, a second query fetches the two durations of the period's claimed/fulfilled wishes — a
+    bounded list (one subtree, one period) — and Python takes the medians."""
+    claimed = _in("claimed_at", period) & Q(published_at__isnull=False)
+    fulfilled = _in("fulfilled_at", period) & Q(claimed_at__isnull=False)
+    rated = _in("confirmed_at", period) & Q(rating__isnull=False)
+    aggregates = {
+        "received": Count("pk", filter=_in("created_at", period)),
+        "verified": Count("pk", filter=_in("verified_at", period)),
+        "fulfilled": Count("pk", filter=_in("fulfilled_at", period)),
+        "confirmed": Count("pk", filter=_in("confirmed_at", period)),
+        "rating_count": Count("pk", filter=rated),
+        "rating_mean": Avg("rating", filter=rated),
+    }
+    to_claim = F("claimed_at") - F("published_at")
+    to_fulfil = F("fulfilled_at") - F("claimed_at")
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        aggregates["median_to_claim"] = Median(to_claim, filter=claimed)
+        aggregates["median_to_fulfil"] = Median(to_fulfil, filter=fulfilled)
+    row = _wishes(organization).aggregate(**aggregates)
+    if not postgres:
+        start, end = period.datetimes()
+        to_claim_list, to_fulfil_list = [], []
+        for published_at, claimed_at, fulfilled_at in (
+            _wishes(organization).filter(claimed | fulfilled).values_list("published_at", "claimed_at", "fulfilled_at")
+        ):
+            if published_at and claimed_at and start <= claimed_at < end:
+                to_claim_list.append(claimed_at - published_at)
+            if claimed_at and fulfilled_at and start <= fulfilled_at < end:
+                to_fulfil_list.append(fulfilled_at - claimed_at)
+        row["median_to_claim"] = median(to_claim_list) if to_claim_list else None
+        row["median_to_fulfil"] = median(to_fulfil_list) if to_fulfil_list else None
+    mean = row["rating_mean"]
+    return WishFigures(
+        received=row["received"],
+        verified=row["verified"],
+        fulfilled=row["fulfilled"],
+        confirmed=row["confirmed"],
+        rating_count=row["rating_count"],
+        rating_mean=Decimal(mean).quantize(Decimal("0.01")) if mean is not None else None,
+        median_to_claim=row["median_to_claim"],
+        median_to_fulfil=row["median_to_fulfil"],
+    )
+
+
+@dataclass
+class RedemptionFigures:
+    requested: int
+    fulfilled: int
+    points: int  # points spent on redemptions not cancelled
+
+
+def redemption_figures(organization: Organization, period: Period) -> RedemptionFigures:
+    """One query: redemptions asked for in the period by members homed in the subtree."""
+    row = Redemption.objects.filter(
+        _in("requested_at", period), member__organization__path__startswith=organization.path
+    ).aggregate(
+        requested=Count("pk"),
+        fulfilled=Count("pk", filter=Q(status=Redemption.Status.FULFILLED)),
+        points=Sum("points", filter=~Q(status=Redemption.Status.CANCELLED)),
+    )
+    return RedemptionFigures(requested=row["requested"], fulfilled=row["fulfilled"], points=row["points"] or 0)
+
+
+def star_distribution(organization: Organization) -> list[tuple[int, int]]:
+    """[(stars 0–5, members)] of the roster by each member's latest final rating (0 when never rated); one query."""
+    latest = (
+        StarRating.objects.filter(member=OuterRef("pk"), status=StarRating.Status.FINAL)
+        .order_by("-run__period_end", "-run__finalized_at", "-pk")
+        .values("stars")[:1]
+    )
+    counts = dict(
+        _roster(organization)
+        .annotate(current_stars=Coalesce(Subquery(latest), 0))
+        .values("current_stars")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("current_stars", "n")
+    )
+    return [(stars, counts.get(stars, 0)) for stars in range(0, 6)]
+
+
+def projects_run(organization: Organization, period: Period) -> int:
+    """Service projects of the subtree with at least one activity held (completed) in the period; one query."""
+    held = Activity.objects.filter(project=OuterRef("pk"), status=Activity.Status.COMPLETED).filter(
+        _in("starts_at", period)
+    )
+    return ServiceProject.objects.filter(organization__path__startswith=organization.path).filter(Exists(held)).count()
+
+
+# --- Trend and league table -------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrendMonth:
+    year: int
+    month: int
+    hours: Decimal = ZERO
+    wishes_received: int = 0
+    wishes_fulfilled: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}-{self.month:02d}"
+
+
+def monthly_trend(organization: Organization, end: date, months: int = TREND_MONTHS) -> list[TrendMonth]:
+    """The `months` calendar months up to `end`'s month: counted hours, wishes received and fulfilled; 3 queries."""
+    first_year, first_month = end.year, end.month
+    for _i in range(months - 1):
+        first_year, first_month = (first_year, first_month - 1) if first_month > 1 else (first_year - 1, 12)
+    span = Period(date(first_year, first_month, 1), Period.month(end.year, end.month).end)
+    rows: dict[tuple[int, int], TrendMonth] = {}
+    y, m = first_year, first_month
+    for _i in range(months):
+        rows[(y, m)] = TrendMonth(y, m)
+        y, m = (y, m + 1) if m < 12 else (y + 1, 1)
+    for row in (
+        _counted_records(organization)
+        .filter(date__gte=span.start, date__lte=span.end)
+        .annotate(y=ExtractYear("date"), m=ExtractMonth("date"))
+        .values("y", "m")
+        .annotate(hours=Sum("hours"))
+        .order_by()
+    ):
+        rows[(row["y"], row["m"])].hours = _hours(row["hours"])
+    for field_name, attribute in (("created_at", "wishes_received"), ("fulfilled_at", "wishes_fulfilled")):
+        for row in (
+            _wishes(organization)
+            .filter(_in(field_name, span))
+            .annotate(y=ExtractYear(field_name), m=ExtractMonth(field_name))
+            .values("y", "m")
+            .annotate(n=Count("pk"))
+            .order_by()
+        ):
+            setattr(rows[(row["y"], row["m"])], attribute, row["n"])
+    return list(rows.values())
+
+
+@dataclass
+class LeagueRow:
+    organization: Organization
+    members: int = 0
+    participants: int = 0
+    hours: Decimal = ZERO
+    wishes_fulfilled: int = 0
+
+    @property
+    def participation_rate(self) -> Decimal | None:
+        return _rate(self.participants, self.members)
+
+    @property
+    def hours_per_member(self) -> Decimal:
+        return _per(self.hours, self.members)
+
+
+def league_table(organization: Organization, period: Period) -> list[LeagueRow]:
+    """The organization's direct children, each with its whole subtree's figures, best hours per member first.
+
+    Four queries whatever the size: the children, then members, records and wishes grouped by the child prefix of
+    their organization's path (path[:len(parent) + 7] is the child's path)."""
+    rows = {child.path: LeagueRow(child) for child in Organization.objects.filter(parent=organization).order_by("path")}
+    if not rows:
+        return []
+    prefix_length = len(organization.path) + PATH_SEGMENT
+    for child, n in (
+        _roster(organization)
+        .annotate(child=Substr("organization__path", 1, prefix_length))
+        .values("child")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("child", "n")
+    ):
+        if child in rows:
+            rows[child].members = n
+    for row in (
+        _counted_records(organization)
+        .filter(date__gte=period.start, date__lte=period.end)
+        .annotate(child=Substr("member__organization__path", 1, prefix_length))
+        .values("child")
+        .annotate(
+            hours=Sum("hours"),
+            participants=Count("member", distinct=True, filter=Q(member__status=Member.Status.ACTIVE)),
+        )
+        .order_by()
+    ):
+        if row["child"] in rows:
+            rows[row["child"]].hours = _hours(row["hours"])
+            rows[row["child"]].participants = row["participants"]
+    for child, n in (
+        _wishes(organization)
+        .filter(_in("fulfilled_at", period))
+        .annotate(child=Substr("community__organization__path", 1, prefix_length))
+        .values("child")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("child", "n")
+    ):
+        if child in rows:
+            rows[child].wishes_fulfilled = n
+    return sorted(rows.values(), key=lambda r: (-r.hours_per_member, -r.hours, r.organization.path))
+
+
+def members_without_service(organization: Organization, year: int) -> QuerySet[Member]:
+    """Roster members with no counted service in `year`, by branch and name: a follow-up list for the secretary,
+    never published. Lazy: the view paginates it (a count and one page)."""
+    served = ServiceRecord.objects.filter(
+        member=OuterRef("pk"),
+        status__in=ServiceRecord.COUNTED_STATUSES,
+        date__gte=date(year, 1, 1),
+        date__lte=date(year, 12, 31),
+    )
+    return (
+        _roster(organization)
+        .exclude(Exists(served))
+        .select_related("organization")
+        .order_by("organization__path", "name", "pk")
+    )
+
+
+def member_hours(organization: Organization, period: Period) -> QuerySet[Member]:
+    """Every roster member with counted hours and services in the period (0 when none), by branch and name; one
+    query (for the export)."""
+    in_period = Q(
+        service_records__status__in=ServiceRecord.COUNTED_STATUSES,
+        service_records__date__gte=period.start,
+        service_records__date__lte=period.end,
+    )
+    return (
+        _roster(organization)
+        .annotate(period_hours=Coalesce(Sum("service_records__hours", filter=in_period), ZERO))
+        .annotate(period_services=Count("service_records", filter=in_period))
+        .values_list("volunteer_number", "name", "organization__name", "period_hours", "period_services")
+        .order_by("organization__path", "name", "pk")
+    )
+
+
+# --- Plans and tasks --------------------------------------------------------------------------------------------
+
+
+def overdue_tasks_for(organization: Organization, today: date | None = None) -> QuerySet[Task]:
+    """Open tasks past their due date that concern `organization`'s subtree — set by a plan in it, or assigned to an
+    organization or member in it — oldest due first. For the dashboard and the monthly digest (督促检查)."""
+    today = today or timezone.localdate()
+    path = organization.path
+    return (
+        Task.objects.filter(status__in=Task.OPEN_STATUSES, due_on__lt=today)
+        .filter(
+            Q(plan__organization__path__startswith=path)
+            | Q(assignee_organization__path__startswith=path)
+            | Q(assignee_member__organization__path__startswith=path)
+        )
+        .select_related("plan__organization", "assignee_organization", "assignee_member")
+        .order_by("due_on", "pk")
+    )
+
+
+def visible_plans(user, *, queryset: QuerySet[Plan] | None = None) -> QuerySet[Plan]:
+    qs = Plan.objects.all() if queryset is None else queryset
+    return qs.filter(organization__in=visible_organizations(user))
+
+
+def visible_tasks(user, *, queryset: QuerySet[Task] | None = None) -> QuerySet[Task]:
+    """Tasks of plans in scope, and tasks a plan higher up assigned into the scope (the branch reports progress)."""
+    qs = Task.objects.all() if queryset is None else queryset
+    organizations = visible_organizations(user)
+    return qs.filter(
+        Q(plan__organization__in=organizations)
+        | Q(assignee_organization__in=organizations)
+        | Q(assignee_member__organization__in=organizations)
+    )
+
+
+def plans_for(organization: Organization) -> QuerySet[Plan]:
+    """Plans of the organization's subtree, newest year first, with their organization."""
+    return (
+        Plan.objects.filter(organization__path__startswith=organization.path)
+        .select_related("organization")
+        .annotate(
+            task_count=Count("tasks", distinct=True),
+            open_tasks=Count("tasks", filter=Q(tasks__status__in=Task.OPEN_STATUSES), distinct=True),
+        )
+        .order_by("-year", "organization__path")
+    )
+
+
+@dataclass
+class TargetProgress:
+    target: PlanTarget
+    actual: Decimal
+
+    @property
+    def percent(self) -> int:
+        """Share of the target reached, capped at 100 for the bar."""
+        return min(int(self.actual * 100 / self.target.value), 100) if self.target.value else 0
+
+    @property
+    def reached(self) -> bool:
+        return self.actual >= self.target.value
+
+
+@dataclass
+class PlanProgress:
+    plan: Plan
+    targets: list[TargetProgress] = field(default_factory=list)
+
+
+def plan_progress(plan: Plan, today: date | None = None) -> PlanProgress:
+    """Each target's value so far, computed from the records of the plan's year up to today (constant queries:
+    one per figure group a target needs)."""
+    today = today or timezone.localdate()
+    year_period = Period.year(plan.year)
+    period = Period(year_period.start, min(year_period.end, max(today, year_period.start)))
+    targets = list(plan.targets.all())
+    metrics = {t.metric for t in targets}
+    actual: dict[str, Decimal] = {}
+    M = PlanTarget.Metric
+    if metrics & {M.HOURS_PER_MEMBER, M.PARTICIPATION_RATE}:
+        figures = member_figures(plan.organization, period)
+        actual[M.HOURS_PER_MEMBER] = figures.hours_per_member
+        actual[M.PARTICIPATION_RATE] = figures.participation_rate or ZERO
+    if M.WISHES_FULFILLED in metrics:
+        actual[M.WISHES_FULFILLED] = Decimal(_wishes(plan.organization).filter(_in("fulfilled_at", period)).count())
+    if M.TRAINING_HOURS in metrics:
+        actual[M.TRAINING_HOURS] = completion_by_branch(plan.organization, plan.year).average
+    if M.PROJECTS_RUN in metrics:
+        actual[M.PROJECTS_RUN] = Decimal(projects_run(plan.organization, period))
+    return PlanProgress(plan=plan, targets=[TargetProgress(t, actual.get(t.metric, ZERO)) for t in targets])
+
+
+def plan_detail(user, plan_id) -> Plan | None:
+    try:
+        pk = int(plan_id)
+    except (TypeError, ValueError):
+        return None
+    return visible_plans(user).select_related("organization").filter(pk=pk).first()
+
+
+def plan_tasks(plan: Plan) -> QuerySet[Task]:
+    """A plan's tasks with their assignees and notes (two queries)."""
+    return (
+        plan.tasks.select_related("assignee_organization", "assignee_member")
+        .prefetch_related("notes__author")
+        .order_by("due_on", "pk")
+    )
+
+
+# --- The dashboard ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Dashboard:
+    organization: Organization
+    period: Period
+    members: MemberFigures
+    wishes: WishFigures
+    redemptions: RedemptionFigures
+    stars: list[tuple[int, int]]
+    training: CompletionReport
+    trend: list[TrendMonth]
+    league: list[LeagueRow]
+    overdue_tasks: list[Task]
+
+
+def dashboard(organization: Organization, period: Period, today: date | None = None) -> Dashboard:
+    """Every figure of the dashboard: a fixed number of queries (see tests/dashboard/test_queries.py)."""
+    return Dashboard(
+        organization=organization,
+        period=period,
+        members=member_figures(organization, period),
+        wishes=wish_figures(organization, period),
+        redemptions=redemption_figures(organization, period),
+        stars=star_distribution(organization),
+        training=completion_by_branch(organization, period.end.year),
+        trend=monthly_trend(organization, period.end),
+        league=league_table(organization, period),
+        overdue_tasks=list(overdue_tasks_for(organization, today)[:20]),
+    )
+
+
+# --- Home page --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PublicFigures:
+    year: int
+    members_serving: int
+    hours: Decimal
+    wishes_fulfilled: int
+    rating_mean: Decimal | None
+    rating_count: int
+
+
+def public_figures(today: date | None = None) -> PublicFigures:
+    """The home page's aggregates for this year — no person, no branch. Cached for 5 minutes (two queries on a
+    miss, none on a hit), so the anonymous home page stays cheap."""
+    today = today or timezone.localdate()
+    key = f"site:public-figures:{today.year}"
+    figures = cache.get(key)
+    if figures is None:
+        period = Period(date(today.year, 1, 1), today)
+        records = ServiceRecord.objects.filter(
+            status__in=ServiceRecord.COUNTED_STATUSES, date__gte=period.start, date__lte=period.end
+        ).aggregate(members=Count("member", distinct=True), hours=Sum("hours"))
+        rated = _in("confirmed_at", period) & Q(rating__isnull=False)
+        wishes = MicroWish.objects.aggregate(
+            fulfilled=Count("pk", filter=_in("fulfilled_at", period)),
+            rating_mean=Avg("rating", filter=rated),
+            rating_count=Count("pk", filter=rated),
+        )
+        mean = wishes["rating_mean"]
+        figures = PublicFigures(
+            year=today.year,
+            members_serving=records["members"],
+            hours=_hours(records["hours"]),
+            wishes_fulfilled=wishes["fulfilled"],
+            rating_mean=Decimal(mean).quantize(Decimal("0.1")) if mean is not None else None,
+            rating_count=wishes["rating_count"],
+        )
+        cache.set(key, figures, PUBLIC_FIGURES_SECONDS)
+    return figures

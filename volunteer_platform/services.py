@@ -1,0 +1,48 @@
+"""Writes of the site's plans and tasks (年度规划 / 任务分工)."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import Task, TaskProgressNote
+
+
+def _locked_task(task: Task) -> Task:
+    return Task.objects.select_for_update().get(pk=task.pk)
+
+
+@transaction.atomic
+def task_note_add(*, task: Task, author, text: str) -> TaskProgressNote:
+    """Add a progress note to a task. Lock: the task row (notes and status changes of one task are serialised).
+    Invariant: a note has text; notes are never edited."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": _("请填写进展情况。")})
+    task = _locked_task(task)
+    return TaskProgressNote.objects.create(task=task, author=author, text=text)
+
+
+@transaction.atomic
+def task_status_change(*, task: Task, actor, status: str, note: str = "") -> Task:
+    """Move a task to `status`, writing a progress note that records the change. Lock: the task row.
+    Invariants: only a known status; a finished task (done/cancelled) is reopened only to 进行中; `completed_on` is
+    set exactly while the task is done (a DB check holds it)."""
+    if status not in Task.Status.values:
+        raise ValidationError({"status": _("未知的任务状态。")})
+    task = _locked_task(task)
+    if status == task.status:
+        raise ValidationError({"status": _("任务已经是这个状态。")})
+    if task.status not in Task.OPEN_STATUSES and status != Task.Status.IN_PROGRESS:
+        raise ValidationError({"status": _("已完成或已取消的任务只能重新设为“进行中”。")})
+    task.status = status
+    task.completed_on = timezone.localdate() if status == Task.Status.DONE else None
+    task.save(update_fields=["status", "completed_on", "updated_at"])
+    label = Task.Status(status).label
+    TaskProgressNote.objects.create(
+        task=task,
+        author=actor,
+        text=(note or "").strip() or _("状态改为“%(status)s”。") % {"status": label},
+        status_after=status,
+    )
+    return task
