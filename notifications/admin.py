@@ -3,7 +3,31 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
-from .models import Notification
+from .kinds import KINDS
+from .models import Notification, NotificationPreference
+
+
+class KindFilter(admin.SimpleListFilter):
+    """Kinds come from the registry (notifications.kinds), not from field choices."""
+
+    title = _("类别")
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [*((key, kind.label) for key, kind in KINDS.items()), ("-", _("未分类"))]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "-":
+            return queryset.filter(kind="")
+        if value in KINDS:
+            return queryset.filter(kind=value)
+        return queryset
+
+
+def kind_label(key: str) -> str:
+    kind = KINDS.get(key)
+    return str(kind.label) if kind else (key or "—")
 
 
 @admin.register(Notification)
@@ -13,16 +37,18 @@ class NotificationAdmin(admin.ModelAdmin):
     list_display = (
         "id",
         "channel",
+        "kind_display",
         "template",
         "recipient_user",
         "masked_phone",
         "status",
         "attempts",
+        "next_attempt_at",
         "created_at",
         "sent_at",
     )
-    list_filter = ("status", "channel", "template")
-    search_fields = ("dedupe_key",)
+    list_filter = ("status", "channel", KindFilter, "template")
+    search_fields = ("dedupe_key", "recipient_user__username")
     list_select_related = ("recipient_user",)
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
@@ -33,6 +59,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "masked_phone",
         "recipient_email",
         "channel",
+        "kind_display",
         "template",
         "language",
         "context",
@@ -47,6 +74,10 @@ class NotificationAdmin(admin.ModelAdmin):
         "read_at",
     )
     readonly_fields = fields
+
+    @admin.display(description=_("类别"), ordering="kind")
+    def kind_display(self, obj: Notification) -> str:
+        return kind_label(obj.kind)
 
     @admin.display(description=_("接收手机号"))
     def masked_phone(self, obj: Notification) -> str:
@@ -90,3 +121,28 @@ class NotificationAdmin(admin.ModelAdmin):
                 % {"count": skipped},
                 messages.WARNING,
             )
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    """People choose their own channels at /me/notifications/preferences/; the admin only shows the choices."""
+
+    list_display = ("user", "kind_display", "email", "sms", "updated_at")
+    list_filter = ("kind", "email", "sms")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+    fields = ("user", "kind_display", "email", "sms", "updated_at")
+    readonly_fields = fields
+
+    @admin.display(description=_("类别"), ordering="kind")
+    def kind_display(self, obj: NotificationPreference) -> str:
+        return kind_label(obj.kind)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -52,7 +52,7 @@ def sms_backend() -> BaseSMSBackend:
 
 
 def send_sms(notification: Notification, message: RenderedMessage) -> None:
-    sms_backend().send(notification.recipient_phone, message.body)
+    sms_backend().send(notification.recipient_phone, message.body, reference=notification.dedupe_key)
 
 
 SENDERS: dict[str, Callable[[Notification, RenderedMessage], None]] = {

@@ -40,6 +40,9 @@ class Notification(models.Model):
         _("模板"), max_length=100, help_text=_("notifications/templates/notifications/ 下的模板目录名")
     )
     context = models.JSONField(_("模板变量"), default=dict, blank=True)
+    # A key of notifications.kinds.KINDS, or "" for a message outside the preferences (an invitation, a code sent
+    # to a resident). Not a `choices` field: kinds are code, and adding one must not need a migration.
+    kind = models.CharField(_("类别"), max_length=30, blank=True, default="")
     language = models.CharField(_("语言"), max_length=10, default=settings.LANGUAGE_CODE)
     dedupe_key = models.CharField(
         _("去重键"), max_length=200, unique=True, help_text=_("同一事件只产生一条通知，例如 signup-confirmed:42")
@@ -100,3 +103,41 @@ class Notification(models.Model):
     @property
     def masked_phone(self) -> str:
         return mask_phone(self.recipient_phone) if self.recipient_phone else ""
+
+
+class NotificationPreference(models.Model):
+    """A person's choice of channels for one kind of message (notifications.kinds). In-app is always on.
+
+    No row means "not chosen yet": the kind's default channels apply. A row is the person's explicit choice and
+    wins over later changes of the defaults.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("用户"),
+        on_delete=models.CASCADE,
+        related_name="notification_preferences",
+        db_index=False,  # the unique (user, kind) index starts with this column
+    )
+    kind = models.CharField(_("类别"), max_length=30)
+    email = models.BooleanField(_("邮件"))
+    sms = models.BooleanField(_("短信"))
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("通知偏好")
+        verbose_name_plural = _("通知偏好")
+        ordering = ["user", "kind"]
+        constraints = [
+            # Also the index of every read: WHERE user_id = %s [AND kind = %s], and user_id IN (…) for a batch.
+            models.UniqueConstraint(fields=["user", "kind"], name="notification_preference_unique_kind"),
+            models.CheckConstraint(condition=~Q(kind=""), name="notification_preference_kind_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.kind}"
+
+    @property
+    def channels(self) -> frozenset[str]:
+        """The optional channels (email, SMS) chosen for this kind."""
+        return frozenset(channel for channel in ("email", "sms") if getattr(self, channel))

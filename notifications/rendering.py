@@ -7,7 +7,7 @@ rendered without HTML escaping (an email body is not HTML); a page that shows th
 import re
 from dataclasses import dataclass
 
-from django.template import Context, engines
+from django.template import Context, TemplateDoesNotExist, engines
 from django.utils import translation
 
 from .models import Notification
@@ -38,6 +38,15 @@ def check_templates(*, template: str, channel: str) -> None:
         raise ValueError(f"invalid notification template key: {template!r}")
     for part in PARTS[channel]:
         _template(template, part)
+
+
+def has_templates(*, template: str, channel: str) -> bool:
+    """Whether `template` has every file `channel` needs (e.g. an SMS text), for messages sent on what exists."""
+    try:
+        check_templates(template=template, channel=channel)
+    except TemplateDoesNotExist:
+        return False
+    return True
 
 
 def render_message(notification: Notification, *, language: str | None = None) -> RenderedMessage:

@@ -1,12 +1,17 @@
-"""Every write of the notifications app. Other apps only call `notify`.
+"""Every write of the notifications app. Other apps call `notify` (one message) or `notify_many` with
+`user_messages` (a batch, e.g. a fan-out chunk: see notifications/fanout.py).
 
 Delivery is at-least-once from the outbox's point of view and exactly-once in practice: a row is sent only by
 the transaction that holds its row lock and moves it out of `pending`, so a duplicated task, a sweeper pass and
 an admin retry can overlap without sending twice. The one remaining window is a crash between a channel
-accepting the message and the commit that marks the row sent; then the message is sent again.
+accepting the message and the commit that marks the row sent; then the message is handed over again, with the same
+reference (the dedupe key) for a provider that deduplicates on it (notifications/sms.py). In-app messages have no
+such window: their delivery is that commit.
 """
 
 import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import partial
 
@@ -17,15 +22,24 @@ from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
 from .channels import SENDERS, PermanentChannelError
-from .models import Notification
-from .rendering import check_templates, render_message
-from .selectors import inbox_for
+from .kinds import KINDS, OPTIONAL_CHANNELS, get_kind
+from .models import Notification, NotificationPreference
+from .rendering import check_templates, has_templates, render_message
+from .selectors import channels_for, inbox_for, preferences_for_users
 
 logger = logging.getLogger(__name__)
 
 # Residents are not texted at night (DESIGN.md): an SMS to someone without an account waits for the morning.
 QUIET_HOURS_START = time(22, 0)
 QUIET_HOURS_END = time(8, 0)
+
+# A transient failure is retried by a task published with a countdown; a longer wait (a retry that falls in the
+# quiet hours) is left to the sweeper, because Redis hands an unacknowledged task with a far ETA out again after
+# the visibility timeout.
+RETRY_TASK_MAX_COUNTDOWN = 600
+
+# How many notification ids one `dispatch_notifications` task carries (notify_many, bench/reminders).
+DISPATCH_BATCH = 100
 
 
 def notify(
@@ -38,7 +52,8 @@ def notify(
     email: str = "",
     context: dict | None = None,
     language: str | None = None,
-) -> Notification:
+    kind: str | None = None,
+) -> Notification | None:
     """Write one message to the outbox in the caller's transaction; dispatch it after that transaction commits.
 
     Guarantees: if the caller's transaction rolls back, nothing is stored and nothing is sent. One `dedupe_key`
@@ -49,18 +64,19 @@ def notify(
     `context` holds JSON values only (format dates before passing them). `template` names a folder under
     `notifications/templates/notifications/`; a missing template or an unusable recipient raises ValueError /
     TemplateDoesNotExist here, in the caller, rather than failing later in a worker.
+
+    `kind` (a key of notifications.kinds.KINDS) puts the message under the recipient's preferences: an email or
+    SMS to a user who has not chosen that channel for the kind is not written at all, and None is returned.
+    In-app messages are never skipped. Without a kind, the message is sent on the channel asked for.
     """
     channel = Notification.Channel(channel)
-    check_templates(template=template, channel=channel)
-    language = language or settings.LANGUAGE_CODE
-    if language not in dict(settings.LANGUAGES):
-        raise ValueError(f"unknown language: {language!r}")
-    if channel == Notification.Channel.INAPP and user is None:
-        raise ValueError("an in-app notification needs a user")
-    if channel == Notification.Channel.SMS and not phone:
-        raise ValueError("an SMS notification needs a phone number")
-    if channel == Notification.Channel.EMAIL and not (email or user is not None):
-        raise ValueError("an email notification needs an address or a user")
+    language = _check_message(
+        template=template, channel=channel, has_user=user is not None, phone=phone, email=email, language=language
+    )
+    if kind is not None:
+        get_kind(kind)
+        if user is not None and channel != Notification.Channel.INAPP and channel not in channels_for(user.pk, kind):
+            return None
 
     existing = Notification.objects.filter(dedupe_key=dedupe_key).first()
     if existing is not None:
@@ -77,8 +93,9 @@ def notify(
                 context=context or {},
                 language=language,
                 dedupe_key=dedupe_key,
+                kind=kind or "",
                 next_attempt_at=_outside_quiet_hours(
-                    channel=channel, has_account=user is not None, when=timezone.now()
+                    channel=channel, has_account=user is not None, when=timezone.now(), kind=kind or ""
                 ),
             )
     except IntegrityError:
@@ -90,8 +107,158 @@ def notify(
     return notification
 
 
-def publish_dispatch(notification_id: int) -> bool:
-    """Queue the dispatch task; on any failure log a warning and return False. Never raises.
+def _check_message(*, template: str, channel: str, has_user: bool, phone: str, email: str, language: str | None) -> str:
+    """Refuse what could never be sent (see notify); return the language to store."""
+    check_templates(template=template, channel=channel)
+    return _check_recipient(channel=channel, has_user=has_user, phone=phone, email=email, language=language)
+
+
+def _check_recipient(*, channel: str, has_user: bool, phone: str, email: str, language: str | None) -> str:
+    language = language or settings.LANGUAGE_CODE
+    if language not in dict(settings.LANGUAGES):
+        raise ValueError(f"unknown language: {language!r}")
+    if channel == Notification.Channel.INAPP and not has_user:
+        raise ValueError("an in-app notification needs a user")
+    if channel == Notification.Channel.SMS and not phone:
+        raise ValueError("an SMS notification needs a phone number")
+    if channel == Notification.Channel.EMAIL and not (email or has_user):
+        raise ValueError("an email notification needs an address or a user")
+    return language
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message for `notify_many`: the arguments of `notify`, with the recipient user given by id."""
+
+    template: str
+    channel: str
+    dedupe_key: str
+    user_id: int | None = None
+    phone: str = ""
+    email: str = ""
+    context: dict = field(default_factory=dict)
+    kind: str = ""
+    language: str | None = None
+
+
+def user_messages(
+    *,
+    user_id: int,
+    kind: str,
+    template: str,
+    dedupe_key: str,
+    context: dict,
+    has_email: bool = False,
+    phone: str = "",
+    language: str | None = None,
+) -> list[Message]:
+    """A message to a user on every channel it can take: in-app, email (when the user has an address) and SMS (when
+    a `phone` is given), each only if the template has that channel's files. Each channel's dedupe key is
+    `dedupe_key` + ":" + the channel. `notify_many` then drops the channels the user has not chosen for `kind`."""
+    get_kind(kind)
+    channels = [Notification.Channel.INAPP]
+    if has_email:
+        channels.append(Notification.Channel.EMAIL)
+    if phone:
+        channels.append(Notification.Channel.SMS)
+    return [
+        Message(
+            template=template,
+            channel=channel,
+            dedupe_key=f"{dedupe_key}:{channel}",
+            user_id=user_id,
+            phone=phone if channel == Notification.Channel.SMS else "",
+            context=context,
+            kind=kind,
+            language=language,
+        )
+        for channel in channels
+        if has_templates(template=template, channel=channel)
+    ]
+
+
+def notify_many(messages: Iterable[Message]) -> int:
+    """Write a batch of messages to the outbox in one transaction; return how many rows are new.
+
+    Per message, the guarantees of `notify`: checked up front (ValueError / TemplateDoesNotExist for the whole
+    batch), one row per dedupe key however often the batch is written, email and SMS dropped when the user has not
+    chosen them for the message's kind. The batch costs a fixed number of queries (existing keys, preferences, one
+    INSERT, the due ids), so a fan-out chunk of 500 recipients stays cheap.
+
+    After the commit, every row of the batch that is still pending and due — new or not — is published for
+    dispatch in tasks of DISPATCH_BATCH ids: a rerun of a batch that died between its commit and its publishing
+    finishes the job; dispatching a row twice never sends it twice.
+    """
+    messages = list(messages)
+    checked: dict[tuple[str, str], None] = {}
+    for message in messages:
+        channel = Notification.Channel(message.channel)
+        if (message.template, channel) not in checked:
+            check_templates(template=message.template, channel=channel)
+            checked[(message.template, channel)] = None
+        _check_recipient(
+            channel=channel,
+            has_user=message.user_id is not None,
+            phone=message.phone,
+            email=message.email,
+            language=message.language,
+        )
+        if message.kind:
+            get_kind(message.kind)
+    wanted = _drop_unwanted_channels(messages)
+    if not wanted:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        keys = [message.dedupe_key for message in wanted]
+        existing = set(Notification.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
+        rows: dict[str, Notification] = {}
+        for message in wanted:
+            if message.dedupe_key in existing or message.dedupe_key in rows:
+                continue
+            rows[message.dedupe_key] = Notification(
+                recipient_user_id=message.user_id,
+                recipient_phone=message.phone,
+                recipient_email=message.email,
+                channel=message.channel,
+                template=message.template,
+                context=message.context,
+                language=message.language or settings.LANGUAGE_CODE,
+                kind=message.kind,
+                dedupe_key=message.dedupe_key,
+                next_attempt_at=_outside_quiet_hours(
+                    channel=message.channel, has_account=message.user_id is not None, when=now, kind=message.kind
+                ),
+            )
+        # A concurrent writer of the same keys: its rows win, ours are skipped (the key is the message's identity).
+        Notification.objects.bulk_create(rows.values(), ignore_conflicts=True)
+        due = list(
+            Notification.objects.filter(
+                dedupe_key__in=keys, status=Notification.Status.PENDING, next_attempt_at__lte=now
+            ).values_list("pk", flat=True)
+        )
+        transaction.on_commit(partial(publish_dispatch_batch, due))
+    return len(rows)
+
+
+def _drop_unwanted_channels(messages: list[Message]) -> list[Message]:
+    """The messages whose channel the recipient user wants for the kind (in-app, and anything without a kind or
+    without a user, always passes). One query for the whole batch."""
+    asked = {(m.user_id, m.kind) for m in messages if m.kind and m.user_id is not None and m.channel != "inapp"}
+    if not asked:
+        return messages
+    chosen = preferences_for_users({user_id for user_id, _kind in asked}, {kind for _user_id, kind in asked})
+    return [
+        m
+        for m in messages
+        if not (m.kind and m.user_id is not None and m.channel != "inapp")
+        or m.channel in chosen.get((m.user_id, m.kind), KINDS[m.kind].default_channels)
+    ]
+
+
+def publish_dispatch(notification_id: int, *, countdown: float | None = None) -> bool:
+    """Queue the dispatch task (after `countdown` seconds if given); on any failure log a warning and return False.
+    Never raises.
 
     It runs after a commit, often at the end of a request: the row is safe in the outbox, so a broker outage must
     not turn into an error page. The sweeper publishes again later.
@@ -99,10 +266,32 @@ def publish_dispatch(notification_id: int) -> bool:
     from .tasks import dispatch_notification  # tasks.py imports this module
 
     try:
-        dispatch_notification.delay(notification_id)
+        if countdown is None:
+            dispatch_notification.delay(notification_id)
+        else:
+            dispatch_notification.apply_async((notification_id,), countdown=countdown)
     except Exception:  # broker down, DNS, timeout: all mean "the sweeper sends it later"
         logger.warning("could not queue notification %s; the outbox sweeper will retry", notification_id, exc_info=True)
         return False
+    return True
+
+
+def publish_dispatch_batch(notification_ids: list[int]) -> bool:
+    """Queue `dispatch_notifications` tasks of DISPATCH_BATCH ids each; like publish_dispatch, never raises and
+    stops at the first failure (the sweeper sends the rest)."""
+    from .tasks import dispatch_notifications
+
+    for start in range(0, len(notification_ids), DISPATCH_BATCH):
+        batch = notification_ids[start : start + DISPATCH_BATCH]
+        try:
+            dispatch_notifications.delay(batch)
+        except Exception:  # noqa: BLE001 - as in publish_dispatch
+            logger.warning(
+                "could not queue %d notifications; the outbox sweeper will retry",
+                len(notification_ids) - start,
+                exc_info=True,
+            )
+            return False
     return True
 
 
@@ -113,8 +302,9 @@ def notification_dispatch(*, notification_id: int) -> bool:
     concurrent dispatches one sends and the other returns at once (on SQLite, where the lock is a no-op, the
     IMMEDIATE transaction serialises them and the second finds the row no longer pending). A sent or failed row is
     never sent again. A transient error counts an attempt, stores the error and schedules the next attempt with
-    exponential backoff (NOTIFICATION_RETRY_BASE_SECONDS · 2^(attempts−1)); after NOTIFICATION_MAX_ATTEMPTS, or at
-    once on a permanent error, the row is marked failed.
+    exponential backoff (NOTIFICATION_RETRY_BASE_SECONDS · 2^(attempts−1)), published as a task with that
+    countdown after the commit (the sweeper is the safety net); after NOTIFICATION_MAX_ATTEMPTS, or at once on a
+    permanent error, the row is marked failed.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -142,7 +332,11 @@ def notification_dispatch(*, notification_id: int) -> bool:
                     channel=notification.channel,
                     has_account=notification.recipient_user_id is not None,
                     when=timezone.now() + delay,
+                    kind=notification.kind,
                 )
+                countdown = (notification.next_attempt_at - timezone.now()).total_seconds()
+                if countdown <= RETRY_TASK_MAX_COUNTDOWN:
+                    transaction.on_commit(partial(publish_dispatch, notification.pk, countdown=max(countdown, 0)))
         else:
             notification.status = Notification.Status.SENT
             notification.sent_at = timezone.now()
@@ -192,6 +386,7 @@ def notification_retry(*, notification_id: int) -> bool:
         channel=notification.channel,
         has_account=notification.recipient_user_id is not None,
         when=timezone.now(),
+        kind=notification.kind,
     )
     notification.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
     transaction.on_commit(partial(publish_dispatch, notification.pk))
@@ -212,9 +407,34 @@ def inbox_mark_read(*, user: AbstractBaseUser, notification_id: int | None = Non
     return rows.filter(read_at__isnull=True).update(read_at=timezone.now())
 
 
-def _outside_quiet_hours(*, channel: str, has_account: bool, when: datetime) -> datetime:
-    """`when`, or the end of the quiet hours when `when` falls inside them and the message is an SMS to a resident."""
-    if channel != Notification.Channel.SMS or has_account:
+@transaction.atomic
+def preferences_save(*, user: AbstractBaseUser, choices: Mapping[str, Iterable[str]]) -> None:
+    """Store `user`'s channels for each kind in `choices` (kind → the chosen channels among email and SMS; in-app is
+    always on, so naming it changes nothing). Kinds not in `choices` keep their current state.
+
+    Raises ValueError for an unknown kind or channel, before anything is written. One row per user and kind
+    (unique constraint); of two concurrent saves the later one wins, kind by kind.
+    """
+    cleaned: dict[str, set[str]] = {}
+    for key, channels in choices.items():
+        get_kind(key)
+        chosen = set(channels) - {Notification.Channel.INAPP}
+        unknown = chosen - set(OPTIONAL_CHANNELS)
+        if unknown:
+            raise ValueError(f"unknown channels: {sorted(unknown)!r}")
+        cleaned[key] = chosen
+    for key, chosen in cleaned.items():
+        NotificationPreference.objects.update_or_create(
+            user=user, kind=key, defaults={"email": "email" in chosen, "sms": "sms" in chosen}
+        )
+
+
+def _outside_quiet_hours(*, channel: str, has_account: bool, when: datetime, kind: str = "") -> datetime:
+    """`when`, or the end of the quiet hours when `when` falls inside them and the message is an SMS that may wait:
+    any SMS to a resident, and an SMS of a `quiet` kind (notifications.kinds) to a member."""
+    if channel != Notification.Channel.SMS:
+        return when
+    if has_account and not (kind in KINDS and KINDS[kind].quiet):
         return when
     local = timezone.localtime(when)
     if QUIET_HOURS_END <= local.time() < QUIET_HOURS_START:

@@ -3,6 +3,10 @@
 A real provider's backend subclasses `BaseSMSBackend` and raises `TransientChannelError` for what may succeed
 later (timeouts, rate limits, provider outages) and `PermanentChannelError` for what never will (an invalid number,
 a number that opted out); anything else it raises counts as transient.
+
+`reference` is the outbox row's dedupe key. A provider backend passes it as the provider's own idempotency key
+(e.g. Aliyun's OutId), so a message sent again after a crash between the provider's acceptance and the outbox's
+commit can be recognised by the provider instead of reaching the phone twice.
 """
 
 import logging
@@ -14,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 class BaseSMSBackend:
-    def send(self, phone: str, text: str) -> None:
+    def send(self, phone: str, text: str, *, reference: str = "") -> None:
         """Hand one message to the provider; return only when the provider has accepted it."""
         raise NotImplementedError
 
@@ -22,7 +26,7 @@ class BaseSMSBackend:
 class ConsoleSMSBackend(BaseSMSBackend):
     """For development: writes the message to stdout and the log, with the number masked (it is personal data)."""
 
-    def send(self, phone: str, text: str) -> None:
+    def send(self, phone: str, text: str, *, reference: str = "") -> None:
         logger.info("SMS to %s: %s", mask_phone(phone), text)
         print(f"[SMS to {mask_phone(phone)}] {text}", flush=True)
 
@@ -31,6 +35,7 @@ class ConsoleSMSBackend(BaseSMSBackend):
 class SMSMessage:
     phone: str
     text: str
+    reference: str = ""
 
 
 # What LocmemSMSBackend has sent in this process; tests read and clear it.
@@ -40,5 +45,5 @@ outbox: list[SMSMessage] = []
 class LocmemSMSBackend(BaseSMSBackend):
     """For tests: keeps the messages in `notifications.sms.outbox`, like Django's locmem email backend."""
 
-    def send(self, phone: str, text: str) -> None:
-        outbox.append(SMSMessage(phone=phone, text=text))
+    def send(self, phone: str, text: str, *, reference: str = "") -> None:
+        outbox.append(SMSMessage(phone=phone, text=text, reference=reference))

@@ -11,5 +11,12 @@ def dispatch_notification(notification_id: int) -> bool:
 
 
 @shared_task
-def sweep_outbox() -> int:
-    return services.notification_sweep()
+def dispatch_notifications(notification_ids: list[int]) -> int:
+    """Dispatch a batch (from notify_many); each row in its own transaction, so a crash half-way loses nothing and
+    the redelivered batch skips what was sent."""
+    return sum(services.notification_dispatch(notification_id=pk) for pk in notification_ids)
+
+
+@shared_task
+def sweep_outbox(older_than_seconds: int = 60) -> int:
+    return services.notification_sweep(older_than_seconds=older_than_seconds)

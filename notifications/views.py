@@ -1,15 +1,18 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import services
+from .forms import PreferencesForm
 from .models import Notification
 from .rendering import render_message
-from .selectors import inbox_for, unread_count
+from .selectors import inbox_for, preferences_for, unread_count
 
 INBOX_PAGE_SIZE = 20
 
@@ -35,3 +38,15 @@ def inbox_mark_read(request, notification_id: int | None = None):
     if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return redirect(next_url)
     return redirect("notifications:inbox")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request):
+    """/me/notifications/preferences/: which kinds of message also come by email or SMS (in-app always does)."""
+    form = PreferencesForm(request.POST or None, current=preferences_for(request.user))
+    if request.method == "POST" and form.is_valid():
+        services.preferences_save(user=request.user, choices=form.choices())
+        messages.success(request, _("通知设置已保存。"))
+        return redirect("notifications:preferences")
+    return render(request, "notifications/preferences.html", {"form": form})

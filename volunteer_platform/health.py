@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import connection
 from kombu import Connection
 
+from notifications.selectors import oldest_due_age_seconds
+
 
 def database_state() -> tuple[bool, str]:
     try:
@@ -52,3 +54,14 @@ def _filesystem_broker_state() -> tuple[bool, str]:
     except OSError as exc:
         return False, f"filesystem: {exc.__class__.__name__}"
     return True, "filesystem"
+
+
+def outbox_state() -> dict:
+    """The outbox's backlog: how long the oldest due pending notification has waited, in seconds (0 when nothing
+    is due). Informational: a backlog means slow delivery, not a broken site, so it never turns /healthz red; a
+    monitor alerts on the number. `None` when the database cannot answer (already reported above)."""
+    try:
+        age = oldest_due_age_seconds()
+    except Exception as exc:  # noqa: BLE001 - the probe must answer, whatever happened
+        return {"oldest_pending_age_seconds": None, "detail": exc.__class__.__name__}
+    return {"oldest_pending_age_seconds": age or 0}

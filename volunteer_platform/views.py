@@ -3,7 +3,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .health import broker_state, database_state
+from .health import broker_state, database_state, outbox_state
 from .selectors import public_figures
 
 
@@ -17,7 +17,9 @@ def home(request):
 @never_cache
 @require_GET
 def healthz(request):
-    """For load balancers: 200 when the database and the broker answer, 503 otherwise."""
+    """For load balancers: 200 when the database and the broker answer, 503 otherwise. Also reports the age of the
+    oldest due pending notification (`outbox.oldest_pending_age_seconds`) for monitoring; it never changes the
+    status code."""
     db_ok, db_detail = database_state()
     broker_ok, broker_detail = broker_state()
     ok = db_ok and broker_ok
@@ -25,5 +27,6 @@ def healthz(request):
         "status": "ok" if ok else "error",
         "database": {"ok": db_ok, "detail": db_detail},
         "broker": {"ok": broker_ok, "detail": broker_detail},
+        "outbox": outbox_state() if db_ok else {"oldest_pending_age_seconds": None},
     }
     return JsonResponse(body, status=200 if ok else 503)
