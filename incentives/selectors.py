@@ -276,3 +276,28 @@ def visible_commendations(user, *, queryset: QuerySet[Commendation] | None = Non
     """Seen by the nominating organization's side and by every organization above it (which approves)."""
     qs = Commendation.objects.all() if queryset is None else queryset
     return _scoped(qs, user, "organization", "member__organization")
+
+
+# --- Scheduled notices (incentives/tasks.py) --------------------------------------------------------------------
+
+
+def ratings_on_last_publicity_day(today: date) -> QuerySet[StarRating]:
+    """Ratings of active members in a run whose 公示 ends `today` (objections are accepted until the end of it)."""
+    return StarRating.objects.filter(
+        run__status=RatingRun.Status.PUBLICITY, run__publicity_ends_on=today, member__status=Member.Status.ACTIVE
+    )
+
+
+def runs_past_publicity(today: date) -> QuerySet[RatingRun]:
+    """Runs still in 公示 whose publicity has ended before `today` — ready to be finalized once every objection is
+    answered — with their organization and `pending_objections`."""
+    return (
+        RatingRun.objects.filter(status=RatingRun.Status.PUBLICITY, publicity_ends_on__lt=today)
+        .select_related("organization")
+        .annotate(
+            pending_objections=Count(
+                "ratings__objections", filter=Q(ratings__objections__outcome=Objection.Outcome.PENDING)
+            )
+        )
+        .order_by("pk")
+    )

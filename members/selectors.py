@@ -7,6 +7,9 @@ view ask these selectors, so the rule lives here only. They accept an optional b
 its own ordering and joins. They are lazy: the scope is a subquery of the caller's query, not an extra query.
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from django.conf import settings
@@ -15,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import ExtractYear
 from django.db.models.lookups import StartsWith
+from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
 from django.utils.module_loading import import_string
 
@@ -253,6 +257,184 @@ def certificate_records(member: Member) -> QuerySet[ServiceRecord]:
         .select_related("recording_organization")
         .order_by("date", "started_at", "pk")
     )
+
+
+# --- Scheduled messages (members/tasks.py) ----------------------------------------------------------------------
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def month_bounds(year: int, month: int) -> tuple[date, date]:
+    """The first day of the month and the first day of the next one (an exclusive end)."""
+    start = date(year, month, 1)
+    return start, date(year + month // 12, month % 12 + 1, 1)
+
+
+def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
+    """The first day of the quarter (1–4) and the first day of the next one (an exclusive end)."""
+    start = date(year, 3 * quarter - 2, 1)
+    return start, date(year + quarter // 4, 3 * (quarter % 4) + 1, 1)
+
+
+def managed_by_anyone() -> QuerySet[Organization]:
+    """Organizations someone manages directly: an active secretary with an active account, or an active admin."""
+    admins = Organization.admins.through.objects.filter(organization_id=OuterRef("pk"), user__is_active=True)
+    return Organization.objects.filter(
+        Q(secretary__status=Member.Status.ACTIVE, secretary__user__is_active=True) | Q(Exists(admins))
+    )
+
+
+def organization_managers(organization_ids: Iterable[int]) -> dict[int, list]:
+    """Per organization, the active accounts that manage it directly — its secretary (an active member) and its
+    admins — without repeats, in account order. Three queries whatever the number of organizations."""
+    ids = list(organization_ids)
+    pairs = set(
+        Organization.objects.filter(
+            pk__in=ids, secretary__status=Member.Status.ACTIVE, secretary__user__is_active=True
+        ).values_list("pk", "secretary__user_id")
+    )
+    pairs |= set(
+        Organization.admins.through.objects.filter(organization_id__in=ids, user__is_active=True).values_list(
+            "organization_id", "user_id"
+        )
+    )
+    users = User.objects.in_bulk({user_id for _org, user_id in pairs})
+    managers: dict[int, list] = {}
+    for org_id, user_id in sorted(pairs):
+        managers.setdefault(org_id, []).append(users[user_id])
+    return managers
+
+
+@dataclass(frozen=True)
+class MonthlyFigures:
+    """A subtree's figures of one month, for the secretaries' monthly digest."""
+
+    organization: Organization
+    year: int
+    month: int
+    members_active: int  # active members now
+    members_new: int  # member records created in the month
+    services: int  # counted (verified or corrected) services dated in the month
+    hours: Decimal  # their hours
+    volunteers: int  # distinct members with such a service
+    records_new: int  # service records created in the month, void ones excepted
+    records_pending: int  # records recorded in the subtree still waiting for verification now
+    residences_confirmed: int  # 双报到 confirmed in the month at communities the subtree serves
+    residences_pending: int  # 双报到 waiting for confirmation now at those communities
+
+
+def monthly_figures(organization: Organization, year: int, month: int) -> MonthlyFigures:
+    """The figures of `organization`'s subtree for one month (local dates), members counted by their home branch,
+    services by their members' branch, verification and 双报到 queues by the organization that must act. Four
+    aggregate queries, each on the indexed path prefix."""
+    first, after = month_bounds(year, month)
+    start, end = _local_midnight(first), _local_midnight(after)
+    path = organization.path
+    members = Member.objects.filter(organization__path__startswith=path).aggregate(
+        active=Count("pk", filter=Q(status=Member.Status.ACTIVE)),
+        new=Count("pk", filter=Q(created_at__gte=start, created_at__lt=end)),
+    )
+    in_month = Q(status__in=ServiceRecord.COUNTED_STATUSES, date__gte=first, date__lt=after)
+    records = ServiceRecord.objects.filter(member__organization__path__startswith=path).aggregate(
+        services=Count("pk", filter=in_month),
+        hours=Sum("hours", filter=in_month),
+        volunteers=Count("member", filter=in_month, distinct=True),
+        new=Count("pk", filter=Q(created_at__gte=start, created_at__lt=end) & ~Q(status=ServiceRecord.Status.VOID)),
+    )
+    pending = ServiceRecord.objects.filter(
+        recording_organization__path__startswith=path, status=ServiceRecord.Status.PENDING
+    ).count()
+    residences = ResidenceRegistration.objects.filter(community__organization__path__startswith=path).aggregate(
+        confirmed=Count("pk", filter=Q(confirmed_at__gte=start, confirmed_at__lt=end)),
+        pending=Count("pk", filter=Q(status=ResidenceRegistration.Status.PENDING)),
+    )
+    return MonthlyFigures(
+        organization=organization,
+        year=year,
+        month=month,
+        members_active=members["active"],
+        members_new=members["new"],
+        services=records["services"],
+        hours=records["hours"] or Decimal("0"),
+        volunteers=records["volunteers"],
+        records_new=records["new"],
+        records_pending=pending,
+        residences_confirmed=residences["confirmed"],
+        residences_pending=residences["pending"],
+    )
+
+
+def _registrations_active_during(first: date, after: date) -> QuerySet[ResidenceRegistration]:
+    """双报到 rows that were confirmed at some moment between `first` and `after` (exclusive), by active members."""
+    start, end = _local_midnight(first), _local_midnight(after)
+    return ResidenceRegistration.objects.filter(
+        status__in=[ResidenceRegistration.Status.CONFIRMED, ResidenceRegistration.Status.ENDED],
+        confirmed_at__lt=end,
+        member__status=Member.Status.ACTIVE,
+    ).filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
+
+
+def branches_with_registrations(first: date, after: date) -> QuerySet[Organization]:
+    """Home organizations of members with a 双报到 confirmed during the period (the service cards' recipients)."""
+    return Organization.objects.filter(pk__in=_registrations_active_during(first, after).values("member__organization"))
+
+
+@dataclass(frozen=True)
+class ServiceCard:
+    """双报到 service card: what an in-service member did in their residence community during a period."""
+
+    member: Member
+    community: Community
+    registered_on: date
+    services: int
+    hours: Decimal
+
+
+def service_cards(branch: Organization, first: date, after: date) -> list[ServiceCard]:
+    """One card per 双报到 of `branch`'s active members confirmed during the period at a community served outside
+    the branch's own line (a community served by the branch or an organization above it is home ground, not
+    双报到 in the residence community): the counted services dated in the period that an organization of that
+    community's subtree recorded, and their hours — 0 when none, which the branch needs to know too. Two queries."""
+    registrations = [
+        r
+        for r in _registrations_active_during(first, after)
+        .filter(member__organization=branch)
+        .select_related("member", "community__organization")
+        .order_by("member__volunteer_number", "registered_on", "pk")
+        if not branch.is_in_subtree_of(r.community.organization)
+    ]
+    rows = (
+        ServiceRecord.objects.filter(
+            member_id__in={r.member_id for r in registrations},
+            status__in=ServiceRecord.COUNTED_STATUSES,
+            date__gte=first,
+            date__lt=after,
+        )
+        .values("member_id", "recording_organization__path")
+        .annotate(services=Count("pk"), hours=Sum("hours"))
+        .order_by()
+    )
+    rows = list(rows) if registrations else []
+    cards = []
+    for registration in registrations:
+        served = [
+            row
+            for row in rows
+            if row["member_id"] == registration.member_id
+            and row["recording_organization__path"].startswith(registration.community.organization.path)
+        ]
+        cards.append(
+            ServiceCard(
+                member=registration.member,
+                community=registration.community,
+                registered_on=registration.registered_on,
+                services=sum(row["services"] for row in served),
+                hours=sum((row["hours"] for row in served), Decimal("0")),
+            )
+        )
+    return cards
 
 
 def member_stars(member: Member) -> int | None:

@@ -31,9 +31,11 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from notifications import fanout
 from notifications.crypto import blind_index
-from notifications.services import notify
+from notifications.services import notify, notify_many, user_messages
 
+from . import selectors
 from .availability import FULL_MASK
 from .models import (
     Community,
@@ -1260,3 +1262,116 @@ def member_update_own_profile(
         show_full_name_publicly=show_full_name_publicly,
         phone=phone,
     )
+
+
+# --- Scheduled messages (members/tasks.py; schedules in volunteer_platform/schedules.py) ------------------------
+
+
+def _previous_month(today: date_type) -> tuple[int, int]:
+    return (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+
+
+def _previous_quarter(today: date_type) -> tuple[int, int]:
+    quarter = (today.month - 1) // 3 + 1
+    return (today.year, quarter - 1) if quarter > 1 else (today.year - 1, 4)
+
+
+def _hours_text(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def monthly_digest_plan(*, today: date_type | None = None) -> int:
+    """Fan out the monthly digest of the month before `today` (default: today) to every organization someone
+    manages, 50 organizations a chunk; returns the chunks. The month travels with the chunks."""
+    year, month = _previous_month(today or timezone.localdate())
+    return fanout.plan(
+        "members.tasks.send_monthly_digest",
+        selectors.managed_by_anyone(),
+        chunk=50,
+        kwargs={"year": year, "month": month},
+    )
+
+
+def monthly_digest_send(*, organization_ids: list[int], year: int, month: int) -> int:
+    """Send each organization's managers (secretary and admins) the figures of its subtree for the month
+    (`selectors.monthly_figures`), once (dedupe key: month, organization, user); returns the rows written.
+    Kind `digest`: in-app, and email when chosen."""
+    managers = selectors.organization_managers(organization_ids)
+    messages = []
+    for organization in Organization.objects.filter(pk__in=list(managers)).order_by("pk"):
+        figures = selectors.monthly_figures(organization, year, month)
+        context = {
+            "organization": organization.name,
+            "year": year,
+            "month": month,
+            "members_active": figures.members_active,
+            "members_new": figures.members_new,
+            "services": figures.services,
+            "hours": _hours_text(figures.hours),
+            "volunteers": figures.volunteers,
+            "records_new": figures.records_new,
+            "records_pending": figures.records_pending,
+            "residences_confirmed": figures.residences_confirmed,
+            "residences_pending": figures.residences_pending,
+        }
+        for user in managers[organization.pk]:
+            messages += user_messages(
+                user_id=user.pk,
+                kind="digest",
+                template="members_monthly_digest",
+                dedupe_key=f"members:digest:{year}-{month:02d}:{organization.pk}:{user.pk}",
+                context=context,
+                has_email=bool(user.email),
+            )
+    return notify_many(messages)
+
+
+def service_cards_plan(*, today: date_type | None = None) -> int:
+    """Fan out the 双报到 service cards of the quarter before `today` to the home branches of members registered
+    in a residence community, 50 branches a chunk; returns the chunks."""
+    year, quarter = _previous_quarter(today or timezone.localdate())
+    return fanout.plan(
+        "members.tasks.send_service_cards",
+        selectors.branches_with_registrations(*selectors.quarter_bounds(year, quarter)),
+        chunk=50,
+        kwargs={"year": year, "quarter": quarter},
+    )
+
+
+def service_cards_send(*, organization_ids: list[int], year: int, quarter: int) -> int:
+    """Send each branch's managers one message with the service card of each of its in-service members for the
+    quarter (`selectors.service_cards`), once (dedupe key: quarter, branch, user); a branch without cards or
+    without managers gets nothing. Returns the rows written. Kind `digest`."""
+    first, after = selectors.quarter_bounds(year, quarter)
+    managers = selectors.organization_managers(organization_ids)
+    messages = []
+    for branch in Organization.objects.filter(pk__in=list(managers)).order_by("pk"):
+        cards = selectors.service_cards(branch, first, after)
+        if not cards:
+            continue
+        context = {
+            "organization": branch.name,
+            "year": year,
+            "quarter": quarter,
+            "cards": [
+                {
+                    "name": card.member.name,
+                    "volunteer_number": card.member.volunteer_number,
+                    "community": card.community.name,
+                    "registered_on": card.registered_on.isoformat(),
+                    "services": card.services,
+                    "hours": _hours_text(card.hours),
+                }
+                for card in cards
+            ],
+        }
+        for user in managers[branch.pk]:
+            messages += user_messages(
+                user_id=user.pk,
+                kind="digest",
+                template="members_service_card",
+                dedupe_key=f"members:service-card:{year}Q{quarter}:{branch.pk}:{user.pk}",
+                context=context,
+                has_email=bool(user.email),
+            )
+    return notify_many(messages)

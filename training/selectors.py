@@ -6,8 +6,9 @@ the records and requirements of their subtree's members and organizations. A mem
 sessions of their own branch and of every organization above it (a street's course is open to all its branches).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
@@ -408,3 +409,87 @@ def completion_by_branch(organization: Organization, year: int) -> CompletionRep
         if branch.requirement is not None and _meets(branch.requirement, ZERO, {}):
             branch.completed += branch.members - with_records.get(branch.organization.pk, 0)
     return CompletionReport(organization=organization, year=year, rows=list(rows.values()))
+
+
+# --- Scheduled reminders (training/tasks.py) ------------------------------------------------------------------
+
+SESSION_REMINDER_LEAD = timedelta(hours=24)
+
+
+def enrollments_to_remind(now: datetime | None = None) -> QuerySet[Enrollment]:
+    """Seats to remind of their session (T-24 h): still enrolled, by an active member, in a scheduled session that
+    starts after `now` and at most 24 hours later. A run every few minutes reminds each seat once, as soon as its
+    session enters the window (a member who enrolls later than 24 h before is reminded at the next run). The
+    session side is served by `training_session_upcoming` (status, starts_at)."""
+    now = now or timezone.now()
+    return Enrollment.objects.filter(
+        status=Enrollment.Status.ENROLLED,
+        member__status=Member.Status.ACTIVE,
+        session__status=TrainingSession.Status.SCHEDULED,
+        session__starts_at__gt=now,
+        session__starts_at__lte=now + SESSION_REMINDER_LEAD,
+    )
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """A member who has not met their annual requirement yet: what they have and what is missing."""
+
+    member: Member
+    requirement: AnnualRequirement
+    hours: Decimal
+    missing_total: Decimal
+    missing_by_type: list[tuple[str, Decimal]]  # (course type label, hours missing), types with a gap only
+
+
+def training_shortfalls(member_ids: Iterable[int], year: int) -> list[Shortfall]:
+    """Of the given members, the active ones whose branch has a requirement for `year` (the nearest one up the
+    tree) and who have not met it — in total or for a course type; exactly meeting a figure meets it.
+
+    Three queries whatever the number of members: the members with their branch, the requirements on their
+    branches' paths, their hours per course type (summed in SQL)."""
+    members = list(
+        Member.objects.filter(pk__in=list(member_ids), status=Member.Status.ACTIVE)
+        .select_related("organization", "user")
+        .order_by("pk")
+    )
+    if not members:
+        return []
+    on_paths = {i for m in members for i in path_ids(m.organization)}
+    requirements = {
+        r.organization_id: r for r in AnnualRequirement.objects.filter(year=year, organization_id__in=on_paths)
+    }
+    per_type = {t: Sum("hours", filter=Q(course__type=t)) for t in CourseType.values}
+    hours = {
+        row["member_id"]: row
+        for row in TrainingRecord.objects.filter(member__in=members, completed_on__year=year)
+        .values("member_id")
+        .annotate(total=Sum("hours"), **per_type)
+        .order_by()
+    }
+    shortfalls = []
+    for member in members:
+        requirement = next(
+            (requirements[i] for i in reversed(path_ids(member.organization)) if i in requirements), None
+        )
+        if requirement is None:
+            continue
+        row = hours.get(member.pk, {})
+        by_type = {t: row.get(t) or ZERO for t in CourseType.values}
+        total = row.get("total") or ZERO
+        if _meets(requirement, total, by_type):
+            continue
+        shortfalls.append(
+            Shortfall(
+                member=member,
+                requirement=requirement,
+                hours=total,
+                missing_total=max(requirement.total_hours - total, ZERO),
+                missing_by_type=[
+                    (str(label), requirement.minimum_for(value) - by_type[value])
+                    for value, label in CourseType.choices
+                    if by_type[value] < requirement.minimum_for(value)
+                ],
+            )
+        )
+    return shortfalls

@@ -25,8 +25,10 @@ from django.utils.translation import gettext as _
 
 from incentives import services as incentives_services
 from members.models import Member, Organization
-from notifications.services import notify
+from notifications import fanout
+from notifications.services import notify, notify_many, user_messages
 
+from . import selectors
 from .models import AnnualRequirement, Course, CourseMaterial, Enrollment, TrainingRecord, TrainingSession
 from .selectors import path_ids
 from .validators import validate_evidence_file, validate_material_file
@@ -523,3 +525,92 @@ def requirement_set(
         setattr(requirement, name, value)
     requirement.save()
     return requirement
+
+
+# --- Scheduled messages (training/tasks.py; schedules in volunteer_platform/schedules.py) ----------------------
+
+SHORTFALL_FROM_MONTH = 10  # the annual shortfall is announced from October, while there is time to catch up
+
+
+def _hours_text(value: Decimal) -> str:
+    """Hours as text for a message: 2, 1.5, 0.25 (JSON has no Decimal)."""
+    return f"{value.normalize():f}"
+
+
+def session_reminders_plan(*, now: datetime | None = None) -> int:
+    """Fan out the T-24 h session reminders: one chunk task per 500 seats of `selectors.enrollments_to_remind`;
+    returns the number of chunks. Writes nothing itself; a rerun plans the same seats and writes nothing new."""
+    return fanout.plan("training.tasks.send_session_reminders", selectors.enrollments_to_remind(now))
+
+
+def session_reminders_send(*, enrollment_ids: list[int], now: datetime | None = None) -> int:
+    """Remind the member of each seat in `enrollment_ids` that is still to be reminded (the selection is checked
+    again: a seat cancelled or a session moved since the plan is skipped); returns the rows written.
+
+    In-app always; email and SMS as the member chose for the `training` kind. Dedupe key: session, member and the
+    session's start time, so a rerun writes nothing, while a session moved to another time is reminded again."""
+    seats = (
+        selectors.enrollments_to_remind(now)
+        .filter(pk__in=enrollment_ids)
+        .select_related("session__course", "member__user")
+        .order_by("pk")
+    )
+    messages = []
+    for seat in seats:
+        session, member = seat.session, seat.member
+        starts = timezone.localtime(session.starts_at)
+        messages += user_messages(
+            user_id=member.user_id,
+            kind="training",
+            template="training_session_reminder",
+            dedupe_key=f"training:session-reminder:{session.pk}:{member.pk}:{starts:%Y%m%d%H%M}",
+            context={
+                "name": member.name,
+                "course": session.course.title,
+                "starts_at": starts.strftime("%Y-%m-%d %H:%M"),
+                "place": session.place,
+                "online_url": session.online_url,
+            },
+            has_email=bool(member.user.email),
+            phone=member.phone,
+        )
+    return notify_many(messages)
+
+
+def training_shortfall_plan(*, today: date | None = None) -> int:
+    """From October, fan out the annual shortfall notice over every active member (chunks of 500; each chunk keeps
+    those below their requirement). Before October it plans nothing. The year and month travel with the chunks,
+    so a chunk that runs after midnight still belongs to the month it was planned in. Returns the chunks."""
+    today = today or timezone.localdate()
+    if today.month < SHORTFALL_FROM_MONTH:
+        return 0
+    return fanout.plan(
+        "training.tasks.send_training_shortfall",
+        Member.objects.filter(status=Member.Status.ACTIVE),
+        kwargs={"year": today.year, "month": today.month},
+    )
+
+
+def training_shortfall_send(*, member_ids: list[int], year: int, month: int) -> int:
+    """Tell each of these members who is below their annual requirement for `year` what is missing, once per
+    month (dedupe key: year, month, member); returns the rows written. Kind `training`."""
+    messages = []
+    for shortfall in selectors.training_shortfalls(member_ids, year):
+        member = shortfall.member
+        messages += user_messages(
+            user_id=member.user_id,
+            kind="training",
+            template="training_shortfall",
+            dedupe_key=f"training:shortfall:{year}-{month:02d}:{member.pk}",
+            context={
+                "name": member.name,
+                "year": year,
+                "hours": _hours_text(shortfall.hours),
+                "required": _hours_text(shortfall.requirement.total_hours),
+                "missing": _hours_text(shortfall.missing_total),
+                "missing_by_type": [{"type": label, "hours": _hours_text(h)} for label, h in shortfall.missing_by_type],
+            },
+            has_email=bool(member.user.email),
+            phone=member.phone,
+        )
+    return notify_many(messages)
