@@ -6,10 +6,12 @@
 - Personas (`platform_admin`, `member_user`, `anonymous`) are the people permission tests talk about; later
   steps add secretaries of branch A and B in the same way.
 - `page` / `phone_page`: Playwright on the system Chromium against `live_server`.
-- `celery_worker`: a real Celery worker process on Redis, sharing the test database.
+- `celery_worker`: a real Celery worker process on Redis, sharing the test database; `celery_worker_factory`
+  starts several, with options (environment, extra task modules, concurrency).
 """
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -199,11 +201,15 @@ def login_in_browser(page, username: str, password: str) -> None:
 
 
 @pytest.fixture
-def celery_worker(transactional_db, settings):
-    """Start a real worker process on Redis that shares the test database; tasks are no longer eager.
+def celery_worker_factory(transactional_db, settings):
+    """Start real worker processes on Redis that share the test database; tasks are no longer eager.
 
-    The test must be marked `redis` (and `postgres` when it relies on row locks). Yields the Popen object, so a
-    test can kill it. The queue is purged before and after, so nothing leaks between tests.
+    Yields `start(env=None, include=(), concurrency=1)`, which starts one more worker and returns its Popen once it
+    answers a ping (a test may SIGKILL it and start another). `env` adds environment variables for that worker
+    (e.g. CELERY_VISIBILITY_TIMEOUT, TEST_SMS_BACKEND, NOTIFICATION_RETRY_BASE_SECONDS); `include` names extra
+    modules whose tasks it must know (test-only tasks); `concurrency` > 1 uses the prefork pool. The test must be
+    marked `redis` (and `postgres` when it relies on row locks). Before and after, the queue is purged and the
+    messages a killed worker left unacknowledged are dropped, so nothing leaks into the next test.
     """
     from django.db import connection
 
@@ -211,57 +217,83 @@ def celery_worker(transactional_db, settings):
 
     if not settings.CELERY_BROKER_URL.startswith("redis"):
         pytest.skip("celery_worker needs the Redis broker")
-    env = dict(os.environ)
+    base_env = dict(os.environ)
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
-        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+        base_env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
     else:
-        env["DATABASE_URL"] = (
+        base_env["DATABASE_URL"] = (
             f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
         )
-    env.update(
+    base_env.update(
         DJANGO_SETTINGS_MODULE="volunteer_platform.settings_test",
         TEST_CELERY_EAGER="false",
         REDIS_URL=settings.REDIS_URL,
     )
-    app.control.purge()
-    app.conf.task_always_eager = False
-    proc = subprocess.Popen(
-        [
+    procs: list[subprocess.Popen] = []
+
+    def start(*, env: dict | None = None, include=(), concurrency: int = 1) -> subprocess.Popen:
+        hostname = f"test-worker-{os.getpid()}-{len(procs)}@%h"
+        command = [
             sys.executable,
             "-m",
             "celery",
             "-A",
             "volunteer_platform",
             "worker",
-            "--pool=solo",
+            f"--hostname={hostname}",
+            "--pool=solo" if concurrency == 1 else f"--concurrency={concurrency}",
             "--loglevel=WARNING",
             "--without-heartbeat",
             "--without-gossip",
             "--without-mingle",
-        ],
-        env=env,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
+        ]
+        if include:
+            command.append(f"--include={','.join(include)}")
+        proc = subprocess.Popen(command, env={**base_env, **(env or {})}, cwd=Path(__file__).resolve().parent.parent)
+        procs.append(proc)
+        _wait_for_worker(app, proc, hostname.replace("%h", socket.gethostname()))
+        return proc
+
+    _drop_queued_messages(app)
+    app.conf.task_always_eager = False
     try:
-        _wait_for_worker(app, proc)
-        yield proc
+        yield start
     finally:
         app.conf.task_always_eager = True
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        app.control.purge()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        _drop_queued_messages(app)
 
 
-def _wait_for_worker(app, proc, timeout: float = 30.0) -> None:
+@pytest.fixture
+def celery_worker(celery_worker_factory):
+    """One real worker with the default settings (see celery_worker_factory); yields its Popen."""
+    return celery_worker_factory()
+
+
+def _drop_queued_messages(app) -> None:
+    """Purge the queue and forget messages left unacknowledged by a killed worker (kombu's Redis transport keeps
+    them in the `unacked` hash and would hand them to the next worker). Only this run's Redis database."""
+    app.control.purge()
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        client.delete("unacked", "unacked_index", "unacked_mutex")
+
+
+def _wait_for_worker(app, proc, hostname: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"celery worker exited with {proc.returncode}")
-        if app.control.ping(timeout=0.5):
+        if app.control.ping(destination=[hostname], timeout=0.5):
             return
     raise RuntimeError("celery worker did not answer a ping in time")
 

@@ -57,11 +57,20 @@ from .settings import VAR_DIR  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-SMS_BACKEND = "notifications.sms.LocmemSMSBackend"
+# A real worker started by a test may be given another backend (tests/reliability records deliveries in the DB).
+SMS_BACKEND = env.str("TEST_SMS_BACKEND", default="notifications.sms.LocmemSMSBackend")  # noqa: F405
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Tasks run in the test process unless a test starts a real worker (tests/conftest.py: celery_worker).
 CELERY_TASK_ALWAYS_EAGER = env.bool("TEST_CELERY_EAGER", default=True)  # noqa: F405
 CELERY_TASK_EAGER_PROPAGATES = True
+if CELERY_BROKER_URL.startswith("redis"):  # noqa: F405
+    # A worker looks for messages a killed worker left unacknowledged every second, not every 100 s, so a test that
+    # shortens the visibility timeout (CELERY_VISIBILITY_TIMEOUT) sees them handed out again promptly.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
+    }
 MEDIA_ROOT = VAR_DIR / "test-media"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory, so that a real Celery worker process (tests/conftest.py) sees the same test database.
