@@ -131,7 +131,10 @@ def test_the_demo_sign_ins_work_and_see_their_own_part(client):
     assert first_branch.secretary.user.username == "zhibu"
     dangyuan = Member.objects.get(user__username="dangyuan")
     assert dangyuan.organization == first_branch
-    assert sorted(dangyuan.service_records.values_list("status", flat=True)) == ["pending", *["verified"] * 3]
+    # The members seed gives 3 verified records and 1 pending; later apps' seeds (activities, wishes) may add more.
+    statuses = list(dangyuan.service_records.values_list("status", flat=True))
+    assert statuses.count("verified") >= 3
+    assert statuses.count("pending") >= 1
 
     client.login(username="shequ", password=DEMO_PASSWORD)
     html = client.get(ROSTER, {"all": ""}).content.decode()
