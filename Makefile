@@ -31,6 +31,7 @@ run: export DEBUG ?= true
 run: $(VENV)/.installed-run
 	mkdir -p var
 	$(PY) manage.py migrate --no-input
+	$(PY) manage.py sync_schedules
 	$(PY) manage.py compiletranslations
 	$(PY) manage.py seed_demo --if-empty
 	$(PY) manage.py rundev --host $(HOST) --port $(PORT)
