@@ -285,7 +285,7 @@ def publish_dispatch_batch(notification_ids: list[int]) -> bool:
         batch = notification_ids[start : start + DISPATCH_BATCH]
         try:
             dispatch_notifications.delay(batch)
-        except Exception:  # noqa: BLE001 - as in publish_dispatch
+        except Exception:  # as in publish_dispatch: the sweeper sends the rest later
             logger.warning(
                 "could not queue %d notifications; the outbox sweeper will retry",
                 len(notification_ids) - start,
