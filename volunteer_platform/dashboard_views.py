@@ -1,12 +1,12 @@
 """The secretaries' dashboard (工作台), plans and exports. Thin: the figures come from `selectors`, writes from
 `services`; an organization or plan outside the user's scope answers 404."""
 
+from dataclasses import dataclass
 from datetime import date
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,6 +20,46 @@ from .charts import trend_chart
 from .models import Task
 
 MAX_PERIOD_DAYS = 366 * 5
+FOLLOWUP_PAGE_SIZE = 25
+
+
+@dataclass
+class _Page:
+    """A page of a long list without its total: one query fetching one row more than a page says whether a next
+    page exists (counting 100,000 members' anti-join would cost more than the page itself)."""
+
+    object_list: list
+    number: int
+    has_next: bool
+
+    @classmethod
+    def of(cls, queryset, page) -> "_Page":
+        try:
+            number = max(int(page), 1)
+        except (TypeError, ValueError):
+            number = 1
+        start = (number - 1) * FOLLOWUP_PAGE_SIZE
+        rows = list(queryset[start : start + FOLLOWUP_PAGE_SIZE + 1])
+        return cls(rows[:FOLLOWUP_PAGE_SIZE], number, len(rows) > FOLLOWUP_PAGE_SIZE)
+
+    def __iter__(self):
+        return iter(self.object_list)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
 
 
 def _period(request) -> tuple[selectors.Period, str | None]:
@@ -68,9 +108,7 @@ def dashboard(request):
     if problem:
         messages.warning(request, problem)
     figures = selectors.dashboard(organization, period)
-    followup = Paginator(selectors.members_without_service(organization, period.end.year), 25).get_page(
-        request.GET.get("page")
-    )
+    followup = _Page.of(selectors.members_without_service(organization, period.end.year), request.GET.get("page"))
     today = timezone.localdate()
     query = _query(organization, period)
     presets = [

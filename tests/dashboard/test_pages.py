@@ -2,6 +2,7 @@
 Excel files, task progress, and a query count that stays constant as members and records grow."""
 
 import io
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -225,3 +226,21 @@ def test_home_shows_the_public_figures(client, street):
     html = client.get("/").content.decode()
     assert 'id="public-figures"' in html
     assert Decimal("0") <= Decimal(html.split('id="public-hours">')[1].split("<")[0])
+
+
+def test_the_follow_up_list_is_paginated_without_a_count(client, street):
+    for i in range(25):
+        MemberFactory(organization=street.branch_a, name=f"何{i:02d}")
+    client.force_login(street.secretary_a)
+
+    def names(html):
+        table = html[html.index('id="followup"') :]
+        table = table[: table.index("</table>")]
+        return re.findall(r"<tr><td>([^<]+)</td>", table)
+
+    first = client.get(f"/dashboard/?{Q2025}").content.decode()  # 28 members without service in 2025
+    second = client.get(f"/dashboard/?{Q2025}&page=2").content.decode()
+    assert len(names(first)) == 25 and "page=2" in first
+    assert len(names(second)) == 3 and "page=1" in second and "page=3" not in second
+    assert set(names(first) + names(second)) == {"周强", "王书记", "钱书记", *(f"何{i:02d}" for i in range(25))}
+    assert client.get(f"/dashboard/?{Q2025}&page=x").status_code == 200
