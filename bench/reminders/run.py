@@ -80,6 +80,7 @@ def start_workers(env: dict, count: int, concurrency: int) -> list[subprocess.Po
 
 
 def main():
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines show as they come, also into a file
     args = parse_args()
     env = prepare_environment()
 
