@@ -7,7 +7,7 @@ scope only. Every list is one query with its joins and counts, whatever the numb
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import (
@@ -333,3 +333,37 @@ def calendar_signups(member: Member) -> QuerySet[SignUp]:
         .select_related("activity__project__organization")
         .order_by("activity__starts_at")
     )
+
+
+# --- Scheduled work (Step 7): reminders, waitlists, surveys ----------------------------------------------------
+
+# hours_before → (from, to]: the window after `now` in which an activity's start makes its confirmed sign-ups due for
+# that reminder. The windows do not overlap, so a member who signs up 5 hours ahead gets the T-2 h reminder only.
+REMINDER_WINDOWS = {24: (2, 24), 2: (0, 2)}
+
+
+def signups_to_remind(hours_before: int, now: datetime | None = None) -> QuerySet[SignUp]:
+    """Confirmed sign-ups of active members in scheduled activities that start in the `hours_before` window:
+    T-24 h is (now + 2 h, now + 24 h], T-2 h is (now, now + 2 h]. ValueError for another lead."""
+    try:
+        low, high = REMINDER_WINDOWS[hours_before]
+    except KeyError:
+        raise ValueError(f"no reminder {hours_before} hours before an activity") from None
+    now = now or timezone.now()
+    return SignUp.objects.filter(
+        status=SignUp.Status.CONFIRMED,
+        member__status=Member.Status.ACTIVE,
+        activity__status=Activity.Status.SCHEDULED,
+        activity__starts_at__gt=now + timedelta(hours=low),
+        activity__starts_at__lte=now + timedelta(hours=high),
+    )
+
+
+def activities_with_waitlist(now: datetime | None = None) -> QuerySet[Activity]:
+    """Scheduled activities not started yet that have someone on the waitlist (candidates for promotion)."""
+    now = now or timezone.now()
+    return Activity.objects.filter(
+        status=Activity.Status.SCHEDULED,
+        starts_at__gt=now,
+        signups__status=SignUp.Status.WAITLISTED,
+    ).distinct()

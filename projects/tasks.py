@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers that take ids and call a service. Step 7 puts them on the beat schedule."""
+"""Scheduled work of the projects app (volunteer_platform/schedules.py): thin tasks that take ids and call a service."""
 
 from celery import shared_task
 
@@ -6,6 +6,27 @@ from . import services
 
 
 @shared_task
-def generate_activities(weeks: int = services.GENERATE_WEEKS) -> int:
+def plan_activity_reminders(hours_before: int) -> int:
+    return services.activity_reminders_plan(hours_before=hours_before)
+
+
+@shared_task
+def send_activity_reminders(ids: list[int], hours_before: int) -> int:
+    return services.activity_reminders_send(signup_ids=ids, hours_before=hours_before)
+
+
+@shared_task
+def promote_waitlists() -> int:
+    return services.waitlists_promote()
+
+
+@shared_task
+def generate_recurring_activities(weeks: int = services.GENERATE_WEEKS) -> int:
     """Keep every recurring project's activities generated `weeks` ahead (idempotent: safe to run twice)."""
+    return services.activities_generate_all(weeks=weeks)
+
+
+@shared_task
+def generate_activities(weeks: int = services.GENERATE_WEEKS) -> int:
+    """The name before Step 7, kept so that a task already queued under it still runs."""
     return services.activities_generate_all(weeks=weeks)
