@@ -14,8 +14,8 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from members.availability import DAYS, PERIODS
-from members.models import Community, Member, Organization, ResidenceRegistration
-from members.selectors import visible_communities, visible_members
+from members.models import Community, Member, ResidenceRegistration
+from members.selectors import organization_managers, visible_communities, visible_members
 
 from .models import (
     CODE_ALPHABET,
@@ -62,13 +62,9 @@ def manages_wish(user, wish: MicroWish) -> bool:
 
 
 def secretary_users(community: Community) -> list:
-    """Who hears about a community's wishes: its organization's secretary (if active) and 组织管理员."""
-    organization = Organization.objects.select_related("secretary__user").get(pk=community.organization_id)
-    users = {u.pk: u for u in organization.admins.filter(is_active=True)}
-    secretary = organization.secretary
-    if secretary is not None and secretary.status == Member.Status.ACTIVE and secretary.user.is_active:
-        users.setdefault(secretary.user_id, secretary.user)
-    return list(users.values())
+    """Who hears about a community's wishes: its organization's secretary (if active) and 组织管理员
+    (members.selectors.organization_managers, for one organization)."""
+    return organization_managers([community.organization_id]).get(community.organization_id, [])
 
 
 # --- Public pages -----------------------------------------------------------------------------------------------
@@ -402,3 +398,16 @@ def recent_visits(member: Member, *, limit: int = 20) -> QuerySet[PairingVisit]:
         .select_related("pairing__household__community", "service_record")
         .order_by("-started_at")[:limit]
     )
+
+
+# --- Scheduled work (demands/tasks.py) --------------------------------------------------------------------------
+
+
+def wishes_unverified_before(cutoff) -> QuerySet[MicroWish]:
+    """Wishes still waiting for verification that were submitted at or before `cutoff`."""
+    return MicroWish.objects.filter(state=MicroWish.State.SUBMITTED, created_at__lte=cutoff)
+
+
+def wishes_claimed_before(cutoff) -> QuerySet[MicroWish]:
+    """Wishes claimed at or before `cutoff` and not yet reported fulfilled."""
+    return MicroWish.objects.filter(state=MicroWish.State.CLAIMED, claimed_at__lte=cutoff)
