@@ -177,3 +177,21 @@ def test_every_resident_sms_template_is_known_to_the_purge():
     with_sms = {d.name for d in root.glob("demands_*") if (d / "sms.txt").exists()}
     # The claimer's reminder is texted to a member (their own phone), not to a resident.
     assert with_sms - {"demands_claim_reminder"} == set(services.RESIDENT_SMS_TEMPLATES)
+
+
+def test_the_new_messages_render(org_tree, secretary_a, member_a):
+    from notifications.rendering import render_message
+
+    unverified = wish_in_state("submitted", org_tree.community_a, secretary_a)
+    claimed = wish_in_state("claimed", org_tree.community_a, secretary_a, member_a)
+    _shift(unverified, created_at=timedelta(hours=49))
+    _shift(claimed, claimed_at=timedelta(days=15))
+    tasks.escalate_wishes()
+
+    templates = ("demands_escalate_unverified", "demands_claim_reminder", "demands_claim_overdue")
+    rows = Notification.objects.filter(template__in=templates)
+    assert {row.template for row in rows} == set(templates)
+    for row in rows:
+        message = render_message(row)
+        assert "修理水龙头" in (message.subject + message.body) or "帮忙修理" in (message.subject + message.body)
+        assert "{{" not in message.body
