@@ -605,3 +605,39 @@ class CalendarFeed(models.Model):
 
     def __str__(self):
         return self.member.name
+
+
+# --- Feedback after an activity (Step 7) ------------------------------------------------------------------------
+
+
+class ActivitySurvey(models.Model):
+    """活动问卷: an attendee's short answer after an activity — satisfaction 1–5 and an optional comment. One per
+    sign-up (the attended one); aggregated per project, member, organization and month by `projects.selectors`."""
+
+    RATING_MIN = 1
+    RATING_MAX = 5
+
+    signup = models.ForeignKey(SignUp, verbose_name=_("报名"), on_delete=models.PROTECT, related_name="surveys")
+    rating = models.PositiveSmallIntegerField(_("满意度"))
+    comment = models.CharField(_("意见建议"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("提交时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("活动问卷")
+        verbose_name_plural = _("活动问卷")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["signup"],
+                name="projects_survey_one_per_signup",
+                violation_error_message=_("您已提交过这次活动的问卷。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__gte=1, rating__lte=5),
+                name="projects_survey_rating_range",
+                violation_error_message=_("满意度应为1到5分。"),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.signup} {self.rating}"

@@ -6,11 +6,13 @@ Published and closed projects are public (brand pages are shared on posters and 
 scope only. Every list is one query with its joins and counts, whatever the number of rows.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import (
+    Avg,
     BooleanField,
     Count,
     Exists,
@@ -24,7 +26,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from members.models import Member, Tag
@@ -32,6 +34,7 @@ from members.selectors import is_organization_admin, visible_organizations
 
 from .models import (
     Activity,
+    ActivitySurvey,
     Post,
     PostClaim,
     SelfReport,
@@ -367,3 +370,83 @@ def activities_with_waitlist(now: datetime | None = None) -> QuerySet[Activity]:
         starts_at__gt=now,
         signups__status=SignUp.Status.WAITLISTED,
     ).distinct()
+
+
+# --- Surveys ----------------------------------------------------------------------------------------------------
+
+# An attended activity is surveyed when it has ended, for this long after (attendance may be marked late; an old
+# activity is not surveyed when the schedule is first switched on).
+SURVEY_WITHIN = timedelta(days=7)
+
+
+def signups_to_survey(now: datetime | None = None) -> QuerySet[SignUp]:
+    """Attended sign-ups of active members in activities that ended at most SURVEY_WITHIN before `now` (the end
+    itself included), not answered yet."""
+    now = now or timezone.now()
+    return SignUp.objects.filter(
+        status=SignUp.Status.ATTENDED,
+        member__status=Member.Status.ACTIVE,
+        activity__ends_at__lte=now,
+        activity__ends_at__gt=now - SURVEY_WITHIN,
+    ).exclude(Exists(ActivitySurvey.objects.filter(signup=OuterRef("pk"))))
+
+
+@dataclass(frozen=True)
+class SurveySummary:
+    count: int
+    mean: Decimal | None  # None when nobody has answered; rounded to 0.1
+
+    @classmethod
+    def of(cls, row: dict) -> "SurveySummary":
+        mean = row["mean"]
+        return cls(count=row["count"], mean=None if mean is None else Decimal(mean).quantize(Decimal("0.1")))
+
+
+def _survey_summary(surveys: QuerySet) -> SurveySummary:
+    return SurveySummary.of(surveys.aggregate(count=Count("pk"), mean=Avg("rating")))
+
+
+def survey_summary_for_project(project: ServiceProject) -> SurveySummary:
+    """Satisfaction of a project's attendees (brand page): answers and mean rating, one query."""
+    return _survey_summary(ActivitySurvey.objects.filter(signup__activity__project=project))
+
+
+def survey_summary_for_member(member: Member) -> SurveySummary:
+    """The member's own answers: how many and their mean rating, one query."""
+    return _survey_summary(ActivitySurvey.objects.filter(signup__member=member))
+
+
+@dataclass(frozen=True)
+class OrganizationMonthSurveys:
+    organization_id: int
+    month: date  # first day of the month (local time) in which the activity started
+    count: int
+    mean: Decimal
+
+
+def survey_summary_by_organization_month(
+    organization_ids: Iterable[int], start: date, end: date
+) -> list[OrganizationMonthSurveys]:
+    """Per organizing organization (the project's) and month of the activity, for activities starting in
+    [start, end) local dates: answers and mean rating, ordered by organization and month. One query (dashboard)."""
+    tz = timezone.get_current_timezone()
+    rows = (
+        ActivitySurvey.objects.filter(
+            signup__activity__project__organization_id__in=list(organization_ids),
+            signup__activity__starts_at__gte=datetime.combine(start, time.min, tzinfo=tz),
+            signup__activity__starts_at__lt=datetime.combine(end, time.min, tzinfo=tz),
+        )
+        .annotate(month=TruncMonth("signup__activity__starts_at", tzinfo=tz))
+        .values("signup__activity__project__organization_id", "month")
+        .annotate(count=Count("pk"), mean=Avg("rating"))
+        .order_by("signup__activity__project__organization_id", "month")
+    )
+    return [
+        OrganizationMonthSurveys(
+            organization_id=row["signup__activity__project__organization_id"],
+            month=row["month"].date() if isinstance(row["month"], datetime) else row["month"],
+            count=row["count"],
+            mean=Decimal(row["mean"]).quantize(Decimal("0.1")),
+        )
+        for row in rows
+    ]

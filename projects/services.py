@@ -37,12 +37,13 @@ from incentives import services as incentives_services
 from members import services as members_services
 from members.models import Member, ServiceRecord, Tag, Team
 from notifications import fanout
-from notifications.services import notify, notify_many, user_messages
+from notifications.services import Message, notify, notify_many, user_messages
 from training.selectors import is_qualified
 
 from . import selectors
 from .models import (
     Activity,
+    ActivitySurvey,
     CalendarFeed,
     Post,
     PostClaim,
@@ -1199,3 +1200,75 @@ def waitlists_promote(*, now: datetime | None = None) -> int:
             activity = _lock_activity(Activity(pk=activity_id))
             promoted += len(_promote(activity, now))
     return promoted
+
+
+# --- Surveys after an activity (Step 7) ---------------------------------------------------------------------
+
+
+def activity_surveys_plan(*, now: datetime | None = None) -> int:
+    """Fan out the survey requests over `selectors.signups_to_survey`; returns the number of chunks."""
+    return fanout.plan("projects.tasks.send_activity_surveys", selectors.signups_to_survey(now))
+
+
+def activity_surveys_send(*, signup_ids: list[int], now: datetime | None = None) -> int:
+    """Ask the attendee of each sign-up still due (checked again) for the short survey: one in-app message, kind
+    `feedback`, dedupe key per sign-up — once, however often planned. Returns the rows written."""
+    signups = (
+        selectors.signups_to_survey(now)
+        .filter(pk__in=signup_ids)
+        .select_related("activity__project", "member")
+        .order_by("pk")
+    )
+    return notify_many(
+        Message(
+            template="projects_activity_survey",
+            channel="inapp",
+            dedupe_key=f"projects:survey:{signup.pk}",
+            user_id=signup.member.user_id,
+            kind="feedback",
+            context={
+                **_activity_context(signup.activity),
+                "name": signup.member.name,
+                "survey_url": reverse("projects:activity_survey", args=[signup.activity_id]),
+            },
+        )
+        for signup in signups
+    )
+
+
+def check_survey_rating(rating) -> int:
+    try:
+        value = int(rating)
+    except (TypeError, ValueError):
+        value = 0
+    if str(value) != str(rating).strip() or not ActivitySurvey.RATING_MIN <= value <= ActivitySurvey.RATING_MAX:
+        raise ValidationError(_("请选择1到5分的满意度。"))
+    return value
+
+
+@transaction.atomic
+def survey_submit(*, activity: Activity, member: Member, rating, comment: str = "") -> ActivitySurvey:
+    """Store `member`'s answer for `activity`: only an attendee (sign-up `attended`) after the activity has ended,
+    once (the UNIQUE on the sign-up decides a race). Rating 1–5, comment at most 500 characters.
+    Lock: the member's sign-up row."""
+    rating = check_survey_rating(rating)
+    comment = (comment or "").strip()
+    if len(comment) > 500:
+        raise ValidationError(_("意见建议不能超过500字。"))
+    signup = (
+        SignUp.objects.select_for_update(of=("self",))
+        .select_related("activity")
+        .filter(activity=activity, member=member, status=SignUp.Status.ATTENDED)
+        .first()
+    )
+    if signup is None:
+        raise ValidationError(_("只有参加了这次活动的党员才能填写问卷。"))
+    if signup.activity.ends_at > timezone.now():
+        raise ValidationError(_("活动结束后才能填写问卷。"))
+    if ActivitySurvey.objects.filter(signup=signup).exists():
+        raise ValidationError(_("您已提交过这次活动的问卷。"))
+    try:
+        with transaction.atomic():
+            return ActivitySurvey.objects.create(signup=signup, rating=rating, comment=comment)
+    except IntegrityError:
+        raise ValidationError(_("您已提交过这次活动的问卷。")) from None

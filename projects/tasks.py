@@ -30,3 +30,13 @@ def generate_recurring_activities(weeks: int = services.GENERATE_WEEKS) -> int:
 def generate_activities(weeks: int = services.GENERATE_WEEKS) -> int:
     """The name before Step 7, kept so that a task already queued under it still runs."""
     return services.activities_generate_all(weeks=weeks)
+
+
+@shared_task
+def plan_activity_surveys() -> int:
+    return services.activity_surveys_plan()
+
+
+@shared_task
+def send_activity_surveys(ids: list[int]) -> int:
+    return services.activity_surveys_send(signup_ids=ids)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("activities/<int:pk>/checkin/", views.activity_checkin, name="activity_checkin"),
     path("activities/<int:pk>/checkin-qr.svg", views.activity_checkin_qr, name="activity_checkin_qr"),
     path("activities/<int:pk>/attendance/", views.attendance, name="attendance"),
+    path("activities/<int:pk>/survey/", views.activity_survey, name="activity_survey"),
     path("posts/<int:pk>/claim/", views.post_claim, name="post_claim"),
     path("posts/<int:pk>/skip/", views.post_skip, name="post_skip"),
     path("posts/<int:pk>/leave/", views.post_leave, name="post_leave"),

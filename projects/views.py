@@ -29,7 +29,7 @@ from members.selectors import member_for
 
 from . import selectors, services
 from .forms import CheckInForm, ProjectFilterForm, SelfReportForm, add_service_errors
-from .models import Activity, CalendarFeed, Post, PostClaim, SignUp
+from .models import Activity, ActivitySurvey, CalendarFeed, Post, PostClaim, SignUp
 
 PROJECTS_PAGE_SIZE = 20
 
@@ -112,6 +112,7 @@ def project_detail(request, slug: str):
         "member": member,
         "activities": list(selectors.upcoming_activities(project)),
         "figures": selectors.project_figures(project),
+        "surveys": selectors.survey_summary_for_project(project),
         "posts": posts,
         "my_claims": my_claims,
         "skills": list(project.skills_wanted.order_by("name")),
@@ -485,3 +486,34 @@ def calendar_feed(request, token: str):
     response["Content-Disposition"] = 'inline; filename="activities.ics"'
     response["Cache-Control"] = "private, max-age=300"
     return response
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def activity_survey(request, pk: int):
+    """The short survey after an activity (1–5 satisfaction, optional comment): for its attendees, once each."""
+    activity = _activity_or_404(request, pk)
+    signup = SignUp.objects.filter(activity=activity, member=request.member, status=SignUp.Status.ATTENDED).first()
+    if signup is None:
+        raise Http404(_("只有参加了这次活动的党员才能填写问卷。"))
+    answer = ActivitySurvey.objects.filter(signup=signup).first()
+    rating, comment, status = "", "", 200
+    if request.method == "POST":
+        rating, comment = request.POST.get("rating", ""), request.POST.get("comment", "")
+        try:
+            services.survey_submit(activity=activity, member=request.member, rating=rating, comment=comment)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            status = 400
+        else:
+            messages.success(request, _("感谢您的反馈！"))
+            return redirect("projects:activity_detail", pk=activity.pk)
+    context = {
+        "activity": activity,
+        "answer": answer,
+        "ratings": range(ActivitySurvey.RATING_MIN, ActivitySurvey.RATING_MAX + 1),
+        "rating": str(rating),
+        "comment": comment,
+        "ended": activity.ends_at <= timezone.now(),
+    }
+    return render(request, "projects/survey.html", context, status=status)
