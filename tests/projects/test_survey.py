@@ -193,3 +193,10 @@ def test_aggregates_per_project_member_organization_and_month(attend, member_a, 
 
     page = client.get(reverse("projects:project_detail", args=["yinling"])).content.decode()
     assert "满意度 3.7 分" in page and "3 份问卷" in page
+
+
+def test_the_activity_page_links_an_attendee_to_the_survey(client, attend, member_a):
+    (signup,) = attend([member_a])
+    login(client, member_a)
+    page = client.get(reverse("projects:activity_detail", args=[signup.activity_id])).content.decode()
+    assert reverse("projects:activity_survey", args=[signup.activity_id]) in page
