@@ -177,6 +177,9 @@ else:
         "processed_folder": str(BROKER_DIR / "processed"),
         "control_folder": str(BROKER_DIR / "control"),  # kombu's default is ./control in the working directory
         "store_processed": False,
+        # kombu polls the folder once a second by default; with prefetch 1 that drains about two messages a second,
+        # too slow for the demo seed's few hundred notifications (a backlog the sweeper would keep adding to).
+        "polling_interval": 0.1,
     }
 CELERY_RESULT_BACKEND = None  # tasks report through the database rows they change, never through results
 CELERY_TASK_IGNORE_RESULT = True
