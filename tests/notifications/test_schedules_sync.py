@@ -14,6 +14,7 @@ from volunteer_platform.schedules import SCHEDULES, Schedule, registered_tasks, 
 
 sweeper_migration = importlib.import_module("notifications.migrations.0002_outbox_sweeper_schedule")
 
+
 def test_every_schedule_is_named_once_and_every_task_is_registered():
     names = [s.name for s in SCHEDULES]
     assert len(names) == len(set(names))
