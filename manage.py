@@ -7,7 +7,7 @@ import sys
 
 def main():
     """Run administrative tasks."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "volunteer_platform.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "volunteer_platform.settings_dev")
     try:
         from django.core.management import execute_from_command_line
     except ImportError as exc:

@@ -46,6 +46,17 @@ def test_development_defaults_need_no_environment():
     assert result.returncode == 0, result.stderr
 
 
+def test_manage_py_works_in_a_bare_checkout_environment():
+    """A developer's `manage.py <command>` uses the development settings; the web server and Celery stay strict."""
+    clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    for entry_point in ("volunteer_platform/wsgi.py", "volunteer_platform/asgi.py", "volunteer_platform/celery.py"):
+        assert '"volunteer_platform.settings")' in (ROOT / entry_point).read_text()
+
+
 def test_language_and_time_zone(settings):
     assert settings.LANGUAGE_CODE == "zh-hans"
     assert [code for code, _ in settings.LANGUAGES] == ["zh-hans", "en"]
