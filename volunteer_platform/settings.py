@@ -263,3 +263,5 @@ MEMBERS_STARS_PROVIDER = "incentives.selectors.current_stars"
 # How often a pending notification is retried before it is marked failed, and the base of the backoff.
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=30)
+# A row the outbox sweeper queued again is left to that task this long before a later pass queues it once more.
+NOTIFICATION_SWEEP_REQUEUE_SECONDS = env.int("NOTIFICATION_SWEEP_REQUEUE_SECONDS", default=300)
