@@ -54,6 +54,9 @@ class Notification(models.Model):
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    # Set by the sweeper when it queues the row again, so the next passes leave it to that task for a while
+    # instead of piling duplicate tasks onto a slow queue (see services.notification_sweep).
+    swept_at = models.DateTimeField(_("补发排队时间"), null=True, blank=True, editable=False)
     read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
 
     class Meta:

@@ -18,6 +18,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
@@ -352,21 +353,28 @@ def notification_sweep(*, older_than_seconds: int = 60, limit: int = 500) -> int
     """Queue a dispatch for up to `limit` pending rows due for at least `older_than_seconds`; return how many.
 
     The grace period leaves fresh rows to the dispatch published at their commit. Rows go oldest-due first, and
-    the pass stops at the first publishing failure (the broker is down; the next pass tries again). Publishing
-    twice is harmless: dispatch sends a row only once.
+    the pass stops at the first publishing failure (the broker is down; the next pass tries again). A row this
+    sweeper queued is stamped (`swept_at`) and left alone for NOTIFICATION_SWEEP_REQUEUE_SECONDS, so a backlog
+    that the workers have not reached yet is not queued again on every pass. Publishing twice is harmless all the
+    same: dispatch sends a row only once.
     """
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=older_than_seconds)
+    requeue_before = now - timedelta(seconds=settings.NOTIFICATION_SWEEP_REQUEUE_SECONDS)
     due_ids = list(
         Notification.objects.filter(status=Notification.Status.PENDING, next_attempt_at__lte=cutoff)
+        .filter(Q(swept_at__isnull=True) | Q(swept_at__lte=requeue_before))
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
-    published = 0
+    published = []
     for notification_id in due_ids:
         if not publish_dispatch(notification_id):
             break
-        published += 1
-    return published
+        published.append(notification_id)
+    if published:
+        Notification.objects.filter(pk__in=published, status=Notification.Status.PENDING).update(swept_at=now)
+    return len(published)
 
 
 @transaction.atomic

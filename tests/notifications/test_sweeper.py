@@ -77,3 +77,28 @@ def test_broker_outage_delays_a_message_and_loses_none(
     assert notification_sweep() == 1
     assert len(mailoutbox) == 1
     assert Notification.objects.get(pk=notification.pk).status == Notification.Status.SENT
+
+
+def test_a_swept_row_is_not_queued_again_until_the_requeue_delay_has_passed(db, clock, settings):
+    """A backlog the workers have not reached yet: the next passes leave the queued rows alone, then queue again."""
+    settings.NOTIFICATION_SWEEP_REQUEUE_SECONDS = 300
+    left_behind = pending_sms("slow-queue", due_seconds_ago=120, clock=clock)
+    with mock.patch.object(dispatch_notification, "delay") as queued:  # queued, but no worker takes it yet
+        assert notification_sweep() == 1
+        clock.advance(60)
+        assert notification_sweep() == 0
+        clock.advance(239)
+        assert notification_sweep() == 0
+        clock.advance(2)  # 301 s after the first pass: the task may be lost; queue it once more
+        assert notification_sweep() == 1
+    assert [c.args for c in queued.call_args_list] == [(left_behind.pk,), (left_behind.pk,)]
+    assert Notification.objects.get(pk=left_behind.pk).status == Notification.Status.PENDING
+
+
+def test_a_failed_publish_does_not_stamp_the_row(db, clock, sms_outbox):
+    left_behind = pending_sms("outage", due_seconds_ago=120, clock=clock)
+    with broker_down():
+        assert notification_sweep() == 0
+    assert Notification.objects.get(pk=left_behind.pk).swept_at is None
+    assert notification_sweep() == 1  # the broker is back: queued (and, eagerly, sent) at once
+    assert [m.phone for m in sms_outbox] == [left_behind.recipient_phone]
