@@ -1,0 +1,360 @@
+"""Who may open what: every URL of the project × seven personas, in one table.
+
+The table's keys must be exactly the URL resolver's route names, so a new view without a row fails
+`test_the_table_lists_every_route`. Each row says what a GET answers for each persona, on real objects of branch A
+(tests/security/world.py; the URL of each row is in tests/security/args.py):
+
+    200   the page          L     302 to the sign-in page          405   GET refused (a state-changing view)
+    403   not for this role 404   not found, or out of scope (nothing leaks about other branches)
+    "→/path/"  302 elsewhere (e.g. the tracking page back to its form)
+
+Personas: anon (nobody), resident (no account; opened their wish with its tracking code and phone digits),
+member_a (branch A), member_b (branch B), secretary_a, secretary_b (branch secretaries: staff, scoped to their
+branch), admin (platform superuser, not a member).
+
+Beyond GET: `POST_REFUSED` lists POSTs by outsiders (with a valid CSRF token) that must answer 404 without
+changing anything; and every route refuses a POST without a CSRF token (403). The admin has ~300 routes: every one
+of them sends a non-staff persona to the admin's sign-in; for the staff personas `ADMIN` gives each ModelAdmin's
+changelist and add page, and the change page of branch A's object where the model has one (secretary_b: 404).
+"""
+
+import re
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+from django.urls import reverse
+
+from tests.security.args import url_for
+from tests.security.routes import route_names, sign_in
+from tests.security.world import build_world
+
+pytestmark = pytest.mark.django_db
+
+PERSONAS = ("anon", "resident", "member_a", "member_b", "secretary_a", "secretary_b", "admin")
+L = "login"
+
+
+def row(*statuses) -> dict:
+    """A row of the table, in the order of PERSONAS."""
+    return dict(zip(PERSONAS, statuses, strict=True))
+
+
+def everyone(status) -> dict:
+    return row(*[status] * len(PERSONAS))
+
+
+def signed_in_only(status=405) -> dict:
+    """Visitors are sent to sign in; every signed-in persona gets `status`."""
+    return row(L, L, *[status] * 5)
+
+
+TO_NEW = "→/wishes/new/"
+TO_TRACK = "→/wishes/track/"
+
+# fmt: off
+TABLE = {
+    #                                          anon resident member_a member_b sec_a sec_b admin
+    "home":                                 everyone(200),
+    "healthz":                              everyone(200),
+    "login":                                everyone(200),
+    "logout":                               everyone(405),  # POST only
+    "set_language":                         everyone("→/"),  # GET changes nothing, it only redirects
+    # Inbox and preferences: any account.
+    "notifications:inbox":                  signed_in_only(200),
+    "notifications:inbox_mark_read":        signed_in_only(),
+    "notifications:inbox_mark_all_read":    signed_in_only(),
+    "notifications:preferences":            signed_in_only(200),
+    # Training: branch A's session is for branch A (and its secretary); the record's evidence for its member.
+    "training:index":                       signed_in_only(200),
+    "training:session_detail":              row(L,    L,      200,     404,     200,  404,  200),
+    "training:enroll":                      signed_in_only(),
+    "training:cancel_enrollment":           signed_in_only(),
+    "training:attendance":                  row(L,    L,      404,     404,     200,  404,  200),
+    "training:material_download":           signed_in_only(200),  # a platform course's material
+    "training:evidence_download":           row(L,    L,      200,     404,     200,  404,  200),
+    "training:external_record_new":         row(L,    L,      403,     403,     200,  200,  200),
+    "training:manage":                      row(L,    L,      403,     403,     200,  200,  200),
+    "training:completion":                  row(L,    L,      403,     403,     200,  200,  200),
+    "training:completion_export":           row(L,    L,      403,     403,     200,  200,  200),
+    # Dashboard, asked for branch A (?org=).
+    "dashboard:index":                      row(L,    L,      404,     404,     200,  404,  200),
+    "dashboard:export":                     row(L,    L,      404,     404,     200,  404,  200),
+    "dashboard:plans":                      row(L,    L,      404,     404,     200,  404,  200),
+    "dashboard:plan":                       row(L,    L,      404,     404,     200,  404,  200),
+    "dashboard:task_update":                signed_in_only(),
+    # Member portal: the admin holds no member profile.
+    "members:me":                           row(L,    L,      200,     200,     200,  200,  404),
+    "members:me_profile":                   row(L,    L,      200,     200,     200,  200,  404),
+    "members:me_residence":                 row(L,    L,      200,     200,     200,  200,  404),
+    "members:me_records":                   row(L,    L,      200,     200,     200,  200,  404),
+    "members:me_certificate":               row(L,    L,      200,     200,     200,  200,  404),
+    # The link checks its token, then moves it into the session (Django's password-reset pattern).
+    "members:invite_accept":                everyone("→/accounts/invite/"),
+    "members:residence_queue":              row(L,    L,      404,     404,     200,  200,  200),
+    "members:residence_confirm":            signed_in_only(),
+    "members:member_certificate":           row(L,    L,      404,     404,     200,  404,  200),
+    # Points and rewards: members only; the objection page is for the rated member.
+    "incentives:points":                    row(L,    L,      200,     200,     200,  200,  404),
+    "incentives:objection":                 row(L,    L,      200,     404,     404,  404,  404),
+    "incentives:commendation_consent":      everyone(405),
+    "incentives:leaderboard":               row(L,    L,      200,     200,     200,  200,  404),
+    "incentives:leaderboard_opt_out":       everyone(405),
+    "incentives:rewards":                   row(L,    L,      200,     200,     200,  200,  404),
+    "incentives:redeem":                    everyone(405),
+    "incentives:redemption_cancel":         everyone(405),
+    "incentives:exemplars":                 everyone(200),
+    # Residents: public pages; the tracking pages need the code (the resident's session).
+    "demands:privacy":                      everyone(200),
+    "demands:wall":                         everyone(200),
+    "demands:new":                          everyone(200),
+    "demands:submitted":                    everyone(TO_NEW),
+    "demands:track":                        everyone(200),
+    "demands:track_status":                 row(TO_TRACK, 200, TO_TRACK, TO_TRACK, TO_TRACK, TO_TRACK, TO_TRACK),
+    "demands:track_withdraw":               everyone(405),
+    "demands:track_photo":                  row(404,  200,    404,     404,     404,  404,  404),
+    "demands:feedback":                     everyone(200),  # the token in the link is the key
+    # Wish wall and claims: the photo for the claimer and A's secretary; fulfilment for the claimer.
+    "demands:detail":                       everyone(200),
+    "demands:claim":                        signed_in_only(),
+    "demands:decline":                      signed_in_only(),
+    "demands:release":                      signed_in_only(),
+    "demands:fulfil":                       row(L,    L,      200,     404,     404,  404,  403),
+    "demands:photo":                        row(L,    L,      200,     404,     200,  404,  200),
+    "demands:mine":                         row(L,    L,      200,     200,     200,  200,  403),
+    # Review queue: secretaries; branch A's wish is out of B's scope.
+    "demands:review":                       row(L,    L,      403,     403,     200,  200,  200),
+    "demands:review_detail":                row(L,    L,      404,     404,     200,  404,  200),
+    "demands:review_save":                  signed_in_only(),
+    "demands:review_reject":                signed_in_only(),
+    "demands:review_invite":                signed_in_only(),
+    "demands:review_confirm":               signed_in_only(),
+    "demands:review_block":                 signed_in_only(),
+    # Offers and pairings: their member's.
+    "demands:offers":                       everyone(200),
+    "demands:my_offers":                    row(L,    L,      200,     200,     200,  200,  403),
+    "demands:offer_edit":                   row(L,    L,      200,     404,     404,  404,  403),
+    "demands:my_pairings":                  row(L,    L,      200,     200,     200,  200,  403),
+    "demands:visit_new":                    row(L,    L,      200,     404,     404,  404,  403),
+    # Projects: published projects and activities are public; attendance and the check-in QR for organizers.
+    "projects:project_list":                everyone(200),
+    "projects:project_detail":              everyone(200),
+    "projects:project_qr":                  everyone(200),
+    "projects:project_logo":                everyone(404),  # the project has no logo
+    "projects:activity_detail":             everyone(200),
+    "projects:activity_signup":             everyone(405),
+    "projects:activity_cancel_signup":      everyone(405),
+    "projects:activity_checkin":            row(L,    L,      200,     200,     200,  200,  404),
+    "projects:activity_checkin_qr":         row(L,    L,      404,     404,     200,  404,  200),
+    "projects:attendance":                  row(L,    L,      404,     404,     200,  404,  200),
+    "projects:activity_survey":             row(L,    L,      404,     404,     404,  404,  404),  # nobody attended
+    "projects:post_claim":                  everyone(405),
+    "projects:post_skip":                   everyone(405),
+    "projects:post_leave":                  everyone(405),
+    "projects:my_activities":               row(L,    L,      200,     200,     200,  200,  404),
+    "projects:self_report":                 row(L,    L,      200,     200,     200,  200,  404),
+    "projects:my_calendar":                 row(L,    L,      200,     200,     200,  200,  404),
+    "projects:calendar_feed":               everyone(200),  # the secret token in the URL is the key
+}
+
+# POSTs (with a CSRF token, empty data) by someone for whom the object is out of scope: 404, nothing changes.
+POST_REFUSED = {
+    "notifications:inbox_mark_read":        {"member_b": 404, "secretary_b": 404},
+    "training:enroll":                      {"member_b": 404},
+    "training:cancel_enrollment":           {"member_b": 404},
+    "training:attendance":                  {"member_b": 404, "secretary_b": 404},
+    "dashboard:task_update":                {"member_a": 404, "member_b": 404, "secretary_b": 404},
+    "members:residence_confirm":            {"member_a": 404, "member_b": 404},
+    "incentives:objection":                 {"member_b": 404, "secretary_b": 404},
+    "incentives:commendation_consent":      {"member_b": 404, "secretary_b": 404},
+    "incentives:redeem":                    {"member_b": 404},
+    "incentives:redemption_cancel":         {"member_b": 404, "secretary_b": 404},
+    "demands:fulfil":                       {"member_b": 404, "secretary_b": 404},
+    "demands:review_save":                  {"member_a": 404, "member_b": 404, "secretary_b": 404},
+    "demands:review_reject":                {"member_a": 404, "member_b": 404, "secretary_b": 404},
+    "demands:review_invite":                {"member_a": 404, "member_b": 404, "secretary_b": 404},
+    "demands:review_confirm":               {"member_a": 404, "member_b": 404, "secretary_b": 404},
+    "demands:review_block":                 {"member_a": 404, "member_b": 404, "secretary_b": 404},
+    "demands:offer_edit":                   {"member_b": 404, "secretary_b": 404},
+    "demands:visit_new":                    {"member_b": 404, "secretary_b": 404},
+    "projects:activity_cancel_signup":      {"member_b": 404},
+    "projects:attendance":                  {"member_a": 404, "member_b": 404, "secretary_b": 404},
+    "projects:post_skip":                   {"member_b": 404},
+}
+
+# The admin for staff. (changelist, add page) of each ModelAdmin for a branch secretary — the same for A and B,
+# the lists are scoped — and, where branch A has an object, the change page: (secretary_a, secretary_b).
+# The platform admin gets 200 everywhere, except add pages of models written only by services (403).
+SUPERUSER_ONLY = (403, 403)
+ADMIN = {
+    #                                           secretary (list, add)  A's object (sec_a, sec_b)   admin add
+    "auth.group":                               (SUPERUSER_ONLY,       None,                        200),
+    "auth.user":                                (SUPERUSER_ONLY,       None,                        200),
+    "axes.accessattempt":                       (SUPERUSER_ONLY,       None,                        403),
+    "axes.accesslog":                           (SUPERUSER_ONLY,       None,                        403),
+    "axes.accessfailurelog":                    (SUPERUSER_ONLY,       None,                        403),
+    "audit.auditevent":                         (SUPERUSER_ONLY,       None,                        403),
+    "django_celery_beat.periodictask":          (SUPERUSER_ONLY,       None,                        200),
+    "django_celery_beat.clockedschedule":       (SUPERUSER_ONLY,       None,                        200),
+    "django_celery_beat.crontabschedule":       (SUPERUSER_ONLY,       None,                        200),
+    "django_celery_beat.solarschedule":         (SUPERUSER_ONLY,       None,                        200),
+    "django_celery_beat.intervalschedule":      (SUPERUSER_ONLY,       None,                        200),
+    "notifications.notification":               (SUPERUSER_ONLY,       None,                        403),
+    "notifications.notificationpreference":     (SUPERUSER_ONLY,       None,                        403),
+    "members.organization":                     ((200, 200),           ("branch_a", 200, 404),      200),
+    "members.community":                        ((200, 200),           ("community_a", 200, 404),   200),
+    "members.tag":                              ((200, 200),           None,                        200),
+    "members.member":                           ((200, 200),           ("member_a", 200, 404),      200),
+    # Member B registered at community A: both secretaries see it (B's member, A's community).
+    "members.residenceregistration":            ((200, 200),           ("registration", 200, 200),  200),
+    "members.transfer":                         ((200, 403),           None,                        403),
+    "members.team":                             ((200, 200),           None,                        200),
+    "members.servicerecord":                    ((200, 200),           None,                        200),
+    "members.servicerecordcorrection":          ((200, 200),           None,                        200),
+    "incentives.rule":                          ((200, 403),           None,                        403),
+    "incentives.ledgerentry":                   ((200, 403),           None,                        403),
+    "incentives.pointsbalance":                 ((200, 403),           None,                        403),
+    "incentives.catalogueitem":                 ((200, 200),           ("item", 200, 404),          200),
+    "incentives.redemption":                    ((200, 403),           ("redemption", 200, 404),    403),
+    "incentives.starscheme":                    ((200, 200),           None,                        200),
+    "incentives.ratingrun":                     ((200, 200),           ("rating.run", 200, 404),    200),
+    "incentives.starrating":                    ((200, 403),           ("rating", 200, 404),        403),
+    "incentives.objection":                     ((200, 403),           None,                        403),
+    "incentives.commendation":                  ((200, 200),           ("commendation", 200, 404),  200),
+    "training.course":                          ((200, 200),           None,                        200),
+    "training.trainingsession":                 ((200, 200),           ("session", 200, 404),       200),
+    "training.trainingrecord":                  ((200, 403),           ("record", 200, 404),        403),
+    "training.annualrequirement":               ((200, 200),           None,                        200),
+    "demands.wishcategory":                     ((200, 403),           None,                        200),
+    "demands.microwish":                        ((200, 403),           ("submitted", 200, 404),     403),
+    "demands.contactaccesslog":                 ((200, 403),           None,                        403),
+    "demands.blockedphone":                     ((200, 403),           None,                        403),
+    "demands.serviceoffer":                     ((200, 403),           ("offer", 200, 404),         403),
+    "demands.household":                        ((200, 200),           ("pairing.household", 200, 404), 200),
+    "demands.pairing":                          ((200, 200),           ("pairing", 200, 404),       200),
+    "projects.projectcategory":                 ((200, 403),           None,                        200),
+    "projects.serviceproject":                  ((200, 200),           ("project", 200, 404),       200),
+    "projects.activity":                        ((200, 200),           ("activity", 200, 404),      200),
+    "projects.postclaim":                       ((200, 403),           None,                        403),
+    "projects.selfreport":                      ((200, 403),           None,                        403),
+    "volunteer_platform.plan":                  ((200, 200),           ("plan", 200, 404),          200),
+    "volunteer_platform.task":                  ((200, 200),           ("task", 200, 404),          200),
+}
+# fmt: on
+
+# Admin routes a non-staff persona may open: the admin's own sign-in page, and its logout, which sends a GET back
+# to the admin (and so to its sign-in); every other one sends them to the admin's sign-in.
+ADMIN_OPEN = {"admin:login": 200, "admin:logout": "→/admin/"}
+PLACEHOLDERS = {"int": "1", "str": "x", "path": "1", "slug": "x"}
+
+
+def test_the_table_lists_every_route():
+    names = route_names()
+    project_routes = {name for name in names if not name.startswith("admin:")}
+    assert set(TABLE) == project_routes, "add a row for each new view (and remove rows of deleted views)"
+    assert set(POST_REFUSED) <= project_routes
+    admins = {model._meta.label_lower for model in admin.site._registry}
+    assert set(ADMIN) == admins, "add a row for each new ModelAdmin"
+    assert all(set(statuses) == set(PERSONAS) for statuses in TABLE.values())
+
+
+def _status(response) -> int | str:
+    if response.status_code != 302:
+        return response.status_code
+    if response.url.startswith(("/accounts/login/", "/admin/login/")):
+        return L
+    return "→" + response.url
+
+
+def _matches(expected, got) -> bool:
+    if isinstance(expected, str) and expected.startswith("→"):
+        return isinstance(got, str) and got.startswith(expected)
+    return expected == got
+
+
+def _get(obj, dotted: str):
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _admin_url(label: str, view: str, *args) -> str:
+    app, model = label.split(".")
+    return reverse(f"admin:{app}_{model}_{view}", args=args)
+
+
+def _filled(route: str) -> str:
+    return "/" + re.sub(r"<(?:(\w+):)?\w+>", lambda m: PLACEHOLDERS.get(m.group(1) or "str", "x"), route)
+
+
+@pytest.fixture
+def world(platform_admin):
+    return build_world(platform_admin)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_access_table(persona, world):
+    client = Client()
+    client.raise_request_exception = False
+    sign_in(client, persona, world)
+    failures = []
+
+    def check(what: str, expected, response) -> None:
+        got = _status(response)
+        if not _matches(expected, got):
+            failures.append(f"{what}: expected {expected}, got {got}")
+
+    for name, statuses in TABLE.items():
+        check(f"GET {name}", statuses[persona], client.get(url_for(name, world)))
+
+    # Outsiders' POSTs: refused, and nothing changed (the page's state is re-read below by the GET table of the
+    # next persona, which builds its own world; here the row counts of the touched tables must stay put).
+    counts_before = _row_counts()
+    for name, statuses in POST_REFUSED.items():
+        if persona in statuses:
+            check(f"POST {name}", statuses[persona], client.post(url_for(name, world), {}))
+    assert _row_counts() == counts_before
+
+    # No POST without a CSRF token reaches a view (the middleware's check does not depend on who asks: a visitor,
+    # a member and the admin are enough).
+    if persona in ("anon", "member_a", "admin"):
+        strict = Client(enforce_csrf_checks=True)
+        if persona != "anon":
+            user = getattr(world, persona)
+            strict.force_login(getattr(user, "user", user))
+        for name in TABLE:
+            check(f"POST without CSRF {name}", 403, strict.post(url_for(name, world), {}))
+
+    # The admin.
+    if persona in ("secretary_a", "secretary_b", "admin"):
+        for label, (secretary, obj, admin_add) in ADMIN.items():
+            listing, add = (200, admin_add) if persona == "admin" else secretary
+            check(f"admin {label} changelist", listing, client.get(_admin_url(label, "changelist")))
+            check(f"admin {label} add", add, client.get(_admin_url(label, "add")))
+            if obj is not None:
+                attr, status_a, status_b = obj
+                expected = {"secretary_a": status_a, "secretary_b": status_b, "admin": 200}[persona]
+                url = _admin_url(label, "change", _get(world, attr).pk)
+                check(f"admin {label} change", expected, client.get(url))
+    else:
+        for name, route in route_names().items():
+            if name.startswith("admin:"):
+                expected = ADMIN_OPEN.get(name, L)
+                check(f"GET {name}", expected, client.get(_filled(route)))
+
+    assert not failures, f"{persona}:\n" + "\n".join(failures)
+
+
+def _row_counts() -> dict[str, int]:
+    from demands.models import MicroWish, WishEvent
+    from incentives.models import LedgerEntry, Objection, Redemption
+    from members.models import ResidenceRegistration, ServiceRecord
+    from projects.models import SignUp
+    from training.models import Enrollment
+    from volunteer_platform.models import Task
+
+    models = (MicroWish, WishEvent, LedgerEntry, Objection, Redemption, ResidenceRegistration, ServiceRecord)
+    counts = {m.__name__: m.objects.count() for m in (*models, SignUp, Enrollment, Task)}
+    counts["wish states"] = sorted(MicroWish.objects.values_list("state", flat=True))
+    counts["task states"] = sorted(Task.objects.values_list("status", flat=True))
+    return counts
