@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from audit.mixins import FullDataViewAuditMixin
 from members.admin import ScopedAdminMixin, is_scoped_staff
 from members.forms import ReasonActionForm
 
@@ -318,12 +319,13 @@ class PairingVisitInline(admin.TabularInline):
 
 
 @admin.register(Household)
-class HouseholdAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class HouseholdAdmin(FullDataViewAuditMixin, ScopedAdminMixin, admin.ModelAdmin):
     """服务对象户: contact, address, notes and the sensitive priority groups are encrypted; the list shows them
     masked. Saved through `services.household_save` (consents checked there)."""
 
     scope = staticmethod(selectors.visible_households)
     form = HouseholdAdminForm
+    audit_full_data_fields = ("contact_name", "phone", "address", "priority_group_codes", "note")
     list_display = ("masked_name", "community", "grid", "phone_masked", "active", "created_at")
     list_select_related = ("community", "grid__community")
     list_filter = ("active", ("community", admin.RelatedOnlyFieldListFilter))

@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.models import AuditEvent
+from audit.services import audit_record
 from members.models import Member
 from members.selectors import is_organization_admin, member_for
 
@@ -245,6 +247,17 @@ def wall(request):
     )
 
 
+def _audit_contact_view(request, wish: MicroWish, role: str) -> None:
+    """The resident's full contact was shown: besides ContactAccessLog (per wish), a FULL_DATA_VIEW in the trail."""
+    audit_record(
+        action=AuditEvent.Action.FULL_DATA_VIEW,
+        request=request,
+        object_type=MicroWish._meta.label_lower,
+        object_id=wish.pk,
+        detail={"fields": ["contact_name", "contact_phone"], "role": role},
+    )
+
+
 @require_GET
 def wish_detail(request, pk: int):
     wish = selectors.public_wish(pk)
@@ -255,6 +268,7 @@ def wish_detail(request, pk: int):
     role = selectors.can_see_contact(user, wish)
     if role is not None:
         services.contact_access_log(wish=wish, user=user, role=role)
+        _audit_contact_view(request, wish, role)
     is_claimer = member is not None and wish.claimed_by_id == member.pk
     context = {
         "wish": wish,
@@ -466,6 +480,7 @@ def review_detail(request, pk: int):
     wish = _review_wish_or_404(request, pk)
     if wish.contact_phone:
         services.contact_access_log(wish=wish, user=request.user, role="secretary")
+        _audit_contact_view(request, wish, "secretary")
     return render(request, "demands/review_detail.html", _review_context(request, wish))
 
 

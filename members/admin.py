@@ -29,6 +29,9 @@ from import_export.formats.base_formats import XLSX
 from import_export.results import RowResult
 from simple_history.admin import SimpleHistoryAdmin
 
+from audit.mixins import FullDataViewAuditMixin
+from audit.models import AuditEvent
+from audit.services import audit_record
 from notifications.crypto import blind_index
 
 from . import selectors, services
@@ -411,6 +414,16 @@ class RosterImportExportMixin(ImportExportMixin):
     def get_resource_kwargs(self, request, *args, **kwargs):
         return {"user": request.user}
 
+    def get_data_for_export(self, request, queryset, **kwargs):
+        data = super().get_data_for_export(request, queryset, **kwargs)
+        audit_record(
+            action=AuditEvent.Action.EXPORT,
+            request=request,
+            object_type=self.model._meta.label_lower,
+            detail={"kind": "roster", "rows": len(data), "full_phones": bool(request.user.is_superuser)},
+        )
+        return data
+
     def get_import_data_kwargs(self, **kwargs):
         return {**super().get_import_data_kwargs(**kwargs), "rollback_on_validation_errors": True}
 
@@ -441,8 +454,9 @@ class RosterImportExportMixin(ImportExportMixin):
 
 
 @admin.register(Member)
-class MemberAdmin(RosterImportExportMixin, ServiceSavedAdminMixin, ScopedHistoryAdmin):
+class MemberAdmin(FullDataViewAuditMixin, RosterImportExportMixin, ServiceSavedAdminMixin, ScopedHistoryAdmin):
     scope = staticmethod(selectors.visible_members)
+    audit_full_data_fields = ("phone", "id_number")
     form = MemberAdminForm
     list_display = ("volunteer_number", "name", "phone_masked", "organization", "status", "residence")
     list_select_related = ("organization",)

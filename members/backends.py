@@ -11,6 +11,13 @@ from .validators import looks_like_mobile, normalize_mobile
 User = get_user_model()
 
 
+def sign_in_identifier(request, credentials: dict) -> str:
+    """What django-axes counts failures against (AXES_USERNAME_CALLABLE): the identifier as typed, except that a
+    mobile number counts in its normal form, so "138 0013 8000" and "13800138000" share one failure count."""
+    identifier = str((credentials or {}).get(User.USERNAME_FIELD) or request.POST.get(User.USERNAME_FIELD, "")).strip()
+    return normalize_mobile(identifier) if looks_like_mobile(identifier) else identifier
+
+
 class PhoneOrUsernameBackend(ModelBackend):
     """ModelBackend (permissions included) whose "username" may also be a member's phone number in any spelling.
 

@@ -31,6 +31,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from audit.services import user_sessions_end
 from notifications import fanout
 from notifications.crypto import blind_index
 from notifications.services import notify, notify_many, user_messages
@@ -641,7 +642,8 @@ def member_deactivate(*, member: Member, actor, status: str = Member.Status.INAC
     """Set a member 停用 (default), 免除 (e.g. 70+ or infirm) or 已转出 (relationship moved off the platform).
 
     Lock: the member row. Invariants: only an active member is deactivated; a secretary is replaced first; the
-    reason is kept in the history.
+    reason is kept in the history; every session the member signed in with is ended (they sign in again and meet
+    their new status), in the same transaction.
     """
     if status not in _LEAVING_STATUSES:
         raise ValueError(f"not a leaving status: {status}")
@@ -657,6 +659,7 @@ def member_deactivate(*, member: Member, actor, status: str = Member.Status.INAC
     member.status = status
     _audit(member, actor, reason or Member.Status(status).label)
     member.save()
+    user_sessions_end(user=member.user, actor=actor, reason=str(Member.Status(status).label))
     return member
 
 

@@ -4,7 +4,6 @@ Views are thin: they find the signed-in member or check scope through `members.s
 validate with `members.portal_forms`, and write through `members.services`.
 """
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -18,6 +17,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from audit.models import AuditEvent
+from audit.services import audit_record
 
 from . import selectors, services
 from .availability import DAYS, PERIODS, SLOTS
@@ -151,6 +153,7 @@ def member_certificate(request, volunteer_number: str):
     if member is None:
         raise Http404(_("找不到该党员。"))
     return _certificate_response(member, request.user)
+    audit_record(action=AuditEvent.Action.EXPORT, request=request, obj=member, detail={"kind": "certificate"})
 
 
 @login_required
@@ -219,7 +222,8 @@ def invite_accept(request, uidb64: str, token: str):
             _add_errors(profile_form, exc)
         else:
             request.session.pop(INVITATION_SESSION_KEY, None)
-            login(request, member.user, backend=settings.AUTHENTICATION_BACKENDS[0])
+            # The backend that knows users (the first one, django-axes', only watches sign-in attempts).
+            login(request, member.user, backend="members.backends.PhoneOrUsernameBackend")
             messages.success(request, _("欢迎加入党员志愿服务平台！您的密码和个人信息已保存。"))
             return redirect("members:me")
     context = {

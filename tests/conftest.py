@@ -91,6 +91,28 @@ def _compiled_translations(django_test_environment):
     setting_changed.send(sender=None, setting="LOCALE_PATHS", value=settings.LOCALE_PATHS, enter=False)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _axes_aware_client_login():
+    """django-axes (on in every test) needs the request in authenticate(), and the test client's login() passes
+    none. As axes' documentation advises, give it one: a bare request from 127.0.0.1. Failed logins through
+    `client.login` therefore count towards a lockout like real ones (tests/audit/test_sign_in.py)."""
+    from django.http import HttpRequest
+    from django.test.client import ClientMixin
+
+    original = ClientMixin.login
+
+    def login(self, **credentials):
+        if "request" not in credentials:
+            request = HttpRequest()
+            request.META["REMOTE_ADDR"] = "127.0.0.1"
+            credentials["request"] = request
+        return original(self, **credentials)
+
+    ClientMixin.login = login
+    yield
+    ClientMixin.login = original
+
+
 @pytest.fixture(autouse=True)
 def _default_language():
     """A request leaves its language active in the thread: start every test in the default language."""

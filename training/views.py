@@ -18,6 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from audit.models import AuditEvent
+from audit.services import audit_record
 from members.selectors import member_for
 
 from . import selectors, services
@@ -297,6 +299,12 @@ def completion_export(request):
         buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     response["Content-Disposition"] = f'attachment; filename="training-completion-{report.year}.xlsx"'
+    audit_record(
+        action=AuditEvent.Action.EXPORT,
+        request=request,
+        obj=report.organization,
+        detail={"kind": "training_completion", "year": report.year},
+    )
     return response
 
 

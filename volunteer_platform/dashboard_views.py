@@ -15,6 +15,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from audit.models import AuditEvent
+from audit.services import audit_record
+
 from . import exports, selectors, services
 from .charts import trend_chart
 from .models import Task
@@ -142,6 +145,12 @@ def export(request, kind: str):
     organization = _organization(request)
     period, _problem = _period(request)
     content = exports.build(kind, organization, period)
+    audit_record(
+        action=AuditEvent.Action.EXPORT,
+        request=request,
+        obj=organization,
+        detail={"kind": kind, "start": period.start.isoformat(), "end": period.end.isoformat()},
+    )
     filename = f"{kind}-{organization.pk}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx"
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

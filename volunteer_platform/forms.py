@@ -1,10 +1,23 @@
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 
 class SignInForm(AuthenticationForm):
-    """Django's sign-in form, saying that a member may also type their mobile number (members/backends.py)."""
+    """Django's sign-in form, saying that a member may also type their mobile number (members/backends.py), and
+    what happens after repeated wrong passwords (django-axes, settings AXES_*)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["username"].label = _("用户名或手机号")
+
+    def get_invalid_login_error(self):
+        return ValidationError(
+            _("用户名（或手机号）或密码不正确。连续输错 %(limit)d 次后，本设备将暂停登录该账号 %(minutes)d 分钟。"),
+            code="invalid_login",
+            params={
+                "limit": settings.AXES_FAILURE_LIMIT,
+                "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+            },
+        )

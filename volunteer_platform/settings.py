@@ -5,9 +5,11 @@ for a developer's machine only: SQLite under `var/`, kombu's filesystem broker u
 SMS. With DEBUG off there is no default secret key, so a production start without one fails loudly.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -42,7 +44,10 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "simple_history",
     "import_export",
+    "axes",  # sign-in lockout (see "Sign-in, headers and audit" below)
+    "csp",  # Content-Security-Policy (its system checks catch settings in the old format)
     # Project apps, lowest layer first (see DESIGN.md: each imports only those listed before it).
+    "audit",  # the trail every app writes to, so below them all (audit/__init__.py)
     "notifications",
     "members",
     "incentives",
@@ -54,14 +59,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "volunteer_platform.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into the lockout page
 ]
 
 ROOT_URLCONF = "volunteer_platform.urls"
@@ -121,12 +129,16 @@ else:
 # --- Auth -----------------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env.int("PASSWORD_MIN_LENGTH", default=12)},  # ASVS 2.1.1
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Members sign in with their username or their mobile number (members/backends.py; permissions as ModelBackend).
-AUTHENTICATION_BACKENDS = ["members.backends.PhoneOrUsernameBackend"]
+# django-axes' backend goes first: it refuses a locked-out username+IP before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "members.backends.PhoneOrUsernameBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -217,6 +229,44 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# --- Sign-in, headers and audit (Step 9: docs/security.md, items 2, 4 and 8) ------------------------------------
+# Reverse proxies in front of Django that append to X-Forwarded-For; 0 trusts none (REMOTE_ADDR). One answer for
+# the audit trail and for django-axes: audit.net.client_ip.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "audit.net.client_ip"
+# Lockout: AXES_FAILURE_LIMIT failed sign-ins for one username from one address lock that pair out for
+# AXES_COOLOFF_MINUTES (a new failure during the lockout starts the period again). Phone spellings count as one.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "members.backends.sign_in_identifier"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit trail (audit.AuditEvent)
+# Sessions: a working day, cookie not readable by scripts, not sent on cross-site POSTs, HTTPS-only unless DEBUG.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "audit.views.csrf_failure"
+# Headers: no inline script or style anywhere (the admin alone may use style attributes, see
+# volunteer_platform/middleware.py); Bootstrap's CSS draws its icons from data: URLs; nobody may frame a page.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
 # --- Logging ----------------------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
@@ -224,7 +274,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # "audit": one line per audit event (also stored in audit.AuditEvent), with the fields in record.audit.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "audit": {"level": "INFO"}},
 }
 
 # --- Personal data at rest (see notifications/crypto.py) ---------------------------------------------------------

@@ -76,3 +76,4 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory, so that a real Celery worker process (tests/conftest.py) sees the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+LOGGING["loggers"]["audit"]["level"] = "WARNING"  # noqa: F405 (tests that read the audit log set INFO)

@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Lowest first. Apps on the same rank (training, demands) may not import each other either.
 LAYERS = [
+    {"audit"},  # the trail every app writes to (audit/__init__.py)
     {"notifications"},
     {"members"},
     {"incentives"},

@@ -1,0 +1,79 @@
+from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditEvent(models.Model):
+    """One security-relevant event: who, from which address, when, what, on which object. Written only by
+    `audit.services.audit_record`; never edited or deleted through the application (the admin is read-only)."""
+
+    class Action(models.TextChoices):
+        LOGIN = "login", _("登录")
+        LOGIN_FAILED = "login_failed", _("登录失败")
+        LOCKOUT = "lockout", _("登录被暂停")
+        LOGOUT = "logout", _("退出登录")
+        PERMISSION_DENIED = "permission_denied", _("拒绝访问")
+        CSRF_FAILURE = "csrf_failure", _("CSRF 校验失败")
+        EXPORT = "export", _("导出")
+        FULL_DATA_VIEW = "full_data_view", _("查看完整个人信息")
+        ADMIN_CHANGE = "admin_change", _("后台修改")
+        SESSIONS_ENDED = "sessions_ended", _("结束会话")
+
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+    action = models.CharField(_("事件"), max_length=30, choices=Action.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("用户"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # The name at the time (the account may be renamed or deleted later; for a failed sign-in, what was typed).
+    username = models.CharField(_("用户名"), max_length=150, blank=True)
+    ip = models.GenericIPAddressField(_("IP 地址"), null=True, blank=True)
+    method = models.CharField(_("请求方法"), max_length=10, blank=True)
+    path = models.CharField(_("路径"), max_length=300, blank=True)
+    object_type = models.CharField(_("对象类型"), max_length=100, blank=True)
+    object_id = models.CharField(_("对象编号"), max_length=64, blank=True)
+    object_repr = models.CharField(_("对象"), max_length=200, blank=True)
+    detail = models.JSONField(_("详情"), default=dict, blank=True)
+    # The admin's own log row an ADMIN_CHANGE event copies (unique: a change is copied once, even if two requests
+    # of the same user overlap).
+    admin_log_entry = models.OneToOneField(
+        LogEntry, verbose_name=_("后台日志"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("审计记录")
+        verbose_name_plural = _("审计记录")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            # The admin's list: newest first, optionally filtered by event, user or address.
+            models.Index(fields=["created_at"], name="audit_event_time"),
+            models.Index(fields=["action", "created_at"], name="audit_event_action_time"),
+            models.Index(fields=["user", "created_at"], name="audit_event_user_time"),
+            models.Index(fields=["ip", "created_at"], name="audit_event_ip_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.get_action_display()} {self.username}"
+
+
+class UserSession(models.Model):
+    """A session key a user signed in with, so that every session of a user can be ended at once (deactivation)
+    whatever the session backend. Rows older than the session age are pruned when the user signs in again."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("登录会话")
+        verbose_name_plural = _("登录会话")
+        # user_sessions_end: every session of one user.
+        indexes = [models.Index(fields=["user", "created_at"], name="audit_session_user_time")]
+
+    def __str__(self):
+        return f"{self.user_id} {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,196 @@
+"""Writes of the audit app: the trail (`audit_record`, `admin_changes_record`) and sign-in sessions
+(`user_session_remember`, `user_sessions_end`). Each event goes to the database and to the logger "audit"."""
+
+import logging
+import unicodedata
+from datetime import datetime, timedelta
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.db import models, transaction
+from django.utils import timezone
+
+from .models import AuditEvent, UserSession
+from .net import client_ip
+
+logger = logging.getLogger("audit")
+
+_FLAGS = {ADDITION: "addition", CHANGE: "change", DELETION: "deletion"}
+# Unicode categories escaped in a log line: controls (CR, LF, ESC …), format characters (zero-width, bidi
+# overrides that reorder what a reader sees) and the line/paragraph separators some viewers break lines at.
+_UNSAFE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def escape_for_log(value) -> str:
+    """`value` as text that stays on one log line and cannot forge another field: a backslash and a double quote
+    are escaped, and every control, format or line-separator character becomes \\xNN / \\uNNNN."""
+    out = []
+    for char in str(value):
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif unicodedata.category(char) in _UNSAFE_CATEGORIES:
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _log_line(event: AuditEvent) -> str:
+    fields = {
+        "action": event.action,
+        "user_id": event.user_id or "",
+        "username": event.username,
+        "ip": event.ip or "",
+        "method": event.method,
+        "path": event.path,
+        "object": f"{event.object_type}:{event.object_id}" if event.object_type else "",
+        "object_repr": event.object_repr,
+        "detail": event.detail,
+    }
+    return " ".join(f'{key}="{escape_for_log(value)}"' for key, value in fields.items() if value not in ("", {}))
+
+
+def _emit(event: AuditEvent) -> None:
+    logger.info(
+        _log_line(event),
+        extra={
+            "audit": {
+                "time": event.created_at.isoformat(),
+                "action": event.action,
+                "user_id": event.user_id,
+                "username": event.username,
+                "ip": event.ip,
+                "object_type": event.object_type,
+                "object_id": event.object_id,
+                "detail": event.detail,
+            }
+        },
+    )
+
+
+def _cut(value, length: int) -> str:
+    return str(value or "")[:length]
+
+
+@transaction.atomic
+def audit_record(
+    *,
+    action: str,
+    request=None,
+    user=None,
+    username: str = "",
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    object_repr: str = "",
+    detail: dict | None = None,
+) -> AuditEvent:
+    """Store one event and send it to the logger "audit".
+
+    User, IP (`audit.net.client_ip`), method and path come from `request` unless given; the path is stored
+    without its query string (which may hold a searched phone number). Text is cut to the columns' lengths.
+    Invariant: an event is only ever inserted, never changed. No lock: one INSERT.
+    """
+    if action not in AuditEvent.Action.values:
+        raise ValueError(f"not an audit action: {action}")
+    if user is None and request is not None:
+        request_user = getattr(request, "user", None)
+        if request_user is not None and request_user.is_authenticated:
+            user = request_user
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or obj.pk
+        object_repr = object_repr or str(obj)
+    event = AuditEvent.objects.create(
+        action=action,
+        user=user,
+        username=_cut(user.get_username() if user is not None else username, 150),
+        ip=client_ip(request) if request is not None else None,
+        method=_cut(request.method if request is not None else "", 10),
+        path=_cut(request.path if request is not None else "", 300),
+        object_type=_cut(object_type, 100),
+        object_id=_cut(object_id, 64),
+        object_repr=_cut(object_repr, 200),
+        detail=detail or {},
+    )
+    _emit(event)
+    return event
+
+
+@transaction.atomic
+def admin_changes_record(*, request, since: datetime) -> list[AuditEvent]:
+    """Copy the admin's own log rows (LogEntry: additions, changes, deletions, also the bulk ones) written by this
+    request's user since `since` into the trail, with the request's IP.
+
+    Invariant: a LogEntry is copied at most once (unique `admin_log_entry`; a conflicting row is skipped). No lock.
+    """
+    entries = list(
+        LogEntry.objects.filter(user_id=request.user.pk, action_time__gte=since)
+        .select_related("content_type")
+        .order_by("pk")
+    )
+    if not entries:
+        return []
+    ip = client_ip(request)
+    events = [
+        AuditEvent(
+            action=AuditEvent.Action.ADMIN_CHANGE,
+            user=request.user,
+            username=_cut(request.user.get_username(), 150),
+            ip=ip,
+            method=_cut(request.method, 10),
+            path=_cut(request.path, 300),
+            object_type=_cut(
+                f"{entry.content_type.app_label}.{entry.content_type.model}" if entry.content_type else "", 100
+            ),
+            object_id=_cut(entry.object_id, 64),
+            object_repr=_cut(entry.object_repr, 200),
+            detail={"flag": _FLAGS.get(entry.action_flag, str(entry.action_flag)), "message": entry.change_message},
+            admin_log_entry=entry,
+        )
+        for entry in entries
+    ]
+    AuditEvent.objects.bulk_create(events, ignore_conflicts=True)
+    for event in events:
+        _emit(event)
+    return events
+
+
+@transaction.atomic
+def user_session_remember(*, user, session_key: str) -> UserSession:
+    """Remember that `user` signed in with `session_key`, and forget this user's keys older than a session lives.
+
+    Invariant: a session key is stored once (unique). No lock: keys are random and new at each sign-in.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    UserSession.objects.filter(user=user, created_at__lt=cutoff).delete()
+    row, _created = UserSession.objects.get_or_create(session_key=session_key, defaults={"user": user})
+    return row
+
+
+@transaction.atomic
+def user_sessions_end(*, user, actor=None, reason: str = "") -> int:
+    """End every session `user` signed in with (they must sign in again), whatever the session backend, and record it.
+
+    Lock: the user's UserSession rows (select_for_update), so two calls do not both try to delete the same keys.
+    Invariant: afterwards no session recorded at one of the user's sign-ins exists. Returns how many were ended.
+    """
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = list(UserSession.objects.select_for_update().filter(user=user).values_list("session_key", flat=True))
+    ended = 0
+    for key in keys:
+        session = store(session_key=key)
+        if session.exists(key):
+            session.delete(key)
+            ended += 1
+    UserSession.objects.filter(user=user, session_key__in=keys).delete()
+    audit_record(
+        action=AuditEvent.Action.SESSIONS_ENDED,
+        user=actor,
+        obj=user,
+        object_repr=user.get_username(),
+        detail={"sessions": ended, "reason": reason},
+    )
+    return ended
