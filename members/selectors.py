@@ -445,3 +445,23 @@ def member_stars(member: Member) -> int | None:
     """
     path = getattr(settings, "MEMBERS_STARS_PROVIDER", "")
     return import_string(path)(member) if path else None
+
+
+def member_feedback(member: Member):
+    """What residents and the member said about the member's service (residents' ratings of the wishes they
+    fulfilled, their own answers to activity surveys) for the profile, or None when the site provides none.
+
+    Those live in higher apps (demands, projects): the site names the function that composes them in settings
+    (`MEMBERS_FEEDBACK_PROVIDER`, a dotted path taking a Member and returning an object with
+    `resident_rating_count`, `resident_rating_mean`, `survey_count` and `survey_mean`).
+    """
+    path = getattr(settings, "MEMBERS_FEEDBACK_PROVIDER", "")
+    return import_string(path)(member) if path else None
+
+
+def digest_extras(organization: Organization, year: int, month: int) -> dict:
+    """The higher apps' part of a subtree's monthly digest — wishes, satisfaction, overdue plan tasks — as plain
+    JSON values for the message's context, or {} when the site provides none (`MEMBERS_DIGEST_EXTRAS_PROVIDER`, a
+    dotted path taking the organization, year and month; see the members_monthly_digest template for the keys)."""
+    path = getattr(settings, "MEMBERS_DIGEST_EXTRAS_PROVIDER", "")
+    return import_string(path)(organization, year, month) if path else {}

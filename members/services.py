@@ -1316,6 +1316,7 @@ def monthly_digest_send(*, organization_ids: list[int], year: int, month: int) -
             "records_pending": figures.records_pending,
             "residences_confirmed": figures.residences_confirmed,
             "residences_pending": figures.residences_pending,
+            **selectors.digest_extras(organization, year, month),
         }
         for user in managers[organization.pk]:
             messages += user_messages(

@@ -68,6 +68,7 @@ def me(request):
         "periods": [label for _code, label in PERIODS],
         "total_hours": selectors.counted_hours(member),
         "stars": selectors.member_stars(member),
+        "feedback": selectors.member_feedback(member),
     }
     return render(request, "members/me.html", context)
 
@@ -152,8 +153,8 @@ def member_certificate(request, volunteer_number: str):
     member = selectors.certificate_member(request.user, volunteer_number)
     if member is None:
         raise Http404(_("找不到该党员。"))
-    return _certificate_response(member, request.user)
     audit_record(action=AuditEvent.Action.EXPORT, request=request, obj=member, detail={"kind": "certificate"})
+    return _certificate_response(member, request.user)
 
 
 @login_required

@@ -54,6 +54,8 @@ def figure_rows(d: selectors.Dashboard) -> list[tuple[str, object]]:
         (_("认领到实现（中位数，小时）"), hours_of(w.median_to_fulfil)),
         (_("满意度（平均分）"), w.rating_mean),
         (_("评价数"), w.rating_count),
+        (_("活动问卷满意度（平均分）"), d.surveys.mean),
+        (_("活动问卷答卷数"), d.surveys.count),
         (_("培训学时达标人数"), d.training.completed),
         (_("培训学时考核人数"), d.training.measured),
         (_("培训学时达标率（%）"), d.training.rate),

@@ -47,7 +47,8 @@ from demands.models import MicroWish
 from incentives.models import Redemption, StarRating
 from members.models import Member, Organization, ServiceRecord
 from members.selectors import managed_organizations, visible_organizations
-from projects.models import Activity, ServiceProject
+from projects.models import Activity, ActivitySurvey, ServiceProject
+from projects.selectors import SurveySummary, survey_summary_for_member
 from training.selectors import CompletionReport, completion_by_branch
 
 from .models import Plan, PlanTarget, Task
@@ -476,6 +477,19 @@ def member_hours(organization: Organization, period: Period) -> QuerySet[Member]
     )
 
 
+def survey_figures(organization: Organization, period: Period) -> SurveySummary:
+    """Members' satisfaction with the activities of the subtree's projects that started in the period (the short
+    survey after each attended activity): answers and mean rating, one query."""
+    start, end = period.datetimes()
+    return SurveySummary.of(
+        ActivitySurvey.objects.filter(
+            signup__activity__project__organization__path__startswith=organization.path,
+            signup__activity__starts_at__gte=start,
+            signup__activity__starts_at__lt=end,
+        ).aggregate(count=Count("pk"), mean=Avg("rating"))
+    )
+
+
 # --- Plans and tasks --------------------------------------------------------------------------------------------
 
 
@@ -595,6 +609,7 @@ class Dashboard:
     period: Period
     members: MemberFigures
     wishes: WishFigures
+    surveys: SurveySummary
     redemptions: RedemptionFigures
     stars: list[tuple[int, int]]
     training: CompletionReport
@@ -612,6 +627,7 @@ def dashboard(organization: Organization, period: Period, today: date | None = N
         period=period,
         members=members,
         wishes=wish_figures(organization, period),
+        surveys=survey_figures(organization, period),
         redemptions=redemption_figures(organization, period),
         stars=star_distribution(organization),
         training=completion_by_branch(organization, period.end.year),
@@ -662,3 +678,60 @@ def public_figures(today: date | None = None) -> PublicFigures:
         )
         cache.set(key, figures, PUBLIC_FIGURES_SECONDS)
     return figures
+
+
+# --- Member profile and monthly digest (asked for by the members app through settings) -------------------------
+
+
+@dataclass(frozen=True)
+class MemberFeedback:
+    """What others and the member said about the member's service, for their profile (`/me/`)."""
+
+    resident_rating_count: int  # residents' ratings of the wishes the member fulfilled (a team's: its leader)
+    resident_rating_mean: Decimal | None  # rounded to 0.1; None when nobody has rated
+    survey_count: int  # the member's own answers to the survey after an attended activity
+    survey_mean: Decimal | None
+
+
+def member_feedback(member: Member) -> MemberFeedback:
+    """The member's feedback figures, all time (MEMBERS_FEEDBACK_PROVIDER names this); two queries."""
+    wishes = MicroWish.objects.filter(claimed_by=member, rating__isnull=False).aggregate(
+        count=Count("pk"), mean=Avg("rating")
+    )
+    surveys = survey_summary_for_member(member)
+    return MemberFeedback(
+        resident_rating_count=wishes["count"],
+        resident_rating_mean=None if wishes["mean"] is None else Decimal(wishes["mean"]).quantize(Decimal("0.1")),
+        survey_count=surveys.count,
+        survey_mean=surveys.mean,
+    )
+
+
+DIGEST_OVERDUE_TASKS = 10
+
+
+def _decimal_text(value: Decimal | None) -> str:
+    return "" if value is None else f"{value.normalize():f}"
+
+
+def digest_extras(organization: Organization, year: int, month: int, today: date | None = None) -> dict:
+    """The site's part of a secretary's monthly digest (MEMBERS_DIGEST_EXTRAS_PROVIDER names this): the subtree's
+    wishes and satisfaction of the month, and the tasks overdue on `today` (督促检查), the ten oldest listed.
+    Plain JSON values, since they are stored in the notification's context. Five queries."""
+    period = Period.month(year, month)
+    wishes = wish_figures(organization, period)
+    surveys = survey_figures(organization, period)
+    overdue = overdue_tasks_for(organization, today)
+    return {
+        "wishes_received": wishes.received,
+        "wishes_fulfilled": wishes.fulfilled,
+        "rating_count": wishes.rating_count,
+        "rating_mean": _decimal_text(wishes.rating_mean),
+        "survey_count": surveys.count,
+        "survey_mean": _decimal_text(surveys.mean),
+        "overdue_count": overdue.count(),
+        "overdue_tasks": [
+            {"title": task.title, "assignee": task.assignee_name, "due_on": task.due_on.isoformat()}
+            for task in overdue[:DIGEST_OVERDUE_TASKS]
+        ],
+    }

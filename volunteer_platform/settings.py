@@ -311,6 +311,10 @@ WISH_TRACK_IP_LIMIT = (20, 900)
 WISH_TRACK_CODE_LIMIT = (5, 3600)
 # Members show the current star rating on the profile and certificate, computed by the incentives app above them.
 MEMBERS_STARS_PROVIDER = "incentives.selectors.current_stars"
+# …and the feedback on their service (profile) and the wishes, satisfaction and overdue plan tasks of the monthly
+# digest, composed by the site from the apps above members.
+MEMBERS_FEEDBACK_PROVIDER = "volunteer_platform.selectors.member_feedback"
+MEMBERS_DIGEST_EXTRAS_PROVIDER = "volunteer_platform.selectors.digest_extras"
 # How often a pending notification is retried before it is marked failed, and the base of the backoff.
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=30)

@@ -28,7 +28,7 @@ def get(client, user, url):
 
 def sheet_rows(response) -> list[tuple]:
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
-    workbook = load_workbook(io.BytesIO(response.content), read_only=True)
+    workbook = load_workbook(io.BytesIO(response.content))  # not read_only, which drops a trailing empty cell
     return list(workbook.active.iter_rows(values_only=True))
 
 
