@@ -14,7 +14,7 @@ March 2025: street 2 answers, 4.0; wishes received 1 (w2), fulfilled 1 (w2), one
 Residents rated a1's wishes w1 ★5 and w2 ★3 (2, 4.0); nobody rated b1's w5.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -149,3 +149,18 @@ def test_branch_bs_digest_has_no_overdue_section(answered):
     assert "活动问卷：平均 2 分（1 份）" in body
     assert "居民评价" not in body  # w5 was never rated
     assert "逾期" not in body
+
+
+def test_a_median_under_three_minutes_shows_as_zero_hours(client, street):
+    """Regression: `|default` took 0.0 for empty and printed the raw duration instead."""
+    from demands.models import MicroWish
+
+    from .conftest import _wish, at
+
+    MicroWish.objects.all().delete()
+    _wish("claimed", street.community_b, street.secretary_b, street.b1, at(8, 1), at(8, 1, 12), at(8, 1, 12))
+    MicroWish.objects.update(claimed_at=at(8, 1, 12) + timedelta(minutes=2))
+    client.force_login(street.secretary_b)
+    page = client.get("/dashboard/?year=2025").content.decode()
+    assert '<p class="figure-value mb-0" id="fig-to-claim">0.0</p>' in page
+    assert '<p class="figure-value mb-0" id="fig-to-fulfil">—</p>' in page
