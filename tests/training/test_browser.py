@@ -1,5 +1,6 @@
 """Browser journey: a member enrolls, the secretary takes attendance, the member sees the hours and the bar move."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -52,7 +53,10 @@ def test_enroll_attend_and_see_progress(page, org_tree, member_a, secretary_a, t
     expect(page.locator("#records .record-hours")).to_have_text("2")
     expect(total).to_have_attribute("aria-valuenow", "2")
     expect(total).to_have_attribute("aria-valuetext", "2 / 6 学时")
-    expect(page.locator("#progress-total .progress-bar")).to_have_attribute("style", "width: 33%")
+    bar = page.locator("#progress-total .progress-bar")
+    expect(bar).to_have_class(re.compile(r"\bw-pct-33\b"))  # a class, not a style attribute (CSP style-src 'self')
+    width = bar.evaluate("el => el.getBoundingClientRect().width / el.parentElement.getBoundingClientRect().width")
+    assert width == pytest.approx(0.33, abs=0.01)  # the stylesheet's rule is applied
     theory = page.locator("#progress-theory [role=progressbar]")
     expect(theory).to_have_attribute("aria-valuenow", "2")
     expect(page.locator("#progress-theory")).to_contain_text("已完成")
