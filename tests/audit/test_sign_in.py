@@ -27,7 +27,7 @@ def sign_in(client, username, password=DEFAULT_PASSWORD, ip="203.0.113.5"):
 def test_the_defaults_are_five_failures_and_thirty_minutes():
     assert settings.AXES_ENABLED is True
     assert settings.AXES_FAILURE_LIMIT == 5
-    assert settings.AXES_COOLOFF_TIME == timedelta(minutes=30)
+    assert timedelta(minutes=30) == settings.AXES_COOLOFF_TIME
     assert settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]]
     assert settings.AUTHENTICATION_BACKENDS[0] == "axes.backends.AxesStandaloneBackend"
 
@@ -98,7 +98,9 @@ def test_phone_sign_in_still_works_behind_axes(client, member_a):
 def test_the_admin_login_is_locked_out_too(client, platform_admin):
     for _ in range(5):
         client.post("/admin/login/", {"username": "admin", "password": "nope"}, REMOTE_ADDR="203.0.113.9")
-    response = client.post("/admin/login/", {"username": "admin", "password": DEFAULT_PASSWORD}, REMOTE_ADDR="203.0.113.9")
+    response = client.post(
+        "/admin/login/", {"username": "admin", "password": DEFAULT_PASSWORD}, REMOTE_ADDR="203.0.113.9"
+    )
     assert response.status_code == 429
     assert "暂时不能登录" in response.content.decode()
 
