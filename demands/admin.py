@@ -16,8 +16,9 @@ from members.admin import ScopedAdminMixin, is_scoped_staff
 from members.forms import ReasonActionForm
 
 from . import selectors, services
-from .forms import HouseholdAdminForm
+from .forms import BlockedNetworkAdminForm, BlockedPhoneAdminForm, HouseholdAdminForm
 from .models import (
+    BlockedNetwork,
     BlockedPhone,
     ContactAccessLog,
     Household,
@@ -251,17 +252,72 @@ class ContactAccessLogAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(BlockedPhone)
 class BlockedPhoneAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    """Numbers blocked from the review page; a platform admin may lift a block by deleting the row."""
+    """Numbers blocked from the review page (secretaries) or typed in here (platform admins only); a platform admin
+    lifts a block by deleting the row."""
 
     list_display = ("phone_masked", "reason", "created_by", "created_at")
     list_select_related = ("created_by",)
     readonly_fields = ("phone_masked", "reason", "created_by", "created_at")
+    add_form = BlockedPhoneAdminForm
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def get_fields(self, request, obj=None):
+        return ("phone", "reason") if obj is None else self.readonly_fields
 
     def has_add_permission(self, request):
-        return False
+        return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        saved = services.phone_number_block(phone=data["phone"], actor=request.user, reason=data["reason"])
+        obj.pk = saved.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(BlockedNetwork)
+class BlockedNetworkAdmin(admin.ModelAdmin):
+    """IP ranges refused by the public forms: platform admins only (a range may hold many residents)."""
+
+    form = BlockedNetworkAdminForm
+    list_display = ("network", "reason", "created_by", "created_at")
+    list_select_related = ("created_by",)
+    search_fields = ("network",)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("network", "reason", "created_by", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        saved = services.network_block(network=data["network"], actor=request.user, reason=data["reason"])
+        obj.pk = saved.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
 
 
 @admin.register(ServiceOffer)

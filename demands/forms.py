@@ -13,7 +13,17 @@ from django.utils.translation import gettext_lazy as _
 from members.models import Community, Grid, Team
 
 from . import services
-from .models import MAX_PHOTOS, Household, MicroWish, PriorityGroup, ServiceOffer, TargetGroup, WishCategory
+from .models import (
+    MAX_PHOTOS,
+    BlockedNetwork,
+    BlockedPhone,
+    Household,
+    MicroWish,
+    PriorityGroup,
+    ServiceOffer,
+    TargetGroup,
+    WishCategory,
+)
 from .validators import check_plain_text
 
 
@@ -24,6 +34,17 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc)
+
+
+def honeypot_field() -> forms.CharField:
+    """A field people never see (hidden by the .hp-field wrapper): bots that fill every input give themselves
+    away. The public forms answer a filled one like any other refusal of theirs, so a bot learns nothing."""
+    return forms.CharField(
+        label=_("请勿填写此项"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
 
 
 class GridChoiceField(forms.ModelChoiceField):
@@ -87,12 +108,7 @@ class WishForm(PlainTextMixin, forms.Form):
         required=False,
         help_text=_("不同意时，公开页面只显示您的姓氏加“**”（如“张**”）。"),
     )
-    # A field people never see: bots that fill every input give themselves away.
-    website = forms.CharField(
-        label=_("请勿填写此项"),
-        required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
-    )
+    website = honeypot_field()
     offer = forms.ModelChoiceField(queryset=ServiceOffer.objects.none(), required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
@@ -169,6 +185,9 @@ class WallFilterForm(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if v}
 
 
+WRONG_TRACKING_ANSWER = _("查询码或手机号后四位不正确，请核对后再试。")
+
+
 class TrackForm(forms.Form):
     code = forms.CharField(
         label=_("查询码"),
@@ -182,6 +201,14 @@ class TrackForm(forms.Form):
         error_messages={"invalid": _("请输入手机号的最后四位数字。")},
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
+    website = honeypot_field()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("website"):
+            # The answer a wrong code or wrong digits get: nothing tells a bot it was spotted.
+            raise ValidationError(WRONG_TRACKING_ANSWER, code="honeypot")
+        return data
 
 
 class ReasonForm(PlainTextMixin, forms.Form):
@@ -330,9 +357,13 @@ class FeedbackForm(PlainTextMixin, forms.Form):
     comment = forms.CharField(
         label=_("意见或说明（可选）"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+    website = honeypot_field()
 
     def clean(self):
-        return self._clean_plain(super().clean())
+        data = self._clean_plain(super().clean())
+        if data.get("website"):
+            raise ValidationError(_("提交未成功，请刷新页面后重新填写。"), code="honeypot")
+        return data
 
 
 class OfferForm(PlainTextMixin, forms.Form):
@@ -460,3 +491,34 @@ class HouseholdAdminForm(forms.ModelForm):
             except ValidationError as exc:
                 add_service_errors(self, exc)
         return data
+
+
+class BlockedPhoneAdminForm(forms.ModelForm):
+    """A platform admin types the number to block; only its blind index and masked form are stored."""
+
+    phone = forms.CharField(
+        label=_("手机号"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"})
+    )
+
+    class Meta:
+        model = BlockedPhone
+        fields = ["reason"]
+
+    def clean_phone(self):
+        try:
+            return services.check_phone_format(self.cleaned_data["phone"])
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+
+
+class BlockedNetworkAdminForm(forms.ModelForm):
+    class Meta:
+        model = BlockedNetwork
+        fields = ["network", "reason"]
+        help_texts = {"network": _("单个地址（203.0.113.7）或地址段（203.0.113.0/24）。IPv4 最大 /16，IPv6 最大 /32。")}
+
+    def clean_network(self):
+        try:
+            return services.check_network(self.cleaned_data["network"])
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["network"]) from None

@@ -477,6 +477,35 @@ class BlockedPhone(models.Model):
         return self.phone_masked
 
 
+class BlockedNetwork(models.Model):
+    """An IP address range (CIDR) whose submissions to the public forms are refused (a bot farm, an abusive host).
+    `network` is stored in its canonical form (host bits zeroed: 203.0.113.0/24, 2001:db8::/32)."""
+
+    network = models.CharField(_("IP 地址段"), max_length=49, unique=True)
+    reason = models.CharField(_("原因"), max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("停止受理的 IP 地址段")
+        verbose_name_plural = _("停止受理的 IP 地址段")
+        ordering = ["-created_at"]
+        constraints = [
+            # A network is an address, a slash and a prefix length; the service stores the canonical form.
+            models.CheckConstraint(condition=Q(network__contains="/"), name="demands_blockednetwork_has_prefix"),
+        ]
+
+    def __str__(self):
+        return self.network
+
+
 # --- Households and pairing (结对帮扶) ----------------------------------------------------------------------------
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from audit.net import client_ip as audit_client_ip
+
 # Defaults; each can be overridden in settings as a (count, seconds) pair.
 DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     # Submissions of the public form from one address (every POST counts, valid or not).
@@ -22,6 +24,10 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "WISH_TRACK_IP_LIMIT": (20, 900),
     # Wrong phone digits for one tracking code (known or not, so the answer never tells which).
     "WISH_TRACK_CODE_LIMIT": (5, 3600),
+    # Rating-link POSTs, and opened links that match no wish, from one address (guessing tokens).
+    "WISH_FEEDBACK_IP_LIMIT": (30, 900),
+    # Check-in attempts of one member at one activity (a 6-digit code must not be guessable in its window).
+    "CHECKIN_ATTEMPT_LIMIT": (10, 3600),
 }
 
 
@@ -62,7 +68,6 @@ def hit(name: str, identifier: str) -> Verdict:
 
 
 def client_ip(request) -> str:
-    """The client's address as the web server reports it. Behind a reverse proxy, the proxy must set REMOTE_ADDR
-    to the client's address (e.g. gunicorn's --forwarded-allow-ips with a proxy-protocol setup), or every resident
-    shares the proxy's limit."""
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The client's address, read behind the trusted reverse proxies (`TRUSTED_PROXY_COUNT`, see audit.net) — the
+    same answer the audit trail and django-axes get, so a forged X-Forwarded-For cannot dodge a limit."""
+    return audit_client_ip(request) or "unknown"

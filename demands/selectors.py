@@ -6,6 +6,7 @@ sees the wishes of every community served inside their subtree (`members.selecto
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from members.selectors import organization_managers, visible_communities, visibl
 
 from .models import (
     CODE_ALPHABET,
+    BlockedNetwork,
     ContactAccessLog,
     Household,
     MicroWish,
@@ -125,6 +127,22 @@ def wish_for_tracking(code: str, last4: str) -> MicroWish | None:
     phone = wish.contact_phone if wish is not None and wish.contact_phone else "00000000000"
     matches = hmac.compare_digest(phone[-4:].encode(), (last4 or "").strip().encode())
     return wish if wish is not None and wish.contact_phone and matches else None
+
+
+def address_blocked(ip: str | None) -> bool:
+    """Whether a platform admin blocked the range `ip` falls in (BlockedNetwork). One small query; an address we
+    cannot read (None) is not blocked — the rate limits still count it."""
+    if not ip:
+        return False
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    for network in BlockedNetwork.objects.values_list("network", flat=True):
+        parsed = ipaddress.ip_network(network, strict=False)
+        if parsed.version == address.version and address in parsed:
+            return True
+    return False
 
 
 def public_timeline(wish: MicroWish) -> QuerySet[WishEvent]:

@@ -19,6 +19,7 @@ Messages go through `notifications.services.notify` in the same transaction, wit
 """
 
 import hashlib
+import ipaddress
 import secrets
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -47,6 +48,7 @@ from .models import (
     CONSENT_VERSION,
     MAX_PHOTOS,
     TRACKING_CODE_LENGTH,
+    BlockedNetwork,
     BlockedPhone,
     ContactAccessLog,
     EventActor,
@@ -167,6 +169,11 @@ def _wish_link(wish: MicroWish, site_url: str) -> str:
 
 
 # --- Submission -------------------------------------------------------------------------------------------------
+
+
+def check_phone_format(phone: str) -> str:
+    """The normalised mainland mobile number; ValidationError for anything else."""
+    return normalize_mobile(phone)
 
 
 def check_phone(phone: str) -> tuple[str, str]:
@@ -990,6 +997,54 @@ def phone_block(*, wish: MicroWish, actor, reason: str) -> BlockedPhone:
             )
     except IntegrityError:
         return BlockedPhone.objects.get(phone_hash=wish.phone_hash)
+
+
+@transaction.atomic
+def phone_number_block(*, phone: str, actor, reason: str) -> BlockedPhone:
+    """A platform admin stops accepting wishes from a number typed in (no wish needed). Only the number's blind
+    index and its masked form are stored. Idempotent: the hash is UNIQUE, an existing block is returned as it is."""
+    reason = _text(reason, field="reason", label=_("原因"), max_length=200)
+    try:
+        phone = check_phone_format(phone)
+    except ValidationError as exc:
+        raise ValidationError({"phone": exc.messages}) from None
+    phone_hash = blind_index(phone)
+    try:
+        with transaction.atomic():
+            return BlockedPhone.objects.create(
+                phone_hash=phone_hash, phone_masked=mask_phone(phone), reason=reason, created_by=actor
+            )
+    except IntegrityError:
+        return BlockedPhone.objects.get(phone_hash=phone_hash)
+
+
+# The widest range a block may cover: a wider one would shut out a whole mobile carrier's residents.
+WIDEST_BLOCKED_PREFIX = {4: 16, 6: 32}
+
+
+def check_network(network: str) -> str:
+    """The canonical form of an address range ("203.0.113.7/24" → "203.0.113.0/24"; a bare address is a /32 or
+    /128); a dict error keyed "network" for anything else or a range too wide to be a sensible block."""
+    try:
+        parsed = ipaddress.ip_network((network or "").strip(), strict=False)
+    except ValueError:
+        raise ValidationError({"network": _("请输入 IP 地址或地址段，如 203.0.113.7 或 203.0.113.0/24。")}) from None
+    if parsed.prefixlen < WIDEST_BLOCKED_PREFIX[parsed.version]:
+        raise ValidationError({"network": _("地址段太大（IPv4 最大 /16，IPv6 最大 /32）。")})
+    return str(parsed)
+
+
+@transaction.atomic
+def network_block(*, network: str, actor, reason: str) -> BlockedNetwork:
+    """Refuse submissions of the public forms (wish, tracking, feedback) from an IP range. Stored canonical, so the
+    same range typed twice is one row (UNIQUE); an existing block is returned as it is."""
+    reason = _text(reason, field="reason", label=_("原因"), max_length=200)
+    network = check_network(network)
+    try:
+        with transaction.atomic():
+            return BlockedNetwork.objects.create(network=network, reason=reason, created_by=actor)
+    except IntegrityError:
+        return BlockedNetwork.objects.get(network=network)
 
 
 PURGEABLE_STATES = (State.CLOSED, State.REJECTED, State.WITHDRAWN, State.EXPIRED)

@@ -26,6 +26,7 @@ from members.selectors import is_organization_admin, member_for
 
 from . import ratelimit, selectors, services
 from .forms import (
+    WRONG_TRACKING_ANSWER,
     ClaimForm,
     FeedbackForm,
     FulfilForm,
@@ -59,6 +60,11 @@ def _too_many(request, retry_after: int):
     )
     response["Retry-After"] = str(retry_after)
     return response
+
+
+def _blocked(request):
+    """A platform admin blocked the network this request comes from (BlockedNetwork): say no, not why."""
+    return render(request, "demands/blocked.html", status=403)
 
 
 def _is_secretary(user) -> bool:
@@ -96,7 +102,10 @@ def wish_new(request):
     if offer_id and str(offer_id).isdigit():
         offer = selectors.public_offers().filter(pk=offer_id).first()
     if request.method == "POST":
-        verdict = ratelimit.hit("WISH_SUBMIT_IP_LIMIT", ratelimit.client_ip(request))
+        ip = ratelimit.client_ip(request)
+        if selectors.address_blocked(ip):
+            return _blocked(request)
+        verdict = ratelimit.hit("WISH_SUBMIT_IP_LIMIT", ip)
         if not verdict.allowed:
             return _too_many(request, verdict.retry_after)
         form = WishForm(request.POST)
@@ -136,7 +145,10 @@ def wish_submitted(request):
 def track(request):
     form = TrackForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        verdict = ratelimit.hit("WISH_TRACK_IP_LIMIT", ratelimit.client_ip(request))
+        ip = ratelimit.client_ip(request)
+        if selectors.address_blocked(ip):
+            return _blocked(request)
+        verdict = ratelimit.hit("WISH_TRACK_IP_LIMIT", ip)
         if not verdict.allowed:
             return _too_many(request, verdict.retry_after)
         if form.is_valid():
@@ -149,7 +161,7 @@ def track(request):
                 request.session[TRACKED_SESSION_KEY] = wish.pk
                 return redirect("demands:track_status")
             ratelimit.hit("WISH_TRACK_CODE_LIMIT", code)
-            form.add_error(None, _("查询码或手机号后四位不正确，请核对后再试。"))
+            form.add_error(None, WRONG_TRACKING_ANSWER)
     return render(request, "demands/track.html", {"form": form})
 
 
@@ -201,7 +213,16 @@ def track_withdraw(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def feedback(request, token: str):
+    ip = ratelimit.client_ip(request)
+    if request.method == "POST" and selectors.address_blocked(ip):
+        return _blocked(request)
+    verdict = ratelimit.peek("WISH_FEEDBACK_IP_LIMIT", ip)
+    if not verdict.allowed:
+        return _too_many(request, verdict.retry_after)
     wish = selectors.wish_for_feedback(token)
+    if wish is None or request.method == "POST":
+        # Guessing links and posting ratings both count; a resident opening their own link does not.
+        ratelimit.hit("WISH_FEEDBACK_IP_LIMIT", ip)
     if wish is None:
         return render(request, "demands/feedback_invalid.html", status=404)
     form = FeedbackForm(request.POST if request.method == "POST" else None)

@@ -5,6 +5,7 @@ Thin: reads come from `selectors`, writes from `services`. Published projects an
 drafts, the check-in code and the attendance sheet are for the organizers in scope — everyone else gets 404.
 """
 
+import math
 from datetime import datetime, timedelta
 from functools import wraps
 from io import BytesIO
@@ -24,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from icalendar import Calendar, Event
 
+from demands import ratelimit
 from members.models import Team
 from members.selectors import member_for
 
@@ -248,6 +250,16 @@ def activity_checkin(request, pk: int):
     activity = _activity_for_member(request, pk)
     if request.method == "POST":
         form = CheckInForm(request.POST)
+        # Every attempt counts, right or wrong: a 6-digit code must not be guessable while check-in is open.
+        verdict = ratelimit.hit("CHECKIN_ATTEMPT_LIMIT", f"{request.member.pk}:{activity.pk}")
+        if not verdict.allowed:
+            minutes = max(1, math.ceil(verdict.retry_after / 60))
+            form.add_error(
+                None,
+                _("尝试次数太多，请%(minutes)d分钟后再试，或请组织者在签到表上登记。") % {"minutes": minutes},
+            )
+            context = {"activity": activity, "form": form}
+            return render(request, "projects/checkin.html", context, status=429)
         if form.is_valid():
             try:
                 services.signup_check_in(activity=activity, member=request.member, code=form.cleaned_data["code"])
