@@ -13,10 +13,13 @@ from django.conf import settings
 
 
 def _valid(value: str) -> str | None:
+    """The address in its normal form, or None for anything else (also a scoped IPv6 address, fe80::1%eth0,
+    which no client on the internet has and the database's inet type refuses)."""
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    return None if getattr(address, "scope_id", None) else str(address)
 
 
 def client_ip(request) -> str | None:

@@ -71,7 +71,19 @@ def _emit(event: AuditEvent) -> None:
 
 
 def _cut(value, length: int) -> str:
-    return str(value or "")[:length]
+    # PostgreSQL text cannot hold NUL; a path or a typed name may contain one (%00).
+    return str(value or "").replace("\x00", "\\x00")[:length]
+
+
+def _db_safe(value):
+    """`value` (JSON-like) with NUL escaped in every string, which jsonb refuses too."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00")
+    if isinstance(value, dict):
+        return {_db_safe(str(key)): _db_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_db_safe(item) for item in value]
+    return value
 
 
 @transaction.atomic
@@ -113,7 +125,7 @@ def audit_record(
         object_type=_cut(object_type, 100),
         object_id=_cut(object_id, 64),
         object_repr=_cut(object_repr, 200),
-        detail=detail or {},
+        detail=_db_safe(detail or {}),
     )
     _emit(event)
     return event
@@ -147,7 +159,9 @@ def admin_changes_record(*, request, since: datetime) -> list[AuditEvent]:
             ),
             object_id=_cut(entry.object_id, 64),
             object_repr=_cut(entry.object_repr, 200),
-            detail={"flag": _FLAGS.get(entry.action_flag, str(entry.action_flag)), "message": entry.change_message},
+            detail=_db_safe(
+                {"flag": _FLAGS.get(entry.action_flag, str(entry.action_flag)), "message": entry.change_message}
+            ),
             admin_log_entry=entry,
         )
         for entry in entries

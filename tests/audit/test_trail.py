@@ -65,6 +65,7 @@ def test_a_forged_line_stays_one_line_in_the_log(client, db, caplog):
         (1, "not-an-address", "10.0.0.2", "10.0.0.2"),
         (1, "", "10.0.0.2", "10.0.0.2"),
         (1, " 2001:db8::1 ", "10.0.0.2", "2001:db8::1"),
+        (1, "fe80::1%eth0", "10.0.0.2", "10.0.0.2"),  # scoped: no internet client has one
     ],
 )
 def test_client_ip(settings, proxies, forwarded, remote, expected):
@@ -117,6 +118,17 @@ def test_a_csrf_failure_is_recorded_once_with_its_reason(db):
     assert event.action == AuditEvent.Action.CSRF_FAILURE
     assert event.ip == "203.0.113.5"
     assert "CSRF cookie not set" in event.detail["reason"]
+
+
+def test_a_nul_in_the_path_or_the_details_is_stored_escaped_not_a_500(client, secretary_a):
+    client.force_login(secretary_a)
+    response = client.get("/admin/audit/auditevent/%00/change/")
+    assert response.status_code == 403
+    event = AuditEvent.objects.get(action=AuditEvent.Action.PERMISSION_DENIED)
+    assert event.path == "/admin/audit/auditevent/\\x00/change/"
+    event = audit_record(action=AuditEvent.Action.EXPORT, username="a\x00b", detail={"k\x00": ["v\x00"]})
+    event.refresh_from_db()
+    assert (event.username, event.detail) == ("a\\x00b", {"k\\x00": ["v\\x00"]})
 
 
 def test_out_of_scope_404s_are_not_recorded(client, secretary_a, member_b):
