@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from members.admin import ScopedAdminMixin, ScopedInlineMixin
 
 from . import selectors, services
-from .models import Plan, PlanTarget, Task, TaskProgressNote
+from .models import JobFailure, Plan, PlanTarget, Task, TaskProgressNote
 
 
 class PlanTargetInline(ScopedInlineMixin, admin.TabularInline):
@@ -98,3 +98,21 @@ class TaskAdmin(ScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("标记为已取消"))
     def mark_cancelled(self, request, queryset):
         self._change(request, queryset, Task.Status.CANCELLED)
+
+
+@admin.register(JobFailure)
+class JobFailureAdmin(admin.ModelAdmin):
+    """Failed Celery tasks, for the platform admin: read-only (the worker writes them); search by task id or by the
+    request id of the page that enqueued the task, to find its log lines."""
+
+    list_display = ("failed_at", "task_name", "exception_type", "request_id", "hostname")
+    list_filter = ("task_name", "exception_type")
+    search_fields = ("=task_id", "=request_id", "task_name")
+    date_hierarchy = "failed_at"
+    readonly_fields = [f.name for f in JobFailure._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -165,3 +165,30 @@ class TaskProgressNote(models.Model):
 
     def __str__(self):
         return self.text[:40]
+
+
+class JobFailure(models.Model):
+    """A Celery task that failed for good (its retries, if any, used up), written by the `task_failure` signal
+    (volunteer_platform.observability). Results of successful tasks are not stored anywhere; failures are rare and
+    kept JOB_FAILURE_RETENTION_DAYS (pruned as new ones arrive). Shown read-only in the admin."""
+
+    task_id = models.CharField(_("任务ID"), max_length=255, db_index=True)
+    task_name = models.CharField(_("任务名称"), max_length=255)
+    # Tasks take ids, never personal data (DESIGN.md, "Celery"); the repr is cut short all the same.
+    arguments = models.TextField(_("参数"), blank=True)
+    exception_type = models.CharField(_("异常类型"), max_length=255)
+    message = models.TextField(_("错误信息"), blank=True)
+    traceback = models.TextField(_("调用栈"), blank=True)
+    request_id = models.CharField(
+        _("请求ID"), max_length=64, blank=True, db_index=True, help_text=_("与网页请求和日志中的 request_id 相同")
+    )
+    hostname = models.CharField(_("执行节点"), max_length=255, blank=True)
+    failed_at = models.DateTimeField(_("失败时间"), auto_now_add=True, db_index=True)  # admin order; the pruning
+
+    class Meta:
+        verbose_name = _("后台任务失败记录")
+        verbose_name_plural = _("后台任务失败记录")
+        ordering = ["-failed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.task_id}"

@@ -1,11 +1,14 @@
-"""Writes of the site's plans and tasks (年度规划 / 任务分工)."""
+"""Writes of the site's plans and tasks (年度规划 / 任务分工), and of Celery task failures (JobFailure)."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import Task, TaskProgressNote
+from .models import JobFailure, Task, TaskProgressNote
 
 
 def _locked_task(task: Task) -> Task:
@@ -46,3 +49,37 @@ def task_status_change(*, task: Task, actor, status: str, note: str = "") -> Tas
         status_after=status,
     )
     return task
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@transaction.atomic
+def task_failure_record(
+    *,
+    task_id: str,
+    task_name: str,
+    exception: BaseException | None,
+    args=None,
+    kwargs=None,
+    traceback: str = "",
+    request_id: str = "",
+    hostname: str = "",
+) -> JobFailure:
+    """Store one failed Celery task (called from the `task_failure` signal) and prune the rows older than
+    JOB_FAILURE_RETENTION_DAYS, so the table stays small without a schedule of its own. No lock: rows are
+    independent and never updated."""
+    failure = JobFailure.objects.create(
+        task_id=_cut(task_id, 255),
+        task_name=_cut(task_name, 255),
+        arguments=_cut(f"args={args!r} kwargs={kwargs!r}", 2000),
+        exception_type=_cut(type(exception).__qualname__ if exception is not None else "", 255),
+        message=_cut(str(exception) if exception is not None else "", 4000),
+        traceback=_cut(traceback, 20000),
+        request_id=_cut(request_id, 64),
+        hostname=_cut(hostname, 255),
+    )
+    cutoff = timezone.now() - timedelta(days=settings.JOB_FAILURE_RETENTION_DAYS)
+    JobFailure.objects.filter(failed_at__lt=cutoff).delete()
+    return failure

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every log line of a request, even a redirect's, carries its id (observability.py).
+    "volunteer_platform.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "volunteer_platform.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -268,11 +270,20 @@ CONTENT_SECURITY_POLICY = {
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 # --- Logging ----------------------------------------------------------------------------------------------------
+# Every record carries `request_id` (the web request's, or the task's in a worker: volunteer_platform/observability.py);
+# LOG_FORMAT=json writes one JSON object per line for a log collector, "plain" is for reading in a terminal.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "volunteer_platform.observability.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "volunteer_platform.observability.JSONFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # "audit": one line per audit event (also stored in audit.AuditEvent), with the fields in record.audit.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "audit": {"level": "INFO"}},
@@ -320,3 +331,46 @@ NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=30)
 # A row the outbox sweeper queued again is left to that task this long before a later pass queues it once more.
 NOTIFICATION_SWEEP_REQUEUE_SECONDS = env.int("NOTIFICATION_SWEEP_REQUEUE_SECONDS", default=300)
+
+# --- Deployment: media storage, static files, task failures (Step 11: docs/deploy.md) ---------------------------
+# Media (wish photos, project logos, training materials) are personal or internal data: no URL serves them, views
+# stream them after checking access, so nginx never exposes MEDIA_ROOT and an S3 bucket stays private.
+# MEDIA_STORAGE=local keeps them under MEDIA_ROOT (one web machine, or a shared mount such as NFS);
+# MEDIA_STORAGE=s3 puts them on S3-compatible storage (AWS, MinIO, 阿里云 OSS, 腾讯云 COS) so that any number of web
+# and worker machines see the same files.
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="local")
+if MEDIA_STORAGE == "local":
+    _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif MEDIA_STORAGE == "s3":
+    _media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            # No defaults for the bucket and its keys: a typo must stop the start, not scatter files elsewhere.
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "access_key": env.str("AWS_ACCESS_KEY_ID"),
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY"),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,  # empty: AWS itself
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            # "path" for MinIO and most self-hosted stores; "virtual" for OSS/COS, which refuse path-style requests.
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="path"),
+            "signature_version": "s3v4",
+            "default_acl": None,  # the bucket's own policy (private); never public-read
+            "querystring_auth": True,  # were a URL ever built, it would be signed and expire
+            "querystring_expire": 300,
+            "file_overwrite": False,  # two uploads with one name get two objects, as on the local disk
+        },
+    }
+else:
+    raise ImproperlyConfigured("MEDIA_STORAGE must be 'local' or 's3'.")
+STORAGES = {
+    "default": _media_storage,
+    # Hashed file names (site.3f2a….css) let nginx tell browsers to cache static files for a year; needs
+    # `collectstatic` before start. With DEBUG on, Django serves the plain names and needs no manifest.
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+}
+# The largest request body the application accepts: the fulfilment form's MAX_PHOTOS (3) photos of at most 8 MB
+# (demands/photos.py) plus the form fields. nginx's client_max_body_size (deploy/nginx.conf) is this value, so a
+# too-large upload is refused by nginx at once instead of being buffered (tests/site/test_deploy.py ties them).
+MAX_REQUEST_BODY_MB = 25
+# Failed Celery tasks (volunteer_platform.JobFailure, in the admin) are kept this many days.
+JOB_FAILURE_RETENTION_DAYS = env.int("JOB_FAILURE_RETENTION_DAYS", default=90)

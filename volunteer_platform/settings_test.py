@@ -72,6 +72,8 @@ if CELERY_BROKER_URL.startswith("redis"):  # noqa: F405
         "unacked_restore_throttle": 1,
     }
 MEDIA_ROOT = VAR_DIR / "test-media"
+# Tests render pages without running collectstatic first: plain static names, no manifest (settings.py hashes them).
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory, so that a real Celery worker process (tests/conftest.py) sees the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
