@@ -1,14 +1,14 @@
 """Demo data of the projects app, called by the site's `seed_demo` after the members' (and training) demo data.
 
-Five branded projects, one per service mode (银龄关爱, 四点半课堂, 法律明白人, 网格巡逻, 爱心结对), organised by the
-organizations serving the first communities (or the top organization), with standing posts; past activities with
-their attendance (verified records and points); upcoming activities — generated for the recurring projects — with
-seats taken and a waiting list. Without organizations nothing is added (the categories come from a migration);
-without members the projects and activities are added with nobody signed up.
+Five branded projects, one per service mode (银龄关爱, 四点半课堂, 法律明白人, 网格巡逻, 爱心结对), organised by
+the organizations serving the first communities (or the top organization), with standing posts; past activities with
+their attendance (verified records and points) and most attendees' survey answers; upcoming activities — generated
+for the recurring projects — with seats taken and a waiting list. Without organizations nothing is added (the
+categories come from a migration); without members the projects and activities are added with nobody signed up.
 
 Idempotent: projects are found by slug, posts by slot, recurring activities by (project, start); past activities are
-added only while a project has fewer than PAST_ACTIVITIES past ones; sign-ups are refused the second time
-(one active sign-up per member and activity), and attendance is submitted once per activity.
+added only while a project has fewer than PAST_ACTIVITIES past ones; sign-ups are refused the second time (one
+active sign-up per member and activity), and attendance is submitted once per activity.
 """
 
 import contextlib
@@ -28,6 +28,7 @@ from .models import Activity, Post, ProjectCategory, ServiceProject, SignUp, tar
 PAST_ACTIVITIES = 3
 PAST_ATTENDEES = 6
 UPCOMING_SIGNUPS = 8  # on a 6-seat activity: 6 confirmed, 2 waiting
+SURVEY_COMMENTS = ("", "老人很高兴，下次还来。", "分工清楚，时间安排合理。", "")
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,15 @@ def _past(project: ServiceProject, spec: Spec, members: list[Member], actor) -> 
             s.pk: (SignUp.Status.NO_SHOW if s.checked_in_at is None else SignUp.Status.ATTENDED, None) for s in signups
         }
         services.attendance_submit(activity=activity, marks=marks, actor=actor)
+        # Most attendees answered the short survey afterwards; every fourth has not yet (the survey link waits).
+        for i, signup in enumerate(signups):
+            if signup.checked_in_at is not None and i % 4 != 3:
+                services.survey_submit(
+                    activity=activity,
+                    member=signup.member,
+                    rating=4 if i % 3 == 0 else 5,
+                    comment=SURVEY_COMMENTS[i % len(SURVEY_COMMENTS)],
+                )
     return added
 
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 from incentives.models import LedgerEntry
 from members.models import ServiceRecord
 from projects import demo
-from projects.models import Activity, Post, ServiceProject, SignUp
+from projects.models import Activity, ActivitySurvey, Post, ServiceProject, SignUp
 from tests.members.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,12 +20,13 @@ def _counts():
         SignUp.objects.count(),
         ServiceRecord.objects.count(),
         LedgerEntry.objects.count(),
+        ActivitySurvey.objects.count(),
     )
 
 
 def test_seed_without_organizations_adds_nothing():
     demo.seed()
-    assert _counts() == (0, 0, 0, 0, 0, 0)
+    assert _counts() == (0, 0, 0, 0, 0, 0, 0)
 
 
 def test_seed_without_members_adds_projects_and_activities(org_tree):
@@ -53,5 +54,10 @@ def test_seed_with_members_is_idempotent(org_tree, platform_admin):
     assert attended == ServiceRecord.objects.filter(status="verified").count() == LedgerEntry.objects.count() > 0
     assert SignUp.objects.filter(status="no_show").count() == len(demo.SPECS) * demo.PAST_ACTIVITIES
     assert SignUp.objects.filter(status="waitlisted").count() == 2 * len(demo.SPECS)
+    # Most attendees answered the survey, every fourth sign-up of an activity did not; only attendees answer.
+    surveys = ActivitySurvey.objects.all()
+    assert 0 < surveys.count() < attended
+    assert not surveys.exclude(signup__status="attended").exists()
+    assert set(surveys.values_list("rating", flat=True)) == {4, 5}
     upcoming = Activity.objects.filter(starts_at__gt=timezone.now(), status="scheduled")
     assert upcoming.filter(project__recurrence="weekly").count() >= 8
