@@ -195,7 +195,7 @@ class ServiceProjectAdminForm(forms.ModelForm):
     def clean_logo(self):
         logo = self.cleaned_data.get("logo")
         if logo and isinstance(logo, UploadedFile):
-            clean_logo(logo, name="check")  # the service re-encodes it again when saving
+            clean_logo(logo)  # the service re-encodes it again when saving
         return logo
 
     def _post_clean(self):

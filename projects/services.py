@@ -147,7 +147,7 @@ def project_save(*, project: ServiceProject, actor, skills_wanted: Iterable[Tag]
     check_project(project=project)
     if project.logo and isinstance(getattr(project.logo, "file", None), UploadedFile):
         try:
-            cleaned = clean_logo(project.logo.file, name=project.slug)
+            cleaned = clean_logo(project.logo.file)
         except ValidationError as exc:
             raise ValidationError({"logo": exc.messages}) from None
         project.logo.save(cleaned.name, cleaned, save=False)

@@ -6,44 +6,38 @@ dimensions (a decompression bomb). What passes is re-encoded as PNG, at most 512
 served by `projects.views.project_logo` with a fixed content type.
 """
 
-from io import BytesIO
 from pathlib import PurePath
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from PIL import Image, UnidentifiedImageError
+
+from notifications.images import ImageRejected, random_name, reencode
 
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 MAX_LOGO_PIXELS = 4096 * 4096
 LOGO_SIDE = 512
 LOGO_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif")
-LOGO_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+LOGO_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF"})
 
 
-def clean_logo(upload, *, name: str) -> ContentFile:
-    """The re-encoded PNG of an uploaded logo, named `<name>.png`; ValidationError when it is not acceptable."""
+def clean_logo(upload) -> ContentFile:
+    """The re-encoded PNG of an uploaded logo under a random name; ValidationError when it is not acceptable."""
     if PurePath(upload.name or "").suffix.lower() not in LOGO_EXTENSIONS:
         raise ValidationError(_("标识只能是 PNG、JPG、WebP 或 GIF 图片。"), code="logo_type")
     if upload.size is not None and upload.size > MAX_LOGO_BYTES:
         raise ValidationError(
             _("标识图片不能超过 %(size)s。") % {"size": filesizeformat(MAX_LOGO_BYTES)}, code="logo_size"
         )
-    upload.seek(0)
     try:
-        with Image.open(upload) as image:
-            if image.format not in LOGO_FORMATS:
-                raise ValidationError(_("标识只能是 PNG、JPG、WebP 或 GIF 图片。"), code="logo_type")
-            if image.width * image.height > MAX_LOGO_PIXELS:
-                raise ValidationError(_("标识图片尺寸过大。"), code="logo_dimensions")
-            image.load()
-            picture = image.convert("RGBA")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError):
+        content, _width, _height = reencode(
+            upload, accepted=LOGO_FORMATS, max_pixels=MAX_LOGO_PIXELS, max_side=LOGO_SIDE, fmt="PNG"
+        )
+    except ImageRejected as exc:
+        if exc.reason == "format":
+            raise ValidationError(_("标识只能是 PNG、JPG、WebP 或 GIF 图片。"), code="logo_type") from None
+        if exc.reason == "pixels":
+            raise ValidationError(_("标识图片尺寸过大。"), code="logo_dimensions") from None
         raise ValidationError(_("无法识别该图片，请换一张。"), code="logo_invalid") from None
-    finally:
-        upload.seek(0)
-    picture.thumbnail((LOGO_SIDE, LOGO_SIDE))
-    buffer = BytesIO()
-    picture.save(buffer, format="PNG", optimize=True)
-    return ContentFile(buffer.getvalue(), name=f"{name}.png")
+    return ContentFile(content, name=random_name(".png"))

@@ -31,7 +31,7 @@ from notifications.services import notify, notify_many, user_messages
 from . import selectors
 from .models import AnnualRequirement, Course, CourseMaterial, Enrollment, TrainingRecord, TrainingSession
 from .selectors import path_ids
-from .validators import validate_evidence_file, validate_material_file
+from .validators import stored_copy, validate_evidence_file, validate_material_file
 
 POINTS_RULE = "training_hour"
 MAX_HOURS = Decimal("999.99")
@@ -101,7 +101,8 @@ def course_save(*, course: Course, actor) -> Course:
 def course_material_save(*, material: CourseMaterial, actor) -> CourseMaterial:
     """Add or change a material of a course: a file (checked by `validate_material_file`) or a link, not both.
 
-    No lock. Invariant: exactly one of file and link (also a CHECK); a file is never stored unchecked.
+    No lock. Invariant: exactly one of file and link (also a CHECK); a file is never stored unchecked, and is stored
+    under a random name (pictures re-encoded without metadata: `validators.stored_copy`).
     """
     has_file, has_url = bool(material.file), bool(material.url)
     if has_file == has_url:
@@ -111,6 +112,7 @@ def course_material_save(*, material: CourseMaterial, actor) -> CourseMaterial:
     if has_file and isinstance(material.file.file, UploadedFile):
         try:
             validate_material_file(material.file)
+            material.file = stored_copy(material.file.file)
         except ValidationError as exc:
             raise ValidationError({"file": exc.messages}) from None
     material.save()
@@ -455,6 +457,7 @@ def external_training_record(
         raise ValidationError({"evidence": _("请上传证明材料。")})
     try:
         validate_evidence_file(evidence)
+        evidence = stored_copy(evidence)  # a scan's EXIF (GPS) is dropped; a random name
     except ValidationError as exc:
         raise ValidationError({"evidence": exc.messages}) from None
     record = TrainingRecord(

@@ -9,8 +9,11 @@ page renamed `.pdf`).
 from pathlib import PurePath
 
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile, File
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+
+from notifications.images import ImageRejected, random_name, reencode
 
 MAX_MATERIAL_BYTES = 20 * 1024 * 1024
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
@@ -49,6 +52,9 @@ MAGIC = {
     ".ppt": _OLE2,
     ".xls": _OLE2,
 }
+# Pictures are decoded by Pillow and stored re-encoded (notifications.images): no EXIF/GPS, nothing appended.
+IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
+MAX_IMAGE_PIXELS = 40_000_000
 # Markup a browser would render if it ever sniffed the file as HTML; refused even inside a .txt.
 _MARKUP = (b"<!doctype", b"<html", b"<script", b"<svg", b"<iframe", b"<body", b"<head")
 
@@ -87,6 +93,33 @@ def _check(file, *, allowed: tuple[str, ...], max_bytes: int) -> None:
     lowered = head.lower()
     if any(marker in lowered for marker in _MARKUP):
         raise ValidationError(_("文件内容与扩展名不符。"), code="file_content")
+    if ext in IMAGE_FORMATS:
+        _picture(file, ext)
+
+
+def _picture(file, ext: str) -> tuple[bytes, str]:
+    """The re-encoded picture and its extension; ValidationError when Pillow does not see that kind of image."""
+    fmt = IMAGE_FORMATS[ext]
+    try:
+        content, _width, _height = reencode(
+            file, accepted=frozenset({fmt}), max_pixels=MAX_IMAGE_PIXELS, max_side=None, fmt=fmt
+        )
+    except ImageRejected as exc:
+        if exc.reason == "pixels":
+            raise ValidationError(_("图片尺寸过大。"), code="file_dimensions") from None
+        raise ValidationError(_("文件内容与扩展名不符。"), code="file_content") from None
+    return content, ".jpg" if fmt == "JPEG" else ".png"
+
+
+def stored_copy(file) -> File:
+    """What is stored for a checked upload: pictures re-encoded without metadata, other files as they are; always
+    under a random name with the file's extension (the download's name comes from the record, not from here)."""
+    ext = extension(file.name)
+    if ext in IMAGE_FORMATS:
+        content, ext = _picture(file, ext)
+        return ContentFile(content, name=random_name(ext))
+    file.seek(0)
+    return File(file, name=random_name(ext))
 
 
 def validate_material_file(file) -> None:
