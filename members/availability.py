@@ -9,6 +9,8 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 DAYS = (
@@ -23,8 +25,11 @@ DAYS = (
 PERIODS = (("am", _("上午")), ("pm", _("下午")), ("eve", _("晚上")))
 
 SLOTS: tuple[str, ...] = tuple(f"{day}-{period}" for day, _d in DAYS for period, _p in PERIODS)
-SLOT_CHOICES: tuple[tuple[str, str], ...] = tuple(
-    (f"{day}-{period}", f"{day_label}{period_label}") for day, day_label in DAYS for period, period_label in PERIODS
+# Lazy, so each label follows the language of the request (an f-string here would freeze the language at import).
+SLOT_CHOICES: tuple[tuple[str, Promise], ...] = tuple(
+    (f"{day}-{period}", format_lazy(_("{day}{period}"), day=day_label, period=period_label))
+    for day, day_label in DAYS
+    for period, period_label in PERIODS
 )
 FULL_MASK = (1 << len(SLOTS)) - 1
 

@@ -166,3 +166,17 @@ def test_availability_round_trips_and_filters_in_sql(org_tree):
     assert from_mask(to_mask(["sat-am", "wed-pm"])) == ["wed-pm", "sat-am"]
     assert list(available_in(Member.objects.all(), "wed-pm")) == [free_wed_pm]
     assert not available_in(Member.objects.all(), "wed-am").exists()
+
+
+def test_availability_slot_labels_follow_the_active_language():
+    """The labels are lazy: a label built at import would stay in the language active then."""
+    from django.utils import translation
+
+    from members.availability import SLOT_CHOICES
+
+    slot, label = SLOT_CHOICES[0]
+    assert slot == "mon-am"
+    with translation.override("zh-hans"):
+        assert str(label) == "周一上午"
+    with translation.override("en"):
+        assert str(label) == "Monday Morning"
