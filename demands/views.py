@@ -21,8 +21,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from members import public_cache
 from members.models import Member
 from members.selectors import is_organization_admin, member_for
+from notifications.params import parse_id
 
 from . import ratelimit, selectors, services
 from .forms import (
@@ -99,8 +101,8 @@ def privacy(request):
 def wish_new(request):
     offer = None
     offer_id = request.GET.get("offer") or request.POST.get("offer")
-    if offer_id and str(offer_id).isdigit():
-        offer = selectors.public_offers().filter(pk=offer_id).first()
+    if parse_id(offer_id):
+        offer = selectors.public_offers().filter(pk=parse_id(offer_id)).first()
     if request.method == "POST":
         ip = ratelimit.client_ip(request)
         if selectors.address_blocked(ip):
@@ -255,6 +257,7 @@ def feedback(request, token: str):
 
 
 @require_GET
+@public_cache.public_page("wishes")
 def wall(request):
     filter_form = WallFilterForm(request.GET or None)
     wishes = selectors.wall(**filter_form.filters())
@@ -572,7 +575,7 @@ def review_reject(request, pk: int):
 def review_invite(request, pk: int):
     wish = _review_wish_or_404(request, pk)
     member_id = request.POST.get("member", "")
-    member = selectors.match_candidates(wish).filter(pk=member_id).first() if member_id.isdigit() else None
+    member = selectors.match_candidates(wish).filter(pk=parse_id(member_id)).first() if parse_id(member_id) else None
     if member is None:
         raise Http404(_("找不到该党员。"))
     try:

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.admin import ScopedAdminMixin, ScopedHistoryAdmin, is_scoped_staff
 from members.selectors import visible_members
+from notifications.params import parse_id
 
 from . import selectors, services
 from .forms import (
@@ -179,8 +180,8 @@ class PointsBalanceAdmin(ReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         members = visible_members(request.user).select_related("organization")
         initial = {"token": uuid.uuid4().hex}
-        if request.method == "GET" and request.GET.get("member", "").isdigit():
-            initial["member"] = get_object_or_404(members, pk=request.GET["member"])
+        if request.method == "GET" and parse_id(request.GET.get("member")):
+            initial["member"] = get_object_or_404(members, pk=parse_id(request.GET["member"]))
         form = AdjustForm(
             request.POST if request.method == "POST" else None,
             initial=initial,

@@ -6,6 +6,7 @@ drafts, the check-in code and the attendance sheet are for the organizers in sco
 """
 
 import math
+import re
 from datetime import datetime, timedelta
 from functools import wraps
 from io import BytesIO
@@ -26,8 +27,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from icalendar import Calendar, Event
 
 from demands import ratelimit
+from members import public_cache
 from members.models import Team
 from members.selectors import member_for
+from notifications.params import parse_id
 
 from . import selectors, services
 from .forms import CheckInForm, ProjectFilterForm, SelfReportForm, add_service_errors
@@ -73,6 +76,7 @@ def _errors(request, exc: ValidationError) -> None:
 
 
 @require_GET
+@public_cache.public_page("projects")
 def project_list(request):
     member = member_for(request.user)
     form = ProjectFilterForm(request.GET or None)
@@ -96,6 +100,7 @@ def _project_or_404(request, slug: str):
 
 
 @require_GET
+@public_cache.public_page("projects")
 def project_detail(request, slug: str):
     project = _project_or_404(request, slug)
     member = member_for(request.user)
@@ -156,6 +161,7 @@ def _activity_or_404(request, pk: int) -> Activity:
 
 
 @require_GET
+@public_cache.public_page("projects")
 def activity_detail(request, pk: int):
     activity = _activity_or_404(request, pk)
     member = member_for(request.user)
@@ -207,7 +213,7 @@ def activity_signup(request, pk: int):
     team_id = request.POST.get("team", "")
     try:
         if team_id:
-            team = get_object_or_404(Team, pk=team_id if team_id.isdigit() else 0, leader=request.member)
+            team = get_object_or_404(Team, pk=parse_id(team_id) or 0, leader=request.member)
             signups = services.team_signup_create(activity=activity, team=team, leader=request.member)
             messages.success(request, _("已为%(team)s的 %(n)d 名队员报名。") % {"team": team.name, "n": len(signups)})
         else:
@@ -471,9 +477,15 @@ def my_calendar(request):
     )
 
 
+CALENDAR_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+
+
 @require_GET
 def calendar_feed(request, token: str):
     """The iCalendar feed of a member's confirmed activities; the token is the only key, so a wrong one is 404."""
+    # Tokens are secrets.token_urlsafe(32); anything else (a NUL byte PostgreSQL refuses, say) is simply unknown.
+    if not CALENDAR_TOKEN.fullmatch(token):
+        raise Http404
     feed = CalendarFeed.objects.select_related("member").filter(token=token).first()
     if feed is None:
         raise Http404

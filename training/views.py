@@ -21,6 +21,7 @@ from openpyxl.styles import Font
 from audit.models import AuditEvent
 from audit.services import audit_record
 from members.selectors import member_for
+from notifications.params import parse_id
 
 from . import selectors, services
 from .forms import AttendanceForm, CompletionFilterForm, ExternalTrainingForm, add_service_errors
@@ -215,7 +216,7 @@ def _completion_report(request):
     params = request.GET.copy()
     organization_id = params.get("organization")
     if organization_id:
-        if not organization_id.isdigit() or not organizations.filter(pk=organization_id).exists():
+        if not parse_id(organization_id) or not organizations.filter(pk=parse_id(organization_id)).exists():
             raise Http404(_("找不到该党组织。"))
     else:
         top = organizations.first()
