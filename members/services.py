@@ -22,9 +22,9 @@ from urllib.parse import urljoin
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Value
-from django.db.models.functions import Concat, Substr
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, IntegerField, Q, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Concat, ExtractDay, Substr
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -39,6 +39,7 @@ from notifications.services import notify, notify_many, user_messages
 from . import selectors
 from .availability import FULL_MASK
 from .models import (
+    MONTHS,
     Community,
     Grid,
     Member,
@@ -46,6 +47,8 @@ from .models import (
     ResidenceRegistration,
     ServiceRecord,
     ServiceRecordCorrection,
+    ServiceYear,
+    ServiceYearBuilt,
     Tag,
     Team,
     Transfer,
@@ -948,7 +951,8 @@ def service_record_create(
 def service_record_verify(*, record: ServiceRecord, verifier) -> ServiceRecord:
     """Confirm the hours of a pending record (确认时长).
 
-    Lock: the record row. Invariants: pending → verified, once; nobody confirms their own hours.
+    Lock: the record row, then the member's ServiceYear row (kept equal to the records in this transaction).
+    Invariants: pending → verified, once; nobody confirms their own hours.
     """
     record = _lock(ServiceRecord, record.pk)
     if record.status != ServiceRecord.Status.PENDING:
@@ -962,6 +966,7 @@ def service_record_verify(*, record: ServiceRecord, verifier) -> ServiceRecord:
     record.verified_at = timezone.now()
     _audit(record, verifier, _("确认时长"))
     record.save()
+    _service_year_refresh(member_id=record.member_id, years=[record.date.year])
     return record
 
 
@@ -969,7 +974,8 @@ def service_record_verify(*, record: ServiceRecord, verifier) -> ServiceRecord:
 def service_record_void(*, record: ServiceRecord, actor, reason: str) -> ServiceRecord:
     """Void a record recorded in error; its hours stop counting. Pending corrections of it are refused.
 
-    Lock: the record row, then its corrections (the order every service uses). Invariant: void is final.
+    Lock: the record row, then its corrections (the order every service uses), then the member's ServiceYear row.
+    Invariant: void is final.
     """
     if not reason or not reason.strip():
         raise ValidationError({"reason": _("请填写作废原因。")})
@@ -983,6 +989,7 @@ def service_record_void(*, record: ServiceRecord, actor, reason: str) -> Service
     record.void_reason = reason.strip()[:200]
     _audit(record, actor, _("作废：%(reason)s") % {"reason": record.void_reason})
     record.save()
+    _service_year_refresh(member_id=record.member_id, years=[record.date.year])
     record.corrections.select_for_update().filter(status=ServiceRecordCorrection.Status.PENDING).update(
         status=ServiceRecordCorrection.Status.REFUSED,
         reviewed_by=actor,
@@ -1063,8 +1070,9 @@ def service_record_correction_review(
 ) -> ServiceRecordCorrection:
     """Approve (the change applies, the record becomes 已更正) or refuse (a note says why) a pending correction.
 
-    Locks: the record row, then the correction row. Invariants: only a pending correction is reviewed, once; an
-    approved change leaves a valid record; the record's history keeps the values before and after.
+    Locks: the record row, then the correction row, then the member's ServiceYear rows (old and new year).
+    Invariants: only a pending correction is reviewed, once; an approved change leaves a valid record; the record's
+    history keeps the values before and after.
     """
     record = _lock(ServiceRecord, correction.record_id)
     correction = _lock(ServiceRecordCorrection, correction.pk)
@@ -1072,6 +1080,7 @@ def service_record_correction_review(
         raise ValidationError(_("该更正申请已经审核过。"))
     now = timezone.now()
     if approve:
+        year_before = record.date.year
         check_correction(
             record=record,
             hours=correction.new_hours,
@@ -1093,6 +1102,8 @@ def service_record_correction_review(
         record.status = ServiceRecord.Status.CORRECTED
         _audit(record, reviewer, _("批准更正申请 #%(pk)s") % {"pk": correction.pk})
         record.save()
+        # A new start may move the record to another day, month or year: both years are recomputed.
+        _service_year_refresh(member_id=record.member_id, years=[year_before, record.date.year])
         correction.status = ServiceRecordCorrection.Status.APPROVED
     else:
         if not note or not note.strip():
@@ -1103,6 +1114,82 @@ def service_record_correction_review(
     correction.review_note = note.strip()[:200]
     correction.save()
     return correction
+
+
+# --- The yearly service summary (ServiceYear) -------------------------------------------------------------------
+
+
+def _service_year_aggregates() -> dict:
+    """Per month of the year: counted hours, services and the bit mask of the days served (the SUM of the distinct
+    powers of two of the days is their bitwise OR, on every database)."""
+    day_bit = Value(1).bitleftshift(Cast(ExtractDay("date"), IntegerField()) - 1)
+    aggregates: dict = {"services": Count("pk")}
+    for m in MONTHS:
+        in_month = Q(date__month=m)
+        aggregates[f"hours_{m:02d}"] = Coalesce(Sum("hours", filter=in_month), Decimal("0"))
+        aggregates[f"services_{m:02d}"] = Count("pk", filter=in_month)
+        aggregates[f"days_{m:02d}"] = Coalesce(Sum(day_bit, filter=in_month, distinct=True), 0)
+    return aggregates
+
+
+def _service_year_refresh(*, member_id: int, years: Iterable[int]) -> None:
+    """Recompute `member_id`'s ServiceYear rows of `years` from their counted records; called inside the
+    transaction that changed one of those records. Lock: the (member, year) row (created first when missing), so
+    a concurrent change of the same member's records waits, and the recomputation, a later statement, then sees
+    the other change committed: the row always equals its records."""
+    for year in sorted(set(years)):
+        ServiceYear.objects.bulk_create([ServiceYear(member_id=member_id, year=year)], ignore_conflicts=True)
+        row = ServiceYear.objects.select_for_update().get(member_id=member_id, year=year)
+        figures = ServiceRecord.objects.filter(
+            member_id=member_id, status__in=ServiceRecord.COUNTED_STATUSES, date__year=year
+        ).aggregate(**_service_year_aggregates())
+        for name, value in figures.items():
+            setattr(row, name, value)
+        row.save()
+
+
+@transaction.atomic
+def service_year_rebuild(*, year: int) -> int:
+    """Rebuild every ServiceYear row of `year` from the counted records in one INSERT … SELECT and mark the year
+    built (the dashboard then reads it). Idempotent; repairs anything written around the services. Returns the
+    number of rows.
+
+    Lock: the whole summary table (SHARE ROW EXCLUSIVE on PostgreSQL) for the few seconds of the rebuild: a service
+    recomputing a row waits, then sees the rebuilt table; a rebuild waits for services already writing rows, and its
+    statements (later snapshots) see their records."""
+    table = connection.ops.quote_name(ServiceYear._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+        ServiceYear.objects.filter(year=year).delete()
+        aggregates = _service_year_aggregates()
+        select = (
+            ServiceRecord.objects.filter(status__in=ServiceRecord.COUNTED_STATUSES, date__year=year)
+            .values("member")
+            .annotate(**aggregates)
+            .values_list("member", *aggregates)
+            .order_by()
+        )
+        sql, params = select.query.sql_with_params()
+        columns = ", ".join(connection.ops.quote_name(c) for c in ["year", "member_id", *aggregates])
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT %s, s.* FROM ({sql}) s", (year, *params))
+        rows = cursor.rowcount
+    ServiceYearBuilt.objects.update_or_create(year=year, defaults={"rebuilt_at": timezone.now()})
+    return rows
+
+
+def service_years_rebuild_due(*, today: date_type | None = None) -> list[int]:
+    """The periodic rebuild (members.tasks.rebuild_service_years, nightly): this year and the last are rebuilt,
+    and every earlier year with records that was never built. Each year in its own transaction
+    (`service_year_rebuild`). Returns the years rebuilt."""
+    today = today or timezone.localdate()
+    first = ServiceRecord.objects.filter(status__in=ServiceRecord.COUNTED_STATUSES).order_by("date").first()
+    built = set(ServiceYearBuilt.objects.values_list("year", flat=True))
+    years = [y for y in range(first.date.year, today.year - 1) if y not in built] if first else []
+    years += [today.year - 1, today.year]
+    for year in years:
+        service_year_rebuild(year=year)
+    return years
 
 
 # --- Member self-service: invitation, own profile ----------------------------------------------------------------

@@ -23,3 +23,8 @@ def plan_service_cards() -> int:
 @shared_task
 def send_service_cards(ids: list[int], year: int, quarter: int) -> int:
     return services.service_cards_send(organization_ids=ids, year=year, quarter=quarter)
+
+
+@shared_task
+def rebuild_service_years() -> list[int]:
+    return services.service_years_rebuild_due()

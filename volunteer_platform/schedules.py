@@ -131,6 +131,12 @@ SCHEDULES: list[Schedule] = [
         crontab={"minute": "0", "hour": "9", "day_of_month": "1", "month_of_year": "1,4,7,10"},
         description="每季度首日向在职党员所在支部反馈其上季度在居住社区的双报到服务情况",
     ),
+    Schedule(
+        name="service summary rebuild",
+        task="members.tasks.rebuild_service_years",
+        crontab={"minute": "30", "hour": "3"},
+        description="每晚按服务记录重建今年和去年的年度服务汇总（工作台统计用；平时随记录的确认、更正、作废同步更新）",
+    ),
 ]
 
 
