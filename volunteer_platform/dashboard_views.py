@@ -111,7 +111,10 @@ def dashboard(request):
     if problem:
         messages.warning(request, problem)
     figures = selectors.dashboard(organization, period)
-    followup = _Page.of(selectors.members_without_service(organization, period.end.year), request.GET.get("page"))
+    followup = _Page.of(
+        selectors.members_without_service(organization, period.end.year, summary=figures.summary),
+        request.GET.get("page"),
+    )
     today = timezone.localdate()
     query = _query(organization, period)
     presets = [

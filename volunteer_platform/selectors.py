@@ -11,15 +11,15 @@ How figures are attributed (one rule, used by every figure, export and plan):
   timestamp (received = submitted, verified, fulfilled, confirmed by the resident).
 
 Speed: every figure group is one aggregate query (SQL does the summing, nothing is fetched per member or per
-record), so the dashboard costs the same number of queries whatever the size of the subtree. No summary table yet:
-the aggregates run on the lower apps' tables, so every figure is exact to the second and no Celery job can fall
-behind. bench/dashboard.py measured the top organization's page at 100,000 members and 1,000,000 records on this
-machine (2 CPUs) at 3.0–4.1 s — the records pass (~1.1 s), the 12-month trend (~1 s), the star distribution
-(~0.5 s) and the follow-up page (~0.4–0.6 s) dominate — so the 500 ms target needs a summary table (per member
-and month, kept current by Celery), which is not built yet.
+record), so the dashboard costs the same number of queries whatever the size of the subtree. The figures over the
+service records read a summary table, members.ServiceYear (one row per member and year), kept exact in the
+transaction of every write by members.services and rebuilt nightly by Celery — why and how under "The yearly
+summary" below. bench/dashboard.py measures the page at 100,000 members and 1,000,000 records.
 """
 
 import calendar
+import functools
+import operator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -30,22 +30,26 @@ from django.db import connection
 from django.db.models import (
     Aggregate,
     Avg,
+    Case,
     Count,
+    DecimalField,
     DurationField,
     Exists,
     F,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
+    Value,
+    When,
 )
 from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, Substr
 from django.utils import timezone
 
 from demands.models import MicroWish
-from incentives.models import Redemption, StarRating
-from members.models import Member, Organization, ServiceRecord
+from incentives.models import RatingRun, Redemption, StarRating
+from members.models import ALL_DAYS, Member, Organization, ServiceRecord, ServiceYear, ServiceYearBuilt
 from members.selectors import managed_organizations, visible_organizations
 from projects.models import Activity, ActivitySurvey, ServiceProject
 from projects.selectors import SurveySummary, survey_summary_for_member
@@ -140,6 +144,93 @@ def _counted_records(organization: Organization) -> QuerySet[ServiceRecord]:
     )
 
 
+# --- The yearly summary (members.ServiceYear) --------------------------------------------------------------------
+#
+# Why a summary table, and which: bench/dashboard.py at 100,000 members and 1,000,000 records (2 CPUs) measured the
+# page at 5.0–7.6 s. EXPLAIN ANALYZE: the records pass (participants, active, hours) read 437,000 records through
+# 96,000 member index probes (1.4–1.9 s), the 12-month trend 477,000 the same way (1.3 s), the follow-up list
+# probed the records once per roster member (0.7 s). No index shrinks that: the figures need every record of the
+# period, and participants/active are distinct counts over arbitrary days, which no per-organization total can
+# give. So the records are summarised per member and year (members.ServiceYear: per month hours, services and a
+# bit mask of the days served), one row per member who served: ~100,000 rows a year instead of ~500,000 records.
+# Distinct counts stay exact for any period (the day masks), hours are exact for whole months, and the few days of
+# a partial month at a period's edge are summed live from the records (the `members_record_counted_date` index).
+# Keyed by member, the summary needs no change when a member is transferred or changes status: every query joins
+# the member's branch and status now, exactly like the live computation.
+#
+# Kept current in the transaction of the write (members.services locks and recomputes the member's row), not by
+# an asynchronous task, so it never lags: the figures equal the live computation the moment a write commits
+# (tests/dashboard/test_summary.py). A year is read from the summary only once `service_year_rebuild` built it
+# (the periodic Celery task "service summary rebuild" builds the current and the previous years nightly and
+# repairs anything written around the services); other years, and SQLite test databases, are computed live.
+
+
+def _summary_years(*periods: "Period") -> range:
+    return range(min(p.start.year for p in periods), max(p.end.year for p in periods) + 1)
+
+
+def summary_ready(years: range) -> bool:
+    """Whether every year of `years` is built in the summary; one query."""
+    return ServiceYearBuilt.objects.filter(year__in=list(years)).count() == len(years)
+
+
+def _month_spans(period: "Period"):
+    """(year, month, first day, last day) of each calendar month the period touches, clipped to the period."""
+    y, m = period.start.year, period.start.month
+    while (y, m) <= (period.end.year, period.end.month):
+        last = calendar.monthrange(y, m)[1]
+        first_day = period.start.day if (y, m) == (period.start.year, period.start.month) else 1
+        last_day = period.end.day if (y, m) == (period.end.year, period.end.month) else last
+        yield y, m, first_day, last_day, first_day == 1 and last_day == last
+        y, m = (y, m + 1) if m < 12 else (y + 1, 1)
+
+
+def _by_year(terms: dict[int, list], output_field, combine=operator.add):
+    """CASE year WHEN y THEN that year's terms combined (summed) … ELSE 0 END."""
+    whens = []
+    for year, year_terms in terms.items():
+        whens.append(When(year=year, then=functools.reduce(combine, year_terms)))
+    return Case(*whens, default=Value(0), output_field=output_field) if whens else Value(0, output_field)
+
+
+def _days_served(period: "Period"):
+    """> 0 on a ServiceYear row when the member served on a day of `period` in that row's year."""
+    terms: dict[int, list] = {}
+    for y, m, first_day, last_day, _whole in _month_spans(period):
+        mask = ALL_DAYS & ((1 << last_day) - 1) & ~((1 << (first_day - 1)) - 1)
+        terms.setdefault(y, []).append(F(f"days_{m:02d}").bitand(mask))
+    # OR, not +: twelve 31-bit masks would overflow a 32-bit sum.
+    return _by_year(terms, IntegerField(), combine=lambda a, b: a.bitor(b))
+
+
+def _whole_months(period: "Period", prefix: str, output_field, partial_too: "Period | None" = None):
+    """The sum of a ServiceYear row's `prefix`_MM columns over the months entirely inside `period` (and over the
+    partial ones too when `partial_too` is the period: their days outside it hold no record)."""
+    terms: dict[int, list] = {}
+    for y, m, _first, _last, whole in _month_spans(period):
+        if whole or partial_too is not None:
+            terms.setdefault(y, []).append(F(f"{prefix}_{m:02d}"))
+    return _by_year(terms, output_field)
+
+
+def _partial_months(period: "Period") -> tuple[Q | None, Q | None]:
+    """For the months `period` covers only in part: its days in them, and their days outside it (None, None when
+    every month is whole)."""
+    inside = outside = None
+    for y, m, first_day, last_day, whole in _month_spans(period):
+        if whole:
+            continue
+        days = Q(date__gte=date(y, m, first_day), date__lte=date(y, m, last_day))
+        month = Q(date__gte=date(y, m, 1), date__lte=date(y, m, calendar.monthrange(y, m)[1]))
+        inside = days if inside is None else inside | days
+        outside = month & ~days if outside is None else outside | (month & ~days)
+    return inside, outside
+
+
+def _summary_rows(organization: Organization) -> QuerySet[ServiceYear]:
+    return ServiceYear.objects.filter(member__organization__path__startswith=organization.path)
+
+
 @dataclass
 class MemberFigures:
     members: int
@@ -170,11 +261,16 @@ class _ChildFigures:
     services: int = 0
 
 
-def _figures_by_child(organization: Organization, period: Period) -> dict[str, _ChildFigures]:
+def _figures_by_child(
+    organization: Organization, period: Period, summary: bool | None = None
+) -> dict[str, _ChildFigures]:
     """Roster and record figures grouped by the child of `organization` each member's branch lies under (the key
-    is the child's path; members homed at the organization itself are under its own path). Two queries — one over
-    the roster, one pass over the counted records of the period and the 90-day window — which serve both the
-    totals (summed over the keys: a member lies under exactly one) and the league table."""
+    is the child's path; members homed at the organization itself are under its own path). They serve both the
+    totals (summed over the keys: a member lies under exactly one) and the league table.
+
+    Two or three queries: the roster; then, when the years are built in the summary (`summary`; None = look it up,
+    one query more), one pass over the ServiceYear rows of the period and the 90-day window, plus the records of
+    the period's partial months; otherwise one pass over the counted records of the period and the window."""
     prefix_length = len(organization.path) + PATH_SEGMENT
     rows: dict[str, _ChildFigures] = {}
     for child, n in (
@@ -186,27 +282,81 @@ def _figures_by_child(organization: Organization, period: Period) -> dict[str, _
         .values_list("child", "n")
     ):
         rows.setdefault(child, _ChildFigures()).members = n
-    window_start = period.end - timedelta(days=ACTIVE_WINDOW_DAYS - 1)
-    in_period = Q(date__gte=period.start, date__lte=period.end)
+    window = Period(period.end - timedelta(days=ACTIVE_WINDOW_DAYS - 1), period.end)
     on_roster = Q(member__status=Member.Status.ACTIVE)
-    for row in (
-        _counted_records(organization)
-        .filter(date__gte=min(period.start, window_start), date__lte=period.end)
-        .annotate(child=Substr("member__organization__path", 1, prefix_length))
-        .values("child")
-        .annotate(
-            hours=Sum("hours", filter=in_period),
-            services=Count("pk", filter=in_period),
-            participants=Count("member", distinct=True, filter=in_period & on_roster),
-            active=Count("member", distinct=True, filter=Q(date__gte=window_start) & on_roster),
+    if summary is None:
+        summary = summary_ready(_summary_years(period, window))
+    if summary:
+        years = _summary_years(period, window)
+        # The default period ends today: its last month is partial, but no record lies after today, so the whole
+        # month of the summary is exact. Only when a partial month has records outside the period (one indexed
+        # EXISTS says) are its days inside summed live from the records instead.
+        inside, outside = _partial_months(period)
+        live_days = (
+            inside
+            if outside is not None
+            and ServiceRecord.objects.filter(outside, status__in=ServiceRecord.COUNTED_STATUSES).exists()
+            else None
         )
-        .order_by()
-    ):
+        hour_months = period if live_days is None else None
+        # One row per member and year: a member is counted once without DISTINCT (which sorts every row) unless
+        # the period or the window spans two years.
+        distinct = period.start.year != period.end.year or window.start.year != window.end.year
+        figures_rows = (
+            _summary_rows(organization)
+            .filter(year__gte=years[0], year__lte=years[-1])
+            .annotate(
+                child=Substr("member__organization__path", 1, prefix_length),
+                in_period=_days_served(period),
+                in_window=_days_served(window),
+                period_hours=_whole_months(period, "hours", DecimalField(max_digits=9, decimal_places=2), hour_months),
+                period_services=_whole_months(period, "services", IntegerField(), hour_months),
+            )
+            .values("child")
+            .annotate(
+                hours=Sum("period_hours"),
+                services=Sum("period_services"),
+                participants=Count("member", distinct=distinct, filter=Q(in_period__gt=0) & on_roster),
+                active=Count("member", distinct=distinct, filter=Q(in_window__gt=0) & on_roster),
+            )
+            .order_by()
+        )
+        partial_rows = (
+            _counted_records(organization)
+            .filter(live_days)
+            .annotate(child=Substr("member__organization__path", 1, prefix_length))
+            .values("child")
+            .annotate(hours=Sum("hours"), services=Count("pk"))
+            .order_by()
+            if live_days is not None
+            else []
+        )
+    else:
+        in_period = Q(date__gte=period.start, date__lte=period.end)
+        figures_rows = (
+            _counted_records(organization)
+            .filter(date__gte=min(period.start, window.start), date__lte=period.end)
+            .annotate(child=Substr("member__organization__path", 1, prefix_length))
+            .values("child")
+            .annotate(
+                hours=Sum("hours", filter=in_period),
+                services=Count("pk", filter=in_period),
+                participants=Count("member", distinct=True, filter=in_period & on_roster),
+                active=Count("member", distinct=True, filter=Q(date__gte=window.start) & on_roster),
+            )
+            .order_by()
+        )
+        partial_rows = []
+    for row in figures_rows:
         figures = rows.setdefault(row["child"], _ChildFigures())
         figures.hours = _hours(row["hours"])
-        figures.services = row["services"]
+        figures.services = row["services"] or 0
         figures.participants = row["participants"]
         figures.active = row["active"]
+    for row in partial_rows:
+        figures = rows.setdefault(row["child"], _ChildFigures())
+        figures.hours = _hours(figures.hours + row["hours"])
+        figures.services += row["services"]
     return rows
 
 
@@ -319,21 +469,32 @@ def redemption_figures(organization: Organization, period: Period) -> Redemption
 
 def star_distribution(organization: Organization) -> list[tuple[int, int]]:
     """[(stars 0–5, members)] of the roster by each member's latest final rating (0 when never rated); one query.
-    (A DISTINCT ON over the ratings was measured slower on PostgreSQL than this per-member subquery on the
-    (member, status) index: 630 ms against 480 ms at 100,000 members.)"""
-    latest = (
-        StarRating.objects.filter(member=OuterRef("pk"), status=StarRating.Status.FINAL)
-        .order_by("-run__period_end", "-run__finalized_at", "-pk")
-        .values("stars")[:1]
-    )
-    counts = dict(
-        _roster(organization)
-        .annotate(current_stars=Coalesce(Subquery(latest), 0))
-        .values("current_stars")
-        .annotate(n=Count("pk"))
-        .order_by()
-        .values_list("current_stars", "n")
-    )
+
+    Set-based: the runs are ranked by (period end, finalization, id) — the order of `incentives.selectors.
+    current_stars`, whose last tie-break is the rating's id, which follows its run's — and each member's latest
+    rating is MAX(rank × 10 + stars), one hash aggregate over the final ratings. The per-member subquery this
+    replaces cost 0.9 s at 100,000 members (an index probe and a sort per member), a DISTINCT ON 0.47 s (a sort
+    of every rating); this takes a fraction of that (bench/dashboard.py)."""
+    member, org = Member._meta.db_table, Organization._meta.db_table
+    rating, run = StarRating._meta.db_table, RatingRun._meta.db_table
+    sql = f"""
+        SELECT COALESCE(latest.k %% 10, 0) AS stars, COUNT(*)
+        FROM {member} m
+        JOIN {org} o ON o.id = m.organization_id
+        LEFT JOIN (
+            SELECT r.member_id, MAX(rr.rank * 10 + r.stars) AS k
+            FROM {rating} r
+            JOIN (SELECT id, ROW_NUMBER() OVER (ORDER BY period_end, finalized_at, id) AS rank FROM {run}) rr
+                ON rr.id = r.run_id
+            WHERE r.status = %s
+            GROUP BY r.member_id
+        ) latest ON latest.member_id = m.id
+        WHERE o.path LIKE %s AND m.status = %s
+        GROUP BY COALESCE(latest.k %% 10, 0)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [StarRating.Status.FINAL, organization.path + "%", Member.Status.ACTIVE])
+        counts = dict(cursor.fetchall())
     return [(stars, counts.get(stars, 0)) for stars in range(0, 6)]
 
 
@@ -361,26 +522,44 @@ class TrendMonth:
         return f"{self.year}-{self.month:02d}"
 
 
-def monthly_trend(organization: Organization, end: date, months: int = TREND_MONTHS) -> list[TrendMonth]:
-    """The `months` calendar months up to `end`'s month: counted hours, wishes received and fulfilled; 3 queries."""
+def trend_span(end: date, months: int = TREND_MONTHS) -> Period:
+    """The `months` whole calendar months up to `end`'s month."""
     first_year, first_month = end.year, end.month
     for _i in range(months - 1):
         first_year, first_month = (first_year, first_month - 1) if first_month > 1 else (first_year - 1, 12)
-    span = Period(date(first_year, first_month, 1), Period.month(end.year, end.month).end)
+    return Period(date(first_year, first_month, 1), Period.month(end.year, end.month).end)
+
+
+def monthly_trend(
+    organization: Organization, end: date, months: int = TREND_MONTHS, summary: bool | None = None
+) -> list[TrendMonth]:
+    """The `months` calendar months up to `end`'s month: counted hours (from the whole months of the summary when
+    its years are built, else from the records), wishes received and fulfilled; 3 queries (4 when `summary` is
+    None: the lookup)."""
+    span = trend_span(end, months)
     rows: dict[tuple[int, int], TrendMonth] = {}
-    y, m = first_year, first_month
+    y, m = span.start.year, span.start.month
     for _i in range(months):
         rows[(y, m)] = TrendMonth(y, m)
         y, m = (y, m + 1) if m < 12 else (y + 1, 1)
-    for row in (
-        _counted_records(organization)
-        .filter(date__gte=span.start, date__lte=span.end)
-        .annotate(y=ExtractYear("date"), m=ExtractMonth("date"))
-        .values("y", "m")
-        .annotate(hours=Sum("hours"))
-        .order_by()
-    ):
-        rows[(row["y"], row["m"])].hours = _hours(row["hours"])
+    if summary is None:
+        summary = summary_ready(_summary_years(span))
+    if summary:
+        sums = _summary_rows(organization).aggregate(
+            **{f"h{y}_{m}": Sum(f"hours_{m:02d}", filter=Q(year=y)) for y, m in rows}
+        )
+        for (y, m), month in rows.items():
+            month.hours = _hours(sums[f"h{y}_{m}"])
+    else:
+        for row in (
+            _counted_records(organization)
+            .filter(date__gte=span.start, date__lte=span.end)
+            .annotate(y=ExtractYear("date"), m=ExtractMonth("date"))
+            .values("y", "m")
+            .annotate(hours=Sum("hours"))
+            .order_by()
+        ):
+            rows[(row["y"], row["m"])].hours = _hours(row["hours"])
     for field_name, attribute in (("created_at", "wishes_received"), ("fulfilled_at", "wishes_fulfilled")):
         for row in (
             _wishes(organization)
@@ -443,19 +622,28 @@ def league_table(
     return sorted(rows.values(), key=lambda r: (-r.hours_per_member, -r.hours, r.organization.path))
 
 
-def members_without_service(organization: Organization, year: int) -> QuerySet[Member]:
+def members_without_service(organization: Organization, year: int, summary: bool | None = None) -> QuerySet[Member]:
     """Roster members with no counted service in `year`, by branch and name: a follow-up list for the secretary,
-    never published. Lazy: the view paginates it (a count and one page)."""
-    served = ServiceRecord.objects.filter(
-        member=OuterRef("pk"),
-        status__in=ServiceRecord.COUNTED_STATUSES,
-        date__gte=date(year, 1, 1),
-        date__lte=date(year, 12, 31),
-    )
+    never published. Lazy: the view fetches one page. When the year is built in the summary (`summary`; None =
+    look it up, one query), the anti-join probes the member's ServiceYear row instead of their records."""
+    if summary is None:
+        summary = summary_ready(range(year, year + 1))
+    if summary:
+        served = ServiceYear.objects.filter(member=OuterRef("pk"), year=year, services__gt=0)
+    else:
+        served = ServiceRecord.objects.filter(
+            member=OuterRef("pk"),
+            status__in=ServiceRecord.COUNTED_STATUSES,
+            date__gte=date(year, 1, 1),
+            date__lte=date(year, 12, 31),
+        )
     return (
         _roster(organization)
         .exclude(Exists(served))
         .select_related("organization")
+        # Only what the list shows: the whole roster is sorted before the page is cut, and a full member row
+        # (encrypted fields) made that sort spill to disk at 100,000 members.
+        .only("name", "volunteer_number", "organization__name", "organization__path")
         .order_by("organization__path", "name", "pk")
     )
 
@@ -616,11 +804,14 @@ class Dashboard:
     trend: list[TrendMonth]
     league: list[LeagueRow]
     overdue_tasks: list[Task]
+    summary: bool  # the figures over the records came from the summary (its years are built)
 
 
 def dashboard(organization: Organization, period: Period, today: date | None = None) -> Dashboard:
-    """Every figure of the dashboard: a fixed number of queries (see tests/dashboard/test_queries.py)."""
-    by_child = _figures_by_child(organization, period)
+    """Every figure of the dashboard: a fixed number of queries (see tests/dashboard/test_pages.py)."""
+    window = Period(period.end - timedelta(days=ACTIVE_WINDOW_DAYS - 1), period.end)
+    summary = summary_ready(_summary_years(period, window, trend_span(period.end), Period.year(period.end.year)))
+    by_child = _figures_by_child(organization, period, summary)
     members = _totals(by_child)
     return Dashboard(
         organization=organization,
@@ -631,9 +822,10 @@ def dashboard(organization: Organization, period: Period, today: date | None = N
         redemptions=redemption_figures(organization, period),
         stars=star_distribution(organization),
         training=completion_by_branch(organization, period.end.year),
-        trend=monthly_trend(organization, period.end),
+        trend=monthly_trend(organization, period.end, summary=summary),
         league=league_table(organization, period, by_child),
         overdue_tasks=list(overdue_tasks_for(organization, today)[:20]),
+        summary=summary,
     )
 
 
