@@ -259,10 +259,12 @@ class _ChildFigures:
     active: int = 0
     hours: Decimal = ZERO
     services: int = 0
+    # Counted hours per (year, month) of the `trend` span, when asked for with the summary (one pass for both).
+    trend: dict[tuple[int, int], Decimal] = field(default_factory=dict)
 
 
 def _figures_by_child(
-    organization: Organization, period: Period, summary: bool | None = None
+    organization: Organization, period: Period, summary: bool | None = None, trend: Period | None = None
 ) -> dict[str, _ChildFigures]:
     """Roster and record figures grouped by the child of `organization` each member's branch lies under (the key
     is the child's path; members homed at the organization itself are under its own path). They serve both the
@@ -270,7 +272,8 @@ def _figures_by_child(
 
     Two or three queries: the roster; then, when the years are built in the summary (`summary`; None = look it up,
     one query more), one pass over the ServiceYear rows of the period and the 90-day window, plus the records of
-    the period's partial months; otherwise one pass over the counted records of the period and the window."""
+    the period's partial months; otherwise one pass over the counted records of the period and the window.
+    With the summary, the same pass also sums the months of `trend` (the dashboard's trend chart) when given."""
     prefix_length = len(organization.path) + PATH_SEGMENT
     rows: dict[str, _ChildFigures] = {}
     for child, n in (
@@ -302,6 +305,10 @@ def _figures_by_child(
         # One row per member and year: a member is counted once without DISTINCT (which sorts every row) unless
         # the period or the window spans two years.
         distinct = period.start.year != period.end.year or window.start.year != window.end.year
+        trend_months = list(_month_spans(trend)) if trend is not None else []
+        trend_sums = {f"h{y}_{m}": Sum(f"hours_{m:02d}", filter=Q(year=y)) for y, m, *_rest in trend_months}
+        if trend is not None:
+            years = _summary_years(period, window, trend)
         figures_rows = (
             _summary_rows(organization)
             .filter(year__gte=years[0], year__lte=years[-1])
@@ -318,6 +325,7 @@ def _figures_by_child(
                 services=Sum("period_services"),
                 participants=Count("member", distinct=distinct, filter=Q(in_period__gt=0) & on_roster),
                 active=Count("member", distinct=distinct, filter=Q(in_window__gt=0) & on_roster),
+                **trend_sums,
             )
             .order_by()
         )
@@ -353,6 +361,7 @@ def _figures_by_child(
         figures.services = row["services"] or 0
         figures.participants = row["participants"]
         figures.active = row["active"]
+        figures.trend = {(y, m): _hours(row.get(f"h{y}_{m}")) for y, m, *_rest in trend_months} if summary else {}
     for row in partial_rows:
         figures = rows.setdefault(row["child"], _ChildFigures())
         figures.hours = _hours(figures.hours + row["hours"])
@@ -472,7 +481,7 @@ def star_distribution(organization: Organization) -> list[tuple[int, int]]:
 
     Set-based: the runs are ranked by (period end, finalization, id) — the order of `incentives.selectors.
     current_stars`, whose last tie-break is the rating's id, which follows its run's — and each member's latest
-    rating is MAX(rank × 10 + stars), one hash aggregate over the final ratings. The per-member subquery this
+    rating is MAX(rank × 10 + stars), one hash aggregate over the subtree's final ratings. The per-member subquery this
     replaces cost 0.9 s at 100,000 members (an index probe and a sort per member), a DISTINCT ON 0.47 s (a sort
     of every rating); this takes a fraction of that (bench/dashboard.py)."""
     member, org = Member._meta.db_table, Organization._meta.db_table
@@ -486,14 +495,17 @@ def star_distribution(organization: Organization) -> list[tuple[int, int]]:
             FROM {rating} r
             JOIN (SELECT id, ROW_NUMBER() OVER (ORDER BY period_end, finalized_at, id) AS rank FROM {run}) rr
                 ON rr.id = r.run_id
-            WHERE r.status = %s
+            JOIN {member} rm ON rm.id = r.member_id
+            JOIN {org} ro ON ro.id = rm.organization_id
+            WHERE r.status = %s AND ro.path LIKE %s
             GROUP BY r.member_id
         ) latest ON latest.member_id = m.id
         WHERE o.path LIKE %s AND m.status = %s
         GROUP BY COALESCE(latest.k %% 10, 0)
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [StarRating.Status.FINAL, organization.path + "%", Member.Status.ACTIVE])
+        prefix = organization.path + "%"
+        cursor.execute(sql, [StarRating.Status.FINAL, prefix, prefix, Member.Status.ACTIVE])
         counts = dict(cursor.fetchall())
     return [(stars, counts.get(stars, 0)) for stars in range(0, 6)]
 
@@ -531,20 +543,27 @@ def trend_span(end: date, months: int = TREND_MONTHS) -> Period:
 
 
 def monthly_trend(
-    organization: Organization, end: date, months: int = TREND_MONTHS, summary: bool | None = None
+    organization: Organization,
+    end: date,
+    months: int = TREND_MONTHS,
+    summary: bool | None = None,
+    hours: dict[tuple[int, int], Decimal] | None = None,
 ) -> list[TrendMonth]:
     """The `months` calendar months up to `end`'s month: counted hours (from the whole months of the summary when
     its years are built, else from the records), wishes received and fulfilled; 3 queries (4 when `summary` is
-    None: the lookup)."""
+    None: the lookup; 2 when the dashboard passes the `hours` its summary pass summed)."""
     span = trend_span(end, months)
     rows: dict[tuple[int, int], TrendMonth] = {}
     y, m = span.start.year, span.start.month
     for _i in range(months):
         rows[(y, m)] = TrendMonth(y, m)
         y, m = (y, m + 1) if m < 12 else (y + 1, 1)
-    if summary is None:
+    if hours is None and summary is None:
         summary = summary_ready(_summary_years(span))
-    if summary:
+    if hours is not None:
+        for key, month in rows.items():
+            month.hours = _hours(hours.get(key))
+    elif summary:
         sums = _summary_rows(organization).aggregate(
             **{f"h{y}_{m}": Sum(f"hours_{m:02d}", filter=Q(year=y)) for y, m in rows}
         )
@@ -810,9 +829,16 @@ class Dashboard:
 def dashboard(organization: Organization, period: Period, today: date | None = None) -> Dashboard:
     """Every figure of the dashboard: a fixed number of queries (see tests/dashboard/test_pages.py)."""
     window = Period(period.end - timedelta(days=ACTIVE_WINDOW_DAYS - 1), period.end)
-    summary = summary_ready(_summary_years(period, window, trend_span(period.end), Period.year(period.end.year)))
-    by_child = _figures_by_child(organization, period, summary)
+    span = trend_span(period.end)
+    summary = summary_ready(_summary_years(period, window, span, Period.year(period.end.year)))
+    by_child = _figures_by_child(organization, period, summary, trend=span)
     members = _totals(by_child)
+    trend_hours = None
+    if summary:
+        trend_hours = {}
+        for figures in by_child.values():
+            for key, value in figures.trend.items():
+                trend_hours[key] = trend_hours.get(key, ZERO) + value
     return Dashboard(
         organization=organization,
         period=period,
@@ -822,7 +848,7 @@ def dashboard(organization: Organization, period: Period, today: date | None = N
         redemptions=redemption_figures(organization, period),
         stars=star_distribution(organization),
         training=completion_by_branch(organization, period.end.year),
-        trend=monthly_trend(organization, period.end, summary=summary),
+        trend=monthly_trend(organization, period.end, summary=summary, hours=trend_hours),
         league=league_table(organization, period, by_child),
         overdue_tasks=list(overdue_tasks_for(organization, today)[:20]),
         summary=summary,
