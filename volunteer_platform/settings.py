@@ -372,5 +372,23 @@ STORAGES = {
 # (demands/photos.py) plus the form fields. nginx's client_max_body_size (deploy/nginx.conf) is this value, so a
 # too-large upload is refused by nginx at once instead of being buffered (tests/site/test_deploy.py ties them).
 MAX_REQUEST_BODY_MB = 25
+# deploy/env.example marks what an operator must replace with "change-me": a value still holding it is refused.
+if not DEBUG:
+    _placeholders = [
+        name
+        for name, value in (
+            ("SECRET_KEY", SECRET_KEY),
+            ("FIELD_ENCRYPTION_KEYS", ",".join(FIELD_ENCRYPTION_KEYS)),
+            ("FIELD_HMAC_KEY", FIELD_HMAC_KEY),
+            ("DATABASE_URL", env.str("DATABASE_URL", default="")),
+            ("EMAIL_URL", env.str("EMAIL_URL", default="")),
+            ("AWS_SECRET_ACCESS_KEY", _media_storage.get("OPTIONS", {}).get("secret_key", "")),
+        )
+        if "change-me" in value
+    ]
+    if _placeholders:
+        raise ImproperlyConfigured(f"Replace the example values (change-me…) of: {', '.join(_placeholders)}.")
+# Workers log through LOGGING above (request id, LOG_FORMAT) instead of Celery replacing the root logger's handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Failed Celery tasks (volunteer_platform.JobFailure, in the admin) are kept this many days.
 JOB_FAILURE_RETENTION_DAYS = env.int("JOB_FAILURE_RETENTION_DAYS", default=90)
