@@ -7,12 +7,13 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint format check-migrations translations messages clean help
+.PHONY: run test lint format check-migrations translations messages clean help stack-test
 
 help:
 	@echo "make run    - install, migrate, load demo data, start web + Celery worker + beat on http://$(HOST):$(PORT)/"
 	@echo "make test   - install dev requirements and run the whole test suite"
 	@echo "make lint   - ruff check + format check"
+	@echo "make stack-test - production stack on 127.0.0.1: 2 gunicorn + 2 workers + beat, one of each killed mid-run"
 
 $(VENV)/bin/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]}"'
@@ -53,6 +54,12 @@ format: $(VENV)/.installed-dev
 check-migrations: export DJANGO_SETTINGS_MODULE = volunteer_platform.settings_test
 check-migrations: $(VENV)/.installed-dev
 	$(PY) manage.py makemigrations --check --dry-run
+
+# Two gunicorn instances, two Celery workers and one beat on production settings, sharing PostgreSQL (database
+# vp_stack, recreated) and Redis db 7 on 127.0.0.1; the main journeys survive a killed web instance and worker
+# (deploy/stack_test.py, docs/deploy.md). Needs both services; .ci/run runs it after `make test`.
+stack-test: $(VENV)/.installed-dev
+	$(PY) deploy/stack_test.py
 
 # Refresh the English catalogue from the Chinese source strings (needs GNU gettext; compiling does not).
 messages: export DEBUG ?= true
