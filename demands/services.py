@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from incentives.services import award
+from members import public_cache
 from members.models import Community, Grid, Member, ServiceRecord, Team
 from members.selectors import organization_managers
 from members.services import check_service_times, service_record_create, service_record_verify
@@ -102,6 +103,8 @@ def _event(
     reason: str = "",
     public: bool = True,
 ) -> WishEvent:
+    # Every transition writes its event here: the wall and the public pages of wishes change with it.
+    public_cache.changed("wishes")
     return WishEvent.objects.create(
         wish=wish,
         action=action,

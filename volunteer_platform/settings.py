@@ -392,3 +392,15 @@ if not DEBUG:
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Failed Celery tasks (volunteer_platform.JobFailure, in the admin) are kept this many days.
 JOB_FAILURE_RETENTION_DAYS = env.int("JOB_FAILURE_RETENTION_DAYS", default=90)
+
+# --- Benchmark (Step 10: bench/, `make bench`) ---------------------------------------------------------------------
+# The bench serves plain http on 127.0.0.1 with DEBUG off: it turns the Secure flag of the cookies off (never do so
+# behind real https). The wish form's limits may be raised from the environment ("count,seconds"), so one load
+# process from one address measures the form, not the limiter. BENCH_CEILING_VIEW mounts /bench/ceiling/, a fixed
+# short answer through the whole middleware stack (the ceiling the pages are measured against); off by default.
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+WISH_SUBMIT_IP_LIMIT = tuple(env.list("WISH_SUBMIT_IP_LIMIT", cast=int, default=list(WISH_SUBMIT_IP_LIMIT)))
+WISH_SUBMIT_PHONE_LIMIT = tuple(env.list("WISH_SUBMIT_PHONE_LIMIT", cast=int, default=list(WISH_SUBMIT_PHONE_LIMIT)))
+BENCH_CEILING_VIEW = env.bool("BENCH_CEILING_VIEW", default=False)

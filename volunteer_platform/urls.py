@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -25,3 +26,6 @@ urlpatterns = [
     path("", include("projects.urls")),
     path("admin/", admin.site.urls),
 ]
+
+if settings.BENCH_CEILING_VIEW:  # `make bench` only (bench/config.py); production never mounts it
+    urlpatterns.append(path("bench/ceiling/", views.bench_ceiling, name="bench_ceiling"))

@@ -1,13 +1,16 @@
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from members import public_cache
 
 from .health import broker_state, database_state, outbox_state
 from .selectors import public_figures
 
 
 @require_GET
+@public_cache.public_page(timeout=60)
 def home(request):
     """The public home page: what the platform is for, what each audience can do, and this year's figures
     (aggregates only, cached for 5 minutes: no query for a visitor while they are cached)."""
@@ -30,3 +33,10 @@ def healthz(request):
         "outbox": outbox_state() if db_ok else {"oldest_pending_age_seconds": None},
     }
     return JsonResponse(body, status=200 if ok else 503)
+
+
+@require_GET
+def bench_ceiling(request):
+    """The benchmark's ceiling (mounted only with BENCH_CEILING_VIEW): a fixed short answer through the whole
+    middleware stack, no template and no query — what every page is measured against."""
+    return HttpResponse(b"ok", content_type="text/plain")

@@ -1,0 +1,108 @@
+"""Whole-page cache of the public pages for anonymous visitors, in the shared cache (Redis in production).
+
+What an anonymous visitor sees on the home page, the wish wall, /projects/, a brand page or an activity page is the
+same for everyone with the same address and language, so it is rendered once and served from the cache until
+something it shows changes. It lives in members, the lowest app every public page's app (demands, projects, the
+site) builds on.
+
+- A page belongs to groups ("wishes", "projects"). Each group has a version in the cache; a page's key holds the
+  versions of its groups, so `changed(group)` — called by the services whose writes change what those pages show;
+  it bumps the version at once and again after the commit (`transaction.on_commit`) — makes every page of the
+  group miss, without finding them.
+  A timeout bounds what no service announces (an admin renaming a category, a clock passing a deadline).
+- Only anonymous GETs without a session or messages cookie use it; signed-in pages differ per person.
+- The CSRF token of the page's forms (the language switcher) is per visitor: the cached copy holds a placeholder,
+  replaced by the visitor's own token on every hit, so their POSTs pass and the CSRF cookie is set as usual.
+- A response is stored only when it is a 200 that added no message.
+"""
+
+import hashlib
+import re
+import uuid
+from functools import wraps
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from django.utils.translation import get_language
+
+GROUPS = frozenset({"wishes", "projects"})
+DEFAULT_TIMEOUT = 300
+PLACEHOLDER = "__PUBLIC_CACHE_CSRF__"
+_CSRF_VALUE = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
+
+
+def _version_key(group: str) -> str:
+    return f"public-page:version:{group}"
+
+
+def changed(*groups: str) -> None:
+    """The pages of `groups` show something that changed: give the groups new versions so their cached pages are
+    not used again — now, and once more after the current transaction commits (at once outside one). The second
+    bump drops a page a concurrent request rendered from the old rows between the first bump and the commit; the
+    first keeps a page from outliving the change when no commit follows the write in this process (the tests'
+    transactions)."""
+    unknown = set(groups) - GROUPS
+    if unknown:
+        raise ValueError(f"unknown public page groups: {sorted(unknown)}")
+
+    def bump():
+        cache.set_many({_version_key(g): uuid.uuid4().hex[:12] for g in groups}, timeout=None)
+
+    bump()
+    transaction.on_commit(bump)
+
+
+def _versions(groups: tuple[str, ...]) -> str:
+    keys = [_version_key(g) for g in groups]
+    found = cache.get_many(keys)
+    missing = {k: uuid.uuid4().hex[:12] for k in keys if k not in found}
+    if missing:
+        # First use (or an evicted version): start one; a concurrent starter may win, which only costs a miss.
+        cache.set_many(missing, timeout=None)
+        found |= missing
+    return ".".join(found[k] for k in keys)
+
+
+def _cacheable_request(request) -> bool:
+    return (
+        request.method in ("GET", "HEAD")
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and "messages" not in request.COOKIES
+        and not request.user.is_authenticated
+    )
+
+
+def public_page(*groups: str, timeout: int = DEFAULT_TIMEOUT):
+    """Serve the decorated view from the cache for anonymous visitors (see the module docstring)."""
+    unknown = set(groups) - GROUPS
+    if unknown:
+        raise ValueError(f"unknown public page groups: {sorted(unknown)}")
+
+    def decorator(view):
+        name = f"{view.__module__}.{view.__qualname__}"
+
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not _cacheable_request(request):
+                return view(request, *args, **kwargs)
+            path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
+            key = f"public-page:{name}:{get_language()}:{_versions(groups)}:{path}"
+            hit = cache.get(key)
+            if hit is not None:
+                content_type, body = hit
+                if PLACEHOLDER.encode() in body:
+                    body = body.replace(PLACEHOLDER.encode(), get_token(request).encode())
+                return HttpResponse(body, content_type=content_type)
+            response = view(request, *args, **kwargs)
+            storage = getattr(request, "_messages", None)
+            if response.status_code == 200 and not response.streaming and not getattr(storage, "added_new", False):
+                body = _CSRF_VALUE.sub(rb"\g<1>" + PLACEHOLDER.encode() + rb"\g<2>", response.content)
+                cache.set(key, (response["Content-Type"], body), timeout)
+            return response
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,97 @@
+"""The public pages an anonymous visitor sees are served from the shared cache (members/public_cache.py) and are
+fresh again as soon as a service changes what they show: a wish published or claimed (the wall), a project's
+activity added, a seat taken (/projects/, the brand page, the activity page). Signed-in members and visitors
+with messages never get a cached page; the cached page's CSRF token is each visitor's own."""
+
+import re
+
+import pytest
+from django.middleware.csrf import _unmask_cipher_token
+from django.test import Client
+
+from members import public_cache
+from projects import services as project_services
+from tests.demands.factories import publish, submit_wish, wish_category
+from tests.members.conftest import member_a, org_tree, secretary_a  # noqa: F401
+from tests.projects.factories import ActivityFactory, ProjectFactory
+from tests.queries import count_queries
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+@pytest.fixture
+def project(org_tree):  # noqa: F811
+    return ProjectFactory(organization=org_tree.branch_a, slug="yinling", title="银龄关爱行动")
+
+
+def test_a_second_anonymous_visit_costs_no_query(client, project):
+    ActivityFactory(project=project)
+    for url in ("/", "/wishes/", "/projects/", "/projects/yinling/"):
+        first = client.get(url)
+        assert first.status_code == 200
+        answers = []
+        queries, sql = count_queries(lambda url=url: answers.append(Client().get(url)))
+        assert answers[0].status_code == 200
+        assert queries == 0, (url, sql)
+        # The same page, but for the visitor's own CSRF token.
+        assert TOKEN.sub("", answers[0].content.decode()) == TOKEN.sub("", first.content.decode())
+        assert TOKEN.search(answers[0].content.decode()).group(1) != TOKEN.search(first.content.decode()).group(1)
+
+
+def test_the_wall_shows_a_wish_published_after_it_was_cached(client, org_tree, secretary_a):  # noqa: F811
+    wish_category("助老")
+    assert "修理水龙头" not in client.get("/wishes/").content.decode()
+    publish(submit_wish(org_tree.community_a), secretary_a)
+    assert "修理水龙头" in Client().get("/wishes/").content.decode()
+
+
+def test_pages_of_projects_follow_new_activities_and_seats(client, project, member_a):  # noqa: F811
+    client.get("/projects/yinling/")
+    activity = ActivityFactory(project=project, capacity=2)
+    assert f"/activities/{activity.pk}/" in Client().get("/projects/yinling/").content.decode()
+    assert 'id="seats-left">2 / 2' in Client().get(f"/activities/{activity.pk}/").content.decode()
+    project_services.signup_create(activity=activity, member=member_a)
+    assert 'id="seats-left">1 / 2' in Client().get(f"/activities/{activity.pk}/").content.decode()
+    assert "剩余 1 / 2" in Client().get("/projects/yinling/").content.decode()
+
+
+def test_changed_bumps_now_and_again_after_the_commit(django_capture_on_commit_callbacks):
+    before = public_cache._versions(("projects",))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        public_cache.changed("projects")
+    now = public_cache._versions(("projects",))
+    assert now != before
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert public_cache._versions(("projects",)) != now
+    with pytest.raises(ValueError):
+        public_cache.changed("nothing")
+
+
+def test_signed_in_members_and_visitors_with_messages_are_not_served_from_the_cache(client, project, member_a):  # noqa: F811
+    activity = ActivityFactory(project=project)
+    url = f"/activities/{activity.pk}/"
+    client.get(url)  # cached for anonymous visitors
+    signed_in = Client()
+    signed_in.force_login(member_a.user)
+    # Rendered for the member (a template context exists), not taken from the anonymous copy.
+    assert signed_in.get(url).context is not None
+    assert Client().get(url).context is None
+    # A page that adds a message (the skills filter for an anonymous visitor) is not stored.
+    Client().get("/projects/?matches=on")
+    queries, _sql = count_queries(lambda: Client().get("/projects/?matches=on"))
+    assert queries > 0
+
+
+def test_each_visitor_gets_a_csrf_token_of_their_own_that_passes(project):
+    Client().get("/")  # fills the cache
+    visitor = Client(enforce_csrf_checks=True)
+    page = visitor.get("/")
+    assert public_cache.PLACEHOLDER not in page.content.decode()
+    token = TOKEN.search(page.content.decode()).group(1)
+    cookie = visitor.cookies["csrftoken"].value
+    assert _unmask_cipher_token(token) == cookie
+    answer = visitor.post("/i18n/setlang/", {"language": "en", "next": "/", "csrfmiddlewaretoken": token})
+    assert answer.status_code == 302
