@@ -47,6 +47,7 @@ from .forms import (
 )
 from .models import (
     Community,
+    DeletionRequest,
     Grid,
     Member,
     Organization,
@@ -914,3 +915,50 @@ class ServiceRecordCorrectionAdmin(ScopedAdminMixin, admin.ModelAdmin):
             )
             return None
         return self.action_form_page(request, corrections, form, title=_("拒绝所选更正申请"), action="refuse_selected")
+
+
+@admin.register(DeletionRequest)
+class DeletionRequestAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Members' requests to delete their personal information: the branch approves (the member is anonymised at
+    once, see services.member_anonymise) or refuses with a reason. Requests are made by the member, never here."""
+
+    scope = staticmethod(selectors.visible_deletion_requests)
+    list_display = ("member", "status", "requested_at", "decided_by", "decided_at")
+    list_select_related = ("member", "decided_by")
+    list_filter = ("status",)
+    search_fields = ("=member__volunteer_number",)
+    fields = ("member", "reason", "status", "requested_at", "decided_by", "decided_at", "decision_note")
+    readonly_fields = fields
+    actions = ("approve_selected", "reject_selected")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_decide_permission(self, request):
+        return is_scoped_staff(request)
+
+    @admin.action(description=_("批准所选申请并删除个人信息"), permissions=["decide"])
+    def approve_selected(self, request, queryset):
+        self.run_bulk(
+            request,
+            queryset.select_related("member"),
+            lambda r: services.deletion_request_approve(request=r, actor=request.user),
+            _("已批准 %(count)d 份申请，相关党员的个人信息已删除。"),
+        )
+
+    @admin.action(description=_("不批准所选申请"), permissions=["decide"])
+    def reject_selected(self, request, queryset):
+        form = ReasonActionForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            note = form.cleaned_data["reason"]
+            self.run_bulk(
+                request,
+                queryset.select_related("member"),
+                lambda r: services.deletion_request_reject(request=r, actor=request.user, note=note),
+                _("已驳回 %(count)d 份申请。"),
+            )
+            return None
+        return self.action_form_page(request, queryset, form, title=_("不批准所选申请"), action="reject_selected")

@@ -803,3 +803,57 @@ class ServiceYearBuilt(models.Model):
 
     def __str__(self):
         return str(self.year)
+
+
+class DeletionRequestStatus(models.TextChoices):
+    PENDING = "pending", _("待审批")
+    APPROVED = "approved", _("已批准，已匿名化")
+    REJECTED = "rejected", _("未批准")
+
+
+class DeletionRequest(models.Model):
+    """A member's request to delete their personal information (PIPL art. 47). The secretary of their branch (or
+    a platform admin) decides. Approval anonymises the member (services.member_anonymise): what identifies them is
+    cleared and their account closed, while their service records stay, with their hours, in the organization's
+    statistics — under a name that no longer points at anyone."""
+
+    Status = DeletionRequestStatus
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("党员"), on_delete=models.PROTECT, related_name="deletion_requests"
+    )
+    reason = models.TextField(_("申请理由"), max_length=500, blank=True)
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_at = models.DateTimeField(_("申请时间"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("审批人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    decision_note = models.CharField(_("审批意见"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("个人信息删除申请")
+        verbose_name_plural = _("个人信息删除申请")
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            # A member waits for one decision at a time.
+            models.UniqueConstraint(
+                fields=["member"], condition=Q(status="pending"), name="members_deletion_one_pending"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=DeletionRequestStatus.values), name="members_deletion_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending", decided_at__isnull=True)
+                | (~Q(status="pending") & Q(decided_at__isnull=False)),
+                name="members_deletion_decided_iff_not_pending",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.member} {self.get_status_display()}"

@@ -127,3 +127,16 @@ class ResidenceForm(forms.Form):
         if community is not None and grid is not None and grid.community_id != community.pk:
             self.add_error("grid", _("所选网格不属于该社区（村）。"))
         return data
+
+
+class DeletionRequestForm(forms.Form):
+    """A member asks for their personal information to be deleted: an optional reason and an explicit confirmation
+    of what follows (the account closes; service records stay for the statistics, without the name)."""
+
+    reason = forms.CharField(
+        label=_("申请理由（选填）"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    confirm = forms.BooleanField(
+        label=_("我已了解：批准后我的账号将被注销，姓名、手机号等个人信息将被删除，服务记录仅以匿名方式保留用于统计。"),
+        error_messages={"required": _("请勾选确认后再提交。")},
+    )

@@ -22,8 +22,10 @@ from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
 from django.utils.module_loading import import_string
 
+from .availability import SLOT_CHOICES, from_mask
 from .models import (
     Community,
+    DeletionRequest,
     Grid,
     Member,
     Organization,
@@ -121,6 +123,12 @@ def visible_transfers(user, *, queryset: QuerySet[Transfer] | None = None) -> Qu
     """Transfers seen by both the organization left and the organization joined."""
     qs = Transfer.objects.all() if queryset is None else queryset
     return _scoped(qs, user, "from_organization", "to_organization")
+
+
+def visible_deletion_requests(user, *, queryset: QuerySet[DeletionRequest] | None = None) -> QuerySet[DeletionRequest]:
+    """Requests of members whose home branch is in scope (the branch decides)."""
+    qs = DeletionRequest.objects.all() if queryset is None else queryset
+    return _scoped(qs, user, "member__organization")
 
 
 def visible_teams(user, *, queryset: QuerySet[Team] | None = None) -> QuerySet[Team]:
@@ -465,3 +473,88 @@ def digest_extras(organization: Organization, year: int, month: int) -> dict:
     dotted path taking the organization, year and month; see the members_monthly_digest template for the keys)."""
     path = getattr(settings, "MEMBERS_DIGEST_EXTRAS_PROVIDER", "")
     return import_string(path)(organization, year, month) if path else {}
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def personal_data(member: Member) -> dict:
+    """Everything the platform holds about `member`, for their own download (PIPL art. 45): this app's part —
+    profile, 双报到, transfers, service records and their corrections, deletion requests — plus the sections the
+    site composes from the higher apps (`MEMBERS_PERSONAL_DATA_PROVIDER`: a dotted path taking a Member and
+    returning {section: list of plain values}). Full values: it is the member's own information."""
+    member = (
+        Member.objects.select_related("organization", "user").prefetch_related("skills", "interests").get(pk=member.pk)
+    )
+    data = {
+        "profile": {
+            "volunteer_number": member.volunteer_number,
+            "name": member.name,
+            "username": member.user.get_username(),
+            "email": member.user.email,
+            "phone": member.phone,
+            "id_number": member.id_number,
+            "gender": member.get_gender_display(),
+            "birth_year": member.birth_year,
+            "organization": member.organization.name,
+            "status": member.get_status_display(),
+            "skills": [tag.name for tag in member.skills.all()],
+            "interests": [tag.name for tag in member.interests.all()],
+            "availability": [str(label) for slot, label in SLOT_CHOICES if slot in from_mask(member.availability)],
+            "show_full_name_publicly": member.show_full_name_publicly,
+            "full_name_consent_at": _iso(member.full_name_consent_at),
+            "created_at": _iso(member.created_at),
+        },
+        "residence_registrations": [
+            {
+                "community": r.community.name,
+                "status": r.get_status_display(),
+                "registered_on": _iso(r.registered_on),
+                "confirmed_at": _iso(r.confirmed_at),
+                "ended_at": _iso(r.ended_at),
+            }
+            for r in member.residence_registrations.select_related("community").order_by("registered_on", "pk")
+        ],
+        "transfers": [
+            {"from": t.from_organization.name, "to": t.to_organization.name, "on": _iso(t.transferred_on)}
+            for t in member.transfers.select_related("from_organization", "to_organization").order_by("pk")
+        ],
+        "service_records": [
+            {
+                "date": _iso(r.date),
+                "started_at": _iso(r.started_at),
+                "ended_at": _iso(r.ended_at),
+                "place": r.place,
+                "content": r.content,
+                "hours": str(r.hours),
+                "status": r.get_status_display(),
+                "organizer": r.organizer,
+                "recording_organization": r.recording_organization.name,
+            }
+            for r in member.service_records.select_related("recording_organization").order_by("date", "pk")
+        ],
+        "service_record_corrections": [
+            {
+                "record_date": _iso(c.record.date),
+                "reason": c.reason,
+                "status": c.get_status_display(),
+                "requested_at": _iso(c.requested_at),
+            }
+            for c in ServiceRecordCorrection.objects.filter(record__member=member)
+            .select_related("record")
+            .order_by("pk")
+        ],
+        "deletion_requests": [
+            {"status": d.get_status_display(), "requested_at": _iso(d.requested_at), "decided_at": _iso(d.decided_at)}
+            for d in member.deletion_requests.order_by("pk")
+        ],
+    }
+    path = getattr(settings, "MEMBERS_PERSONAL_DATA_PROVIDER", "")
+    if path:
+        data.update(import_string(path)(member))
+    return data
+
+
+def pending_deletion_request(member: Member) -> DeletionRequest | None:
+    return member.deletion_requests.filter(status=DeletionRequest.Status.PENDING).first()

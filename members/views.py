@@ -4,6 +4,8 @@ Views are thin: they find the signed-in member or check scope through `members.s
 validate with `members.portal_forms`, and write through `members.services`.
 """
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -13,6 +15,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -26,7 +29,7 @@ from .availability import DAYS, PERIODS, SLOTS
 from .certificate import certificate_for, content_disposition, render_pdf
 from .forms import _add_errors
 from .models import Member, ResidenceRegistration
-from .portal_forms import OwnProfileForm, ProfileForm, ResidenceForm
+from .portal_forms import DeletionRequestForm, OwnProfileForm, ProfileForm, ResidenceForm
 from .tokens import invitation_token_generator
 
 RECORDS_PAGE_SIZE = 30
@@ -112,6 +115,46 @@ def me_residence(request):
     return render(
         request, "members/residence.html", {"form": form, "member": member, "current": current, "history": history}
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def me_data(request):
+    """我的个人信息: what the platform holds and why (the privacy notice), the download, the deletion request."""
+    member = _own_member(request)
+    form = DeletionRequestForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.deletion_request_create(member=member, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("已提交删除申请，所在支部审批后会处理。"))
+            return redirect("members:me_data")
+    context = {
+        "member": member,
+        "form": form,
+        "pending": selectors.pending_deletion_request(member),
+        "decided": member.deletion_requests.exclude(status="pending").order_by("-decided_at").first(),
+    }
+    return render(request, "members/me_data.html", context)
+
+
+@login_required
+@require_GET
+@never_cache
+def me_data_download(request):
+    """The member's own data as JSON (PIPL art. 45), every full value included; the download is audited."""
+    member = _own_member(request)
+    payload = json.dumps(
+        {"generated_at": timezone.now().isoformat(), **selectors.personal_data(member)},
+        ensure_ascii=False,
+        indent=2,
+    )
+    audit_record(action=AuditEvent.Action.EXPORT, request=request, obj=member, detail={"kind": "personal_data"})
+    response = HttpResponse(payload, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="personal-data-{member.volunteer_number}.json"'
+    return response
 
 
 @login_required

@@ -402,6 +402,16 @@ def notification_retry(*, notification_id: int) -> bool:
 
 
 @transaction.atomic
+def notifications_forget_user(*, user: AbstractBaseUser) -> int:
+    """Delete every message to `user` — their inbox, and the phone number and address copied onto each email and
+    SMS row — and their channel preferences, when their personal information is deleted; returns the messages
+    deleted. Nothing is sent to them afterwards: pending rows go too. No lock: deletes of the user's own rows."""
+    NotificationPreference.objects.filter(user=user).delete()
+    deleted, _by_model = Notification.objects.filter(recipient_user=user).delete()
+    return deleted
+
+
+@transaction.atomic
 def inbox_mark_read(*, user: AbstractBaseUser, notification_id: int | None = None) -> int:
     """Mark one message of `user`'s inbox read (or all of them when no id is given); return how many changed.
 

@@ -326,6 +326,8 @@ MEMBERS_STARS_PROVIDER = "incentives.selectors.current_stars"
 # digest, composed by the site from the apps above members.
 MEMBERS_FEEDBACK_PROVIDER = "volunteer_platform.selectors.member_feedback"
 MEMBERS_DIGEST_EXTRAS_PROVIDER = "volunteer_platform.selectors.digest_extras"
+# …and the higher apps' sections of a member's own data download (/me/data/).
+MEMBERS_PERSONAL_DATA_PROVIDER = "volunteer_platform.selectors.personal_data_sections"
 # How often a pending notification is retried before it is marked failed, and the base of the backoff.
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=30)
