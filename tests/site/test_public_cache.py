@@ -32,7 +32,7 @@ def test_a_second_anonymous_visit_costs_no_query(client, project):
         first = client.get(url)
         assert first.status_code == 200
         answers = []
-        queries, sql = count_queries(lambda url=url: answers.append(Client().get(url)))
+        queries, sql = count_queries(lambda url=url, answers=answers: answers.append(Client().get(url)))
         assert answers[0].status_code == 200
         assert queries == 0, (url, sql)
         # The same page, but for the visitor's own CSRF token.
