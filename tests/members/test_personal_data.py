@@ -183,3 +183,11 @@ def test_the_database_holds_one_pending_request_per_member(li_ming):
     with pytest.raises(IntegrityError), transaction.atomic():
         DeletionRequest.objects.create(member=li_ming, status="approved")  # decided without a time
     assert DeletionRequest.objects.filter(decided_at__lte=timezone.now() + timedelta(days=1)).count() == 0
+
+
+@pytest.mark.parametrize("url", ["/me/profile/", "/me/residence/", "/wishes/new/", "/accounts/login/"])
+def test_every_form_that_collects_data_links_the_privacy_notice(client, li_ming, url):
+    if url.startswith("/me/"):
+        sign_in(client, li_ming)
+    page = client.get(url).content.decode()
+    assert '<a class="link-secondary" id="footer-privacy" href="/privacy/">隐私说明</a>' in page
