@@ -61,3 +61,49 @@ class EncryptedTextField(models.TextField):
         if value is None or value == "":
             return value
         return encrypt(value)
+
+
+def encrypted_columns() -> list[tuple[type[models.Model], models.Field]]:
+    """Every (model, field) stored with EncryptedTextField in any installed app, history tables included."""
+    from django.apps import apps
+
+    return [
+        (model, field)
+        for model in apps.get_models()
+        for field in model._meta.concrete_fields
+        if isinstance(field, EncryptedTextField)
+    ]
+
+
+def reencrypt_all(*, batch: int = 500) -> dict[str, int]:
+    """Re-encrypt every encrypted value under the first of FIELD_ENCRYPTION_KEYS (MultiFernet.rotate: decrypted
+    with whichever key still opens it, encrypted with the first), so the old keys can then be removed. Works on
+    the stored tokens in SQL, table by table, each table in one transaction; returns the values re-encrypted per
+    column. Safe to run again (a token already under the first key is rewritten under it once more)."""
+    from django.db import connection, transaction
+
+    fernet = _fernet()
+    done: dict[str, int] = {}
+    for model, field in encrypted_columns():
+        table = connection.ops.quote_name(model._meta.db_table)
+        column = connection.ops.quote_name(field.column)
+        pk = connection.ops.quote_name(model._meta.pk.column)
+        count = 0
+        last = None
+        with transaction.atomic(), connection.cursor() as cursor:
+            while True:  # batches in key order, so a large table is never held in memory at once
+                after = "" if last is None else f"AND {pk} > %s"
+                # Table and column names come from the models and are quoted; values are parameters.
+                cursor.execute(
+                    f"SELECT {pk}, {column} FROM {table} WHERE {column} <> '' {after} ORDER BY {pk} LIMIT {int(batch)}",
+                    [] if last is None else [last],
+                )
+                rows = cursor.fetchall()
+                if not rows:
+                    break
+                updates = [(fernet.rotate(token.encode()).decode(), key) for key, token in rows]
+                cursor.executemany(f"UPDATE {table} SET {column} = %s WHERE {pk} = %s", updates)
+                count += len(updates)
+                last = rows[-1][0]
+        done[f"{model._meta.label}.{field.name}"] = count
+    return done
