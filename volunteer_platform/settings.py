@@ -366,9 +366,9 @@ else:
     raise ImproperlyConfigured("MEDIA_STORAGE must be 'local' or 's3'.")
 STORAGES = {
     "default": _media_storage,
-    # Hashed file names (site.3f2a….css) let nginx tell browsers to cache static files for a year; needs
-    # `collectstatic` before start. With DEBUG on, Django serves the plain names and needs no manifest.
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    # Hashed file names (site.3f2a….css) after `collectstatic`, so nginx lets browsers cache static files for a
+    # year; plain names before it (volunteer_platform/staticfiles.py). With DEBUG on, Django serves plain names.
+    "staticfiles": {"BACKEND": "volunteer_platform.staticfiles.HashedStaticFilesStorage"},
 }
 # The largest request body the application accepts: the fulfilment form's MAX_PHOTOS (3) photos of at most 8 MB
 # (demands/photos.py) plus the form fields. nginx's client_max_body_size (deploy/nginx.conf) is this value, so a

@@ -204,3 +204,23 @@ def test_systemd_units_share_one_environment_and_beat_is_a_single_unit():
     assert "deploy/gunicorn.conf.py volunteer_platform.wsgi" in units["volunteer-web.service"]
     assert " beat " in units["volunteer-beat.service"] and "@" not in units["volunteer-beat.service"].split("\n")[0]
     assert " beat" not in units["volunteer-worker.service"].split("ExecStart=")[1].split("\n")[0]  # no embedded -B
+
+
+def test_static_names_are_hashed_after_collectstatic_and_plain_before(tmp_path):
+    """A page never fails over a static URL: before collectstatic the plain name, after it the hashed one."""
+    probe = (
+        "import django; django.setup()\nfrom django.templatetags.static import static\nprint(static('css/site.css'))\n"
+    )
+    env = operator_environment(STATIC_ROOT=str(tmp_path / "static"), LOG_LEVEL="ERROR")
+    assert run_python(probe, env).stdout.strip() == "/static/css/site.css"
+
+    collect = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert collect.returncode == 0, collect.stderr
+    assert re.fullmatch(r"/static/css/site\.[0-9a-f]{12}\.css", run_python(probe, env).stdout.strip())
