@@ -89,6 +89,8 @@ TABLE = {
     "members:me_residence":                 row(L,    L,      200,     200,     200,  200,  404),
     "members:me_records":                   row(L,    L,      200,     200,     200,  200,  404),
     "members:me_certificate":               row(L,    L,      200,     200,     200,  200,  404),
+    "members:me_data":                      row(L,    L,      200,     200,     200,  200,  404),
+    "members:me_data_download":             row(L,    L,      200,     200,     200,  200,  404),
     # The link checks its token, then moves it into the session (Django's password-reset pattern).
     "members:invite_accept":                everyone("→/accounts/invite/"),
     "members:residence_queue":              row(L,    L,      404,     404,     200,  200,  200),
@@ -207,6 +209,7 @@ ADMIN = {
     "members.member":                           ((200, 200),           ("member_a", 200, 404),      200),
     # Member B registered at community A: both secretaries see it (B's member, A's community).
     "members.residenceregistration":            ((200, 200),           ("registration", 200, 200),  200),
+    "members.deletionrequest":                  ((200, 403),           None,                        403),
     "members.transfer":                         ((200, 403),           None,                        403),
     "members.team":                             ((200, 200),           None,                        200),
     "members.servicerecord":                    ((200, 200),           None,                        200),
@@ -240,6 +243,7 @@ ADMIN = {
     "projects.selfreport":                      ((200, 403),           None,                        403),
     "volunteer_platform.plan":                  ((200, 200),           ("plan", 200, 404),          200),
     "volunteer_platform.task":                  ((200, 200),           ("task", 200, 404),          200),
+    "volunteer_platform.jobfailure":            (SUPERUSER_ONLY,       None,                        403),
 }
 # fmt: on
 

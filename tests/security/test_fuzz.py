@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from demands.models import MicroWish, PairingVisit, ServiceOffer, WishEvent, WishPhoto
 from incentives.models import Objection
-from members.models import Member, ResidenceRegistration, ServiceRecord
+from members.models import DeletionRequest, Member, ResidenceRegistration, ServiceRecord
 from notifications.models import Notification, NotificationPreference
 from projects.models import SelfReport, SignUp
 from tests.security.world import build_world
@@ -145,6 +145,11 @@ MEMBER = [
         fields=("skills", "interests", "availability", "show_full_name_publicly"),
     ),
     Target(
+        "personal data deletion request",
+        lambda w: reverse("members:me_data"),
+        valid=lambda w: {"reason": "我已搬离本社区。"},
+    ),
+    Target(
         "residence",
         lambda w: reverse("members:me_residence"),
         valid=lambda w: {"community": w.community_a.pk, "grid": ""},
@@ -243,6 +248,7 @@ def _snapshot(world) -> dict:
         SignUp,
         Objection,
         ResidenceRegistration,
+        DeletionRequest,
         NotificationPreference,
         Notification,
     )
