@@ -134,6 +134,19 @@ class Processes:
                 proc.wait(timeout=5)
 
 
+def group_pids(pgid: int) -> list[int]:
+    """The processes of a process group (Celery's main process and its pool children), from /proc."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited meanwhile
+        if int(fields[2]) == pgid:  # state, ppid, pgrp
+            pids.append(int(stat.parent.name))
+    return pids
+
+
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
@@ -519,6 +532,9 @@ def main() -> int:
             busy = wait_until(worker2_busy, "worker 2 to take a batch of the notice", timeout=10, interval=0.1)
         except AssertionError:
             busy = 0
+        if busy:
+            time.sleep(1.0)  # half-way through its batch (100 SMS at 20 ms each)
+        worker2_pids = group_pids(processes.procs["worker2"].pid)
         processes.kill("web-b")
         processes.kill("worker2")
         sent_before = Notification.objects.filter(dedupe_key__startswith=notice, status="sent").count()
@@ -526,10 +542,7 @@ def main() -> int:
             f"SIGKILL web B and worker 2 (worker 2 had {busy} batch task(s) in hand; "
             f"{sent_before}/{notice_size} notice SMS sent)"
         )
-        summary.append(
-            f"killed web B and worker 2 mid-run: worker 2 had {busy} batch(es) of a {notice_size}-SMS notice in "
-            f"hand, {sent_before} of them were sent at that moment"
-        )
+
         try:
             requests.get(f"{web_b}/healthz", timeout=2)
         except requests.ConnectionError:
@@ -581,6 +594,12 @@ def main() -> int:
             f"delivered without an outbox row: {sorted(set(deliveries) - sms_keys)[:5]}"
         )
         assert all(n == 1 for n in deliveries.values()), "an SMS was delivered twice"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM stack_sms_delivery WHERE worker_pid = ANY(%s) AND reference LIKE %s",
+                [worker2_pids, notice + "%"],
+            )
+            by_worker2 = cursor.fetchone()[0]
         journey_rows = Notification.objects.filter(created_at__gte=journeys_began).exclude(
             dedupe_key__startswith=notice
         )
@@ -602,6 +621,9 @@ def main() -> int:
         assert submit_request_id in worker_logs, "the request id did not reach the worker's log"
 
         summary += [
+            f"killed web B and worker 2 mid-run: worker 2 had {busy} batch(es) of a {notice_size}-SMS notice in "
+            f"hand and had delivered {by_worker2} SMS of it; {sent_before} of the notice were sent at the kill, "
+            f"worker 1 sent the rest",
             f"journeys through A and B, then A alone: {journey_elapsed:.0f} s",
             "  wish 1: submitted A, tracked B, verified+published A (secretary signed in on B), claimed B",
             "  wish 2: submitted B; after the kill verified+published, claimed, tracked on A",
