@@ -482,6 +482,8 @@ def main() -> int:
     summary.append(f"setup (database, demo, static files, schedules): {time.monotonic() - started:.0f} s")
 
     processes = Processes(env)
+    # A CI timeout or `kill` ends the test through `finally` too, so nothing it started outlives it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         workers = start_stack(processes, port_a, port_b)
         wait_for_stack(processes, [web_a, web_b], workers)
