@@ -143,11 +143,13 @@ def bench(runs: int) -> None:
     community = Organization.objects.filter(parent=top).order_by("path").first()
     branch = Organization.objects.filter(type=Organization.Type.BRANCH).annotate(n=Count("members"))
     branch = branch.order_by("-n", "path").first()
-    for label, url in (
+    pages = (
         (top.name, "/dashboard/"),
         (community.name, f"/dashboard/?org={community.pk}"),
         (branch.name, f"/dashboard/?org={branch.pk}"),
-    ):
+    )
+
+    def measure(label, url, how):
         client.get(url)  # warm the connection, the caches of PostgreSQL and of the templates
         times = []
         for _ in range(runs):
@@ -158,9 +160,24 @@ def bench(runs: int) -> None:
                 times.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, response.status_code
         print(
-            f"GET {url} [{label}] ({len(ctx.captured_queries)} queries): fastest {min(times):.0f} ms, "
+            f"GET {url} [{label}, {how}] ({len(ctx.captured_queries)} queries): fastest {min(times):.0f} ms, "
             f"median {statistics.median(times):.0f} ms, slowest {max(times):.0f} ms"
         )
+
+    for label, url in pages:
+        measure(label, url, "computed now")
+    # What beat does every 10 minutes: the snapshots of the organizations with DASHBOARD_SNAPSHOT_MIN_MEMBERS
+    # members or more, which the page then reads (volunteer_platform/selectors.py, "Dashboard snapshots").
+    from volunteer_platform import services
+
+    started = time.perf_counter()
+    made = services.dashboard_snapshots_refresh()
+    print(f"dashboard snapshots: {made} organizations in {time.perf_counter() - started:.1f} s")
+    for label, url in pages:
+        if selectors.dashboard_snapshot(
+            selectors.dashboard_organization(admin, url.partition("org=")[2] or top.pk), period
+        ):
+            measure(label, url, "snapshot")
     groups = {
         "members + league by child": lambda: selectors._figures_by_child(top, period, summary),
         "wishes": lambda: selectors.wish_figures(top, period),

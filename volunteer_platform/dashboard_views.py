@@ -110,7 +110,9 @@ def dashboard(request):
     period, problem = _period(request)
     if problem:
         messages.warning(request, problem)
-    figures = selectors.dashboard(organization, period)
+    figures = selectors.dashboard_snapshot(organization, period) if period == selectors.default_period() else None
+    if figures is None:
+        figures = selectors.dashboard(organization, period)
     followup = _Page.of(
         selectors.members_without_service(organization, period.end.year, summary=figures.summary),
         request.GET.get("page"),

@@ -137,6 +137,13 @@ SCHEDULES: list[Schedule] = [
         crontab={"minute": "30", "hour": "3"},
         description="每晚按服务记录重建今年和去年的年度服务汇总（工作台统计用；平时随记录的确认、更正、作废同步更新）",
     ),
+    # --- site ---
+    Schedule(
+        name="dashboard snapshots",
+        task="volunteer_platform.tasks.refresh_dashboard_snapshots",
+        crontab={"minute": "*/10"},
+        description="每10分钟为党员人数多的组织（街道、区）预先计算工作台的本年数据，打开工作台时直接显示",
+    ),
 ]
 
 

@@ -833,6 +833,7 @@ class Dashboard:
     league: list[LeagueRow]
     overdue_tasks: list[Task]
     summary: bool  # the figures over the records came from the summary (its years are built)
+    computed_at: datetime | None = None  # set on a snapshot: when the Celery task computed it
 
 
 def dashboard(organization: Organization, period: Period, today: date | None = None) -> Dashboard:
@@ -862,6 +863,50 @@ def dashboard(organization: Organization, period: Period, today: date | None = N
         overdue_tasks=list(overdue_tasks_for(organization, today)[:20]),
         summary=summary,
     )
+
+
+# --- Dashboard snapshots: the top of a large tree ---------------------------------------------------------------
+#
+# Even on the yearly summary, the default dashboard of an organization with 100,000 members costs ~0.55 s of SQL
+# (bench/dashboard.py, 2 CPUs: the summary pass over 200,000 member-years ~0.3 s — two years, as the trend crosses
+# New Year — and the star distribution ~0.18 s) plus the follow-up page and rendering: over the 500 ms target.
+# Those organizations (streets, districts: DASHBOARD_SNAPSHOT_MIN_MEMBERS or more members) get their default
+# dashboard (this year up to today) computed by the Celery task "dashboard snapshots" every 10 minutes and kept in
+# the shared cache; the page reads the snapshot and says when it was computed. Branches and community committees,
+# any other period and the exports are computed when asked, exact to the second. A snapshot lives for two rounds,
+# so a stopped beat falls back to live figures instead of showing old ones.
+
+
+def default_period(today: date | None = None) -> Period:
+    """The dashboard's period when none is asked for: this year up to today."""
+    today = today or timezone.localdate()
+    return Period(date(today.year, 1, 1), today)
+
+
+def snapshot_key(organization_id: int, period: Period) -> str:
+    return f"site:dashboard:v1:{organization_id}:{period.start.isoformat()}:{period.end.isoformat()}"
+
+
+def dashboard_snapshot(organization: Organization, period: Period) -> Dashboard | None:
+    """The snapshot of `organization`'s dashboard for `period` if the task made one (only for the default period of
+    large organizations), else None."""
+    return cache.get(snapshot_key(organization.pk, period))
+
+
+def snapshot_organizations(min_members: int) -> list[Organization]:
+    """Organizations whose roster (active members of the subtree) has at least `min_members`; two queries."""
+    per_branch = dict(
+        Member.objects.filter(status=Member.Status.ACTIVE)
+        .values_list("organization__path")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    organizations = list(Organization.objects.order_by("path"))
+    return [
+        organization
+        for organization in organizations
+        if sum(n for path, n in per_branch.items() if path.startswith(organization.path)) >= min_members
+    ]
 
 
 # --- Home page --------------------------------------------------------------------------------------------------

@@ -1,13 +1,16 @@
-"""Writes of the site's plans and tasks (年度规划 / 任务分工), and of Celery task failures (JobFailure)."""
+"""Writes of the site's plans and tasks (年度规划 / 任务分工), of Celery task failures (JobFailure), and of the
+dashboard snapshots of large organizations (in the shared cache)."""
 
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from . import selectors
 from .models import JobFailure, Task, TaskProgressNote
 
 
@@ -83,3 +86,18 @@ def task_failure_record(
     cutoff = timezone.now() - timedelta(days=settings.JOB_FAILURE_RETENTION_DAYS)
     JobFailure.objects.filter(failed_at__lt=cutoff).delete()
     return failure
+
+
+def dashboard_snapshots_refresh(*, today=None) -> int:
+    """Compute the default dashboard of every organization with DASHBOARD_SNAPSHOT_MIN_MEMBERS or more members and
+    keep it in the shared cache for two rounds of DASHBOARD_SNAPSHOT_SECONDS (selectors, "Dashboard snapshots");
+    returns how many. No lock: each snapshot replaces the previous one whole, so two runs at once are harmless."""
+    period = selectors.default_period(today)
+    organizations = selectors.snapshot_organizations(settings.DASHBOARD_SNAPSHOT_MIN_MEMBERS)
+    for organization in organizations:
+        figures = selectors.dashboard(organization, period, today=today)
+        figures.computed_at = timezone.now()
+        cache.set(
+            selectors.snapshot_key(organization.pk, period), figures, timeout=2 * settings.DASHBOARD_SNAPSHOT_SECONDS
+        )
+    return len(organizations)

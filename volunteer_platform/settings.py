@@ -326,6 +326,10 @@ MEMBERS_STARS_PROVIDER = "incentives.selectors.current_stars"
 # digest, composed by the site from the apps above members.
 MEMBERS_FEEDBACK_PROVIDER = "volunteer_platform.selectors.member_feedback"
 MEMBERS_DIGEST_EXTRAS_PROVIDER = "volunteer_platform.selectors.digest_extras"
+# Dashboards of organizations with at least this many members are computed every 10 minutes by Celery and read
+# from the cache (volunteer_platform/selectors.py, "Dashboard snapshots"); smaller ones are computed when opened.
+DASHBOARD_SNAPSHOT_MIN_MEMBERS = env.int("DASHBOARD_SNAPSHOT_MIN_MEMBERS", default=5000)
+DASHBOARD_SNAPSHOT_SECONDS = 600  # the schedule's interval ("dashboard snapshots", every 10 minutes)
 # …and the higher apps' sections of a member's own data download (/me/data/).
 MEMBERS_PERSONAL_DATA_PROVIDER = "volunteer_platform.selectors.personal_data_sections"
 # How often a pending notification is retried before it is marked failed, and the base of the backoff.
