@@ -36,7 +36,7 @@ from notifications import fanout
 from notifications.crypto import blind_index
 from notifications.services import notifications_forget_user, notify, notify_many, user_messages
 
-from . import selectors
+from . import selectors, signals
 from .availability import FULL_MASK
 from .models import (
     MONTHS,
@@ -953,7 +953,8 @@ def service_record_verify(*, record: ServiceRecord, verifier) -> ServiceRecord:
     """Confirm the hours of a pending record (确认时长).
 
     Lock: the record row, then the member's ServiceYear row (kept equal to the records in this transaction).
-    Invariants: pending → verified, once; nobody confirms their own hours.
+    Invariants: pending → verified, once; nobody confirms their own hours. Sends `signals.service_record_verified`
+    in the transaction (points for an activity attended are awarded by the projects app).
     """
     record = _lock(ServiceRecord, record.pk)
     if record.status != ServiceRecord.Status.PENDING:
@@ -968,6 +969,7 @@ def service_record_verify(*, record: ServiceRecord, verifier) -> ServiceRecord:
     _audit(record, verifier, _("确认时长"))
     record.save()
     _service_year_refresh(member_id=record.member_id, years=[record.date.year])
+    signals.service_record_verified.send(sender=ServiceRecord, record=record, verifier=verifier)
     return record
 
 

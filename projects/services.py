@@ -700,6 +700,38 @@ def _record_hours(signup: SignUp, activity: Activity, actor, organizer_name: str
 
 
 @transaction.atomic
+def attendance_record_verified(*, record: ServiceRecord, verifier) -> None:
+    """Points for an attendance whose record was confirmed after the sheet — the organizer's own attendance, which
+    they may not confirm, confirmed later by another secretary in the admin. The same award as the sheet's, under
+    the same idempotency key, so an attendance never earns twice. Called in the verifying transaction (members
+    signal `service_record_verified`); other records are not the projects app's. Lock: the member's balance row
+    (incentives.services.award)."""
+    activity_id = record.source_ref.removeprefix("activity:")
+    if record.source != ServiceRecord.Source.ACTIVITY or not (activity_id.isascii() and activity_id.isdigit()):
+        return
+    signup = (
+        SignUp.objects.filter(
+            activity_id=int(activity_id),
+            member_id=record.member_id,
+            status=SignUp.Status.ATTENDED,
+        )
+        .select_related("activity__project")
+        .first()
+    )
+    if signup is None:
+        return
+    incentives_services.award(
+        member=record.member,
+        rule=POINTS_RULE,
+        quantity=record.hours,
+        idempotency_key=f"signup:{signup.pk}:hours",
+        source_ref=record.source_ref,
+        actor=verifier,
+        note=signup.activity.display_title[:200],
+    )
+
+
+@transaction.atomic
 def attendance_submit(*, activity: Activity, marks: dict[int, tuple[str, object]], actor) -> AttendanceResult:
     """The attendance sheet: `marks` maps sign-up ids to ("attended", hours or None) or ("no_show", None).
 

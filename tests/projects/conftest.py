@@ -8,7 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from projects.models import Activity, SignUp
-from tests.members.conftest import member_a, member_b, org_tree, secretary_a, secretary_b  # noqa: F401
+from tests.members.conftest import east_secretary, member_a, member_b, org_tree, secretary_a, secretary_b  # noqa: F401
 from tests.projects.factories import ActivityFactory
 
 

@@ -386,6 +386,47 @@ def test_an_organizer_marking_themselves_leaves_their_record_for_someone_else(or
     assert ServiceRecord.objects.get().status == "pending" and not LedgerEntry.objects.exists()
 
 
+def test_the_organizers_record_confirmed_later_earns_the_same_points_once(org_tree, secretary_a, east_secretary):
+    """Another secretary confirms the organizer's hours in the admin: the points follow, as for every attendee."""
+    activity = ActivityFactory(project__organization=org_tree.branch_a)
+    signup = services.signup_create(activity=activity, member=secretary_a.member)
+    other = services.signup_create(activity=activity, member=MemberFactory(organization=org_tree.branch_a))
+    started_ago(activity)
+    marks = {signup.pk: ("attended", None), other.pk: ("attended", None)}
+    services.attendance_submit(activity=activity, marks=marks, actor=secretary_a)
+    attendee_points = LedgerEntry.objects.get(member=other.member).points
+    record = ServiceRecord.objects.get(member=secretary_a.member)
+
+    members_services.service_record_verify(record=record, verifier=east_secretary)
+
+    entry = LedgerEntry.objects.get(member=secretary_a.member)
+    assert (entry.points, entry.idempotency_key, entry.actor) == (
+        attendee_points,
+        f"signup:{signup.pk}:hours",
+        east_secretary,
+    )
+    # The sheet submitted again awards nothing more (same key).
+    services.attendance_submit(activity=activity, marks=marks, actor=secretary_a)
+    assert LedgerEntry.objects.filter(member=secretary_a.member).count() == 1
+
+
+def test_confirming_a_record_of_no_activity_awards_nothing_here(org_tree, secretary_a, member_a):
+    record = members_services.service_record_create(
+        member=member_a,
+        start=timezone.now() - timedelta(hours=3),
+        end=timezone.now() - timedelta(hours=1),
+        place="社区活动中心",
+        content="入户走访",
+        hours=Decimal("2"),
+        source="manual",
+        recording_organization=org_tree.branch_a,
+        organizer="王书记",
+        recorder=None,
+    )
+    members_services.service_record_verify(record=record, verifier=secretary_a)
+    assert not LedgerEntry.objects.exists()
+
+
 def test_waitlisted_members_are_not_on_the_sheet(org_tree, secretary_a, member_a, member_b):
     activity = ActivityFactory(project__organization=org_tree.branch_a, capacity=1)
     services.signup_create(activity=activity, member=member_b)
