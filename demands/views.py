@@ -681,7 +681,16 @@ def offer_edit(request, pk: int):
 @require_GET
 def my_pairings(request):
     member = _require_member(request)
-    context = {"pairings": list(selectors.pairings_of(member)), "visits": list(selectors.recent_visits(member))}
+    pairings = list(selectors.pairings_of(member))
+    if pairings:  # the page shows each household's address and phone in full: one audit event for all of them
+        audit_record(
+            action=AuditEvent.Action.FULL_DATA_VIEW,
+            request=request,
+            object_type="demands.household",
+            object_repr=str(_("结对户联系方式")),
+            detail={"households": sorted({p.household_id for p in pairings})},
+        )
+    context = {"pairings": pairings, "visits": list(selectors.recent_visits(member))}
     return render(request, "demands/my_pairings.html", context)
 
 

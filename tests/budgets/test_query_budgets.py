@@ -58,7 +58,7 @@ BUDGETS = {
     "demands:offers":                 ("anon",  4),
     "demands:my_offers":              ("member_a",  8),
     "demands:offer_edit":             ("member_a",  8),
-    "demands:my_pairings":            ("member_a",  5),
+    "demands:my_pairings":            ("member_a",  8),
     "demands:visit_new":              ("member_a",  4),
     "demands:review":                 ("secretary_a",  6),
     "demands:review_detail":          ("secretary_a", 15),

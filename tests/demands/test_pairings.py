@@ -125,6 +125,11 @@ def test_the_member_sees_pairings_and_logs_a_visit(client, org_tree, member_a, m
     client.force_login(member_a.user)
     page = client.get("/pairings/").content.decode()
     assert "刘奶奶" in page and "幸福路12号3单元101" in page and "空巢老人" in page
+    # The full address and phone were shown: one audit event names the households.
+    from audit.models import AuditEvent
+
+    viewed = AuditEvent.objects.get(action="full_data_view", object_type="demands.household")
+    assert (viewed.user_id, viewed.detail) == (member_a.user_id, {"households": [pairing.household_id]})
 
     yesterday = timezone.localdate() - timedelta(days=1)
     response = client.post(
