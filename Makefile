@@ -7,13 +7,14 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint format check-migrations translations messages clean help stack-test
+.PHONY: run test lint format check-migrations translations messages clean help stack-test bench
 
 help:
 	@echo "make run    - install, migrate, load demo data, start web + Celery worker + beat on http://$(HOST):$(PORT)/"
 	@echo "make test   - install dev requirements and run the whole test suite"
 	@echo "make lint   - ruff check + format check"
 	@echo "make stack-test - production stack on 127.0.0.1: 2 gunicorn + 2 workers + beat, one of each killed mid-run"
+	@echo "make bench  - seed a district into PostgreSQL (once), then load-test gunicorn with locust (bench/run.py)"
 
 $(VENV)/bin/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]}"'
@@ -65,6 +66,11 @@ stack-test: $(VENV)/.installed-dev
 messages: export DEBUG ?= true
 messages: $(VENV)/.installed-run
 	$(PY) manage.py makemessages -l en --no-obsolete --ignore=.venv --ignore=var --ignore=static --ignore=tests --ignore=bench
+
+# On demand, never part of `make test`: needs PostgreSQL and Redis on 127.0.0.1 (bench/config.py); results go to
+# bench/results/. Pass options with BENCH_ARGS, e.g. make bench BENCH_ARGS="--seconds 10 --only home,me".
+bench: $(VENV)/.installed-dev
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var/broker var/cache var/staticfiles var/test-media

@@ -1,0 +1,502 @@
+"""`make bench`: the platform under load at city-district scale, measured against Django's own ceiling.
+
+1. The dedicated PostgreSQL database (bench/config.py; vp_bench_district) is created and migrated when missing and
+   seeded with `seed_demo --scale district` when the district is not there yet (about 4 minutes, printed per part).
+2. The fixtures of the run are prepared through Django with the same settings as the server: a new 20-seat
+   activity for the sign-up storm and the sessions of 200 members who may sign up for it, 16 members' sessions for
+   the member pages, the platform admin's for the dashboard (no sign-in during the run), a brand page and an
+   activity page.
+3. gunicorn starts on 127.0.0.1 with deploy/gunicorn.conf.py (2 × cores + 1 sync workers), DEBUG off, Redis db 8
+   as the shared cache (flushed first); a thread samples every worker's resident memory (psutil) throughout.
+4. Each scenario is one headless locust run (a separate process) at concurrency 16 for --seconds, after a short
+   warm-up: the ceiling (a fixed short answer through the same middleware), the pages, the wish form's POST, and
+   the sign-up storm — 200 different members POST the sign-up of the 20-seat activity, 16 at a time, each once.
+   The storm passes only with exactly 20 confirmed, 180 waitlisted and no error.
+5. One table is printed (requests/s, p50/p95/p99 ms, errors, throughput as a share of the ceiling's, verdict
+   against the targets) and written with the machine's core count and git revision to bench/results/ as JSON and
+   as a PNG chart.
+
+    make bench                       # or: .venv/bin/python bench/run.py --seconds 20 --only home,ceiling
+"""
+
+import argparse
+import csv
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import config  # noqa: E402
+
+PY = str(ROOT / ".venv" / "bin" / "python")
+CONCURRENCY = 16
+STORM_MEMBERS = 200
+STORM_SEATS = 20
+MEMBER_SESSIONS = 16
+
+# scenario, kind ("ceiling", "anonymous", "member", "post", "storm"), label
+SCENARIOS = [
+    ("ceiling", "ceiling", "天花板 ceiling (bare view)"),
+    ("home", "anonymous", "/ home"),
+    ("wish_wall", "anonymous", "/wishes/ wall"),
+    ("projects", "anonymous", "/projects/"),
+    ("brand_page", "anonymous", "brand page"),
+    ("activity_page", "anonymous", "activity page"),
+    ("me", "member", "/me/"),
+    ("me_records", "member", "/me/records/"),
+    ("me_points", "member", "/me/points/"),
+    ("dashboard", "member", "/dashboard/ (district)"),
+    ("wish_submit", "post", "POST /wishes/new/"),
+    ("signup_storm", "storm", "sign-up storm 200→20"),
+]
+# Targets (issue 11): GET p95 < 150 ms, zero errors; anonymous ≥ 60 % of the ceiling, signed-in ≥ 25 %;
+# storm p95 < 250 ms with exactly 20/180; every worker < 200 MB.
+P95_GET_MS = 150
+P95_STORM_MS = 250
+SHARE = {"anonymous": 0.60, "member": 0.25}
+RSS_LIMIT_MB = 200
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=20, help="length of each scenario's locust run")
+    parser.add_argument("--only", default="", help="comma-separated scenarios (the ceiling always runs)")
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: deploy's 2 × cores + 1)")
+    return parser.parse_args()
+
+
+# --- Database and fixtures --------------------------------------------------------------------------------------
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, **config.django_env()}
+
+
+def ensure_database() -> None:
+    import psycopg2
+
+    admin = psycopg2.connect(f"{config.PG}/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config.DATABASE])
+        if cursor.fetchone() is None:
+            print(f"creating database {config.DATABASE}")
+            cursor.execute(f'CREATE DATABASE "{config.DATABASE}"')
+    admin.close()
+    subprocess.run([PY, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env(), check=True)
+    # As in production: hashed static names from the manifest (without it every page logs a warning per file).
+    subprocess.run([PY, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=env(), check=True)
+
+
+def setup_django() -> None:
+    os.environ.update(config.django_env())
+    import django
+
+    django.setup()
+
+
+def ensure_scale_data() -> None:
+    from volunteer_platform import scale
+
+    if scale.district_exists():
+        print(f"scale data present ({scale.DISTRICT}); not seeding")
+        return
+    started = time.perf_counter()
+    subprocess.run([PY, "manage.py", "seed_demo", "--scale", "district"], cwd=ROOT, env=env(), check=True)
+    print(f"seed_demo --scale district: {time.perf_counter() - started:.0f} s")
+
+
+def _session_for(user) -> str:
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
+def prepare_fixtures(path: Path) -> dict:
+    """Ids and sessions of the run (see the module docstring); a new storm activity every run."""
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from demands.models import WishCategory
+    from members.models import Community, Member, Organization
+    from projects import services as project_services
+    from projects.models import Activity, ServiceProject, SignUp
+    from volunteer_platform import scale
+
+    district = Organization.objects.get(parent=None, name=scale.DISTRICT)
+    now = timezone.now()
+    activity = (
+        Activity.objects.filter(
+            project__organization__path__startswith=district.path,
+            project__status="published",
+            status="scheduled",
+            starts_at__gt=now,
+        )
+        .select_related("project")
+        .order_by("starts_at", "pk")
+        .first()
+    )
+    project = activity.project
+    # The storm: a new activity of a district project at 03:00 some weeks ahead (no member is busy then), 20 seats.
+    storm_project = ServiceProject.objects.filter(
+        organization__path__startswith=district.path, status="published", course_required=None
+    ).order_by("pk")[1]
+    taken = set(Activity.objects.filter(project=storm_project).values_list("starts_at", flat=True))
+    day = timezone.localdate() + timedelta(days=30)
+    while True:
+        starts_at = timezone.make_aware(datetime.combine(day, datetime.min.time().replace(hour=3)))
+        if starts_at not in taken:
+            break
+        day += timedelta(days=1)
+    storm = project_services.activity_create(
+        project=storm_project,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=2),
+        capacity=STORM_SEATS,
+        signup_opens_at=now - timedelta(hours=1),
+        signup_closes_at=starts_at - timedelta(hours=1),
+        cancel_cutoff_at=starts_at - timedelta(days=1),
+    )
+    # Members who may sign up: active, not restricted by recent no-shows; spread over the district.
+    recent_no_show = SignUp.objects.filter(status="no_show", activity__starts_at__gte=now - timedelta(days=90))
+    eligible = (
+        Member.objects.filter(organization__path__startswith=district.path, status="active", user__is_active=True)
+        .exclude(pk__in=recent_no_show.values("member_id"))
+        .exclude(Q(organizations_as_secretary__isnull=False))
+        .select_related("user")
+        .order_by("pk")
+    )
+    step = max(eligible.count() // (STORM_MEMBERS + MEMBER_SESSIONS), 1)
+    picked = list(eligible[: step * (STORM_MEMBERS + MEMBER_SESSIONS) : step])
+    storm_members, page_members = picked[:STORM_MEMBERS], picked[STORM_MEMBERS:]
+    admin = get_user_model().objects.get(username="admin")
+    community = Community.objects.filter(organization__path__startswith=district.path).order_by("pk").first()
+    fixtures = {
+        "base_url": f"http://{config.HOST}:{config.PORT}",
+        "district_id": district.pk,
+        "brand_slug": project.slug,
+        "activity_id": activity.pk,
+        "storm_activity_id": storm.pk,
+        "storm_sessions": [_session_for(m.user) for m in storm_members],
+        "member_sessions": [_session_for(m.user) for m in page_members],
+        "admin_session": _session_for(admin),
+        "wish_category_id": WishCategory.objects.filter(active=True).order_by("pk").first().pk,
+        "wish_community_id": community.pk,
+    }
+    path.write_text(json.dumps(fixtures), encoding="utf-8")
+    return fixtures
+
+
+def refresh_dashboard_snapshots() -> None:
+    """What beat's periodic task does in production (no Celery worker runs during the bench): the big
+    organizations' default dashboards computed into the shared cache, which was flushed above."""
+    from volunteer_platform import services
+
+    started = time.perf_counter()
+    count = services.dashboard_snapshots_refresh()
+    print(f"dashboard snapshots of {count} organizations: {time.perf_counter() - started:.1f} s")
+
+
+def storm_outcome(activity_id: int) -> dict[str, int]:
+    from django.db import close_old_connections
+    from django.db.models import Count
+
+    from projects.models import SignUp
+
+    close_old_connections()
+    rows = SignUp.objects.filter(activity_id=activity_id).values("status").annotate(n=Count("pk"))
+    return {row["status"]: row["n"] for row in rows}
+
+
+# --- Server and memory ------------------------------------------------------------------------------------------
+
+
+class RssMonitor(threading.Thread):
+    """Peak resident memory of every gunicorn worker (children of the master), sampled every 0.2 s."""
+
+    def __init__(self, master_pid: int):
+        super().__init__(daemon=True)
+        self.master_pid = master_pid
+        self.peaks: dict[int, int] = {}
+        self.stop = threading.Event()
+
+    def run(self):
+        import psutil
+
+        master = psutil.Process(self.master_pid)
+        while not self.stop.is_set():
+            try:
+                for child in master.children():
+                    try:
+                        rss = child.memory_info().rss
+                    except psutil.Error:
+                        continue
+                    self.peaks[child.pid] = max(self.peaks.get(child.pid, 0), rss)
+            except psutil.Error:
+                pass
+            self.stop.wait(0.2)
+
+
+def start_gunicorn(workers: int, log: Path) -> subprocess.Popen:
+    server_env = {
+        **env(),
+        "GUNICORN_BIND": f"{config.HOST}:{config.PORT}",
+        "GUNICORN_ACCESSLOG": "/dev/null",
+        "GUNICORN_LOGLEVEL": "warning",
+        "GUNICORN_MAX_REQUESTS": "0",  # no recycling: the memory figures are those of long-lived workers
+    }
+    if workers:
+        server_env["GUNICORN_WORKERS"] = str(workers)
+    conf = ROOT / "deploy" / "gunicorn.conf.py"
+    args = [str(ROOT / ".venv" / "bin" / "gunicorn"), "volunteer_platform.wsgi"]
+    args += ["-c", str(conf)] if conf.exists() else ["-b", server_env["GUNICORN_BIND"], "-w", str(workers or 5)]
+    process = subprocess.Popen(args, cwd=ROOT, env=server_env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://{config.HOST}:{config.PORT}/bench/ceiling/", timeout=1).read()
+            return process
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit(f"gunicorn exited; see {log}") from None
+            time.sleep(0.2)
+    process.terminate()
+    raise SystemExit(f"gunicorn did not answer; see {log}")
+
+
+def flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(config.REDIS_URL).flushdb()
+
+
+# --- Load -------------------------------------------------------------------------------------------------------
+
+
+def run_locust(scenario: str, seconds: int, fixtures_path: Path, workdir: Path, users: int = CONCURRENCY) -> dict:
+    prefix = workdir / scenario
+    locust_env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "BENCH_SCENARIO": scenario,
+        "BENCH_FIXTURES": str(fixtures_path),
+        "BENCH_PHONE_START": str(int(time.time()) % 10**7 * 10),
+    }
+    args = [
+        str(ROOT / ".venv" / "bin" / "locust"),
+        "-f",
+        str(ROOT / "bench" / "locustfile.py"),
+        "--headless",
+        "--host",
+        f"http://{config.HOST}:{config.PORT}",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{seconds}s",
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "--stop-timeout",
+        "5",
+    ]
+    if scenario != "signup_storm":
+        args.append("--reset-stats")
+    subprocess.run(args, cwd=ROOT, env=locust_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(f"{prefix}_stats.csv", encoding="utf-8") as handle:
+        rows = {row["Name"]: row for row in csv.DictReader(handle)}
+    row = rows.get(scenario) or rows["Aggregated"]
+    return {
+        "requests": int(row["Request Count"]),
+        "errors": int(row["Failure Count"]),
+        "rps": float(row["Requests/s"]),
+        "p50": float(row["50%"] or 0),
+        "p95": float(row["95%"] or 0),
+        "p99": float(row["99%"] or 0),
+    }
+
+
+def warm_up(scenario: str, fixtures: dict) -> None:
+    """A few requests of each GET scenario before measuring (first compilations, the caches' first fill)."""
+    if scenario not in config.GETS:
+        return
+    path, who = config.GETS[scenario]
+    session = {"member": fixtures["member_sessions"][0], "admin": fixtures["admin_session"]}.get(who)
+    request = urllib.request.Request(fixtures["base_url"] + path.format(**fixtures))
+    if session:
+        request.add_header("Cookie", f"sessionid={session}")
+    for _ in range(3):
+        urllib.request.urlopen(request, timeout=30).read()
+
+
+# --- Report -----------------------------------------------------------------------------------------------------
+
+
+def git_revision() -> str:
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True)
+    return result.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def verdicts(results: list[dict], ceiling_rps: float) -> None:
+    for r in results:
+        r["share"] = r["rps"] / ceiling_rps if ceiling_rps else 0.0
+        problems = []
+        if r["errors"]:
+            problems.append("errors")
+        if r["kind"] in SHARE:
+            if r["p95"] >= P95_GET_MS:
+                problems.append(f"p95≥{P95_GET_MS}")
+            if r["share"] < SHARE[r["kind"]]:
+                problems.append(f"<{SHARE[r['kind']]:.0%}")
+        if r["kind"] == "storm":
+            if r["p95"] >= P95_STORM_MS:
+                problems.append(f"p95≥{P95_STORM_MS}")
+            if r.get("outcome") != {"confirmed": STORM_SEATS, "waitlisted": STORM_MEMBERS - STORM_SEATS}:
+                problems.append(f"outcome {r.get('outcome')}")
+        r["ok"] = not problems
+        r["verdict"] = "ok" if not problems else ", ".join(problems)
+
+
+def table(results: list[dict]) -> str:
+    lines = [
+        f"{'scenario':<28} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} {'÷ceil':>6}  verdict",
+        "-" * 90,
+    ]
+    for r in results:
+        lines.append(
+            f"{r['label']:<28} {r['rps']:>8.1f} {r['p50']:>7.0f} {r['p95']:>7.0f} {r['p99']:>7.0f} "
+            f"{r['errors']:>6} {r['share']:>6.0%}  {r['verdict']}"
+        )
+    return "\n".join(lines)
+
+
+def chart(results: list[dict], report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [r["scenario"] for r in results]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6))
+    colors = ["#888" if r["kind"] == "ceiling" else ("#2a7" if r["ok"] else "#c33") for r in results]
+    left.barh(labels, [r["rps"] for r in results], color=colors)
+    left.invert_yaxis()
+    left.set_xlabel("requests/s at concurrency 16")
+    ceiling = results[0]["rps"]
+    for share in (0.25, 0.60):
+        left.axvline(ceiling * share, color="#555", linestyle=":", linewidth=1)
+        left.text(ceiling * share, len(labels) - 0.4, f"{share:.0%}", fontsize=8)
+    right.barh(labels, [r["p95"] for r in results], color=colors)
+    right.invert_yaxis()
+    right.axvline(P95_GET_MS, color="#555", linestyle=":", linewidth=1)
+    right.set_xlabel("p95 latency (ms)")
+    fig.suptitle(
+        f"make bench — {report['cores']} cores, {report['workers']} gunicorn workers, rev {report['git_revision']}, "
+        f"peak worker RSS {report['worker_rss_peak_mb']:.0f} MB"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main():
+    args = parse_args()
+    chosen = {s.strip() for s in args.only.split(",") if s.strip()}
+    scenarios = [s for s in SCENARIOS if not chosen or s[0] in chosen or s[0] == "ceiling"]
+    ensure_database()
+    setup_django()
+    ensure_scale_data()
+    flush_redis()
+    config.RESULTS.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    fixtures_path = workdir / "fixtures.json"
+    fixtures = prepare_fixtures(fixtures_path)
+    refresh_dashboard_snapshots()
+    cores = os.cpu_count() or 1
+    workers = args.workers or cores * 2 + 1
+    server = start_gunicorn(args.workers, workdir / "gunicorn.log")
+    monitor = RssMonitor(server.pid)
+    monitor.start()
+    results = []
+    try:
+        for scenario, kind, label in scenarios:
+            warm_up(scenario, fixtures)
+            users = CONCURRENCY
+            seconds = args.seconds if kind != "storm" else 60
+            result = run_locust(scenario, seconds, fixtures_path, workdir, users=users)
+            result.update(scenario=scenario, kind=kind, label=label)
+            if kind == "storm":
+                result["outcome"] = storm_outcome(fixtures["storm_activity_id"])
+            results.append(result)
+            print(
+                f"  {label:<28} {result['rps']:8.1f} req/s  p95 {result['p95']:5.0f} ms  errors {result['errors']}",
+                flush=True,
+            )
+    finally:
+        monitor.stop.set()
+        monitor.join()
+        server.terminate()
+        server.wait(timeout=30)
+    verdicts(results, results[0]["rps"])
+    peaks = {pid: rss / 2**20 for pid, rss in monitor.peaks.items()}
+    report = {
+        "when": datetime.now().isoformat(timespec="seconds"),
+        "git_revision": git_revision(),
+        "cores": cores,
+        "machine": platform.platform(),
+        "workers": workers,
+        "concurrency": CONCURRENCY,
+        "seconds_per_scenario": args.seconds,
+        "database": config.DATABASE,
+        "worker_rss_peak_mb": max(peaks.values(), default=0.0),
+        "worker_rss_peaks_mb": {str(pid): round(mb, 1) for pid, mb in sorted(peaks.items())},
+        "worker_rss_median_peak_mb": statistics.median(peaks.values()) if peaks else 0.0,
+        "results": results,
+        "storm_outcome": next((r.get("outcome") for r in results if r["kind"] == "storm"), None),
+    }
+    report["ok"] = all(r["ok"] for r in results) and report["worker_rss_peak_mb"] < RSS_LIMIT_MB
+    print()
+    print(table(results))
+    print(
+        "\ngunicorn workers' peak RSS (MB): "
+        + ", ".join(f"{mb:.0f}" for _pid, mb in sorted(peaks.items()))
+        + f" — limit {RSS_LIMIT_MB} MB"
+    )
+    if report["storm_outcome"] is not None:
+        print(f"sign-up storm outcome: {report['storm_outcome']}")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    json_path = config.RESULTS / f"bench-{stamp}.json"
+    json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    png_path = config.RESULTS / f"bench-{stamp}.png"
+    chart(results, report, png_path)
+    print(f"\nwritten: {json_path.relative_to(ROOT)}, {png_path.relative_to(ROOT)}")
+    print("all targets met" if report["ok"] else "SOME TARGETS MISSED")
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
