@@ -26,7 +26,6 @@ _storm_next = count()
 _storm_done = count(1)
 
 
-
 def _cookie(session: str | None) -> str:
     return f"csrftoken={CSRF}" + (f"; sessionid={session}" if session else "")
 
