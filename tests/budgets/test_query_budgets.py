@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -105,6 +106,10 @@ BUDGETS = {
 }
 # fmt: on
 
+# SQLite has no percentile_cont: the dashboard's wish medians take a second query there (the durations, the median
+# in Python); PostgreSQL computes them in the figures' own query.
+SQLITE_EXTRA = {"dashboard:index": 1, "dashboard:export": 1}
+
 _n = itertools.count(1)
 
 
@@ -191,10 +196,11 @@ def test_every_page_keeps_its_query_budget_with_ten_times_the_rows(platform_admi
     if os.environ.get("BUDGETS_PRINT"):
         for name, n in small.items():
             print(f"{name:34} {n:3} {large[name]:3}")
+    extra = SQLITE_EXTRA if connection.vendor == "sqlite" else {}
     wrong = {
-        name: (budget, small[name], large[name])
+        name: (budget + extra.get(name, 0), small[name], large[name])
         for name, (_persona, budget) in BUDGETS.items()
-        if not small[name] == large[name] == budget
+        if not small[name] == large[name] == budget + extra.get(name, 0)
     }
     assert not wrong, "page: (budget, with 2 rows, with 20 rows)\n" + "\n".join(f"{k}: {v}" for k, v in wrong.items())
 
