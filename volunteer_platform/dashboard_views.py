@@ -23,7 +23,7 @@ from .charts import trend_chart
 from .models import Task
 
 MAX_PERIOD_DAYS = 366 * 5
-FOLLOWUP_PAGE_SIZE = 25
+FOLLOWUP_PAGE_SIZE = selectors.FOLLOWUP_PAGE_SIZE
 
 
 @dataclass
@@ -36,13 +36,18 @@ class _Page:
     has_next: bool
 
     @classmethod
-    def of(cls, queryset, page) -> "_Page":
+    def of(cls, queryset, page, first_rows: list | None = None) -> "_Page":
+        """The page asked for; `first_rows` (a snapshot's first page and one row more) serves page 1 without a
+        query."""
         try:
             number = max(int(page), 1)
         except (TypeError, ValueError):
             number = 1
-        start = (number - 1) * FOLLOWUP_PAGE_SIZE
-        rows = list(queryset[start : start + FOLLOWUP_PAGE_SIZE + 1])
+        if number == 1 and first_rows is not None:
+            rows = first_rows
+        else:
+            start = (number - 1) * FOLLOWUP_PAGE_SIZE
+            rows = list(queryset[start : start + FOLLOWUP_PAGE_SIZE + 1])
         return cls(rows[:FOLLOWUP_PAGE_SIZE], number, len(rows) > FOLLOWUP_PAGE_SIZE)
 
     def __iter__(self):
@@ -116,6 +121,7 @@ def dashboard(request):
     followup = _Page.of(
         selectors.members_without_service(organization, period.end.year, summary=figures.summary),
         request.GET.get("page"),
+        first_rows=figures.followup_head,
     )
     today = timezone.localdate()
     query = _query(organization, period)

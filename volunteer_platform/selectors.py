@@ -62,6 +62,7 @@ ZERO = Decimal("0")
 ACTIVE_WINDOW_DAYS = 90  # "active" = a counted service in the 90 days up to the period's end
 PATH_SEGMENT = 7  # one "000012." step of Organization.path
 TREND_MONTHS = 12
+FOLLOWUP_PAGE_SIZE = 25  # members without service, per page of the dashboard
 PUBLIC_FIGURES_SECONDS = 300
 
 
@@ -834,6 +835,7 @@ class Dashboard:
     overdue_tasks: list[Task]
     summary: bool  # the figures over the records came from the summary (its years are built)
     computed_at: datetime | None = None  # set on a snapshot: when the Celery task computed it
+    followup_head: list[Member] | None = None  # on a snapshot: the follow-up list's first FOLLOWUP_PAGE_SIZE + 1 rows
 
 
 def dashboard(organization: Organization, period: Period, today: date | None = None) -> Dashboard:

@@ -40,14 +40,20 @@ def test_the_page_reads_the_snapshot_and_says_when_it_was_computed(client, big, 
     record(member, date.today(), "3")  # written after the snapshot
     client.force_login(platform_admin)
 
-    page = client.get(f"/dashboard/?org={big.street.pk}").content.decode()
+    response = client.get(f"/dashboard/?org={big.street.pk}")
+    page = response.content.decode()
     assert 'id="snapshot-note"' in page
     assert 'id="fig-hours">0.00<' in page  # the snapshot's figure, up to 10 minutes old
+    # The follow-up list's first page comes with the snapshot: the member who served since is still on it.
+    assert member.name in [m.name for m in response.context["followup"]]
+    assert len(response.context["followup"].object_list) == 4
 
     today = date.today()
     explicit = client.get(f"/dashboard/?org={big.street.pk}&year={today.year}").content.decode()
     assert 'id="snapshot-note"' not in explicit
     assert 'id="fig-hours">3.00<' in explicit  # any other period is computed now
+    explicit_response = client.get(f"/dashboard/?org={big.street.pk}&year={today.year}")
+    assert member.name not in [m.name for m in explicit_response.context["followup"]]
 
     small = client.get(f"/dashboard/?org={big.branch_b.pk}").content.decode()
     assert 'id="snapshot-note"' not in small
