@@ -13,7 +13,6 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.mixins import FullDataViewAuditMixin
 from members.admin import ScopedAdminMixin, is_scoped_staff
-from members.forms import ReasonActionForm
 
 from . import selectors, services
 from .forms import BlockedNetworkAdminForm, BlockedPhoneAdminForm, HouseholdAdminForm
@@ -201,19 +200,16 @@ class MicroWishAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("不予受理所选心愿"), permissions=["review"])
     def reject_selected(self, request, queryset):
-        form = ReasonActionForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            reason = form.cleaned_data["reason"]
-            self.run_bulk(
-                request,
-                queryset,
-                lambda w: services.wish_reject(
-                    wish=w, actor=request.user, reason=reason, site_url=request.build_absolute_uri("/")
-                ),
-                _("已不予受理 %(count)d 个心愿。"),
-            )
-            return None
-        return self.action_form_page(request, queryset, form, title=_("不予受理所选心愿"), action="reject_selected")
+        return self.run_bulk_with_reason(
+            request,
+            queryset,
+            lambda w, reason: services.wish_reject(
+                wish=w, actor=request.user, reason=reason, site_url=request.build_absolute_uri("/")
+            ),
+            _("已不予受理 %(count)d 个心愿。"),
+            title=_("不予受理所选心愿"),
+            action="reject_selected",
+        )
 
     @admin.action(description=_("确认所选心愿的服务并办结"), permissions=["review"])
     def confirm_service_selected(self, request, queryset):

@@ -178,6 +178,16 @@ class ScopedAdminMixin(ScopedChoicesMixin):
         else:
             self.message_user(request, done % {"count": count, **params}, messages.SUCCESS)
 
+    def run_bulk_with_reason(self, request, queryset, operation: Callable, done: str, *, title: str, action: str):
+        """An action that needs a reason (cancel, reject, void): its intermediate page until a valid reason is
+        posted, then `operation(obj, reason)` on every row through `run_bulk`, all or nothing."""
+        form = ReasonActionForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            self.run_bulk(request, queryset, lambda obj: operation(obj, reason), done)
+            return None
+        return self.action_form_page(request, queryset, form, title=title, action=action)
+
     def action_form_page(self, request, queryset, form, *, title: str, action: str):
         """The intermediate page of an action that needs input (target branch, reason)."""
         context = {
@@ -822,17 +832,14 @@ class ServiceRecordAdmin(ScopedHistoryAdmin):
         records = self._only_recorded_in_scope(request, queryset)
         if records is None:
             return None
-        form = ReasonActionForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            reason = form.cleaned_data["reason"]
-            self.run_bulk(
-                request,
-                records,
-                lambda r: services.service_record_void(record=r, actor=request.user, reason=reason),
-                _("已作废 %(count)d 条记录。"),
-            )
-            return None
-        return self.action_form_page(request, records, form, title=_("作废所选记录"), action="void_selected")
+        return self.run_bulk_with_reason(
+            request,
+            records,
+            lambda r, reason: services.service_record_void(record=r, actor=request.user, reason=reason),
+            _("已作废 %(count)d 条记录。"),
+            title=_("作废所选记录"),
+            action="void_selected",
+        )
 
 
 @admin.register(ServiceRecordCorrection)
@@ -902,19 +909,16 @@ class ServiceRecordCorrectionAdmin(ScopedAdminMixin, admin.ModelAdmin):
         corrections = self._reviewable(request, queryset)
         if corrections is None:
             return None
-        form = ReasonActionForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            note = form.cleaned_data["reason"]
-            self.run_bulk(
-                request,
-                corrections,
-                lambda c: services.service_record_correction_review(
-                    correction=c, reviewer=request.user, approve=False, note=note
-                ),
-                _("已拒绝 %(count)d 条更正申请。"),
-            )
-            return None
-        return self.action_form_page(request, corrections, form, title=_("拒绝所选更正申请"), action="refuse_selected")
+        return self.run_bulk_with_reason(
+            request,
+            corrections,
+            lambda c, note: services.service_record_correction_review(
+                correction=c, reviewer=request.user, approve=False, note=note
+            ),
+            _("已拒绝 %(count)d 条更正申请。"),
+            title=_("拒绝所选更正申请"),
+            action="refuse_selected",
+        )
 
 
 @admin.register(DeletionRequest)
@@ -951,14 +955,11 @@ class DeletionRequestAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("不批准所选申请"), permissions=["decide"])
     def reject_selected(self, request, queryset):
-        form = ReasonActionForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            note = form.cleaned_data["reason"]
-            self.run_bulk(
-                request,
-                queryset.select_related("member"),
-                lambda r: services.deletion_request_reject(request=r, actor=request.user, note=note),
-                _("已驳回 %(count)d 份申请。"),
-            )
-            return None
-        return self.action_form_page(request, queryset, form, title=_("不批准所选申请"), action="reject_selected")
+        return self.run_bulk_with_reason(
+            request,
+            queryset.select_related("member"),
+            lambda r, note: services.deletion_request_reject(request=r, actor=request.user, note=note),
+            _("已驳回 %(count)d 份申请。"),
+            title=_("不批准所选申请"),
+            action="reject_selected",
+        )

@@ -10,7 +10,6 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from members.admin import ScopedAdminMixin, ScopedInlineMixin, _adopt, is_scoped_staff
-from members.forms import ReasonActionForm
 
 from . import selectors, services
 from .forms import ActivityAdminForm, PostInlineForm, ServiceProjectAdminForm
@@ -199,17 +198,14 @@ class ActivityAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("取消所选活动（通知已报名的党员）"), permissions=["cancel"])
     def cancel_selected(self, request, queryset):
-        form = ReasonActionForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            reason = form.cleaned_data["reason"]
-            self.run_bulk(
-                request,
-                queryset.select_related("project"),
-                lambda a: services.activity_cancel(activity=a, actor=request.user, reason=reason),
-                _("已取消 %(count)d 场活动。"),
-            )
-            return None
-        return self.action_form_page(request, queryset, form, title=_("取消所选活动"), action="cancel_selected")
+        return self.run_bulk_with_reason(
+            request,
+            queryset.select_related("project"),
+            lambda a, reason: services.activity_cancel(activity=a, actor=request.user, reason=reason),
+            _("已取消 %(count)d 场活动。"),
+            title=_("取消所选活动"),
+            action="cancel_selected",
+        )
 
 
 @admin.register(PostClaim)
@@ -281,14 +277,11 @@ class SelfReportAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("不通过所选申报"), permissions=["review"])
     def reject_selected(self, request, queryset):
-        form = ReasonActionForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            reason = form.cleaned_data["reason"]
-            self.run_bulk(
-                request,
-                queryset.select_related("member"),
-                lambda r: services.self_report_reject(report=r, actor=request.user, reason=reason),
-                _("%(count)d 条申报未通过。"),
-            )
-            return None
-        return self.action_form_page(request, queryset, form, title=_("不通过所选申报"), action="reject_selected")
+        return self.run_bulk_with_reason(
+            request,
+            queryset.select_related("member"),
+            lambda r, reason: services.self_report_reject(report=r, actor=request.user, reason=reason),
+            _("%(count)d 条申报未通过。"),
+            title=_("不通过所选申报"),
+            action="reject_selected",
+        )

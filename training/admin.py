@@ -16,7 +16,6 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from members.admin import ScopedAdminMixin, ScopedInlineMixin, _adopt, is_scoped_staff
-from members.forms import ReasonActionForm
 
 from . import selectors, services
 from .forms import add_service_errors
@@ -207,18 +206,13 @@ class TrainingSessionAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("取消所选场次并通知已报名党员"), permissions=["cancel"])
     def cancel_selected(self, request, queryset):
-        form = ReasonActionForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            reason = form.cleaned_data["reason"]
-            self.run_bulk(
-                request,
-                queryset,
-                lambda s: services.session_cancel(session=s, actor=request.user, reason=reason),
-                _("已取消 %(count)d 个场次。"),
-            )
-            return None
-        return self.action_form_page(
-            request, queryset, form, title=_("取消所选场次并通知已报名党员"), action="cancel_selected"
+        return self.run_bulk_with_reason(
+            request,
+            queryset,
+            lambda s, reason: services.session_cancel(session=s, actor=request.user, reason=reason),
+            _("已取消 %(count)d 个场次。"),
+            title=_("取消所选场次并通知已报名党员"),
+            action="cancel_selected",
         )
 
 
