@@ -191,3 +191,23 @@ def test_every_form_that_collects_data_links_the_privacy_notice(client, li_ming,
         sign_in(client, li_ming)
     page = client.get(url).content.decode()
     assert '<a class="link-secondary" id="footer-privacy" href="/privacy/">隐私说明</a>' in page
+
+
+def test_refusing_in_the_admin_asks_for_the_reason_first(client, li_ming, secretary_a):
+    request = services.deletion_request_create(member=li_ming)
+    client.force_login(secretary_a)
+    url = "/admin/members/deletionrequest/"
+    asked = client.post(url, {"action": "reject_selected", "_selected_action": [request.pk]})
+    assert asked.status_code == 200 and 'name="reason"' in asked.content.decode()
+    request.refresh_from_db()
+    assert request.status == "pending"
+    selected = {"action": "reject_selected", "_selected_action": [request.pk], "apply": "1"}
+    assert client.post(url, {**selected, "reason": ""}).status_code == 200  # the page again: a reason is required
+    done = client.post(
+        url,
+        {"action": "reject_selected", "_selected_action": [request.pk], "apply": "1", "reason": "记录争议处理中"},
+        follow=True,
+    )
+    assert "已驳回 1 份申请" in done.content.decode()
+    request.refresh_from_db()
+    assert (request.status, request.decision_note) == ("rejected", "记录争议处理中")
