@@ -558,3 +558,7 @@ def personal_data(member: Member) -> dict:
 
 def pending_deletion_request(member: Member) -> DeletionRequest | None:
     return member.deletion_requests.filter(status=DeletionRequest.Status.PENDING).first()
+
+
+def last_decided_deletion_request(member: Member) -> DeletionRequest | None:
+    return member.deletion_requests.exclude(status=DeletionRequest.Status.PENDING).order_by("-decided_at").first()

@@ -135,7 +135,7 @@ def me_data(request):
         "member": member,
         "form": form,
         "pending": selectors.pending_deletion_request(member),
-        "decided": member.deletion_requests.exclude(status="pending").order_by("-decided_at").first(),
+        "decided": selectors.last_decided_deletion_request(member),
     }
     return render(request, "members/me_data.html", context)
 
