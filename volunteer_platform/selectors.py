@@ -20,11 +20,13 @@ summary" below. bench/dashboard.py measures the page at 100,000 members and 1,00
 import calendar
 import functools
 import operator
+import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from statistics import median
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
@@ -836,6 +838,7 @@ class Dashboard:
     summary: bool  # the figures over the records came from the summary (its years are built)
     computed_at: datetime | None = None  # set on a snapshot: when the Celery task computed it
     followup_head: list[Member] | None = None  # on a snapshot: the follow-up list's first FOLLOWUP_PAGE_SIZE + 1 rows
+    stamp: str | None = None  # on a snapshot: names it (snapshot_store), unique per computation
 
 
 def dashboard(organization: Organization, period: Period, today: date | None = None) -> Dashboard:
@@ -889,10 +892,76 @@ def snapshot_key(organization_id: int, period: Period) -> str:
     return f"site:dashboard:v1:{organization_id}:{period.start.isoformat()}:{period.end.isoformat()}"
 
 
+def snapshot_stamp_key(organization_id: int, period: Period) -> str:
+    """A few bytes written with the snapshot: its stamp, which names the snapshot without unpickling it."""
+    return f"{snapshot_key(organization_id, period)}:stamp"
+
+
+def snapshot_store(figures: Dashboard, timeout: int) -> None:
+    """Keep `figures` (with `computed_at` set) as the snapshot of its organization and period, stamped with its time
+    and a random part (two computations never share a stamp); snapshot and stamp in one `set_many` (on Redis one
+    MSET in a MULTI/EXEC pipeline), so a reader never sees the stamp of one snapshot with another."""
+    figures.stamp = f"{figures.computed_at.isoformat()}/{secrets.token_hex(8)}"
+    organization_id = figures.organization.pk
+    cache.set_many(
+        {
+            snapshot_key(organization_id, figures.period): figures,
+            snapshot_stamp_key(organization_id, figures.period): figures.stamp,
+        },
+        timeout=timeout,
+    )
+
+
 def dashboard_snapshot(organization: Organization, period: Period) -> Dashboard | None:
     """The snapshot of `organization`'s dashboard for `period` if the task made one (only for the default period of
     large organizations), else None."""
     return cache.get(snapshot_key(organization.pk, period))
+
+
+# The snapshot page's rendering: the part of the page that is the same for everyone who opens the same snapshot in
+# the same language (dashboard_views.py says why). Kept next to the snapshot under one key per language, tagged
+# with the stamp of the snapshot it was rendered from; it is served only while that stamp is the current one.
+
+
+@dataclass
+class SnapshotRendering:
+    stamp: str  # the stamp of the snapshot it was rendered from
+    organization: tuple  # what of the organization row the rendering shows besides the snapshot: (name, parent_id)
+    html: str
+
+
+def _rendering_key(organization_id: int, period: Period, language: str) -> str:
+    return f"{snapshot_key(organization_id, period)}:html:{language}"
+
+
+def snapshot_rendering(organization: Organization, period: Period, language: str) -> tuple[str | None, str | None]:
+    """(the current snapshot's stamp, its rendering in `language`) in one cache round trip: (None, None) without a
+    snapshot; the rendering is None if none was kept for this snapshot or the organization changed since."""
+    stamp_key = snapshot_stamp_key(organization.pk, period)
+    rendering_key = _rendering_key(organization.pk, period, language)
+    found = cache.get_many([stamp_key, rendering_key])
+    stamp = found.get(stamp_key)
+    rendering = found.get(rendering_key)
+    if (
+        stamp is None
+        or rendering is None
+        or rendering.stamp != stamp
+        or rendering.organization != (organization.name, organization.parent_id)
+    ):
+        return stamp, None
+    return stamp, rendering.html
+
+
+def keep_snapshot_rendering(organization: Organization, figures: Dashboard, language: str, html: str) -> None:
+    """Keep `html`, rendered from the snapshot `figures` in `language`, for the next readers of that snapshot; as
+    long as a snapshot lives (a newer snapshot's stamp makes it unused before that)."""
+    if figures.stamp is None:  # not a snapshot
+        return
+    cache.set(
+        _rendering_key(organization.pk, figures.period, language),
+        SnapshotRendering(figures.stamp, (organization.name, organization.parent_id), str(html)),
+        timeout=2 * settings.DASHBOARD_SNAPSHOT_SECONDS,
+    )
 
 
 def snapshot_organizations(min_members: int) -> list[Organization]:

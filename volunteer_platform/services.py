@@ -4,7 +4,6 @@ dashboard snapshots of large organizations (in the shared cache)."""
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -101,7 +100,6 @@ def dashboard_snapshots_refresh(*, today=None) -> int:
         followup = selectors.members_without_service(organization, period.end.year, summary=figures.summary)
         figures.followup_head = list(followup[: selectors.FOLLOWUP_PAGE_SIZE + 1])
         figures.computed_at = timezone.now()
-        cache.set(
-            selectors.snapshot_key(organization.pk, period), figures, timeout=2 * settings.DASHBOARD_SNAPSHOT_SECONDS
-        )
+        # With its stamp, which retires the page renderings of the previous snapshot (dashboard_views.py).
+        selectors.snapshot_store(figures, timeout=2 * settings.DASHBOARD_SNAPSHOT_SECONDS)
     return len(organizations)

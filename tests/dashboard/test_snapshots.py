@@ -65,7 +65,128 @@ def test_the_page_reads_the_snapshot_and_says_when_it_was_computed(client, big, 
 
 def test_a_snapshot_lives_for_two_rounds_so_a_stopped_beat_falls_back_to_live_figures(big, settings):
     settings.DASHBOARD_SNAPSHOT_SECONDS = 600
-    with mock.patch.object(cache, "set", wraps=cache.set) as stored:
+    with mock.patch.object(cache, "set_many", wraps=cache.set_many) as stored:
         services.dashboard_snapshots_refresh()
     assert {c.kwargs["timeout"] for c in stored.call_args_list} == {1200}
-    assert len(stored.call_args_list) == 3
+    assert len(stored.call_args_list) == 3  # each snapshot with its stamp, in one write
+
+
+# --- The snapshot page's rendering (dashboard_views.py: rendered once per snapshot and language) ------------------
+
+CONTENT = "volunteer_platform/dashboard_content.html"
+
+
+def _rendered(response) -> bool:
+    """Whether the request rendered the dashboard's content (else it served a kept rendering)."""
+    return CONTENT in [t.name for t in response.templates]
+
+
+def _content(page: str) -> str:
+    """The dashboard's part of a page: from the breadcrumb to the end of the follow-up section."""
+    start = page.index('id="dashboard-breadcrumb"')
+    return page[start : page.rindex("</section>") + len("</section>")]
+
+
+@pytest.fixture
+def second_admin(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="admin2", is_staff=True, is_superuser=True)
+
+
+def test_the_snapshot_page_is_rendered_once_and_then_served_to_every_viewer(client, big, platform_admin, second_admin):
+    services.dashboard_snapshots_refresh()
+    client.force_login(platform_admin)
+    url = f"/dashboard/?org={big.street.pk}"
+    first = client.get(url)
+    assert _rendered(first)
+
+    client.force_login(second_admin)
+    with (
+        mock.patch.object(selectors, "dashboard_snapshot", wraps=selectors.dashboard_snapshot) as read,
+        mock.patch.object(selectors, "dashboard", wraps=selectors.dashboard) as computed,
+    ):
+        second = client.get(url)
+        again = client.get(f"{url}&page=1")
+    assert second.status_code == again.status_code == 200
+    assert not _rendered(second) and not _rendered(again)
+    assert not read.called and not computed.called  # neither the snapshot unpickled nor the figures computed
+    assert _content(second.content.decode()) == _content(first.content.decode())
+    assert 'id="snapshot-note"' in second.content.decode()
+    # The base layout is still the viewer's own: their name and their CSRF token.
+    assert 'id="nav-user">admin2<' in second.content.decode()
+    assert str(second.context["csrf_token"]) in second.content.decode()
+
+
+def test_a_refreshed_snapshot_replaces_the_rendering(client, big, platform_admin):
+    services.dashboard_snapshots_refresh()
+    client.force_login(platform_admin)
+    url = f"/dashboard/?org={big.street.pk}"
+    assert 'id="fig-hours">0.00<' in client.get(url).content.decode()
+    old = selectors.dashboard_snapshot(big.street, selectors.default_period())
+    record(big.branch_a.members.first(), date.today(), "3")
+    kept = client.get(url)
+    assert not _rendered(kept) and 'id="fig-hours">0.00<' in kept.content.decode()  # the snapshot's, as before
+
+    services.dashboard_snapshots_refresh()
+    fresh = client.get(url)
+    assert _rendered(fresh) and 'id="fig-hours">3.00<' in fresh.content.decode()
+    assert not _rendered(client.get(url))
+
+    # A rendering of the old snapshot kept after the refresh (a request that read it just before) is never served.
+    selectors.keep_snapshot_rendering(big.street, old, "zh-hans", "<p>STALE</p>")
+    page = client.get(url)
+    assert _rendered(page) and "STALE" not in page.content.decode()
+    assert 'id="fig-hours">3.00<' in page.content.decode()
+
+
+def test_the_rendering_is_per_language(client, big, platform_admin, settings):
+    services.dashboard_snapshots_refresh()
+    client.force_login(platform_admin)
+    url = f"/dashboard/?org={big.street.pk}"
+    chinese = client.get(url)
+    assert _rendered(chinese) and "主要指标" in chinese.content.decode()
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.get(url)
+    assert _rendered(english)  # its own rendering, not the Chinese one
+    assert "主要指标" not in english.content.decode() and "Key figures" in english.content.decode()
+    assert not _rendered(client.get(url))
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    again = client.get(url)
+    assert not _rendered(again) and "主要指标" in again.content.decode()
+
+
+def test_the_rendering_is_not_used_for_other_periods_pages_or_small_organizations(client, big, platform_admin):
+    services.dashboard_snapshots_refresh()
+    client.force_login(platform_admin)
+    url = f"/dashboard/?org={big.street.pk}"
+    client.get(url)  # renders and keeps the snapshot page
+    assert not _rendered(client.get(url))
+    today = date.today()
+    for other in (
+        f"{url}&year={today.year}",  # the same dates asked for explicitly: computed now
+        f"{url}&year={today.year}&month={today.month}",
+        f"{url}&from={today.year - 1}-01-01&to={today.year - 1}-12-31",
+        f"{url}&page=2",  # a later page of the follow-up list is queried now
+    ):
+        first, second = client.get(other), client.get(other)
+        assert _rendered(first) and _rendered(second), other
+        assert 'id="snapshot-note"' not in first.content.decode() or "page=2" in other
+
+    small = f"/dashboard/?org={big.branch_b.pk}"  # no snapshot: computed and rendered on every request
+    with mock.patch.object(selectors, "keep_snapshot_rendering") as kept:
+        assert _rendered(client.get(small)) and _rendered(client.get(small))
+    assert not kept.called
+
+
+def test_a_renamed_organization_is_not_shown_under_its_old_name(client, big, platform_admin):
+    services.dashboard_snapshots_refresh()
+    client.force_login(platform_admin)
+    url = f"/dashboard/?org={big.street.pk}"
+    client.get(url)
+    big.street.name = "幸福街道党委（新）"
+    big.street.save()
+    page = client.get(url)
+    assert _rendered(page) and 'id="dashboard-title">工作台：幸福街道党委（新）<' in page.content.decode()
