@@ -55,16 +55,34 @@ def changed(*groups: str) -> None:
     transaction.on_commit(bump)
 
 
-def _versions(groups: tuple[str, ...], found: dict | None = None) -> str:
-    """The groups' current versions as one string (`found`: what a get_many already read)."""
-    keys = [_version_key(g) for g in groups]
-    found = dict(found) if found is not None else cache.get_many(keys)
+def current_versions(keys: list[str], found: dict | None = None, timeout: int | None = None) -> str:
+    """The current versions stored under `keys` as one string (`found`: what a get_many already read); a missing
+    version (first use, evicted, or dropped by a change) is started here. A concurrent starter may win, which only
+    costs a miss. Shared with `members.member_cache`."""
+    found = {k: found[k] for k in keys if k in found} if found is not None else cache.get_many(keys)
     missing = {k: uuid.uuid4().hex[:12] for k in keys if k not in found}
     if missing:
-        # First use (or an evicted version): start one; a concurrent starter may win, which only costs a miss.
-        cache.set_many(missing, timeout=None)
+        cache.set_many(missing, timeout=timeout)
         found |= missing
     return ".".join(found[k] for k in keys)
+
+
+def freeze(response) -> bytes:
+    """The body to store: the CSRF token of the page's forms replaced by a placeholder (it is per visitor)."""
+    return _CSRF_VALUE.sub(rb"\g<1>" + PLACEHOLDER.encode() + rb"\g<2>", response.content)
+
+
+def thaw(request, content_type: str, body: bytes) -> HttpResponse:
+    """A stored body as this visitor's response, with their own CSRF token in its forms."""
+    if PLACEHOLDER.encode() in body:
+        body = body.replace(PLACEHOLDER.encode(), get_token(request).encode())
+    return HttpResponse(body, content_type=content_type)
+
+
+def storable(request, response) -> bool:
+    """A 200 that is not streamed and added no message may be stored."""
+    storage = getattr(request, "_messages", None)
+    return response.status_code == 200 and not response.streaming and not getattr(storage, "added_new", False)
 
 
 def _cacheable_request(request) -> bool:
@@ -95,18 +113,14 @@ def public_page(*groups: str, timeout: int = DEFAULT_TIMEOUT):
             # under the versions in force now. (Profiled: a second GET for the versions cost a tenth of a hit.)
             version_keys = [_version_key(g) for g in groups]
             found = cache.get_many([key, *version_keys])
-            versions = _versions(groups, {k: v for k, v in found.items() if k != key})
+            versions = current_versions(version_keys, found)
             hit = found.get(key)
             if hit is not None and hit[0] == versions:
                 _stored_versions, content_type, body = hit
-                if PLACEHOLDER.encode() in body:
-                    body = body.replace(PLACEHOLDER.encode(), get_token(request).encode())
-                return HttpResponse(body, content_type=content_type)
+                return thaw(request, content_type, body)
             response = view(request, *args, **kwargs)
-            storage = getattr(request, "_messages", None)
-            if response.status_code == 200 and not response.streaming and not getattr(storage, "added_new", False):
-                body = _CSRF_VALUE.sub(rb"\g<1>" + PLACEHOLDER.encode() + rb"\g<2>", response.content)
-                cache.set(key, (versions, response["Content-Type"], body), timeout)
+            if storable(request, response):
+                cache.set(key, (versions, response["Content-Type"], freeze(response)), timeout)
             return response
 
         return wrapper

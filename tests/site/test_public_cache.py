@@ -58,14 +58,14 @@ def test_pages_of_projects_follow_new_activities_and_seats(client, project, memb
 
 
 def test_changed_bumps_now_and_again_after_the_commit(django_capture_on_commit_callbacks):
-    before = public_cache._versions(("projects",))
+    before = public_cache.current_versions([public_cache._version_key("projects")])
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         public_cache.changed("projects")
-    now = public_cache._versions(("projects",))
+    now = public_cache.current_versions([public_cache._version_key("projects")])
     assert now != before
     assert len(callbacks) == 1
     callbacks[0]()
-    assert public_cache._versions(("projects",)) != now
+    assert public_cache.current_versions([public_cache._version_key("projects")]) != now
     with pytest.raises(ValueError):
         public_cache.changed("nothing")
 
