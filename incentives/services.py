@@ -25,6 +25,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members import member_cache
 from members.models import Member, Organization, ServiceRecord
 from members.selectors import organization_managers, visible_members, visible_organizations
 from notifications import fanout
@@ -772,6 +773,8 @@ def rating_run_compute(*, run: RatingRun) -> int:
     gone = [rating.pk for rating in existing.values()]  # left the subtree or became inactive since the last run
     if gone:
         StarRating.objects.filter(pk__in=gone).delete()
+    # bulk writes send no signals: the members' cached portal pages are dropped here (members/member_cache.py)
+    member_cache.members_changed(rating.member_id for rating in [*to_create, *to_update])
     changed = len(to_create) + len(to_update) + len(gone)
     if changed or run.computed_at is None:
         run.computed_at = timezone.now()
@@ -795,6 +798,7 @@ def rating_run_publish(*, run: RatingRun, actor, publicity_ends_on: date | None 
     run.publicity_ends_on = publicity_ends_on or timezone.localdate() + timedelta(days=days)
     run.save(update_fields=["status", "published_at", "publicity_ends_on"])
     run.ratings.update(status=StarRating.Status.PUBLICITY, updated_at=now)
+    member_cache.members_changed(run.ratings.values_list("member_id", flat=True))  # no signals from update()
     for rating in run.ratings.select_related("member__user"):
         notify(
             template="incentives_rating_published",
@@ -894,6 +898,7 @@ def rating_run_finalize(*, run: RatingRun, actor) -> RatingRun:
     run.finalized_by = actor
     run.save(update_fields=["status", "finalized_at", "finalized_by"])
     run.ratings.update(status=StarRating.Status.FINAL, updated_at=now)
+    member_cache.members_changed(run.ratings.values_list("member_id", flat=True))  # no signals from update()
     return run
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from members.member_cache import member_page
 from members.models import Member, Organization
 from members.selectors import member_for
 
@@ -45,6 +46,7 @@ def _year_range(today: date) -> tuple[date, date]:
 
 
 @require_GET
+@member_page
 @member_required
 def points(request):
     member = request.member

@@ -36,7 +36,7 @@ from notifications import fanout
 from notifications.crypto import blind_index
 from notifications.services import notifications_forget_user, notify, notify_many, user_messages
 
-from . import selectors, signals
+from . import member_cache, selectors, signals
 from .availability import FULL_MASK
 from .models import (
     MONTHS,
@@ -1563,6 +1563,7 @@ def member_anonymise(*, member: Member, actor) -> Member:
     ResidenceRegistration.objects.filter(
         member=member, status__in=[ResidenceRegistration.Status.PENDING, ResidenceRegistration.Status.CONFIRMED]
     ).update(status=ResidenceRegistration.Status.ENDED, ended_at=timezone.now())
+    member_cache.users_changed([member.user_id])  # update() sends no signals
 
     user = get_user_model().objects.select_for_update().get(pk=member.user_id)
     user.username = f"deleted-{member.pk}-{secrets.token_hex(4)}"

@@ -28,6 +28,7 @@ from . import selectors, services
 from .availability import DAYS, PERIODS, SLOTS
 from .certificate import certificate_for, content_disposition, render_pdf
 from .forms import _add_errors
+from .member_cache import member_page
 from .models import Member, ResidenceRegistration
 from .portal_forms import DeletionRequestForm, OwnProfileForm, ProfileForm, ResidenceForm
 from .tokens import invitation_token_generator
@@ -62,6 +63,7 @@ def _is_secretary(user) -> bool:
 
 @login_required
 @require_GET
+@member_page
 def me(request):
     member = _own_member(request, full=True)
     context = {
@@ -159,6 +161,7 @@ def me_data_download(request):
 
 @login_required
 @require_GET
+@member_page
 def me_records(request):
     member = _own_member(request)
     page = Paginator(selectors.records_for_member(member), RECORDS_PAGE_SIZE).get_page(request.GET.get("page"))

@@ -248,6 +248,10 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit trail (audit.AuditEvent)
 # Sessions: a working day, cookie not readable by scripts, not sent on cross-site POSTs, HTTPS-only unless DEBUG.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
+# Kept in the database and read through the shared cache: a signed-in page costs no session query while the cache
+# holds it (issue 11's bench: one of the two queries a cached member page still made), and a flushed cache loses
+# no one's sign-in. Ending sessions (audit.services.user_sessions_end) goes through SessionStore and clears both.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "audit.views.csrf_failure"

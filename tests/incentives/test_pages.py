@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from incentives import services
 from incentives.models import Commendation, Objection, PointsBalance, RatingRun, Redemption, StarRating
+from members import member_cache
 from tests.incentives.conftest import fund, make_item
 from tests.members.factories import MemberFactory
 from tests.queries import assert_constant_queries, assert_get_queries
@@ -266,9 +267,12 @@ def test_points_page_queries_do_not_grow_with_rows(client, member_a, secretary_a
     login(client, member_a)
     url = reverse("incentives:points")
     assert_constant_queries(client, url, add_rows)
-    # session, user, member, balance, earned this year, entries count, entries page, open redemptions, ratings,
-    # their objections, commendations
-    assert_get_queries(client, url, 11)
+    # Rendered (the member's cached page dropped): user, member, balance, earned this year, entries count, entries
+    # page, open redemptions, ratings, their objections, commendations; the session comes from the cache.
+    member_cache.users_changed([member_a.user_id])
+    assert_get_queries(client, url, 10)
+    # Served from the member's cached page (members/member_cache.py): the user only.
+    assert_get_queries(client, url, 1)
 
 
 def test_rewards_page_queries_do_not_grow_with_rows(client, member_a, org_tree):
@@ -283,8 +287,9 @@ def test_rewards_page_queries_do_not_grow_with_rows(client, member_a, org_tree):
     login(client, member_a)
     url = reverse("incentives:rewards")
     assert_constant_queries(client, url, add_rows)
-    # session, user, member, balance, current stars, catalogue with the member's counts, recent redemptions
-    assert_get_queries(client, url, 7)
+    # user, member, balance, current stars, catalogue with the member's counts, recent redemptions (the session
+    # comes from the cache)
+    assert_get_queries(client, url, 6)
 
 
 def test_leaderboard_and_exemplars_queries_do_not_grow_with_rows(client, member_a, org_tree):
@@ -304,7 +309,8 @@ def test_leaderboard_and_exemplars_queries_do_not_grow_with_rows(client, member_
             )
 
     login(client, member_a)
-    # session, user, member, the organizations on the member's path, the ranking, the member's opt-out
-    assert assert_constant_queries(client, reverse("incentives:leaderboard"), add_rows) == 6
-    # session, user (the page is public; a signed-in visitor costs these two), count, page with members
-    assert assert_constant_queries(client, reverse("incentives:exemplars"), add_rows) == 4
+    # user, member, the organizations on the member's path, the ranking, the member's opt-out (the session comes
+    # from the cache)
+    assert assert_constant_queries(client, reverse("incentives:leaderboard"), add_rows) == 5
+    # user (the page is public; a signed-in visitor costs this one), count, page with members
+    assert assert_constant_queries(client, reverse("incentives:exemplars"), add_rows) == 3

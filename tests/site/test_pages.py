@@ -82,9 +82,9 @@ def test_home_costs_no_query_for_a_visitor_once_the_figures_are_cached(anonymous
 def test_home_for_a_member_shows_the_name_and_no_admin(client, member_user):
     client.force_login(member_user)
 
-    # 1. the session  2. the user (3–4. the public figures, cached for the next request)
-    assert_get_queries(client, "/", 4)
-    assert_get_queries(client, "/", 2)
+    # 1. the user (2–3. the public figures, cached for the next request); the session comes from the cache
+    assert_get_queries(client, "/", 3)
+    assert_get_queries(client, "/", 1)
     html = client.get("/").content.decode()
     assert '<span class="navbar-text text-white" id="nav-user">member</span>' in html
     assert 'id="logout-form"' in html

@@ -1,0 +1,18 @@
+"""The member portal's page cache follows this app's rows (connected in apps.MembersConfig.ready; see
+members/member_cache.py). What /me/ and /me/records/ show from this app: the account's name (the navigation
+bar), the member row with its skills and interests, the current 双报到, the service records; the names of
+organizations, communities, grids and tags on every member's pages."""
+
+from django.contrib.auth import get_user_model
+
+from . import member_cache
+from .models import Community, Grid, Member, Organization, ResidenceRegistration, ServiceRecord, Tag
+
+member_cache.watch(get_user_model(), user=lambda user: user.pk)
+member_cache.watch(Member, user=lambda member: member.user_id)
+member_cache.watch_member_m2m(Member.skills.through)
+member_cache.watch_member_m2m(Member.interests.through)
+member_cache.watch(ResidenceRegistration, member="member")
+member_cache.watch(ServiceRecord, member="member")
+for model in (Organization, Community, Grid, Tag):
+    member_cache.watch(model, everyone=True)
