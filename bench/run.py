@@ -298,6 +298,24 @@ def flush_redis() -> None:
 # --- Load -------------------------------------------------------------------------------------------------------
 
 
+def cpu_times() -> tuple[int, int]:
+    """(steal, total) jiffies of all CPUs since boot (/proc/stat; (0, 0) where there is none)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0, 0
+    values = [int(v) for v in fields]
+    return (values[7] if len(values) > 7 else 0), sum(values[:8])
+
+
+def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of CPU time the hypervisor gave to others between two `cpu_times()` (a virtual machine's steal):
+    when it is high the same code runs slower, so absolute rates of two runs cannot be compared, only shares of
+    the ceiling measured in the same run."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else 0.0
+
+
 def run_locust(scenario: str, seconds: int, fixtures_path: Path, workdir: Path, users: int = CONCURRENCY) -> dict:
     prefix = workdir / scenario
     locust_env = {
@@ -388,13 +406,14 @@ def verdicts(results: list[dict], ceiling_rps: float) -> None:
 
 def table(results: list[dict]) -> str:
     lines = [
-        f"{'scenario':<28} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} {'÷ceil':>6}  verdict",
-        "-" * 90,
+        f"{'scenario':<28} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} {'÷ceil':>6} "
+        f"{'steal':>6}  verdict",
+        "-" * 97,
     ]
     for r in results:
         lines.append(
             f"{r['label']:<28} {r['rps']:>8.1f} {r['p50']:>7.0f} {r['p95']:>7.0f} {r['p99']:>7.0f} "
-            f"{r['errors']:>6} {r['share']:>6.0%}  {r['verdict']}"
+            f"{r['errors']:>6} {r['share']:>6.0%} {r.get('steal', 0.0):>6.0%}  {r['verdict']}"
         )
     return "\n".join(lines)
 
@@ -452,15 +471,22 @@ def main():
             warm_up(scenario, fixtures)
             users = CONCURRENCY
             seconds = args.seconds if kind != "storm" else 60
+            before = cpu_times()
             result = run_locust(scenario, seconds, fixtures_path, workdir, users=users)
-            result.update(scenario=scenario, kind=kind, label=label)
+            result.update(scenario=scenario, kind=kind, label=label, steal=steal_share(before, cpu_times()))
             if kind == "storm":
                 result["outcome"] = storm_outcome(fixtures["storm_activity_id"])
             results.append(result)
             print(
-                f"  {label:<28} {result['rps']:8.1f} req/s  p95 {result['p95']:5.0f} ms  errors {result['errors']}",
+                f"  {label:<28} {result['rps']:8.1f} req/s  p95 {result['p95']:5.0f} ms  errors {result['errors']}"
+                f"  steal {result['steal']:.0%}",
                 flush=True,
             )
+        # The ceiling once more at the end: how far the machine's speed drifted during the run.
+        before = cpu_times()
+        ceiling_end = run_locust("ceiling", args.seconds, fixtures_path, workdir)
+        ceiling_end["steal"] = steal_share(before, cpu_times())
+        print(f"  ceiling again at the end     {ceiling_end['rps']:8.1f} req/s  steal {ceiling_end['steal']:.0%}")
     finally:
         monitor.stop.set()
         monitor.join()
@@ -481,6 +507,8 @@ def main():
         "worker_rss_peaks_mb": {str(pid): round(mb, 1) for pid, mb in sorted(peaks.items())},
         "worker_rss_median_peak_mb": statistics.median(peaks.values()) if peaks else 0.0,
         "results": results,
+        "ceiling_at_end": ceiling_end,
+        "steal_mean": statistics.mean(r["steal"] for r in results) if results else 0.0,
         "storm_outcome": next((r.get("outcome") for r in results if r["kind"] == "storm"), None),
     }
     report["ok"] = all(r["ok"] for r in results) and report["worker_rss_peak_mb"] < RSS_LIMIT_MB
@@ -493,6 +521,11 @@ def main():
     )
     if report["storm_outcome"] is not None:
         print(f"sign-up storm outcome: {report['storm_outcome']}")
+    drift = ceiling_end["rps"] / results[0]["rps"] if results[0]["rps"] else 0.0
+    print(
+        f"ceiling at the end: {ceiling_end['rps']:.0f} req/s ({drift:.0%} of the first); CPU steal during the run: "
+        f"{report['steal_mean']:.0%} on average (a virtual machine's CPU given to others; see bench/run.py)"
+    )
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     json_path = config.RESULTS / f"bench-{stamp}.json"
     json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
