@@ -107,7 +107,10 @@ def test_seed_demo_members_adds_the_right_number_quickly():
     assert _demo_members().count() == 520
     call_command("seed_demo", "--members", "100")  # never removes
     assert _demo_members().count() == 520
-    assert time.perf_counter() - started < 60
+    # In bulk: about 20 s on a quiet day; 60.3 s once in CI on a virtual machine losing up to half its CPU to steal
+    # while another server ran beside it. Seeding row by row (one save per member, record and wish) would take
+    # several times longer than this bound.
+    assert time.perf_counter() - started < 120
 
 
 def test_a_number_already_registered_is_skipped_and_made_up_for(db):
