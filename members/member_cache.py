@@ -23,7 +23,6 @@ that. So the page is rendered once and served from the shared cache until a writ
 - On a hit the request costs the session, the user and one cache round trip: no member lookup, no rendering.
 """
 
-import hashlib
 from collections.abc import Callable, Iterable
 from functools import wraps
 
@@ -33,11 +32,11 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from .public_cache import current_versions, freeze, storable, thaw
+from .public_cache import path_digest, serve
 
 TIMEOUT = 300
 # A person's version outlives their pages; when it expires their next visit only misses once.
-VERSION_TIMEOUT = 24 * 3600
+DAY = 24 * 3600
 _PREFIX = "member-page"
 _EVERYONE = f"{_PREFIX}:version:*"
 
@@ -151,18 +150,17 @@ def member_page(view):
         if not _cacheable_request(request):
             return view(request, *args, **kwargs)
         user_id = request.user.pk
-        path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
-        key = f"{_PREFIX}:{name}:{user_id}:{get_language()}:{timezone.localdate().isoformat()}:{path}"
+        key = f"{_PREFIX}:{name}:{user_id}:{get_language()}:{timezone.localdate().isoformat()}:{path_digest(request)}"
         version_keys = [_user_version_key(user_id), _EVERYONE]
-        found = cache.get_many([key, *version_keys])
-        versions = current_versions(version_keys, found, VERSION_TIMEOUT)
-        hit = found.get(key)
-        if hit is not None and hit[0] == versions:
-            _stored_versions, content_type, body = hit
-            return thaw(request, content_type, body)
-        response = view(request, *args, **kwargs)
-        if storable(request, response):
-            cache.set(key, (versions, response["Content-Type"], freeze(response)), TIMEOUT)
-        return response
+        return serve(
+            request,
+            view,
+            args,
+            kwargs,
+            key=key,
+            version_keys=version_keys,
+            timeout=TIMEOUT,
+            version_timeout=DAY,
+        )
 
     return wrapper

@@ -67,22 +67,30 @@ def current_versions(keys: list[str], found: dict | None = None, timeout: int | 
     return ".".join(found[k] for k in keys)
 
 
-def freeze(response) -> bytes:
-    """The body to store: the CSRF token of the page's forms replaced by a placeholder (it is per visitor)."""
-    return _CSRF_VALUE.sub(rb"\g<1>" + PLACEHOLDER.encode() + rb"\g<2>", response.content)
+def path_digest(request) -> str:
+    return hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
 
 
-def thaw(request, content_type: str, body: bytes) -> HttpResponse:
-    """A stored body as this visitor's response, with their own CSRF token in its forms."""
-    if PLACEHOLDER.encode() in body:
-        body = body.replace(PLACEHOLDER.encode(), get_token(request).encode())
-    return HttpResponse(body, content_type=content_type)
-
-
-def storable(request, response) -> bool:
-    """A 200 that is not streamed and added no message may be stored."""
+def serve(request, view, args, kwargs, *, key: str, version_keys: list[str], timeout: int, version_timeout=None):
+    """The page stored under `key` when it was stored under the versions in force now, else the view's answer
+    (stored when it is a 200 that added no message). One round trip reads the page and its versions (profiled: a
+    second GET for the versions cost a tenth of a hit). The CSRF token of the page's forms is per visitor: the
+    stored copy holds a placeholder, replaced by the visitor's own token on every hit. Shared with
+    `members.member_cache`."""
+    found = cache.get_many([key, *version_keys])
+    versions = current_versions(version_keys, found, version_timeout)
+    hit = found.get(key)
+    if hit is not None and hit[0] == versions:
+        _stored_versions, content_type, body = hit
+        if PLACEHOLDER.encode() in body:
+            body = body.replace(PLACEHOLDER.encode(), get_token(request).encode())
+        return HttpResponse(body, content_type=content_type)
+    response = view(request, *args, **kwargs)
     storage = getattr(request, "_messages", None)
-    return response.status_code == 200 and not response.streaming and not getattr(storage, "added_new", False)
+    if response.status_code == 200 and not response.streaming and not getattr(storage, "added_new", False):
+        body = _CSRF_VALUE.sub(rb"\g<1>" + PLACEHOLDER.encode() + rb"\g<2>", response.content)
+        cache.set(key, (versions, response["Content-Type"], body), timeout)
+    return response
 
 
 def _cacheable_request(request) -> bool:
@@ -107,21 +115,9 @@ def public_page(*groups: str, timeout: int = DEFAULT_TIMEOUT):
         def wrapper(request, *args, **kwargs):
             if not _cacheable_request(request):
                 return view(request, *args, **kwargs)
-            path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
-            key = f"public-page:{name}:{get_language()}:{path}"
-            # One round trip reads the page and its groups' versions; the page is used only when it was stored
-            # under the versions in force now. (Profiled: a second GET for the versions cost a tenth of a hit.)
+            key = f"public-page:{name}:{get_language()}:{path_digest(request)}"
             version_keys = [_version_key(g) for g in groups]
-            found = cache.get_many([key, *version_keys])
-            versions = current_versions(version_keys, found)
-            hit = found.get(key)
-            if hit is not None and hit[0] == versions:
-                _stored_versions, content_type, body = hit
-                return thaw(request, content_type, body)
-            response = view(request, *args, **kwargs)
-            if storable(request, response):
-                cache.set(key, (versions, response["Content-Type"], freeze(response)), timeout)
-            return response
+            return serve(request, view, args, kwargs, key=key, version_keys=version_keys, timeout=timeout)
 
         return wrapper
 
