@@ -32,6 +32,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from .models import Member
 from .public_cache import path_digest, serve
 
 TIMEOUT = 300
@@ -59,8 +60,6 @@ def users_changed(user_ids: Iterable) -> None:
 
 def members_changed(member_ids: Iterable) -> None:
     """`users_changed` for members given by id (one query to find their accounts)."""
-    from .models import Member  # models import nothing of this module; kept local for the signal wiring's sake
-
     ids = {pk for pk in member_ids if pk is not None}
     if ids:
         users_changed(Member.objects.filter(pk__in=ids).values_list("user_id", flat=True))
@@ -80,8 +79,6 @@ def _member_user_id(instance, field: str):
     member_id = getattr(instance, f"{field}_id")
     if member_id is None:
         return None
-    from .models import Member
-
     return Member.objects.filter(pk=member_id).values_list("user_id", flat=True).first()
 
 

@@ -17,6 +17,20 @@ def staff_user(db):
     return UserFactory(is_staff=True)
 
 
+@pytest.fixture
+def kept(settings):
+    """The process's kept menus, emptied; DEBUG off so they are kept."""
+    settings.DEBUG = False
+    site_nav._rendered.clear()
+    return site_nav._rendered
+
+
+def _signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
 def _nav(client) -> str:
     response = client.get("/")
     assert response.status_code == 200
@@ -25,12 +39,8 @@ def _nav(client) -> str:
 
 
 @pytest.mark.parametrize("first", ["anonymous", "member", "staff"])
-def test_each_kind_of_visitor_sees_its_own_menus_whoever_came_first(first, member_user, staff_user, settings):
-    settings.DEBUG = False
-    site_nav._rendered.clear()
-    clients = {"anonymous": Client(), "member": Client(), "staff": Client()}
-    clients["member"].force_login(member_user)
-    clients["staff"].force_login(staff_user)
+def test_each_kind_of_visitor_sees_its_own_menus_whoever_came_first(first, member_user, staff_user, kept):
+    clients = {"anonymous": Client(), "member": _signed_in(member_user), "staff": _signed_in(staff_user)}
     order = [first, *[k for k in clients if k != first]]
     navs = {kind: _nav(clients[kind]) for kind in order}
     navs_again = {kind: _nav(clients[kind]) for kind in reversed(order)}
@@ -39,25 +49,21 @@ def test_each_kind_of_visitor_sees_its_own_menus_whoever_came_first(first, membe
     assert STAFF_LINK not in navs["anonymous"]
     assert MEMBER_LINK in navs["member"] and STAFF_LINK not in navs["member"] and LOGIN_LINK not in navs["member"]
     assert MEMBER_LINK in navs["staff"] and STAFF_LINK in navs["staff"]
-    assert len(site_nav._rendered) == 3
+    assert len(kept) == 3
 
 
-def test_the_menus_follow_the_language(member_user, settings):
-    settings.DEBUG = False
-    site_nav._rendered.clear()
-    client = Client()
-    client.force_login(member_user)
+def test_the_menus_follow_the_language(member_user, kept):
+    client = _signed_in(member_user)
     assert "我的积分" in _nav(client)
     client.cookies["django_language"] = "en"
     english = _nav(client)
     assert "我的积分" not in english and "My points" in english
-    assert len(site_nav._rendered) == 2
+    assert len(kept) == 2
 
 
-def test_under_debug_the_menus_are_rendered_every_time(member_user, settings):
+def test_under_debug_the_menus_are_rendered_every_time(member_user, kept, settings):
     settings.DEBUG = True
-    site_nav._rendered.clear()
-    client = Client()
-    client.force_login(member_user)
+    client = _signed_in(member_user)
     first, second = _nav(client), _nav(client)
     assert first == second and MEMBER_LINK in first
+    assert not kept

@@ -27,10 +27,11 @@ def audience_menus(context):
     authenticated = bool(user is not None and user.is_authenticated)
     staff = authenticated and bool(user.is_staff)
     key = (get_language(), get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF, authenticated, staff)
-    html = None if settings.DEBUG else _rendered.get(key)
+    html = _rendered.get(key)
     if html is None:
         # The menus see only these two facts about the visitor, so no one's page can leak into another's.
         viewer = SimpleNamespace(is_authenticated=authenticated, is_staff=staff)
         html = render_to_string("nav/audiences.html", {"user": viewer})
-        _rendered[key] = html
+        if not settings.DEBUG:
+            _rendered[key] = html
     return html
