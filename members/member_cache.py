@@ -1,4 +1,5 @@
-"""Per-person whole-page cache of the member portal's busiest pages: /me/, /me/records/ and /me/points/.
+"""Per-person whole-page cache of the member portal's busiest pages: /me/, /me/records/ and /me/points/ (and of
+the secretaries' dashboard when it is served from a snapshot: volunteer_platform/dashboard_views.py).
 
 Profiled before this cache (issue 11; bench/profile_page.py on the district data, pyinstrument): /me/ took 24 ms
 in process — rendering 7.5 ms, the profile lookup with skills, interests and 双报到 6.4 ms, residents' feedback
@@ -127,6 +128,23 @@ def watch_member_m2m(through) -> None:
     m2m_changed.connect(receiver, sender=through, weak=False, dispatch_uid=f"member_cache:{through._meta.label}")
 
 
+def watch_user_m2m(through) -> None:
+    """Drop the pages of the accounts added to or removed from a many-to-many field to users through `through`
+    (Organization.admins: a dashboard's scope), from either side."""
+
+    def receiver(sender, instance, action, reverse, pk_set, **kwargs):
+        if action not in ("post_add", "post_remove", "pre_clear"):
+            return
+        if reverse:
+            users_changed([instance.pk])
+        elif pk_set:
+            users_changed(pk_set)
+        else:  # an organization cleared of all its admins
+            everyone_changed()
+
+    m2m_changed.connect(receiver, sender=through, weak=False, dispatch_uid=f"member_cache:{through._meta.label}")
+
+
 def _cacheable_request(request) -> bool:
     return (
         request.method in ("GET", "HEAD")
@@ -136,10 +154,16 @@ def _cacheable_request(request) -> bool:
     )
 
 
-def member_page(view):
+def member_page(view=None, *, versions: Callable | None = None, storable: Callable | None = None):
     """Serve the decorated portal view from the per-person cache (see the module docstring). Put it outside the
     decorator that looks the member up, so a hit skips that lookup; a signed-out request passes through to the
-    view's own login redirect."""
+    view's own login redirect.
+
+    Also usable as `member_page(versions=..., storable=...)` by a page that depends on more than the person:
+    `versions()` names further version keys the stored copy is tied to (a snapshot's, say), and only a response
+    for which `storable(response)` holds is stored."""
+    if view is None:
+        return lambda view: member_page(view, versions=versions, storable=storable)
     name = f"{view.__module__}.{view.__qualname__}"
 
     @wraps(view)
@@ -148,7 +172,7 @@ def member_page(view):
             return view(request, *args, **kwargs)
         user_id = request.user.pk
         key = f"{_PREFIX}:{name}:{user_id}:{get_language()}:{timezone.localdate().isoformat()}:{path_digest(request)}"
-        version_keys = [_user_version_key(user_id), _EVERYONE]
+        version_keys = [_user_version_key(user_id), _EVERYONE, *(versions() if versions is not None else ())]
         return serve(
             request,
             view,
@@ -158,6 +182,7 @@ def member_page(view):
             version_keys=version_keys,
             timeout=TIMEOUT,
             version_timeout=DAY,
+            storable=storable,
         )
 
     return wrapper

@@ -71,9 +71,20 @@ def path_digest(request) -> str:
     return hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
 
 
-def serve(request, view, args, kwargs, *, key: str, version_keys: list[str], timeout: int, version_timeout=None):
+def serve(
+    request,
+    view,
+    args,
+    kwargs,
+    *,
+    key: str,
+    version_keys: list[str],
+    timeout: int,
+    version_timeout=None,
+    storable=None,
+):
     """The page stored under `key` when it was stored under the versions in force now, else the view's answer
-    (stored when it is a 200 that added no message). One round trip reads the page and its versions (profiled: a
+    (stored when it is a 200 that added no message, and `storable(response)` holds if given). One round trip reads the page and its versions (profiled: a
     second GET for the versions cost a tenth of a hit). The CSRF token of the page's forms is per visitor: the
     stored copy holds a placeholder, replaced by the visitor's own token on every hit. Shared with
     `members.member_cache`."""
@@ -87,7 +98,12 @@ def serve(request, view, args, kwargs, *, key: str, version_keys: list[str], tim
         return HttpResponse(body, content_type=content_type)
     response = view(request, *args, **kwargs)
     storage = getattr(request, "_messages", None)
-    if response.status_code == 200 and not response.streaming and not getattr(storage, "added_new", False):
+    if (
+        response.status_code == 200
+        and not response.streaming
+        and not getattr(storage, "added_new", False)
+        and (storable is None or storable(response))
+    ):
         body = _CSRF_VALUE.sub(rb"\g<1>" + PLACEHOLDER.encode() + rb"\g<2>", response.content)
         cache.set(key, (versions, response["Content-Type"], body), timeout)
     return response

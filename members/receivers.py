@@ -1,7 +1,8 @@
 """The member portal's page cache follows this app's rows (connected in apps.MembersConfig.ready; see
 members/member_cache.py). What /me/ and /me/records/ show from this app: the account's name (the navigation
 bar), the member row with its skills and interests, the current 双报到, the service records; the names of
-organizations, communities, grids and tags on every member's pages."""
+organizations, communities, grids and tags on every member's pages. The dashboard (kept per person from a snapshot)
+also shows the organizations in the person's scope: whom an organization has as its admins or secretary."""
 
 from django.contrib.auth import get_user_model
 
@@ -12,6 +13,7 @@ member_cache.watch(get_user_model(), user=lambda user: user.pk)
 member_cache.watch(Member, user=lambda member: member.user_id)
 member_cache.watch_member_m2m(Member.skills.through)
 member_cache.watch_member_m2m(Member.interests.through)
+member_cache.watch_user_m2m(Organization.admins.through)  # the dashboard's scope (volunteer_platform)
 member_cache.watch(ResidenceRegistration, member="member")
 member_cache.watch(ServiceRecord, member="member")
 for model in (Organization, Community, Grid, Tag):

@@ -899,10 +899,17 @@ def snapshot_stamp_key(organization_id: int, period: Period) -> str:
     return f"{snapshot_key(organization_id, period)}:stamp"
 
 
+# The version of every page served from a snapshot (the whole-page cache of the dashboard, dashboard_views.py): a new
+# one with every snapshot stored, so a page kept from an older snapshot is not served again.
+SNAPSHOTS_VERSION_KEY = "site:dashboard:snapshots-version"
+
+
 def snapshot_store(figures: Dashboard, timeout: int) -> None:
     """Keep `figures` (with `computed_at` set) as the snapshot of its organization and period, stamped with its time
     and a random part (two computations never share a stamp); snapshot and stamp in one `set_many` (on Redis one
-    MSET in a MULTI/EXEC pipeline), so a reader never sees the stamp of one snapshot with another."""
+    MSET in a MULTI/EXEC pipeline), so a reader never sees the stamp of one snapshot with another. Then the pages
+    served from snapshots get a new version (after the snapshot is in place: a page rendered from the old snapshot
+    meanwhile carries the old version)."""
     figures.stamp = f"{figures.computed_at.isoformat()}/{secrets.token_hex(8)}"
     organization_id = figures.organization.pk
     cache.set_many(
@@ -912,6 +919,7 @@ def snapshot_store(figures: Dashboard, timeout: int) -> None:
         },
         timeout=timeout,
     )
+    cache.set(SNAPSHOTS_VERSION_KEY, secrets.token_hex(6), timeout=None)
 
 
 def dashboard_snapshot(organization: Organization, period: Period) -> Dashboard | None:

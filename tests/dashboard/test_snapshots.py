@@ -118,7 +118,7 @@ def test_the_snapshot_page_is_rendered_once_and_then_served_to_every_viewer(clie
     assert str(second.context["csrf_token"]) in second.content.decode()
 
 
-def test_a_refreshed_snapshot_replaces_the_rendering(client, big, platform_admin):
+def test_a_refreshed_snapshot_replaces_the_rendering(client, big, platform_admin, second_admin):
     services.dashboard_snapshots_refresh()
     client.force_login(platform_admin)
     url = f"/dashboard/?org={big.street.pk}"
@@ -135,6 +135,7 @@ def test_a_refreshed_snapshot_replaces_the_rendering(client, big, platform_admin
 
     # A rendering of the old snapshot kept after the refresh (a request that read it just before) is never served.
     selectors.keep_snapshot_rendering(big.street, old, "zh-hans", "<p>STALE</p>")
+    client.force_login(second_admin)  # someone without a kept page of their own
     page = client.get(url)
     assert _rendered(page) and "STALE" not in page.content.decode()
     assert 'id="fig-hours">3.00<' in page.content.decode()
@@ -190,3 +191,78 @@ def test_a_renamed_organization_is_not_shown_under_its_old_name(client, big, pla
     big.street.save()
     page = client.get(url)
     assert _rendered(page) and 'id="dashboard-title">工作台：幸福街道党委（新）<' in page.content.decode()
+
+
+# --- The whole page kept per person (dashboard_views.py, members/member_cache.py) --------------------------------
+
+
+def test_a_snapshot_page_is_kept_whole_per_person_and_a_hit_costs_one_query(
+    client, big, platform_admin, second_admin, django_assert_num_queries
+):
+    services.dashboard_snapshots_refresh()
+    url = f"/dashboard/?org={big.street.pk}"
+    client.force_login(platform_admin)
+    first = client.get(url)
+    assert _rendered(first) and 'id="nav-user">admin<' in first.content.decode()
+    with (
+        django_assert_num_queries(1),  # the user; the session is read through the cache, the scope not at all
+        mock.patch.object(selectors, "snapshot_rendering") as rendering,
+    ):
+        hit = client.get(url)
+    assert hit.status_code == 200 and not rendering.called
+    assert _content(hit.content.decode()) == _content(first.content.decode())
+    assert "__PUBLIC_CACHE_CSRF__" not in hit.content.decode()  # the viewer's own token is put back
+    assert 'name="csrfmiddlewaretoken" value="' in hit.content.decode()
+
+    client.force_login(second_admin)  # another person: their own page, with their name
+    theirs = client.get(url)
+    assert 'id="nav-user">admin2<' in theirs.content.decode()
+    assert _content(theirs.content.decode()) == _content(first.content.decode())
+
+
+def test_a_page_rendered_from_a_snapshot_replaced_meanwhile_is_not_served(client, big, platform_admin):
+    services.dashboard_snapshots_refresh()
+    record(big.branch_a.members.first(), date.today(), "3")
+    client.force_login(platform_admin)
+    url = f"/dashboard/?org={big.street.pk}"
+    read_snapshot = selectors.dashboard_snapshot
+
+    def read_then_refresh(organization, period):
+        figures = read_snapshot(organization, period)  # this request renders the old snapshot …
+        services.dashboard_snapshots_refresh()  # … while the next round stores a new one
+        return figures
+
+    with mock.patch.object(selectors, "dashboard_snapshot", side_effect=read_then_refresh):
+        old = client.get(url)
+    assert 'id="fig-hours">0.00<' in old.content.decode()
+    assert 'id="fig-hours">3.00<' in client.get(url).content.decode()  # the kept old page is not served
+
+
+def test_a_kept_page_follows_its_viewers_scope(client, big, east_secretary):
+    """What the dashboard shows depends on whom the person manages: the organizations they administer or are the
+    secretary of, and their own member record. Each change of it drops their kept page."""
+    from members.models import Member
+
+    services.dashboard_snapshots_refresh()
+    client.force_login(east_secretary)
+    assert 'id="dashboard-title">工作台：东社区党委<' in client.get("/dashboard/").content.decode()
+    assert not _rendered(client.get("/dashboard/"))  # kept
+
+    member = east_secretary.member
+    member.status = Member.Status.TRANSFERRED
+    member.save()  # a secretary who left keeps no rights through the title
+    assert client.get("/dashboard/").status_code == 404
+
+    big.street.admins.add(east_secretary)  # made an admin of the street: the street is now their top
+    assert 'id="dashboard-title">工作台：幸福街道党工委<' in client.get("/dashboard/").content.decode()
+    assert not _rendered(client.get("/dashboard/"))
+    big.street.admins.remove(east_secretary)
+    assert client.get("/dashboard/").status_code == 404
+
+    member.status = Member.Status.ACTIVE
+    member.save()
+    assert client.get("/dashboard/").status_code == 200
+    assert not _rendered(client.get("/dashboard/"))
+    big.east.secretary = None  # another secretary named (an organization's change drops every kept page)
+    big.east.save()
+    assert client.get("/dashboard/").status_code == 404
