@@ -24,6 +24,7 @@ import csv
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -316,6 +317,45 @@ def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
     return (after[0] - before[0]) / total if total > 0 else 0.0
 
 
+def _process_cpu(process, *, with_reaped_children: bool = False) -> float:
+    times = process.cpu_times()
+    total = times.user + times.system
+    if with_reaped_children:
+        total += times.children_user + times.children_system
+    return total
+
+
+def cpu_by_role(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the gunicorn workers, PostgreSQL (the postmaster with its backends, those that
+    ended included) and Redis. With the load process's own (`resource`, around its run), a scenario's CPU per
+    request shows where a page's cost over the ceiling goes: on two shared cores the load generator's share
+    counts too."""
+    import psutil
+
+    totals = {"django": 0.0, "postgres": 0.0, "redis": 0.0}
+    try:
+        master = psutil.Process(server_pid)
+        totals["django"] = sum(_process_cpu(p) for p in [master, *master.children()])
+    except psutil.Error:
+        pass
+    for process in psutil.process_iter(["name", "ppid"]):
+        try:
+            name = process.info["name"] or ""
+            if name.startswith("postgres") and process.info["ppid"] == 1:  # the postmaster
+                totals["postgres"] += _process_cpu(process, with_reaped_children=True)
+                totals["postgres"] += sum(_process_cpu(c) for c in process.children())
+            elif name.startswith("redis-server"):
+                totals["redis"] += _process_cpu(process)
+        except psutil.Error:
+            continue
+    return totals
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_locust(scenario: str, seconds: int, fixtures_path: Path, workdir: Path, users: int = CONCURRENCY) -> dict:
     prefix = workdir / scenario
     locust_env = {
@@ -471,15 +511,23 @@ def main():
             warm_up(scenario, fixtures)
             users = CONCURRENCY
             seconds = args.seconds if kind != "storm" else 60
-            before = cpu_times()
+            before, roles_before, locust_before = cpu_times(), cpu_by_role(server.pid), children_cpu()
             result = run_locust(scenario, seconds, fixtures_path, workdir, users=users)
             result.update(scenario=scenario, kind=kind, label=label, steal=steal_share(before, cpu_times()))
+            roles = cpu_by_role(server.pid)
+            cpu = {role: roles[role] - roles_before[role] for role in roles}
+            cpu["locust"] = children_cpu() - locust_before
+            # Over the whole run, warm-up and ramp included: a little more than the measured window's requests.
+            result["cpu_ms_per_request"] = {
+                role: round(seconds_used * 1000 / max(result["requests"], 1), 2) for role, seconds_used in cpu.items()
+            }
             if kind == "storm":
                 result["outcome"] = storm_outcome(fixtures["storm_activity_id"])
             results.append(result)
             print(
                 f"  {label:<28} {result['rps']:8.1f} req/s  p95 {result['p95']:5.0f} ms  errors {result['errors']}"
-                f"  steal {result['steal']:.0%}",
+                f"  steal {result['steal']:.0%}  CPU ms/request: "
+                + ", ".join(f"{role} {ms:.2f}" for role, ms in result["cpu_ms_per_request"].items()),
                 flush=True,
             )
         # The ceiling once more at the end: how far the machine's speed drifted during the run.

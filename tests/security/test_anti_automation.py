@@ -74,7 +74,7 @@ def test_behind_one_proxy_the_limit_counts_the_address_the_proxy_saw(client, set
 def test_limits_live_in_the_shared_redis_cache(settings):
     """Production sets CACHES to Redis (REDIS_URL): a count made by one process is seen by another."""
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": settings.REDIS_URL}
+        "default": {"BACKEND": "volunteer_platform.redis_cache.RedisCache", "LOCATION": settings.REDIS_URL}
     }
     caches["default"].clear()
     settings.WISH_TRACK_IP_LIMIT = (2, 900)
