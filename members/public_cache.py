@@ -84,10 +84,10 @@ def serve(
     storable=None,
 ):
     """The page stored under `key` when it was stored under the versions in force now, else the view's answer
-    (stored when it is a 200 that added no message, and `storable(response)` holds if given). One round trip reads the page and its versions (profiled: a
-    second GET for the versions cost a tenth of a hit). The CSRF token of the page's forms is per visitor: the
-    stored copy holds a placeholder, replaced by the visitor's own token on every hit. Shared with
-    `members.member_cache`."""
+    (stored when it is a 200 that added no message, and `storable(response)` holds if given). One round trip reads
+    the page and its versions (profiled: a second GET for the versions cost a tenth of a hit). The CSRF token of
+    the page's forms is per visitor: the stored copy holds a placeholder, replaced by the visitor's own token on
+    every hit. Shared with `members.member_cache`."""
     found = cache.get_many([key, *version_keys])
     versions = current_versions(version_keys, found, version_timeout)
     hit = found.get(key)
