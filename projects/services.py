@@ -28,7 +28,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -390,8 +390,10 @@ def check_activity_open(activity: Activity, now: datetime) -> None:
 
 
 def _overlapping(member: Member, activity: Activity) -> Activity | None:
-    """Another activity `member` is confirmed for whose time overlaps `activity` (touching ends do not overlap)."""
-    other = (
+    """Another activity `member` is confirmed for whose time overlaps `activity` (touching ends do not overlap).
+    Asks for the id first and loads the activity only when there is one: this runs under the activity's lock on
+    every sign-up, and building the sign-up with its activity and project was most of its cost (issue 11's storm)."""
+    other_id = (
         SignUp.objects.filter(
             member=member,
             status=SignUp.Status.CONFIRMED,
@@ -400,10 +402,10 @@ def _overlapping(member: Member, activity: Activity) -> Activity | None:
             activity__ends_at__gt=activity.starts_at,
         )
         .exclude(activity=activity)
-        .select_related("activity__project")
+        .values_list("activity_id", flat=True)
         .first()
     )
-    return other.activity if other is not None else None
+    return None if other_id is None else Activity.objects.select_related("project").get(pk=other_id)
 
 
 def _overlap_error(member: Member, other: Activity) -> ValidationError:
@@ -417,11 +419,16 @@ def _overlap_error(member: Member, other: Activity) -> ValidationError:
     )
 
 
-def _next_waitlist_position(activity: Activity) -> int:
-    top = SignUp.objects.filter(activity=activity, status=SignUp.Status.WAITLISTED).aggregate(
-        m=Max("waitlist_position")
+def _seats_and_queue(activity: Activity, member: Member) -> tuple[int, int, bool]:
+    """(seats taken, the next waitlist position, whether `member` already holds an active sign-up) of `activity`
+    in one query: a sign-up asks all three under the activity's lock, where each query lengthens the queue of
+    members pressing the button at once."""
+    found = SignUp.objects.filter(activity=activity).aggregate(
+        taken=Count("pk", filter=Q(status__in=SignUp.SEAT_STATUSES)),
+        top=Max("waitlist_position", filter=Q(status=SignUp.Status.WAITLISTED)),
+        mine=Count("pk", filter=Q(member=member, status__in=SignUp.ACTIVE_STATUSES)),
     )
-    return (top["m"] or 0) + 1
+    return found["taken"], (found["top"] or 0) + 1, found["mine"] > 0
 
 
 def _signup_locked(
@@ -433,19 +440,20 @@ def _signup_locked(
     claim: PostClaim | None = None,
 ) -> SignUp:
     """Sign `member` up; the caller holds the activity lock and then the member lock. Confirmed while seats are
-    left, waitlisted otherwise."""
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    left, waitlisted otherwise. The callers announce the change to the public pages (public_cache.changed) before
+    they lock: a round trip to the cache less under the activity's lock."""
     check_activity_open(activity, now)
     check_member_may_serve(project=activity.project, member=member, on=timezone.localdate(activity.starts_at), now=now)
-    if SignUp.objects.filter(activity=activity, member=member, status__in=SignUp.ACTIVE_STATUSES).exists():
+    taken, next_position, already = _seats_and_queue(activity, member)
+    if already:
         raise ValidationError(_("您已报名该活动。"))
     other = _overlapping(member, activity)
     if other is not None:
         raise _overlap_error(member, other)
-    if _seats_taken(activity) < activity.capacity:
+    if taken < activity.capacity:
         status, position = SignUp.Status.CONFIRMED, None
     else:
-        status, position = SignUp.Status.WAITLISTED, _next_waitlist_position(activity)
+        status, position = SignUp.Status.WAITLISTED, next_position
     try:
         with transaction.atomic():
             return SignUp.objects.create(
@@ -465,6 +473,7 @@ def signup_create(*, activity: Activity, member: Member) -> SignUp:
     (also a partial UNIQUE); no overlap with the member's other confirmed activities; inside the sign-up window of a
     scheduled activity of a published project; the course gate; the no-show restriction.
     """
+    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
     activity = _lock_activity(activity)
     member = _lock_members([member.pk])[member.pk]
     return _signup_locked(activity=activity, member=member, now=timezone.now())
@@ -481,6 +490,7 @@ def team_signup_create(*, activity: Activity, team: Team, leader: Member) -> lis
     """
     if team.leader_id != leader.pk:
         raise ValidationError(_("只有服务队队长可以为全队报名。"))
+    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
     activity = _lock_activity(activity)
     member_ids = set(team.members.values_list("pk", flat=True)) | {leader.pk}
     members = _lock_members(member_ids)

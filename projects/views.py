@@ -198,9 +198,12 @@ def activity_detail(request, pk: int):
     return render(request, "projects/activity_detail.html", context)
 
 
-def _activity_for_member(request, pk: int) -> Activity:
-    activity = _activity_or_404(request, pk)
-    if activity.project.status == "draft":
+def _activity_for_member(request, pk: int, *, page: bool = True) -> Activity:
+    """The activity a member acts on: with the page's counts and joins when a page shows it (`page`), else only
+    with its project (a sign-up or cancellation, which the service re-reads under its lock)."""
+    lookup = selectors.activity_for_page if page else selectors.activity_for_action
+    activity = lookup(request.user, pk)
+    if activity is None or activity.project.status == "draft":
         raise Http404(_("找不到该活动。"))
     return activity
 
@@ -208,7 +211,7 @@ def _activity_for_member(request, pk: int) -> Activity:
 @require_POST
 @member_required
 def activity_signup(request, pk: int):
-    activity = _activity_for_member(request, pk)
+    activity = _activity_for_member(request, pk, page=False)
     default = reverse("projects:activity_detail", args=[activity.pk])
     team_id = request.POST.get("team", "")
     try:
@@ -230,7 +233,7 @@ def activity_signup(request, pk: int):
 @require_POST
 @member_required
 def activity_cancel_signup(request, pk: int):
-    activity = _activity_for_member(request, pk)
+    activity = _activity_for_member(request, pk, page=False)
     signup = get_object_or_404(
         SignUp,
         activity=activity,
