@@ -42,6 +42,21 @@ def test_confirmed_while_seats_are_left_then_waitlisted_in_order(org_tree):
     assert statuses(activity) == [("confirmed", None), ("confirmed", None), ("waitlisted", 1), ("waitlisted", 2)]
 
 
+@pytest.mark.parametrize("before", [2, 20])
+def test_a_signup_costs_the_same_few_queries_however_many_came_before(org_tree, before, django_assert_num_queries):
+    """The sign-up storm's cost (issue 11): under the activity's lock every query lengthens the queue. Savepoint and
+    release of the service's atomic block (the test's transaction is outside), the two locks, the no-show count,
+    seats + next waitlist place + 'already signed up' in one query, the overlap check, and the insert in its own
+    savepoint — the same with 2 or 20 sign-ups before, confirmed or waitlisted."""
+    activity = ActivityFactory(project__organization=org_tree.branch_a, capacity=1)
+    for member in members(org_tree, before):
+        services.signup_create(activity=activity, member=member)
+    newcomer = MemberFactory(organization=org_tree.branch_a)
+    with django_assert_num_queries(10):
+        signup = services.signup_create(activity=activity, member=newcomer)
+    assert (signup.status, signup.waitlist_position) == ("waitlisted", before)
+
+
 def test_one_active_signup_per_member_and_activity(activity_a, member_a):
     services.signup_create(activity=activity_a, member=member_a)
     with pytest.raises(ValidationError, match="您已报名该活动"):
