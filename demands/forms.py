@@ -176,8 +176,21 @@ class WallFilterForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["community"].queryset = Community.objects.order_by("name")
-        self.fields["grid"].queryset = Grid.objects.select_related("community").order_by("community__name", "name")
+        self.fields["grid"].queryset = self._grids()
         self.fields["category"].queryset = WishCategory.objects.all()
+
+    def _grids(self):
+        """The grids offered: those of the community chosen (a district has hundreds of grids; all of them were
+        500 options, 30 KB of the wall's 63 KB, and a list no one can use on a phone), or the one grid a link
+        names; none before a community is chosen."""
+        grids = Grid.objects.select_related("community").order_by("community__name", "name")
+        community, grid = (str(self.data.get(name, "")) for name in ("community", "grid"))
+        self.offers_grids = community.isdigit() or grid.isdigit()  # else the page asks for a community first
+        if community.isdigit():
+            return grids.filter(community_id=int(community))
+        if grid.isdigit():
+            return grids.filter(pk=int(grid))
+        return grids.none()
 
     def filters(self) -> dict:
         if not self.is_valid():

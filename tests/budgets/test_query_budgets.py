@@ -46,7 +46,7 @@ BUDGETS = {
     "home":                           ("anon",  2),
     "login":                          ("anon",  0),
     "demands:privacy":                ("anon",  0),
-    "demands:wall":                   ("anon",  5),
+    "demands:wall":                   ("anon",  4),
     "demands:new":                    ("anon",  4),
     "demands:track":                  ("anon",  0),
     "demands:track_status":           ("resident",  4),

@@ -64,6 +64,25 @@ def test_wall_filters(client, org_tree, secretary_a, published):
     assert ids("community=not-a-number") == {published.pk, in_b.pk}  # a bad filter is ignored, not a 500
 
 
+def test_the_grid_filter_offers_the_grids_of_the_community_chosen(client, org_tree, secretary_a, published):
+    """A district has hundreds of grids: the wall lists none until a community is chosen, then only its grids."""
+    from members.models import Grid
+
+    Grid.objects.create(name="二网格", community=org_tree.community_a)
+
+    def grid_options(query):
+        page = html(client.get("/wishes/?" + query))
+        select = re.search(r'<select name="grid".*?</select>', page, re.S)
+        return None if select is None else re.findall(r'<option value="(\d+)"', select.group(0))
+
+    first = html(client.get("/wishes/"))
+    assert grid_options("") is None and "先选择社区" in first and 'id="grid-hint"' in first
+    in_a = grid_options(f"community={org_tree.community_a.pk}")
+    assert sorted(map(int, in_a)) == sorted(org_tree.community_a.grids.values_list("pk", flat=True))
+    assert len(in_a) == 2 and str(org_tree.grid_b.pk) not in in_a
+    assert grid_options(f"grid={org_tree.grid_a.pk}") == [str(org_tree.grid_a.pk)]  # a link naming a grid works
+
+
 def test_a_wish_waiting_for_an_offering_member_is_not_on_the_wall(client, org_tree, secretary_a, member_a, helping):
     offer = services.ServiceOffer.objects.create(member=member_a, title="修理", category=helping)
     wish = wish_in_state("published", org_tree.community_a, secretary_a, offer=offer)
