@@ -482,7 +482,8 @@ def chart(results: list[dict], report: dict, path: Path) -> None:
         left.text(share * 100, len(labels) - 0.4, f"{share:.0%}", fontsize=8)
     right.barh(labels, [r["p95"] for r in results], color=colors)
     right.invert_yaxis()
-    right.axvline(P95_GET_MS, color="#555", linestyle=":", linewidth=1)
+    for limit in (P95_GET_MS, P95_STORM_MS):  # the pages' and the storm's p95 targets
+        right.axvline(limit, color="#555", linestyle=":", linewidth=1)
     right.set_xlabel("p95 latency (ms)")
     fig.suptitle(
         f"make bench — {report['cores']} cores, {report['workers']} gunicorn workers, rev {report['git_revision']}, "
