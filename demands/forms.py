@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Community, Grid, Team
+from notifications.params import parse_id
 
 from . import services
 from .models import (
@@ -184,12 +185,12 @@ class WallFilterForm(forms.Form):
         500 options, 30 KB of the wall's 63 KB, and a list no one can use on a phone), or the one grid a link
         names; none before a community is chosen."""
         grids = Grid.objects.select_related("community").order_by("community__name", "name")
-        community, grid = (str(self.data.get(name, "")) for name in ("community", "grid"))
-        self.offers_grids = community.isdigit() or grid.isdigit()  # else the page asks for a community first
-        if community.isdigit():
-            return grids.filter(community_id=int(community))
-        if grid.isdigit():
-            return grids.filter(pk=int(grid))
+        community, grid = (parse_id(str(self.data.get(name, ""))) for name in ("community", "grid"))
+        self.offers_grids = community is not None or grid is not None  # else the page asks for a community first
+        if community is not None:
+            return grids.filter(community_id=community)
+        if grid is not None:
+            return grids.filter(pk=grid)
         return grids.none()
 
     def filters(self) -> dict:

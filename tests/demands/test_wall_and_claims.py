@@ -81,6 +81,8 @@ def test_the_grid_filter_offers_the_grids_of_the_community_chosen(client, org_tr
     assert sorted(map(int, in_a)) == sorted(org_tree.community_a.grids.values_list("pk", flat=True))
     assert len(in_a) == 2 and str(org_tree.grid_b.pk) not in in_a
     assert grid_options(f"grid={org_tree.grid_a.pk}") == [str(org_tree.grid_a.pk)]  # a link naming a grid works
+    for junk in ("9" * 5000, "０１", "²", "-1"):  # not an id: no grids offered, no error (the fuzz test found it)
+        assert grid_options(f"community={junk}&grid={junk}") is None
 
 
 def test_a_wish_waiting_for_an_offering_member_is_not_on_the_wall(client, org_tree, secretary_a, member_a, helping):
