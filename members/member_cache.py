@@ -111,38 +111,34 @@ def watch(
     post_delete.connect(receiver, sender=model, weak=False, dispatch_uid=uid)
 
 
-def watch_member_m2m(through) -> None:
-    """Drop the pages of the members whose many-to-many field through `through` (Member.skills, …) changes, from
-    either side."""
+def _watch_m2m(through, *, person_is_source: bool, person: Callable, others: Callable) -> None:
+    """Drop the pages of the people whose many-to-many link through `through` changes, from either side: when the
+    row changed is a person's (the field is declared on the person's model when `person_is_source`), the accounts
+    `person(instance)` names; when it is the other side's, `others(pk_set)` for the people added or removed, or
+    everyone's when that row was cleared of all its links."""
 
     def receiver(sender, instance, action, reverse, pk_set, **kwargs):
         if action not in ("post_add", "post_remove", "pre_clear"):
             return
-        if not reverse:
-            users_changed([instance.user_id])
+        if reverse != person_is_source:
+            users_changed(person(instance))
         elif pk_set:
-            members_changed(pk_set)
-        else:  # a tag cleared of all its members
+            others(pk_set)
+        else:
             everyone_changed()
 
     m2m_changed.connect(receiver, sender=through, weak=False, dispatch_uid=f"member_cache:{through._meta.label}")
+
+
+def watch_member_m2m(through) -> None:
+    """Drop the pages of the members whose many-to-many field through `through` (Member.skills, …) changes."""
+    _watch_m2m(through, person_is_source=True, person=lambda member: [member.user_id], others=members_changed)
 
 
 def watch_user_m2m(through) -> None:
     """Drop the pages of the accounts added to or removed from a many-to-many field to users through `through`
-    (Organization.admins: a dashboard's scope), from either side."""
-
-    def receiver(sender, instance, action, reverse, pk_set, **kwargs):
-        if action not in ("post_add", "post_remove", "pre_clear"):
-            return
-        if reverse:
-            users_changed([instance.pk])
-        elif pk_set:
-            users_changed(pk_set)
-        else:  # an organization cleared of all its admins
-            everyone_changed()
-
-    m2m_changed.connect(receiver, sender=through, weak=False, dispatch_uid=f"member_cache:{through._meta.label}")
+    (Organization.admins: a dashboard's scope)."""
+    _watch_m2m(through, person_is_source=False, person=lambda user: [user.pk], others=users_changed)
 
 
 def _cacheable_request(request) -> bool:
