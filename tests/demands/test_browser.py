@@ -8,8 +8,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from demands.models import MicroWish
+from members.models import Grid
 from tests.conftest import login_in_browser
-from tests.demands.factories import feedback_token, wish_category
+from tests.demands.factories import feedback_token, wish_category, wish_in_state
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -93,3 +94,29 @@ def test_a_wish_from_submission_to_points(phone_page, org_tree, secretary_a, mem
     expect(page.locator("#total-hours")).to_have_text("1.50")
     page.goto("/me/points/")
     expect(page.locator("#points-balance")).to_have_text("45")
+
+
+def test_a_visitor_narrows_the_wall_to_a_community_and_then_a_grid(phone_page, org_tree, secretary_a):
+    """The wall offers grids only once a community is chosen (a district has hundreds of them)."""
+    second = Grid.objects.create(name="二网格", community=org_tree.community_a)
+    wish_in_state("published", org_tree.community_a, secretary_a, grid=org_tree.grid_a)
+    wish_in_state("published", org_tree.community_a, secretary_a, grid=second)
+    wish_in_state("published", org_tree.community_b, secretary_a, grid=org_tree.grid_b)
+    page = phone_page
+
+    page.goto("/wishes/")
+    expect(page.locator(".wish-card")).to_have_count(3)
+    expect(page.locator("#id_grid")).to_be_disabled()
+    expect(page.locator("#grid-hint")).to_have_text("选择社区并筛选后可按网格筛选。")
+
+    page.get_by_label("社区（村）").select_option(label="东风村")
+    page.get_by_role("button", name="筛选").click()
+    expect(page.locator(".wish-card")).to_have_count(2)
+    grid = page.get_by_label("网格")
+    expect(grid).to_be_enabled()
+    expect(grid.locator("option")).to_have_text(["全部网格", "东风村 · 一网格", "东风村 · 二网格"])
+
+    grid.select_option(label="东风村 · 二网格")
+    page.get_by_role("button", name="筛选").click()
+    expect(page.locator(".wish-card")).to_have_count(1)
+    expect(page.locator(".wish-card")).to_contain_text("东风村 · 二网格")
