@@ -177,21 +177,20 @@ class WallFilterForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["community"].queryset = Community.objects.order_by("name")
-        self.fields["grid"].queryset = self._grids()
         self.fields["category"].queryset = WishCategory.objects.all()
-
-    def _grids(self):
-        """The grids offered: those of the community chosen (a district has hundreds of grids; all of them were
-        500 options, 30 KB of the wall's 63 KB, and a list no one can use on a phone), or the one grid a link
-        names; none before a community is chosen."""
-        grids = Grid.objects.select_related("community").order_by("community__name", "name")
+        # The grids offered: those of the community chosen (a district has hundreds of grids; all of them were 500
+        # options, 30 KB of the wall's 63 KB, and a list no one can use on a phone), or the one grid a link names;
+        # none before a community is chosen, and the page asks for a community first (`offers_grids`).
         community, grid = (parse_id(str(self.data.get(name, ""))) for name in ("community", "grid"))
-        self.offers_grids = community is not None or grid is not None  # else the page asks for a community first
+        grids = Grid.objects.select_related("community").order_by("community__name", "name")
         if community is not None:
-            return grids.filter(community_id=community)
-        if grid is not None:
-            return grids.filter(pk=grid)
-        return grids.none()
+            grids = grids.filter(community_id=community)
+        elif grid is not None:
+            grids = grids.filter(pk=grid)
+        else:
+            grids = grids.none()
+        self.fields["grid"].queryset = grids
+        self.offers_grids = community is not None or grid is not None
 
     def filters(self) -> dict:
         if not self.is_valid():

@@ -150,13 +150,13 @@ def _cacheable_request(request) -> bool:
     )
 
 
-def member_page(view=None, *, versions: Callable | None = None, storable: Callable | None = None):
+def member_page(view=None, *, versions: tuple[str, ...] = (), storable: Callable | None = None):
     """Serve the decorated portal view from the per-person cache (see the module docstring). Put it outside the
     decorator that looks the member up, so a hit skips that lookup; a signed-out request passes through to the
     view's own login redirect.
 
     Also usable as `member_page(versions=..., storable=...)` by a page that depends on more than the person:
-    `versions()` names further version keys the stored copy is tied to (a snapshot's, say), and only a response
+    `versions` names further version keys the stored copy is tied to (a snapshot's, say), and only a response
     for which `storable(response)` holds is stored."""
     if view is None:
         return lambda view: member_page(view, versions=versions, storable=storable)
@@ -168,7 +168,7 @@ def member_page(view=None, *, versions: Callable | None = None, storable: Callab
             return view(request, *args, **kwargs)
         user_id = request.user.pk
         key = f"{_PREFIX}:{name}:{user_id}:{get_language()}:{timezone.localdate().isoformat()}:{path_digest(request)}"
-        version_keys = [_user_version_key(user_id), _EVERYONE, *(versions() if versions is not None else ())]
+        version_keys = [_user_version_key(user_id), _EVERYONE, *versions]
         return serve(
             request,
             view,

@@ -168,7 +168,7 @@ def _from_snapshot(response) -> bool:
 
 @login_required
 @require_GET
-@member_page(versions=lambda: [selectors.SNAPSHOTS_VERSION_KEY], storable=_from_snapshot)
+@member_page(versions=(selectors.SNAPSHOTS_VERSION_KEY,), storable=_from_snapshot)
 def dashboard(request):
     organization = _organization(request)
     period, problem = _period(request)
