@@ -9,10 +9,11 @@ does after loading the page.
 import json
 import os
 import secrets
+import time
 from itertools import count
 from pathlib import Path
 
-from locust import FastHttpUser, constant, task
+from locust import FastHttpUser, constant, events, task
 from locust.exception import StopUser
 
 from bench.config import GETS
@@ -103,3 +104,14 @@ class Visitor(FastHttpUser):
                 response.failure(f"status {response.status_code}")
         if next(_storm_done) >= len(sessions):
             self.environment.runner.quit()
+
+
+# BENCH_TRACE=<file>: one line per request appended to the file — the time it ended (epoch seconds), its duration
+# in ms and the scenario — to see when in a run the slow requests come (the storm's cold start was found so).
+if os.environ.get("BENCH_TRACE"):
+    _trace = open(os.environ["BENCH_TRACE"], "a", encoding="utf-8")  # noqa: SIM115 (open for the process's life)
+
+    @events.request.add_listener
+    def _trace_request(request_type, name, response_time, **kwargs):
+        _trace.write(f"{time.time():.4f} {response_time:.1f} {name}\n")
+        _trace.flush()

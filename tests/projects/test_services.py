@@ -45,16 +45,76 @@ def test_confirmed_while_seats_are_left_then_waitlisted_in_order(org_tree):
 @pytest.mark.parametrize("before", [2, 20])
 def test_a_signup_costs_the_same_few_queries_however_many_came_before(org_tree, before, django_assert_num_queries):
     """The sign-up storm's cost (issue 11): under the activity's lock every query lengthens the queue. Savepoint and
-    release of the service's atomic block (the test's transaction is outside), the two locks, the no-show count,
-    seats + next waitlist place + 'already signed up' in one query, the overlap check, and the insert in its own
-    savepoint — the same with 2 or 20 sign-ups before, confirmed or waitlisted."""
+    release of the service's atomic block (the test's transaction is outside), the two locks, one statement for the
+    no-show count, the seats, the next waitlist place, 'already signed up' and the overlap (_signup_state), and the
+    insert in its own savepoint — the same with 2 or 20 sign-ups before, confirmed or waitlisted."""
     activity = ActivityFactory(project__organization=org_tree.branch_a, capacity=1)
     for member in members(org_tree, before):
         services.signup_create(activity=activity, member=member)
     newcomer = MemberFactory(organization=org_tree.branch_a)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(8):
         signup = services.signup_create(activity=activity, member=newcomer)
     assert (signup.status, signup.waitlist_position) == ("waitlisted", before)
+
+
+def test_the_signup_state_statement_answers_as_the_orm_does(org_tree, member_a, member_b):
+    """_signup_state's hand-written SQL (one statement under the locks) against the ORM's answers to the same five
+    questions, on rows at each rule's edge: no-shows exactly at the window's start and just outside it, every
+    status holding a seat or not, touching and overlapping times, a cancelled activity, the activity itself."""
+    now = timezone.now()
+    activity = ActivityFactory(project__organization=org_tree.branch_a, capacity=3)
+    others = members(org_tree, 6)
+    for member, status, position in [
+        (others[0], SignUp.Status.CONFIRMED, None),
+        (others[1], SignUp.Status.ATTENDED, None),
+        (others[2], SignUp.Status.NO_SHOW, None),
+        (others[3], SignUp.Status.WAITLISTED, 4),
+        (others[4], SignUp.Status.WAITLISTED, 7),
+        (others[5], SignUp.Status.CANCELLED, None),
+    ]:
+        SignUp.objects.create(
+            activity=activity,
+            member=member,
+            status=status,
+            waitlist_position=position,
+            cancelled_at=now if status == SignUp.Status.CANCELLED else None,
+        )
+    for days, status in [(90, "no_show"), (91, "no_show"), (10, "no_show"), (10, "attended")]:
+        past = ActivityFactory(project__organization=org_tree.branch_a)
+        SignUp.objects.create(activity=shift(past, now - timedelta(days=days)), member=member_a, status=status)
+    touching = ActivityFactory(
+        project__organization=org_tree.branch_a,
+        starts_at=activity.ends_at,
+        ends_at=activity.ends_at + timedelta(hours=1),
+    )
+    SignUp.objects.create(activity=touching, member=member_a, status=SignUp.Status.CONFIRMED)
+    overlapping = ActivityFactory(
+        project__organization=org_tree.branch_a,
+        starts_at=activity.starts_at + timedelta(minutes=30),
+        ends_at=activity.ends_at + timedelta(hours=1),
+    )
+    SignUp.objects.create(activity=overlapping, member=member_b, status=SignUp.Status.CONFIRMED)
+    cancelled = ActivityFactory(project__organization=org_tree.branch_a, starts_at=activity.starts_at)
+    Activity.objects.filter(pk=cancelled.pk).update(status=Activity.Status.CANCELLED)
+    SignUp.objects.create(activity=cancelled, member=member_a, status=SignUp.Status.CONFIRMED)
+
+    for member in (member_a, member_b, others[3], others[5]):
+        state = services._signup_state(activity, member, now)
+        other = services._overlapping(member, activity)
+        waitlist = SignUp.objects.filter(activity=activity, status=SignUp.Status.WAITLISTED)
+        expected = services._SignupState(
+            no_shows=services.no_shows_recently(member, now),
+            taken=services._seats_taken(activity),
+            next_position=max(waitlist.values_list("waitlist_position", flat=True), default=0) + 1,
+            already=SignUp.objects.filter(activity=activity, member=member, status__in=SignUp.ACTIVE_STATUSES).exists(),
+            overlapping_id=other.pk if other else None,
+        )
+        assert state == expected, member
+    # The edges themselves, not only agreement: the window includes its first day, the touching activity is free.
+    assert services._signup_state(activity, member_a, now) == services._SignupState(2, 3, 8, False, None)
+    assert services._signup_state(activity, member_b, now).overlapping_id == overlapping.pk
+    assert services._signup_state(activity, others[3], now).already
+    assert not services._signup_state(activity, others[5], now).already
 
 
 def test_one_active_signup_per_member_and_activity(activity_a, member_a):
