@@ -18,6 +18,31 @@ from .availability import FULL_MASK
 from .validators import normalize_id_number, normalize_mobile
 
 
+class M2MHistoricalRecords(HistoricalRecords):
+    """simple-history's records, also when a tracked many-to-many changes from its other side.
+
+    django-simple-history (3.13) records a "~" row of the model whose many-to-many changed, taking the signal's
+    instance as that model; changed from the other side (`user.administered_organizations.add(org)`), the instance
+    is the user, which keeps no history, and it raised AttributeError. From that side, each row of this model whose
+    links changed gets its "~" record instead (for a clear, the rows linked just before)."""
+
+    def m2m_changed(self, instance, action, attr, pk_set, reverse, **kwargs):
+        if not reverse:
+            return super().m2m_changed(instance, action, attr, pk_set, reverse, **kwargs)
+        model = kwargs["model"]
+        if action == "pre_clear":
+            linked = model._base_manager.filter(**{attr: instance})
+            instance._history_cleared = list(linked.values_list("pk", flat=True))
+            return None
+        if action == "post_clear":
+            pk_set = instance.__dict__.pop("_history_cleared", ())
+        elif action not in ("post_add", "post_remove"):
+            return None
+        for row in model._base_manager.filter(pk__in=pk_set or ()).order_by("pk"):
+            super().m2m_changed(row, action, attr, None, False, **kwargs)
+        return None
+
+
 class EpochSpan(models.Func):
     """Whole seconds from the first datetime to the second, usable in a CheckConstraint on both databases.
 
@@ -91,7 +116,7 @@ class Organization(models.Model):
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
-    history = HistoricalRecords(m2m_fields=[admins], excluded_fields=["path"])
+    history = M2MHistoricalRecords(m2m_fields=[admins], excluded_fields=["path"])
 
     class Meta:
         verbose_name = _("党组织")

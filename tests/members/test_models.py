@@ -180,3 +180,27 @@ def test_availability_slot_labels_follow_the_active_language():
         assert str(label) == "周一上午"
     with translation.override("en"):
         assert str(label) == "Monday Morning"
+
+
+def test_organization_admins_changed_from_either_side_are_in_its_history(org_tree):
+    """simple-history records the organization when its admins change, also from the account's side
+    (`user.administered_organizations`), where simple-history itself raised AttributeError."""
+    user = UserFactory()
+    org = org_tree.branch_a
+
+    def admins_in_history():
+        latest = org.history.latest()
+        return latest.history_type, sorted(latest.admins.values_list("user_id", flat=True))
+
+    org.admins.add(user)
+    assert admins_in_history() == ("~", [user.pk])
+    user.administered_organizations.remove(org)
+    assert admins_in_history() == ("~", [])
+    user.administered_organizations.add(org, org_tree.branch_b)
+    assert admins_in_history() == ("~", [user.pk])
+    assert org_tree.branch_b.history.latest().history_type == "~"
+    before = org.history.count()
+    user.administered_organizations.clear()
+    assert admins_in_history() == ("~", [])
+    assert org.history.count() == before + 1
+    assert list(org_tree.branch_b.history.latest().admins.all()) == []
