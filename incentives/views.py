@@ -3,10 +3,8 @@
 
 import uuid
 from datetime import date
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,9 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from members import decorators as members_decorators
 from members.member_cache import member_page
 from members.models import Member, Organization
-from members.selectors import member_for
 
 from . import selectors, services
 from .forms import ObjectionForm
@@ -27,18 +25,8 @@ EXEMPLARS_PAGE_SIZE = 20
 RECENT_REDEMPTIONS = 20
 
 
-def member_required(view):
-    """Signed in and linked to a member record (`request.member`); other accounts get a 404 page that says why."""
-
-    @wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        request.member = member_for(request.user)
-        if request.member is None:
-            return render(request, "incentives/no_member.html", status=404)
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# Signed in and linked to a member record (request.member); other accounts get a 404 page that says why.
+member_required = members_decorators.member_required("incentives/no_member.html")
 
 
 def _year_range(today: date) -> tuple[date, date]:

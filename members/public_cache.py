@@ -14,12 +14,16 @@ site) builds on.
 - The CSRF token of the page's forms (the language switcher) is per visitor: the cached copy holds a placeholder,
   replaced by the visitor's own token on every hit, so their POSTs pass and the CSRF cookie is set as usual.
 - A response is stored only when it is a 200 that added no message.
+- A page is stored with the release of the code that rendered it (`release()`): after a deploy every page misses
+  once, so no page of the old templates (naming static files the new release no longer has) is served.
 """
 
+import functools
 import hashlib
 import re
 import uuid
 from functools import wraps
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
@@ -67,6 +71,38 @@ def current_versions(keys: list[str], found: dict | None = None, timeout: int | 
     return ".".join(found[k] for k in keys)
 
 
+# What `release()` reads when the environment names no release: the code, the templates, the translations and
+# the collected static files' manifest (their hashed names, which the pages link to).
+RELEASE_SUFFIXES = frozenset({".py", ".html", ".txt", ".mo"})
+RELEASE_SKIP = frozenset({"node_modules", "var", "static", "bench", "tests", "docs"})
+
+
+@functools.cache
+def release() -> str:
+    """The release of the code this process runs, the same in every worker of one deploy: settings.RELEASE (the
+    RELEASE environment variable, set by a deploy that knows its revision), else a digest of the names and contents
+    of the code, templates and compiled translations under BASE_DIR and of the static files' manifest (read once
+    per process: about 360 files, a few tens of milliseconds)."""
+    if settings.RELEASE:
+        return str(settings.RELEASE)
+    digest = hashlib.sha256()
+    root = Path(settings.BASE_DIR)
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    for path in [*sorted(_release_files(root)), *([manifest] if manifest.is_file() else [])]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _release_files(folder: Path):
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            if entry.name not in RELEASE_SKIP and not entry.name.startswith((".", "__")):
+                yield from _release_files(entry)
+        elif entry.suffix in RELEASE_SUFFIXES:
+            yield entry
+
+
 def path_digest(request) -> str:
     return hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
 
@@ -89,7 +125,7 @@ def serve(
     the page's forms is per visitor: the stored copy holds a placeholder, replaced by the visitor's own token on
     every hit. Shared with `members.member_cache`."""
     found = cache.get_many([key, *version_keys])
-    versions = current_versions(version_keys, found, version_timeout)
+    versions = f"{release()}.{current_versions(version_keys, found, version_timeout)}"
     hit = found.get(key)
     if hit is not None and hit[0] == versions:
         _stored_versions, content_type, body = hit

@@ -8,7 +8,6 @@ drafts, the check-in code and the attendance sheet are for the organizers in sco
 import math
 import re
 from datetime import datetime, timedelta
-from functools import wraps
 from io import BytesIO
 
 import qrcode
@@ -27,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from icalendar import Calendar, Event
 
 from demands import ratelimit
+from members import decorators as members_decorators
 from members import public_cache
 from members.models import Team
 from members.selectors import member_for
@@ -39,18 +39,8 @@ from .models import Activity, ActivitySurvey, CalendarFeed, Post, PostClaim, Sig
 PROJECTS_PAGE_SIZE = 20
 
 
-def member_required(view):
-    """Signed in and linked to a member record (`request.member`); other accounts get a 404 page that says why."""
-
-    @wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        request.member = member_for(request.user)
-        if request.member is None:
-            return render(request, "projects/no_member.html", status=404)
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# Signed in and linked to a member record (request.member); other accounts get a 404 page that says why.
+member_required = members_decorators.member_required("projects/no_member.html")
 
 
 def _back(request, default: str):

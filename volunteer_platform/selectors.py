@@ -51,6 +51,7 @@ from django.utils import timezone
 
 from demands.models import MicroWish, Pairing, ServiceOffer
 from incentives.models import Commendation, LedgerEntry, RatingRun, Redemption, StarRating
+from members import public_cache
 from members.models import ALL_DAYS, Member, Organization, ServiceRecord, ServiceYear, ServiceYearBuilt
 from members.selectors import managed_organizations, visible_organizations
 from projects.models import Activity, ActivitySurvey, ServiceProject, SignUp
@@ -941,7 +942,8 @@ class SnapshotRendering:
 
 
 def _rendering_key(organization_id: int, period: Period, language: str) -> str:
-    return f"{snapshot_key(organization_id, period)}:html:{language}"
+    # With the release of the code (members.public_cache.release): a deploy's new templates render anew.
+    return f"{snapshot_key(organization_id, period)}:html:{language}:{public_cache.release()}"
 
 
 def snapshot_rendering(organization: Organization, period: Period, language: str) -> tuple[str | None, str | None]:

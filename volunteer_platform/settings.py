@@ -312,6 +312,9 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # --- Platform ---------------------------------------------------------------------------------------------------
 # The public address, for absolute links in SMS and email sent from Celery tasks (no request at hand there).
+# The deployed revision (e.g. the git commit), if the deploy sets it: the page caches store it with each page and
+# miss after a deploy (members.public_cache.release, which otherwise digests the code and templates).
+RELEASE = env.str("RELEASE", default="")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
 # Micro-wishes (demands): claim deadline, open claims per member, feedback window, residents' contact retention.
 WISH_CLAIM_DAYS = env.int("WISH_CLAIM_DAYS", default=14)

@@ -95,3 +95,49 @@ def test_each_visitor_gets_a_csrf_token_of_their_own_that_passes(project):
     assert _unmask_cipher_token(token) == cookie
     answer = visitor.post("/i18n/setlang/", {"language": "en", "next": "/", "csrfmiddlewaretoken": token})
     assert answer.status_code == 302
+
+
+@pytest.fixture
+def release_named(settings):
+    """Set the deployed release (settings.RELEASE) as a deploy does; release() is read once per process."""
+
+    def name(value):
+        settings.RELEASE = value
+        public_cache.release.cache_clear()
+
+    yield name
+    public_cache.release.cache_clear()
+
+
+def test_a_page_cached_by_the_last_release_is_rendered_again_after_a_deploy(client, project, release_named):
+    ActivityFactory(project=project)
+    release_named("r1")
+    client.get("/projects/")
+    assert count_queries(lambda: Client().get("/projects/"))[0] == 0
+    release_named("r2")  # the deploy: new templates may name static files the last release did not have
+    assert count_queries(lambda: Client().get("/projects/"))[0] > 0
+    assert count_queries(lambda: Client().get("/projects/"))[0] == 0
+
+
+def test_without_a_named_release_the_code_and_templates_are_the_release(settings, tmp_path, release_named):
+    (tmp_path / "app" / "templates").mkdir(parents=True)
+    (tmp_path / "app" / "views.py").write_text("x = 1\n")
+    page = tmp_path / "app" / "templates" / "page.html"
+    page.write_text("<p>一</p>")
+    (tmp_path / "static").mkdir()
+    settings.BASE_DIR, settings.STATIC_ROOT = tmp_path, tmp_path / "collected"
+    release_named("")
+    first = public_cache.release()
+    assert first == public_cache.release()
+    (tmp_path / "static" / "site.css").write_text("p {}")  # sources of static files count through the manifest
+    (tmp_path / "notes.md").write_text("not code")
+    release_named("")
+    assert public_cache.release() == first
+    page.write_text("<p>二</p>")
+    release_named("")
+    second = public_cache.release()
+    assert second != first
+    (tmp_path / "collected").mkdir()
+    (tmp_path / "collected" / "staticfiles.json").write_text('{"paths": {"site.css": "site.1a2b.css"}}')
+    release_named("")
+    assert public_cache.release() != second
