@@ -10,8 +10,8 @@ from .selectors import member_for
 
 
 def member_required(template: str) -> Callable:
-    """Signed in and linked to a member record, put on `request.member`; other accounts (residents' staff, platform
-    admins without a record) get `template`, a 404 page that says why in the app's own words."""
+    """Signed in and linked to a member record, put on `request.member`; other accounts (staff and platform
+    admins without a member record) get `template`, a 404 page that says why in the app's own words."""
 
     def decorate(view):
         @wraps(view)
