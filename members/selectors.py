@@ -180,23 +180,59 @@ def records_for_member(member: Member) -> QuerySet[ServiceRecord]:
     return ServiceRecord.objects.filter(member=member).select_related("recording_organization", "recorder")
 
 
+# --- The one definition of counted hours ---------------------------------------------------------------------------
+# Every figure of hours a person sees — /me/, /me/records/, /me/points/, the certificate, star ratings, the
+# dashboard, exports and the yearly summary (ServiceYear) — counts the same records: verified or corrected
+# (ServiceRecord.COUNTED_STATUSES), by their service date (the local date of the start), both ends of a period
+# included. `manage.py reconcile` checks the stored figures against these.
+
+
+def counted_records(
+    *, start: date | None = None, end: date | None = None, queryset: QuerySet[ServiceRecord] | None = None
+) -> QuerySet[ServiceRecord]:
+    """The records whose hours count, dated from `start` to `end` (inclusive; None = open)."""
+    qs = (ServiceRecord.objects.all() if queryset is None else queryset).filter(
+        status__in=ServiceRecord.COUNTED_STATUSES
+    )
+    if start is not None:
+        qs = qs.filter(date__gte=start)
+    if end is not None:
+        qs = qs.filter(date__lte=end)
+    return qs
+
+
+def hours_by_member(
+    member_ids: Iterable[int], *, start: date | None = None, end: date | None = None
+) -> dict[int, Decimal]:
+    """{member id: counted hours from `start` to `end`} for the given members (absent: none); one query."""
+    ids = list(member_ids)
+    if not ids:
+        return {}
+    rows = (
+        counted_records(start=start, end=end)
+        .filter(member_id__in=ids)
+        .values("member_id")
+        .annotate(total=Sum("hours"))
+        .order_by()
+        .values_list("member_id", "total")
+    )
+    return dict(rows)
+
+
+def counted_hours(member: Member, *, start: date | None = None, end: date | None = None) -> Decimal:
+    """A member's counted hours from `start` to `end` (all time by default)."""
+    return hours_by_member([member.pk], start=start, end=end).get(member.pk, Decimal("0"))
+
+
 def yearly_totals(member: Member) -> QuerySet:
     """Counted (verified or corrected) hours per year, newest year first: rows of {year, hours, services}."""
     return (
-        ServiceRecord.objects.filter(member=member, status__in=ServiceRecord.COUNTED_STATUSES)
+        counted_records(queryset=ServiceRecord.objects.filter(member=member))
         .annotate(year=ExtractYear("date"))
         .values("year")
         .annotate(hours=Sum("hours"), services=Count("pk"))
         .order_by("-year")
     )
-
-
-def counted_hours(member: Member) -> Decimal:
-    """Total verified hours of a member (certificate, star ratings)."""
-    total = ServiceRecord.objects.filter(member=member, status__in=ServiceRecord.COUNTED_STATUSES).aggregate(
-        total=Sum("hours")
-    )["total"]
-    return total or Decimal("0")
 
 
 # --- Member portal ----------------------------------------------------------------------------------------------
