@@ -3,6 +3,8 @@ from django.contrib.admin.models import LogEntry
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.times import MINUTE, SECOND, format_local
+
 
 class AuditEvent(models.Model):
     """One security-relevant event: who, from which address, when, what, on which object. Written only by
@@ -58,7 +60,7 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.get_action_display()} {self.username}"
+        return f"{format_local(self.created_at, SECOND)} {self.get_action_display()} {self.username}"
 
 
 class UserSession(models.Model):
@@ -76,4 +78,4 @@ class UserSession(models.Model):
         indexes = [models.Index(fields=["user", "created_at"], name="audit_session_user_time")]
 
     def __str__(self):
-        return f"{self.user_id} {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.user_id} {format_local(self.created_at, MINUTE)}"

@@ -13,6 +13,7 @@ from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils.translation import gettext_lazy as _
 
+from core.times import DATE, format_local
 from members.models import Community, Grid, Member, ServiceRecord, Tag, Team
 from notifications.crypto import EncryptedTextField, mask_phone
 
@@ -449,7 +450,7 @@ class ContactAccessLog(models.Model):
         indexes = [models.Index(fields=["wish", "viewed_at"], name="demands_access_wish_time")]
 
     def __str__(self):
-        return f"{self.wish_id} {self.user_id} {self.viewed_at:%Y-%m-%d %H:%M}"
+        return f"{self.wish_id} {self.user_id} {format_local(self.viewed_at)}"
 
 
 class BlockedPhone(models.Model):
@@ -672,4 +673,4 @@ class PairingVisit(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.pairing} {self.started_at:%Y-%m-%d}"
+        return f"{self.pairing} {format_local(self.started_at, DATE)}"

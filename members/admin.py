@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
@@ -32,6 +33,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from audit.mixins import FullDataViewAuditMixin
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.times import DATE, format_local
 from notifications.crypto import blind_index
 
 from . import selectors, services
@@ -434,6 +436,10 @@ class RosterImportExportMixin(ImportExportMixin):
             detail={"kind": "roster", "rows": len(data), "full_phones": bool(request.user.is_superuser)},
         )
         return data
+
+    def get_export_filename(self, request, queryset, file_format):
+        # The library dates the file by the UTC day; a secretary's file is named by the day on their clock.
+        return f"{self.model.__name__}-{format_local(timezone.now(), DATE)}.{file_format.get_extension()}"
 
     def get_import_data_kwargs(self, **kwargs):
         return {**super().get_import_data_kwargs(**kwargs), "rollback_on_validation_errors": True}

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from core.times import format_local
 from members.models import Member, Organization
 
 from .validators import validate_evidence_file, validate_material_file
@@ -160,7 +161,7 @@ class TrainingSession(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.course.title} {self.starts_at:%Y-%m-%d %H:%M}"
+        return f"{self.course.title} {format_local(self.starts_at)}"
 
     @property
     def seats_left(self) -> int:

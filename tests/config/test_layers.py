@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Lowest first. Apps on the same rank (training, demands) may not import each other either.
 LAYERS = [
+    {"core"},  # shared infrastructure with no domain (time helpers): a plain package, below every app
     {"audit"},  # the trail every app writes to (audit/__init__.py)
     {"notifications"},
     {"members"},
@@ -54,3 +55,9 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     module = tmp_path / "bad.py"
     module.write_text("from projects.models import Activity\nimport members.services\n", encoding="utf-8")
     assert {name for name, _ in imported_apps(module)} == {"projects", "members"}
+
+
+def test_core_is_a_plain_package_without_models():
+    """core/ holds infrastructure only: no models (nothing to migrate), so it is no Django app."""
+    assert not (ROOT / "core" / "models.py").exists()
+    assert not (ROOT / "core" / "migrations").exists()
