@@ -10,8 +10,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.db.models.lookups import LessThanOrEqual
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
+from core.history import HistoricalRecords
 from notifications.crypto import EncryptedTextField, blind_index, mask_phone
 
 from .availability import FULL_MASK

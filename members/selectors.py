@@ -22,6 +22,8 @@ from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
 from django.utils.module_loading import import_string
 
+from core.times import local_iso as _iso
+
 from .availability import SLOT_CHOICES, from_mask
 from .models import (
     Community,
@@ -509,10 +511,6 @@ def digest_extras(organization: Organization, year: int, month: int) -> dict:
     dotted path taking the organization, year and month; see the members_monthly_digest template for the keys)."""
     path = getattr(settings, "MEMBERS_DIGEST_EXTRAS_PROVIDER", "")
     return import_string(path)(organization, year, month) if path else {}
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def personal_data(member: Member) -> dict:

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.times import local_iso
 
 from . import selectors, services
 from .availability import DAYS, PERIODS, SLOTS
@@ -149,7 +150,7 @@ def me_data_download(request):
     """The member's own data as JSON (PIPL art. 45), every full value included; the download is audited."""
     member = _own_member(request)
     payload = json.dumps(
-        {"generated_at": timezone.now().isoformat(), **selectors.personal_data(member)},
+        {"generated_at": local_iso(timezone.now()), **selectors.personal_data(member)},
         ensure_ascii=False,
         indent=2,
     )

@@ -13,6 +13,7 @@ from django.db.models.functions import Length
 from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
 
+from core.times import DATE, format_local
 from members.models import Community, Grid, Member, Organization, ServiceRecord, Tag, Team
 from training.models import Course
 
@@ -404,7 +405,7 @@ class Activity(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.display_title} {self.starts_at:%Y-%m-%d %H:%M}"
+        return f"{self.display_title} {format_local(self.starts_at)}"
 
     @property
     def display_title(self) -> str:
@@ -587,7 +588,7 @@ class SelfReport(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.member.name} {self.started_at:%Y-%m-%d} {self.hours}h"
+        return f"{self.member.name} {format_local(self.started_at, DATE)} {self.hours}h"
 
 
 class CalendarFeed(models.Model):

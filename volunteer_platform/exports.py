@@ -1,12 +1,15 @@
 """Excel exports of the dashboard (Chinese headers), each scoped to one organization's subtree and one period."""
 
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
+
+from core.times import local_naive
 
 from . import selectors
 
@@ -25,10 +28,15 @@ def hours_of(duration: timedelta | None) -> Decimal | None:
     return (Decimal(duration.total_seconds()) / 3600).quantize(Decimal("0.1"))
 
 
-def _number(value):
-    """Excel cells hold numbers, not Decimals-as-text; None stays empty."""
+def _cell(value):
+    """Excel cells hold numbers, not Decimals-as-text, text, not lazy translations, and local wall times (Excel has
+    no time zones); None stays empty."""
     if isinstance(value, Decimal):
         return float(value)
+    if isinstance(value, datetime):
+        return local_naive(value)
+    if isinstance(value, Promise):
+        return str(value)
     return value
 
 
@@ -73,7 +81,7 @@ def _sheet(title: str, header: list[str], rows) -> bytes:
     sheet = workbook.create_sheet(title=title[:31])
     sheet.append(header)
     for row in rows:
-        sheet.append([_number(v) for v in row])
+        sheet.append([_cell(v) for v in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -49,6 +49,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, Substr
 from django.utils import timezone
 
+from core.times import local_iso as _iso
 from demands.models import MicroWish, Pairing, ServiceOffer
 from incentives.models import Commendation, LedgerEntry, RatingRun, Redemption, StarRating
 from members import public_cache
@@ -1093,10 +1094,6 @@ def digest_extras(organization: Organization, year: int, month: int, today: date
 
 
 # --- A member's own data (asked for by the members app through settings) -------------------------------------
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def personal_data_sections(member: Member) -> dict:
