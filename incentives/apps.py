@@ -8,4 +8,9 @@ class IncentivesConfig(AppConfig):
     verbose_name = _("积分与激励")
 
     def ready(self):
-        from . import receivers  # noqa: F401 - connects the receivers
+        from members import events
+
+        from . import receivers, services  # noqa: F401 - receivers connects the page cache's model watches
+
+        # A counted service record's points and the member's ratings follow it (members/events.py lists the hooks).
+        events.record_counted_changed.connect(services.record_counted_changed)

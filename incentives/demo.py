@@ -1,16 +1,20 @@
 """Demo data of the incentives app, called by the site's `seed_demo` after the members' demo data.
 
-What a newcomer sees: the rules; a catalogue (理发, 家电维修, 体检, 图书) with stock; points for the first members'
-verified service records (or a few typical awards when they have none); for the showcase member (`dangyuan` of the
-members demo, else the first member) an approved redemption with a pickup code, a request waiting for the secretary
-and a commendation on the public exemplars page; and a finished rating of each top-level organization.
+What a newcomer sees: the rules; a catalogue (理发, 家电维修, 体检, 图书) with stock; for the showcase member
+(`dangyuan` of the members demo, else the first member) an approved redemption with a pickup code, a request waiting
+for the secretary and a commendation on the public exemplars page; and, once every app has added its records
+(`seed_ratings`, called last), a finished rating of each top-level organization.
+
+Every point comes from what earned it, through the services: the verified service records (members.events →
+services.record_points_sync), training records, wishes and the commendation — none is made up here, so
+`manage.py reconcile` finds the demo in agreement.
 
 The demo records are a few hours each, so the default thresholds (100 h for ★1) would rate everybody ★0: a top-level
 organization without a scheme of its own gets a demo scheme of 2/4/6/8/10 h.
 
-Idempotent: rules and items are found by code and name, ledger entries by idempotency key, redemptions and
-commendations by member and item or title, rating runs by organization — running it twice leaves the same data. It
-works with or without members: without any, only the rules and the catalogue are added.
+Idempotent: rules and items are found by code and name, redemptions and commendations by member and item or title,
+rating runs by organization — running it twice leaves the same data. It works with or without members: without
+any, only the rules and the catalogue are added.
 """
 
 from datetime import timedelta
@@ -19,10 +23,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from members.models import Member, Organization, ServiceRecord
+from members.models import Member, Organization
 
 from . import selectors, services
-from .models import CatalogueItem, Commendation, RatingRun, Redemption, Rule, StarScheme
+from .models import CatalogueItem, Commendation, PointsBalance, RatingRun, Redemption, Rule, StarScheme
 
 CATALOGUE = [
     {
@@ -64,7 +68,6 @@ CATALOGUE = [
     },
 ]
 
-DEMO_MEMBERS = 40  # members with ledger history: the first ones by volunteer number
 SHOWCASE_USERNAME = "dangyuan"  # the member sign-in of members.demo
 DEMO_THRESHOLDS = [2, 4, 6, 8, 10]
 COMMENDATION_TITLE = "优秀志愿者"
@@ -75,22 +78,23 @@ def seed(*, stdout=None) -> None:
     for code in Rule.Code.values:
         services.rule_for(code)
     items = {spec["name"]: _item(spec) for spec in CATALOGUE}
-    members = list(
-        Member.objects.filter(status=Member.Status.ACTIVE).select_related("organization", "user")[:DEMO_MEMBERS]
-    )
     showcase = Member.objects.filter(user__username=SHOWCASE_USERNAME, status=Member.Status.ACTIVE).first()
-    showcase = showcase or (members[0] if members else None)
-    if showcase is not None and showcase not in members:
-        members.append(showcase)
-    for index, member in enumerate(members):
-        _history(member, index)
+    showcase = showcase or Member.objects.filter(status=Member.Status.ACTIVE).select_related("organization").first()
     if showcase is not None:
         _commendation(showcase)
         _redemption(showcase, items["图书"], approve=True)  # the member sees a pickup code
         _redemption(showcase, items["理发"], approve=False)  # the secretary sees a request to approve
-    _finished_rating_periods()
     if stdout is not None:
-        stdout.write(f"incentives: {len(items)} catalogue items, ledger history for {len(members)} members")
+        members = PointsBalance.objects.filter(earned_total__gt=0).count()
+        stdout.write(f"incentives: {len(items)} catalogue items, points earned by {members} members")
+
+
+@transaction.atomic
+def seed_ratings(*, stdout=None) -> None:
+    """The finished rating periods, computed from every record the demo has: called after all apps' seeds."""
+    runs = _finished_rating_periods()
+    if stdout is not None and runs:
+        stdout.write(f"incentives: {runs} finished rating period(s)")
 
 
 def _item(spec: dict) -> CatalogueItem:
@@ -98,49 +102,6 @@ def _item(spec: dict) -> CatalogueItem:
     if item is not None:
         return item
     return services.catalogue_item_create(**spec)
-
-
-def _history(member: Member, index: int) -> None:
-    """Points for the member's counted service records, or a few typical awards when they have none."""
-    records = ServiceRecord.objects.filter(member=member, status__in=ServiceRecord.COUNTED_STATUSES)[:20]
-    for record in records:
-        services.award(
-            member=member,
-            rule=Rule.Code.SERVICE_HOUR,
-            quantity=record.hours,
-            idempotency_key=f"demo:record:{record.pk}",
-            source_ref=f"record:{record.pk}",
-            note=record.content[:200],
-        )
-    if records:
-        return
-    services.award(
-        member=member,
-        rule=Rule.Code.SERVICE_HOUR,
-        quantity=2 + index % 5,
-        idempotency_key=f"demo:{member.pk}:service",
-        source_ref=f"demo-activity:{index % 3}",
-        note="社区环境整治",
-    )
-    services.award(
-        member=member,
-        rule=Rule.Code.TRAINING_HOUR,
-        quantity=2,
-        idempotency_key=f"demo:{member.pk}:training",
-        note="理论培训",
-    )
-    if index % 2 == 0:
-        services.award(
-            member=member, rule=Rule.Code.WISH_FULFILLED, idempotency_key=f"demo:{member.pk}:wish", note="微心愿"
-        )
-    if index % 3 == 0:
-        services.award(
-            member=member,
-            rule=Rule.Code.RESIDENT_RATING,
-            quantity=5,
-            idempotency_key=f"demo:{member.pk}:rating",
-            note="居民五星好评",
-        )
 
 
 def _redemption(member: Member, item: CatalogueItem, *, approve: bool) -> None:
@@ -171,8 +132,9 @@ def _commendation(member: Member) -> None:
     services.commendation_consent(commendation=commendation, member=member, consent=True)
 
 
-def _finished_rating_periods() -> None:
+def _finished_rating_periods() -> int:
     """A half-year rating of each top-level organization with members: computed, through its 公示, final."""
+    count = 0
     period_end = timezone.localdate().replace(day=1) - timedelta(days=1)  # the end of last month
     period_start = (period_end.replace(day=1) - timedelta(days=150)).replace(day=1)  # six whole months
     for root in Organization.objects.filter(parent__isnull=True).order_by("path"):
@@ -193,3 +155,5 @@ def _finished_rating_periods() -> None:
             run = services.rating_run_publish(run=run, actor=None, publicity_ends_on=run.period_end + timedelta(days=5))
         if run.status == RatingRun.Status.PUBLICITY and timezone.localdate() > run.publicity_ends_on:
             services.rating_run_finalize(run=run, actor=None)
+        count += 1
+    return count

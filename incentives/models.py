@@ -95,6 +95,7 @@ class EntryKind(models.TextChoices):
     SPEND = "spend", _("使用")
     REVERSAL = "reversal", _("冲正")
     ADJUSTMENT = "adjustment", _("手工调整")
+    CORRECTION = "correction", _("更正")
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -124,6 +125,10 @@ class LedgerEntry(models.Model):
     )
     quantity = models.DecimalField(_("数量"), max_digits=8, decimal_places=2, null=True, blank=True)
     multiplier = models.DecimalField(_("倍数"), max_digits=4, decimal_places=2, default=Decimal(1))
+    # The rule's numbers when the entry was written (points per unit, cap per source): a later change of the rule
+    # leaves this award as it was, and a correction of the same service is computed on the same terms.
+    rule_points = models.PositiveIntegerField(_("规则分值"), null=True, blank=True)
+    rule_cap = models.PositiveIntegerField(_("规则封顶"), null=True, blank=True)
     # What earned or used the points, e.g. "activity:12", "wish:7", "redemption:3"; the cap of a rule applies per value.
     source_ref = models.CharField(_("来源"), max_length=100, blank=True)
     reverses = models.OneToOneField(
@@ -155,7 +160,15 @@ class LedgerEntry(models.Model):
         verbose_name_plural = _("积分明细")
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.CheckConstraint(condition=~Q(points=0), name="incentives_entry_points_nonzero"),
+            # A reversal or correction whose points were already spent moves only the earned points (the balance
+            # never goes below zero; see services._append), so one of the two is never 0.
+            models.CheckConstraint(
+                condition=~Q(points=0) | ~Q(earned_points=0), name="incentives_entry_points_nonzero"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="correction") | Q(rule__isnull=False, reverses__isnull=True),
+                name="incentives_entry_correction_rule",
+            ),
             models.CheckConstraint(condition=Q(kind__in=EntryKind.values), name="incentives_entry_kind_valid"),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="incentives_entry_balance_after_gte_0"),
             models.CheckConstraint(

@@ -4,13 +4,17 @@ Scope follows `members.selectors`: a platform admin sees everything, a secretary
 everyone else nothing. Querysets carry the joins their pages need, so a list costs the same whatever its length.
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Substr
 from django.utils import timezone
 
-from members.models import Member, Organization
-from members.selectors import visible_organizations
+from members.models import Member, Organization, ServiceRecord
+from members.selectors import hours_by_member, visible_organizations
 
 from .models import (
     DEFAULT_HOURS_THRESHOLDS,
@@ -23,6 +27,7 @@ from .models import (
     PointsBalance,
     RatingRun,
     Redemption,
+    Rule,
     StarBasis,
     StarRating,
     StarScheme,
@@ -84,6 +89,105 @@ def earned_between(member_ids, start: date, end: date) -> dict[int, int]:
         .annotate(total=Sum("earned_points"))
     )
     return {row["member_id"]: row["total"] or 0 for row in rows}
+
+
+def earned_by_path_prefix(organization: Organization, start: date, end: date, *, prefix_length: int) -> dict[str, int]:
+    """`earned_between` grouped by branch: points earned in [start, end] by the members homed in `organization`'s
+    subtree (whatever their status), keyed by the first `prefix_length` characters of their home branch's path
+    (the dashboard groups by the organization's child). One query."""
+    since, until = _local_range(start, end)
+    rows = (
+        LedgerEntry.objects.filter(
+            member__organization__path__startswith=organization.path, created_at__gte=since, created_at__lt=until
+        )
+        .annotate(prefix=Substr("member__organization__path", 1, prefix_length))
+        .values("prefix")
+        .annotate(total=Sum("earned_points"))
+        .order_by()
+        .values_list("prefix", "total")
+    )
+    return {prefix: total or 0 for prefix, total in rows}
+
+
+# --- Points of service records -----------------------------------------------------------------------------------
+# Every counted service record earns the `service_hour` rule's points for its hours, whatever produced it (an
+# activity, a wish, a pairing visit, a self-report, a secretary's entry, an import):
+#     points = min(round_half_up(rule points × hours × multiplier), the rule's cap per source)
+# where the multiplier is the rule's leader multiplier for the on-site leader (ServiceRecord.role) and 1 otherwise.
+# The rule's numbers are those of the record's first award (stored on the entry): a later change of the rule
+# leaves what was awarded, and a correction of the record is computed on the same terms. A record that no longer
+# counts (void) is due 0. `services.record_points_sync` writes the difference; `manage.py reconcile` checks it.
+
+RECORD_RULE = Rule.Code.SERVICE_HOUR
+
+
+def record_source_ref(record_id: int) -> str:
+    """The `source_ref` of the ledger entries of one service record."""
+    return f"record:{record_id}"
+
+
+# Before every record's points were written by record_points_sync, the attendance sheet and the self-report
+# approval wrote them under the record's own source_ref ("activity:12", "self-report:3"); those entries are the
+# record's too, so a database from then is neither awarded twice nor reported.
+_LEGACY_SOURCES = (ServiceRecord.Source.ACTIVITY, ServiceRecord.Source.SELF_REPORT)
+
+
+def record_refs(record: ServiceRecord) -> list[str]:
+    refs = [record_source_ref(record.pk)]
+    if record.source in _LEGACY_SOURCES and record.source_ref:
+        refs.append(record.source_ref)
+    return refs
+
+
+@dataclass(frozen=True)
+class AwardTerms:
+    """The numbers a record's points are computed with."""
+
+    points: int  # per hour; 0 when the rule was inactive
+    cap: int | None
+    multiplier: Decimal
+
+
+def record_terms(record: ServiceRecord, first_award: LedgerEntry | None, rule: Rule) -> AwardTerms:
+    """The terms of `record`: those its first award was written on, else the rule's today."""
+    if first_award is not None:
+        return AwardTerms(
+            points=first_award.rule_points if first_award.rule_points is not None else rule.points,
+            cap=first_award.rule_cap if first_award.rule_points is not None else rule.cap_per_source,
+            multiplier=first_award.multiplier,
+        )
+    multiplier = rule.leader_multiplier if record.role == ServiceRecord.Role.LEADER else Decimal(1)
+    return AwardTerms(points=rule.points if rule.active else 0, cap=rule.cap_per_source, multiplier=multiplier)
+
+
+def record_points_due(*, hours: Decimal, counted: bool, terms: AwardTerms) -> int:
+    """What a record is due on `terms`: the rule table above."""
+    if not counted or terms.points <= 0:
+        return 0
+    points = int((Decimal(terms.points) * Decimal(hours) * terms.multiplier).quantize(Decimal(1), ROUND_HALF_UP))
+    return min(points, terms.cap) if terms.cap is not None else points
+
+
+def record_entries(record: ServiceRecord) -> QuerySet[LedgerEntry]:
+    """The ledger entries of one record's points (awards, corrections, reversals), oldest first."""
+    return LedgerEntry.objects.filter(
+        member_id=record.member_id, rule__code=RECORD_RULE, source_ref__in=record_refs(record)
+    ).order_by("pk")
+
+
+# --- Star ratings: the value a member is rated on ------------------------------------------------------------------
+
+
+def rating_values(member_ids: Iterable[int], *, basis: str, period_start: date, period_end: date) -> dict[int, Decimal]:
+    """{member id: the value a rating of the period rates} — counted service hours up to the end of the period
+    (累计服务时长, the same figure /me/records/ shows up to that date) or the points earned in the period (年度获得积分;
+    spending never lowers it). Members with nothing are absent. One query."""
+    ids = list(member_ids)
+    if not ids:
+        return {}
+    if basis == StarBasis.HOURS:
+        return {k: Decimal(v).quantize(Decimal("0.01")) for k, v in hours_by_member(ids, end=period_end).items()}
+    return {k: Decimal(v).quantize(Decimal("0.01")) for k, v in earned_between(ids, period_start, period_end).items()}
 
 
 def visible_ledger_entries(user, *, queryset: QuerySet[LedgerEntry] | None = None) -> QuerySet[LedgerEntry]:

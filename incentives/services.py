@@ -157,11 +157,30 @@ def _existing_entry(idempotency_key: str, member: Member) -> LedgerEntry | None:
     return entry
 
 
-def _append(*, balance: PointsBalance, points: int, earned: int, idempotency_key: str, **fields) -> LedgerEntry:
-    """Write one entry and move the locked balance with it; the caller holds the balance lock."""
+def _append(
+    *,
+    balance: PointsBalance,
+    points: int,
+    earned: int,
+    idempotency_key: str,
+    clamp: bool = False,
+    refresh_ratings: bool = True,
+    **fields,
+) -> LedgerEntry:
+    """Write one entry and move the locked balance with it; the caller holds the balance lock.
+
+    `clamp`: a reversal or correction taking back points the member has already spent takes only what the balance
+    holds (the balance never goes below zero) while the earned points drop by the whole amount; the note says how
+    much could not be taken back. Otherwise a balance that does not cover the entry raises ValidationError.
+    An entry that changes the earned points updates the member's ratings not yet final (points basis)."""
     if not idempotency_key:
         raise ValueError("an idempotency key is required")
     new_balance = balance.balance + points
+    if new_balance < 0 and clamp:
+        kept = -new_balance
+        points, new_balance = -balance.balance, 0
+        note = _("（%(n)d 分已使用，未能扣回）") % {"n": kept}
+        fields["note"] = (fields.get("note", "")[: 200 - len(note)] + note)[:200]
     if new_balance < 0:
         raise ValidationError(
             _("积分不足：当前余额 %(balance)d 分，需要 %(points)d 分。")
@@ -185,6 +204,8 @@ def _append(*, balance: PointsBalance, points: int, earned: int, idempotency_key
     balance.balance = new_balance
     balance.earned_total += earned
     balance.save(update_fields=["balance", "earned_total", "updated_at"])
+    if earned and refresh_ratings:
+        _member_ratings_refresh(balance.member_id)
     return entry
 
 
@@ -254,6 +275,8 @@ def award(
         rule=rule_obj,
         quantity=quantity,
         multiplier=multiplier,
+        rule_points=rule_obj.points,
+        rule_cap=rule_obj.cap_per_source,
         source_ref=source_ref,
         actor=actor,
         note=note[:200],
@@ -290,7 +313,9 @@ def spend(
     )
 
 
-def _reverse(*, entry: LedgerEntry, actor, reason: str) -> LedgerEntry:
+def _reverse(
+    *, entry: LedgerEntry, actor, reason: str, clamp: bool = False, refresh_ratings: bool = True
+) -> LedgerEntry:
     balance = _lock_balance(entry.member)
     existing = LedgerEntry.objects.filter(reverses=entry).first()
     if existing is not None:
@@ -303,6 +328,8 @@ def _reverse(*, entry: LedgerEntry, actor, reason: str) -> LedgerEntry:
             points=-entry.points,
             earned=-entry.earned_points,
             idempotency_key=f"reversal:{entry.pk}",
+            clamp=clamp,
+            refresh_ratings=refresh_ratings,
             kind=LedgerEntry.Kind.REVERSAL,
             reverses=entry,
             rule=entry.rule,
@@ -327,7 +354,134 @@ def reverse(*, entry: LedgerEntry, actor, reason: str) -> LedgerEntry:
     reason = _required_text(reason, "reason", _("请填写冲正原因。"), 200)
     if Redemption.objects.filter(spend_entry_id=entry.pk).exists():
         raise ValidationError(_("兑换扣除的积分请通过取消兑换退还。"))
+    if _is_record_entry(entry):
+        raise ValidationError(_("服务时长积分随服务记录变动：请作废或更正这条服务记录，积分会随之冲正。"))
     return _reverse(entry=entry, actor=actor, reason=reason)
+
+
+def _is_record_entry(entry: LedgerEntry) -> bool:
+    """Whether `entry` belongs to a service record's points (record_points_sync keeps those equal to the record)."""
+    if entry.rule_id is None or entry.rule.code != selectors.RECORD_RULE:
+        return False
+    if entry.source_ref.startswith("record:"):
+        return True
+    return ServiceRecord.objects.filter(
+        member_id=entry.member_id, source__in=selectors._LEGACY_SOURCES, source_ref=entry.source_ref
+    ).exists()
+
+
+# --- Points of service records (the rule table: selectors, "Points of service records") ------------------------
+
+
+@transaction.atomic
+def record_points_sync(*, record: ServiceRecord, actor=None) -> list[LedgerEntry]:
+    """Bring the service-hour points of one service record to what the rules give it now, and return the entries
+    written (none when they already agree).
+
+    A first award when the record starts counting; a correction entry (更正) with the difference when its hours
+    change; the reversal (冲正) of each of its entries when it stops counting (void). Points already spent are not
+    taken back below a zero balance: the earned points drop by the whole difference, the balance by what it holds
+    (`_append`, clamp). Idempotent: the difference is computed under the lock, so a second call writes nothing;
+    nothing else writes these entries (`reverse` refuses them). Called by the members app's
+    `record_counted_changed` hook in the transaction that changed the record, and by `manage.py reconcile --fix`.
+
+    Lock: the member's balance row (the callers hold the record's row first).
+    """
+    balance = _lock_balance(record.member)
+    record = ServiceRecord.objects.get(pk=record.pk)
+    rule = rule_for(selectors.RECORD_RULE)
+    entries = list(selectors.record_entries(record).select_related("rule"))
+    first_award = next((e for e in entries if e.kind == LedgerEntry.Kind.AWARD), None)
+    terms = selectors.record_terms(record, first_award, rule)
+    due = selectors.record_points_due(hours=record.hours, counted=record.is_counted, terms=terms)
+    have = sum(e.earned_points for e in entries)
+    if due == have:
+        return []
+    ref = selectors.record_source_ref(record.pk)
+    common = {
+        "rule": rule,
+        "source_ref": ref,
+        "actor": actor,
+        "multiplier": terms.multiplier,
+        "rule_points": terms.points,
+        "rule_cap": terms.cap,
+        "quantity": record.hours,
+        "refresh_ratings": False,
+    }
+    written: list[LedgerEntry] = []
+    if not entries:  # the record starts counting
+        written.append(
+            _append(
+                balance=balance,
+                points=due,
+                earned=due,
+                idempotency_key=f"{ref}:hours",
+                kind=LedgerEntry.Kind.AWARD,
+                note=record.content[:200],
+                **common,
+            )
+        )
+        have = due
+    elif due == 0:  # it stops counting: each of its entries is reversed
+        reason = _("服务记录已作废：%(reason)s") % {"reason": record.void_reason} if record.void_reason else ""
+        reversed_ids = {e.reverses_id for e in entries if e.kind == LedgerEntry.Kind.REVERSAL}
+        for entry in entries:
+            if entry.kind != LedgerEntry.Kind.REVERSAL and entry.pk not in reversed_ids:
+                written.append(
+                    _reverse(
+                        entry=entry,
+                        actor=actor,
+                        reason=(reason or _("服务记录不再计入"))[:200],
+                        clamp=True,
+                        refresh_ratings=False,
+                    )
+                )
+        have += sum(e.earned_points for e in written)
+    if due != have:  # its hours changed (or what a reversal left): the difference
+        written.append(
+            _append(
+                balance=balance,
+                points=due - have,
+                earned=due - have,
+                idempotency_key=f"{ref}:sync:{len(entries) + len(written) + 1}",
+                clamp=True,
+                kind=LedgerEntry.Kind.CORRECTION,
+                note=(_("更正：服务时长 %(hours)s 小时") % {"hours": record.hours})[:200],
+                **common,
+            )
+        )
+    _member_ratings_refresh(record.member_id)
+    return written
+
+
+def record_counted_changed(event) -> None:
+    """The members app's hook (members.events.record_counted_changed, connected in apps.IncentivesConfig.ready):
+    the record's points follow it, and the member's ratings not yet final follow the hours."""
+    record_points_sync(record=event.record, actor=event.actor)
+
+
+def _member_ratings_refresh(member_id: int) -> None:
+    """Keep one member's ratings that are not final equal to the records and the ledger: the value (hours up to
+    the end of the period, or points earned in it) and the computed stars; stars a secretary set in answer to an
+    objection stay as set. Final ratings never change. Lock: those rating rows (after the caller's balance lock)."""
+    ratings = list(
+        StarRating.objects.select_for_update(of=("self",))
+        .filter(member_id=member_id)
+        .exclude(status=StarRating.Status.FINAL)
+        .select_related("run")
+        .order_by("pk")
+    )
+    for rating in ratings:
+        value = selectors.rating_values(
+            [member_id], basis=rating.basis, period_start=rating.run.period_start, period_end=rating.run.period_end
+        ).get(member_id, Decimal("0.00"))
+        stars = stars_for(value, rating.thresholds)
+        if (rating.basis_value, rating.computed_stars) == (value, stars):
+            continue
+        if rating.stars == rating.computed_stars:  # not changed by an objection's answer
+            rating.stars = stars
+        rating.basis_value, rating.computed_stars = value, stars
+        rating.save(update_fields=["basis_value", "computed_stars", "stars", "updated_at"])
 
 
 @transaction.atomic
@@ -716,25 +870,9 @@ def rating_run_compute(*, run: RatingRun) -> int:
     for member in members:
         by_basis[schemes[member.pk][0]].append(member.pk)
     values: dict[int, Decimal] = {}
-    if by_basis[StarBasis.HOURS]:
-        rows = (
-            ServiceRecord.objects.filter(
-                member_id__in=by_basis[StarBasis.HOURS],
-                status__in=ServiceRecord.COUNTED_STATUSES,
-                date__lte=run.period_end,
-            )
-            .values("member_id")
-            .annotate(total=Sum("hours"))
-        )
-        values.update({row["member_id"]: row["total"] for row in rows})
-    if by_basis[StarBasis.POINTS]:
+    for basis, ids in by_basis.items():
         values.update(
-            {
-                member_id: Decimal(total)
-                for member_id, total in selectors.earned_between(
-                    by_basis[StarBasis.POINTS], run.period_start, run.period_end
-                ).items()
-            }
+            selectors.rating_values(ids, basis=basis, period_start=run.period_start, period_end=run.period_end)
         )
     existing = {rating.member_id: rating for rating in run.ratings.all()}
     to_create, to_update = [], []

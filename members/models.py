@@ -546,6 +546,11 @@ class ServiceSource(models.TextChoices):
     MANUAL = "manual", _("手工录入")
 
 
+class ServiceRole(models.TextChoices):
+    PARTICIPANT = "participant", _("参与者")
+    LEADER = "leader", _("现场负责人")
+
+
 class ServiceRecordStatus(models.TextChoices):
     PENDING = "pending", _("待确认")
     VERIFIED = "verified", _("已确认")
@@ -557,7 +562,7 @@ class ServiceRecord(models.Model):
     """志愿服务记录: one service by one member. 谁组织谁记录、谁记录谁证明 — the recording organization verifies it."""
 
     Source = ServiceSource
-
+    Role = ServiceRole
     Status = ServiceRecordStatus
 
     # Statuses whose hours count in totals, certificates, star ratings and points.
@@ -592,6 +597,10 @@ class ServiceRecord(models.Model):
     source = models.CharField(_("来源"), max_length=20, choices=Source.choices, default=Source.MANUAL)
     # What produced the record, e.g. "activity:12"; with source and member it makes recording idempotent.
     source_ref = models.CharField(_("来源编号"), max_length=64, blank=True)
+    # The on-site leader (现场负责人) of a service earns the points rule's leader multiplier (incentives.Rule).
+    role = models.CharField(
+        _("服务角色"), max_length=12, choices=Role.choices, default=Role.PARTICIPANT, db_default=Role.PARTICIPANT
+    )
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
     verified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -648,6 +657,7 @@ class ServiceRecord(models.Model):
                 condition=Q(status__in=ServiceRecordStatus.values), name="members_record_status_valid"
             ),
             models.CheckConstraint(condition=Q(source__in=ServiceSource.values), name="members_record_source_valid"),
+            models.CheckConstraint(condition=Q(role__in=ServiceRole.values), name="members_record_role_valid"),
             models.CheckConstraint(
                 condition=~Q(status__in=["verified", "corrected"]) | Q(verified_at__isnull=False),
                 name="members_record_verified_has_time",

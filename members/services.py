@@ -36,7 +36,7 @@ from notifications import fanout
 from notifications.crypto import blind_index
 from notifications.services import notifications_forget_user, notify, notify_many, user_messages
 
-from . import member_cache, selectors, signals
+from . import events, member_cache, selectors
 from .availability import FULL_MASK
 from .models import (
     MONTHS,
@@ -897,6 +897,7 @@ def service_record_create(
     beneficiary_summary: str = "",
     evaluation: int | None = None,
     date: date_type | None = None,
+    role: str = ServiceRecord.Role.PARTICIPANT,
 ) -> ServiceRecord:
     """Record one service of one member — the one way any step records hours. The record stays pending until a
     verifier of the recording organization confirms it (`service_record_verify`).
@@ -921,6 +922,8 @@ def service_record_create(
         raise ValidationError({"content": _("请填写服务内容。")})
     if evaluation is not None and not 1 <= evaluation <= 5:
         raise ValidationError({"evaluation": _("服务评价应为1到5分。")})
+    if role not in ServiceRecord.Role.values:
+        raise ValidationError({"role": _("无效的服务角色。")})
     record = ServiceRecord(
         member=member,
         date=service_date,
@@ -936,6 +939,7 @@ def service_record_create(
         recording_organization=recording_organization,
         source=source,
         source_ref=source_ref,
+        role=role,
     )
     _audit(record, recorder, _("记录服务"))
     try:
@@ -953,8 +957,8 @@ def service_record_verify(*, record: ServiceRecord, verifier) -> ServiceRecord:
     """Confirm the hours of a pending record (确认时长).
 
     Lock: the record row, then the member's ServiceYear row (kept equal to the records in this transaction).
-    Invariants: pending → verified, once; nobody confirms their own hours. Sends `signals.service_record_verified`
-    in the transaction (points for an activity attended are awarded by the projects app).
+    Invariants: pending → verified, once; nobody confirms their own hours. Sends `events.record_counted_changed`
+    in the transaction: the record's points follow in it (incentives), whatever produced the record.
     """
     record = _lock(ServiceRecord, record.pk)
     if record.status != ServiceRecord.Status.PENDING:
@@ -969,7 +973,7 @@ def service_record_verify(*, record: ServiceRecord, verifier) -> ServiceRecord:
     _audit(record, verifier, _("确认时长"))
     record.save()
     _service_year_refresh(member_id=record.member_id, years=[record.date.year])
-    signals.service_record_verified.send(sender=ServiceRecord, record=record, verifier=verifier)
+    events.record_counted_changed.send(events.RecordCountedChanged(record=record, actor=verifier, change="verified"))
     return record
 
 
@@ -978,7 +982,8 @@ def service_record_void(*, record: ServiceRecord, actor, reason: str) -> Service
     """Void a record recorded in error; its hours stop counting. Pending corrections of it are refused.
 
     Lock: the record row, then its corrections (the order every service uses), then the member's ServiceYear row.
-    Invariant: void is final.
+    Invariant: void is final. A counted record's points are reversed in the same transaction
+    (`events.record_counted_changed`).
     """
     if not reason or not reason.strip():
         raise ValidationError({"reason": _("请填写作废原因。")})
@@ -986,6 +991,7 @@ def service_record_void(*, record: ServiceRecord, actor, reason: str) -> Service
     if record.status == ServiceRecord.Status.VOID:
         raise ValidationError(_("该记录已作废。"))
     now = timezone.now()
+    was_counted = record.is_counted
     record.status = ServiceRecord.Status.VOID
     record.voided_by = actor
     record.voided_at = now
@@ -999,6 +1005,8 @@ def service_record_void(*, record: ServiceRecord, actor, reason: str) -> Service
         reviewed_at=now,
         review_note=_("记录已作废"),
     )
+    if was_counted:
+        events.record_counted_changed.send(events.RecordCountedChanged(record=record, actor=actor, change="voided"))
     return record
 
 
@@ -1075,7 +1083,8 @@ def service_record_correction_review(
 
     Locks: the record row, then the correction row, then the member's ServiceYear rows (old and new year).
     Invariants: only a pending correction is reviewed, once; an approved change leaves a valid record; the record's
-    history keeps the values before and after.
+    history keeps the values before and after; the record's points follow the new hours in the same transaction
+    (`events.record_counted_changed`). The member who asked is told the outcome (in-app message).
     """
     record = _lock(ServiceRecord, correction.record_id)
     correction = _lock(ServiceRecordCorrection, correction.pk)
@@ -1108,6 +1117,9 @@ def service_record_correction_review(
         # A new start may move the record to another day, month or year: both years are recomputed.
         _service_year_refresh(member_id=record.member_id, years=[year_before, record.date.year])
         correction.status = ServiceRecordCorrection.Status.APPROVED
+        events.record_counted_changed.send(
+            events.RecordCountedChanged(record=record, actor=reviewer, change="corrected")
+        )
     else:
         if not note or not note.strip():
             raise ValidationError({"review_note": _("拒绝更正申请时请说明理由。")})
@@ -1116,7 +1128,33 @@ def service_record_correction_review(
     correction.reviewed_at = now
     correction.review_note = note.strip()[:200]
     correction.save()
+    _tell_correction_outcome(correction, record)
     return correction
+
+
+def _tell_correction_outcome(correction: ServiceRecordCorrection, record: ServiceRecord) -> None:
+    """An in-app message to whoever asked for the correction — the member, or a secretary asking for them — and to
+    the member when someone else asked."""
+    users = {correction.requested_by_id, record.member.user_id} - {None, correction.reviewed_by_id}
+    if not users:
+        return
+    approved = correction.status == ServiceRecordCorrection.Status.APPROVED
+    context = {
+        "name": record.member.name,
+        "record_date": record.date.isoformat(),
+        "content": record.content[:60],
+        "approved": approved,
+        "hours": str(record.hours),
+        "note": correction.review_note,
+    }
+    for user in get_user_model().objects.filter(pk__in=users, is_active=True).order_by("pk"):
+        notify(
+            template="members_correction_reviewed",
+            channel="inapp",
+            user=user,
+            dedupe_key=f"members:correction:{correction.pk}:reviewed:{user.pk}",
+            context=context,
+        )
 
 
 # --- The yearly service summary (ServiceYear) -------------------------------------------------------------------

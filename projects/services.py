@@ -34,7 +34,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from incentives import services as incentives_services
 from members import public_cache
 from members import services as members_services
 from members.models import Member, ServiceRecord, Tag, Team
@@ -71,8 +70,6 @@ CHECKIN_FAILURE_SECONDS = 600
 # Activities generated from a recurrence rule or a post: sign-up closes at the start, cancellation a day before.
 GENERATE_WEEKS = 8
 GENERATED_CANCEL_CUTOFF = timedelta(hours=24)
-
-POINTS_RULE = "service_hour"
 
 
 def _lock_activity(activity: Activity) -> Activity:
@@ -763,49 +760,8 @@ def _record_hours(signup: SignUp, activity: Activity, actor, organizer_name: str
         if signup.member.user_id == getattr(actor, "pk", None):
             result.unverified.append(signup)
             return
-        record = members_services.service_record_verify(record=record, verifier=actor)
-    if record.is_counted:
-        incentives_services.award(
-            member=signup.member,
-            rule=POINTS_RULE,
-            quantity=record.hours,
-            idempotency_key=f"signup:{signup.pk}:hours",
-            source_ref=f"activity:{activity.pk}",
-            actor=actor,
-            note=activity.display_title[:200],
-        )
-
-
-@transaction.atomic
-def attendance_record_verified(*, record: ServiceRecord, verifier) -> None:
-    """Points for an attendance whose record was confirmed after the sheet — the organizer's own attendance, which
-    they may not confirm, confirmed later by another secretary in the admin. The same award as the sheet's, under
-    the same idempotency key, so an attendance never earns twice. Called in the verifying transaction (members
-    signal `service_record_verified`); other records are not the projects app's. Lock: the member's balance row
-    (incentives.services.award)."""
-    activity_id = record.source_ref.removeprefix("activity:")
-    if record.source != ServiceRecord.Source.ACTIVITY or not (activity_id.isascii() and activity_id.isdigit()):
-        return
-    signup = (
-        SignUp.objects.filter(
-            activity_id=int(activity_id),
-            member_id=record.member_id,
-            status=SignUp.Status.ATTENDED,
-        )
-        .select_related("activity__project")
-        .first()
-    )
-    if signup is None:
-        return
-    incentives_services.award(
-        member=record.member,
-        rule=POINTS_RULE,
-        quantity=record.hours,
-        idempotency_key=f"signup:{signup.pk}:hours",
-        source_ref=record.source_ref,
-        actor=verifier,
-        note=signup.activity.display_title[:200],
-    )
+        # The points follow the verification (members.events.record_counted_changed → incentives).
+        members_services.service_record_verify(record=record, verifier=actor)
 
 
 @transaction.atomic
@@ -814,8 +770,8 @@ def attendance_submit(*, activity: Activity, marks: dict[int, tuple[str, object]
 
     An attended sign-up gets its hours (default: `default_hours`; at most the activity's length), a verified
     ServiceRecord (source "activity", source_ref "activity:<id>", recorded and confirmed by the actor for the
-    project's organization — 谁组织谁记录) and the points of the `service_hour` rule (idempotency key
-    "signup:<id>:hours", capped per activity by the rule).
+    project's organization — 谁组织谁记录), whose points follow its verification (incentives.record_points_sync:
+    the `service_hour` rule, capped per record, which is one per member and activity).
 
     Lock: the activity row, held to the end, then the sign-up rows: two submissions of one sheet run one after the
     other. Idempotent: a sign-up already attended keeps its hours, and its record and ledger entry are found, not
@@ -956,17 +912,8 @@ def self_report_approve(*, report: SelfReport, actor) -> SelfReport:
         organizer=_person_name(actor),
         recorder=actor,
     )
-    if record.status == ServiceRecord.Status.PENDING:
+    if record.status == ServiceRecord.Status.PENDING:  # its points follow (members.events.record_counted_changed)
         record = members_services.service_record_verify(record=record, verifier=actor)
-    incentives_services.award(
-        member=report.member,
-        rule=POINTS_RULE,
-        quantity=record.hours,
-        idempotency_key=f"{ref}:hours",
-        source_ref=ref,
-        actor=actor,
-        note=_("自主申报"),
-    )
     report.status = SelfReport.Status.APPROVED
     report.record = record
     report.reviewed_by, report.reviewed_at = actor, timezone.now()

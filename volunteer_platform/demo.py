@@ -55,6 +55,8 @@ def seed(*, members: int = 300, stdout=None) -> None:
     demands_demo.seed(stdout=stdout)
     projects_demo.seed(stdout=stdout)
     _plans(stdout=stdout)
+    # Last: the finished rating periods rate the hours every app above has recorded.
+    incentives_demo.seed_ratings(stdout=stdout)
 
 
 def _plans(stdout=None) -> None:

@@ -1,5 +1,5 @@
-"""incentives.demo.seed: rules, a catalogue, ledger history, a showcase member and a finished rating period —
-idempotent, with or without members."""
+"""incentives.demo: rules, a catalogue, a showcase member and (seed_ratings, last) a finished rating period —
+idempotent, with or without members; every point comes from what earned it."""
 
 from datetime import timedelta
 
@@ -20,6 +20,7 @@ def counts() -> dict[str, int]:
 
 def test_seed_without_members_adds_rules_and_the_catalogue():
     demo.seed()
+    demo.seed_ratings()
     assert set(CatalogueItem.objects.values_list("name", flat=True)) == {"理发", "家电维修", "体检", "图书"}
     assert all(item.stock > 0 for item in CatalogueItem.objects.all())
     assert Rule.objects.count() == len(Rule.Code.values)
@@ -35,12 +36,18 @@ def test_seed_with_members_adds_history_a_showcase_and_a_final_rating(
     add_hours(member_b, 2, day=timezone.localdate() - timedelta(days=190), verifier=platform_admin)
 
     demo.seed()
+    demo.seed_ratings()
     first = counts()
     demo.seed()
+    demo.seed_ratings()
 
     assert counts() == first
-    # From the verified records: 10 points an hour, at most 100 per record (the rule's cap per source).
+    # Only from the verified records (written when they were verified, not by the demo): 10 points an hour, at
+    # most 100 per record (the rule's cap per source).
     assert sorted(LedgerEntry.objects.filter(member=member_b).values_list("points", flat=True)) == [20, 100]
+    assert set(LedgerEntry.objects.filter(member=member_b).values_list("source_ref", flat=True)) == {
+        f"record:{pk}" for pk in member_b.service_records.values_list("pk", flat=True)
+    }
     run = RatingRun.objects.get(organization=org_tree.street)
     assert run.status == "final" and run.period_end < timezone.localdate().replace(day=1)
     assert run.period_start.day == 1 and run.period_end - run.period_start > timedelta(days=150)
@@ -58,4 +65,5 @@ def test_seed_with_members_adds_history_a_showcase_and_a_final_rating(
 def test_a_top_organization_keeps_its_own_scheme(org_tree, member_a):
     services.star_scheme_save(organization=org_tree.street, basis="hours", thresholds=[1, 2, 3, 4, 5], publicity_days=5)
     demo.seed()
+    demo.seed_ratings()
     assert RatingRun.objects.get().ratings.get(member=member_a).thresholds == [1, 2, 3, 4, 5]

@@ -423,7 +423,8 @@ def test_attendance_records_verified_hours_and_points_once(org_tree, secretary_a
     assert record.source == "activity" and record.source_ref == f"activity:{activity.pk}"
     assert record.recording_organization == org_tree.branch_a and record.verified_by == secretary_a
     entry = LedgerEntry.objects.get()
-    assert entry.member == attendee and entry.points == 15 and entry.idempotency_key == f"signup:{present.pk}:hours"
+    assert entry.member == attendee and entry.points == 15
+    assert (entry.source_ref, entry.idempotency_key) == (f"record:{record.pk}", f"record:{record.pk}:hours")
     assert SignUp.objects.get(pk=missing.pk).status == "no_show"
     activity.refresh_from_db()
     assert activity.status == "completed"
@@ -477,7 +478,7 @@ def test_the_organizers_record_confirmed_later_earns_the_same_points_once(org_tr
     entry = LedgerEntry.objects.get(member=secretary_a.member)
     assert (entry.points, entry.idempotency_key, entry.actor) == (
         attendee_points,
-        f"signup:{signup.pk}:hours",
+        f"record:{record.pk}:hours",
         east_secretary,
     )
     # The sheet submitted again awards nothing more (same key).
@@ -485,7 +486,8 @@ def test_the_organizers_record_confirmed_later_earns_the_same_points_once(org_tr
     assert LedgerEntry.objects.filter(member=secretary_a.member).count() == 1
 
 
-def test_confirming_a_record_of_no_activity_awards_nothing_here(org_tree, secretary_a, member_a):
+def test_a_record_of_no_activity_earns_its_points_when_confirmed(org_tree, secretary_a, member_a):
+    """Step 12: every verified record earns by the rules, whatever its source (it earned nothing before)."""
     record = members_services.service_record_create(
         member=member_a,
         start=timezone.now() - timedelta(hours=3),
@@ -499,7 +501,8 @@ def test_confirming_a_record_of_no_activity_awards_nothing_here(org_tree, secret
         recorder=None,
     )
     members_services.service_record_verify(record=record, verifier=secretary_a)
-    assert not LedgerEntry.objects.exists()
+    entry = LedgerEntry.objects.get()
+    assert (entry.member, entry.points, entry.source_ref) == (member_a, 20, f"record:{record.pk}")
 
 
 def test_waitlisted_members_are_not_on_the_sheet(org_tree, secretary_a, member_a, member_b):
