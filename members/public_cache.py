@@ -9,7 +9,8 @@ site) builds on.
   versions of its groups, so `changed(group)` — called by the services whose writes change what those pages show;
   it bumps the version at once and again after the commit (`transaction.on_commit`) — makes every page of the
   group miss, without finding them.
-  A timeout bounds what no service announces (an admin renaming a category, a clock passing a deadline).
+  A timeout bounds what no service announces (an admin renaming a category); a page that knows when the clock
+  changes it (an activity starting) says so (`stale_at`) and is not served from that moment.
 - Only anonymous GETs without a session or messages cookie use it; signed-in pages differ per person.
 - The CSRF token of the page's forms (the language switcher) is per visitor: the cached copy holds a placeholder,
   replaced by the visitor's own token on every hit, so their POSTs pass and the CSRF cookie is set as usual.
@@ -22,6 +23,7 @@ import functools
 import hashlib
 import re
 import uuid
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
+from django.utils import timezone
 from django.utils.translation import get_language
 
 GROUPS = frozenset({"wishes", "projects"})
@@ -127,8 +130,8 @@ def serve(
     found = cache.get_many([key, *version_keys])
     versions = f"{release()}.{current_versions(version_keys, found, version_timeout)}"
     hit = found.get(key)
-    if hit is not None and hit[0] == versions:
-        _stored_versions, content_type, body = hit
+    if hit is not None and hit[0] == versions and (hit[3] is None or timezone.now() < hit[3]):
+        _stored_versions, content_type, body, _stale_at = hit
         if PLACEHOLDER.encode() in body:
             body = body.replace(PLACEHOLDER.encode(), get_token(request).encode())
         return HttpResponse(body, content_type=content_type)
@@ -141,8 +144,15 @@ def serve(
         and (storable is None or storable(response))
     ):
         body = _CSRF_VALUE.sub(rb"\g<1>" + PLACEHOLDER.encode() + rb"\g<2>", response.content)
-        cache.set(key, (versions, response["Content-Type"], body), timeout)
+        until = getattr(response, "public_cache_stale_at", None)
+        cache.set(key, (versions, response["Content-Type"], body, until), timeout)
     return response
+
+
+def stale_at(response, moment: datetime | None) -> None:
+    """`response` shows something the clock changes at `moment` (an activity's sign-up opening or closing, its
+    start): its cached copy is not served from then on. None: nothing does."""
+    response.public_cache_stale_at = moment
 
 
 def _cacheable_request(request) -> bool:

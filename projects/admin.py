@@ -6,6 +6,7 @@ everything under them; out of scope is 404. Every write calls a service; sign-up
 """
 
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -136,7 +137,7 @@ class SignUpInline(ScopedInlineMixin, admin.TabularInline):
 class ActivityAdmin(ScopedAdminMixin, admin.ModelAdmin):
     scope = staticmethod(selectors.visible_activities)
     form = ActivityAdminForm
-    list_display = ("__str__", "project", "starts_at", "capacity", "seats", "status", "links")
+    list_display = ("__str__", "project", "starts_at", "capacity", "seats", "phase", "links")
     list_select_related = ("project",)
     list_filter = ("status", ("project", admin.RelatedOnlyFieldListFilter))
     search_fields = ("title", "project__title", "project__brand_name")
@@ -150,11 +151,11 @@ class ActivityAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        return ("project", "checkin_code", "status")
+        return ("project", "checkin_code", "phase", "status")
 
     def get_fields(self, request, obj=None):
         fields = list(ActivityAdminForm._meta.fields)
-        return fields if obj is None else [*fields, "checkin_code", "status"]
+        return fields if obj is None else [*fields, "checkin_code", "phase", "status"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "project":
@@ -164,6 +165,11 @@ class ActivityAdmin(ScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("已报名/候补"))
     def seats(self, obj):
         return f"{obj.confirmed_count} / {obj.waitlisted_count}"
+
+    @admin.display(description=_("当前状态"))
+    def phase(self, obj):
+        """What members see now (Activity.phase), not the stored status; the counts come from get_queryset."""
+        return obj.phase(timezone.now()).label
 
     @admin.display(description=_("页面"))
     def links(self, obj):

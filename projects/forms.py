@@ -215,7 +215,9 @@ class ServiceProjectAdminForm(forms.ModelForm):
 
 
 class ActivityAdminForm(forms.ModelForm):
-    """Times and seats checked as the service does; the windows default like `services.activity_create`."""
+    """Times and seats checked as the service does; the windows default like `services.activity_create`
+    (`services.activity_windows`). A new activity, or one moved to another time, must start in the future: the
+    admin schedules activities for members to sign up to, so a start already passed is a mistake to correct here."""
 
     class Meta:
         model = Activity
@@ -246,18 +248,27 @@ class ActivityAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if self.instance.pk is not None:  # an edit keeps the windows left empty as they were
+        now = timezone.now()
+        editing = self.instance.pk is not None
+        if editing:  # an edit keeps the windows left empty as they were
             for name in ("signup_opens_at", "signup_closes_at", "cancel_cutoff_at"):
                 data[name] = data.get(name) or getattr(self.instance, name)
-        if data.get("starts_at") and data.get("ends_at"):
-            opens, closes, cutoff = services.activity_windows(
-                data["starts_at"],
-                data.get("signup_opens_at"),
-                data.get("signup_closes_at"),
-                data.get("cancel_cutoff_at"),
-                timezone.now(),
-            )
+        starts_at = data.get("starts_at")
+        if starts_at and not (editing and starts_at == self.instance.starts_at):
             try:
+                services.check_activity_start(starts_at=starts_at, now=now)
+            except ValidationError as exc:
+                add_service_errors(self, exc)
+                return data
+        if starts_at and data.get("ends_at"):
+            try:
+                opens, closes, cutoff = services.activity_windows(
+                    starts_at=starts_at,
+                    signup_opens_at=data.get("signup_opens_at"),
+                    signup_closes_at=data.get("signup_closes_at"),
+                    cancel_cutoff_at=data.get("cancel_cutoff_at"),
+                    now=now,
+                )
                 services.check_activity(
                     starts_at=data["starts_at"],
                     ends_at=data["ends_at"],
@@ -268,10 +279,11 @@ class ActivityAdminForm(forms.ModelForm):
                 )
             except ValidationError as exc:
                 add_service_errors(self, exc)
-            data["signup_opens_at"], data["signup_closes_at"], data["cancel_cutoff_at"] = opens, closes, cutoff
-        if self.instance.pk is not None:
+            else:
+                data["signup_opens_at"], data["signup_closes_at"], data["cancel_cutoff_at"] = opens, closes, cutoff
+        if editing:
             if self.instance.status != Activity.Status.SCHEDULED:
-                raise ValidationError(_("只能修改报名中的活动。"))
+                raise ValidationError(_("已取消或已记录考勤的活动不能修改。"))
             taken = self.instance.signups.filter(status__in=SignUp.SEAT_STATUSES).count()
             if data.get("capacity") is not None and data["capacity"] < taken:
                 self.add_error("capacity", _("已有 %(taken)d 人报名，名额不能少于报名人数。") % {"taken": taken})

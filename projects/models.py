@@ -4,6 +4,7 @@ Invariants live here as database constraints; every write goes through `projects
 that keep the invariants a constraint cannot state (seats, a post's places) — see the docstring of that module.
 """
 
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.times import DATE, format_local
 from members.models import Community, Grid, Member, Organization, ServiceRecord, Tag, Team
@@ -336,9 +338,31 @@ class PostSkip(models.Model):
 
 
 class ActivityStatus(models.TextChoices):
-    SCHEDULED = "scheduled", _("报名中")
+    """What the organizers decided or recorded. What a person sees is `Activity.phase(now)`, never this alone."""
+
+    SCHEDULED = "scheduled", _("已安排")
     CANCELLED = "cancelled", _("已取消")
-    COMPLETED = "completed", _("已结束")
+    COMPLETED = "completed", _("已记录考勤")
+
+
+class ActivityPhase(models.TextChoices):
+    """What an activity is at a moment (`Activity.phase`), the state every page and the admin list show. Derived from
+    the times, the stored status, the project's status and the seats; never stored.
+
+    A full activity still takes sign-ups onto its waiting list (which has no limit): it shows 报名中（可候补） and its
+    button says 报名候补."""
+
+    NOT_OPEN = "not_open", pgettext_lazy("activity phase", "未开放报名")
+    OPEN = "open", pgettext_lazy("activity phase", "报名中")
+    WAITLIST = "waitlist", pgettext_lazy("activity phase", "报名中（可候补）")
+    CLOSED = "closed", pgettext_lazy("activity phase", "报名截止")
+    IN_PROGRESS = "in_progress", pgettext_lazy("activity phase", "进行中")
+    ENDED = "ended", pgettext_lazy("activity phase", "已结束")
+    CANCELLED = "cancelled", pgettext_lazy("activity phase", "已取消")
+
+    @property
+    def accepts_signups(self) -> bool:
+        return self in (ActivityPhase.OPEN, ActivityPhase.WAITLIST)
 
 
 class Activity(models.Model):
@@ -415,6 +439,33 @@ class Activity(models.Model):
     def seats_left(self) -> int:
         """Free seats; needs the `confirmed_count` annotation of `projects.selectors` (no query here)."""
         return max(self.capacity - self.confirmed_count, 0)
+
+    def phase(self, now: datetime) -> ActivityPhase:
+        """What the activity is at `now`: the one rule behind every status label and sign-up button (the sign-up
+        service's own check, `services.check_activity_open`, agrees: tests/projects/test_phase.py). Sign-up is open
+        from `signup_opens_at` (included) to `signup_closes_at` (excluded) for a scheduled activity of a published
+        project; the activity is in progress from its start (included) to its end (excluded). Reads `project` and,
+        while sign-up is open, the `confirmed_count` annotation (no query)."""
+        if self.status == ActivityStatus.CANCELLED:
+            return ActivityPhase.CANCELLED
+        if now >= self.ends_at:
+            return ActivityPhase.ENDED
+        if now >= self.starts_at:
+            return ActivityPhase.IN_PROGRESS
+        if now >= self.signup_closes_at or self.status != ActivityStatus.SCHEDULED:
+            return ActivityPhase.CLOSED
+        if now < self.signup_opens_at or self.project.status != ProjectStatus.PUBLISHED:
+            return ActivityPhase.NOT_OPEN
+        return ActivityPhase.OPEN if self.seats_left > 0 else ActivityPhase.WAITLIST
+
+    def phase_changes_at(self, now: datetime) -> datetime | None:
+        """The next moment after `now` at which `phase` changes by the clock alone (sign-up opens or closes, the start,
+        the end), or None when the clock changes nothing any more. Seats, cancellations and edits change it through
+        the services, which announce it; this bounds how long a rendered page stays true (members/public_cache.py)."""
+        if self.status == ActivityStatus.CANCELLED:
+            return None
+        moments = (self.signup_opens_at, self.signup_closes_at, self.starts_at, self.ends_at)
+        return min((moment for moment in moments if moment > now), default=None)
 
     @property
     def length_hours(self) -> Decimal:

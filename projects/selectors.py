@@ -91,10 +91,11 @@ def is_organizer(user) -> bool:
 # --- Counts -----------------------------------------------------------------------------------------------------
 
 
-def _count_signups(statuses) -> Coalesce:
-    """A correlated COUNT of an activity's sign-ups in `statuses` (a subquery: several counts never multiply rows)."""
+def _count_signups(statuses, activity: str = "pk") -> Coalesce:
+    """A correlated COUNT of an activity's sign-ups in `statuses` (a subquery: several counts never multiply rows);
+    `activity` names the outer query's reference to the activity."""
     counted = (
-        SignUp.objects.filter(activity=OuterRef("pk"), status__in=statuses)
+        SignUp.objects.filter(activity=OuterRef(activity), status__in=statuses)
         .order_by()
         .values("activity")
         .annotate(n=Count("pk"))
@@ -141,10 +142,17 @@ def member_tag_ids(member: Member | None) -> list[int]:
     )
 
 
-def browse_projects(filters: ProjectFilters, *, tag_ids: list[int] | None = None) -> QuerySet[ServiceProject]:
-    """Published projects for /projects/, filtered; each with `next_start` (its next scheduled activity) and
-    `matches_me` (a skill wanted is among `tag_ids`). One query, plus one for the skills wanted of the page."""
-    now = timezone.now()
+# The fields of a project's next activity that /projects/ shows and that its phase reads (`next_activity`).
+NEXT_FIELDS = ("starts_at", "ends_at", "signup_opens_at", "signup_closes_at", "capacity")
+
+
+def browse_projects(
+    filters: ProjectFilters, *, tag_ids: list[int] | None = None, now: datetime | None = None
+) -> QuerySet[ServiceProject]:
+    """Published projects for /projects/, filtered; each with its next scheduled activity (`next_starts_at` and
+    the rest of NEXT_FIELDS, `next_taken`: read by `next_activity`) and `matches_me` (a skill wanted is among
+    `tag_ids`). One query, plus one for the skills wanted of the page."""
+    now = now or timezone.now()
     upcoming = Activity.objects.filter(_upcoming(now), project=OuterRef("pk"))
     qs = ServiceProject.objects.filter(status=ServiceProject.Status.PUBLISHED)
     if filters.category:
@@ -180,11 +188,29 @@ def browse_projects(filters: ProjectFilters, *, tag_ids: list[int] | None = None
         qs.select_related("category", "organization", "community")
         .prefetch_related(Prefetch("skills_wanted", queryset=Tag.objects.order_by("name")))
         .annotate(
-            next_start=Subquery(upcoming.order_by("starts_at").values("starts_at")[:1]),
+            **{
+                f"next_{name.removeprefix('signup_')}": Subquery(upcoming.order_by("starts_at").values(name)[:1])
+                for name in NEXT_FIELDS
+            },
+            next_taken=Subquery(with_counts(upcoming.order_by("starts_at")).values("confirmed_count")[:1]),
             matches_me=Exists(wanted) if tag_ids else Value(False, output_field=BooleanField()),
         )
         .order_by("title", "pk")
     )
+
+
+def next_activity(project: ServiceProject) -> Activity | None:
+    """The next activity of a project from `browse_projects`, built from its annotations (no query): enough for
+    its time and its `phase`; None when it has none."""
+    if project.next_starts_at is None:
+        return None
+    activity = Activity(
+        project=project,
+        status=Activity.Status.SCHEDULED,
+        **{name: getattr(project, f"next_{name.removeprefix('signup_')}") for name in NEXT_FIELDS},
+    )
+    activity.confirmed_count = project.next_taken
+    return activity
 
 
 def project_for_page(user, slug: str) -> ServiceProject | None:
@@ -198,8 +224,8 @@ def project_for_page(user, slug: str) -> ServiceProject | None:
     return None
 
 
-def upcoming_activities(project: ServiceProject, limit: int = 20) -> QuerySet[Activity]:
-    qs = Activity.objects.filter(_upcoming(timezone.now()), project=project).select_related("project")
+def upcoming_activities(project: ServiceProject, limit: int = 20, now: datetime | None = None) -> QuerySet[Activity]:
+    qs = Activity.objects.filter(_upcoming(now or timezone.now()), project=project).select_related("project")
     return with_counts(qs).order_by("starts_at")[:limit]
 
 
@@ -293,12 +319,15 @@ def my_signups(member: Member) -> QuerySet[SignUp]:
     return SignUp.objects.filter(member=member).select_related("activity__project", "team")
 
 
-def my_upcoming(member: Member) -> QuerySet[SignUp]:
-    return (
+def my_upcoming(member: Member) -> list[SignUp]:
+    """The member's confirmed and waitlisted sign-ups of activities not started yet, each with its `rank` in the
+    waiting list and its activity's `confirmed_count` (what `Activity.phase` reads). One query."""
+    signups = list(
         my_signups(member)
         .filter(status__in=(SignUp.Status.CONFIRMED, SignUp.Status.WAITLISTED), activity__starts_at__gt=timezone.now())
         .exclude(activity__status=Activity.Status.CANCELLED)
         .annotate(
+            activity_taken=_count_signups(SignUp.SEAT_STATUSES, activity="activity"),
             rank=Subquery(
                 SignUp.objects.filter(
                     activity=OuterRef("activity"),
@@ -309,10 +338,13 @@ def my_upcoming(member: Member) -> QuerySet[SignUp]:
                 .values("activity")
                 .annotate(n=Count("pk"))
                 .values("n")
-            )
+            ),
         )
         .order_by("activity__starts_at", "pk")
     )
+    for signup in signups:
+        signup.activity.confirmed_count = signup.activity_taken
+    return signups
 
 
 def my_past(member: Member, limit: int = 50) -> QuerySet[SignUp]:

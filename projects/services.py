@@ -190,18 +190,30 @@ def check_activity(
         raise ValidationError({"cancel_cutoff_at": _("取消截止不能晚于活动开始。")})
 
 
+def check_activity_start(*, starts_at: datetime, now: datetime) -> None:
+    """A new activity, or one moved to another time, starts after `now`: members must be able to sign up for it."""
+    if starts_at <= now:
+        raise ValidationError({"starts_at": _("开始时间已过，请填写将来的时间。")})
+
+
 def activity_windows(
+    *,
     starts_at: datetime,
-    signup_opens_at: datetime | None,
-    signup_closes_at: datetime | None,
-    cancel_cutoff_at: datetime | None,
+    signup_opens_at: datetime | None = None,
+    signup_closes_at: datetime | None = None,
+    cancel_cutoff_at: datetime | None = None,
     now: datetime,
 ) -> tuple[datetime, datetime, datetime]:
-    """(sign-up opens, closes, cancellation cut-off), each as given or by default: open now, close at the start,
-    cut off GENERATED_CANCEL_CUTOFF before the start (or now, when the start is closer)."""
+    """(sign-up opens, closes, cancellation cut-off), each as given or by the one default rule of the admin,
+    `activity_create` and `activities_generate`: sign-up opens now and closes at the start (so an activity starting
+    soon is open at once until it starts), cancellation is free until GENERATED_CANCEL_CUTOFF before the start, or
+    until now when the start is closer. No default makes sense for a start that is not after `now` (the window would
+    lie in the past): a window left empty then is refused, on `starts_at` (`check_activity_start`)."""
+    if None in (signup_opens_at, signup_closes_at, cancel_cutoff_at):
+        check_activity_start(starts_at=starts_at, now=now)
     closes = signup_closes_at or starts_at
     opens = signup_opens_at or min(now, closes - timedelta(minutes=1))
-    cutoff = cancel_cutoff_at or max(starts_at - GENERATED_CANCEL_CUTOFF, min(now, starts_at))
+    cutoff = cancel_cutoff_at or max(starts_at - GENERATED_CANCEL_CUTOFF, now)
     return opens, closes, cutoff
 
 
@@ -221,13 +233,19 @@ def activity_create(
 ) -> Activity:
     """Schedule one activity of `project` with a fresh 6-digit check-in code.
 
-    No lock: a new row. Defaults: sign-up opens now and closes at the start; cancellation is free until a day before
-    (or now, when the start is closer). Invariants: the CHECKs (times in order, capacity > 0) and one activity per
-    project and start (UNIQUE). An activity may be entered after it took place (补录) for its attendance sheet.
+    No lock: a new row. The windows left empty take the defaults of `activity_windows` (sign-up opens now and closes
+    at the start; cancellation is free until a day before, or until now when the start is closer), which need a
+    start in the future. Invariants: the CHECKs (times in order, capacity > 0) and one activity per project and start
+    (UNIQUE). History (an activity entered after it took place, with all its windows given: the demo's past
+    activities) is accepted here; the admin refuses a past start (forms.ActivityAdminForm).
     """
     public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
     opens, closes, cutoff = activity_windows(
-        starts_at, signup_opens_at, signup_closes_at, cancel_cutoff_at, timezone.now()
+        starts_at=starts_at,
+        signup_opens_at=signup_opens_at,
+        signup_closes_at=signup_closes_at,
+        cancel_cutoff_at=cancel_cutoff_at,
+        now=timezone.now(),
     )
     check_activity(
         starts_at=starts_at,
@@ -271,11 +289,14 @@ def activity_update(
     cancel_cutoff_at: datetime,
 ) -> Activity:
     """Change a scheduled activity. Lock: the activity row. Invariants: the capacity is never below the seats already
-    taken; raising it promotes waitlisted members (notified) into the new seats."""
+    taken; raising it promotes waitlisted members (notified) into the new seats; a start that moves, moves into the
+    future (`check_activity_start`). Any valid window may be given — an organizer extends sign-up this way."""
     public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
     activity = _lock_activity(activity)
     if activity.status != Activity.Status.SCHEDULED:
-        raise ValidationError(_("只能修改报名中的活动。"))
+        raise ValidationError(_("已取消或已记录考勤的活动不能修改。"))
+    if starts_at != activity.starts_at:
+        check_activity_start(starts_at=starts_at, now=timezone.now())
     check_activity(
         starts_at=starts_at,
         ends_at=ends_at,
@@ -1012,6 +1033,7 @@ def activities_generate(*, project: ServiceProject, weeks: int = GENERATE_WEEKS)
         if starts_at <= now or starts_at in existing:
             continue
         slot = slots[starts_at]
+        opens, closes, cutoff = activity_windows(starts_at=starts_at, now=now)
         created.append(
             Activity.objects.create(
                 project=project,
@@ -1020,9 +1042,9 @@ def activities_generate(*, project: ServiceProject, weeks: int = GENERATE_WEEKS)
                 ends_at=starts_at + timedelta(minutes=slot["minutes"]),
                 place=project.place,
                 capacity=slot["capacity"],
-                signup_opens_at=now,
-                signup_closes_at=starts_at,
-                cancel_cutoff_at=max(starts_at - GENERATED_CANCEL_CUTOFF, now),
+                signup_opens_at=opens,
+                signup_closes_at=closes,
+                cancel_cutoff_at=cutoff,
                 checkin_code=new_checkin_code(),
             )
         )

@@ -74,12 +74,24 @@ def project_list(request):
     tag_ids = selectors.member_tag_ids(member)
     if filters.matches and member is None:
         messages.info(request, _("登录后可以按您的特长和兴趣筛选项目。"))
-    projects = selectors.browse_projects(filters, tag_ids=tag_ids)
+    now = timezone.now()
+    projects = selectors.browse_projects(filters, tag_ids=tag_ids, now=now)
     page = Paginator(projects, PROJECTS_PAGE_SIZE).get_page(request.GET.get("page"))
+    for project in page.object_list:
+        project.next_activity = selectors.next_activity(project)
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "member": member, "query": query.urlencode()}
-    return render(request, "projects/project_list.html", context)
+    context = {"form": form, "page": page, "member": member, "query": query.urlencode(), "now": now}
+    response = render(request, "projects/project_list.html", context)
+    # The cards show each project's next activity and its phase (the ?seats filter's other projects: the timeout).
+    shown = [p.next_activity for p in page.object_list if p.next_activity is not None]
+    public_cache.stale_at(response, _first_change(shown, now))
+    return response
+
+
+def _first_change(activities, now):
+    """The first moment after `now` at which one of `activities` changes its phase by the clock alone."""
+    return min(filter(None, (a.phase_changes_at(now) for a in activities)), default=None)
 
 
 def _project_or_404(request, slug: str):
@@ -104,10 +116,13 @@ def project_detail(request, slug: str):
         if member is not None and posts
         else set()
     )
+    now = timezone.now()
+    activities = list(selectors.upcoming_activities(project, now=now))
     context = {
         "project": project,
         "member": member,
-        "activities": list(selectors.upcoming_activities(project)),
+        "now": now,
+        "activities": activities,
         "figures": selectors.project_figures(project),
         "surveys": selectors.survey_summary_for_project(project),
         "posts": posts,
@@ -116,7 +131,9 @@ def project_detail(request, slug: str):
         "page_url": request.build_absolute_uri(reverse("projects:project_detail", args=[project.slug])),
         "can_manage": selectors.visible_projects(request.user).filter(pk=project.pk).exists(),
     }
-    return render(request, "projects/project_detail.html", context)
+    response = render(request, "projects/project_detail.html", context)
+    public_cache.stale_at(response, _first_change(activities, now))  # a phase changes, or one starts (and leaves)
+    return response
 
 
 @require_GET
@@ -164,12 +181,12 @@ def activity_detail(request, pk: int):
         "activity": activity,
         "project": activity.project,
         "member": member,
+        "now": now,
         "signup": signup,
         "active": signup is not None and signup.status in SignUp.ACTIVE_STATUSES,
         "rank": selectors.waitlist_rank(signup) if signup and signup.status == SignUp.Status.WAITLISTED else None,
-        "signup_open": activity.status == Activity.Status.SCHEDULED
-        and activity.project.status == "published"
-        and activity.signup_opens_at <= now < activity.signup_closes_at,
+        # The button follows the label (the phase_badge of the same activity at the same `now`).
+        "signup_open": activity.phase(now).accepts_signups,
         "can_cancel": signup is not None
         and signup.status in (SignUp.Status.CONFIRMED, SignUp.Status.WAITLISTED)
         and now < activity.starts_at,
@@ -185,7 +202,9 @@ def activity_detail(request, pk: int):
         if is_organizer
         else "",
     }
-    return render(request, "projects/activity_detail.html", context)
+    response = render(request, "projects/activity_detail.html", context)
+    public_cache.stale_at(response, activity.phase_changes_at(now))
+    return response
 
 
 def _activity_for_member(request, pk: int, *, page: bool = True) -> Activity:
@@ -407,7 +426,7 @@ def post_leave(request, pk: int):
 @member_required
 def my_activities(request):
     member = request.member
-    upcoming = list(selectors.my_upcoming(member))
+    upcoming = selectors.my_upcoming(member)
     claims = list(selectors.my_claims(member))
     today = timezone.localdate()
     for claim in claims:
@@ -425,6 +444,7 @@ def my_activities(request):
         "past": list(selectors.my_past(member)),
         "claims": claims,
         "reports": list(selectors.my_self_reports(member)),
+        "now": timezone.now(),
     }
     return render(request, "projects/my_activities.html", context)
 

@@ -12,7 +12,7 @@ from projects.models import ProjectCategory
 from tests.conftest import login_in_browser
 from tests.factories import DEFAULT_PASSWORD
 from tests.projects.conftest import started_ago
-from tests.projects.factories import ProjectFactory
+from tests.projects.factories import ActivityFactory, ProjectFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -73,3 +73,29 @@ def test_filter_sign_up_check_in_and_get_hours_and_points(page, org_tree, member
     expect(page.locator("#points-balance")).to_have_text("20")
     page.goto("/me/activities/")
     expect(page.locator("#past")).to_contain_text("陪老人读报")
+
+
+def test_a_started_activity_shows_in_progress_and_no_sign_up_button(page, org_tree, member_a):
+    """Issue 18: a started activity said 状态 报名中 above 该活动现在不能报名."""
+    project = ProjectFactory(organization=org_tree.branch_a, title="银龄关爱", brand_name="银龄关爱", slug="silver")
+    activity = ActivityFactory(project=project, title="陪老人读报")
+    soon = ActivityFactory(project=project, title="陪老人下棋", starts_at=activity.starts_at + timedelta(days=1))
+    started_ago(activity, timedelta(minutes=5))
+
+    # An anonymous visitor first (the page may come from the public cache), then the member.
+    page.goto(f"/activities/{activity.pk}/")
+    expect(page.locator("#activity-phase")).to_have_text("进行中")
+    expect(page.get_by_role("link", name="登录后报名")).to_have_count(0)
+    login_in_browser(page, member_a.user.username, DEFAULT_PASSWORD)
+    page.goto(f"/activities/{activity.pk}/")
+    expect(page.locator("#activity-phase")).to_have_text("进行中")
+    expect(page.locator("#my-state")).to_contain_text("该活动现在不能报名")
+    expect(page.get_by_role("button", name="报名", exact=True)).to_have_count(0)
+
+    # The brand page lists only the one still to come, open for sign-up, and its page has the button.
+    page.goto("/projects/silver/")
+    expect(page.locator("#activities li")).to_have_count(1)
+    expect(page.locator(f"#activity-{soon.pk} .activity-phase")).to_have_text("报名中")
+    page.get_by_role("link", name="陪老人下棋").click()
+    expect(page.locator("#activity-phase")).to_have_text("报名中")
+    expect(page.get_by_role("button", name="报名", exact=True)).to_be_visible()
