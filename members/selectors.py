@@ -364,7 +364,7 @@ class MonthlyFigures:
     members_new: int  # member records created in the month
     services: int  # counted (verified or corrected) services dated in the month
     hours: Decimal  # their hours
-    volunteers: int  # distinct members with such a service
+    volunteers: int  # active members (the roster) with such a service: the dashboard's participants
     records_new: int  # service records created in the month, void ones excepted
     records_pending: int  # records recorded in the subtree still waiting for verification now
     residences_confirmed: int  # 双报到 confirmed in the month at communities the subtree serves
@@ -386,7 +386,7 @@ def monthly_figures(organization: Organization, year: int, month: int) -> Monthl
     records = ServiceRecord.objects.filter(member__organization__path__startswith=path).aggregate(
         services=Count("pk", filter=in_month),
         hours=Sum("hours", filter=in_month),
-        volunteers=Count("member", filter=in_month, distinct=True),
+        volunteers=Count("member", filter=in_month & Q(member__status=Member.Status.ACTIVE), distinct=True),
         new=Count("pk", filter=Q(created_at__gte=start, created_at__lt=end) & ~Q(status=ServiceRecord.Status.VOID)),
     )
     pending = ServiceRecord.objects.filter(

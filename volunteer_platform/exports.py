@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
 
 from core.times import local_naive
+from members.models import Member
 
 from . import selectors
 
@@ -54,10 +55,13 @@ def figure_rows(d: selectors.Dashboard) -> list[tuple[str, object]]:
         (_("服务时长（小时）"), m.hours),
         (_("服务次数"), m.services),
         (_("人均服务时长（小时）"), m.hours_per_member),
-        (_("收到微心愿"), w.received),
-        (_("核实微心愿"), w.verified),
-        (_("实现微心愿"), w.fulfilled),
-        (_("居民确认微心愿"), w.confirmed),
+        (_("党员实现微心愿"), m.wishes_fulfilled),
+        (_("获得积分"), m.points),
+        # The residents' wishes of the communities the subtree serves: no per-branch rows (selectors.py).
+        (_("辖区收到微心愿"), w.received),
+        (_("辖区核实微心愿"), w.verified),
+        (_("辖区实现微心愿"), w.fulfilled),
+        (_("辖区居民确认微心愿"), w.confirmed),
         (_("发布到认领（中位数，小时）"), hours_of(w.median_to_claim)),
         (_("认领到实现（中位数，小时）"), hours_of(w.median_to_fulfil)),
         (_("满意度（平均分）"), w.rating_mean),
@@ -95,13 +99,14 @@ def build(kind: str, organization, period: selectors.Period) -> bytes:
     if kind == "league":
         rows = (
             (
-                row.organization.name,
+                _("%(name)s（本级）") % {"name": row.organization.name} if row.own else row.organization.name,
                 row.members,
                 row.participants,
                 row.participation_rate,
                 row.hours,
                 row.hours_per_member,
                 row.wishes_fulfilled,
+                row.points,
             )
             for row in selectors.league_table(organization, period)
         )
@@ -112,12 +117,18 @@ def build(kind: str, organization, period: selectors.Period) -> bytes:
             _("参与率（%）"),
             _("服务时长（小时）"),
             _("人均服务时长（小时）"),
-            _("实现微心愿"),
+            _("党员实现微心愿"),
+            _("获得积分"),
         ]
         return _sheet(title, header, rows)
     if kind == "member-hours":
-        header = [_("志愿者编号"), _("姓名"), _("所在支部"), _("服务时长（小时）"), _("服务次数")]
-        return _sheet(title, header, selectors.member_hours(organization, period).iterator(chunk_size=2000))
+        header = [_("志愿者编号"), _("姓名"), _("所在支部"), _("服务时长（小时）"), _("服务次数"), _("状态")]
+        statuses = dict(Member.Status.choices)
+        rows = (
+            (*row[:-1], statuses.get(row[-1], row[-1]))
+            for row in selectors.member_hours(organization, period).iterator(chunk_size=2000)
+        )
+        return _sheet(title, header, rows)
     # training: the training app's own completion report, for the year of the period's end
     report = selectors.completion_by_branch(organization, period.end.year)
     rows = (

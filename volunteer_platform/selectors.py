@@ -6,9 +6,19 @@ How figures are attributed (one rule, used by every figure, export and plan):
 - A service record travels with its member, as the certificate does: it counts for the member's current branch.
   A member transferred from branch A to branch B in July therefore brings their spring hours to B, and A's
   figures lose them; numerator and denominator of "hours per member" always describe the same people.
-- Only counted records (verified or corrected) count; a record's `date` places it in a period.
-- Wishes belong to the organization serving their community; each state counts in the period of its own
-  timestamp (received = submitted, verified, fulfilled, confirmed by the resident).
+- Only counted records (verified or corrected) count; a record's `date` places it in a period
+  (members.selectors.counted_records, the one definition).
+- Points earned in a period (the ledger's `earned_points`, by the entry's time) count for the member's current
+  branch too, like their hours.
+- What members did for residents — 党员实现微心愿 — counts, like their hours, for whoever fulfilled the wish: the
+  claimer's current branch, or, for a team's claim, the team's organization (`_wish_owner_path`).
+- Residents' wishes as a demand — 辖区居民微心愿 received, verified, fulfilled, confirmed, rated — belong to the
+  organization serving their community (communities are served by 社区党委, never by branches); each state counts
+  in the period of its own timestamp. These are labelled apart and have no per-branch rows.
+- Every figure with a per-branch row (members, participants, hours, wishes fulfilled by members, points) is
+  computed once, grouped by the organization's child (`_figures_by_child`), and the headline is the sum of the
+  groups: the rows of the league table add up to it (with a row for the organization itself when anything is
+  homed there — a team of a 社区党委, members of a branch that has 党小组 below it).
 
 Speed: every figure group is one aggregate query (SQL does the summing, nothing is fetched per member or per
 record), so the dashboard costs the same number of queries whatever the size of the subtree. The figures over the
@@ -52,9 +62,10 @@ from django.utils import timezone
 from core.times import local_iso as _iso
 from demands.models import MicroWish, Pairing, ServiceOffer
 from incentives.models import Commendation, LedgerEntry, RatingRun, Redemption, StarRating
+from incentives.selectors import earned_by_path_prefix
 from members import public_cache
 from members.models import ALL_DAYS, Member, Organization, ServiceRecord, ServiceYear, ServiceYearBuilt
-from members.selectors import managed_organizations, visible_organizations
+from members.selectors import counted_records, managed_organizations, visible_organizations
 from projects.models import Activity, ActivitySurvey, ServiceProject, SignUp
 from projects.selectors import SurveySummary, survey_summary_for_member
 from training.models import Enrollment, TrainingRecord
@@ -147,8 +158,8 @@ def _roster(organization: Organization) -> QuerySet[Member]:
 
 
 def _counted_records(organization: Organization) -> QuerySet[ServiceRecord]:
-    return ServiceRecord.objects.filter(
-        member__organization__path__startswith=organization.path, status__in=ServiceRecord.COUNTED_STATUSES
+    return counted_records(
+        queryset=ServiceRecord.objects.filter(member__organization__path__startswith=organization.path)
     )
 
 
@@ -254,6 +265,8 @@ class MemberFigures:
     participants: int  # roster members with a counted service in the period
     hours: Decimal  # counted hours in the period (of every member homed in the subtree)
     services: int
+    wishes_fulfilled: int = 0  # 党员实现微心愿: wishes the subtree's members and teams fulfilled in the period
+    points: int = 0  # points earned in the period by every member homed in the subtree
 
     @property
     def active_rate(self) -> Decimal | None:
@@ -275,6 +288,8 @@ class _ChildFigures:
     active: int = 0
     hours: Decimal = ZERO
     services: int = 0
+    wishes_fulfilled: int = 0
+    points: int = 0
     # Counted hours per (year, month) of the `trend` span, when asked for with the summary (one pass for both).
     trend: dict[tuple[int, int], Decimal] = field(default_factory=dict)
 
@@ -282,13 +297,15 @@ class _ChildFigures:
 def _figures_by_child(
     organization: Organization, period: Period, summary: bool | None = None, trend: Period | None = None
 ) -> dict[str, _ChildFigures]:
-    """Roster and record figures grouped by the child of `organization` each member's branch lies under (the key
-    is the child's path; members homed at the organization itself are under its own path). They serve both the
-    totals (summed over the keys: a member lies under exactly one) and the league table.
+    """Every figure with a per-branch row, grouped by the child of `organization` each member's branch (or the
+    fulfilling team's organization) lies under: the key is the child's path; what is homed at the organization
+    itself is under its own path. They serve both the totals (summed over the keys: each member, record, wish and
+    ledger entry lies under exactly one) and the league table, so its rows add up to the headline.
 
-    Two or three queries: the roster; then, when the years are built in the summary (`summary`; None = look it up,
-    one query more), one pass over the ServiceYear rows of the period and the 90-day window, plus the records of
-    the period's partial months; otherwise one pass over the counted records of the period and the window.
+    Four or five queries: the roster; then, when the years are built in the summary (`summary`; None = look it
+    up, one query more), one pass over the ServiceYear rows of the period and the 90-day window, plus the records
+    of the period's partial months; otherwise one pass over the counted records of the period and the window;
+    then the wishes fulfilled in the period and the points earned in it.
     With the summary, the same pass also sums the months of `trend` (the dashboard's trend chart) when given."""
     prefix_length = len(organization.path) + PATH_SEGMENT
     rows: dict[str, _ChildFigures] = {}
@@ -313,8 +330,7 @@ def _figures_by_child(
         inside, outside = _partial_months(period)
         live_days = (
             inside
-            if outside is not None
-            and ServiceRecord.objects.filter(outside, status__in=ServiceRecord.COUNTED_STATUSES).exists()
+            if outside is not None and counted_records(queryset=ServiceRecord.objects.filter(outside)).exists()
             else None
         )
         hour_months = period if live_days is None else None
@@ -382,7 +398,37 @@ def _figures_by_child(
         figures = rows.setdefault(row["child"], _ChildFigures())
         figures.hours = _hours(figures.hours + row["hours"])
         figures.services += row["services"]
+    for child, n in _wishes_fulfilled_by_prefix(organization, period, prefix_length).items():
+        rows.setdefault(child, _ChildFigures()).wishes_fulfilled = n
+    for child, points in earned_by_path_prefix(
+        organization, period.start, period.end, prefix_length=prefix_length
+    ).items():
+        rows.setdefault(child, _ChildFigures()).points = points
     return rows
+
+
+def _wish_owner_path():
+    """The path of the organization a fulfilled wish counts for. A team claims through its leader, who is stored as
+    `claimed_by` (and fulfils, and gets the record's hours and the points) with the team as `claimed_team`: the
+    wish is the team's work (组团服务), so it counts for the team's organization (a 社区党委's team: the
+    committee's own row). A member's own claim counts for their current branch, as their records do. A team
+    deleted since (claimed_team set to NULL) leaves the wish to its leader's branch."""
+    return Coalesce("claimed_team__organization__path", "claimed_by__organization__path")
+
+
+def _wishes_fulfilled_by_prefix(organization: Organization, period: Period, prefix_length: int) -> dict[str, int]:
+    """党员实现微心愿: wishes fulfilled in the period by the members and teams of `organization`'s subtree, keyed by
+    the first `prefix_length` characters of the path they count for (`_wish_owner_path`); one query."""
+    return dict(
+        MicroWish.objects.filter(_in("fulfilled_at", period))
+        .annotate(owner=_wish_owner_path())
+        .filter(owner__startswith=organization.path)
+        .annotate(prefix=Substr("owner", 1, prefix_length))
+        .values("prefix")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("prefix", "n")
+    )
 
 
 def _totals(by_child: dict[str, _ChildFigures]) -> MemberFigures:
@@ -393,11 +439,15 @@ def _totals(by_child: dict[str, _ChildFigures]) -> MemberFigures:
         participants=sum(f.participants for f in values),
         hours=_hours(sum((f.hours for f in values), ZERO)),
         services=sum(f.services for f in values),
+        wishes_fulfilled=sum(f.wishes_fulfilled for f in values),
+        points=sum(f.points for f in values),
     )
 
 
 def member_figures(organization: Organization, period: Period) -> MemberFigures:
-    """Two queries: the roster and one pass over the counted records of the period and of the 90-day window."""
+    """Five queries: which years the summary has built, the roster, one pass over the counted records (or the
+    summary) of the period and of the 90-day window, the wishes the subtree's members fulfilled and the points they
+    earned (`_figures_by_child`)."""
     return _totals(_figures_by_child(organization, period))
 
 
@@ -614,7 +664,9 @@ class LeagueRow:
     members: int = 0
     participants: int = 0
     hours: Decimal = ZERO
-    wishes_fulfilled: int = 0
+    wishes_fulfilled: int = 0  # 党员实现微心愿 (by the fulfilling member's branch or team's organization)
+    points: int = 0
+    own: bool = False  # the organization itself (本级): what is homed there rather than in a child
 
     @property
     def participation_rate(self) -> Decimal | None:
@@ -628,33 +680,31 @@ class LeagueRow:
 def league_table(
     organization: Organization, period: Period, by_child: dict[str, _ChildFigures] | None = None
 ) -> list[LeagueRow]:
-    """The organization's direct children, each with its whole subtree's figures, best hours per member first.
+    """The organization's direct children, each with its whole subtree's figures, best hours per member first, then
+    the organization's own row (本级) when anything is homed at the organization itself. The rows add up to the
+    dashboard's headline: both are `_figures_by_child`.
 
-    Four queries whatever the size (two when the dashboard passes the `by_child` figures it already has): the
-    children, the roster and records grouped by child (`_figures_by_child`), and the wishes grouped by the child
-    prefix of their community's organization path."""
+    One query whatever the size (the children) when the dashboard passes the `by_child` figures it already has,
+    else the queries of `_figures_by_child` besides."""
     rows = {child.path: LeagueRow(child) for child in Organization.objects.filter(parent=organization).order_by("path")}
     if not rows:
         return []
     if by_child is None:
         by_child = _figures_by_child(organization, period)
+    own = None
     for path, figures in by_child.items():
         if path in rows:
             row = rows[path]
-            row.members, row.participants, row.hours = figures.members, figures.participants, figures.hours
-    prefix_length = len(organization.path) + PATH_SEGMENT
-    for child, n in (
-        _wishes(organization)
-        .filter(_in("fulfilled_at", period))
-        .annotate(child=Substr("community__organization__path", 1, prefix_length))
-        .values("child")
-        .annotate(n=Count("pk"))
-        .order_by()
-        .values_list("child", "n")
-    ):
-        if child in rows:
-            rows[child].wishes_fulfilled = n
-    return sorted(rows.values(), key=lambda r: (-r.hours_per_member, -r.hours, r.organization.path))
+        elif path == organization.path:
+            row = own = LeagueRow(organization, own=True)
+        else:  # a child created while the figures were read
+            continue
+        row.members, row.participants, row.hours = figures.members, figures.participants, figures.hours
+        row.wishes_fulfilled, row.points = figures.wishes_fulfilled, figures.points
+    ranked = sorted(rows.values(), key=lambda r: (-r.hours_per_member, -r.hours, r.organization.path))
+    if own is not None and (own.members or own.hours or own.wishes_fulfilled or own.points):
+        ranked.append(own)
+    return ranked
 
 
 def members_without_service(organization: Organization, year: int, summary: bool | None = None) -> QuerySet[Member]:
@@ -684,18 +734,21 @@ def members_without_service(organization: Organization, year: int, summary: bool
 
 
 def member_hours(organization: Organization, period: Period) -> QuerySet[Member]:
-    """Every roster member with counted hours and services in the period (0 when none), by branch and name; one
-    query (for the export)."""
-    in_period = Q(
-        service_records__status__in=ServiceRecord.COUNTED_STATUSES,
-        service_records__date__gte=period.start,
-        service_records__date__lte=period.end,
-    )
+    """Every roster member, and every other member homed in the subtree with counted hours in the period (exempt,
+    inactive: their hours count in the dashboard's too), with their counted hours and services in the period (0
+    when none) and their status, by branch and name — the hours add up to the dashboard's. One query (for the
+    export)."""
+    records = counted_records(start=period.start, end=period.end).filter(member=OuterRef("pk")).values("member")
+    hours = records.annotate(total=Sum("hours")).values("total")
+    services = records.annotate(n=Count("pk")).values("n")
     return (
-        _roster(organization)
-        .annotate(period_hours=Coalesce(Sum("service_records__hours", filter=in_period), ZERO))
-        .annotate(period_services=Count("service_records", filter=in_period))
-        .values_list("volunteer_number", "name", "organization__name", "period_hours", "period_services")
+        Member.objects.filter(organization__path__startswith=organization.path)
+        .annotate(
+            period_hours=Coalesce(hours, ZERO, output_field=DecimalField(max_digits=9, decimal_places=2)),
+            period_services=Coalesce(services, 0),
+        )
+        .filter(Q(status=Member.Status.ACTIVE) | Q(period_services__gt=0))
+        .values_list("volunteer_number", "name", "organization__name", "period_hours", "period_services", "status")
         .order_by("organization__path", "name", "pk")
     )
 
@@ -893,7 +946,8 @@ def default_period(today: date | None = None) -> Period:
 
 
 def snapshot_key(organization_id: int, period: Period) -> str:
-    return f"site:dashboard:v1:{organization_id}:{period.start.isoformat()}:{period.end.isoformat()}"
+    # The version names the shape of the pickled Dashboard: a snapshot of another shape is never read.
+    return f"site:dashboard:v2:{organization_id}:{period.start.isoformat()}:{period.end.isoformat()}"
 
 
 def snapshot_stamp_key(organization_id: int, period: Period) -> str:
@@ -1071,16 +1125,19 @@ def _decimal_text(value: Decimal | None) -> str:
 
 
 def digest_extras(organization: Organization, year: int, month: int, today: date | None = None) -> dict:
-    """The site's part of a secretary's monthly digest (MEMBERS_DIGEST_EXTRAS_PROVIDER names this): the subtree's
-    wishes and satisfaction of the month, and the tasks overdue on `today` (督促检查), the ten oldest listed.
-    Plain JSON values, since they are stored in the notification's context. Five queries."""
+    """The site's part of a secretary's monthly digest (MEMBERS_DIGEST_EXTRAS_PROVIDER names this): the residents'
+    wishes of the communities the subtree serves and their satisfaction in the month, the wishes the subtree's
+    members fulfilled (the dashboard's 党员实现微心愿 for that month), and the tasks overdue on `today` (督促检查),
+    the ten oldest listed. Plain JSON values, since they are stored in the notification's context. Six queries."""
     period = Period.month(year, month)
     wishes = wish_figures(organization, period)
+    by_members = _wishes_fulfilled_by_prefix(organization, period, len(organization.path))
     surveys = survey_figures(organization, period)
     overdue = overdue_tasks_for(organization, today)
     return {
         "wishes_received": wishes.received,
         "wishes_fulfilled": wishes.fulfilled,
+        "wishes_fulfilled_by_members": sum(by_members.values()),
         "rating_count": wishes.rating_count,
         "rating_mean": _decimal_text(wishes.rating_mean),
         "survey_count": surveys.count,

@@ -44,5 +44,5 @@ def test_secretary_drills_down_and_exports(page, street, tmp_path):
     assert shown["participation"] == f"{values['参与率（%）']:.1f}%" == "25.0%"
     assert shown["hours"] == f"{values['服务时长（小时）']:.2f}"
     assert shown["wishes"] == " / ".join(
-        str(values[k]) for k in ("收到微心愿", "核实微心愿", "实现微心愿", "居民确认微心愿")
+        str(values[k]) for k in ("辖区收到微心愿", "辖区核实微心愿", "辖区实现微心愿", "辖区居民确认微心愿")
     )

@@ -113,6 +113,7 @@ def test_the_digest_extras_of_a_month(answered):
     assert extras == {
         "wishes_received": 1,
         "wishes_fulfilled": 1,
+        "wishes_fulfilled_by_members": 1,  # w2, by a1 of branch A
         "rating_count": 1,
         "rating_mean": "3",
         "survey_count": 2,
@@ -133,7 +134,8 @@ def test_the_secretarys_monthly_digest_lists_the_overdue_tasks_and_the_satisfact
     digest = Notification.objects.get(template="members_monthly_digest", channel="inapp")
     assert digest.recipient_user == t.east_secretary
     body = render_message(digest).body
-    assert "本月微心愿：收到 1 个，实现 1 个" in body
+    assert "本月辖区居民微心愿：收到 1 个，实现 1 个" in body
+    assert "本月党员实现微心愿：1 个" in body
     assert "居民评价：平均 3 分（1 次）" in body
     assert "活动问卷：平均 4 分（2 份）" in body  # branch A's activity x1 is in the east's subtree; x2 is not
     assert "逾期未完成的任务：1 项" in body
@@ -145,7 +147,7 @@ def test_branch_bs_digest_has_no_overdue_section(answered):
     members_services.monthly_digest_send(organization_ids=[t.branch_b.pk], year=2025, month=6)
     digest = Notification.objects.get(template="members_monthly_digest", channel="inapp")
     body = render_message(digest).body
-    assert "本月微心愿：收到 1 个，实现 1 个" in body  # w5, created and fulfilled on 1 June
+    assert "本月辖区居民微心愿：收到 1 个，实现 1 个" in body  # w5, created and fulfilled on 1 June
     assert "活动问卷：平均 2 分（1 份）" in body
     assert "居民评价" not in body  # w5 was never rated
     assert "逾期" not in body

@@ -151,6 +151,7 @@ def test_the_digest_goes_to_each_managed_organization_once(october, org_tree):
         # The site's part (tests/dashboard/test_feedback.py counts these by hand): nothing of it this month.
         "wishes_received": 0,
         "wishes_fulfilled": 0,
+        "wishes_fulfilled_by_members": 0,
         "rating_count": 0,
         "rating_mean": "",
         "survey_count": 0,
