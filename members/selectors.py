@@ -505,6 +505,19 @@ def member_feedback(member: Member):
     return import_string(path)(member) if path else None
 
 
+def member_tasks(user):
+    """The open plan tasks (任务分工) the signed-in member answers for — assigned to them, or to an organization they
+    administer — for `/me/`, or None when the site provides none.
+
+    Plans live in the site app above members: the site names the function that lists them in settings
+    (`MEMBERS_TASKS_PROVIDER`, a dotted path taking the user and returning an object with `rows` — each with
+    `title`, `organization` (its name, or "" for a personal task), `due_on`, `overdue`, `status` and `url` — and
+    `has_more`).
+    """
+    path = getattr(settings, "MEMBERS_TASKS_PROVIDER", "")
+    return import_string(path)(user) if path else None
+
+
 def digest_extras(organization: Organization, year: int, month: int) -> dict:
     """The higher apps' part of a subtree's monthly digest — wishes, satisfaction, overdue plan tasks — as plain
     JSON values for the message's context, or {} when the site provides none (`MEMBERS_DIGEST_EXTRAS_PROVIDER`, a

@@ -75,6 +75,7 @@ def me(request):
         "total_hours": selectors.counted_hours(member),
         "stars": selectors.member_stars(member),
         "feedback": selectors.member_feedback(member),
+        "tasks": selectors.member_tasks(request.user),
     }
     return render(request, "members/me.html", context)
 

@@ -17,3 +17,5 @@ class SiteConfig(AppConfig):
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         ensure_broker_folders()
         request_finished.connect(clear_request_id_after_response, dispatch_uid="observability.request_finished")
+
+        from . import receivers  # noqa: F401 - connects the receivers (the member portal's page cache)

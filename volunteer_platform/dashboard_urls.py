@@ -9,5 +9,5 @@ urlpatterns = [
     path("export/<slug:kind>.xlsx", views.export, name="export"),
     path("plans/", views.plans, name="plans"),
     path("plans/<int:pk>/", views.plan_detail, name="plan"),
-    path("tasks/<int:pk>/", views.task_update, name="task_update"),
+    path("tasks/<int:pk>/", views.task_detail, name="task"),
 ]

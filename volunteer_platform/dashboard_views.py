@@ -16,7 +16,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.models import AuditEvent
 from audit.services import audit_record
@@ -262,12 +262,35 @@ def plan_detail(request, pk: int):
 
 
 @login_required
-@require_POST
-def task_update(request, pk: int):
-    """A progress note and/or a status change on a task in scope (the plan page's form)."""
-    task = selectors.visible_tasks(request.user).select_related("plan").filter(pk=pk).first()
+@require_http_methods(["GET", "POST"])
+def task_detail(request, pk: int):
+    """A task's page (任务分工): what it asks, its progress notes and the form to report progress — for its assignee
+    (the member, or whoever administers the organization) and the plan's managers; 404 for anyone else. A report
+    comes back to this page, which whoever could send it can open."""
+    if request.method == "POST":
+        task = selectors.workable_tasks(request.user).filter(pk=pk).first()
+        if task is None:
+            raise Http404(_("找不到该任务。"))
+        _task_report(request, task)
+        return redirect("dashboard:task", pk=task.pk)
+    task = selectors.task_page(request.user, pk)
     if task is None:
         raise Http404(_("找不到该任务。"))
+    if task.plan_visible:
+        back = (reverse("dashboard:plan", args=[task.plan_id]), _("返回年度规划"))
+    elif task.assignee_member_id and task.assignee_member.user_id == request.user.pk:
+        back = (reverse("members:me") + "#my-tasks", _("返回我的主页"))
+    else:
+        back = (reverse("dashboard:index"), _("返回工作台"))
+    return render(
+        request,
+        "volunteer_platform/task_detail.html",
+        {"task": task, "today": timezone.localdate(), "statuses": Task.Status.choices, "back": back},
+    )
+
+
+def _task_report(request, task: Task) -> None:
+    """A progress note and/or a status change from the task's form; the outcome as a message."""
     status = request.POST.get("status", "")
     text = request.POST.get("text", "")
     try:
@@ -279,4 +302,3 @@ def task_update(request, pk: int):
         messages.error(request, "；".join(exc.messages))
     else:
         messages.success(request, _("已记录任务进展。"))
-    return redirect(reverse("dashboard:plan", args=[task.plan_id]) + f"#task-{task.pk}")

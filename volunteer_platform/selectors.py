@@ -37,6 +37,7 @@ from decimal import Decimal
 from statistics import median
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
@@ -50,6 +51,7 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Sum,
@@ -57,6 +59,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, Substr
+from django.urls import reverse
 from django.utils import timezone
 
 from core.times import local_iso as _iso
@@ -71,7 +74,7 @@ from projects.selectors import SurveySummary, survey_summary_for_member
 from training.models import Enrollment, TrainingRecord
 from training.selectors import CompletionReport, completion_by_branch
 
-from .models import Plan, PlanTarget, Task
+from .models import Plan, PlanTarget, Task, TaskProgressNote
 
 ZERO = Decimal("0")
 ACTIVE_WINDOW_DAYS = 90  # "active" = a counted service in the 90 days up to the period's end
@@ -1228,3 +1231,91 @@ def personal_data_sections(member: Member) -> dict:
             for c in Commendation.objects.filter(member=member).order_by("pk")
         ],
     }
+
+
+# --- A task's page and a member's own tasks (任务分工) --------------------------------------------------------------
+# Who may open a task and report on it: its managers (`visible_tasks`: the plan or the assignee in their scope) and
+# its assignee — the member it is assigned to, or whoever administers the organization it is assigned to (already in
+# `visible_tasks`, since that organization is in their scope). Everyone else gets 404.
+
+
+def workable_tasks(user) -> QuerySet[Task]:
+    """Tasks `user` may open and report progress on: those in their scope and those assigned to them personally."""
+    if not (user.is_authenticated and user.is_active):
+        return Task.objects.none()
+    return visible_tasks(user) | Task.objects.filter(assignee_member__user=user)
+
+
+def task_page(user, task_id) -> Task | None:
+    """A task for its page, or None when it is out of `user`'s reach: with its plan, organizations and assignee,
+    `plan_visible` (whether the plan's page would open for `user`) and its notes with their authors. Two queries."""
+    notes = TaskProgressNote.objects.select_related("author").order_by("-created_at", "-pk")
+    return (
+        workable_tasks(user)
+        .filter(pk=task_id)
+        .select_related("plan__organization", "assignee_organization", "assignee_member")
+        .annotate(plan_visible=Exists(visible_plans(user).filter(pk=OuterRef("plan_id"))))
+        .prefetch_related(Prefetch("notes", queryset=notes))
+        .first()
+    )
+
+
+OWN_TASKS_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class OwnTask:
+    title: str
+    organization: str  # the organization it is assigned to, or "" when it is assigned to the member
+    due_on: date
+    overdue: bool
+    status: str  # the status's label
+    url: str
+
+
+@dataclass(frozen=True)
+class OwnTasks:
+    rows: list[OwnTask]
+    has_more: bool  # more than OWN_TASKS_LIMIT open tasks: the rows are the earliest due
+
+
+def own_tasks(user, today: date | None = None) -> OwnTasks:
+    """The signed-in member's open tasks for `/me/` (MEMBERS_TASKS_PROVIDER names this): assigned to them, or to an
+    organization they administer directly, earliest due first, each linking to its page. One query."""
+    today = today or timezone.localdate()
+    tasks = list(
+        Task.objects.filter(status__in=Task.OPEN_STATUSES)
+        .filter(Q(assignee_member__user=user) | Q(assignee_organization__in=managed_organizations(user)))
+        .select_related("assignee_organization")
+        .order_by("due_on", "pk")[: OWN_TASKS_LIMIT + 1]
+    )
+    rows = [
+        OwnTask(
+            title=task.title,
+            organization=task.assignee_organization.name if task.assignee_organization_id else "",
+            due_on=task.due_on,
+            overdue=task.due_on < today,
+            status=task.get_status_display(),
+            url=reverse("dashboard:task", args=[task.pk]),
+        )
+        for task in tasks[:OWN_TASKS_LIMIT]
+    ]
+    return OwnTasks(rows=rows, has_more=len(tasks) > OWN_TASKS_LIMIT)
+
+
+def task_assignee_accounts(task: Task) -> list[int]:
+    """The accounts whose `/me/` lists `task` while it is open: its member's, or the admins' and the secretary's of
+    its organization (for the member portal's page cache, receivers.py). One query."""
+    if task.assignee_member_id is not None:
+        return list(Member.objects.filter(pk=task.assignee_member_id).values_list("user_id", flat=True))
+    if task.assignee_organization_id is not None:
+        organization = task.assignee_organization_id
+        return list(
+            get_user_model()
+            .objects.filter(
+                Q(administered_organizations=organization) | Q(member__organizations_as_secretary=organization)
+            )
+            .values_list("pk", flat=True)
+            .distinct()
+        )
+    return []

@@ -333,6 +333,8 @@ MEMBERS_STARS_PROVIDER = "incentives.selectors.current_stars"
 # digest, composed by the site from the apps above members.
 MEMBERS_FEEDBACK_PROVIDER = "volunteer_platform.selectors.member_feedback"
 MEMBERS_DIGEST_EXTRAS_PROVIDER = "volunteer_platform.selectors.digest_extras"
+# …and the plan tasks (任务分工) a member answers for, listed on their profile (/me/).
+MEMBERS_TASKS_PROVIDER = "volunteer_platform.selectors.own_tasks"
 # Dashboards of organizations with at least this many members are computed every 10 minutes by Celery and read
 # from the cache (volunteer_platform/selectors.py, "Dashboard snapshots"); smaller ones are computed when opened.
 DASHBOARD_SNAPSHOT_MIN_MEMBERS = env.int("DASHBOARD_SNAPSHOT_MIN_MEMBERS", default=5000)

@@ -74,7 +74,7 @@ BUDGETS = {
     "projects:self_report":           ("member_a",  4),
     "projects:my_calendar":           ("member_a",  6),
     "projects:calendar_feed":         ("anon",  2),
-    "members:me":                     ("member_a", 10),
+    "members:me":                     ("member_a", 11),
     "members:me_profile":             ("member_a",  7),
     "members:me_residence":           ("member_a",  6),
     "members:me_records":             ("member_a",  7),
@@ -103,6 +103,7 @@ BUDGETS = {
     "dashboard:export":               ("secretary_a", 24),
     "dashboard:plans":                ("secretary_a",  4),
     "dashboard:plan":                 ("secretary_a",  6),
+    "dashboard:task":                 ("secretary_a",  4),
 }
 # fmt: on
 

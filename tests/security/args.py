@@ -17,7 +17,7 @@ ARGS = {
     "dashboard:export": lambda w: (["figures"], {"org": w.branch_a.pk}),
     "dashboard:plans": lambda w: ([], {"org": w.branch_a.pk}),
     "dashboard:plan": lambda w: [w.plan.pk],
-    "dashboard:task_update": lambda w: [w.task.pk],
+    "dashboard:task": lambda w: [w.task.pk],
     "members:invite_accept": lambda w: w.invitation.strip("/").split("/")[-2:],
     "members:residence_confirm": lambda w: [w.registration.pk],
     "members:member_certificate": lambda w: [w.member_a.volunteer_number],

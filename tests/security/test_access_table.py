@@ -82,7 +82,7 @@ TABLE = {
     "dashboard:export":                     row(L,    L,      404,     404,     200,  404,  200),
     "dashboard:plans":                      row(L,    L,      404,     404,     200,  404,  200),
     "dashboard:plan":                       row(L,    L,      404,     404,     200,  404,  200),
-    "dashboard:task_update":                signed_in_only(),
+    "dashboard:task":                       row(L,    L,      404,     404,     200,  404,  200),
     # Member portal: the admin holds no member profile.
     "members:me":                           row(L,    L,      200,     200,     200,  200,  404),
     "members:me_profile":                   row(L,    L,      200,     200,     200,  200,  404),
@@ -165,7 +165,7 @@ POST_REFUSED = {
     "training:enroll":                      {"member_b": 404},
     "training:cancel_enrollment":           {"member_b": 404},
     "training:attendance":                  {"member_b": 404, "secretary_b": 404},
-    "dashboard:task_update":                {"member_a": 404, "member_b": 404, "secretary_b": 404},
+    "dashboard:task":                       {"member_a": 404, "member_b": 404, "secretary_b": 404},
     "members:residence_confirm":            {"member_a": 404, "member_b": 404},
     "incentives:objection":                 {"member_b": 404, "secretary_b": 404},
     "incentives:commendation_consent":      {"member_b": 404, "secretary_b": 404},
