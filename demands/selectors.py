@@ -9,11 +9,14 @@ import hmac
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
+from incentives.models import Rule
+from incentives.selectors import PointsSource
 from members.availability import DAYS, PERIODS
 from members.models import Community, Member, ResidenceRegistration
 from members.selectors import organization_managers, visible_communities, visible_members
@@ -429,3 +432,38 @@ def wishes_unverified_before(cutoff) -> QuerySet[MicroWish]:
 def wishes_claimed_before(cutoff) -> QuerySet[MicroWish]:
     """Wishes claimed at or before `cutoff` and not yet reported fulfilled."""
     return MicroWish.objects.filter(state=MicroWish.State.CLAIMED, claimed_at__lte=cutoff)
+
+
+# --- Points (incentives' rule table: a wish whose service was confirmed earns `wish_fulfilled`, and the resident's
+# rating `resident_rating` per star from the rule's minimum) ------------------------------------------------------
+
+
+def wish_points_sources(wish: MicroWish) -> list[PointsSource]:
+    """The two sources of points of a wish, for the member who claimed it (a team's claim: its leader, who is
+    `claimed_by`); both earn once the community has confirmed the service."""
+    if wish.claimed_by_id is None:
+        return []
+    ref = f"wish:{wish.pk}"
+    confirmed = wish.service_confirmed_at is not None
+    return [
+        PointsSource(
+            member_id=wish.claimed_by_id,
+            rule=Rule.Code.WISH_FULFILLED,
+            ref=ref,
+            first_key=f"{ref}:fulfilled",
+            quantity=Decimal(1),
+            counted=confirmed,
+            note=wish.public_title[:200],
+            label=ref,
+        ),
+        PointsSource(
+            member_id=wish.claimed_by_id,
+            rule=Rule.Code.RESIDENT_RATING,
+            ref=ref,
+            first_key=f"{ref}:rating",
+            quantity=Decimal(wish.rating or 0),
+            counted=confirmed and bool(wish.rating),
+            note=_("居民评价%(n)d星") % {"n": wish.rating or 0},
+            label=ref,
+        ),
+    ]

@@ -33,7 +33,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from incentives.services import award
+from incentives.models import LedgerEntry
+from incentives.selectors import record_source_ref
+from incentives.services import points_source_sync
 from members import public_cache
 from members.models import Community, Grid, Member, ServiceRecord, Team
 from members.selectors import organization_managers
@@ -928,25 +930,6 @@ def wish_confirm_service(*, wish: MicroWish, actor) -> MicroWish:
     )
     if record.status == ServiceRecord.Status.PENDING:
         record = service_record_verify(record=record, verifier=actor)
-    fulfilled = award(
-        member=claimer,
-        rule="wish_fulfilled",
-        idempotency_key=f"{ref}:fulfilled",
-        source_ref=ref,
-        actor=actor,
-        note=wish.public_title,
-    )
-    bonus = None
-    if wish.rating:
-        bonus = award(
-            member=claimer,
-            rule="resident_rating",
-            quantity=wish.rating,
-            idempotency_key=f"{ref}:rating",
-            source_ref=ref,
-            actor=actor,
-            note=_("居民评价%(n)d星") % {"n": wish.rating},
-        )
     from_state = wish.state
     now = timezone.now()
     wish.service_record = record
@@ -956,6 +939,10 @@ def wish_confirm_service(*, wish: MicroWish, actor) -> MicroWish:
         wish.state = State.CLOSED
         wish.closed_at = now
     wish.save()
+    # The record's hours earned their points when it was verified; the wish and the rating earn theirs here.
+    entries = [
+        e for source in selectors.wish_points_sources(wish) for e in points_source_sync(source=source, actor=actor)
+    ]
     event = _event(
         wish,
         action="closed" if from_state == State.CONFIRMED else "service_confirmed",
@@ -965,7 +952,9 @@ def wish_confirm_service(*, wish: MicroWish, actor) -> MicroWish:
         reason=_("社区确认服务，心愿办结。"),
         public=from_state == State.CONFIRMED,
     )
-    points = sum(e.points for e in (fulfilled, bonus) if e is not None)
+    points = sum(e.points for e in entries) + sum(
+        e.points for e in LedgerEntry.objects.filter(member=claimer, source_ref=record_source_ref(record.pk))
+    )
     _tell_users(
         [claimer.user],
         template="demands_closed",

@@ -109,16 +109,83 @@ def earned_by_path_prefix(organization: Organization, start: date, end: date, *,
     return {prefix: total or 0 for prefix, total in rows}
 
 
-# --- Points of service records -----------------------------------------------------------------------------------
-# Every counted service record earns the `service_hour` rule's points for its hours, whatever produced it (an
-# activity, a wish, a pairing visit, a self-report, a secretary's entry, an import):
-#     points = min(round_half_up(rule points × hours × multiplier), the rule's cap per source)
-# where the multiplier is the rule's leader multiplier for the on-site leader (ServiceRecord.role) and 1 otherwise.
-# The rule's numbers are those of the record's first award (stored on the entry): a later change of the rule
-# leaves what was awarded, and a correction of the record is computed on the same terms. A record that no longer
-# counts (void) is due 0. `services.record_points_sync` writes the difference; `manage.py reconcile` checks it.
+# --- What earns points: the rule table -----------------------------------------------------------------------------
+# Points are a function of the records, by these rules (Rule rows; a platform admin edits their numbers):
+#
+#   source                                   rule             quantity            due when
+#   service record, any source (activity,    service_hour     its hours           it counts (verified or corrected);
+#     wish, pairing visit, self-report,                       × leader multiplier  a void is due 0
+#     secretary's entry, import)                               for 现场负责人
+#   training record                          training_hour    its hours           always
+#   wish whose service was confirmed         wish_fulfilled   1                   the service is confirmed
+#   the resident's rating of that wish       resident_rating  the stars           rated, ≥ the rule's minimum (4)
+#   approved commendation                    commendation     1                   approved
+#
+#   points = min(round_half_up(rule points × quantity × multiplier), the rule's cap per source)
+#
+# The rule's numbers are those of the source's first award (kept on the entry): a later change of a rule leaves what
+# was awarded, and a correction of the same source is computed on the same terms. Without an award yet, today's rule
+# applies (an inactive rule gives nothing). `services.points_source_sync` writes the difference between what a source
+# is due and what its entries hold; `manage.py reconcile` checks every source.
 
 RECORD_RULE = Rule.Code.SERVICE_HOUR
+
+
+@dataclass(frozen=True)
+class PointsSource:
+    """One thing that earns points under one rule."""
+
+    member_id: int
+    rule: str
+    ref: str  # the source_ref of its entries
+    first_key: str  # the idempotency key of its first award
+    quantity: Decimal
+    counted: bool  # False: it earns nothing (any points it had are reversed)
+    note: str
+    multiplier: Decimal = Decimal(1)  # for a first award
+    legacy_refs: tuple[str, ...] = ()  # other source_refs its entries were written under before
+    stop_reason: str = ""  # why it stopped counting, for the reversal's note
+    label: str = ""  # how a person recognises it ("service record #12 2026-07-30")
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        return (self.ref, *self.legacy_refs)
+
+
+@dataclass(frozen=True)
+class AwardTerms:
+    """The numbers a source's points are computed with."""
+
+    points: int  # per unit; 0 when the rule was inactive
+    cap: int | None
+    multiplier: Decimal
+    min_quantity: Decimal | None = None
+
+
+def award_terms(rule: Rule, first_award: LedgerEntry | None, *, multiplier: Decimal = Decimal(1)) -> AwardTerms:
+    """The terms of a source: those its first award was written on, else the rule's today."""
+    if first_award is not None and first_award.rule_points is not None:
+        return AwardTerms(first_award.rule_points, first_award.rule_cap, first_award.multiplier, rule.min_quantity)
+    if first_award is not None:  # written before the terms were kept: today's numbers, its multiplier
+        return AwardTerms(rule.points, rule.cap_per_source, first_award.multiplier, rule.min_quantity)
+    return AwardTerms(rule.points if rule.active else 0, rule.cap_per_source, multiplier, rule.min_quantity)
+
+
+def points_due(*, quantity: Decimal, counted: bool, terms: AwardTerms) -> int:
+    """What a source is due on `terms`: the rule table above."""
+    if not counted or terms.points <= 0:
+        return 0
+    if terms.min_quantity is not None and quantity < terms.min_quantity:
+        return 0
+    points = int((Decimal(terms.points) * Decimal(quantity) * terms.multiplier).quantize(Decimal(1), ROUND_HALF_UP))
+    return max(min(points, terms.cap) if terms.cap is not None else points, 0)
+
+
+def source_entries(source: PointsSource) -> QuerySet[LedgerEntry]:
+    """The ledger entries of one source (awards, corrections, reversals), oldest first."""
+    return LedgerEntry.objects.filter(
+        member_id=source.member_id, rule__code=source.rule, source_ref__in=source.refs
+    ).order_by("pk")
 
 
 def record_source_ref(record_id: int) -> str:
@@ -126,53 +193,43 @@ def record_source_ref(record_id: int) -> str:
     return f"record:{record_id}"
 
 
-# Before every record's points were written by record_points_sync, the attendance sheet and the self-report
+# Before every record's points were written by points_source_sync, the attendance sheet and the self-report
 # approval wrote them under the record's own source_ref ("activity:12", "self-report:3"); those entries are the
 # record's too, so a database from then is neither awarded twice nor reported.
-_LEGACY_SOURCES = (ServiceRecord.Source.ACTIVITY, ServiceRecord.Source.SELF_REPORT)
+LEGACY_RECORD_SOURCES = (ServiceRecord.Source.ACTIVITY, ServiceRecord.Source.SELF_REPORT)
 
 
-def record_refs(record: ServiceRecord) -> list[str]:
-    refs = [record_source_ref(record.pk)]
-    if record.source in _LEGACY_SOURCES and record.source_ref:
-        refs.append(record.source_ref)
-    return refs
+def record_points_source(record: ServiceRecord, *, leader_multiplier: Decimal) -> PointsSource:
+    """The service record as a source of `service_hour` points; `leader_multiplier`: the rule's, today."""
+    legacy = (record.source_ref,) if record.source in LEGACY_RECORD_SOURCES and record.source_ref else ()
+    ref = record_source_ref(record.pk)
+    return PointsSource(
+        member_id=record.member_id,
+        rule=RECORD_RULE,
+        ref=ref,
+        first_key=f"{ref}:hours",
+        quantity=record.hours,
+        counted=record.is_counted,
+        note=record.content[:200],
+        multiplier=leader_multiplier if record.role == ServiceRecord.Role.LEADER else Decimal(1),
+        legacy_refs=legacy,
+        stop_reason=record.void_reason,
+        label=f"#{record.pk} {record.date.isoformat()} {record.hours}h",
+    )
 
 
-@dataclass(frozen=True)
-class AwardTerms:
-    """The numbers a record's points are computed with."""
-
-    points: int  # per hour; 0 when the rule was inactive
-    cap: int | None
-    multiplier: Decimal
-
-
-def record_terms(record: ServiceRecord, first_award: LedgerEntry | None, rule: Rule) -> AwardTerms:
-    """The terms of `record`: those its first award was written on, else the rule's today."""
-    if first_award is not None:
-        return AwardTerms(
-            points=first_award.rule_points if first_award.rule_points is not None else rule.points,
-            cap=first_award.rule_cap if first_award.rule_points is not None else rule.cap_per_source,
-            multiplier=first_award.multiplier,
-        )
-    multiplier = rule.leader_multiplier if record.role == ServiceRecord.Role.LEADER else Decimal(1)
-    return AwardTerms(points=rule.points if rule.active else 0, cap=rule.cap_per_source, multiplier=multiplier)
-
-
-def record_points_due(*, hours: Decimal, counted: bool, terms: AwardTerms) -> int:
-    """What a record is due on `terms`: the rule table above."""
-    if not counted or terms.points <= 0:
-        return 0
-    points = int((Decimal(terms.points) * Decimal(hours) * terms.multiplier).quantize(Decimal(1), ROUND_HALF_UP))
-    return min(points, terms.cap) if terms.cap is not None else points
-
-
-def record_entries(record: ServiceRecord) -> QuerySet[LedgerEntry]:
-    """The ledger entries of one record's points (awards, corrections, reversals), oldest first."""
-    return LedgerEntry.objects.filter(
-        member_id=record.member_id, rule__code=RECORD_RULE, source_ref__in=record_refs(record)
-    ).order_by("pk")
+def commendation_points_source(commendation: Commendation) -> PointsSource:
+    ref = f"commendation:{commendation.pk}"
+    return PointsSource(
+        member_id=commendation.member_id,
+        rule=Rule.Code.COMMENDATION,
+        ref=ref,
+        first_key=ref,
+        quantity=Decimal(1),
+        counted=commendation.status == Commendation.Status.APPROVED,
+        note=commendation.title[:200],
+        label=commendation.title[:60],
+    )
 
 
 # --- Star ratings: the value a member is rated on ------------------------------------------------------------------

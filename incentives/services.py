@@ -360,98 +360,99 @@ def reverse(*, entry: LedgerEntry, actor, reason: str) -> LedgerEntry:
 
 
 def _is_record_entry(entry: LedgerEntry) -> bool:
-    """Whether `entry` belongs to a service record's points (record_points_sync keeps those equal to the record)."""
+    """Whether `entry` belongs to a service record's points (points_source_sync keeps those equal to the record)."""
     if entry.rule_id is None or entry.rule.code != selectors.RECORD_RULE:
         return False
     if entry.source_ref.startswith("record:"):
         return True
     return ServiceRecord.objects.filter(
-        member_id=entry.member_id, source__in=selectors._LEGACY_SOURCES, source_ref=entry.source_ref
+        member_id=entry.member_id, source__in=selectors.LEGACY_RECORD_SOURCES, source_ref=entry.source_ref
     ).exists()
 
 
-# --- Points of service records (the rule table: selectors, "Points of service records") ------------------------
+# --- Points of what earns them (the rule table: selectors, "What earns points") -------------------------------
 
 
 @transaction.atomic
-def record_points_sync(*, record: ServiceRecord, actor=None) -> list[LedgerEntry]:
-    """Bring the service-hour points of one service record to what the rules give it now, and return the entries
-    written (none when they already agree).
+def points_source_sync(*, source: selectors.PointsSource, actor=None) -> list[LedgerEntry]:
+    """Bring the points of one source (a service record, a training record, a wish, a commendation) to what the
+    rules give it now, and return the entries written (none when they already agree).
 
-    A first award when the record starts counting; a correction entry (更正) with the difference when its hours
-    change; the reversal (冲正) of each of its entries when it stops counting (void). Points already spent are not
-    taken back below a zero balance: the earned points drop by the whole difference, the balance by what it holds
-    (`_append`, clamp). Idempotent: the difference is computed under the lock, so a second call writes nothing;
-    nothing else writes these entries (`reverse` refuses them). Called by the members app's
-    `record_counted_changed` hook in the transaction that changed the record, and by `manage.py reconcile --fix`.
+    A first award (idempotency key `source.first_key`) when it starts earning; a correction entry (更正) with the
+    difference when its quantity changes; the reversal (冲正) of each of its entries when it stops counting. Points
+    already spent are not taken back below a zero balance: the earned points drop by the whole difference, the
+    balance by what it holds (`_append`, clamp). Idempotent: the difference is computed under the lock, so a second
+    call writes nothing. Callers: the record hook (`record_counted_changed`), the training, wish and commendation
+    services, and `manage.py reconcile --fix`. The member's ratings not yet final follow.
 
-    Lock: the member's balance row (the callers hold the record's row first).
+    Lock: the member's balance row (callers hold the source's own row first).
     """
-    balance = _lock_balance(record.member)
-    record = ServiceRecord.objects.get(pk=record.pk)
-    rule = rule_for(selectors.RECORD_RULE)
-    entries = list(selectors.record_entries(record).select_related("rule"))
+    balance = _lock_balance(Member(pk=source.member_id))
+    rule = rule_for(source.rule)
+    entries = list(selectors.source_entries(source))
     first_award = next((e for e in entries if e.kind == LedgerEntry.Kind.AWARD), None)
-    terms = selectors.record_terms(record, first_award, rule)
-    due = selectors.record_points_due(hours=record.hours, counted=record.is_counted, terms=terms)
+    terms = selectors.award_terms(rule, first_award, multiplier=source.multiplier)
+    due = selectors.points_due(quantity=source.quantity, counted=source.counted, terms=terms)
     have = sum(e.earned_points for e in entries)
     if due == have:
         return []
-    ref = selectors.record_source_ref(record.pk)
     common = {
         "rule": rule,
-        "source_ref": ref,
+        "source_ref": source.ref,
         "actor": actor,
         "multiplier": terms.multiplier,
         "rule_points": terms.points,
         "rule_cap": terms.cap,
-        "quantity": record.hours,
+        "quantity": source.quantity,
         "refresh_ratings": False,
     }
     written: list[LedgerEntry] = []
-    if not entries:  # the record starts counting
+    if not entries:  # it starts earning
         written.append(
             _append(
                 balance=balance,
                 points=due,
                 earned=due,
-                idempotency_key=f"{ref}:hours",
+                idempotency_key=source.first_key,
                 kind=LedgerEntry.Kind.AWARD,
-                note=record.content[:200],
+                note=source.note,
                 **common,
             )
         )
         have = due
     elif due == 0:  # it stops counting: each of its entries is reversed
-        reason = _("服务记录已作废：%(reason)s") % {"reason": record.void_reason} if record.void_reason else ""
+        reason = source.stop_reason or _("来源已不再计分")
         reversed_ids = {e.reverses_id for e in entries if e.kind == LedgerEntry.Kind.REVERSAL}
         for entry in entries:
             if entry.kind != LedgerEntry.Kind.REVERSAL and entry.pk not in reversed_ids:
                 written.append(
-                    _reverse(
-                        entry=entry,
-                        actor=actor,
-                        reason=(reason or _("服务记录不再计入"))[:200],
-                        clamp=True,
-                        refresh_ratings=False,
-                    )
+                    _reverse(entry=entry, actor=actor, reason=reason[:200], clamp=True, refresh_ratings=False)
                 )
         have += sum(e.earned_points for e in written)
-    if due != have:  # its hours changed (or what a reversal left): the difference
+    if due != have:  # its quantity changed (or what the reversals left): the difference
         written.append(
             _append(
                 balance=balance,
                 points=due - have,
                 earned=due - have,
-                idempotency_key=f"{ref}:sync:{len(entries) + len(written) + 1}",
+                idempotency_key=f"{source.ref}:{source.rule}:sync:{len(entries) + len(written) + 1}",
                 clamp=True,
                 kind=LedgerEntry.Kind.CORRECTION,
-                note=(_("更正：服务时长 %(hours)s 小时") % {"hours": record.hours})[:200],
+                note=(_("更正：%(quantity)s") % {"quantity": source.label or source.quantity})[:200],
                 **common,
             )
         )
-    _member_ratings_refresh(record.member_id)
+    _member_ratings_refresh(source.member_id)
     return written
+
+
+@transaction.atomic
+def record_points_sync(*, record: ServiceRecord, actor=None) -> list[LedgerEntry]:
+    """The service-hour points of one service record, as the rule table says (`points_source_sync`).
+    Lock: the member's balance row (the callers hold the record's row first)."""
+    record = ServiceRecord.objects.get(pk=record.pk)
+    multiplier = rule_for(selectors.RECORD_RULE).leader_multiplier
+    return points_source_sync(source=selectors.record_points_source(record, leader_multiplier=multiplier), actor=actor)
 
 
 def record_counted_changed(event) -> None:
@@ -1113,14 +1114,7 @@ def commendation_approve(*, commendation: Commendation, actor) -> Commendation:
     commendation.decided_at = timezone.now()
     commendation.published = True
     commendation.save(update_fields=["status", "approved_by", "decided_at", "published"])
-    award(
-        member=commendation.member,
-        rule=Rule.Code.COMMENDATION,
-        idempotency_key=f"commendation:{commendation.pk}",
-        source_ref=f"commendation:{commendation.pk}",
-        actor=actor,
-        note=commendation.title,
-    )
+    points_source_sync(source=selectors.commendation_points_source(commendation), actor=actor)
     notify(
         template="incentives_commendation_approved",
         channel=Notification.Channel.INAPP,

@@ -15,6 +15,8 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch,
 from django.db.models.lookups import StartsWith
 from django.utils import timezone
 
+from incentives.models import Rule
+from incentives.selectors import PointsSource
 from members.models import Member, Organization
 from members.selectors import managed_organizations, subtree, visible_organizations
 
@@ -493,3 +495,22 @@ def training_shortfalls(member_ids: Iterable[int], year: int) -> list[Shortfall]
             )
         )
     return shortfalls
+
+
+# --- Points (incentives' rule table: a training record earns the `training_hour` rule for its hours) ------------
+
+
+def training_points_source(record: TrainingRecord) -> PointsSource:
+    """A training record as a source of points. Its entries keep the source_ref and key they always had: one per
+    member and session, or per record for training taken elsewhere."""
+    ref = f"training-session:{record.session_id}" if record.session_id else f"training-record:{record.pk}"
+    return PointsSource(
+        member_id=record.member_id,
+        rule=Rule.Code.TRAINING_HOUR,
+        ref=ref,
+        first_key=f"training-record:{record.pk}",
+        quantity=record.hours,
+        counted=True,
+        note=record.course.title[:200],
+        label=f"{record.course.title[:40]} {record.hours}",
+    )

@@ -33,7 +33,6 @@ from .models import AnnualRequirement, Course, CourseMaterial, Enrollment, Train
 from .selectors import path_ids
 from .validators import stored_copy, validate_evidence_file, validate_material_file
 
-POINTS_RULE = "training_hour"
 MAX_HOURS = Decimal("999.99")
 
 
@@ -325,17 +324,9 @@ def enrollment_cancel(*, enrollment: Enrollment, actor) -> Enrollment:
 
 
 def _award(record: TrainingRecord, actor) -> None:
-    """Points of the `training_hour` rule for the record's hours. One ledger entry per record however often this
-    runs: the idempotency key is the record's id, and a record exists once per member and session."""
-    incentives_services.award(
-        member=record.member,
-        rule=POINTS_RULE,
-        quantity=record.hours,
-        idempotency_key=f"training-record:{record.pk}",
-        source_ref=f"training-session:{record.session_id}" if record.session_id else f"training-record:{record.pk}",
-        actor=actor,
-        note=record.course.title,
-    )
+    """Points of the `training_hour` rule for the record's hours, as incentives' rule table says: one award per
+    record however often this runs (the source's first key is the record's id)."""
+    incentives_services.points_source_sync(source=selectors.training_points_source(record), actor=actor)
 
 
 def _ids(values: Iterable, field: str) -> set[int]:

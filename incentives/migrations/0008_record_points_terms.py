@@ -5,47 +5,73 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incentives', '0007_scheme_default_thresholds'),
-        ('members', '0006_service_record_role'),
+        ("incentives", "0007_scheme_default_thresholds"),
+        ("members", "0006_service_record_role"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='ledgerentry',
-            name='incentives_entry_points_nonzero',
+            model_name="ledgerentry",
+            name="incentives_entry_points_nonzero",
         ),
         migrations.RemoveConstraint(
-            model_name='ledgerentry',
-            name='incentives_entry_kind_valid',
+            model_name="ledgerentry",
+            name="incentives_entry_kind_valid",
         ),
         migrations.AddField(
-            model_name='ledgerentry',
-            name='rule_cap',
-            field=models.PositiveIntegerField(blank=True, null=True, verbose_name='规则封顶'),
+            model_name="ledgerentry",
+            name="rule_cap",
+            field=models.PositiveIntegerField(blank=True, null=True, verbose_name="规则封顶"),
         ),
         migrations.AddField(
-            model_name='ledgerentry',
-            name='rule_points',
-            field=models.PositiveIntegerField(blank=True, null=True, verbose_name='规则分值'),
+            model_name="ledgerentry",
+            name="rule_points",
+            field=models.PositiveIntegerField(blank=True, null=True, verbose_name="规则分值"),
         ),
         migrations.AlterField(
-            model_name='ledgerentry',
-            name='kind',
-            field=models.CharField(choices=[('award', '奖励'), ('spend', '使用'), ('reversal', '冲正'), ('adjustment', '手工调整'), ('correction', '更正')], max_length=12, verbose_name='类型'),
+            model_name="ledgerentry",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("award", "奖励"),
+                    ("spend", "使用"),
+                    ("reversal", "冲正"),
+                    ("adjustment", "手工调整"),
+                    ("correction", "更正"),
+                ],
+                max_length=12,
+                verbose_name="类型",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('points', 0), _negated=True), models.Q(('earned_points', 0), _negated=True), _connector='OR'), name='incentives_entry_points_nonzero'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("points", 0), _negated=True),
+                    models.Q(("earned_points", 0), _negated=True),
+                    _connector="OR",
+                ),
+                name="incentives_entry_points_nonzero",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'correction'), _negated=True), models.Q(('reverses__isnull', True), ('rule__isnull', False)), _connector='OR'), name='incentives_entry_correction_rule'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "correction"), _negated=True),
+                    models.Q(("reverses__isnull", True), ("rule__isnull", False)),
+                    _connector="OR",
+                ),
+                name="incentives_entry_correction_rule",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['award', 'spend', 'reversal', 'adjustment', 'correction'])), name='incentives_entry_kind_valid'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["award", "spend", "reversal", "adjustment", "correction"])),
+                name="incentives_entry_kind_valid",
+            ),
         ),
     ]

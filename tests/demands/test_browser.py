@@ -93,7 +93,7 @@ def test_a_wish_from_submission_to_points(phone_page, org_tree, secretary_a, mem
     expect(page.locator("#records")).to_contain_text("实现微心愿：修理漏水的水龙头")
     expect(page.locator("#total-hours")).to_have_text("1.50")
     page.goto("/me/points/")
-    expect(page.locator("#points-balance")).to_have_text("45")
+    expect(page.locator("#points-balance")).to_have_text("60")  # 1.5 h × 10, the wish 20, five stars × 5
 
 
 def test_a_visitor_narrows_the_wall_to_a_community_and_then_a_grid(phone_page, org_tree, secretary_a):

@@ -114,4 +114,4 @@ def test_secretaries_confirming_at_once_record_and_award_once(org_tree, secretar
 
     assert outcomes["ok"] == 1
     assert ServiceRecord.objects.filter(source="wish").count() == 1
-    assert LedgerEntry.objects.filter(member=member_a).count() == 2
+    assert LedgerEntry.objects.filter(member=member_a).count() == 3  # the record's hours, the wish, the rating

@@ -171,7 +171,8 @@ def test_confirm_service_from_the_page(client, org_tree, secretary_a, member_a):
 
     assert "已确认服务" in html(response)
     assert ServiceRecord.objects.get(source="wish").status == "verified"
-    assert LedgerEntry.objects.filter(member=member_a).count() == 2
+    # The record's hours (service_hour, when it was verified), the wish and the resident's rating.
+    assert LedgerEntry.objects.filter(member=member_a).count() == 3
     again = client.post(reverse("demands:review_confirm", args=[wish.pk]), follow=True)
     assert "已经确认过" in html(again)
 

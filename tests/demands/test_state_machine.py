@@ -78,7 +78,8 @@ def test_the_whole_journey_records_service_and_points(org_tree, helping, secreta
     assert record.recording_organization == org_tree.branch_a and record.verified_by == secretary_a
     assert "张桂英" not in record.beneficiary_summary and "139" not in record.content
     entries = {e.rule.code: e.points for e in LedgerEntry.objects.filter(member=member_a)}
-    assert entries == {"wish_fulfilled": 20, "resident_rating": 25}
+    # The record's 1.5 hours (10 an hour), the wish and the resident's five stars (5 a star).
+    assert entries == {"service_hour": 15, "wish_fulfilled": 20, "resident_rating": 25}
     assert events(wish) == ["submitted", "verified", "published", "claimed", "fulfilled", "confirmed", "closed"]
     templates = set(Notification.objects.values_list("template", flat=True))
     assert {"demands_published", "demands_claimed", "demands_fulfilled", "demands_rated", "demands_closed"} <= templates
@@ -91,7 +92,7 @@ def test_confirming_twice_records_and_awards_once(org_tree, secretary_a, member_
         services.wish_confirm_service(wish=wish, actor=secretary_a)
 
     assert ServiceRecord.objects.filter(source="wish").count() == 1
-    assert LedgerEntry.objects.filter(member=member_a).count() == 2
+    assert LedgerEntry.objects.filter(member=member_a).count() == 3  # hours, wish, rating
 
 
 def test_a_low_rating_earns_no_bonus(org_tree, secretary_a, member_a):
@@ -99,7 +100,8 @@ def test_a_low_rating_earns_no_bonus(org_tree, secretary_a, member_a):
     wish = services.wish_rate(token=feedback_token(wish), rating=3)
     services.wish_confirm_service(wish=wish, actor=secretary_a)
 
-    assert list(LedgerEntry.objects.filter(member=member_a).values_list("rule__code", flat=True)) == ["wish_fulfilled"]
+    codes = LedgerEntry.objects.filter(member=member_a).values_list("rule__code", flat=True)
+    assert sorted(codes) == ["service_hour", "wish_fulfilled"]
 
 
 def test_reject_from_each_open_state_tells_the_resident(org_tree, secretary_a, member_a):
@@ -203,7 +205,8 @@ def test_auto_close_after_the_feedback_period_then_the_secretary_confirms(org_tr
     wish = services.wish_confirm_service(wish=wish, actor=secretary_a)
     assert wish.state == State.CLOSED and wish.service_record.status == "verified"
     assert wish.service_record.evaluation is None
-    assert list(LedgerEntry.objects.filter(member=member_a).values_list("rule__code", flat=True)) == ["wish_fulfilled"]
+    codes = LedgerEntry.objects.filter(member=member_a).values_list("rule__code", flat=True)
+    assert sorted(codes) == ["service_hour", "wish_fulfilled"]
     assert wish.events.last().action == "service_confirmed"
 
 
