@@ -54,6 +54,21 @@ def test_the_check_refuses_a_utc_rendering():
     assert_local(f"网格平安巡逻 {LOCAL_MINUTE}", "Activity")
 
 
+def test_the_time_helpers():
+    from core import times
+
+    assert times.format_local(INSTANT) == LOCAL_MINUTE
+    assert times.format_local(INSTANT, times.SECOND) == f"{LOCAL_MINUTE}:00"
+    assert times.local_date(INSTANT) == LOCAL_DAY == times.local_date(LOCAL_DAY)
+    assert times.format_local(LOCAL_DAY, times.DATE) == "2026-12-11"  # a date is written as it is
+    assert times.local_iso(INSTANT) == "2026-12-11T02:30:00+08:00" and times.local_iso(LOCAL_DAY) == "2026-12-11"
+    assert times.local_naive(INSTANT) == datetime(2026, 12, 11, 2, 30)
+    naive = datetime(2026, 12, 11, 2, 30)
+    assert times.local(naive) is naive  # taken as already local
+    assert times.format_local(None) == ""
+    assert times.local(None) is times.local_date(None) is times.local_iso(None) is times.local_naive(None) is None
+
+
 # --- Every model's __str__, built in memory ---------------------------------------------------------------------
 
 
