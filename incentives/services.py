@@ -461,6 +461,43 @@ def record_counted_changed(event) -> None:
     record_points_sync(record=event.record, actor=event.actor)
 
 
+@transaction.atomic
+def member_ratings_refresh(*, member_id: int) -> None:
+    """Recompute one member's ratings not yet final from the records and the ledger (`manage.py reconcile --fix`).
+    Lock: the member's balance row, then those ratings (the order of every ledger write)."""
+    _lock_balance(Member(pk=member_id))
+    _member_ratings_refresh(member_id)
+
+
+@transaction.atomic
+def balance_recompute(*, member_id: int) -> PointsBalance:
+    """Set a member's cached balance and earned total to the sums of their ledger (`manage.py reconcile --fix`;
+    the ledger itself is never changed). Lock: the member's balance row."""
+    balance = _lock_balance(Member(pk=member_id))
+    sums = LedgerEntry.objects.filter(member_id=member_id).aggregate(points=Sum("points"), earned=Sum("earned_points"))
+    balance.balance, balance.earned_total = sums["points"] or 0, sums["earned"] or 0
+    balance.save(update_fields=["balance", "earned_total", "updated_at"])
+    return balance
+
+
+@transaction.atomic
+def ledger_entries_reverse(*, member_id: int, rule: str, source_ref: str, reason: str) -> list[LedgerEntry]:
+    """Reverse every entry of one member, rule and source_ref not reversed yet — points that no source earned
+    (`manage.py reconcile --fix`). Clamped like every reversal of earned points. Lock: the member's balance row."""
+    _lock_balance(Member(pk=member_id))
+    entries = list(
+        LedgerEntry.objects.filter(member_id=member_id, rule__code=rule, source_ref=source_ref).order_by("pk")
+    )
+    reversed_ids = {e.reverses_id for e in entries if e.kind == LedgerEntry.Kind.REVERSAL}
+    written = [
+        _reverse(entry=e, actor=None, reason=reason[:200], clamp=True, refresh_ratings=False)
+        for e in entries
+        if e.kind != LedgerEntry.Kind.REVERSAL and e.pk not in reversed_ids
+    ]
+    _member_ratings_refresh(member_id)
+    return written
+
+
 def _member_ratings_refresh(member_id: int) -> None:
     """Keep one member's ratings that are not final equal to the records and the ledger: the value (hours up to
     the end of the period, or points earned in it) and the computed stars; stars a secretary set in answer to an

@@ -15,8 +15,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import ExtractYear
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models.functions import Cast, Coalesce, ExtractDay, ExtractYear
 from django.db.models.lookups import StartsWith
 from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
@@ -26,6 +26,7 @@ from core.times import local_iso as _iso
 
 from .availability import SLOT_CHOICES, from_mask
 from .models import (
+    MONTHS,
     Community,
     DeletionRequest,
     Grid,
@@ -224,6 +225,20 @@ def hours_by_member(
 def counted_hours(member: Member, *, start: date | None = None, end: date | None = None) -> Decimal:
     """A member's counted hours from `start` to `end` (all time by default)."""
     return hours_by_member([member.pk], start=start, end=end).get(member.pk, Decimal("0"))
+
+
+def service_year_aggregates() -> dict:
+    """The figures of a ServiceYear row as aggregates over counted records of one year: per month the hours, the
+    services and the bit mask of the days served (the SUM of the distinct powers of two of the days is their
+    bitwise OR, on every database), and the year's services."""
+    day_bit = Value(1).bitleftshift(Cast(ExtractDay("date"), IntegerField()) - 1)
+    aggregates: dict = {"services": Count("pk")}
+    for m in MONTHS:
+        in_month = Q(date__month=m)
+        aggregates[f"hours_{m:02d}"] = Coalesce(Sum("hours", filter=in_month), Decimal("0"))
+        aggregates[f"services_{m:02d}"] = Count("pk", filter=in_month)
+        aggregates[f"days_{m:02d}"] = Coalesce(Sum(day_bit, filter=in_month, distinct=True), 0)
+    return aggregates
 
 
 def yearly_totals(member: Member) -> QuerySet:

@@ -23,8 +23,8 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, IntegerField, Q, Sum, Value
-from django.db.models.functions import Cast, Coalesce, Concat, ExtractDay, Substr
+from django.db.models import Value
+from django.db.models.functions import Concat, Substr
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -39,7 +39,6 @@ from notifications.services import notifications_forget_user, notify, notify_man
 from . import events, member_cache, selectors
 from .availability import FULL_MASK
 from .models import (
-    MONTHS,
     Community,
     DeletionRequest,
     Grid,
@@ -1160,19 +1159,6 @@ def _tell_correction_outcome(correction: ServiceRecordCorrection, record: Servic
 # --- The yearly service summary (ServiceYear) -------------------------------------------------------------------
 
 
-def _service_year_aggregates() -> dict:
-    """Per month of the year: counted hours, services and the bit mask of the days served (the SUM of the distinct
-    powers of two of the days is their bitwise OR, on every database)."""
-    day_bit = Value(1).bitleftshift(Cast(ExtractDay("date"), IntegerField()) - 1)
-    aggregates: dict = {"services": Count("pk")}
-    for m in MONTHS:
-        in_month = Q(date__month=m)
-        aggregates[f"hours_{m:02d}"] = Coalesce(Sum("hours", filter=in_month), Decimal("0"))
-        aggregates[f"services_{m:02d}"] = Count("pk", filter=in_month)
-        aggregates[f"days_{m:02d}"] = Coalesce(Sum(day_bit, filter=in_month, distinct=True), 0)
-    return aggregates
-
-
 def _service_year_refresh(*, member_id: int, years: Iterable[int]) -> None:
     """Recompute `member_id`'s ServiceYear rows of `years` from their counted records; called inside the
     transaction that changed one of those records. Lock: the (member, year) row (created first when missing), so
@@ -1183,10 +1169,17 @@ def _service_year_refresh(*, member_id: int, years: Iterable[int]) -> None:
         row = ServiceYear.objects.select_for_update().get(member_id=member_id, year=year)
         figures = ServiceRecord.objects.filter(
             member_id=member_id, status__in=ServiceRecord.COUNTED_STATUSES, date__year=year
-        ).aggregate(**_service_year_aggregates())
+        ).aggregate(**selectors.service_year_aggregates())
         for name, value in figures.items():
             setattr(row, name, value)
         row.save()
+
+
+@transaction.atomic
+def service_years_refresh(*, member_id: int, years: Iterable[int]) -> None:
+    """Recompute one member's ServiceYear rows of `years` from their records (`manage.py reconcile --fix`).
+    Lock: each (member, year) row."""
+    _service_year_refresh(member_id=member_id, years=years)
 
 
 @transaction.atomic
@@ -1203,7 +1196,7 @@ def service_year_rebuild(*, year: int) -> int:
         if connection.vendor == "postgresql":
             cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
         ServiceYear.objects.filter(year=year).delete()
-        aggregates = _service_year_aggregates()
+        aggregates = selectors.service_year_aggregates()
         select = (
             ServiceRecord.objects.filter(status__in=ServiceRecord.COUNTED_STATUSES, date__year=year)
             .values("member")

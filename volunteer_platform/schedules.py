@@ -144,6 +144,12 @@ SCHEDULES: list[Schedule] = [
         crontab={"minute": "*/10"},
         description="每10分钟为党员人数多的组织（街道、区）预先计算工作台的本年数据，打开工作台时直接显示",
     ),
+    Schedule(
+        name="weekly reconciliation",
+        task="volunteer_platform.tasks.reconcile_weekly",
+        crontab={"minute": "30", "hour": "3", "day_of_week": "1"},
+        description="每周一凌晨按服务记录和积分明细重新核对时长、积分、星级和工作台数据，发现不一致时通知平台管理员",
+    ),
 ]
 
 

@@ -61,6 +61,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, Substr
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.times import local_iso as _iso
 from demands.models import MicroWish, Pairing, ServiceOffer
@@ -1319,3 +1321,68 @@ def task_assignee_accounts(task: Task) -> list[int]:
             .distinct()
         )
     return []
+
+
+# --- Reconciliation (volunteer_platform/reconcile.py) ------------------------------------------------------------
+
+_CHECKED_FIGURES = (
+    ("members", gettext_lazy("党员人数")),
+    ("participants", gettext_lazy("参与服务人数")),
+    ("active", gettext_lazy("近90天参与人数")),
+    ("hours", gettext_lazy("服务时长")),
+    ("services", gettext_lazy("服务次数")),
+    ("wishes_fulfilled", gettext_lazy("党员实现微心愿")),
+    ("points", gettext_lazy("获得积分")),
+)
+
+
+def dashboard_figures_check(organization: Organization, period: Period) -> list[tuple[str, object, object]]:
+    """(figure, from the records, as shown) for each headline figure of the dashboard that differs: the headline
+    against the sum of the league rows, and — when its years are built — the yearly summary's figures against the
+    records'. Empty when everything agrees."""
+    live = _figures_by_child(organization, period, summary=False)
+    totals = _totals(live)
+    differences = []
+    league = league_table(organization, period, live)
+    for name, label in (("members", _("党员人数")), ("participants", _("参与服务人数")), ("hours", _("服务时长"))):
+        rows_sum = sum((getattr(row, name) for row in league), ZERO if name == "hours" else 0)
+        if rows_sum != getattr(totals, name):
+            differences.append((_("%(figure)s（各行之和）") % {"figure": label}, getattr(totals, name), rows_sum))
+    for name, label in (("wishes_fulfilled", _("党员实现微心愿")), ("points", _("获得积分"))):
+        rows_sum = sum(getattr(row, name) for row in league)
+        if rows_sum != getattr(totals, name):
+            differences.append((_("%(figure)s（各行之和）") % {"figure": label}, getattr(totals, name), rows_sum))
+    window = Period(period.end - timedelta(days=ACTIVE_WINDOW_DAYS - 1), period.end)
+    if summary_ready(_summary_years(period, window)):
+        from_summary = _totals(_figures_by_child(organization, period, summary=True))
+        for name, label in _CHECKED_FIGURES:
+            if getattr(from_summary, name) != getattr(totals, name):
+                differences.append(
+                    (
+                        _("%(figure)s（年度汇总）") % {"figure": label},
+                        getattr(totals, name),
+                        getattr(from_summary, name),
+                    )
+                )
+    return differences
+
+
+def dashboard_differences(now: Dashboard, stored: Dashboard) -> list[tuple[str, object, object]]:
+    """(figure, computed now, in the stored snapshot) for each headline and league figure that differs."""
+    differences = [
+        (label, getattr(now.members, name), getattr(stored.members, name))
+        for name, label in _CHECKED_FIGURES
+        if getattr(now.members, name) != getattr(stored.members, name)
+    ]
+    stored_rows = {row.organization.pk: row for row in stored.league}
+    for row in now.league:
+        old = stored_rows.get(row.organization.pk)
+        for name, label in (
+            ("hours", _("服务时长")),
+            ("wishes_fulfilled", _("党员实现微心愿")),
+            ("points", _("获得积分")),
+        ):
+            if old is None or getattr(old, name) != getattr(row, name):
+                figure = f"{row.organization.name} {label}"
+                differences.append((figure, getattr(row, name), getattr(old, name) if old else None))
+    return differences

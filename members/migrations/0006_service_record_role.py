@@ -5,25 +5,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('members', '0005_deletion_requests'),
+        ("members", "0005_deletion_requests"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='historicalservicerecord',
-            name='role',
-            field=models.CharField(choices=[('participant', '参与者'), ('leader', '现场负责人')], db_default='participant', default='participant', max_length=12, verbose_name='服务角色'),
+            model_name="historicalservicerecord",
+            name="role",
+            field=models.CharField(
+                choices=[("participant", "参与者"), ("leader", "现场负责人")],
+                db_default="participant",
+                default="participant",
+                max_length=12,
+                verbose_name="服务角色",
+            ),
         ),
         migrations.AddField(
-            model_name='servicerecord',
-            name='role',
-            field=models.CharField(choices=[('participant', '参与者'), ('leader', '现场负责人')], db_default='participant', default='participant', max_length=12, verbose_name='服务角色'),
+            model_name="servicerecord",
+            name="role",
+            field=models.CharField(
+                choices=[("participant", "参与者"), ("leader", "现场负责人")],
+                db_default="participant",
+                default="participant",
+                max_length=12,
+                verbose_name="服务角色",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='servicerecord',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['participant', 'leader'])), name='members_record_role_valid'),
+            model_name="servicerecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("role__in", ["participant", "leader"])), name="members_record_role_valid"
+            ),
         ),
     ]
