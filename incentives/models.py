@@ -96,6 +96,7 @@ class EntryKind(models.TextChoices):
     REVERSAL = "reversal", _("冲正")
     ADJUSTMENT = "adjustment", _("手工调整")
     CORRECTION = "correction", _("更正")
+    RECOVERY = "recovery", _("追回")
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -169,6 +170,10 @@ class LedgerEntry(models.Model):
                 condition=~Q(kind="correction") | Q(rule__isnull=False, reverses__isnull=True),
                 name="incentives_entry_correction_rule",
             ),
+            # Taking back points that a reversal or correction could not (services._recover): never earned ones.
+            models.CheckConstraint(
+                condition=~Q(kind="recovery") | Q(points__lt=0, earned_points=0), name="incentives_entry_recovery"
+            ),
             models.CheckConstraint(condition=Q(kind__in=EntryKind.values), name="incentives_entry_kind_valid"),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="incentives_entry_balance_after_gte_0"),
             models.CheckConstraint(
@@ -215,6 +220,9 @@ class PointsBalance(models.Model):
     )
     balance = models.IntegerField(_("积分余额"), default=0)
     earned_total = models.IntegerField(_("累计获得"), default=0)
+    # Points a reversal or correction could not take back because they had been spent: the next points that come
+    # in pay them back first (services._append, _recover). While any are owed the balance is 0.
+    debt = models.IntegerField(_("待追回积分"), default=0, db_default=0)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     class Meta:
@@ -227,10 +235,14 @@ class PointsBalance(models.Model):
                 name="incentives_balance_not_negative",
                 violation_error_message=_("积分余额不能为负数。"),
             ),
-            # Only earned points come in, so what is left can never exceed what was earned.
+            # Only earned points come in, so what is left can never exceed what was earned: balance = earned −
+            # spent while nothing is owed. (Earned points can drop below zero — a penalty, then the void of a record
+            # whose points were spent — and the balance is then 0 with points owed.)
             models.CheckConstraint(
-                condition=Q(balance__lte=F("earned_total")), name="incentives_balance_within_earned"
+                condition=Q(balance__lte=F("earned_total")) | Q(balance=0), name="incentives_balance_within_earned"
             ),
+            models.CheckConstraint(condition=Q(debt__gte=0), name="incentives_balance_debt_not_negative"),
+            models.CheckConstraint(condition=Q(debt=0) | Q(balance=0), name="incentives_balance_debt_when_empty"),
         ]
 
     def __str__(self):

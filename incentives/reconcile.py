@@ -39,26 +39,26 @@ SOURCED_RULES = (
 
 
 def balance_disagreements(member_ids: Sequence[int], members: dict[int, Member]) -> list[Disagreement]:
-    """Each member's cached balance and earned total against the sums of their ledger (two queries)."""
+    """Each member's cached balance, earned total and points owed against the sums of their ledger (two queries)."""
     sums = {
-        row["member_id"]: (row["points"] or 0, row["earned"] or 0)
-        for row in LedgerEntry.objects.filter(member_id__in=member_ids)
-        .values("member_id")
-        .annotate(points=Sum("points"), earned=Sum("earned_points"))
-        .order_by()
+        member_id: (points, earned, points - earned + spent)
+        for member_id, (points, earned, spent) in selectors.ledger_sums(member_ids).items()
     }
-    cached = {b.member_id: (b.balance, b.earned_total) for b in PointsBalance.objects.filter(member_id__in=member_ids)}
+    cached = {
+        b.member_id: (b.balance, b.earned_total, b.debt) for b in PointsBalance.objects.filter(member_id__in=member_ids)
+    }
     found = []
+    text = _("余额 %(balance)d 分，累计获得 %(earned)d 分，待追回 %(debt)d 分")
     for member_id in sorted(set(sums) | set(cached)):
-        want, have = sums.get(member_id, (0, 0)), cached.get(member_id, (0, 0))
+        want, have = sums.get(member_id, (0, 0, 0)), cached.get(member_id, (0, 0, 0))
         if want == have:
             continue
         found.append(
             Disagreement(
                 check="balance",
                 subject=_("%(member)s 的积分余额") % {"member": member_label(members[member_id])},
-                expected=_("余额 %(balance)d 分，累计获得 %(earned)d 分") % {"balance": want[0], "earned": want[1]},
-                found=_("余额 %(balance)d 分，累计获得 %(earned)d 分") % {"balance": have[0], "earned": have[1]},
+                expected=text % dict(zip(("balance", "earned", "debt"), want, strict=True)),
+                found=text % dict(zip(("balance", "earned", "debt"), have, strict=True)),
                 cause=_("缓存的余额与积分明细合计不一致（余额被绕过服务修改）"),
                 member_id=member_id,
                 fix=lambda member_id=member_id: services.balance_recompute(member_id=member_id),

@@ -11,10 +11,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Substr
+from django.urls import reverse
 from django.utils import timezone
 
 from members.models import Member, Organization, ServiceRecord
-from members.selectors import hours_by_member, visible_organizations
+from members.selectors import counted_records, hours_by_member, visible_organizations
 
 from .models import (
     DEFAULT_HOURS_THRESHOLDS,
@@ -247,6 +248,28 @@ def rating_values(member_ids: Iterable[int], *, basis: str, period_start: date, 
     return {k: Decimal(v).quantize(Decimal("0.01")) for k, v in earned_between(ids, period_start, period_end).items()}
 
 
+def ledger_sums(member_ids) -> dict[int, tuple[int, int, int]]:
+    """{member id: (Σ points, Σ earned points, points spent net of refunds)} of the members' ledgers; one query.
+    What the cached balance row must hold: balance = Σ points, earned_total = Σ earned, and the points owed
+    (debt) = balance − earned + spent (services._append: balance = earned − spent + debt)."""
+    refund = Q(kind=LedgerEntry.Kind.REVERSAL, reverses__kind=LedgerEntry.Kind.SPEND)
+    rows = (
+        LedgerEntry.objects.filter(member_id__in=member_ids)
+        .values("member_id")
+        .annotate(
+            sum_points=Sum("points"),
+            sum_earned=Sum("earned_points"),
+            sum_spent=Sum("points", filter=Q(kind=LedgerEntry.Kind.SPEND)),
+            sum_refunded=Sum("points", filter=refund),
+        )
+        .order_by()
+    )
+    return {
+        r["member_id"]: (r["sum_points"] or 0, r["sum_earned"] or 0, -(r["sum_spent"] or 0) - (r["sum_refunded"] or 0))
+        for r in rows
+    }
+
+
 def visible_ledger_entries(user, *, queryset: QuerySet[LedgerEntry] | None = None) -> QuerySet[LedgerEntry]:
     return _scoped(LedgerEntry.objects.all() if queryset is None else queryset, user, "member__organization")
 
@@ -385,15 +408,128 @@ def current_stars(member: Member) -> int:
     return rating.stars if rating else 0
 
 
-def ratings_for(member: Member) -> QuerySet[StarRating]:
-    """A member's published and final ratings, newest period first, with their objections (two queries)."""
+@dataclass(frozen=True)
+class StarStanding:
+    """What every page and the certificate say of a member's stars: the current stars are those of the latest
+    final rating; a rating in its 公示 is shown beside them as 公示中, never as the current stars."""
+
+    current: StarRating | None
+    publicity: StarRating | None  # the newest rating whose run is in its 公示
+
+    @property
+    def stars(self) -> int:
+        return self.current.stars if self.current else 0
+
+    @property
+    def publicity_url(self) -> str:
+        """The 公示 list of the rating in its 公示 (the members app's pages link it without knowing this app)."""
+        return reverse("incentives:publicity", args=[self.publicity.run_id]) if self.publicity else ""
+
+
+def star_standing_of(ratings: Iterable[StarRating]) -> StarStanding:
+    """The standing read off a member's ratings as `ratings_for` orders them (newest period first)."""
+    ratings = list(ratings)
+    return StarStanding(
+        current=next((r for r in ratings if r.status == StarRating.Status.FINAL), None),
+        publicity=next((r for r in ratings if r.status == StarRating.Status.PUBLICITY), None),
+    )
+
+
+def star_standing(member: Member) -> StarStanding:
+    """The member's standing (members.selectors.member_stars asks for it through MEMBERS_STARS_PROVIDER); one query."""
+    return star_standing_of(ratings_for(member, with_objections=False))
+
+
+def rating_live_values(member: Member, ratings: Iterable[StarRating]) -> dict[int, Decimal]:
+    """{rating id: the value the records and the ledger give for its period now} — what a final rating is compared
+    with on the member's page. At most two aggregate queries, whatever the number of ratings."""
+    ratings = list(ratings)
+    values: dict[int, Decimal] = {}
+    hours = [r for r in ratings if r.basis == StarBasis.HOURS]
+    if hours:
+        ends = sorted({r.run.period_end for r in hours})
+        sums = (
+            counted_records()
+            .filter(member=member)
+            .aggregate(**{f"h{i}": Sum("hours", filter=Q(date__lte=end)) for i, end in enumerate(ends)})
+        )
+        by_end = {end: Decimal(sums[f"h{i}"] or 0).quantize(Decimal("0.01")) for i, end in enumerate(ends)}
+        values.update({r.pk: by_end[r.run.period_end] for r in hours})
+    points = [r for r in ratings if r.basis == StarBasis.POINTS]
+    if points:
+        periods = sorted({(r.run.period_start, r.run.period_end) for r in points})
+        sums = LedgerEntry.objects.filter(member=member).aggregate(
+            **{
+                f"p{i}": Sum("earned_points", filter=Q(created_at__gte=since, created_at__lt=until))
+                for i, (since, until) in enumerate(_local_range(*period) for period in periods)
+            }
+        )
+        by_period = {p: Decimal(sums[f"p{i}"] or 0).quantize(Decimal("0.01")) for i, p in enumerate(periods)}
+        values.update({r.pk: by_period[(r.run.period_start, r.run.period_end)] for r in points})
+    return values
+
+
+PUBLICITY_PAGE_SIZE = 50
+
+
+def publicity_run(user, member: Member | None, run_id) -> RatingRun | None:
+    """The rating run whose 公示 list `user` may open: a member of the rated organization's subtree (its 公示 or
+    its final result), or a secretary whose scope includes the organization (any state). None otherwise."""
+    try:
+        pk = int(run_id)
+    except (TypeError, ValueError):
+        return None
+    run = RatingRun.objects.select_related("organization").filter(pk=pk).first()
+    if run is None:
+        return None
+    if visible_rating_runs(user).filter(pk=run.pk).exists():
+        return run
+    if (
+        member is not None
+        and member.status == Member.Status.ACTIVE
+        and member.organization.path.startswith(run.organization.path)
+        and run.status != RatingRun.Status.DRAFT
+    ):
+        return run
+    return None
+
+
+def publicity_list(run: RatingRun) -> QuerySet[StarRating]:
+    """The ratings of a run as its 公示 lists them: most stars first, then by name; with each member's name and
+    consent to be named (one query per page)."""
     return (
+        StarRating.objects.filter(run=run)
+        .select_related("member")
+        .only(
+            "stars",
+            "computed_stars",
+            "basis",
+            "basis_value",
+            "status",
+            "member_id",
+            "member__name",
+            "member__show_full_name_publicly",
+        )
+        .order_by("-stars", "member__name", "pk")
+    )
+
+
+def own_rating(run: RatingRun, member: Member) -> StarRating | None:
+    """`member`'s rating in `run` with its objections (two queries), or None."""
+    return (
+        StarRating.objects.filter(run=run, member=member).select_related("run").prefetch_related("objections").first()
+    )
+
+
+def ratings_for(member: Member, *, with_objections: bool = True) -> QuerySet[StarRating]:
+    """A member's published and final ratings, newest period first, with their objections (two queries)."""
+    qs = (
         StarRating.objects.filter(member=member)
         .exclude(status=StarRating.Status.DRAFT)
         .select_related("run__organization")
-        .prefetch_related("objections")
         .order_by("-run__period_end", "-run__finalized_at", "-pk")
     )
+    return qs.prefetch_related("objections") if with_objections else qs
 
 
 def visible_schemes(user, *, queryset: QuerySet[StarScheme] | None = None) -> QuerySet[StarScheme]:

@@ -169,17 +169,19 @@ def _append(
 ) -> LedgerEntry:
     """Write one entry and move the locked balance with it; the caller holds the balance lock.
 
-    `clamp`: a reversal or correction taking back points the member has already spent takes only what the balance
-    holds (the balance never goes below zero) while the earned points drop by the whole amount; the note says how
-    much could not be taken back. Otherwise a balance that does not cover the entry raises ValidationError.
+    `clamp`: a reversal or correction taking back points the member has already spent takes what the balance
+    holds (the balance never goes below zero) while the earned points drop by the whole amount; the rest is owed
+    (`PointsBalance.debt`) and the next points that come in pay it back first (`_recover`). The note says so.
+    Otherwise a balance that does not cover the entry raises ValidationError.
     An entry that changes the earned points updates the member's ratings not yet final (points basis)."""
     if not idempotency_key:
         raise ValueError("an idempotency key is required")
     new_balance = balance.balance + points
+    shortfall = 0
     if new_balance < 0 and clamp:
-        kept = -new_balance
+        shortfall = -new_balance
         points, new_balance = -balance.balance, 0
-        note = _("（%(n)d 分已使用，未能扣回）") % {"n": kept}
+        note = _("（%(n)d 分已使用，待以后获得的积分追回）") % {"n": shortfall}
         fields["note"] = (fields.get("note", "")[: 200 - len(note)] + note)[:200]
     if new_balance < 0:
         raise ValidationError(
@@ -203,9 +205,31 @@ def _append(
         return existing
     balance.balance = new_balance
     balance.earned_total += earned
-    balance.save(update_fields=["balance", "earned_total", "updated_at"])
+    balance.debt += shortfall
+    if points > 0 and balance.debt > 0:
+        _recover(balance=balance, after=entry)
+    balance.save(update_fields=["balance", "earned_total", "debt", "updated_at"])
     if earned and refresh_ratings:
         _member_ratings_refresh(balance.member_id)
+    return entry
+
+
+def _recover(*, balance: PointsBalance, after: LedgerEntry) -> LedgerEntry:
+    """Take back owed points (`PointsBalance.debt`) from points that just came in: a 追回 entry, never earned. The
+    caller saves the balance row."""
+    points = min(balance.debt, balance.balance)
+    entry = LedgerEntry.objects.create(
+        member_id=balance.member_id,
+        kind=LedgerEntry.Kind.RECOVERY,
+        points=-points,
+        earned_points=0,
+        balance_after=balance.balance - points,
+        idempotency_key=f"recovery:{after.pk}",
+        source_ref=after.source_ref,
+        note=_("追回此前已使用、未能扣回的 %(n)d 分") % {"n": points},
+    )
+    balance.balance -= points
+    balance.debt -= points
     return entry
 
 
@@ -420,16 +444,16 @@ def points_source_sync(*, source: selectors.PointsSource, actor=None) -> list[Le
             )
         )
         have = due
-    elif due == 0:  # it stops counting: each of its entries is reversed
-        reason = source.stop_reason or _("来源已不再计分")
+    elif due == 0:  # it stops counting: its award is reversed (冲正) — when nothing but the award is left of it
         reversed_ids = {e.reverses_id for e in entries if e.kind == LedgerEntry.Kind.REVERSAL}
-        for entry in entries:
-            if entry.kind != LedgerEntry.Kind.REVERSAL and entry.pk not in reversed_ids:
-                written.append(
-                    _reverse(entry=entry, actor=actor, reason=reason[:200], clamp=True, refresh_ratings=False)
-                )
-        have += sum(e.earned_points for e in written)
-    if due != have:  # its quantity changed (or what the reversals left): the difference
+        open_entries = [e for e in entries if e.kind != LedgerEntry.Kind.REVERSAL and e.pk not in reversed_ids]
+        if len(open_entries) == 1 and open_entries[0].earned_points == have:
+            reason = source.stop_reason or _("来源已不再计分")
+            written.append(
+                _reverse(entry=open_entries[0], actor=actor, reason=reason[:200], clamp=True, refresh_ratings=False)
+            )
+            have = 0
+    if due != have:  # its quantity changed, or it stopped counting after a correction: the difference, in one entry
         written.append(
             _append(
                 balance=balance,
@@ -471,12 +495,12 @@ def member_ratings_refresh(*, member_id: int) -> None:
 
 @transaction.atomic
 def balance_recompute(*, member_id: int) -> PointsBalance:
-    """Set a member's cached balance and earned total to the sums of their ledger (`manage.py reconcile --fix`;
-    the ledger itself is never changed). Lock: the member's balance row."""
+    """Set a member's cached balance, earned total and points owed to the sums of their ledger (`manage.py
+    reconcile --fix`; the ledger itself is never changed). Lock: the member's balance row."""
     balance = _lock_balance(Member(pk=member_id))
-    sums = LedgerEntry.objects.filter(member_id=member_id).aggregate(points=Sum("points"), earned=Sum("earned_points"))
-    balance.balance, balance.earned_total = sums["points"] or 0, sums["earned"] or 0
-    balance.save(update_fields=["balance", "earned_total", "updated_at"])
+    points, earned, spent = selectors.ledger_sums([member_id]).get(member_id, (0, 0, 0))
+    balance.balance, balance.earned_total, balance.debt = points, earned, points - earned + spent
+    balance.save(update_fields=["balance", "earned_total", "debt", "updated_at"])
     return balance
 
 

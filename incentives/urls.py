@@ -6,6 +6,7 @@ app_name = "incentives"
 urlpatterns = [
     path("me/points/", views.points, name="points"),
     path("me/points/ratings/<int:rating_id>/objection/", views.objection, name="objection"),
+    path("ratings/<int:run_id>/", views.publicity, name="publicity"),
     path(
         "me/points/commendations/<int:commendation_id>/consent/",
         views.commendation_consent,

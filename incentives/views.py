@@ -5,14 +5,17 @@ import uuid
 from datetime import date
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from members import decorators as members_decorators
+from members import selectors as members_selectors
 from members.member_cache import member_page
 from members.models import Member, Organization
 
@@ -41,13 +44,12 @@ def points(request):
     today = timezone.localdate()
     page = Paginator(selectors.entries_for(member), ENTRIES_PAGE_SIZE).get_page(request.GET.get("page"))
     ratings = list(selectors.ratings_for(member))
-    current = next((r for r in ratings if r.status == StarRating.Status.FINAL), None)
+    standing = selectors.star_standing_of(ratings)
+    live = selectors.rating_live_values(member, ratings)
     for rating in ratings:
-        rating.can_object = (
-            rating.status == StarRating.Status.PUBLICITY
-            and today <= rating.run.publicity_ends_on
-            and not any(o.outcome == o.Outcome.PENDING for o in rating.objections.all())
-        )
+        rating.can_object = _can_object(rating, today)
+        # A final rating keeps the value it was rated on; the page says when the records have changed since.
+        rating.live_value = live.get(rating.pk, rating.basis_value)
     context = {
         "member": member,
         "balance": selectors.balance_of(member),
@@ -55,10 +57,42 @@ def points(request):
         "page": page,
         "open_redemptions": list(selectors.open_redemptions_for(member)),
         "ratings": ratings,
-        "current_rating": current,
+        "current_rating": standing.current,
+        "publicity_rating": standing.publicity,
         "commendations": list(selectors.commendations_for(member)),
     }
     return render(request, "incentives/points.html", context)
+
+
+def _can_object(rating: StarRating, today: date) -> bool:
+    """A member objects to their own rating during its 公示, one objection waiting at a time."""
+    return (
+        rating.status == StarRating.Status.PUBLICITY
+        and today <= rating.run.publicity_ends_on
+        and not any(o.outcome == o.Outcome.PENDING for o in rating.objections.all())
+    )
+
+
+@require_GET
+@login_required
+def publicity(request, run_id: int):
+    """星级评定公示: the list every member of the rated organization (and its secretaries) can open — names masked
+    as on public pages unless the member consented, stars and the value rated — with the way to object for the
+    member concerned. Anyone else: 404."""
+    member = members_selectors.member_for(request.user)
+    run = selectors.publicity_run(request.user, member, run_id)
+    if run is None:
+        raise Http404(_("找不到该星级评定。"))
+    page = Paginator(selectors.publicity_list(run), selectors.PUBLICITY_PAGE_SIZE).get_page(request.GET.get("page"))
+    own = None
+    if member is not None:
+        own = selectors.own_rating(run, member)
+        if own is not None:
+            own.can_object = _can_object(own, timezone.localdate())
+    for rating in page.object_list:
+        rating.is_me = member is not None and rating.member_id == member.pk
+        rating.display_name = rating.member.name if rating.is_me else rating.member.public_name
+    return render(request, "incentives/publicity.html", {"run": run, "page": page, "own": own})
 
 
 @require_http_methods(["GET", "POST"])

@@ -72,6 +72,13 @@ def person_name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
+def _current_stars(member: Member) -> int | None:
+    """The stars of the latest final rating — what every page calls the member's current stars; a rating still in
+    its 公示 is not stated on a certificate."""
+    standing = selectors.member_stars(member)
+    return None if standing is None else standing.stars
+
+
 def certificate_for(member: Member, *, handler, issued_on: date | None = None) -> Certificate:
     """What a certificate for `member`, issued today by `handler` (a user), states.
 
@@ -104,7 +111,7 @@ def certificate_for(member: Member, *, handler, issued_on: date | None = None) -
         contact=contact,
         issued_on=issued_on,
         total_hours=sum((r.hours for r in records), Decimal("0")),
-        stars=selectors.member_stars(member),
+        stars=_current_stars(member),
         lines=tuple(
             CertificateLine(
                 date=r.date, content=r.content, place=r.place, hours=r.hours, organization=r.recording_organization.name

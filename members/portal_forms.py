@@ -1,6 +1,8 @@
 """Forms of the member portal (/me/…, the invitation page): they show the services' rules as messages on the form;
 the views pass the cleaned data to `members.services`."""
 
+from decimal import Decimal
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -8,8 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .availability import DAYS, PERIODS
-from .forms import AvailabilityField
-from .models import Community, Gender, Grid, Member, Tag
+from .forms import AvailabilityField, _add_errors
+from .models import Community, Gender, Grid, Member, ServiceRecord, Tag
 
 
 class ProfileForm(forms.Form):
@@ -140,3 +142,81 @@ class DeletionRequestForm(forms.Form):
         label=_("我已了解：批准后我的账号将被注销，姓名、手机号等个人信息将被删除，服务记录仅以匿名方式保留用于统计。"),
         error_messages={"required": _("请勾选确认后再提交。")},
     )
+
+
+def _local_input(**kwargs) -> forms.DateTimeField:
+    return forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"), required=False, **kwargs
+    )
+
+
+class OwnCorrectionForm(forms.Form):
+    """A member asks the recording organization to correct one of their confirmed records (《志愿服务记录与证明出具
+    办法》: the volunteer may ask for a correction). Only what changes is filled in; a reason is required."""
+
+    new_hours = forms.DecimalField(
+        label=_("更正后时长（小时）"), required=False, max_digits=5, decimal_places=2, min_value=Decimal("0.01")
+    )
+    new_started_at = _local_input(label=_("更正后开始时间"))
+    new_ended_at = _local_input(label=_("更正后结束时间"))
+    new_place = forms.CharField(label=_("更正后地点"), max_length=200, required=False)
+    new_content = forms.CharField(
+        label=_("更正后内容"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    reason = forms.CharField(
+        label=_("更正理由"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("请说明哪里不对，例如“实际服务到 17:30，共 3.5 小时”。书记审核后会通知您结果。"),
+    )
+
+    def __init__(self, *args, record: ServiceRecord, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.record = record
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            services.check_correction(
+                record=self.record,
+                hours=data.get("new_hours"),
+                start=data.get("new_started_at"),
+                end=data.get("new_ended_at"),
+                place=data.get("new_place", ""),
+                content=data.get("new_content", ""),
+            )
+        except ValidationError as exc:
+            _add_errors(self, exc)
+        return data
+
+    def correction_data(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "reason": data["reason"],
+            "hours": data.get("new_hours"),
+            "start": data.get("new_started_at"),
+            "end": data.get("new_ended_at"),
+            "place": data.get("new_place", ""),
+            "content": data.get("new_content", ""),
+        }
+
+
+class RecordPeriodForm(forms.Form):
+    """/me/records/?from=…&to=…: the records of a period and their counted hours. Bad dates are answered on the
+    form and the whole list is shown."""
+
+    start = forms.DateField(label=_("从"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("至"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data=None, **kwargs):
+        if data is not None:
+            data = {"start": data.get("from", ""), "end": data.get("to", "")}
+        super().__init__(data, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise ValidationError(_("开始日期不能晚于结束日期。"))
+        return data

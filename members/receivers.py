@@ -7,7 +7,16 @@ also shows the organizations in the person's scope: whom an organization has as 
 from django.contrib.auth import get_user_model
 
 from . import member_cache
-from .models import Community, Grid, Member, Organization, ResidenceRegistration, ServiceRecord, Tag
+from .models import (
+    Community,
+    Grid,
+    Member,
+    Organization,
+    ResidenceRegistration,
+    ServiceRecord,
+    ServiceRecordCorrection,
+    Tag,
+)
 
 member_cache.watch(get_user_model(), user=lambda user: user.pk)
 member_cache.watch(Member, user=lambda member: member.user_id)
@@ -16,5 +25,11 @@ member_cache.watch_member_m2m(Member.interests.through)
 member_cache.watch_user_m2m(Organization.admins.through)  # the dashboard's scope (volunteer_platform)
 member_cache.watch(ResidenceRegistration, member="member")
 member_cache.watch(ServiceRecord, member="member")
+member_cache.watch(  # /me/records/ shows a record's correction waiting and its last answer
+    ServiceRecordCorrection,
+    user=lambda correction: (
+        ServiceRecord.objects.filter(pk=correction.record_id).values_list("member__user_id", flat=True).first()
+    ),
+)
 for model in (Organization, Community, Grid, Tag):
     member_cache.watch(model, everyone=True)

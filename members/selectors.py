@@ -179,8 +179,17 @@ def member_for(user) -> Member | None:
 
 
 def records_for_member(member: Member) -> QuerySet[ServiceRecord]:
-    """A member's service records, newest first, with what a list or certificate shows."""
-    return ServiceRecord.objects.filter(member=member).select_related("recording_organization", "recorder")
+    """A member's service records, newest first, with what a list or certificate shows and their corrections
+    (newest first: the list shows the one waiting and the last answer)."""
+    return (
+        ServiceRecord.objects.filter(member=member)
+        .select_related("recording_organization", "recorder")
+        .prefetch_related(Prefetch("corrections", queryset=ServiceRecordCorrection.objects.order_by("-pk")))
+    )
+
+
+def pending_correction(record: ServiceRecord) -> ServiceRecordCorrection | None:
+    return record.corrections.filter(status=ServiceRecordCorrection.Status.PENDING).first()
 
 
 # --- The one definition of counted hours ---------------------------------------------------------------------------
@@ -314,7 +323,7 @@ def certificate_member(user, volunteer_number: str) -> Member | None:
 def certificate_records(member: Member) -> QuerySet[ServiceRecord]:
     """The services a certificate lists: counted (verified or corrected) records, oldest first."""
     return (
-        ServiceRecord.objects.filter(member=member, status__in=ServiceRecord.COUNTED_STATUSES)
+        counted_records(queryset=ServiceRecord.objects.filter(member=member))
         .select_related("recording_organization")
         .order_by("date", "started_at", "pk")
     )
@@ -498,11 +507,13 @@ def service_cards(branch: Organization, first: date, after: date) -> list[Servic
     return cards
 
 
-def member_stars(member: Member) -> int | None:
-    """The member's current star rating (评星定级) for their profile and certificate, or None when unknown.
+def member_stars(member: Member):
+    """The member's star standing (评星定级) for their profile and certificate, or None when unknown: an object
+    with `stars` (the current stars: those of the latest final rating, 0 when never rated), `current` (that
+    rating or None) and `publicity` (a rating in its 公示 now, with `stars` and `run.publicity_ends_on`, or None).
 
     Ratings live in a higher app (incentives), which members must not import: the site names the function that
-    answers in settings (`MEMBERS_STARS_PROVIDER`, a dotted path taking a Member and returning an int).
+    answers in settings (`MEMBERS_STARS_PROVIDER`, a dotted path taking a Member).
     """
     path = getattr(settings, "MEMBERS_STARS_PROVIDER", "")
     return import_string(path)(member) if path else None

@@ -8,6 +8,7 @@ urlpatterns = [
     path("me/profile/", views.me_profile, name="me_profile"),
     path("me/residence/", views.me_residence, name="me_residence"),
     path("me/records/", views.me_records, name="me_records"),
+    path("me/records/<int:pk>/correction/", views.me_record_correction, name="me_record_correction"),
     path("me/certificate.pdf", views.me_certificate, name="me_certificate"),
     path("me/data/", views.me_data, name="me_data"),
     path("me/data.json", views.me_data_download, name="me_data_download"),

@@ -31,7 +31,14 @@ from .certificate import certificate_for, content_disposition, render_pdf
 from .forms import _add_errors
 from .member_cache import member_page
 from .models import Member, ResidenceRegistration
-from .portal_forms import DeletionRequestForm, OwnProfileForm, ProfileForm, ResidenceForm
+from .portal_forms import (
+    DeletionRequestForm,
+    OwnCorrectionForm,
+    OwnProfileForm,
+    ProfileForm,
+    RecordPeriodForm,
+    ResidenceForm,
+)
 from .tokens import invitation_token_generator
 
 RECORDS_PAGE_SIZE = 30
@@ -165,15 +172,63 @@ def me_data_download(request):
 @require_GET
 @member_page
 def me_records(request):
+    """The member's records and counted hours; `?from=…&to=…` narrows both to a period (a star rating links here
+    with the end of its period, and the figure shown is the one the rating rated)."""
     member = _own_member(request)
-    page = Paginator(selectors.records_for_member(member), RECORDS_PAGE_SIZE).get_page(request.GET.get("page"))
+    period = RecordPeriodForm(request.GET if ("from" in request.GET or "to" in request.GET) else None)
+    start = end = None
+    if period.is_bound and period.is_valid():
+        start, end = period.cleaned_data["start"], period.cleaned_data["end"]
+    records = selectors.records_for_member(member)
+    if start is not None:
+        records = records.filter(date__gte=start)
+    if end is not None:
+        records = records.filter(date__lte=end)
+    page = Paginator(records, RECORDS_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "member": member,
         "page": page,
+        "period": period,
+        "period_start": start,
+        "period_end": end,
+        "period_hours": selectors.counted_hours(member, start=start, end=end) if (start or end) else None,
+        "page_query": _page_query(start, end),
         "yearly_totals": list(selectors.yearly_totals(member)),
         "total_hours": selectors.counted_hours(member),
     }
     return render(request, "members/records.html", context)
+
+
+def _page_query(start, end) -> str:
+    """The period of the list, for its page links."""
+    parts = [f"from={start.isoformat()}"] if start else []
+    parts += [f"to={end.isoformat()}"] if end else []
+    return "&".join(parts)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def me_record_correction(request, pk: int):
+    """申请更正: the member asks the recording organization to correct one of their confirmed records; the secretary
+    answers in the admin's queue and the member is told the outcome (services.service_record_correction_review)."""
+    member = _own_member(request)
+    record = selectors.records_for_member(member).filter(pk=pk).first()
+    if record is None:
+        raise Http404(_("找不到该服务记录。"))
+    pending = selectors.pending_correction(record)
+    form = OwnCorrectionForm(request.POST if request.method == "POST" else None, record=record)
+    if request.method == "POST" and pending is None and form.is_valid():
+        try:
+            services.service_record_correction_request(
+                record=record, requested_by=request.user, **form.correction_data()
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("更正申请已提交，记录组织审核后会通知您。"))
+            return redirect(f"{reverse('members:me_records')}#record-{record.pk}")
+    context = {"member": member, "record": record, "form": form, "pending": pending}
+    return render(request, "members/record_correction.html", context)
 
 
 def _certificate_response(member: Member, handler) -> HttpResponse:

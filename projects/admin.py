@@ -144,6 +144,7 @@ class ActivityAdmin(ScopedAdminMixin, admin.ModelAdmin):
     date_hierarchy = "starts_at"
     inlines = (SignUpInline,)
     actions = ("cancel_selected",)
+    autocomplete_fields = ("leader",)
 
     def get_queryset(self, request):
         return selectors.with_counts(super().get_queryset(request).select_related("project"))
@@ -192,6 +193,7 @@ class ActivityAdmin(ScopedAdminMixin, admin.ModelAdmin):
             "signup_opens_at": data["signup_opens_at"],
             "signup_closes_at": data["signup_closes_at"],
             "cancel_cutoff_at": data["cancel_cutoff_at"],
+            "leader": data.get("leader"),
         }
         if change:
             common["place"] = common["place"] or obj.project.place

@@ -223,6 +223,8 @@ def _past(project: ServiceProject, spec: Spec, members: list[Member], actor) -> 
             signup_opens_at=starts_at - timedelta(days=7),
             signup_closes_at=starts_at,
             cancel_cutoff_at=starts_at - timedelta(days=1),
+            # The first attendee leads on site (现场负责人): their points carry the rule's leader multiplier.
+            leader=members[0] if members else None,
         )
         added += 1
         if not members or actor is None:

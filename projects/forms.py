@@ -224,6 +224,7 @@ class ActivityAdminForm(forms.ModelForm):
         fields = (
             "project",
             "title",
+            "leader",
             "starts_at",
             "ends_at",
             "place",

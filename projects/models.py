@@ -377,6 +377,15 @@ class Activity(models.Model):
         Post, verbose_name=_("岗位"), null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
     )
     title = models.CharField(_("活动名称"), max_length=100, blank=True, help_text=_("不填则使用项目名称。"))
+    leader = models.ForeignKey(
+        Member,
+        verbose_name=_("现场负责人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="led_activities",
+        help_text=_("考勤时，现场负责人的服务记录按“现场负责人”记录，积分乘以积分规则中的负责人倍数。"),
+    )
     starts_at = models.DateTimeField(_("开始时间"))
     ends_at = models.DateTimeField(_("结束时间"))
     place = models.CharField(_("地点"), max_length=200)

@@ -72,6 +72,9 @@ GENERATE_WEEKS = 8
 GENERATED_CANCEL_CUTOFF = timedelta(hours=24)
 
 
+KEEP = object()  # activity_update: leave the on-site leader as it is
+
+
 def _lock_activity(activity: Activity) -> Activity:
     # of=("self",): the project joined for its rules is read, not locked.
     return Activity.objects.select_for_update(of=("self",)).select_related("project").get(pk=activity.pk)
@@ -230,8 +233,10 @@ def activity_create(
     signup_closes_at: datetime | None = None,
     cancel_cutoff_at: datetime | None = None,
     post: Post | None = None,
+    leader: Member | None = None,
 ) -> Activity:
-    """Schedule one activity of `project` with a fresh 6-digit check-in code.
+    """Schedule one activity of `project` with a fresh 6-digit check-in code; `leader` is its on-site leader
+    (现场负责人), whose attendance is recorded in that role (`_record_hours`).
 
     No lock: a new row. The windows left empty take the defaults of `activity_windows` (sign-up opens now and closes
     at the start; cancellation is free until a day before, or until now when the start is closer), which need a
@@ -260,9 +265,11 @@ def activity_create(
     place = (place or project.place).strip()
     if not place:
         raise ValidationError({"place": _("请填写活动地点。")})
+    check_leader(leader)
     return Activity.objects.create(
         project=project,
         post=post,
+        leader=leader,
         title=title.strip(),
         starts_at=starts_at,
         ends_at=ends_at,
@@ -287,10 +294,12 @@ def activity_update(
     signup_opens_at: datetime,
     signup_closes_at: datetime,
     cancel_cutoff_at: datetime,
+    leader: Member | None | object = KEEP,
 ) -> Activity:
-    """Change a scheduled activity. Lock: the activity row. Invariants: the capacity is never below the seats already
-    taken; raising it promotes waitlisted members (notified) into the new seats; a start that moves, moves into the
-    future (`check_activity_start`). Any valid window may be given — an organizer extends sign-up this way."""
+    """Change a scheduled activity (its on-site leader too, unless `leader` is left as KEEP). Lock: the activity
+    row. Invariants: the capacity is never below the seats already taken; raising it promotes waitlisted members
+    (notified) into the new seats; a start that moves, moves into the future (`check_activity_start`). Any valid
+    window may be given — an organizer extends sign-up this way."""
     public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
     activity = _lock_activity(activity)
     if activity.status != Activity.Status.SCHEDULED:
@@ -314,9 +323,17 @@ def activity_update(
     activity.place, activity.title = place.strip(), title.strip()
     activity.signup_opens_at, activity.signup_closes_at = signup_opens_at, signup_closes_at
     activity.cancel_cutoff_at = cancel_cutoff_at
+    if leader is not KEEP:
+        check_leader(leader)
+        activity.leader = leader
     activity.save()
     _promote(activity, timezone.now())
     return activity
+
+
+def check_leader(leader: Member | None) -> None:
+    if leader is not None and leader.status != Member.Status.ACTIVE:
+        raise ValidationError({"leader": _("现场负责人须为在册党员。")})
 
 
 @transaction.atomic
@@ -776,6 +793,7 @@ def _record_hours(signup: SignUp, activity: Activity, actor, organizer_name: str
         organizer=organizer_name or project.organization.name,
         recorder=actor,
         beneficiary_summary="、".join(project.target_group_labels)[:200],
+        role=ServiceRecord.Role.LEADER if activity.leader_id == signup.member_id else ServiceRecord.Role.PARTICIPANT,
     )
     if record.status == ServiceRecord.Status.PENDING:
         if signup.member.user_id == getattr(actor, "pk", None):

@@ -2,11 +2,12 @@
 
 The site composes it because it is the one layer that may import every app; each app writes its own tables in its
 `scale.py` (members: tree, members, roles, records; projects: projects, activities, sign-ups and their records;
-demands: wishes and their events; incentives: the ledger and balances). Every part is set-based SQL (INSERT …
-SELECT over generate_series) with all constraints and indexes in place, and the whole seed is ONE transaction:
-it either writes everything or nothing, so "already seeded" is simply "the district exists" and a second run
-refuses instead of adding a second district. Each part's time is printed; ANALYZE runs at the end so the planner
-sees the new sizes at once.
+demands: wishes and their events; incentives: the points of every counted record and the balances). Every part is
+set-based SQL (INSERT … SELECT over generate_series) with all constraints and indexes in place, and the whole seed
+is ONE transaction: it either writes everything or nothing, so "already seeded" is simply "the district exists" and
+a second run refuses instead of adding a second district. Each part's time is printed; ANALYZE runs at the end so
+the planner sees the new sizes at once. What it writes is what the services would have written: `manage.py
+reconcile` finds the district in agreement (tests/site/test_scale.py).
 
 Every multi-step INSERT … SELECT materialises its steps (WITH … AS MATERIALIZED): inlined, a column such as a
 wish's state — a CASE over hashes — would be computed again at every mention, which made the wishes' insert 100
@@ -44,7 +45,6 @@ class Scale:
     wishes: int
     projects: int
     activities_per_project: int
-    ledger_entries: int
 
 
 SCALES = {
@@ -59,7 +59,6 @@ SCALES = {
         wishes=200_000,
         projects=5_000,
         activities_per_project=10,
-        ledger_entries=300_000,
     ),
 }
 # The same shape a thousand times smaller (2 × 2 × 2 branches): the tests' consistency check.
@@ -73,7 +72,6 @@ SCALES["tiny"] = replace(
     records=1_000,
     wishes=200,
     projects=10,
-    ledger_entries=300,
 )
 
 
@@ -138,7 +136,7 @@ def seed(*, scale: Scale, password: str, stdout=None) -> dict[str, int]:
     part("wishes", lambda: demands_scale.seed(community_ids=tree.community_ids, wishes=scale.wishes))
     part(
         "ledger",
-        lambda: {"ledger entries": incentives_scale.seed(branch_ids=tree.branch_ids, entries=scale.ledger_entries)},
+        lambda: {"ledger entries": incentives_scale.seed(branch_ids=tree.branch_ids)},
     )
     part("analyze", lambda: _analyze() or 0)
     # The dashboard's yearly summary (members.ServiceYear) is rebuilt for the years the records cover, as the

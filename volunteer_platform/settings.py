@@ -327,8 +327,8 @@ WISH_SUBMIT_IP_LIMIT = (10, 3600)
 WISH_SUBMIT_PHONE_LIMIT = (3, 86400)
 WISH_TRACK_IP_LIMIT = (20, 900)
 WISH_TRACK_CODE_LIMIT = (5, 3600)
-# Members show the current star rating on the profile and certificate, computed by the incentives app above them.
-MEMBERS_STARS_PROVIDER = "incentives.selectors.current_stars"
+# Members show their star standing (current stars, a rating in 公示) on the profile and certificate, from incentives.
+MEMBERS_STARS_PROVIDER = "incentives.selectors.star_standing"
 # …and the feedback on their service (profile) and the wishes, satisfaction and overdue plan tasks of the monthly
 # digest, composed by the site from the apps above members.
 MEMBERS_FEEDBACK_PROVIDER = "volunteer_platform.selectors.member_feedback"

@@ -235,3 +235,35 @@ def test_the_database_refuses_a_negative_balance(member_a):
     fund(member_a, 10)
     with pytest.raises(IntegrityError), transaction.atomic():
         PointsBalance.objects.filter(member=member_a).update(balance=-1)
+
+
+def test_points_spent_before_a_void_are_owed_and_taken_from_the_next_points(member_a, secretary_a):
+    """A record's points were spent before the record was voided: the balance stops at 0, the rest is owed and the
+    next points pay it back first (a 追回 entry) — balance = Σ ledger ≥ 0 throughout."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from incentives.models import CatalogueItem, PointsBalance, Redemption
+    from members import services as member_services
+    from tests.incentives.conftest import add_hours
+
+    record = add_hours(member_a, 3, day=timezone.localdate() - timedelta(days=2), verifier=secretary_a)  # 30 points
+    item = services.catalogue_item_create(name="理发", kind=CatalogueItem.Kind.SERVICE, points_cost=25, stock=5)
+    services.redemption_request(member=member_a, item=item)
+    member_services.service_record_void(record=record, actor=secretary_a, reason="重复录入")
+
+    balance = PointsBalance.objects.get(member=member_a)
+    assert (balance.balance, balance.earned_total, balance.debt) == (0, 0, 25)
+    reversal = LedgerEntry.objects.get(kind="reversal")
+    assert (reversal.points, reversal.earned_points) == (-5, -30) and "待以后获得的积分追回" in reversal.note
+
+    add_hours(member_a, 1, day=timezone.localdate() - timedelta(days=1), verifier=secretary_a)  # 10 points
+    balance.refresh_from_db()
+    assert (balance.balance, balance.earned_total, balance.debt) == (0, 10, 15)
+    assert LedgerEntry.objects.get(kind="recovery").points == -10
+
+    services.redemption_cancel(redemption=Redemption.objects.get(), actor=secretary_a, reason="不需要了")  # +25 back
+    balance.refresh_from_db()
+    assert (balance.balance, balance.earned_total, balance.debt) == (10, 10, 0)
+    assert sum(LedgerEntry.objects.filter(member=member_a).values_list("points", flat=True)) == 10

@@ -268,9 +268,10 @@ def test_points_page_queries_do_not_grow_with_rows(client, member_a, secretary_a
     url = reverse("incentives:points")
     assert_constant_queries(client, url, add_rows)
     # Rendered (the member's cached page dropped): user, member, balance, earned this year, entries count, entries
-    # page, open redemptions, ratings, their objections, commendations; the session comes from the cache.
+    # page, open redemptions, ratings, their objections, the hours the records give now for the ratings' periods,
+    # commendations; the session comes from the cache.
     member_cache.users_changed([member_a.user_id])
-    assert_get_queries(client, url, 10)
+    assert_get_queries(client, url, 11)
     # Served from the member's cached page (members/member_cache.py): the user only.
     assert_get_queries(client, url, 1)
 

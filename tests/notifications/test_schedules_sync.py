@@ -19,7 +19,7 @@ def test_every_schedule_is_named_once_and_every_task_is_registered():
     names = [s.name for s in SCHEDULES]
     assert len(names) == len(set(names))
     registered = registered_tasks()
-    assert len(SCHEDULES) == 17
+    assert len(SCHEDULES) == 18
     assert [s.task for s in SCHEDULES if s.task not in registered] == []
     for schedule in SCHEDULES:
         assert schedule.description  # in Chinese, shown in the admin

@@ -572,3 +572,30 @@ def test_calendar_token_is_stable_until_renewed(member_a):
     first = services.calendar_feed_for(member=member_a).token
     assert services.calendar_feed_for(member=member_a).token == first
     assert services.calendar_feed_for(member=member_a, renew=True).token != first
+
+
+def test_the_on_site_leader_earns_the_rules_leader_multiplier(org_tree, secretary_a):
+    """Step 12: the seeded 1.5× for the on-site leader (现场负责人) was never applied."""
+    leader, helper = members(org_tree, 2)
+    activity = ActivityFactory(project__organization=org_tree.branch_a)
+    services.activity_update(
+        activity=activity,
+        starts_at=activity.starts_at,
+        ends_at=activity.ends_at,
+        capacity=activity.capacity,
+        place=activity.place,
+        title=activity.title,
+        signup_opens_at=activity.signup_opens_at,
+        signup_closes_at=activity.signup_closes_at,
+        cancel_cutoff_at=activity.cancel_cutoff_at,
+        leader=leader,
+    )
+    signups = [services.signup_create(activity=activity, member=m) for m in (leader, helper)]
+    started_ago(activity, timedelta(hours=3))
+    services.attendance_submit(activity=activity, marks={s.pk: ("attended", None) for s in signups}, actor=secretary_a)
+
+    roles = dict(ServiceRecord.objects.values_list("member_id", "role"))
+    assert roles == {leader.pk: "leader", helper.pk: "participant"}
+    points = dict(LedgerEntry.objects.values_list("member_id", "points"))
+    assert points == {leader.pk: 30, helper.pk: 20}  # two hours × 10, × 1.5 for the leader
+    assert LedgerEntry.objects.get(member=leader).multiplier == Decimal("1.5")

@@ -22,6 +22,8 @@ ARGS = {
     "members:residence_confirm": lambda w: [w.registration.pk],
     "members:member_certificate": lambda w: [w.member_a.volunteer_number],
     "incentives:objection": lambda w: [w.rating.pk],
+    "incentives:publicity": lambda w: [w.rating.run_id],
+    "members:me_record_correction": lambda w: [w.service_record.pk],
     "incentives:commendation_consent": lambda w: [w.commendation.pk],
     "incentives:redeem": lambda w: [w.item.pk],
     "incentives:redemption_cancel": lambda w: [w.redemption.pk],

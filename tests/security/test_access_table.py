@@ -88,6 +88,7 @@ TABLE = {
     "members:me_profile":                   row(L,    L,      200,     200,     200,  200,  404),
     "members:me_residence":                 row(L,    L,      200,     200,     200,  200,  404),
     "members:me_records":                   row(L,    L,      200,     200,     200,  200,  404),
+    "members:me_record_correction":         row(L,    L,      200,     404,     404,  404,  404),  # one's own record
     "members:me_certificate":               row(L,    L,      200,     200,     200,  200,  404),
     "members:me_data":                      row(L,    L,      200,     200,     200,  200,  404),
     "members:me_data_download":             row(L,    L,      200,     200,     200,  200,  404),
@@ -99,6 +100,7 @@ TABLE = {
     # Points and rewards: members only; the objection page is for the rated member.
     "incentives:points":                    row(L,    L,      200,     200,     200,  200,  404),
     "incentives:objection":                 row(L,    L,      200,     404,     404,  404,  404),
+    "incentives:publicity":                 row(L,    L,      200,     404,     200,  404,  200),  # branch A's 公示
     "incentives:commendation_consent":      everyone(405),
     "incentives:leaderboard":               row(L,    L,      200,     200,     200,  200,  404),
     "incentives:leaderboard_opt_out":       everyone(405),
@@ -168,6 +170,7 @@ POST_REFUSED = {
     "dashboard:task":                       {"member_a": 404, "member_b": 404, "secretary_b": 404},
     "members:residence_confirm":            {"member_a": 404, "member_b": 404},
     "incentives:objection":                 {"member_b": 404, "secretary_b": 404},
+    "members:me_record_correction":         {"member_b": 404, "secretary_b": 404},
     "incentives:commendation_consent":      {"member_b": 404, "secretary_b": 404},
     "incentives:redeem":                    {"member_b": 404},
     "incentives:redemption_cancel":         {"member_b": 404, "secretary_b": 404},

@@ -115,6 +115,21 @@ def build_world(platform_admin):
         actor=None,
     )
 
+    # Members: a confirmed service record of member A (they may ask for its correction).
+    service_record = member_services.service_record_create(
+        member=member_a,
+        start=timezone.now() - timedelta(days=3, hours=2),
+        end=timezone.now() - timedelta(days=3),
+        hours=Decimal("2"),
+        place="东风村",
+        content="入户走访",
+        source="manual",
+        recording_organization=branch_a,
+        organizer="王书记",
+        recorder=secretary_a,
+    )
+    service_record = member_services.service_record_verify(record=service_record, verifier=secretary_a)
+
     # Incentives: a published rating of branch A (objection window open), a commendation, an item, a redemption.
     incentive_services.adjust(member=member_a, points=100, actor=platform_admin, reason="测试")
     run = incentive_services.rating_run_create(
@@ -177,6 +192,7 @@ def build_world(platform_admin):
         session=session,
         material=material,
         record=record,
+        service_record=service_record,
         rating=rating,
         commendation=commendation,
         item=item,

@@ -13,7 +13,7 @@ from demands.models import MicroWish
 from incentives.models import LedgerEntry, PointsBalance
 from members.models import Grid, Member, Organization, ServiceRecord
 from projects.models import Activity, ServiceProject, SignUp
-from volunteer_platform import scale
+from volunteer_platform import reconcile, scale
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -45,7 +45,11 @@ def test_the_counts_asked_for_and_a_time_for_each_part(district):
     projects = ServiceProject.objects.filter(organization__path__startswith=root.path)
     assert projects.count() == TINY.projects
     assert Activity.objects.filter(project__in=projects).count() == TINY.projects * TINY.activities_per_project
-    assert LedgerEntry.objects.filter(member__organization__path__startswith=root.path).count() == TINY.ledger_entries
+    # One award per counted record (Step 12: every verified record earns by the rule table).
+    counted = ServiceRecord.objects.filter(
+        member__organization__path__startswith=root.path, status__in=ServiceRecord.COUNTED_STATUSES
+    )
+    assert LedgerEntry.objects.filter(member__organization__path__startswith=root.path).count() == counted.count()
     for label in ("organisations", "members", "projects, activities", "wishes", "ledger", "total"):
         assert label in printed
     # Every organization has a secretary from its subtree, who may enter the admin; every grid a leader.
@@ -107,3 +111,11 @@ def test_a_second_run_refuses_and_adds_nothing(district):
     with pytest.raises(CommandError, match="already exists"):
         call_command("seed_demo", scale="tiny", stdout=StringIO())
     assert Member.objects.count() == members
+
+
+def test_reconcile_finds_the_district_in_agreement(district):
+    """The district is what the services would have written: `manage.py reconcile` reports nothing."""
+    root, _counts, _printed = district
+    report = reconcile.run(organization=root)
+    assert report.members == TINY.members
+    assert [d.line() for d in report.disagreements] == []

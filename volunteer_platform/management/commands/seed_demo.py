@@ -23,8 +23,8 @@ class Command(BaseCommand):
             "--scale",
             choices=sorted(scale_data.SCALES),
             help="after the demo, add a city district in bulk: 'district' is 100,000 members in 1,000 branches, "
-            "1,000,000 service records, 200,000 wishes, 5,000 projects, 50,000 activities, 300,000 ledger entries "
-            "(PostgreSQL only; refuses when the district exists)",
+            "1,000,000 service records, 200,000 wishes, 5,000 projects, 50,000 activities and the points of every "
+            "counted record (PostgreSQL only; refuses when the district exists)",
         )
 
     def handle(self, *args, if_empty, members, scale=None, **options):
