@@ -856,7 +856,10 @@ def plan_progress(plan: Plan, today: date | None = None) -> PlanProgress:
         actual[M.HOURS_PER_MEMBER] = figures.hours_per_member
         actual[M.PARTICIPATION_RATE] = figures.participation_rate or ZERO
     if M.WISHES_FULFILLED in metrics:
-        actual[M.WISHES_FULFILLED] = Decimal(_wishes(plan.organization).filter(_in("fulfilled_at", period)).count())
+        # The dashboard's 党员实现微心愿: by the fulfilling member's branch (or team's organization), so a branch's
+        # plan counts its own members' wishes — the communities are served by the 社区党委 above it.
+        by_members = _wishes_fulfilled_by_prefix(plan.organization, period, len(plan.organization.path))
+        actual[M.WISHES_FULFILLED] = Decimal(sum(by_members.values()))
     if M.TRAINING_HOURS in metrics:
         actual[M.TRAINING_HOURS] = completion_by_branch(plan.organization, plan.year).average
     if M.PROJECTS_RUN in metrics:

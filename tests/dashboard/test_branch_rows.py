@@ -292,3 +292,18 @@ def test_the_monthly_digest_says_what_the_dashboard_of_that_month_says(tree):
     body = render_message(Notification.objects.get(template="members_monthly_digest", channel="inapp")).body
     assert "本月辖区居民微心愿：收到 6 个，实现 4 个" in body  # 幸福里社区: w1–w4 (one fulfilled by 长青's 赵四)
     assert "本月党员实现微心愿：4 个" in body  # w1, w2, w5 by its branches' members, w3 by its team
+
+
+def test_a_branch_plan_counts_the_wishes_its_own_members_fulfilled(org_tree, east_secretary):
+    """Step 12: a plan's 实现微心愿 target is the dashboard's 党员实现微心愿 — a branch's plan counted its communities'
+    wishes, and communities are served by the committee above, so it never moved."""
+    from tests.demands.factories import wish_in_state
+    from tests.members.factories import CommunityFactory, MemberFactory
+    from volunteer_platform.models import Plan, PlanTarget
+
+    committees_community = CommunityFactory(name="幸福里社区", organization=org_tree.east)  # as in the demo
+    wish_in_state("closed", committees_community, east_secretary, MemberFactory(organization=org_tree.branch_a))
+    plan = Plan.objects.create(organization=org_tree.branch_a, year=timezone.localdate().year, title="规划")
+    PlanTarget.objects.create(plan=plan, metric=PlanTarget.Metric.WISHES_FULFILLED, value=Decimal("2"))
+    (target,) = selectors.plan_progress(plan).targets
+    assert target.actual == Decimal("1")

@@ -1,14 +1,16 @@
 """The current star rating (computed by incentives, above members) shows on the profile and the certificate."""
 
 from io import BytesIO
+from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
 
-def three_stars(member) -> int:
-    return 3
+def three_stars(member):
+    """A standing as the provider answers it (incentives.selectors.StarStanding): 3 stars final, none in 公示."""
+    return SimpleNamespace(stars=3, current=object(), publicity=None, publicity_url="")
 
 
 def _pdf_text(response) -> str:
@@ -29,7 +31,7 @@ def test_profile_shows_the_stars(member_a, client, rated):
 
 
 def test_profile_of_a_member_never_rated_says_so(member_a, client):
-    # the real provider (incentives.selectors.current_stars) answers 0 for a member without a final rating
+    # the real provider (incentives.selectors.star_standing) answers 0 stars for a member without a final rating
     client.force_login(member_a.user)
     assert "暂未评星" in client.get(reverse("members:me")).content.decode()
 
