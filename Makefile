@@ -6,6 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Test processes (pytest-xdist): one per core; each gets its own test database and Redis database
+# (volunteer_platform/settings_test.py). `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: run test lint format check-migrations translations messages clean help stack-test bench
 
@@ -42,7 +45,7 @@ test: export DJANGO_SETTINGS_MODULE = volunteer_platform.settings_test
 test: $(VENV)/.installed-dev
 	mkdir -p var
 	$(PY) manage.py compiletranslations
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

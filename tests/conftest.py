@@ -11,6 +11,7 @@
 """
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -35,7 +36,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SERVICE_MARKERS = ("postgres", "redis", "browser")
-_skipped_groups: dict[str, list[str]] = defaultdict(list)
+_skipped_groups: dict[str, list[tuple[str, str]]] = defaultdict(list)  # service -> (test, why)
 
 
 def _missing_reason(service: str) -> str | None:
@@ -61,17 +62,28 @@ def pytest_runtest_setup(item):
             continue
         if REQUIRE_SERVICES:
             pytest.fail(f"REQUIRE_SERVICES=1 but {service} is unavailable: {reason}", pytrace=False)
-        _skipped_groups[service].append(item.nodeid)
         pytest.skip(f"needs {service}: {reason}")
+
+
+_SKIP_MESSAGE = re.compile(r"(?:Skipped: )?needs (\w+): (.*)")
+
+
+def pytest_runtest_logreport(report):
+    """Collect the skips for missing services from the reports — in the process that prints the summary, which
+    with pytest-xdist (`make test` runs in parallel) is not the one that ran the test."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        found = _SKIP_MESSAGE.match(str(report.longrepr[2]))
+        if found:
+            _skipped_groups[found[1]].append((report.nodeid, found[2]))
 
 
 def pytest_terminal_summary(terminalreporter):
     if not _skipped_groups:
         return
     terminalreporter.section("skipped for missing services")
-    for service, nodeids in sorted(_skipped_groups.items()):
+    for service, skipped in sorted(_skipped_groups.items()):
         terminalreporter.write_line(
-            f"SKIPPED {len(nodeids)} test(s) marked '{service}': {_missing_reason(service)}"
+            f"SKIPPED {len(skipped)} test(s) marked '{service}': {skipped[0][1]}"
             " (set REQUIRE_SERVICES=1 to make this a failure)"
         )
 

@@ -46,6 +46,14 @@ elif not _answers(*_host_port(_database_url, 5432)):
 
 if "REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379):
     os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+# Tests run in parallel (pytest-xdist: `make test` runs `-n auto`); each worker process gets its own Redis database,
+# counted down from the one given (15, 14, …), so one worker's Celery broker and cache never see another's messages.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _xdist_worker.startswith("gw") and os.environ.get("REDIS_URL"):
+    _parts = urlsplit(os.environ["REDIS_URL"])
+    _db = int((_parts.path or "/0").lstrip("/") or 0)
+    _db = (_db - int(_xdist_worker[2:])) % 16
+    os.environ["REDIS_URL"] = _parts._replace(path=f"/{_db}").geturl()
 _redis_url = os.environ.get("REDIS_URL", "")
 if not _redis_url:
     TEST_SERVICES["redis"] = "no REDIS_URL and nothing answers on 127.0.0.1:6379"
@@ -71,7 +79,7 @@ if CELERY_BROKER_URL.startswith("redis"):  # noqa: F405
         "unacked_restore_interval": 1,
         "unacked_restore_throttle": 1,
     }
-MEDIA_ROOT = VAR_DIR / "test-media"
+MEDIA_ROOT = VAR_DIR / ("test-media" + (f"-{_xdist_worker}" if _xdist_worker else ""))
 # Tests render pages without running collectstatic first: plain static names, no manifest (settings.py hashes them).
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
