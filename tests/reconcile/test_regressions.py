@@ -1,0 +1,89 @@
+"""Step 12: the disagreements people found, each as it was met (the issue's first list), now held by a test.
+
+- a self-reported record or a 结对帮扶 visit record, once verified, awarded 0 points;
+- a voided record kept its points (a correction's difference: tests/members/test_own_corrections.py; the leader
+  multiplier: tests/projects/test_services.py);
+- the demo member's finished rating said 7.50 h while /me/records/ listed 13.5 h in that period.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from demands import services as demand_services
+from incentives import selectors as incentive_selectors
+from incentives.models import LedgerEntry, PointsBalance, StarRating
+from members import selectors as member_selectors
+from members import services as member_services
+from members.models import Member, ServiceRecord
+from projects import services as project_services
+from volunteer_platform import reconcile
+
+pytestmark = pytest.mark.django_db
+
+
+def points_of(record: ServiceRecord) -> int:
+    return sum(LedgerEntry.objects.filter(source_ref=f"record:{record.pk}").values_list("earned_points", flat=True))
+
+
+def test_a_verified_self_report_earns_its_hours(member_a, secretary_a):
+    start = timezone.now() - timedelta(days=2)
+    report = project_services.self_report_submit(
+        member=member_a,
+        started_at=start,
+        ended_at=start + timedelta(hours=3),
+        hours="2.5",
+        place="社区",
+        content="清扫",
+    )
+    report = project_services.self_report_approve(report=report, actor=secretary_a)
+    assert points_of(report.record) == 25
+
+
+def test_a_verified_pairing_visit_earns_its_hours(org_tree, member_a, secretary_a):
+    household = demand_services.household_save(
+        actor=secretary_a,
+        community=org_tree.community_a,
+        contact_name="陈大爷",
+        address="东风村3组12号",
+        consent_processing=True,
+    )
+    pairing = demand_services.pairing_create(member=member_a, household=household, actor=secretary_a)
+    start = timezone.now() - timedelta(hours=3)
+    visit = demand_services.pairing_visit_log(
+        pairing=pairing, member=member_a, start=start, end=start + timedelta(hours=2), hours="1.5", summary="陪同聊天"
+    )
+    assert points_of(visit.service_record) == 0  # pending: nothing yet
+    member_services.service_record_verify(record=visit.service_record, verifier=secretary_a)
+    assert points_of(visit.service_record) == 15
+
+
+def test_a_voided_record_gives_its_points_back(member_a, secretary_a):
+    from tests.incentives.conftest import add_hours
+
+    record = add_hours(member_a, 2, day=timezone.localdate() - timedelta(days=3), verifier=secretary_a)
+    assert points_of(record) == 20
+    member_services.service_record_void(record=record, actor=secretary_a, reason="录入错误")
+    assert points_of(record) == 0
+    assert PointsBalance.objects.get(member=member_a).balance == 0
+    assert LedgerEntry.objects.filter(source_ref=f"record:{record.pk}").latest("pk").kind == "reversal"
+
+
+@pytest.mark.postgres
+def test_the_demo_rates_the_hours_its_records_show_and_reconciles(client):
+    """`make run`'s demo: the showcase member's finished rating rates the hours /me/records/ shows up to the end of
+    its period, and `manage.py reconcile` finds the whole demo in agreement."""
+    call_command("seed_demo", members=40, verbosity=0)
+    member = Member.objects.get(user__username="dangyuan")
+    rating = StarRating.objects.select_related("run").get(member=member, status="final")
+    hours = member_selectors.counted_hours(member, end=rating.run.period_end)
+    assert hours > Decimal("7.5") and rating.basis_value == hours  # 7.50 h was rated before the later records
+    assert rating.computed_stars == rating.stars == incentive_selectors.star_standing(member).stars
+    report = reconcile.run()
+    assert report.members >= 40 and [d.line() for d in report.disagreements] == []
+    client.force_login(member.user)
+    page = client.get(f"/me/records/?to={rating.run.period_end.isoformat()}").content.decode()
+    assert f'id="period-hours-value">{hours}<' in page
