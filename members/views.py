@@ -192,6 +192,7 @@ def me_records(request):
         "period_start": start,
         "period_end": end,
         "period_hours": selectors.counted_hours(member, start=start, end=end) if (start or end) else None,
+        "hours_by_source": selectors.hours_by_source(member, start=start, end=end),
         "page_query": _page_query(start, end),
         "yearly_totals": list(selectors.yearly_totals(member)),
         "total_hours": selectors.counted_hours(member),

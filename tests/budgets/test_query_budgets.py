@@ -77,7 +77,7 @@ BUDGETS = {
     "members:me":                     ("member_a", 11),
     "members:me_profile":             ("member_a",  7),
     "members:me_residence":           ("member_a",  6),
-    "members:me_records":             ("member_a",  8),
+    "members:me_records":             ("member_a",  9),
     "members:me_record_correction":   ("member_a",  6),
     "members:me_certificate":         ("member_a",  7),
     "members:me_data":                ("member_a",  5),

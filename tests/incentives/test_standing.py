@@ -168,3 +168,17 @@ def test_bad_periods_on_the_records_page_are_answered_not_500(client, member_a):
         assert response.status_code == 200, query
     assert "开始日期不能晚于结束日期" in text(client.get(f"{url}?from=2026-12-01&to=2026-01-01"))
     member_cache.users_changed([member_a.user_id])
+
+
+def test_hours_per_kind_of_service_add_up_to_the_period(client, rated, member_a, secretary_a):
+    from members import selectors as member_selectors
+    from members import services as member_services
+    from tests.members.factories import ServiceRecordFactory
+
+    record = ServiceRecordFactory(member=member_a, source="self_report", source_ref="self-report:x", hours=Decimal(1))
+    member_services.service_record_verify(record=record, verifier=secretary_a)
+    by_source = member_selectors.hours_by_source(member_a)
+    assert sum(h for _label, h in by_source) == member_selectors.counted_hours(member_a)
+    assert dict(by_source) == {"手工录入": Decimal("13.50"), "自主申报": Decimal("1.00")}
+    client.force_login(member_a.user)
+    assert "手工录入 13.50 小时；自主申报 1 小时" in text(client.get(reverse("members:me_records")))

@@ -386,10 +386,10 @@ def test_records_queries_do_not_grow_with_rows(member_a, secretary_a, client):
             day = datetime(2023 + i % 3, 1, 1, 9, tzinfo=tz) + timedelta(days=i)
             _record(member_a, verifier=secretary_a if i % 2 else None, day=day)
 
-    # user, member, yearly totals, total hours, page count, page of records with their organization, their
-    # corrections (the session comes from the cache; new records drop the member's cached page, so both visits
-    # render it)
-    assert assert_constant_queries(client, RECORDS, add_records) == 7
+    # user, member, yearly totals, total hours, hours by source, page count, page of records with their
+    # organization, their corrections (the session comes from the cache; new records drop the member's cached page,
+    # so both visits render it)
+    assert assert_constant_queries(client, RECORDS, add_records) == 8
 
 
 def test_records_page_beyond_the_last_is_the_last(member_a, client):
