@@ -36,7 +36,7 @@ def imported_apps(path: Path) -> set[tuple[str, int]]:
 
 
 def app_modules():
-    for app in RANK:
+    for app in sorted(RANK):
         for path in sorted((ROOT / app).rglob("*.py")):
             yield app, path
 
