@@ -1370,6 +1370,18 @@ def dashboard_figures_check(organization: Organization, period: Period) -> list[
     return differences
 
 
+def figures_changed_since(moment: datetime) -> bool:
+    """Whether anything the dashboard counts — a member, a service record, a ledger entry, a wish — was written
+    after `moment` (a snapshot that differs from the figures computed now is then only older, not wrong). Writes
+    made with `QuerySet.update()` leave no trace here, so they count as no change: a difference is reported."""
+    return (
+        Member.objects.filter(updated_at__gt=moment).exists()
+        or ServiceRecord.objects.filter(updated_at__gt=moment).exists()
+        or LedgerEntry.objects.filter(created_at__gt=moment).exists()
+        or MicroWish.objects.filter(updated_at__gt=moment).exists()
+    )
+
+
 def dashboard_differences(now: Dashboard, stored: Dashboard) -> list[tuple[str, object, object]]:
     """(figure, computed now, in the stored snapshot) for each headline and league figure that differs."""
     differences = [

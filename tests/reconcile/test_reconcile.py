@@ -200,20 +200,28 @@ def test_ratings_not_final_are_recomputed_and_final_ones_are_left_to_a_person(tr
     )  # as it was when final
 
 
-def test_a_stale_dashboard_snapshot_is_refreshed(tree, org_tree, member_a, secretary_a, settings):
+def test_a_dashboard_snapshot_that_disagrees_with_the_records_is_refreshed(tree, org_tree, secretary_a, settings):
     settings.DASHBOARD_SNAPSHOT_MIN_MEMBERS = 1
     services.dashboard_snapshots_refresh()
     assert reconcile.run().disagreements == []
-    add_hours(MemberFactory(organization=org_tree.branch_b), 4, day=TODAY, verifier=secretary_a)
+    period = selectors.default_period()
 
+    # Newer records than the snapshot: it is older, not wrong (it is computed again every 10 minutes).
+    add_hours(MemberFactory(organization=org_tree.branch_b), 4, day=TODAY, verifier=secretary_a)
+    assert reconcile.run().disagreements == []
+
+    # A snapshot whose figures nothing explains: stored wrong (or the records changed around the services).
+    services.dashboard_snapshots_refresh()
+    snapshot = selectors.dashboard_snapshot(org_tree.street, period)
+    snapshot.members.hours += Decimal("100")
+    selectors.snapshot_store(snapshot, timeout=600)
     report = reconcile.run()
     assert {d.check for d in report.disagreements} == {"dashboard"}
     assert any("服务时长" in d.subject for d in report.disagreements)
 
     reconcile.run(fix=True)
     assert reconcile.run().disagreements == []
-    snapshot = selectors.dashboard_snapshot(org_tree.street, selectors.default_period())
-    assert snapshot.members.hours == Decimal("10.50")  # 2 + 3 + the wish's 1.5 + the new 4
+    assert selectors.dashboard_snapshot(org_tree.street, period).members.hours == Decimal("10.50")  # 2+3+1.5+4
 
 
 def test_the_scope_is_one_subtree(tree, org_tree, member_b):
