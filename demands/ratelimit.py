@@ -28,6 +28,9 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "WISH_FEEDBACK_IP_LIMIT": (30, 900),
     # Check-in attempts of one member at one activity (a 6-digit code must not be guessable in its window).
     "CHECKIN_ATTEMPT_LIMIT": (10, 3600),
+    # Failed sign-ins from one address, whatever the usernames (password spraying; django-axes locks one username
+    # per address after AXES_FAILURE_LIMIT). High enough for a community centre's shared address.
+    "SIGN_IN_IP_LIMIT": (30, 900),
 }
 
 

@@ -49,3 +49,22 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(f)s" "%(a)s" rid=%({x-request-id}o)s'
 
 proc_name = "volunteer-platform-web"
+
+
+def _no_server_header() -> None:
+    """gunicorn sends "Server: gunicorn" on every response and has no setting to leave it out; what runs the site
+    is nobody's business (issue 25). Its Response builds the header in `default_headers`: drop that one line."""
+    from gunicorn.http import wsgi
+
+    if getattr(wsgi.Response.default_headers, "_no_server", False):
+        return
+    headers = wsgi.Response.default_headers
+
+    def default_headers(self):
+        return [h for h in headers(self) if not h.lower().startswith("server:")]
+
+    default_headers._no_server = True
+    wsgi.Response.default_headers = default_headers
+
+
+_no_server_header()

@@ -1,10 +1,16 @@
-"""The member portal's page cache follows this app's tasks (connected in apps.SiteConfig.ready; see
+"""What the site does when something happens elsewhere (connected in apps.SiteConfig.ready).
+
+A failed sign-in counts against its address (password spraying: middleware.SignInAddressLimitMiddleware).
+
+The member portal's page cache follows this app's tasks (connected in apps.SiteConfig.ready; see
 members/member_cache.py): /me/ lists a member's open tasks — assigned to them, or to an organization they
 administer — so saving or deleting a task drops its assignee's pages, and a reassignment its former assignee's too.
 Who administers an organization is followed by the members app (its admins and secretary)."""
 
+from django.contrib.auth.signals import user_login_failed
 from django.db.models.signals import pre_save
 
+from demands import ratelimit
 from members import member_cache
 
 from . import selectors
@@ -30,3 +36,13 @@ def _former_assignee(sender, instance: Task, raw: bool = False, update_fields=No
 
 
 pre_save.connect(_former_assignee, sender=Task, weak=False, dispatch_uid="member_cache:volunteer_platform.Task:before")
+
+
+def _count_failed_sign_in(sender, credentials=None, request=None, **kwargs) -> None:
+    """A failed sign-in counts against its address (middleware.SignInAddressLimitMiddleware refuses the next ones
+    once SIGN_IN_IP_LIMIT is reached). Only the address is used, never the username that was typed."""
+    if request is not None:
+        ratelimit.hit("SIGN_IN_IP_LIMIT", ratelimit.client_ip(request))
+
+
+user_login_failed.connect(_count_failed_sign_in, weak=False, dispatch_uid="site:sign-in-address-limit")

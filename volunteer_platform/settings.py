@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that every log line of a request, even a redirect's, carries its id (observability.py).
     "volunteer_platform.observability.RequestIdMiddleware",
+    "volunteer_platform.middleware.AllowedMethodsMiddleware",  # TRACE, PUT, … answer 405 before any view
     "django.middleware.security.SecurityMiddleware",
     "volunteer_platform.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -71,8 +72,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "volunteer_platform.middleware.SignInAddressLimitMiddleware",  # password spraying from one address
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into the lockout page
 ]
+# The methods the site answers; any other is 405 (middleware.AllowedMethodsMiddleware).
+ALLOWED_HTTP_METHODS = ("GET", "HEAD", "POST")
 
 ROOT_URLCONF = "volunteer_platform.urls"
 WSGI_APPLICATION = "volunteer_platform.wsgi.application"
@@ -220,6 +224,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_HTTPONLY = True  # the language switcher is a form: no script reads the cookie
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -416,6 +422,8 @@ JOB_FAILURE_RETENTION_DAYS = env.int("JOB_FAILURE_RETENTION_DAYS", default=90)
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    # Every cookie the site sets is Secure behind https (the language cookie follows the session's).
+    LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 WISH_SUBMIT_IP_LIMIT = tuple(env.list("WISH_SUBMIT_IP_LIMIT", cast=int, default=list(WISH_SUBMIT_IP_LIMIT)))
 WISH_SUBMIT_PHONE_LIMIT = tuple(env.list("WISH_SUBMIT_PHONE_LIMIT", cast=int, default=list(WISH_SUBMIT_PHONE_LIMIT)))
 BENCH_CEILING_VIEW = env.bool("BENCH_CEILING_VIEW", default=False)
