@@ -10,7 +10,7 @@ PORT   ?= 8000
 # (volunteer_platform/settings_test.py). `make test TEST_WORKERS=0` runs in one process.
 TEST_WORKERS ?= auto
 
-.PHONY: run test lint format check-migrations translations messages clean help stack-test bench
+.PHONY: run test lint format check-migrations translations messages clean help stack-test bench lock
 
 help:
 	@echo "make run    - install, migrate, load demo data, start web + Celery worker + beat on http://$(HOST):$(PORT)/"
@@ -24,12 +24,14 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 
+# Installs come from the locked files (exact versions with their hashes); `make lock` writes them from the ranges in
+# requirements*.in.
 $(VENV)/.installed-run: requirements.txt | $(VENV)/bin/python
-	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements.txt
 	touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@ $(VENV)/.installed-run
 
 run: export DEBUG ?= true
@@ -74,6 +76,15 @@ messages: $(VENV)/.installed-run
 # bench/results/. Pass options with BENCH_ARGS, e.g. make bench BENCH_ARGS="--seconds 10 --only home,me".
 bench: $(VENV)/.installed-dev
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Pin the ranges of requirements.in and requirements-dev.in (exact versions, every file's hash) into the .txt files
+# that every install uses. To upgrade one package: make lock LOCK_ARGS="--upgrade-package django"; all of them:
+# make lock LOCK_ARGS=--upgrade. Commit the .txt files with the .in change.
+LOCK := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	--no-emit-find-links $(LOCK_ARGS)
+lock: $(VENV)/.installed-dev
+	$(LOCK) --output-file requirements.txt requirements.in
+	$(LOCK) --output-file requirements-dev.txt requirements-dev.in
 
 clean:
 	rm -rf var/broker var/cache var/staticfiles var/test-media
