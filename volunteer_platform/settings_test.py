@@ -6,6 +6,7 @@ Redis is `REDIS_URL` when set, otherwise 127.0.0.1:6379 when it answers. What wa
 failed) when their service is missing — see tests/conftest.py.
 """
 
+import hashlib
 import os
 import socket
 from urllib.parse import urlsplit
@@ -85,5 +86,10 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory, so that a real Celery worker process (tests/conftest.py) sees the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+else:
+    # Two checkouts testing against one PostgreSQL server must not share (and drop) each other's test database: its
+    # name carries a digest of this checkout's path (pytest-xdist then appends each worker's suffix).
+    _checkout = hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:8]  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_checkout}"}  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 LOGGING["loggers"]["audit"]["level"] = "WARNING"  # noqa: F405 (tests that read the audit log set INFO)
