@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import GuardedForm, GuardedModelForm
 from members.models import Community, Grid, Team
 from notifications.params import parse_id
 
@@ -69,7 +70,7 @@ class PlainTextMixin:
         return data
 
 
-class WishForm(PlainTextMixin, forms.Form):
+class WishForm(PlainTextMixin, GuardedForm):
     """The public form (/wishes/new/): a resident's wish, contact and consents; `website` is a honeypot."""
 
     plain_fields = ("title", "description", "contact_name", "preferred_time")
@@ -162,7 +163,7 @@ class WishForm(PlainTextMixin, forms.Form):
         }
 
 
-class WallFilterForm(forms.Form):
+class WallFilterForm(GuardedForm):
     community = forms.ModelChoiceField(
         label=_("社区（村）"), queryset=Community.objects.none(), required=False, empty_label=_("全部社区")
     )
@@ -201,7 +202,7 @@ class WallFilterForm(forms.Form):
 WRONG_TRACKING_ANSWER = _("查询码或手机号后四位不正确，请核对后再试。")
 
 
-class TrackForm(forms.Form):
+class TrackForm(GuardedForm):
     code = forms.CharField(
         label=_("查询码"),
         max_length=20,
@@ -224,7 +225,7 @@ class TrackForm(forms.Form):
         return data
 
 
-class ReasonForm(PlainTextMixin, forms.Form):
+class ReasonForm(PlainTextMixin, GuardedForm):
     plain_fields = ("reason",)
 
     reason = forms.CharField(label=_("原因"), max_length=200, required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -239,7 +240,7 @@ class ReasonForm(PlainTextMixin, forms.Form):
         return self._clean_plain(super().clean())
 
 
-class ReviewForm(forms.Form):
+class ReviewForm(GuardedForm):
     """What the secretary checks and edits: the public text, category, grid, target group, note, deadline."""
 
     public_title = forms.CharField(label=_("公开标题"), max_length=60)
@@ -254,6 +255,7 @@ class ReviewForm(forms.Form):
     target_group = forms.ChoiceField(label=_("服务对象"), choices=TargetGroup.choices)
     note = forms.CharField(
         label=_("核实情况（内部）"),
+        max_length=1000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("如何核实的、居民的实际情况等，只有社区工作人员能看到。"),
@@ -291,7 +293,7 @@ class ReviewForm(forms.Form):
         return {k: data[k] for k in ("public_title", "public_description", "category", "grid", "target_group")}
 
 
-class ClaimForm(forms.Form):
+class ClaimForm(GuardedForm):
     team = forms.ModelChoiceField(
         label=_("以服务队名义认领（可选）"), queryset=Team.objects.none(), required=False, empty_label=_("个人认领")
     )
@@ -318,7 +320,7 @@ class MultipleImageField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-class FulfilForm(PlainTextMixin, forms.Form):
+class FulfilForm(PlainTextMixin, GuardedForm):
     plain_fields = ("note",)
 
     note = forms.CharField(
@@ -359,7 +361,7 @@ class FulfilForm(PlainTextMixin, forms.Form):
         return data
 
 
-class FeedbackForm(PlainTextMixin, forms.Form):
+class FeedbackForm(PlainTextMixin, GuardedForm):
     plain_fields = ("comment",)
 
     RATINGS = [(5, "★★★★★"), (4, "★★★★"), (3, "★★★"), (2, "★★"), (1, "★")]
@@ -379,7 +381,7 @@ class FeedbackForm(PlainTextMixin, forms.Form):
         return data
 
 
-class OfferForm(PlainTextMixin, forms.Form):
+class OfferForm(PlainTextMixin, GuardedForm):
     """A member's service offer (供给清单)."""
 
     plain_fields = ("title", "description", "available_time")
@@ -418,7 +420,7 @@ class OfferForm(PlainTextMixin, forms.Form):
         return self._clean_plain(super().clean())
 
 
-class VisitForm(PlainTextMixin, forms.Form):
+class VisitForm(PlainTextMixin, GuardedForm):
     """A pairing visit (走访): when, how long, what was done (no personal data: it goes into the service record)."""
 
     plain_fields = ("summary",)
@@ -453,7 +455,7 @@ class VisitForm(PlainTextMixin, forms.Form):
         return data
 
 
-class HouseholdAdminForm(forms.ModelForm):
+class HouseholdAdminForm(GuardedModelForm):
     """The household form of the admin: encrypted fields as plain inputs, tags as checkboxes, the two consents."""
 
     phone = forms.CharField(label=_("联系电话"), max_length=20, required=False)
@@ -506,7 +508,7 @@ class HouseholdAdminForm(forms.ModelForm):
         return data
 
 
-class BlockedPhoneAdminForm(forms.ModelForm):
+class BlockedPhoneAdminForm(GuardedModelForm):
     """A platform admin types the number to block; only its blind index and masked form are stored."""
 
     phone = forms.CharField(
@@ -524,7 +526,7 @@ class BlockedPhoneAdminForm(forms.ModelForm):
             raise ValidationError(exc.messages) from None
 
 
-class BlockedNetworkAdminForm(forms.ModelForm):
+class BlockedNetworkAdminForm(GuardedModelForm):
     class Meta:
         model = BlockedNetwork
         fields = ["network", "reason"]

@@ -13,14 +13,11 @@ _MARKUP_RE = re.compile(r"<\s*[/!?a-zA-Z]")
 _EMOJI_RE = re.compile(
     "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\ufe0f\u200d\U0000e000-\U0000f8ff]"
 )
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def check_plain_text(value: str) -> None:
-    """Ordinary text only: no HTML-like markup, no emoji, no control characters."""
+    """Ordinary text only: no HTML-like markup, no emoji (control characters: core.text, on every form field)."""
     if _MARKUP_RE.search(value or ""):
         raise ValidationError(_("请不要输入网页代码（如 <b>、<script>），直接写文字即可。"), code="markup")
     if _EMOJI_RE.search(value or ""):
         raise ValidationError(_("请不要使用表情符号，直接写文字即可。"), code="emoji")
-    if _CONTROL_RE.search(value or ""):
-        raise ValidationError(_("内容中有无法识别的字符，请重新输入。"), code="control")

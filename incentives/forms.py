@@ -6,6 +6,7 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import GuardedForm, GuardedModelForm
 from members.models import Member
 
 from . import services
@@ -23,7 +24,7 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
         form.add_error(None, exc)
 
 
-class ObjectionForm(forms.Form):
+class ObjectionForm(GuardedForm):
     text = forms.CharField(
         label=_("异议内容"),
         max_length=1000,
@@ -35,7 +36,7 @@ class ObjectionForm(forms.Form):
 # --- Admin ------------------------------------------------------------------------------------------------------
 
 
-class AdjustForm(forms.Form):
+class AdjustForm(GuardedForm):
     """A secretary's manual adjustment; `token` makes a double submit one adjustment."""
 
     member = forms.ModelChoiceField(label=_("党员"), queryset=Member.objects.none())
@@ -58,7 +59,7 @@ class AdjustForm(forms.Form):
         return points
 
 
-class RuleAdminForm(forms.ModelForm):
+class RuleAdminForm(GuardedModelForm):
     class Meta:
         model = Rule
         fields = ["points", "cap_per_source", "leader_multiplier", "min_quantity", "active", "description"]
@@ -72,7 +73,7 @@ class RuleAdminForm(forms.ModelForm):
         return data
 
 
-class CatalogueItemAdminForm(forms.ModelForm):
+class CatalogueItemAdminForm(GuardedModelForm):
     class Meta:
         model = CatalogueItem
         fields = [
@@ -104,7 +105,7 @@ class CatalogueItemAdminForm(forms.ModelForm):
         return data
 
 
-class RestockForm(forms.Form):
+class RestockForm(GuardedForm):
     quantity = forms.IntegerField(
         label=_("增加库存"), help_text=_("负数表示减少。"), min_value=-100000, max_value=100000
     )
@@ -123,10 +124,11 @@ class ThresholdsField(forms.CharField):
         return [part.strip() for part in text.split(",") if part.strip()]
 
 
-class StarSchemeAdminForm(forms.ModelForm):
+class StarSchemeAdminForm(GuardedModelForm):
     thresholds = ThresholdsField(
         label=_("一至五星门槛"),
         help_text=_("5 个逐级递增的数，用逗号分隔；按时长时单位为小时（默认 100, 300, 600, 1000, 1500）。"),
+        max_length=200,
         required=False,
     )
 
@@ -145,7 +147,7 @@ class StarSchemeAdminForm(forms.ModelForm):
         return data
 
 
-class ObjectionAnswerForm(forms.ModelForm):
+class ObjectionAnswerForm(GuardedModelForm):
     new_stars = forms.TypedChoiceField(
         label=_("答复后星级"), choices=STAR_CHOICES, coerce=int, help_text=_("保持不变即维持原评定。")
     )
@@ -170,7 +172,7 @@ class ObjectionAnswerForm(forms.ModelForm):
         return data
 
 
-class CommendationAdminForm(forms.ModelForm):
+class CommendationAdminForm(GuardedModelForm):
     """A nomination; the admin sets `actor` (the signed-in secretary) on the class before use."""
 
     actor = None
@@ -189,13 +191,13 @@ class CommendationAdminForm(forms.ModelForm):
         return data
 
 
-class RedemptionCancelForm(forms.Form):
+class RedemptionCancelForm(GuardedForm):
     reason = forms.CharField(label=_("取消原因"), max_length=200)
 
 
-class ReverseForm(forms.Form):
+class ReverseForm(GuardedForm):
     reason = forms.CharField(label=_("冲正原因"), max_length=200)
 
 
-class DeclineForm(forms.Form):
+class DeclineForm(GuardedForm):
     reason = forms.CharField(label=_("不予批准的原因"), max_length=200)

@@ -33,6 +33,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from audit.mixins import FullDataViewAuditMixin
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.forms import GuardedModelForm
 from core.times import DATE, format_local
 from notifications.crypto import blind_index
 
@@ -125,6 +126,7 @@ class ScopedAdminMixin(ScopedChoicesMixin):
 
     scope: Callable[..., QuerySet] | None = None
     scoped_delete = False
+    form = GuardedModelForm  # text fields refuse control characters (core/forms.py); custom forms inherit it too
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -223,6 +225,8 @@ class ScopedHistoryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
 class ScopedInlineMixin(ScopedChoicesMixin):
     """An inline follows its parent admin's permissions (secretaries have no Django model permissions)."""
+
+    form = GuardedModelForm  # as ScopedAdminMixin
 
     def has_view_permission(self, request, obj=None):
         return is_scoped_staff(request)

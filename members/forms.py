@@ -5,6 +5,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import GuardedForm, GuardedModelForm
+
 from . import services
 from .availability import SLOT_CHOICES, from_mask, to_mask
 from .models import Member, Organization, ServiceRecord, ServiceRecordCorrection, Team
@@ -41,7 +43,7 @@ def _add_errors(form: forms.Form, exc: ValidationError) -> None:
         form.add_error(None, exc)
 
 
-class MemberAdminForm(forms.ModelForm):
+class MemberAdminForm(GuardedModelForm):
     phone = forms.CharField(label=_("手机号"), max_length=20)
     # Never shown back: blank keeps the stored number (the help text shows it masked).
     id_number = forms.CharField(label=_("身份证号"), max_length=20, required=False)
@@ -72,7 +74,7 @@ class MemberAdminForm(forms.ModelForm):
         return data
 
 
-class OrganizationAdminForm(forms.ModelForm):
+class OrganizationAdminForm(GuardedModelForm):
     class Meta:
         model = Organization
         fields = ["name", "type", "parent", "secretary", "contact_name", "contact_phone", "admins"]
@@ -91,7 +93,7 @@ class OrganizationAdminForm(forms.ModelForm):
         return data
 
 
-class TeamAdminForm(forms.ModelForm):
+class TeamAdminForm(GuardedModelForm):
     class Meta:
         model = Team
         fields = ["organization", "name", "leader", "members", "description"]
@@ -109,7 +111,7 @@ class TeamAdminForm(forms.ModelForm):
         return data
 
 
-class ServiceRecordAdminForm(forms.ModelForm):
+class ServiceRecordAdminForm(GuardedModelForm):
     class Meta:
         model = ServiceRecord
         fields = [
@@ -137,7 +139,7 @@ class ServiceRecordAdminForm(forms.ModelForm):
         return data
 
 
-class CorrectionAdminForm(forms.ModelForm):
+class CorrectionAdminForm(GuardedModelForm):
     class Meta:
         model = ServiceRecordCorrection
         fields = ["record", "new_started_at", "new_ended_at", "new_hours", "new_place", "new_content", "reason"]
@@ -160,7 +162,7 @@ class CorrectionAdminForm(forms.ModelForm):
         return data
 
 
-class TransferActionForm(forms.Form):
+class TransferActionForm(GuardedForm):
     to_organization = forms.ModelChoiceField(label=_("转入支部"), queryset=Organization.objects.none())
     note = forms.CharField(label=_("备注"), max_length=200, required=False)
 
@@ -169,7 +171,7 @@ class TransferActionForm(forms.Form):
         self.fields["to_organization"].queryset = organizations
 
 
-class DeactivateActionForm(forms.Form):
+class DeactivateActionForm(GuardedForm):
     status = forms.ChoiceField(
         label=_("改为"),
         choices=[
@@ -180,5 +182,5 @@ class DeactivateActionForm(forms.Form):
     reason = forms.CharField(label=_("原因"), max_length=200)
 
 
-class ReasonActionForm(forms.Form):
+class ReasonActionForm(GuardedForm):
     reason = forms.CharField(label=_("原因"), max_length=200)

@@ -8,13 +8,15 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import GuardedForm
+
 from . import services
 from .availability import DAYS, PERIODS
 from .forms import AvailabilityField, _add_errors
 from .models import Community, Gender, Grid, Member, ServiceRecord, Tag
 
 
-class ProfileForm(forms.Form):
+class ProfileForm(GuardedForm):
     """What a member fills in about themselves: name, gender, birth year, skills, interests, availability and the
     separate consent to show their full name publicly."""
 
@@ -109,7 +111,7 @@ class GridChoiceField(forms.ModelChoiceField):
         return f"{obj.community.name} · {obj.name}"
 
 
-class ResidenceForm(forms.Form):
+class ResidenceForm(GuardedForm):
     """双报到: the community (社区/村) the member lives in and, optionally, their grid there."""
 
     community = forms.ModelChoiceField(
@@ -131,7 +133,7 @@ class ResidenceForm(forms.Form):
         return data
 
 
-class DeletionRequestForm(forms.Form):
+class DeletionRequestForm(GuardedForm):
     """A member asks for their personal information to be deleted: an optional reason and an explicit confirmation
     of what follows (the account closes; service records stay for the statistics, without the name)."""
 
@@ -150,7 +152,7 @@ def _local_input(**kwargs) -> forms.DateTimeField:
     )
 
 
-class OwnCorrectionForm(forms.Form):
+class OwnCorrectionForm(GuardedForm):
     """A member asks the recording organization to correct one of their confirmed records (《志愿服务记录与证明出具
     办法》: the volunteer may ask for a correction). Only what changes is filled in; a reason is required."""
 
@@ -203,7 +205,7 @@ class OwnCorrectionForm(forms.Form):
         }
 
 
-class RecordPeriodForm(forms.Form):
+class RecordPeriodForm(GuardedForm):
     """/me/records/?from=…&to=…: the records of a period and their counted hours. Bad dates are answered on the
     form and the whole list is shown."""
 

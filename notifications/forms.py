@@ -1,12 +1,14 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import GuardedForm
+
 from .kinds import EMAIL, KINDS, OPTIONAL_CHANNELS, SMS
 
 CHANNEL_LABELS = {EMAIL: _("邮件"), SMS: _("短信")}
 
 
-class PreferencesForm(forms.Form):
+class PreferencesForm(GuardedForm):
     """One checkbox per kind of message and optional channel (email, SMS); in-app is always on and not a field."""
 
     def __init__(self, *args, current: dict[str, frozenset[str]], **kwargs):

@@ -4,9 +4,10 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import translation
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.redirects import redirect_next
 
 from . import services
 from .forms import PreferencesForm
@@ -34,10 +35,7 @@ def inbox_mark_read(request, notification_id: int | None = None):
         services.inbox_mark_read(user=request.user, notification_id=notification_id)
     except Notification.DoesNotExist as exc:
         raise Http404 from exc
-    next_url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(next_url)
-    return redirect("notifications:inbox")
+    return redirect_next(request, "notifications:inbox")
 
 
 @login_required

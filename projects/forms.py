@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import GuardedForm, GuardedModelForm
 from members.models import Community
 
 from . import services
@@ -44,7 +45,7 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
         form.add_error(None, exc)
 
 
-class ProjectFilterForm(forms.Form):
+class ProjectFilterForm(GuardedForm):
     """The filters of /projects/ (GET). Invalid values are dropped, never an error page."""
 
     category = forms.ModelChoiceField(label=_("类别"), queryset=ProjectCategory.objects.none(), required=False)
@@ -89,7 +90,7 @@ class ProjectFilterForm(forms.Form):
         )
 
 
-class CheckInForm(forms.Form):
+class CheckInForm(GuardedForm):
     code = forms.CharField(
         label=_("签到码"),
         min_length=6,
@@ -98,7 +99,7 @@ class CheckInForm(forms.Form):
     )
 
 
-class SelfReportForm(forms.Form):
+class SelfReportForm(GuardedForm):
     """自主申报: what a member did offline, when, where and for how long."""
 
     project = forms.ModelChoiceField(
@@ -118,7 +119,7 @@ class SelfReportForm(forms.Form):
         help_text=_("实际服务时间，不含往返路途。"),
     )
     place = forms.CharField(label=_("服务地点"), max_length=200)
-    content = forms.CharField(label=_("服务内容"), widget=forms.Textarea(attrs={"rows": 3}))
+    content = forms.CharField(label=_("服务内容"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -150,7 +151,7 @@ class SelfReportForm(forms.Form):
 # --- Admin ------------------------------------------------------------------------------------------------------
 
 
-class ServiceProjectAdminForm(forms.ModelForm):
+class ServiceProjectAdminForm(GuardedModelForm):
     """The project's target groups as checkboxes (stored as a bit mask); the service's rules in clean()."""
 
     target_groups = forms.MultipleChoiceField(
@@ -214,7 +215,7 @@ class ServiceProjectAdminForm(forms.ModelForm):
             add_service_errors(self, exc)
 
 
-class ActivityAdminForm(forms.ModelForm):
+class ActivityAdminForm(GuardedModelForm):
     """Times and seats checked as the service does; the windows default like `services.activity_create`
     (`services.activity_windows`). A new activity, or one moved to another time, must start in the future: the
     admin schedules activities for members to sign up to, so a start already passed is a mistake to correct here."""
@@ -291,7 +292,7 @@ class ActivityAdminForm(forms.ModelForm):
         return data
 
 
-class PostInlineForm(forms.ModelForm):
+class PostInlineForm(GuardedModelForm):
     """A post's places are never below its active claims (the service says so again under the post lock)."""
 
     class Meta:

@@ -20,11 +20,11 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from icalendar import Calendar, Event
 
+from core.redirects import redirect_next
 from demands import ratelimit
 from members import decorators as members_decorators
 from members import public_cache
@@ -44,10 +44,7 @@ member_required = members_decorators.member_required("projects/no_member.html")
 
 
 def _back(request, default: str):
-    next_url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(next_url)
-    return redirect(default)
+    return redirect_next(request, default)
 
 
 def _qr_svg(data: str) -> HttpResponse:

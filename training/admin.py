@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import GuardedModelForm
 from members.admin import ScopedAdminMixin, ScopedInlineMixin, _adopt, is_scoped_staff
 
 from . import selectors, services
@@ -97,8 +98,8 @@ class EnrollmentInline(ScopedInlineMixin, admin.TabularInline):
         return False
 
 
-class SessionAdminForm(forms.ModelForm):
-    online_url = forms.URLField(label=_("线上链接"), required=False, assume_scheme="https")
+class SessionAdminForm(GuardedModelForm):
+    online_url = forms.URLField(label=_("线上链接"), max_length=200, required=False, assume_scheme="https")
 
     class Meta:
         model = TrainingSession
@@ -255,7 +256,7 @@ class TrainingRecordAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return False
 
 
-class RequirementAdminForm(forms.ModelForm):
+class RequirementAdminForm(GuardedModelForm):
     class Meta:
         model = AnnualRequirement
         fields = [

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import GuardedForm
 from members.models import Member
 from members.selectors import visible_members
 
@@ -28,7 +29,7 @@ class MemberChoiceField(forms.ModelChoiceField):
         return f"{obj.name}（{obj.volunteer_number}，{obj.organization.name}）"
 
 
-class ExternalTrainingForm(forms.Form):
+class ExternalTrainingForm(GuardedForm):
     """A secretary records a training a member of their scope took elsewhere, with evidence."""
 
     member = MemberChoiceField(label=_("党员"), queryset=Member.objects.none())
@@ -76,7 +77,7 @@ class ExternalTrainingForm(forms.Form):
         return data
 
 
-class AttendanceForm(forms.Form):
+class AttendanceForm(GuardedForm):
     """The attendance sheet: one checkbox per member holding a seat; unticked means absent."""
 
     attended = forms.TypedMultipleChoiceField(
@@ -96,7 +97,7 @@ class AttendanceForm(forms.Form):
         return sorted(attended), sorted(e.member_id for e in self.enrollments if e.member_id not in attended)
 
 
-class CompletionFilterForm(forms.Form):
+class CompletionFilterForm(GuardedForm):
     """Which organization and year the completion report shows (GET)."""
 
     organization = forms.ModelChoiceField(label=_("党组织"), queryset=None, required=False)

@@ -12,7 +12,6 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from openpyxl import Workbook
@@ -20,6 +19,7 @@ from openpyxl.styles import Font
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.redirects import redirect_next
 from members.selectors import member_for
 from notifications.params import parse_id
 
@@ -37,10 +37,7 @@ def _require_secretary(request) -> None:
 
 
 def _redirect_back(request, default: str):
-    next_url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(next_url)
-    return redirect(default)
+    return redirect_next(request, default)
 
 
 # --- Members --------------------------------------------------------------------------------------------------

@@ -1,21 +1,21 @@
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from . import views
-from .forms import SignInForm
+from . import auth_views, views
+from .forms import AdminSignInForm
 
 admin.site.site_header = _("党员志愿服务平台 管理后台")
 admin.site.site_title = _("党员志愿服务平台")
 admin.site.index_title = _("工作台")
+admin.site.login_form = AdminSignInForm
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=SignInForm), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", auth_views.SignInView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.SignOutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("me/", include("notifications.urls")),
     path("training/", include("training.urls")),

@@ -6,6 +6,7 @@ import io
 import logging
 
 import pytest
+from django.contrib.auth import authenticate
 from django.contrib.auth.models import Group
 from django.test import Client, RequestFactory
 from django.urls import reverse
@@ -40,7 +41,9 @@ def test_escape_for_log(raw, escaped):
 def test_a_forged_line_stays_one_line_in_the_log(client, db, caplog):
     caplog.set_level(logging.INFO, logger="audit")
     typed = 'zhang\r\n2026-01-01 INFO audit action="login" username="admin"\u2028x'
-    client.post("/accounts/login/", {"username": typed, "password": "x"}, REMOTE_ADDR="203.0.113.5")
+    # The sign-in forms refuse control characters (core/text.py); any other caller of authenticate() still reaches
+    # the trail with them.
+    authenticate(RequestFactory().post("/accounts/login/", REMOTE_ADDR="203.0.113.5"), username=typed, password="x")
     [record] = [r for r in caplog.records if r.name == "audit"]
     line = record.getMessage()
     assert "\n" not in line and "\r" not in line and "\u2028" not in line
