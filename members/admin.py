@@ -61,7 +61,7 @@ from .models import (
     Team,
     Transfer,
 )
-from .resources import MemberResource, RosterCSV
+from .resources import MemberResource, RosterCSV, RosterXLSX
 from .validators import looks_like_id_number, looks_like_mobile, normalize_id_number, normalize_mobile
 
 User = get_user_model()
@@ -419,7 +419,7 @@ class RosterImportExportMixin(ImportExportMixin):
 
     resource_classes = [MemberResource]
     import_formats = [XLSX, RosterCSV]
-    export_formats = [XLSX, RosterCSV]
+    export_formats = [RosterXLSX, RosterCSV]  # every text cell stays text (core.exports)
     import_template_name = "admin/members/member_import.html"
 
     def has_import_permission(self, request):

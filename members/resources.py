@@ -20,8 +20,9 @@ Export: the members the user may see (`selectors.visible_members`, whatever quer
 tags prefetched. Phone numbers leave in full only in a platform admin's file; a secretary's file has them masked
 (138****1234). A roster file is a secretary's working list, but it travels — by e-mail, chat and USB stick — far
 beyond the admin's access control, and the platform itself is how a secretary reaches members (invitations,
-notifications); the full number of one member remains on that member's page in the admin. Cells that a spreadsheet
-would run as a formula (=, +, -, @) are prefixed with an apostrophe, since members edit their own names.
+notifications); the full number of one member remains on that member's page in the admin. Members edit their own
+names, so no cell may run as a formula (`core.exports`): the .xlsx file holds such text as text cells (RosterXLSX),
+the CSV file puts an apostrophe before it (RosterCSV), and the import takes that apostrophe away again.
 """
 
 import re
@@ -33,7 +34,9 @@ from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.translation import gettext as _
 from import_export import fields, resources
-from import_export.formats.base_formats import CSV
+from import_export.formats.base_formats import CSV, XLSX
+
+from core.exports import inert, uninert, xlsx_table
 
 from . import selectors, services
 from .availability import SLOT_CHOICES, SLOTS, from_mask
@@ -72,7 +75,8 @@ MAX_ROWS = 10_000
 FILE_LANGUAGE = "zh-hans"  # the language of the values in a file (labels of gender, status, time slots)
 _LIST_SEPARATORS = re.compile(r"[、,，;；/\n]+")
 _PATH_SEPARATORS = re.compile(r"\s*[/／]\s*")
-_FORMULA_START = ("=", "+", "-", "@")
+# Column widths of the .xlsx file, in COLUMNS order (Excel's units: about one Latin character; a Chinese one is two).
+_WIDTHS = (14, 12, 6, 10, 14, 24, 20, 20, 30, 8)
 
 
 class RosterFileError(Exception):
@@ -98,10 +102,19 @@ class RosterCSV(CSV):
         return tablib.import_set(in_stream, format="csv", **kwargs)
 
     def export_data(self, dataset, **kwargs):
-        return super().export_data(dataset, **kwargs).encode("utf-8-sig")
+        guarded = tablib.Dataset(*([inert(value) for value in row] for row in dataset), headers=dataset.headers)
+        return super().export_data(guarded, **kwargs).encode("utf-8-sig")
 
     def get_content_type(self):
         return "text/csv; charset=utf-8"
+
+
+class RosterXLSX(XLSX):
+    """The .xlsx file written by `core.exports.xlsx_table` (bold headers kept in view, every text cell a text cell):
+    tablib's own writer stores any text starting with "=" as a formula. Read as django-import-export reads .xlsx."""
+
+    def export_data(self, dataset, **kwargs):
+        return xlsx_table(title=MemberResource._meta.name, header=dataset.headers, rows=dataset, widths=_WIDTHS)
 
 
 def _text(value) -> str:
@@ -110,15 +123,7 @@ def _text(value) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value).strip()
-    if text[:1] == "'" and text[1:2] in _FORMULA_START:  # our own export's formula guard
-        text = text[1:]
-    return text
-
-
-def _safe(text: str) -> str:
-    """Free text for a spreadsheet cell, never run as a formula."""
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
+    return uninert(str(value).strip()).strip()  # without our own CSV export's formula guard
 
 
 @cache
@@ -317,7 +322,7 @@ class MemberResource(resources.ModelResource):
         return member.volunteer_number
 
     def dehydrate_name(self, member):
-        return _safe(member.name)
+        return member.name
 
     def dehydrate_gender(self, member):
         return _file_labels()["gender"].get(member.gender, "")
@@ -331,14 +336,14 @@ class MemberResource(resources.ModelResource):
     def dehydrate_organization(self, member):
         branch = member.organization
         if branch.name in getattr(self, "_repeated_names", ()) and branch.parent is not None:
-            return _safe(f"{branch.parent.name}/{branch.name}")
-        return _safe(branch.name)
+            return f"{branch.parent.name}/{branch.name}"
+        return branch.name
 
     def dehydrate_skills(self, member):
-        return _safe("、".join(tag.name for tag in member.skills.all()))
+        return "、".join(tag.name for tag in member.skills.all())
 
     def dehydrate_interests(self, member):
-        return _safe("、".join(tag.name for tag in member.interests.all()))
+        return "、".join(tag.name for tag in member.interests.all())
 
     def dehydrate_availability(self, member):
         labels = _file_labels()["slot"]

@@ -19,6 +19,7 @@ from openpyxl.styles import Font
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.exports import xlsx_cells
 from core.redirects import redirect_next
 from members.selectors import member_for
 from notifications.params import parse_id
@@ -249,7 +250,9 @@ def completion_export(request):
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = _("学时完成情况")
-    sheet.append([_("%(org)s %(year)s 年度培训学时完成情况") % {"org": report.organization.name, "year": report.year}])
+    # Every row through xlsx_cells: an organization's name that starts like a formula stays text.
+    title = _("%(org)s %(year)s 年度培训学时完成情况") % {"org": report.organization.name, "year": report.year}
+    sheet.append(xlsx_cells(sheet, [title]))
     sheet["A1"].font = Font(bold=True, size=14)
     headers = [
         _("党组织"),
@@ -260,31 +263,37 @@ def completion_export(request):
         _("总学时"),
         _("人均学时"),
     ]
-    sheet.append(headers)
+    sheet.append(xlsx_cells(sheet, headers))
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for row in report.rows:
         sheet.append(
-            [
-                row.organization.name,
-                float(row.requirement.total_hours) if row.requirement else "—",
-                row.members,
-                row.completed if row.requirement else "—",
-                _rate(row.rate),
-                float(row.hours),
-                float(row.average),
-            ]
+            xlsx_cells(
+                sheet,
+                [
+                    row.organization.name,
+                    float(row.requirement.total_hours) if row.requirement else "—",
+                    row.members,
+                    row.completed if row.requirement else "—",
+                    _rate(row.rate),
+                    float(row.hours),
+                    float(row.average),
+                ],
+            )
         )
     sheet.append(
-        [
-            _("合计"),
-            "",
-            report.members,
-            report.completed,
-            _rate(report.rate),
-            float(report.hours),
-            float(report.average),
-        ]
+        xlsx_cells(
+            sheet,
+            [
+                _("合计"),
+                "",
+                report.members,
+                report.completed,
+                _rate(report.rate),
+                float(report.hours),
+                float(report.average),
+            ],
+        )
     )
     for cell in sheet[sheet.max_row]:
         cell.font = Font(bold=True)

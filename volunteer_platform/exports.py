@@ -1,14 +1,14 @@
-"""Excel exports of the dashboard (Chinese headers), each scoped to one organization's subtree and one period."""
+"""Excel exports of the dashboard (Chinese headers), each scoped to one organization's subtree and one period, written
+by `core.exports.xlsx_table`: a name that starts like a formula stays text."""
 
-import io
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from openpyxl import Workbook
 
+from core.exports import xlsx_table
 from core.times import local_naive
 from members.models import Member
 
@@ -81,14 +81,8 @@ def figure_rows(d: selectors.Dashboard) -> list[tuple[str, object]]:
 
 
 def _sheet(title: str, header: list[str], rows) -> bytes:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31])
-    sheet.append(header)
-    for row in rows:
-        sheet.append([_cell(v) for v in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    # Names in these rows are typed by members and secretaries: core.exports keeps every text cell text.
+    return xlsx_table(title=title, header=header, rows=([_cell(v) for v in row] for row in rows))
 
 
 def build(kind: str, organization, period: selectors.Period) -> bytes:
