@@ -9,5 +9,9 @@ DJANGO_SETTINGS_MODULE=volunteer_platform.settings for management commands too.
 import os
 
 os.environ.setdefault("DEBUG", "true")
+# runserver answers each client connection in a thread of its own and never reuses it: a database connection kept
+# for reuse would outlive its thread (rundev.py). Persistent connections are for gunicorn and Celery, which reuse
+# theirs, under the production settings.
+os.environ.setdefault("CONN_MAX_AGE", "0")
 
 from .settings import *  # noqa: F403

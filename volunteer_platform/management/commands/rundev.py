@@ -1,6 +1,13 @@
 """Run the web server, a Celery worker and Celery beat together for development (`make run`).
 
 Ctrl-C stops all three; when one of them dies, the others are stopped too, so nothing is left running.
+
+The web server keeps no database connection between requests (CONN_MAX_AGE=0, whatever the environment says):
+runserver answers each client connection in a new thread and never reuses it, and a connection kept for reuse
+stays open as long as the client's socket, and after its thread until the garbage collector comes by — with
+PostgreSQL, 21 idle connections after 120 requests, then "too many clients" for every database on the server
+(issue 25). Persistent connections are for servers that reuse their threads or processes:
+gunicorn's sync workers in production, Celery's worker processes.
 """
 
 import os
@@ -14,6 +21,43 @@ from django.core.management.base import BaseCommand
 
 from volunteer_platform.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 
+# What each process gets on top of the environment `make run` was started with.
+ENVIRONMENT = {"web": {"CONN_MAX_AGE": "0"}, "worker": {}, "beat": {}}
+
+
+def commands(host: str, port: str) -> dict[str, list[str]]:
+    """The three processes of `make run`, by name."""
+    python = sys.executable
+    return {
+        "web": [python, "manage.py", "runserver", f"{host}:{port}"],
+        "worker": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "volunteer_platform",
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=2",
+        ],
+        # Exactly one beat; its schedules live in the database (django-celery-beat), editable in the admin.
+        "beat": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "volunteer_platform",
+            "beat",
+            "--loglevel=INFO",
+            f"--pidfile={settings.VAR_DIR / 'celerybeat.pid'}",
+        ],
+    }
+
+
+def environment(name: str, base: dict[str, str]) -> dict[str, str]:
+    """The environment of process `name`: `base` (make run's) with the process's own settings."""
+    return {**base, **ENVIRONMENT[name]}
+
 
 class Command(BaseCommand):
     help = "Start web server, Celery worker and Celery beat; stop all three on Ctrl-C."
@@ -23,35 +67,13 @@ class Command(BaseCommand):
         parser.add_argument("--port", default="8000")
 
     def handle(self, *args, host, port, **options):
-        python = sys.executable
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
-        commands = {
-            "web": [python, "manage.py", "runserver", f"{host}:{port}"],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "volunteer_platform",
-                "worker",
-                "--loglevel=INFO",
-                "--concurrency=2",
-            ],
-            # Exactly one beat; its schedules live in the database (django-celery-beat), editable in the admin.
-            "beat": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "volunteer_platform",
-                "beat",
-                "--loglevel=INFO",
-                f"--pidfile={settings.VAR_DIR / 'celerybeat.pid'}",
-            ],
-        }
         beat_pid = settings.VAR_DIR / "celerybeat.pid"
         beat_pid.unlink(missing_ok=True)  # a pid file left by a killed run would stop beat from starting
-        procs = {name: subprocess.Popen(cmd, env=os.environ.copy()) for name, cmd in commands.items()}
+        procs = {
+            name: subprocess.Popen(cmd, env=environment(name, dict(os.environ)))
+            for name, cmd in commands(host, port).items()
+        }
         self._banner(host, port, procs)
         stopping = False
 
