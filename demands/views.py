@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core import page_params
 from members import public_cache
 from members.models import Member
 from members.selectors import is_organization_admin, member_for
@@ -41,7 +42,7 @@ from .forms import (
     WishForm,
     add_service_errors,
 )
-from .models import CONSENT_VERSION, MicroWish
+from .models import CONSENT_VERSION, MicroWish, TargetGroup
 
 WALL_PAGE_SIZE = 20
 REVIEW_PAGE_SIZE = 50
@@ -257,7 +258,16 @@ def feedback(request, token: str):
 
 
 @require_GET
-@public_cache.public_page("wishes")
+@public_cache.public_page(
+    "wishes",
+    params={  # WallFilterForm's fields and the page
+        "community": page_params.an_id,
+        "grid": page_params.an_id,
+        "category": page_params.an_id,
+        "target_group": page_params.choice(TargetGroup.values),
+        "page": page_params.page_number,
+    },
+)
 def wall(request):
     filter_form = WallFilterForm(request.GET or None)
     wishes = selectors.wall(**filter_form.filters())

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.page_params import page_number
 from members import decorators as members_decorators
 from members import selectors as members_selectors
 from members.member_cache import member_page
@@ -37,7 +38,7 @@ def _year_range(today: date) -> tuple[date, date]:
 
 
 @require_GET
-@member_page
+@member_page(params={"page": page_number})
 @member_required
 def points(request):
     member = request.member

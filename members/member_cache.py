@@ -9,8 +9,11 @@ member sees on these pages changes only when something about them is written, an
 that. So the page is rendered once and served from the shared cache until a write concerns that person.
 
 - **Key**: the view, the user, the language, today's date (the pages compare dates with today: objection
-  deadlines, "this year") and the full path. The stored copy carries the person's version and the version of
-  everyone's pages, and is used only while both are still current.
+  deadlines, "this year"), the canonical address and the query parameters the view declares, canonically
+  (`member_page(params={"page": page_number})`, core/page_params.py: the view sees no other parameter, so
+  `?utm=<random>` is the page without it). At most PARAM_VARIANTS entries with parameters per person and view
+  per TIMEOUT. The stored copy carries the person's version and the version of everyone's pages, and is used only
+  while both are still current.
 - **Versions**: `users_changed` / `members_changed` drop a person's version, now and once more after the commit
   (the second drop discards a page that a concurrent request rendered from the old rows before the commit);
   `everyone_changed` does the same for what every page shows (names of organizations, communities, tags, rules,
@@ -33,12 +36,16 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from core import page_params
+
 from .models import Member
-from .public_cache import path_digest, serve
+from .public_cache import serve
 
 TIMEOUT = 300
 # A person's version outlives their pages; when it expires their next visit only misses once.
 DAY = 24 * 3600
+# Entries with query parameters (a list's pages, a period) one person may add to one view per TIMEOUT.
+PARAM_VARIANTS = 30
 _PREFIX = "member-page"
 _EVERYONE = f"{_PREFIX}:version:*"
 
@@ -150,35 +157,48 @@ def _cacheable_request(request) -> bool:
     )
 
 
-def member_page(view=None, *, versions: tuple[str, ...] = (), storable: Callable | None = None):
+def member_page(
+    view=None,
+    *,
+    versions: tuple[str, ...] = (),
+    storable: Callable | None = None,
+    params: dict | None = None,
+):
     """Serve the decorated portal view from the per-person cache (see the module docstring). Put it outside the
     decorator that looks the member up, so a hit skips that lookup; a signed-out request passes through to the
     view's own login redirect.
 
-    Also usable as `member_page(versions=..., storable=...)` by a page that depends on more than the person:
-    `versions` names further version keys the stored copy is tied to (a snapshot's, say), and only a response
-    for which `storable(response)` holds is stored."""
+    `params` names every query parameter the view reads, with its parser (core/page_params.py); the view sees no
+    other. Also usable as `member_page(versions=..., storable=...)` by a page that depends on more than the
+    person: `versions` names further version keys the stored copy is tied to (a snapshot's, say), and only a
+    response for which `storable(response)` holds is stored."""
     if view is None:
-        return lambda view: member_page(view, versions=versions, storable=storable)
+        return lambda view: member_page(view, versions=versions, storable=storable, params=params)
     name = f"{view.__module__}.{view.__qualname__}"
+    declared = page_params.check(params or {})
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not _cacheable_request(request):
             return view(request, *args, **kwargs)
+        try:
+            page = page_params.page_of(request, declared)
+        except page_params.NotCacheable:
+            return view(request, *args, **kwargs)
         user_id = request.user.pk
-        key = f"{_PREFIX}:{name}:{user_id}:{get_language()}:{timezone.localdate().isoformat()}:{path_digest(request)}"
-        version_keys = [_user_version_key(user_id), _EVERYONE, *versions]
         return serve(
             request,
             view,
             args,
             kwargs,
-            key=key,
-            version_keys=version_keys,
+            key=f"{_PREFIX}:{name}:{user_id}:{get_language()}:{timezone.localdate().isoformat()}:{page.digest()}",
+            version_keys=[_user_version_key(user_id), _EVERYONE, *versions],
             timeout=TIMEOUT,
             version_timeout=DAY,
             storable=storable,
+            page=page,
+            variants_key=f"{_PREFIX}:variants:{name}:{user_id}",
+            variants=PARAM_VARIANTS,
         )
 
     return wrapper

@@ -11,6 +11,12 @@ site) builds on.
   group miss, without finding them.
   A timeout bounds what no service announces (an admin renaming a category); a page that knows when the clock
   changes it (an activity starting) says so (`stale_at`) and is not served from that moment.
+- A page is keyed by its canonical address and the query parameters its view declares, in their canonical
+  spelling (`public_page(..., params={"page": page_number})`, core/page_params.py); the view is run with only
+  those, and every other parameter is ignored. So `/projects/?utm=<random>` is the entry of `/projects/`, and an
+  entry per value exists only for what the view reads. Besides, each view stores at most PARAM_VARIANTS new
+  entries with parameters per its timeout (the filters' combinations are many): past that they are rendered, not
+  stored, until the window ends.
 - Only anonymous GETs without a session or messages cookie use it; signed-in pages differ per person.
 - The CSRF token of the page's forms (the language switcher) is per visitor: the cached copy holds a placeholder,
   replaced by the visitor's own token on every hit, so their POSTs pass and the CSRF cookie is set as usual.
@@ -35,8 +41,12 @@ from django.middleware.csrf import get_token
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from core import page_params
+
 GROUPS = frozenset({"wishes", "projects"})
 DEFAULT_TIMEOUT = 300
+# Entries with query parameters one view may add per DEFAULT_TIMEOUT (so at most twice that many live at once).
+PARAM_VARIANTS = 300
 PLACEHOLDER = "__PUBLIC_CACHE_CSRF__"
 _CSRF_VALUE = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
 
@@ -106,10 +116,6 @@ def _release_files(folder: Path):
             yield entry
 
 
-def path_digest(request) -> str:
-    return hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
-
-
 def serve(
     request,
     view,
@@ -121,12 +127,16 @@ def serve(
     timeout: int,
     version_timeout=None,
     storable=None,
+    page: page_params.Page,
+    variants_key: str,
+    variants: int,
 ):
     """The page stored under `key` when it was stored under the versions in force now, else the view's answer
     (stored when it is a 200 that added no message, and `storable(response)` holds if given). One round trip reads
     the page and its versions (profiled: a second GET for the versions cost a tenth of a hit). The CSRF token of
     the page's forms is per visitor: the stored copy holds a placeholder, replaced by the visitor's own token on
-    every hit. Shared with `members.member_cache`."""
+    every hit. The view sees only `page.query` (page_params.reading_only); a new entry with a query counts
+    against `variants` entries per `timeout` under `variants_key`. Shared with `members.member_cache`."""
     found = cache.get_many([key, *version_keys])
     versions = f"{release()}.{current_versions(version_keys, found, version_timeout)}"
     hit = found.get(key)
@@ -135,18 +145,31 @@ def serve(
         if PLACEHOLDER.encode() in body:
             body = body.replace(PLACEHOLDER.encode(), get_token(request).encode())
         return HttpResponse(body, content_type=content_type)
-    response = view(request, *args, **kwargs)
+    with page_params.reading_only(request, page.query):
+        response = view(request, *args, **kwargs)
+        if callable(getattr(response, "render", None)):
+            response = response.render()  # a TemplateResponse renders what the view saw, not later
     storage = getattr(request, "_messages", None)
     if (
         response.status_code == 200
         and not response.streaming
         and not getattr(storage, "added_new", False)
         and (storable is None or storable(response))
+        and (hit is not None or not page.query or _within(variants_key, variants, timeout))
     ):
         body = _CSRF_VALUE.sub(rb"\g<1>" + PLACEHOLDER.encode() + rb"\g<2>", response.content)
         until = getattr(response, "public_cache_stale_at", None)
         cache.set(key, (versions, response["Content-Type"], body, until), timeout)
     return response
+
+
+def _within(variants_key: str, variants: int, timeout: int) -> bool:
+    """Count one more entry under `variants_key` (a window of `timeout` seconds from its first): within `variants`?"""
+    cache.add(variants_key, 0, timeout)
+    try:
+        return cache.incr(variants_key) <= variants
+    except ValueError:  # the window ended between the two calls
+        return True
 
 
 def stale_at(response, moment: datetime | None) -> None:
@@ -164,11 +187,13 @@ def _cacheable_request(request) -> bool:
     )
 
 
-def public_page(*groups: str, timeout: int = DEFAULT_TIMEOUT):
-    """Serve the decorated view from the cache for anonymous visitors (see the module docstring)."""
+def public_page(*groups: str, timeout: int = DEFAULT_TIMEOUT, params: dict | None = None):
+    """Serve the decorated view from the cache for anonymous visitors (see the module docstring). `params` names
+    every query parameter the view reads, with its parser (core/page_params.py); the view sees no other."""
     unknown = set(groups) - GROUPS
     if unknown:
         raise ValueError(f"unknown public page groups: {sorted(unknown)}")
+    declared = page_params.check(params or {})
 
     def decorator(view):
         name = f"{view.__module__}.{view.__qualname__}"
@@ -177,9 +202,22 @@ def public_page(*groups: str, timeout: int = DEFAULT_TIMEOUT):
         def wrapper(request, *args, **kwargs):
             if not _cacheable_request(request):
                 return view(request, *args, **kwargs)
-            key = f"public-page:{name}:{get_language()}:{path_digest(request)}"
-            version_keys = [_version_key(g) for g in groups]
-            return serve(request, view, args, kwargs, key=key, version_keys=version_keys, timeout=timeout)
+            try:
+                page = page_params.page_of(request, declared)
+            except page_params.NotCacheable:
+                return view(request, *args, **kwargs)
+            return serve(
+                request,
+                view,
+                args,
+                kwargs,
+                key=f"public-page:{name}:{get_language()}:{page.digest()}",
+                version_keys=[_version_key(g) for g in groups],
+                timeout=timeout,
+                page=page,
+                variants_key=f"public-page:variants:{name}",
+                variants=PARAM_VARIANTS,
+            )
 
         return wrapper
 

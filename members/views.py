@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.page_params import iso_date, page_number, strict
 from core.times import local_iso
 
 from . import selectors, services
@@ -170,7 +171,7 @@ def me_data_download(request):
 
 @login_required
 @require_GET
-@member_page
+@member_page(params={"from": strict(iso_date), "to": strict(iso_date), "page": page_number})  # bad dates: the form says
 def me_records(request):
     """The member's records and counted hours; `?from=…&to=…` narrows both to a period (a star rating links here
     with the end of its period, and the figure shown is the one the rating rated)."""

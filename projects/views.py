@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from icalendar import Calendar, Event
 
+from core import page_params
 from core.redirects import redirect_next
 from demands import ratelimit
 from members import decorators as members_decorators
@@ -34,7 +35,7 @@ from notifications.params import parse_id
 
 from . import selectors, services
 from .forms import CheckInForm, ProjectFilterForm, SelfReportForm, add_service_errors
-from .models import Activity, ActivitySurvey, CalendarFeed, Post, PostClaim, SignUp
+from .models import Activity, ActivitySurvey, CalendarFeed, Post, PostClaim, ServiceMode, SignUp, TargetGroup
 
 PROJECTS_PAGE_SIZE = 20
 
@@ -63,7 +64,20 @@ def _errors(request, exc: ValidationError) -> None:
 
 
 @require_GET
-@public_cache.public_page("projects")
+@public_cache.public_page(
+    "projects",
+    params={  # ProjectFilterForm's fields and the page
+        "category": page_params.an_id,
+        "mode": page_params.choice(ServiceMode.values),
+        "target_group": page_params.choice(TargetGroup.values),
+        "community": page_params.an_id,
+        "date_from": page_params.iso_date,
+        "date_to": page_params.iso_date,
+        "matches": page_params.flag,
+        "seats": page_params.flag,
+        "page": page_params.page_number,
+    },
+)
 def project_list(request):
     member = member_for(request.user)
     form = ProjectFilterForm(request.GET or None)

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.page_params import an_id, integer, iso_date, page_number, strict
 from members.member_cache import member_page
 
 from . import exports, selectors, services
@@ -168,7 +169,19 @@ def _from_snapshot(response) -> bool:
 
 @login_required
 @require_GET
-@member_page(versions=(selectors.SNAPSHOTS_VERSION_KEY,), storable=_from_snapshot)
+@member_page(
+    versions=(selectors.SNAPSHOTS_VERSION_KEY,),
+    storable=_from_snapshot,
+    # _organization and _period; what they refuse (a 404, a message) is answered, not stored
+    params={
+        "org": strict(an_id),
+        "from": strict(iso_date),
+        "to": strict(iso_date),
+        "year": strict(integer),
+        "month": strict(integer),
+        "page": page_number,
+    },
+)
 def dashboard(request):
     organization = _organization(request)
     period, problem = _period(request)
