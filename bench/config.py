@@ -1,6 +1,6 @@
 """The environment of `make bench`: production settings (DEBUG off) on plain http at 127.0.0.1, the dedicated
-PostgreSQL database and Redis db 8. The keys below encrypt only generated bench data; they are not secrets and are
-never used outside the bench database.
+PostgreSQL database, Redis db 8 (the broker) and db 9 (the cache; two instances in production). The keys below
+encrypt only generated bench data; they are not secrets and are never used outside the bench database.
 
 Throttles: the wish form's per-IP and per-phone limits (WISH_SUBMIT_IP_LIMIT / WISH_SUBMIT_PHONE_LIMIT) are raised
 so the load process (one IP) measures the page rather than the limiter, and django-axes is left on (the bench
@@ -16,6 +16,7 @@ RESULTS = ROOT / "bench" / "results"
 DATABASE = os.environ.get("BENCH_DATABASE", "vp_bench_district")
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
+CACHE_REDIS_URL = os.environ.get("BENCH_CACHE_REDIS_URL", "redis://127.0.0.1:6379/9")
 HOST = "127.0.0.1"
 PORT = int(os.environ.get("BENCH_PORT", "8100"))
 
@@ -45,6 +46,7 @@ def django_env() -> dict[str, str]:
         "FIELD_HMAC_KEY": "bench-only-hmac-key",
         "DATABASE_URL": f"{PG}/{DATABASE}",
         "REDIS_URL": REDIS_URL,
+        "CACHE_REDIS_URL": CACHE_REDIS_URL,
         "ALLOWED_HOSTS": f"{HOST},localhost",
         "CSRF_TRUSTED_ORIGINS": f"http://{HOST}:{PORT}",
         "SITE_URL": f"http://{HOST}:{PORT}",

@@ -7,7 +7,8 @@
    the member pages, the platform admin's for the dashboard (no sign-in during the run), a brand page and an
    activity page.
 3. gunicorn starts on 127.0.0.1 with deploy/gunicorn.conf.py (2 × cores + 1 sync workers), DEBUG off, Redis db 8
-   as the shared cache (flushed first); a thread samples every worker's resident memory (psutil) throughout.
+   as the broker and db 9 as the shared cache (both flushed first); a thread samples every worker's resident memory
+   (psutil) throughout.
 4. Each scenario is one headless locust run (a separate process) at concurrency 16 for --seconds, after a short
    warm-up: the ceiling (a fixed short answer through the same middleware), the pages, the wish form's POST, and
    the sign-up storm — 200 different members POST the sign-up of the 20-seat activity, 16 at a time, each once.
@@ -320,7 +321,8 @@ def start_gunicorn(workers: int, log: Path) -> subprocess.Popen:
 def flush_redis() -> None:
     import redis
 
-    redis.Redis.from_url(config.REDIS_URL).flushdb()
+    for url in (config.REDIS_URL, config.CACHE_REDIS_URL):  # the broker's queue, the cache's pages and limits
+        redis.Redis.from_url(url).flushdb()
 
 
 # --- Load -------------------------------------------------------------------------------------------------------

@@ -7,18 +7,19 @@ syncs the schedules, then starts with the production settings (volunteer_platfor
   worker 1, 2    two Celery workers
   beat           one Celery beat (django-celery-beat's database scheduler)
 
-all sharing PostgreSQL and one Redis database (broker and cache). It then drives the main journeys through both
-instances, one request here, the next there, with the session cookie shared as a load balancer would see it: a
-resident submits a 微心愿 and tracks it, the community secretary verifies and publishes it, a member claims it and
-signs up for an activity. Half-way it SIGKILLs web B and worker 2 and shows the journeys finishing on the
-survivors: a second wish goes all the way through web A, and beat's reminder reaches the member. At the end every
-notification in the outbox must be sent, once: the SMS "provider" (deploy/stack_sms.py) records each delivery
-under the message's dedupe key in the same transaction as the outbox row, and refuses a second one.
+all sharing PostgreSQL and Redis (database 7 the broker, database 6 the cache: two instances in production). It
+then drives the main journeys through both instances, one request here, the next there, with the session cookie
+shared as a load balancer would see it: a resident submits a 微心愿 and tracks it, the community secretary verifies
+and publishes it, a member claims it and signs up for an activity. Half-way it SIGKILLs web B and worker 2 and
+shows the journeys finishing on the survivors: a second wish goes all the way through web A, and beat's reminder
+reaches the member. At the end every notification in the outbox must be sent, once: the SMS "provider"
+(deploy/stack_sms.py) records each delivery under the message's dedupe key in the same transaction as the outbox
+row, and refuses a second one.
 
 Everything it starts runs in its own process group and is stopped in `finally`, also when a check fails. Logs of
 each process are in var/stack/logs/. The database is kept for inspection until the next run.
 
-Only for a developer's or CI's machine: it drops the database `vp_stack` and flushes Redis database 7.
+Only for a developer's or CI's machine: it drops the database `vp_stack` and flushes Redis databases 7 and 6.
 """
 
 import contextlib
@@ -40,6 +41,7 @@ PYTHON = sys.executable
 DB_NAME = os.environ.get("STACK_DB_NAME", "vp_stack")
 PG = os.environ.get("STACK_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("STACK_REDIS_URL", "redis://127.0.0.1:6379/7")
+CACHE_REDIS_URL = os.environ.get("STACK_CACHE_REDIS_URL", "redis://127.0.0.1:6379/6")
 STACK_DIR = ROOT / "var" / "stack"
 LOGS = STACK_DIR / "logs"
 PASSWORD = "demo12345"  # volunteer_platform/demo.py
@@ -69,6 +71,7 @@ def stack_environment(port_a: int) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": f"{PG}/{DB_NAME}",
         "REDIS_URL": REDIS_URL,
+        "CACHE_REDIS_URL": CACHE_REDIS_URL,
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "FIELD_HMAC_KEY": secrets.token_urlsafe(32),
         "EMAIL_URL": "consolemail://",
@@ -300,7 +303,8 @@ def prepare_database(env: dict[str, str]) -> None:
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(command)}: {result.stderr.strip()}")
-    redis.Redis.from_url(REDIS_URL).flushdb()  # broker queues, unacked messages, cached rate limits of a last run
+    redis.Redis.from_url(REDIS_URL).flushdb()  # broker queues and unacked messages of a last run
+    redis.Redis.from_url(CACHE_REDIS_URL).flushdb()  # its cached pages and rate limits
     # Static files and the catalogue need no database: build them while the migrations run.
     static = manage(env, "collectstatic", "--no-input", "--clear")
     # --allow-incomplete: this test is about the running stack; CI checks the catalogue strictly on its own.

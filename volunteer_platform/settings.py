@@ -12,6 +12,8 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from core.redis_urls import next_redis_database
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -121,9 +123,13 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits must be shared by every process: Redis when present, a file cache otherwise) -----------
-REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "volunteer_platform.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
+REDIS_URL = env.str("REDIS_URL", default="")  # Celery's broker (below)
+# The cache's own Redis. In production another instance, which evicts when full (allkeys-lru) while the broker's
+# must not (docs/deploy.md, "3. Redis"). Unset: REDIS_URL's next database (…/0 → …/1, …/15 → …/0), so one Redis
+# serves a developer's machine with the cache and the queue apart.
+CACHE_REDIS_URL = env.str("CACHE_REDIS_URL", default=next_redis_database(REDIS_URL))
+if CACHE_REDIS_URL:
+    CACHES = {"default": {"BACKEND": "volunteer_platform.redis_cache.RedisCache", "LOCATION": CACHE_REDIS_URL}}
 else:
     CACHES = {
         "default": {
