@@ -9,4 +9,4 @@ class AuditConfig(AppConfig):
 
     def ready(self):
         # Django's and axes' own signals about signing in (framework signals, not a link between project apps).
-        from . import receivers  # noqa: F401
+        from . import checks, receivers  # noqa: F401

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.times import MINUTE, SECOND, format_local
@@ -32,8 +33,11 @@ class AuditEvent(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    # The name at the time (the account may be renamed or deleted later; for a failed sign-in, what was typed).
+    # The name at the time (the account may be renamed or deleted later). For a failed sign-in, what was typed:
+    # masked (138****1234, 张**) unless it is an account's username, and its keyed hash, by which the attempts of
+    # one identifier are found (audit.sign_in) — the identifier itself may be a member's phone or ID number.
     username = models.CharField(_("用户名"), max_length=150, blank=True)
+    username_hash = models.CharField(_("用户名散列"), max_length=64, blank=True)
     ip = models.GenericIPAddressField(_("IP 地址"), null=True, blank=True)
     method = models.CharField(_("请求方法"), max_length=10, blank=True)
     path = models.CharField(_("路径"), max_length=300, blank=True)
@@ -57,6 +61,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "created_at"], name="audit_event_action_time"),
             models.Index(fields=["user", "created_at"], name="audit_event_user_time"),
             models.Index(fields=["ip", "created_at"], name="audit_event_ip_time"),
+            # The admin's search for the attempts of one typed identifier (a phone typed in full).
+            models.Index(fields=["username_hash"], name="audit_event_username_hash", condition=~Q(username_hash="")),
         ]
 
     def __str__(self):

@@ -1,5 +1,5 @@
-"""Writes of the audit app: the trail (`audit_record`, `admin_changes_record`) and sign-in sessions
-(`user_session_remember`, `user_sessions_end`). Each event goes to the database and to the logger "audit"."""
+"""Writes of the audit app: the trail (`audit_record`, `admin_changes_record`, `audit_events_purge`) and sign-in
+sessions (`user_session_remember`, `user_sessions_end`). Each event goes to the database and to the logger "audit"."""
 
 import logging
 import unicodedata
@@ -42,6 +42,7 @@ def _log_line(event: AuditEvent) -> str:
         "action": event.action,
         "user_id": event.user_id or "",
         "username": event.username,
+        "username_hash": event.username_hash,
         "ip": event.ip or "",
         "method": event.method,
         "path": event.path,
@@ -61,6 +62,7 @@ def _emit(event: AuditEvent) -> None:
                 "action": event.action,
                 "user_id": event.user_id,
                 "username": event.username,
+                "username_hash": event.username_hash,
                 "ip": event.ip,
                 "object_type": event.object_type,
                 "object_id": event.object_id,
@@ -93,6 +95,7 @@ def audit_record(
     request=None,
     user=None,
     username: str = "",
+    username_hash: str = "",
     obj: models.Model | None = None,
     object_type: str = "",
     object_id: str | int = "",
@@ -103,6 +106,7 @@ def audit_record(
 
     User, IP (`audit.net.client_ip`), method and path come from `request` unless given; the path is stored
     without its query string (which may hold a searched phone number). Text is cut to the columns' lengths.
+    `username` without a user: what was typed at a sign-in, already masked, with `username_hash` (audit.sign_in).
     Invariant: an event is only ever inserted, never changed. No lock: one INSERT.
     """
     if action not in AuditEvent.Action.values:
@@ -119,6 +123,7 @@ def audit_record(
         action=action,
         user=user,
         username=_cut(user.get_username() if user is not None else username, 150),
+        username_hash=_cut(username_hash, 64),
         ip=client_ip(request) if request is not None else None,
         method=_cut(request.method if request is not None else "", 10),
         path=_cut(request.path if request is not None else "", 300),
@@ -129,6 +134,30 @@ def audit_record(
     )
     _emit(event)
     return event
+
+
+def audit_events_purge(*, now: datetime | None = None, batch: int = 5000) -> int:
+    """Delete the events older than AUDIT_RETENTION_DAYS (settings.py says why that long), and the admin's own log
+    rows of that age which the trail copies (LogEntry: an object's name may be a member's); return how many events.
+
+    The trail is a record of personal data (who signed in from where, whose data was looked at), kept as long as
+    its purpose needs and no longer. No lock: events are only ever inserted, and deleting by age is idempotent.
+    Each batch is its own short transaction, so a first run over a long trail holds no long lock.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        ids = list(AuditEvent.objects.filter(created_at__lt=cutoff).order_by().values_list("pk", flat=True)[:batch])
+        if not ids:
+            break
+        with transaction.atomic():
+            deleted += AuditEvent.objects.filter(pk__in=ids).delete()[0]
+    while True:
+        ids = list(LogEntry.objects.filter(action_time__lt=cutoff).order_by().values_list("pk", flat=True)[:batch])
+        if not ids:
+            return deleted
+        with transaction.atomic():
+            LogEntry.objects.filter(pk__in=ids).delete()
 
 
 @transaction.atomic

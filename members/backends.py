@@ -6,16 +6,25 @@ from django.contrib.auth.backends import ModelBackend
 from notifications.crypto import blind_index
 
 from .models import Member
-from .validators import looks_like_mobile, normalize_mobile
+from .validators import looks_like_id_number, looks_like_mobile, normalize_id_number, normalize_mobile
 
 User = get_user_model()
 
 
 def sign_in_identifier(request, credentials: dict) -> str:
-    """What django-axes counts failures against (AXES_USERNAME_CALLABLE): the identifier as typed, except that a
-    mobile number counts in its normal form, so "138 0013 8000" and "13800138000" share one failure count."""
+    """What django-axes counts failures against (AXES_USERNAME_CALLABLE), also the audit trail's `username_hash`:
+    a keyed hash (`blind_index`) of the identifier in its normal form, never the identifier itself — axes keeps it
+    in its tables and log lines, and members sign in with their phone numbers. A mobile or an ID number counts in
+    its normal form, so "138 0013 8000" and "13800138000" share one failure count; the hash then equals the
+    member's own `phone_hash` / `id_number_hash`, which lets an administrator match an attempt to a member."""
     identifier = str((credentials or {}).get(User.USERNAME_FIELD) or request.POST.get(User.USERNAME_FIELD, "")).strip()
-    return normalize_mobile(identifier) if looks_like_mobile(identifier) else identifier
+    if not identifier:
+        return ""
+    if looks_like_mobile(identifier):
+        identifier = normalize_mobile(identifier)
+    elif looks_like_id_number(identifier):
+        identifier = normalize_id_number(identifier)
+    return blind_index(identifier)
 
 
 class PhoneOrUsernameBackend(ModelBackend):

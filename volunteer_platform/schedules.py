@@ -137,6 +137,13 @@ SCHEDULES: list[Schedule] = [
         crontab={"minute": "30", "hour": "3"},
         description="每晚按服务记录重建今年和去年的年度服务汇总（工作台统计用；平时随记录的确认、更正、作废同步更新）",
     ),
+    # --- audit ---
+    Schedule(
+        name="audit trail retention purge",
+        task="audit.tasks.purge_audit_events",
+        crontab={"minute": "45", "hour": "3"},
+        description="删除超过保存期限（AUDIT_RETENTION_DAYS，默认365天）的审计记录和后台操作日志",
+    ),
     # --- site ---
     Schedule(
         name="dashboard snapshots",

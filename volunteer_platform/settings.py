@@ -253,11 +253,19 @@ AXES_CLIENT_IP_CALLABLE = "audit.net.client_ip"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Axes keeps (tables, log lines) a keyed hash of the identifier typed, never the identifier — members sign in with
+# their phone numbers; the audit trail keeps it masked beside the same hash (audit/sign_in.py).
 AXES_USERNAME_CALLABLE = "members.backends.sign_in_identifier"
+# Query and form fields axes writes as ******** in its records: `next` may carry a searched phone (?q=…).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "next"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit trail (audit.AuditEvent)
+# The audit trail is kept a year, then deleted (audit.tasks.purge_audit_events, daily): the Cybersecurity Law
+# (art. 21) asks for network logs of at least six months (audit.E001 refuses less), and a year covers the annual
+# cycle of reviews (star ratings, plans, 年度考核) in which a secretary asks who changed or exported what.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 # Sessions: a working day, cookie not readable by scripts, not sent on cross-site POSTs, HTTPS-only unless DEBUG.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
 # Kept in the database and read through the shared cache: a signed-in page costs no session query while the cache

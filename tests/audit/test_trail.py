@@ -42,17 +42,21 @@ def test_a_forged_line_stays_one_line_in_the_log(client, db, caplog):
     caplog.set_level(logging.INFO, logger="audit")
     typed = 'zhang\r\n2026-01-01 INFO audit action="login" username="admin"\u2028x'
     # The sign-in forms refuse control characters (core/text.py); any other caller of authenticate() still reaches
-    # the trail with them.
+    # the trail with them — masked (audit/sign_in.py): of what was typed, only its first character is kept.
     authenticate(RequestFactory().post("/accounts/login/", REMOTE_ADDR="203.0.113.5"), username=typed, password="x")
-    [record] = [r for r in caplog.records if r.name == "audit"]
-    line = record.getMessage()
-    assert "\n" not in line and "\r" not in line and "\u2028" not in line
-    assert 'action="login_failed"' in line
-    assert 'username="zhang\\x0d\\x0a2026-01-01 INFO audit action=\\"login\\" username=\\"admin\\"\\u2028x"' in line
-    assert 'ip="203.0.113.5"' in line
-    assert record.audit["action"] == "login_failed" and record.audit["ip"] == "203.0.113.5"
-    # The database keeps what was typed (the admin escapes it as HTML when it shows it).
-    assert AuditEvent.objects.get().username == typed[:150]
+    # Free text the trail keeps as it is (an object's name) is escaped in the line.
+    audit_record(action=AuditEvent.Action.EXPORT, object_repr=typed)
+    failed, export = [r for r in caplog.records if r.name == "audit"]
+    for record in (failed, export):
+        line = record.getMessage()
+        assert "\n" not in line and "\r" not in line and "\u2028" not in line
+    assert failed.getMessage().startswith('action="login_failed" username="z**" username_hash="')
+    assert 'ip="203.0.113.5"' in failed.getMessage()
+    assert failed.audit["action"] == "login_failed" and failed.audit["ip"] == "203.0.113.5"
+    escaped = 'object_repr="zhang\\x0d\\x0a2026-01-01 INFO audit action=\\"login\\" username=\\"admin\\"\\u2028x"'
+    assert escaped in export.getMessage()
+    # The database keeps the object's name as it was (the admin escapes it as HTML when it shows it).
+    assert AuditEvent.objects.get(action=AuditEvent.Action.EXPORT).object_repr == typed
 
 
 # --- Client address ------------------------------------------------------------------------------------------------

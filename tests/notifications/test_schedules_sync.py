@@ -19,7 +19,7 @@ def test_every_schedule_is_named_once_and_every_task_is_registered():
     names = [s.name for s in SCHEDULES]
     assert len(names) == len(set(names))
     registered = registered_tasks()
-    assert len(SCHEDULES) == 18
+    assert len(SCHEDULES) == 19
     assert [s.task for s in SCHEDULES if s.task not in registered] == []
     for schedule in SCHEDULES:
         assert schedule.description  # in Chinese, shown in the admin
@@ -42,6 +42,7 @@ def test_the_list_covers_the_issues_scheduled_work():
         "incentives.tasks.plan_publicity_notices",
         "members.tasks.plan_monthly_digest",
         "members.tasks.plan_service_cards",
+        "audit.tasks.purge_audit_events",
     } <= tasks
     reminders = [s.kwargs for s in SCHEDULES if s.task == "projects.tasks.plan_activity_reminders"]
     assert reminders == [{"hours_before": 24}, {"hours_before": 2}]
