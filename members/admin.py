@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -35,6 +34,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from core.forms import GuardedModelForm
 from core.times import DATE, format_local
+from core.widgets import SafeAutocompleteSelect, SafeAutocompleteSelectMultiple
 from notifications.crypto import blind_index
 
 from . import selectors, services
@@ -103,6 +103,10 @@ class ScopedChoicesMixin:
     unscoped_choice_fields: tuple[str, ...] = ()
 
     def _scoped_choices(self, db_field, request, kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            # Django's widget looked a posted non-id up as it was to draw the refused form again (a 500).
+            widget = SafeAutocompleteSelectMultiple if db_field.many_to_many else SafeAutocompleteSelect
+            kwargs["widget"] = widget(db_field, self.admin_site, using=kwargs.get("using"))
         selector = CHOICE_SCOPES.get(db_field.related_model)
         if selector is None or "queryset" in kwargs or db_field.name in self.unscoped_choice_fields:
             return kwargs
@@ -307,7 +311,7 @@ class OrganizationAdmin(ServiceSavedAdminMixin, ScopedHistoryAdmin):
             return super().formfield_for_manytomany(db_field, request, **kwargs)
         if request.user.is_superuser:
             # All accounts would be a select of every user on the platform: search instead.
-            kwargs["widget"] = AutocompleteSelectMultiple(db_field, self.admin_site)
+            kwargs["widget"] = SafeAutocompleteSelectMultiple(db_field, self.admin_site)
         else:
             kwargs["queryset"] = selectors.visible_users(
                 request.user, queryset=User.objects.select_related("member").order_by("username")

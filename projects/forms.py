@@ -187,8 +187,8 @@ class ServiceProjectAdminForm(GuardedModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk and not self.is_bound:
-            self.initial["target_groups"] = target_group_codes(self.instance.target_groups)
+        # Bound too: the change message compares the posted list with this (the model's bit mask was an int: 500).
+        self.initial["target_groups"] = target_group_codes(self.instance.target_groups)
 
     def clean_target_groups(self):
         return target_groups_mask(self.cleaned_data.get("target_groups") or [])

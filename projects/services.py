@@ -34,6 +34,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.text import check_text
 from members import public_cache
 from members import services as members_services
 from members.models import Member, ServiceRecord, Tag, Team
@@ -1365,6 +1366,7 @@ def survey_submit(*, activity: Activity, member: Member, rating, comment: str = 
     comment = (comment or "").strip()
     if len(comment) > 500:
         raise ValidationError(_("意见建议不能超过500字。"))
+    check_text(comment, multiline=True)  # read without a form: PostgreSQL refuses a NUL
     signup = (
         SignUp.objects.select_for_update(of=("self",))
         .select_related("activity")

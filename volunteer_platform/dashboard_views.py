@@ -94,7 +94,7 @@ def _period(request) -> tuple[selectors.Period, str | None]:
             )
         else:
             return default, None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # int() reads full-width digits too: a huge year overflows date()
         return default, _("日期格式不正确，已显示今年的数据。")
     if period.end < period.start or period.days > MAX_PERIOD_DAYS or period.start.year < 2000:
         return default, _("统计期间不正确（开始不能晚于结束，最长五年），已显示今年的数据。")

@@ -9,6 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.text import check_text
+
 from . import selectors
 from .models import JobFailure, Task, TaskProgressNote
 
@@ -17,11 +19,27 @@ def _locked_task(task: Task) -> Task:
     return Task.objects.select_for_update().get(pk=task.pk)
 
 
+def _note_text(text: str) -> str:
+    """A progress note as the task page posts it (no form): stripped, within TaskProgressNote.text's 2,000
+    characters, without control characters (core/text.py)."""
+    text = (text or "").strip()
+    limit = TaskProgressNote._meta.get_field("text").max_length
+    if len(text) > limit:
+        raise ValidationError(
+            {"text": _("进展情况最多 %(limit)d 字（现有 %(count)d 字）。") % {"limit": limit, "count": len(text)}}
+        )
+    try:
+        check_text(text, multiline=True)
+    except ValidationError as exc:
+        raise ValidationError({"text": exc.messages}) from None
+    return text
+
+
 @transaction.atomic
 def task_note_add(*, task: Task, author, text: str) -> TaskProgressNote:
     """Add a progress note to a task. Lock: the task row (notes and status changes of one task are serialised).
     Invariant: a note has text; notes are never edited."""
-    text = (text or "").strip()
+    text = _note_text(text)
     if not text:
         raise ValidationError({"text": _("请填写进展情况。")})
     task = _locked_task(task)
@@ -35,6 +53,7 @@ def task_status_change(*, task: Task, actor, status: str, note: str = "") -> Tas
     set exactly while the task is done (a DB check holds it)."""
     if status not in Task.Status.values:
         raise ValidationError({"status": _("未知的任务状态。")})
+    note = _note_text(note)
     task = _locked_task(task)
     if status == task.status:
         raise ValidationError({"status": _("任务已经是这个状态。")})
@@ -47,7 +66,7 @@ def task_status_change(*, task: Task, actor, status: str, note: str = "") -> Tas
     TaskProgressNote.objects.create(
         task=task,
         author=actor,
-        text=(note or "").strip() or _("状态改为“%(status)s”。") % {"status": label},
+        text=note or _("状态改为“%(status)s”。") % {"status": label},
         status_after=status,
     )
     return task

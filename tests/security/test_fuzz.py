@@ -56,11 +56,17 @@ EDGE = [
     "..\\..\\",
     "\r\n\t",
     "null",
+    "\x1b[31m",  # ESC: a terminal escape
+    "a\x7fb",  # DEL
+    "undefined",  # a bare word (a `next` of this once answered 500)
 ]
 _text = st.text(st.characters(codec="utf-8"), max_size=40)  # any character but surrogates, NUL included
+# Text with control characters in it (C0, NUL included, and DEL): drawn often, not left to chance among all of Unicode.
+_control = st.text(st.characters(max_codepoint=0x1F) | st.just("\x7f"), min_size=1, max_size=3)
+_with_controls = st.builds(lambda head, controls, tail: head + controls + tail, _text, _control, _text)
 _number = st.one_of(st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True)).map(str)
 _oversized = st.builds(lambda s, n: (s or "长") * n, st.sampled_from(EDGE + ["长"]), st.integers(300, 20_000))
-VALUE = st.one_of(st.sampled_from(EDGE), _text, _number, _oversized)
+VALUE = st.one_of(st.sampled_from(EDGE), _text, _with_controls, _number, _oversized)
 FIELD_VALUE = st.one_of(VALUE, VALUE, VALUE, st.lists(VALUE, min_size=2, max_size=3))
 
 
@@ -210,6 +216,8 @@ MEMBER = [
         lambda w: reverse("notifications:preferences"),
         fields=("demands-email", "demands-sms", "projects-sms"),
     ),
+    Target("inbox read-all", lambda w: reverse("notifications:inbox_mark_all_read"), fields=("next",)),
+    Target("sign-up", lambda w: reverse("projects:activity_signup", args=[w.activity.pk]), fields=("next",)),
     Target("records", lambda w: reverse("members:me_records"), method="get", fields=("page",)),
     Target("points", lambda w: reverse("incentives:points"), method="get", fields=("page",)),
     Target("leaderboard", lambda w: reverse("incentives:leaderboard"), "get", fields=("p", "organization")),
