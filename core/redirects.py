@@ -7,6 +7,7 @@ scheme-relative `//host`, an over-long value — is ignored and the view's own f
 """
 
 import re
+from urllib.parse import urlsplit
 
 from django.http import HttpResponseRedirect
 from django.shortcuts import resolve_url
@@ -31,6 +32,14 @@ def safe_next_url(request, value) -> str | None:
         return None
     host, secure = request.get_host(), request.is_secure()
     return value if url_has_allowed_host_and_scheme(value, allowed_hosts={host}, require_https=secure) else None
+
+
+def referer_path(request) -> str | None:
+    """The page the request came from (its Referer), as a path, when that page is on this site; else None."""
+    parts = urlsplit(request.META.get("HTTP_REFERER", ""))
+    if not parts.netloc or parts.netloc != request.get_host():
+        return None
+    return safe_next_url(request, parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 def redirect_next(request, fallback, *fallback_args, field: str = "next", **fallback_kwargs) -> HttpResponseRedirect:

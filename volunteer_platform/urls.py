@@ -16,7 +16,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.SignOutView.as_view(), name="logout"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("me/", include("notifications.urls")),
     path("training/", include("training.urls")),
     path("dashboard/", include("volunteer_platform.dashboard_urls")),

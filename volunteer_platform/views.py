@@ -1,8 +1,10 @@
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.redirects import referer_path, safe_next_url
 from members import public_cache
 
 from .health import broker_state, database_state, outbox_state
@@ -40,3 +42,16 @@ def bench_ceiling(request):
     """The benchmark's ceiling (mounted only with BENCH_CEILING_VIEW): a fixed short answer through the whole
     middleware stack, no template and no query — what every page is measured against."""
     return HttpResponse(b"ok", content_type="text/plain")
+
+
+def set_language(request):
+    """Django's language switch, going back only to a path on this site (core/redirects.py): the `next` of the
+    language form, else the page the visitor came from, else home. Django's own check let a bare word through as a
+    relative URL (`undefined` → /i18n/undefined)."""
+    value = request.POST.get("next") if request.method == "POST" else request.GET.get("next")
+    target = safe_next_url(request, value) or referer_path(request) or "/"
+    if request.method != "POST":
+        return HttpResponseRedirect(target)  # a GET changes nothing (as Django's)
+    request.POST = request.POST.copy()
+    request.POST["next"] = target
+    return i18n.set_language(request)

@@ -103,3 +103,23 @@ def test_sign_in_and_out_follow_only_a_path_on_this_site(member_a):
         assert response.status_code == 302 and response.url == expected, value
         response = client.post(reverse("logout"), {"next": value})
         assert response.status_code == 302 and response.url == expected, value
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "referer", "expected"),
+    [
+        ({"next": "/projects/"}, "", "/projects/"),
+        ({"next": "undefined"}, "", "/"),  # Django's switch answered a redirect to the bare word
+        ({"next": "//evil.example/"}, "", "/"),
+        ({"next": "undefined"}, "http://testserver/wishes/?page=2", "/wishes/?page=2"),  # where the visitor was
+        ({"next": "undefined"}, "http://evil.example/wishes/", "/"),
+        ({}, "", "/"),
+    ],
+)
+def test_the_language_switch_returns_only_to_a_path_on_this_site(client, data, referer, expected):
+    extra = {"HTTP_REFERER": referer} if referer else {}
+    response = client.post(reverse("set_language"), {"language": "en", **data}, **extra)
+    assert response.status_code == 302 and response.url == expected
+    assert response.cookies["django_language"].value == "en"
+    assert client.get(reverse("set_language"), data, **extra).url == expected
