@@ -47,14 +47,18 @@ elif not _answers(*_host_port(_database_url, 5432)):
 
 if "REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379):
     os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
-# Tests run in parallel (pytest-xdist: `make test` runs `-n auto`); each worker process gets its own Redis database,
-# counted down from the one given (15, 14, …), so one worker's Celery broker and cache never see another's messages.
+# Tests run in parallel (pytest-xdist: `make test` runs `-n auto`); each worker process gets its own Redis databases,
+# counted down from the one given, so one worker's Celery broker and cache never see another's messages.
+# Two apart, since the cache takes the next one (CACHE_REDIS_URL's default): worker 0 uses 15 and 0, worker 1 13 and
+# 14. Done once per worker: the processes a test starts (a real Celery worker, a dev server) inherit the environment
+# with the worker's database already in REDIS_URL, and must not count down again.
 _xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-if _xdist_worker.startswith("gw") and os.environ.get("REDIS_URL"):
+if _xdist_worker.startswith("gw") and os.environ.get("REDIS_URL") and not os.environ.get("TEST_REDIS_DB_CHOSEN"):
     _parts = urlsplit(os.environ["REDIS_URL"])
     _db = int((_parts.path or "/0").lstrip("/") or 0)
-    _db = (_db - int(_xdist_worker[2:])) % 16
+    _db = (_db - 2 * int(_xdist_worker[2:])) % 16
     os.environ["REDIS_URL"] = _parts._replace(path=f"/{_db}").geturl()
+    os.environ["TEST_REDIS_DB_CHOSEN"] = "1"
 _redis_url = os.environ.get("REDIS_URL", "")
 if not _redis_url:
     TEST_SERVICES["redis"] = "no REDIS_URL and nothing answers on 127.0.0.1:6379"
