@@ -13,9 +13,9 @@ from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils.translation import gettext_lazy as _
 
+from core.crypto import EncryptedTextField, mask_phone
 from core.times import DATE, format_local
 from members.models import Community, Grid, Member, ServiceRecord, Tag, Team
-from notifications.crypto import EncryptedTextField, mask_phone
 
 # The version of the consent text on the public form and the privacy notice. Change it whenever that text
 # changes: each wish keeps the version its resident agreed to.

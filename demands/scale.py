@@ -23,8 +23,8 @@ import random
 from django.conf import settings
 from django.db import connection
 
+from core.crypto import blind_index, encrypt
 from members.demo import GIVEN, PREFIXES, SURNAMES
-from notifications.crypto import blind_index, encrypt
 
 from .models import CONSENT_VERSION, WishCategory
 

@@ -436,7 +436,7 @@ def star_standing_of(ratings: Iterable[StarRating]) -> StarStanding:
 
 
 def star_standing(member: Member) -> StarStanding:
-    """The member's standing (members.selectors.member_stars asks for it through MEMBERS_STARS_PROVIDER); one query."""
+    """The member's standing, for /me/ and the certificate (the site's portal views ask); one query."""
     return star_standing_of(ratings_for(member, with_objections=False))
 
 

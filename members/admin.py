@@ -32,10 +32,10 @@ from simple_history.admin import SimpleHistoryAdmin
 from audit.mixins import FullDataViewAuditMixin
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.crypto import blind_index
 from core.forms import GuardedModelForm
 from core.times import DATE, format_local
 from core.widgets import SafeAutocompleteSelect, SafeAutocompleteSelectMultiple
-from notifications.crypto import blind_index
 
 from . import selectors, services
 from .forms import (

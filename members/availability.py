@@ -54,3 +54,10 @@ def available_in(queryset: QuerySet, slot: str) -> QuerySet:
     """Members of `queryset` free in `slot` (a bitwise AND in SQL, so it runs on the database)."""
     bit = to_mask([slot])
     return queryset.alias(_slot_bit=F("availability").bitand(bit)).filter(_slot_bit=bit)
+
+
+def grid(mask: int) -> list[tuple[str, list[bool]]]:
+    """The week as rows for a table: (day label, [morning, afternoon, evening] free or not)."""
+    slots = [bool(mask & (1 << i)) for i in range(len(SLOTS))]
+    width = len(PERIODS)
+    return [(label, slots[i * width : (i + 1) * width]) for i, (_code, label) in enumerate(DAYS)]

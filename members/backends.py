@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
-from notifications.crypto import blind_index
+from core.crypto import blind_index
 
 from .models import Member
 from .validators import looks_like_id_number, looks_like_mobile, normalize_id_number, normalize_mobile

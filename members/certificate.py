@@ -72,15 +72,9 @@ def person_name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def _current_stars(member: Member) -> int | None:
-    """The stars of the latest final rating — what every page calls the member's current stars; a rating still in
-    its 公示 is not stated on a certificate."""
-    standing = selectors.member_stars(member)
-    return None if standing is None else standing.stars
-
-
-def certificate_for(member: Member, *, handler, issued_on: date | None = None) -> Certificate:
-    """What a certificate for `member`, issued today by `handler` (a user), states.
+def certificate_for(member: Member, *, handler, stars: int | None = None, issued_on: date | None = None) -> Certificate:
+    """What a certificate for `member`, issued today by `handler` (a user), states; `stars`: the member's current
+    stars (the latest final rating's, from the incentives app: the site's view passes them), None to leave them out.
 
     The number is ZYFW-<year>-<volunteer number>-<8 hex digits of a hash of the content>: two certificates differ in
     number whenever they differ in content, and the same content issued on the same day keeps its number.
@@ -111,7 +105,7 @@ def certificate_for(member: Member, *, handler, issued_on: date | None = None) -
         contact=contact,
         issued_on=issued_on,
         total_hours=sum((r.hours for r in records), Decimal("0")),
-        stars=_current_stars(member),
+        stars=stars,
         lines=tuple(
             CertificateLine(
                 date=r.date, content=r.content, place=r.place, hours=r.hours, organization=r.recording_organization.name

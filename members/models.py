@@ -11,8 +11,8 @@ from django.db.models.functions import Round
 from django.db.models.lookups import LessThanOrEqual
 from django.utils.translation import gettext_lazy as _
 
+from core.crypto import EncryptedTextField, blind_index, mask_phone
 from core.history import HistoricalRecords
-from notifications.crypto import EncryptedTextField, blind_index, mask_phone
 
 from .availability import FULL_MASK
 from .validators import normalize_id_number, normalize_mobile

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Sum, Value
@@ -20,7 +19,6 @@ from django.db.models.functions import Cast, Coalesce, ExtractDay, ExtractYear
 from django.db.models.lookups import StartsWith
 from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
-from django.utils.module_loading import import_string
 
 from core.times import local_iso as _iso
 
@@ -521,56 +519,10 @@ def service_cards(branch: Organization, first: date, after: date) -> list[Servic
     return cards
 
 
-def member_stars(member: Member):
-    """The member's star standing (评星定级) for their profile and certificate, or None when unknown: an object
-    with `stars` (the current stars: those of the latest final rating, 0 when never rated), `current` (that
-    rating or None) and `publicity` (a rating in its 公示 now, with `stars` and `run.publicity_ends_on`, or None).
-
-    Ratings live in a higher app (incentives), which members must not import: the site names the function that
-    answers in settings (`MEMBERS_STARS_PROVIDER`, a dotted path taking a Member).
-    """
-    path = getattr(settings, "MEMBERS_STARS_PROVIDER", "")
-    return import_string(path)(member) if path else None
-
-
-def member_feedback(member: Member):
-    """What residents and the member said about the member's service (residents' ratings of the wishes they
-    fulfilled, their own answers to activity surveys) for the profile, or None when the site provides none.
-
-    Those live in higher apps (demands, projects): the site names the function that composes them in settings
-    (`MEMBERS_FEEDBACK_PROVIDER`, a dotted path taking a Member and returning an object with
-    `resident_rating_count`, `resident_rating_mean`, `survey_count` and `survey_mean`).
-    """
-    path = getattr(settings, "MEMBERS_FEEDBACK_PROVIDER", "")
-    return import_string(path)(member) if path else None
-
-
-def member_tasks(user):
-    """The open plan tasks (任务分工) the signed-in member answers for — assigned to them, or to an organization they
-    administer — for `/me/`, or None when the site provides none.
-
-    Plans live in the site app above members: the site names the function that lists them in settings
-    (`MEMBERS_TASKS_PROVIDER`, a dotted path taking the user and returning an object with `rows` — each with
-    `title`, `organization` (its name, or "" for a personal task), `due_on`, `overdue`, `status` and `url` — and
-    `has_more`).
-    """
-    path = getattr(settings, "MEMBERS_TASKS_PROVIDER", "")
-    return import_string(path)(user) if path else None
-
-
-def digest_extras(organization: Organization, year: int, month: int) -> dict:
-    """The higher apps' part of a subtree's monthly digest — wishes, satisfaction, overdue plan tasks — as plain
-    JSON values for the message's context, or {} when the site provides none (`MEMBERS_DIGEST_EXTRAS_PROVIDER`, a
-    dotted path taking the organization, year and month; see the members_monthly_digest template for the keys)."""
-    path = getattr(settings, "MEMBERS_DIGEST_EXTRAS_PROVIDER", "")
-    return import_string(path)(organization, year, month) if path else {}
-
-
 def personal_data(member: Member) -> dict:
-    """Everything the platform holds about `member`, for their own download (PIPL art. 45): this app's part —
-    profile, 双报到, transfers, service records and their corrections, deletion requests — plus the sections the
-    site composes from the higher apps (`MEMBERS_PERSONAL_DATA_PROVIDER`: a dotted path taking a Member and
-    returning {section: list of plain values}). Full values: it is the member's own information."""
+    """This app's part of everything the platform holds about `member`, for their own download (PIPL art. 45):
+    profile, 双报到, transfers, service records and their corrections, deletion requests; the site adds the higher
+    apps' sections (volunteer_platform.portal_views). Full values: it is the member's own information."""
     member = (
         Member.objects.select_related("organization", "user").prefetch_related("skills", "interests").get(pk=member.pk)
     )
@@ -637,9 +589,6 @@ def personal_data(member: Member) -> dict:
             for d in member.deletion_requests.order_by("pk")
         ],
     }
-    path = getattr(settings, "MEMBERS_PERSONAL_DATA_PROVIDER", "")
-    if path:
-        data.update(import_string(path)(member))
     return data
 
 

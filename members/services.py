@@ -32,8 +32,8 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from audit.services import user_sessions_end
+from core.crypto import blind_index
 from notifications import fanout
-from notifications.crypto import blind_index
 from notifications.services import notifications_forget_user, notify, notify_many, user_messages
 
 from . import events, member_cache, selectors
@@ -1391,10 +1391,6 @@ def member_update_own_profile(
 # --- Scheduled messages (members/tasks.py; schedules in volunteer_platform/schedules.py) ------------------------
 
 
-def _previous_month(today: date_type) -> tuple[int, int]:
-    return (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
-
-
 def _previous_quarter(today: date_type) -> tuple[int, int]:
     quarter = (today.month - 1) // 3 + 1
     return (today.year, quarter - 1) if quarter > 1 else (today.year - 1, 4)
@@ -1402,53 +1398,6 @@ def _previous_quarter(today: date_type) -> tuple[int, int]:
 
 def _hours_text(value: Decimal) -> str:
     return f"{value.normalize():f}"
-
-
-def monthly_digest_plan(*, today: date_type | None = None) -> int:
-    """Fan out the monthly digest of the month before `today` (default: today) to every organization someone
-    manages, 50 organizations a chunk; returns the chunks. The month travels with the chunks."""
-    year, month = _previous_month(today or timezone.localdate())
-    return fanout.plan(
-        "members.tasks.send_monthly_digest",
-        selectors.managed_by_anyone(),
-        chunk=50,
-        kwargs={"year": year, "month": month},
-    )
-
-
-def monthly_digest_send(*, organization_ids: list[int], year: int, month: int) -> int:
-    """Send each organization's managers (secretary and admins) the figures of its subtree for the month
-    (`selectors.monthly_figures`), once (dedupe key: month, organization, user); returns the rows written.
-    Kind `digest`: in-app, and email when chosen."""
-    managers = selectors.organization_managers(organization_ids)
-    messages = []
-    for organization in Organization.objects.filter(pk__in=list(managers)).order_by("pk"):
-        figures = selectors.monthly_figures(organization, year, month)
-        context = {
-            "organization": organization.name,
-            "year": year,
-            "month": month,
-            "members_active": figures.members_active,
-            "members_new": figures.members_new,
-            "services": figures.services,
-            "hours": _hours_text(figures.hours),
-            "volunteers": figures.volunteers,
-            "records_new": figures.records_new,
-            "records_pending": figures.records_pending,
-            "residences_confirmed": figures.residences_confirmed,
-            "residences_pending": figures.residences_pending,
-            **selectors.digest_extras(organization, year, month),
-        }
-        for user in managers[organization.pk]:
-            messages += user_messages(
-                user_id=user.pk,
-                kind="digest",
-                template="members_monthly_digest",
-                dedupe_key=f"members:digest:{year}-{month:02d}:{organization.pk}:{user.pk}",
-                context=context,
-                has_email=bool(user.email),
-            )
-    return notify_many(messages)
 
 
 def service_cards_plan(*, today: date_type | None = None) -> int:

@@ -6,16 +6,6 @@ from . import services
 
 
 @shared_task
-def plan_monthly_digest() -> int:
-    return services.monthly_digest_plan()
-
-
-@shared_task
-def send_monthly_digest(ids: list[int], year: int, month: int) -> int:
-    return services.monthly_digest_send(organization_ids=ids, year=year, month=month)
-
-
-@shared_task
 def plan_service_cards() -> int:
     return services.service_cards_plan()
 

@@ -4,31 +4,23 @@ Views are thin: they find the signed-in member or check scope through `members.s
 validate with `members.portal_forms`, and write through `members.services`.
 """
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audit.models import AuditEvent
-from audit.services import audit_record
 from core.page_params import iso_date, page_number, strict
-from core.times import local_iso
 
 from . import selectors, services
-from .availability import DAYS, PERIODS, SLOTS
-from .certificate import certificate_for, content_disposition, render_pdf
 from .forms import _add_errors
 from .member_cache import member_page
 from .models import Member, ResidenceRegistration
@@ -57,35 +49,11 @@ def _own_member(request, *, full: bool = False) -> Member:
     return member
 
 
-def _availability_grid(mask: int) -> list[tuple[str, list[bool]]]:
-    slots = [bool(mask & (1 << i)) for i in range(len(SLOTS))]
-    width = len(PERIODS)
-    return [(label, slots[i * width : (i + 1) * width]) for i, (_code, label) in enumerate(DAYS)]
-
-
 def _is_secretary(user) -> bool:
     return user.is_superuser or selectors.is_organization_admin(user)
 
 
 # --- Member portal ----------------------------------------------------------------------------------------------
-
-
-@login_required
-@require_GET
-@member_page
-def me(request):
-    member = _own_member(request, full=True)
-    context = {
-        "member": member,
-        "residence": member.active_residences[0] if member.active_residences else None,
-        "availability": _availability_grid(member.availability),
-        "periods": [label for _code, label in PERIODS],
-        "total_hours": selectors.counted_hours(member),
-        "stars": selectors.member_stars(member),
-        "feedback": selectors.member_feedback(member),
-        "tasks": selectors.member_tasks(request.user),
-    }
-    return render(request, "members/me.html", context)
 
 
 @login_required
@@ -154,23 +122,6 @@ def me_data(request):
 
 @login_required
 @require_GET
-@never_cache
-def me_data_download(request):
-    """The member's own data as JSON (PIPL art. 45), every full value included; the download is audited."""
-    member = _own_member(request)
-    payload = json.dumps(
-        {"generated_at": local_iso(timezone.now()), **selectors.personal_data(member)},
-        ensure_ascii=False,
-        indent=2,
-    )
-    audit_record(action=AuditEvent.Action.EXPORT, request=request, obj=member, detail={"kind": "personal_data"})
-    response = HttpResponse(payload, content_type="application/json; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="personal-data-{member.volunteer_number}.json"'
-    return response
-
-
-@login_required
-@require_GET
 @member_page(params={"from": strict(iso_date), "to": strict(iso_date), "page": page_number})  # bad dates: the form says
 def me_records(request):
     """The member's records and counted hours; `?from=…&to=…` narrows both to a period (a star rating links here
@@ -233,33 +184,7 @@ def me_record_correction(request, pk: int):
     return render(request, "members/record_correction.html", context)
 
 
-def _certificate_response(member: Member, handler) -> HttpResponse:
-    certificate = certificate_for(member, handler=handler)
-    response = HttpResponse(render_pdf(certificate), content_type="application/pdf")
-    response["Content-Disposition"] = content_disposition(certificate)
-    return response
-
-
-@never_cache
-@login_required
-@require_GET
-def me_certificate(request):
-    member = _own_member(request)
-    return _certificate_response(member, request.user)
-
-
 # --- Secretaries ------------------------------------------------------------------------------------------------
-
-
-@never_cache
-@login_required
-@require_GET
-def member_certificate(request, volunteer_number: str):
-    member = selectors.certificate_member(request.user, volunteer_number)
-    if member is None:
-        raise Http404(_("找不到该党员。"))
-    audit_record(action=AuditEvent.Action.EXPORT, request=request, obj=member, detail={"kind": "certificate"})
-    return _certificate_response(member, request.user)
 
 
 @login_required

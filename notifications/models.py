@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .crypto import EncryptedTextField, mask_phone
+from core.crypto import EncryptedTextField, mask_phone
 
 
 class Notification(models.Model):

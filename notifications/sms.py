@@ -12,7 +12,7 @@ commit can be recognised by the provider instead of reaching the phone twice.
 import logging
 from dataclasses import dataclass
 
-from .crypto import mask_phone
+from core.crypto import mask_phone
 
 logger = logging.getLogger(__name__)
 

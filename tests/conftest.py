@@ -3,8 +3,9 @@
 - Markers `postgres`, `redis`, `browser` say which real service a test needs. When it is missing the test is
   skipped, and the run ends with one line per skipped group saying why; with REQUIRE_SERVICES=1 (set by .ci/run)
   such a test fails instead.
-- Personas (`platform_admin`, `member_user`, `anonymous`) are the people permission tests talk about; later
-  steps add secretaries of branch A and B in the same way.
+- Personas (tests/personas.py, loaded here for every test): the street's tree `org_tree` with branch A and B,
+  `secretary_a` / `secretary_b` / `east_secretary`, `member_a` / `member_b`, `platform_admin`, `member_user`,
+  `staff_without_scope`, `anonymous`. A test or conftest names them as arguments and imports none of them.
 - `page` / `phone_page`: Playwright on the system Chromium against `live_server`.
 - `celery_worker`: a real Celery worker process on Redis, sharing the test database; `celery_worker_factory`
   starts several, with options (environment, extra task modules, concurrency).
@@ -23,6 +24,8 @@ import pytest
 
 # Playwright's sync API runs an event loop in this thread; Django must still allow ORM calls in it.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytest_plugins = ["tests.personas"]
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") not in ("", "0", "false", "no")
 CHROMIUM = "/usr/bin/chromium"
@@ -153,28 +156,6 @@ def sms_outbox():
     sms.outbox.clear()
     yield sms.outbox
     sms.outbox.clear()
-
-
-# --- Personas -------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def platform_admin(db):
-    from tests.factories import UserFactory
-
-    return UserFactory(username="admin", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def member_user(db):
-    from tests.factories import UserFactory
-
-    return UserFactory(username="member")
-
-
-@pytest.fixture
-def anonymous(client):
-    return client
 
 
 # --- Browser --------------------------------------------------------------------------------------------------

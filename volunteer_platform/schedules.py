@@ -121,7 +121,7 @@ SCHEDULES: list[Schedule] = [
     # --- members ---
     Schedule(
         name="monthly digest",
-        task="members.tasks.plan_monthly_digest",
+        task="volunteer_platform.tasks.plan_monthly_digest",
         crontab={"minute": "30", "hour": "8", "day_of_month": "1"},
         description="每月1日向各组织书记和管理员发送上月工作简报（本组织及下级组织的数据）",
     ),

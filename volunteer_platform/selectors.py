@@ -1112,7 +1112,7 @@ class MemberFeedback:
 
 
 def member_feedback(member: Member) -> MemberFeedback:
-    """The member's feedback figures, all time (MEMBERS_FEEDBACK_PROVIDER names this); two queries."""
+    """The member's feedback figures, all time (/me/, portal_views.me); two queries."""
     wishes = MicroWish.objects.filter(claimed_by=member, rating__isnull=False).aggregate(
         count=Count("pk"), mean=Avg("rating")
     )
@@ -1133,7 +1133,7 @@ def _decimal_text(value: Decimal | None) -> str:
 
 
 def digest_extras(organization: Organization, year: int, month: int, today: date | None = None) -> dict:
-    """The site's part of a secretary's monthly digest (MEMBERS_DIGEST_EXTRAS_PROVIDER names this): the residents'
+    """The site's part of a secretary's monthly digest (services.monthly_digest_send): the residents'
     wishes of the communities the subtree serves and their satisfaction in the month, the wishes the subtree's
     members fulfilled (the dashboard's 党员实现微心愿 for that month), and the tasks overdue on `today` (督促检查),
     the ten oldest listed. Plain JSON values, since they are stored in the notification's context. Six queries."""
@@ -1162,7 +1162,7 @@ def digest_extras(organization: Organization, year: int, month: int, today: date
 
 
 def personal_data_sections(member: Member) -> dict:
-    """The higher apps' part of a member's data download (MEMBERS_PERSONAL_DATA_PROVIDER names this): wishes they
+    """The higher apps' part of a member's data download (portal_views.me_data_download): wishes they
     claimed, their service offers and pairings, sign-ups and survey answers, training, points, redemptions,
     ratings and commendations. Residents' contact details are not theirs and stay out. A query per section."""
     return {
@@ -1285,7 +1285,7 @@ class OwnTasks:
 
 
 def own_tasks(user, today: date | None = None) -> OwnTasks:
-    """The signed-in member's open tasks for `/me/` (MEMBERS_TASKS_PROVIDER names this): assigned to them, or to an
+    """The signed-in member's open tasks for `/me/` (portal_views.me): assigned to them, or to an
     organization they administer directly, earliest due first, each linking to its page. One query."""
     today = today or timezone.localdate()
     tasks = list(

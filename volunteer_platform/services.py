@@ -1,7 +1,7 @@
-"""Writes of the site's plans and tasks (年度规划 / 任务分工), of Celery task failures (JobFailure), and of the
-dashboard snapshots of large organizations (in the shared cache)."""
+"""Writes of the site's plans and tasks (年度规划 / 任务分工), of Celery task failures (JobFailure), of the
+dashboard snapshots of large organizations (in the shared cache), and the monthly digest composed from every app."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -10,6 +10,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.text import check_text
+from members import selectors as member_selectors
+from members.models import Organization
+from notifications import fanout
+from notifications.services import notify_many, user_messages
 
 from . import selectors
 from .models import JobFailure, Task, TaskProgressNote
@@ -122,3 +126,58 @@ def dashboard_snapshots_refresh(*, today=None) -> int:
         # With its stamp, which retires the page renderings of the previous snapshot (dashboard_views.py).
         selectors.snapshot_store(figures, timeout=2 * settings.DASHBOARD_SNAPSHOT_SECONDS)
     return len(organizations)
+
+
+# --- The monthly digest of a subtree's figures (督促检查), to its secretary and admins ----------------------------
+
+
+def _previous_month(today: date) -> tuple[int, int]:
+    return (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+
+
+def monthly_digest_plan(*, today: date | None = None) -> int:
+    """Fan out the monthly digest of the month before `today` (default: today) to every organization someone
+    manages, 50 organizations a chunk; returns the chunks. The month travels with the chunks."""
+    year, month = _previous_month(today or timezone.localdate())
+    return fanout.plan(
+        "volunteer_platform.tasks.send_monthly_digest",
+        member_selectors.managed_by_anyone(),
+        chunk=50,
+        kwargs={"year": year, "month": month},
+    )
+
+
+def monthly_digest_send(*, organization_ids: list[int], year: int, month: int) -> int:
+    """Send each organization's managers (secretary and admins) the figures of its subtree for the month — the
+    members' and records' (`members.selectors.monthly_figures`), and the wishes, satisfaction and overdue tasks
+    (`selectors.digest_extras`) — once (dedupe key: month, organization, user); returns the rows written.
+    Kind `digest`: in-app, and email when chosen."""
+    managers = member_selectors.organization_managers(organization_ids)
+    messages = []
+    for organization in Organization.objects.filter(pk__in=list(managers)).order_by("pk"):
+        figures = member_selectors.monthly_figures(organization, year, month)
+        context = {
+            "organization": organization.name,
+            "year": year,
+            "month": month,
+            "members_active": figures.members_active,
+            "members_new": figures.members_new,
+            "services": figures.services,
+            "hours": f"{figures.hours.normalize():f}",
+            "volunteers": figures.volunteers,
+            "records_new": figures.records_new,
+            "records_pending": figures.records_pending,
+            "residences_confirmed": figures.residences_confirmed,
+            "residences_pending": figures.residences_pending,
+            **selectors.digest_extras(organization, year, month),
+        }
+        for user in managers[organization.pk]:
+            messages += user_messages(
+                user_id=user.pk,
+                kind="digest",
+                template="members_monthly_digest",
+                dedupe_key=f"members:digest:{year}-{month:02d}:{organization.pk}:{user.pk}",
+                context=context,
+                has_email=bool(user.email),
+            )
+    return notify_many(messages)

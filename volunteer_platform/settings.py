@@ -314,7 +314,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}, "audit": {"level": "INFO"}},
 }
 
-# --- Personal data at rest (see notifications/crypto.py) ---------------------------------------------------------
+# --- Personal data at rest (see core/crypto.py) ------------------------------------------------------------------
 # FIELD_ENCRYPTION_KEYS: comma-separated Fernet keys, the first encrypts, all decrypt (rotation: put the new key
 # first). FIELD_HMAC_KEY: the key of the lookup hashes; changing it needs a re-index. No production default.
 if DEBUG:
@@ -348,20 +348,10 @@ WISH_SUBMIT_IP_LIMIT = (10, 3600)
 WISH_SUBMIT_PHONE_LIMIT = (3, 86400)
 WISH_TRACK_IP_LIMIT = (20, 900)
 WISH_TRACK_CODE_LIMIT = (5, 3600)
-# Members show their star standing (current stars, a rating in 公示) on the profile and certificate, from incentives.
-MEMBERS_STARS_PROVIDER = "incentives.selectors.star_standing"
-# …and the feedback on their service (profile) and the wishes, satisfaction and overdue plan tasks of the monthly
-# digest, composed by the site from the apps above members.
-MEMBERS_FEEDBACK_PROVIDER = "volunteer_platform.selectors.member_feedback"
-MEMBERS_DIGEST_EXTRAS_PROVIDER = "volunteer_platform.selectors.digest_extras"
-# …and the plan tasks (任务分工) a member answers for, listed on their profile (/me/).
-MEMBERS_TASKS_PROVIDER = "volunteer_platform.selectors.own_tasks"
 # Dashboards of organizations with at least this many members are computed every 10 minutes by Celery and read
 # from the cache (volunteer_platform/selectors.py, "Dashboard snapshots"); smaller ones are computed when opened.
 DASHBOARD_SNAPSHOT_MIN_MEMBERS = env.int("DASHBOARD_SNAPSHOT_MIN_MEMBERS", default=5000)
 DASHBOARD_SNAPSHOT_SECONDS = 600  # the schedule's interval ("dashboard snapshots", every 10 minutes)
-# …and the higher apps' sections of a member's own data download (/me/data/).
-MEMBERS_PERSONAL_DATA_PROVIDER = "volunteer_platform.selectors.personal_data_sections"
 # How often a pending notification is retried before it is marked failed, and the base of the backoff.
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=30)

@@ -10,6 +10,16 @@ def refresh_dashboard_snapshots() -> int:
     return services.dashboard_snapshots_refresh()
 
 
+@shared_task
+def plan_monthly_digest() -> int:
+    return services.monthly_digest_plan()
+
+
+@shared_task
+def send_monthly_digest(ids: list[int], year: int, month: int) -> int:
+    return services.monthly_digest_send(organization_ids=ids, year=year, month=month)
+
+
 @shared_task(soft_time_limit=1800, time_limit=1900)
 def reconcile_weekly() -> int:
     """Check every derived figure against the records (no repair) and tell the platform admins what disagrees."""

@@ -3,13 +3,24 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from . import auth_views, views
+from members import urls as members_urls
+
+from . import auth_views, portal_views, views
 from .forms import AdminSignInForm
 
 admin.site.site_header = _("党员志愿服务平台 管理后台")
 admin.site.site_title = _("党员志愿服务平台")
 admin.site.index_title = _("工作台")
 admin.site.login_form = AdminSignInForm
+
+# The member portal: the members app's own pages and those the site composes from several apps, in one namespace.
+member_portal = [
+    *members_urls.urlpatterns,
+    path("me/", portal_views.me, name="me"),
+    path("me/certificate.pdf", portal_views.me_certificate, name="me_certificate"),
+    path("me/data.json", portal_views.me_data_download, name="me_data_download"),
+    path("members/<str:volunteer_number>/certificate.pdf", portal_views.member_certificate, name="member_certificate"),
+]
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,7 +31,7 @@ urlpatterns = [
     path("me/", include("notifications.urls")),
     path("training/", include("training.urls")),
     path("dashboard/", include("volunteer_platform.dashboard_urls")),
-    path("", include("members.urls")),
+    path("", include((member_portal, members_urls.app_name))),
     path("", include("incentives.urls")),
     path("", include("demands.urls")),
     path("", include("projects.urls")),

@@ -43,7 +43,7 @@ def _normal(identifier: str) -> str:
 
 
 def _hash(identifier: str) -> str:
-    """notifications.crypto.blind_index of the normal form ("" stays "")."""
+    """core.crypto.blind_index of the normal form ("" stays "")."""
     if not identifier.strip():
         return ""
     return hmac.new(settings.FIELD_HMAC_KEY.encode(), _normal(identifier).encode(), hashlib.sha256).hexdigest()

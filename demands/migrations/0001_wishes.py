@@ -4,7 +4,7 @@ import demands.models
 import django.db.models.deletion
 import django.db.models.functions.text
 import django.db.models.lookups
-import notifications.crypto
+import core.crypto
 from django.conf import settings
 from django.db import migrations, models
 
@@ -185,8 +185,8 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("preferred_time", models.CharField(blank=True, max_length=100, verbose_name="希望的时间")),
-                ("contact_name", notifications.crypto.EncryptedTextField(blank=True, verbose_name="联系人")),
-                ("contact_phone", notifications.crypto.EncryptedTextField(blank=True, verbose_name="联系电话")),
+                ("contact_name", core.crypto.EncryptedTextField(blank=True, verbose_name="联系人")),
+                ("contact_phone", core.crypto.EncryptedTextField(blank=True, verbose_name="联系电话")),
                 ("phone_hash", models.CharField(blank=True, editable=False, max_length=64)),
                 ("consent_processing_at", models.DateTimeField(verbose_name="同意处理个人信息时间")),
                 ("consent_version", models.CharField(max_length=20, verbose_name="同意的说明版本")),

@@ -5,7 +5,7 @@ import django.db.models.expressions
 import django.db.models.functions.math
 import django.db.models.lookups
 import members.models
-import notifications.crypto
+import core.crypto
 import simple_history.models
 from django.conf import settings
 from django.db import migrations, models
@@ -60,9 +60,9 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("birth_year", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="出生年份")),
-                ("phone", notifications.crypto.EncryptedTextField(blank=True, verbose_name="手机号")),
+                ("phone", core.crypto.EncryptedTextField(blank=True, verbose_name="手机号")),
                 ("phone_hash", models.CharField(blank=True, editable=False, max_length=64)),
-                ("id_number", notifications.crypto.EncryptedTextField(blank=True, verbose_name="身份证号")),
+                ("id_number", core.crypto.EncryptedTextField(blank=True, verbose_name="身份证号")),
                 ("id_number_hash", models.CharField(blank=True, editable=False, max_length=64)),
                 (
                     "availability",
@@ -490,7 +490,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("birth_year", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="出生年份")),
-                ("phone", notifications.crypto.EncryptedTextField(blank=True, verbose_name="手机号")),
+                ("phone", core.crypto.EncryptedTextField(blank=True, verbose_name="手机号")),
                 (
                     "availability",
                     models.PositiveIntegerField(

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import notifications.crypto
+import core.crypto
 from django.conf import settings
 from django.db import migrations, models
 
@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             name="Notification",
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("recipient_phone", notifications.crypto.EncryptedTextField(blank=True, verbose_name="接收手机号")),
+                ("recipient_phone", core.crypto.EncryptedTextField(blank=True, verbose_name="接收手机号")),
                 ("recipient_email", models.EmailField(blank=True, max_length=254, verbose_name="接收邮箱")),
                 (
                     "channel",

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from audit import services, tasks
 from audit.models import AuditEvent
-from notifications.crypto import blind_index, encrypted_columns
+from core.crypto import blind_index, encrypted_columns
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -37,7 +37,6 @@ from incentives.models import RatingRun, StarRating
 from members.models import Member, ServiceRecord
 from members.services import member_transfer
 from tests.demands.factories import wish_in_state
-from tests.members.conftest import east_secretary, org_tree, secretary_a, secretary_b  # noqa: F401
 from tests.members.factories import MemberFactory
 from training.models import AnnualRequirement, Course, TrainingRecord
 from volunteer_platform.models import Plan, PlanTarget, Task
@@ -84,7 +83,7 @@ def _wish(state, community, secretary, member, created, published=None, claimed=
 
 
 @pytest.fixture
-def street(org_tree, secretary_a, secretary_b, east_secretary, platform_admin):  # noqa: F811
+def street(org_tree, secretary_a, secretary_b, east_secretary, platform_admin):
     t = org_tree
     a1 = MemberFactory(user__username="a1", name="李明", organization=t.branch_a)
     a2 = MemberFactory(user__username="a2", name="周强", organization=t.branch_a)

@@ -48,6 +48,7 @@ from tests.dashboard.conftest import record
 from tests.demands.factories import fulfil, wish_in_state
 from tests.members.factories import CommunityFactory, MemberFactory, OrganizationFactory
 from volunteer_platform import selectors, services
+from volunteer_platform import services as site_services
 
 pytestmark = pytest.mark.django_db
 
@@ -288,7 +289,7 @@ def test_the_monthly_digest_says_what_the_dashboard_of_that_month_says(tree):
             d.members.wishes_fulfilled,
         ), organization.name
 
-    members_services.monthly_digest_send(organization_ids=[tree.xingfu.pk], year=today.year, month=today.month)
+    site_services.monthly_digest_send(organization_ids=[tree.xingfu.pk], year=today.year, month=today.month)
     body = render_message(Notification.objects.get(template="members_monthly_digest", channel="inapp")).body
     assert "本月辖区居民微心愿：收到 6 个，实现 4 个" in body  # 幸福里社区: w1–w4 (one fulfilled by 长青's 赵四)
     assert "本月党员实现微心愿：4 个" in body  # w1, w2, w5 by its branches' members, w3 by its team

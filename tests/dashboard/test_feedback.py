@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from members import services as members_services
 from notifications.models import Notification
 from notifications.rendering import render_message
 from projects.models import Activity, ActivitySurvey, SignUp
@@ -29,6 +28,7 @@ from tests.factories import DEFAULT_PASSWORD
 from tests.projects.conftest import shift
 from tests.projects.factories import ActivityFactory, ProjectFactory
 from volunteer_platform import selectors
+from volunteer_platform import services as site_services
 from volunteer_platform.selectors import Period
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -130,7 +130,7 @@ def test_the_digest_extras_of_a_month(answered):
 def test_the_secretarys_monthly_digest_lists_the_overdue_tasks_and_the_satisfaction(answered):
     """The east committee's secretary: branch A's overdue task is in their subtree."""
     t = answered
-    members_services.monthly_digest_send(organization_ids=[t.east.pk], year=2025, month=3)
+    site_services.monthly_digest_send(organization_ids=[t.east.pk], year=2025, month=3)
     digest = Notification.objects.get(template="members_monthly_digest", channel="inapp")
     assert digest.recipient_user == t.east_secretary
     body = render_message(digest).body
@@ -144,7 +144,7 @@ def test_the_secretarys_monthly_digest_lists_the_overdue_tasks_and_the_satisfact
 
 def test_branch_bs_digest_has_no_overdue_section(answered):
     t = answered
-    members_services.monthly_digest_send(organization_ids=[t.branch_b.pk], year=2025, month=6)
+    site_services.monthly_digest_send(organization_ids=[t.branch_b.pk], year=2025, month=6)
     digest = Notification.objects.get(template="members_monthly_digest", channel="inapp")
     body = render_message(digest).body
     assert "本月辖区居民微心愿：收到 1 个，实现 1 个" in body  # w5, created and fulfilled on 1 June

@@ -15,8 +15,8 @@ import pytest
 from django.urls import reverse
 
 from members import services as members_services
-from tests.members.conftest import _make_secretary
 from tests.members.factories import MemberFactory
+from tests.personas import make_secretary
 from tests.queries import count_queries
 from volunteer_platform import services
 from volunteer_platform.models import Task
@@ -43,7 +43,7 @@ def section(html: str, element_id: str) -> str:
 @pytest.fixture
 def street_secretary(street):
     """The secretary of the street, whose plan it is (a member homed in branch A)."""
-    return _make_secretary(street.street, "street_secretary", "孔书记", home=street.branch_a)
+    return make_secretary(street.street, "street_secretary", "孔书记", home=street.branch_a)
 
 
 # --- The reported bugs ------------------------------------------------------------------------------------------

@@ -1,10 +1,9 @@
-"""Personas of the demands tests (see tests/members/conftest.py) and wishes driven to each state through the
-services, so test data obeys the same rules as real data."""
+"""Wishes of the demands tests, driven to each state through the services, so test data obeys the same rules as
+real data (the personas are the suite's: tests/personas.py)."""
 
 import pytest
 
 from tests.demands.factories import submit_wish, wish_category
-from tests.members.conftest import member_a, member_b, org_tree, secretary_a, secretary_b  # noqa: F401
 
 
 @pytest.fixture

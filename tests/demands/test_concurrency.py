@@ -99,10 +99,10 @@ def test_double_rating_through_one_link_confirms_once(org_tree, secretary_a, mem
 def test_secretaries_confirming_at_once_record_and_award_once(org_tree, secretary_a, member_a):
     from incentives.models import LedgerEntry
     from members.models import ServiceRecord
-    from tests.members.conftest import _make_secretary
+    from tests.personas import make_secretary
 
     wish_category()
-    east = _make_secretary(org_tree.east, "east_secretary", "钱书记", home=org_tree.branch_a)
+    east = make_secretary(org_tree.east, "east_secretary", "钱书记", home=org_tree.branch_a)
     wish = wish_in_state("confirmed", org_tree.community_a, secretary_a, member_a)
 
     outcomes = run_together(

@@ -1,6 +1,5 @@
-"""Fixtures of the incentives tests: the members personas (org_tree, secretary_a/b, member_a/b …) and helpers that
-give a member points or a catalogue item. Rules need no fixture: `services.rule_for` recreates a default rule that a
-transactional test's flush removed."""
+"""Helpers of the incentives tests that give a member points or a catalogue item. Rules need no fixture:
+`services.rule_for` recreates a default rule that a transactional test's flush removed."""
 
 import itertools
 from datetime import datetime, time, timedelta
@@ -11,15 +10,6 @@ from django.utils import timezone
 from incentives import services
 from incentives.models import CatalogueItem, Rule
 from members import services as member_services
-from tests.members.conftest import (  # noqa: F401
-    east_secretary,
-    member_a,
-    member_b,
-    org_tree,
-    secretary_a,
-    secretary_b,
-    staff_without_scope,
-)
 
 _keys = itertools.count(1)
 

@@ -1,16 +1,15 @@
-"""The current star rating (computed by incentives, above members) shows on the profile and the certificate."""
+"""The current star rating (computed by incentives, composed by the site's portal pages) on /me/ and the
+certificate: the latest final rating's stars, nothing stated for a member never rated."""
 
 from io import BytesIO
-from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
+from tests.incentives.test_pages import add_rating
 
-def three_stars(member):
-    """A standing as the provider answers it (incentives.selectors.StarStanding): 3 stars final, none in 公示."""
-    return SimpleNamespace(stars=3, current=object(), publicity=None, publicity_url="")
+pytestmark = pytest.mark.django_db
 
 
 def _pdf_text(response) -> str:
@@ -18,32 +17,15 @@ def _pdf_text(response) -> str:
     return "".join(page.extract_text() for page in reader.pages).replace("\n", "")
 
 
-@pytest.fixture
-def rated(settings):
-    settings.MEMBERS_STARS_PROVIDER = "tests.members.test_stars.three_stars"
-
-
-def test_profile_shows_the_stars(member_a, client, rated):
+def test_profile_and_certificate_state_the_final_stars(member_a, client):
+    add_rating(member_a, stars=3)
     client.force_login(member_a.user)
     page = client.get(reverse("members:me")).content.decode()
-    assert "★★★" in page
-    assert "3 星" in page
+    assert "★★★" in page and "3 星" in page
+    assert "星级评定：★★★（3星）" in _pdf_text(client.get(reverse("members:me_certificate")))
 
 
-def test_profile_of_a_member_never_rated_says_so(member_a, client):
-    # the real provider (incentives.selectors.star_standing) answers 0 stars for a member without a final rating
+def test_a_member_never_rated_is_told_so_and_the_certificate_states_no_stars(member_a, client):
     client.force_login(member_a.user)
     assert "暂未评星" in client.get(reverse("members:me")).content.decode()
-
-
-def test_certificate_states_the_stars(member_a, client, rated):
-    client.force_login(member_a.user)
-    text = _pdf_text(client.get(reverse("members:me_certificate")))
-    assert "星级评定：★★★（3星）" in text
-
-
-def test_without_a_provider_neither_page_mentions_stars(member_a, client, settings):
-    settings.MEMBERS_STARS_PROVIDER = ""
-    client.force_login(member_a.user)
-    assert "星级评定" not in client.get(reverse("members:me")).content.decode()
     assert "星级评定" not in _pdf_text(client.get(reverse("members:me_certificate")))

@@ -4,9 +4,6 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-# The personas of the scheduled-message tests (the street's tree, branch A and B, their secretaries and members).
-from tests.members.conftest import member_a, member_b, org_tree, secretary_a  # noqa: F401
-
 TEST_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 

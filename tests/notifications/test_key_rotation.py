@@ -6,8 +6,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
 
+from core import crypto
 from members.models import Member
-from notifications import crypto
 from tests.members.factories import MemberFactory
 
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()

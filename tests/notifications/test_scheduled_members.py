@@ -12,8 +12,9 @@ from members.models import Organization
 from notifications.models import Notification
 from notifications.rendering import render_message
 from tests.factories import UserFactory
-from tests.members.conftest import _make_secretary
 from tests.members.factories import CommunityFactory, MemberFactory, OrganizationFactory
+from tests.personas import make_secretary
+from volunteer_platform import tasks as site_tasks
 
 DIGEST = "members_monthly_digest"
 CARD = "members_service_card"
@@ -67,7 +68,7 @@ def october(org_tree, clock):
     双报到 at 东风村 (served by branch A): 周红 confirmed 15 Oct; 新三 registered 20 Oct, still pending.
     """
     at(clock, 9, 1)
-    secretary = _make_secretary(org_tree.branch_a, "secretary_a", "王书记")
+    secretary = make_secretary(org_tree.branch_a, "secretary_a", "王书记")
     street_admin = UserFactory(username="street_admin", is_staff=True)
     services.organization_set_admins(organization=org_tree.street, users=[street_admin], actor=None)
     old_a = MemberFactory(name="李明", organization=org_tree.branch_a)
@@ -122,8 +123,8 @@ def test_the_figures_of_a_month_match_the_hand_count(october, org_tree):
 
 
 def test_the_digest_goes_to_each_managed_organization_once(october, org_tree):
-    tasks.plan_monthly_digest.delay()
-    tasks.plan_monthly_digest.delay()  # beat fired twice: nothing new
+    site_tasks.plan_monthly_digest.delay()
+    site_tasks.plan_monthly_digest.delay()  # beat fired twice: nothing new
 
     digests = Notification.objects.filter(template=DIGEST)
     # Branch A's secretary and the street's admin; branch B and the committees have no manager.
@@ -169,7 +170,7 @@ def test_the_digest_goes_to_each_managed_organization_once(october, org_tree):
 
 def test_the_digest_of_january_reports_december(org_tree, secretary_a, clock):
     at(clock, 1, 1, year=2027)
-    tasks.plan_monthly_digest.delay()
+    site_tasks.plan_monthly_digest.delay()
 
     digest = Notification.objects.get(template=DIGEST, channel="inapp")
     assert (digest.context["year"], digest.context["month"]) == (2026, 12)
@@ -179,7 +180,7 @@ def test_the_digest_of_january_reports_december(org_tree, secretary_a, clock):
 def test_a_secretary_whose_account_is_disabled_gets_no_digest(org_tree, secretary_a, clock):
     secretary_a.is_active = False
     secretary_a.save(update_fields=["is_active"])
-    tasks.plan_monthly_digest.delay()
+    site_tasks.plan_monthly_digest.delay()
     assert not Notification.objects.filter(template=DIGEST).exists()
 
 
@@ -187,7 +188,7 @@ def test_the_digest_follows_the_secretarys_preferences(org_tree, secretary_a, cl
     from notifications.services import preferences_save
 
     preferences_save(user=secretary_a, choices={"digest": []})
-    tasks.plan_monthly_digest.delay()
+    site_tasks.plan_monthly_digest.delay()
     assert list(Notification.objects.filter(template=DIGEST).values_list("channel", flat=True)) == ["inapp"]
 
 
@@ -201,7 +202,7 @@ def quarter(org_tree, clock):
     home ground, not 双报到 of an in-service member."""
     at(clock, 6, 1)
     workplace = OrganizationFactory(name="区机关第一支部", type=Organization.Type.BRANCH, parent=org_tree.street)
-    secretary = _make_secretary(workplace, "workplace_secretary", "钱书记")
+    secretary = make_secretary(workplace, "workplace_secretary", "钱书记")
     grid_org = OrganizationFactory(name="东风村第一党小组", type=Organization.Type.GROUP, parent=org_tree.branch_a)
     other_community = CommunityFactory(name="南湖社区", organization=OrganizationFactory(name="南湖支部"))
     people = {

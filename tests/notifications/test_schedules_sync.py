@@ -40,7 +40,7 @@ def test_the_list_covers_the_issues_scheduled_work():
         "demands.tasks.process_wish_feedback",
         "demands.tasks.purge_resident_contacts",
         "incentives.tasks.plan_publicity_notices",
-        "members.tasks.plan_monthly_digest",
+        "volunteer_platform.tasks.plan_monthly_digest",
         "members.tasks.plan_service_cards",
         "audit.tasks.purge_audit_events",
     } <= tasks

@@ -1,5 +1,5 @@
-"""Personas of the projects tests: the street's tree with branch A and B, their secretaries and members (see
-tests/members/conftest.py), and helpers that move an activity in time."""
+"""Branch A's activity and helpers that move an activity in time (the personas are the suite's:
+tests/personas.py)."""
 
 from datetime import timedelta
 
@@ -8,7 +8,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from projects.models import Activity, SignUp
-from tests.members.conftest import east_secretary, member_a, member_b, org_tree, secretary_a, secretary_b  # noqa: F401
 from tests.projects.factories import ActivityFactory
 
 
@@ -35,6 +34,6 @@ def started_ago(activity: Activity, ago: timedelta = timedelta(minutes=1)) -> Ac
 
 
 @pytest.fixture
-def activity_a(org_tree):  # noqa: F811
+def activity_a(org_tree):
     """Branch A's activity in three days, 9:00–11:00, with 10 seats."""
     return ActivityFactory(project__organization=org_tree.branch_a)

@@ -10,7 +10,6 @@ import time
 import pytest
 from django.db import connection
 
-from tests.members.conftest import org_tree, secretary_a  # noqa: F401
 from tests.reliability.backends import TABLES
 
 VISIBILITY_TIMEOUT = 5

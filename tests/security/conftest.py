@@ -1,9 +1,8 @@
-"""Personas of the security tests (tests/members/conftest.py) and the 助老 category residents choose."""
+"""The 助老 category residents choose (the personas are the suite's: tests/personas.py)."""
 
 import pytest
 
 from tests.demands.factories import wish_category
-from tests.members.conftest import member_a, member_b, org_tree, secretary_a, secretary_b  # noqa: F401
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 from django.core.cache import caches
 from django.urls import reverse
 
+from core.crypto import blind_index
 from demands import ratelimit
 from demands.models import BlockedNetwork, BlockedPhone, MicroWish
-from notifications.crypto import blind_index
 from projects import services as project_services
 from projects.models import SignUp
 from tests.demands.factories import feedback_token, submit_wish, wish_in_state

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.test import Client
 
 from audit.models import AuditEvent
-from notifications.crypto import blind_index
+from core.crypto import blind_index
 from tests.factories import DEFAULT_PASSWORD
 from volunteer_platform.forms import AdminSignInForm
 

@@ -24,8 +24,8 @@ from notifications.models import Notification
 from projects import services as project_services
 from projects.models import Post
 from tests.demands.factories import jpeg_upload, submit_wish, verify, wish_category
-from tests.members.conftest import _make_secretary
 from tests.members.factories import CommunityFactory, GridFactory, MemberFactory, OrganizationFactory
+from tests.personas import make_secretary
 from tests.projects.factories import ActivityFactory, ProjectFactory
 from tests.training.factories import CourseFactory, SessionFactory
 from training import services as training_services
@@ -54,8 +54,8 @@ def build_world(platform_admin):
     community_a = CommunityFactory(name="东风村", organization=branch_a)
     CommunityFactory(name="西岭村", organization=branch_b)
     GridFactory(name="一网格", community=community_a)
-    secretary_a = _make_secretary(branch_a, "secretary_a", "王书记")
-    secretary_b = _make_secretary(branch_b, "secretary_b", "赵书记")
+    secretary_a = make_secretary(branch_a, "secretary_a", "王书记")
+    secretary_b = make_secretary(branch_b, "secretary_b", "赵书记")
     member_a = MemberFactory(user__username="member_a", name="李明", organization=branch_a)
     member_b = MemberFactory(user__username="member_b", name="周红", organization=branch_b)
     category = wish_category("助老")

@@ -22,7 +22,6 @@ from tests.dashboard.conftest import street  # noqa: F401
 from tests.dashboard.test_feedback import TZ, _activity, _answer, answered  # noqa: F401
 from tests.factories import DEFAULT_PASSWORD
 from tests.incentives.conftest import add_hours, fund
-from tests.members.conftest import east_secretary, org_tree, secretary_a, secretary_b  # noqa: F401
 from tests.queries import count_queries
 
 PAGES = ("/me/", "/me/records/", "/me/points/")
@@ -96,7 +95,7 @@ def test_service_hours_reach_me_and_records(client, a1, platform_admin):
     assert "2025" in _get(client, "/me/records/")
 
 
-def test_points_and_a_published_rating_reach_points(client, a1, secretary_a, platform_admin):  # noqa: F811
+def test_points_and_a_published_rating_reach_points(client, a1, secretary_a, platform_admin):
     _get(client, "/me/points/")
     fund(a1, 70)
     balance = incentives_selectors.balance_of(a1).balance

@@ -17,7 +17,6 @@ from demands import services as demand_services
 from members import member_cache, public_cache
 from tests.dashboard.test_snapshots import big  # noqa: F401
 from tests.demands.factories import publish, submit_wish, verify, wish_category
-from tests.members.conftest import member_a, org_tree, secretary_a, secretary_b  # noqa: F401
 from tests.projects.factories import ActivityFactory, ProjectFactory
 from tests.queries import count_queries
 from volunteer_platform import services as site_services
@@ -74,7 +73,7 @@ def _thousand_random_queries(client, path: str, seed: int) -> None:
 
 
 @pytest.fixture
-def site(org_tree, secretary_a):  # noqa: F811
+def site(org_tree, secretary_a):
     """A published wish on the wall and a brand project with an activity."""
     wish_category("助老")
     publish(submit_wish(org_tree.community_a), secretary_a)
@@ -105,7 +104,7 @@ def frozen_day(monkeypatch):
 
 
 @pytest.mark.parametrize("path", ["/me/", "/me/records/", "/me/points/"])
-def test_random_query_strings_leave_a_members_cache_as_it_was(client, member_a, frozen_day, path):  # noqa: F811
+def test_random_query_strings_leave_a_members_cache_as_it_was(client, member_a, frozen_day, path):
     client.force_login(member_a.user)
     assert client.get(path).status_code == 200
     before = _entries()
@@ -140,7 +139,7 @@ def test_values_a_page_does_not_know_are_the_page_without_them(site, path, name)
 # --- What a page does read still makes a page of its own ---------------------------------------------------------
 
 
-def test_a_later_page_of_projects_is_its_own_entry_with_its_own_content(org_tree):  # noqa: F811
+def test_a_later_page_of_projects_is_its_own_entry_with_its_own_content(org_tree):
     for n in range(21):
         ProjectFactory(organization=org_tree.branch_a, slug=f"p{n}", title=f"项目第{n:02d}号")
     first = Client().get("/projects/")
@@ -158,7 +157,7 @@ def test_a_later_page_of_projects_is_its_own_entry_with_its_own_content(org_tree
     assert _pages() == before + 1
 
 
-def test_the_walls_community_filter_is_its_own_entry_with_its_own_wishes(org_tree, secretary_a, secretary_b):  # noqa: F811
+def test_the_walls_community_filter_is_its_own_entry_with_its_own_wishes(org_tree, secretary_a, secretary_b):
     wish_category("助老")
     for community, secretary, title in (
         (org_tree.community_a, secretary_a, "东风村的心愿"),
@@ -188,7 +187,7 @@ def test_a_page_never_prints_a_parameter_it_does_not_read(site):
         assert 'name="next" value="' in page
 
 
-def test_a_members_period_of_records_is_its_own_entry_and_a_bad_date_is_answered_not_kept(client, member_a, frozen_day):  # noqa: F811
+def test_a_members_period_of_records_is_its_own_entry_and_a_bad_date_is_answered_not_kept(client, member_a, frozen_day):
     client.force_login(member_a.user)
     client.get("/me/records/")
     before = _pages()
@@ -281,7 +280,7 @@ def redis_cache(settings):
 
 
 @pytest.mark.redis
-def test_random_query_strings_leave_the_number_of_redis_keys_as_it_was(redis_cache, site, client, member_a, frozen_day):  # noqa: F811
+def test_random_query_strings_leave_the_number_of_redis_keys_as_it_was(redis_cache, site, client, member_a, frozen_day):
     client.force_login(member_a.user)
     paths = [("/projects/", Client()), ("/wishes/", Client()), ("/me/records/", client)]
     for path, visitor in paths:

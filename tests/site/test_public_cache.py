@@ -12,7 +12,6 @@ from django.test import Client
 from members import public_cache
 from projects import services as project_services
 from tests.demands.factories import publish, submit_wish, wish_category
-from tests.members.conftest import member_a, org_tree, secretary_a  # noqa: F401
 from tests.projects.factories import ActivityFactory, ProjectFactory
 from tests.queries import count_queries
 
@@ -22,7 +21,7 @@ TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
 @pytest.fixture
-def project(org_tree):  # noqa: F811
+def project(org_tree):
     return ProjectFactory(organization=org_tree.branch_a, slug="yinling", title="银龄关爱行动")
 
 
@@ -40,14 +39,14 @@ def test_a_second_anonymous_visit_costs_no_query(client, project):
         assert TOKEN.search(answers[0].content.decode()).group(1) != TOKEN.search(first.content.decode()).group(1)
 
 
-def test_the_wall_shows_a_wish_published_after_it_was_cached(client, org_tree, secretary_a):  # noqa: F811
+def test_the_wall_shows_a_wish_published_after_it_was_cached(client, org_tree, secretary_a):
     wish_category("助老")
     assert "修理水龙头" not in client.get("/wishes/").content.decode()
     publish(submit_wish(org_tree.community_a), secretary_a)
     assert "修理水龙头" in Client().get("/wishes/").content.decode()
 
 
-def test_pages_of_projects_follow_new_activities_and_seats(client, project, member_a):  # noqa: F811
+def test_pages_of_projects_follow_new_activities_and_seats(client, project, member_a):
     client.get("/projects/yinling/")
     activity = ActivityFactory(project=project, capacity=2)
     assert f"/activities/{activity.pk}/" in Client().get("/projects/yinling/").content.decode()
@@ -70,7 +69,7 @@ def test_changed_bumps_now_and_again_after_the_commit(django_capture_on_commit_c
         public_cache.changed("nothing")
 
 
-def test_signed_in_members_and_visitors_with_messages_are_not_served_from_the_cache(client, project, member_a):  # noqa: F811
+def test_signed_in_members_and_visitors_with_messages_are_not_served_from_the_cache(client, project, member_a):
     activity = ActivityFactory(project=project)
     url = f"/activities/{activity.pk}/"
     client.get(url)  # cached for anonymous visitors

@@ -1,12 +1,10 @@
-"""Personas of the training tests: the street's tree with branch A and B, their secretaries and members (see
-tests/members/conftest.py), and a few training helpers."""
+"""A few training helpers (the personas are the suite's: tests/personas.py)."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from tests.members.conftest import member_a, member_b, org_tree, secretary_a, secretary_b  # noqa: F401
 from training.models import TrainingSession
 
 

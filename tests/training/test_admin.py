@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications.models import Notification
-from tests.members.conftest import staff_without_scope  # noqa: F401
 from tests.members.factories import MemberFactory
 from tests.training.factories import CourseFactory, SessionFactory
 from training import services

@@ -3,7 +3,7 @@ put a new key first in FIELD_ENCRYPTION_KEYS and restart, run this command, then
 
 from django.core.management.base import BaseCommand
 
-from notifications.crypto import reencrypt_all
+from core.crypto import reencrypt_all
 
 
 class Command(BaseCommand):

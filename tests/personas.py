@@ -1,9 +1,10 @@
-"""Personas of the members tests (to be promoted to tests/conftest.py for every app).
+"""The personas every test talks about, loaded by tests/conftest.py (`pytest_plugins`) for the whole suite.
 
 The street: 幸福街道党工委 → 东社区党委 → 东一支部 (branch A) and 西社区党委 → 西一支部 (branch B); each branch
 serves a village community with one grid. `secretary_a` / `secretary_b` are the *users* of the branch secretaries,
 `east_secretary` the user of the east committee's secretary (sees branch A from above), `member_a` / `member_b` are
-*Member* rows of plain members (their `.user` signs in).
+*Member* rows of plain members (their `.user` signs in). `platform_admin` is a superuser, `member_user` a bare
+account, `staff_without_scope` a staff account that manages no organization, `anonymous` a visitor's client.
 """
 
 from types import SimpleNamespace
@@ -12,6 +13,7 @@ import pytest
 
 from members import services
 from members.models import Organization
+from tests.factories import UserFactory
 from tests.members.factories import CommunityFactory, GridFactory, MemberFactory, OrganizationFactory
 
 
@@ -37,7 +39,8 @@ def org_tree(db):
     )
 
 
-def _make_secretary(organization, username: str, name: str, home=None):
+def make_secretary(organization, username: str, name: str, home=None):
+    """A member of `home` (default: the organization itself) made the organization's secretary; returns the user."""
     member = MemberFactory(user__username=username, name=name, organization=home or organization)
     services.organization_update(
         organization=organization,
@@ -52,18 +55,18 @@ def _make_secretary(organization, username: str, name: str, home=None):
 
 @pytest.fixture
 def secretary_a(org_tree):
-    return _make_secretary(org_tree.branch_a, "secretary_a", "王书记")
+    return make_secretary(org_tree.branch_a, "secretary_a", "王书记")
 
 
 @pytest.fixture
 def secretary_b(org_tree):
-    return _make_secretary(org_tree.branch_b, "secretary_b", "赵书记")
+    return make_secretary(org_tree.branch_b, "secretary_b", "赵书记")
 
 
 @pytest.fixture
 def east_secretary(org_tree):
     """Secretary of 东社区党委 (a member of branch A): sees branch A's subtree from above, not the west."""
-    return _make_secretary(org_tree.east, "east_secretary", "钱书记", home=org_tree.branch_a)
+    return make_secretary(org_tree.east, "east_secretary", "钱书记", home=org_tree.branch_a)
 
 
 @pytest.fixture
@@ -79,6 +82,19 @@ def member_b(org_tree):
 @pytest.fixture
 def staff_without_scope(db):
     """A staff account that manages no organization: the admin lets it in, the members app shows it nothing."""
-    from tests.factories import UserFactory
-
     return UserFactory(username="staff_only", is_staff=True)
+
+
+@pytest.fixture
+def platform_admin(db):
+    return UserFactory(username="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def member_user(db):
+    return UserFactory(username="member")
+
+
+@pytest.fixture
+def anonymous(client):
+    return client

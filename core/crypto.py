@@ -1,7 +1,7 @@
 """Encryption at rest for personal data (phone numbers, ID numbers, sensitive tags).
 
-It lives in the lowest app because both notifications (a resident's phone for SMS) and every app above it store
-such data. Values are encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under `FIELD_ENCRYPTION_KEYS`, a list whose
+Shared infrastructure (core): notifications (a resident's phone for SMS) and every app above it store such data.
+Values are encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under `FIELD_ENCRYPTION_KEYS`, a list whose
 first key encrypts and all keys decrypt — so a key is rotated by putting a new key first, re-saving the
 rows and then removing the old key. Exact-match lookup uses a separate keyed HMAC column (`blind_index`),
 because equal plaintexts give different ciphertexts.

@@ -1,0 +1,100 @@
+"""The member portal's pages that show more than one app: the site composes them from each app's selectors.
+
+/me/ (the member with their stars, the residents' and their own feedback, their plan tasks), the service-record
+certificate (with the current stars) for the member and for a secretary, and the member's data download (each app's
+sections). The members app keeps its own pages (members/views.py); volunteer_platform/urls.py serves both under the
+"members" namespace.
+"""
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from audit.models import AuditEvent
+from audit.services import audit_record
+from core.times import local_iso
+from incentives import selectors as incentive_selectors
+from members import availability
+from members import selectors as member_selectors
+from members.certificate import certificate_for, content_disposition, render_pdf
+from members.member_cache import member_page
+from members.models import Member
+
+from . import selectors
+
+
+def _own_member(request, *, full: bool = False) -> Member:
+    """The signed-in user's member record; 404 for an account without one (a resident, a platform admin)."""
+    find = member_selectors.member_profile_for if full else member_selectors.member_for
+    member = find(request.user)
+    if member is None:
+        raise Http404(_("您的账号没有关联党员信息。"))
+    return member
+
+
+@login_required
+@require_GET
+@member_page
+def me(request):
+    member = _own_member(request, full=True)
+    context = {
+        "member": member,
+        "residence": member.active_residences[0] if member.active_residences else None,
+        "availability": availability.grid(member.availability),
+        "periods": [label for _code, label in availability.PERIODS],
+        "total_hours": member_selectors.counted_hours(member),
+        "stars": incentive_selectors.star_standing(member),
+        "feedback": selectors.member_feedback(member),
+        "tasks": selectors.own_tasks(request.user),
+    }
+    return render(request, "members/me.html", context)
+
+
+def _certificate_response(member: Member, handler) -> HttpResponse:
+    certificate = certificate_for(member, handler=handler, stars=incentive_selectors.star_standing(member).stars)
+    response = HttpResponse(render_pdf(certificate), content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition(certificate)
+    return response
+
+
+@never_cache
+@login_required
+@require_GET
+def me_certificate(request):
+    return _certificate_response(_own_member(request), request.user)
+
+
+@never_cache
+@login_required
+@require_GET
+def member_certificate(request, volunteer_number: str):
+    """A secretary prints a member's certificate (their scope only: 404 outside it); the print is audited."""
+    member = member_selectors.certificate_member(request.user, volunteer_number)
+    if member is None:
+        raise Http404(_("找不到该党员。"))
+    audit_record(action=AuditEvent.Action.EXPORT, request=request, obj=member, detail={"kind": "certificate"})
+    return _certificate_response(member, request.user)
+
+
+@login_required
+@require_GET
+@never_cache
+def me_data_download(request):
+    """The member's own data as JSON (PIPL art. 45), every app's part, every full value included; audited."""
+    member = _own_member(request)
+    data = {
+        "generated_at": local_iso(timezone.now()),
+        **member_selectors.personal_data(member),
+        **selectors.personal_data_sections(member),
+    }
+    payload = json.dumps(data, ensure_ascii=False, indent=2)
+    audit_record(action=AuditEvent.Action.EXPORT, request=request, obj=member, detail={"kind": "personal_data"})
+    response = HttpResponse(payload, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="personal-data-{member.volunteer_number}.json"'
+    return response
