@@ -1,4 +1,4 @@
-"""Retention: residents' personal data of long-finished wishes is erased; anonymous figures stay; tasks are thin."""
+"""Retention: residents' personal data of long-finished wishes is erased; anonymous figures stay."""
 
 from datetime import timedelta
 
@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from demands import services, tasks
+from demands import services
 from demands.models import MicroWish, WishPhoto
-from tests.demands.factories import fulfil, jpeg_upload, submit_wish, wish_in_state
+from tests.demands.factories import fulfil, jpeg_upload, wish_in_state
 
 pytestmark = pytest.mark.django_db
 
@@ -95,19 +95,3 @@ def test_no_trace_of_the_phone_is_left_in_the_row(org_tree, secretary_a):
             [wish.pk],
         )
         assert cursor.fetchone() == ("", "", "", "", "")
-
-
-def test_tasks_call_the_services(org_tree, secretary_a, member_a):
-    published = wish_in_state("published", org_tree.community_a, secretary_a)
-    MicroWish.objects.filter(pk=published.pk).update(claim_deadline=timezone.localdate() - timedelta(days=1))
-    fulfilled = wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_a)
-    MicroWish.objects.filter(pk=fulfilled.pk).update(fulfilled_at=timezone.now() - timedelta(days=20))
-    old = submit_wish(org_tree.community_a)
-    services.wish_withdraw(wish=old)
-    _age(old, 500)
-
-    assert tasks.expire_overdue_wishes.delay().get() == 1
-    assert tasks.remind_feedback.delay().get() == 1
-    assert tasks.auto_close_unconfirmed_wishes.delay().get() == 1
-    assert tasks.purge_wish_contacts.delay().get() == 1
-    assert tasks.expire_overdue_wishes.delay().get() == 0  # twice is harmless
