@@ -27,12 +27,6 @@ def generate_recurring_activities(weeks: int = services.GENERATE_WEEKS) -> int:
 
 
 @shared_task
-def generate_activities(weeks: int = services.GENERATE_WEEKS) -> int:
-    """The name before Step 7, kept so that a task already queued under it still runs."""
-    return services.activities_generate_all(weeks=weeks)
-
-
-@shared_task
 def plan_activity_surveys() -> int:
     return services.activity_surveys_plan()
 

@@ -1,7 +1,8 @@
 """Recurring projects and standing posts: activities generated ahead without duplicates; claimers signed up, their
-skipped dates and their leaving; a post's places."""
+skipped dates and their leaving; a post's places. The clock stands at a Thursday noon (tests/conftest.py), so the
+dates generated are known exactly, whatever day the suite runs on."""
 
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -13,6 +14,11 @@ from tests.members.factories import MemberFactory
 from tests.projects.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _thursday(clock):
+    assert timezone.localtime(clock.now).isoformat() == "2026-12-10T12:00:00+08:00"
 
 
 @pytest.fixture
@@ -41,10 +47,8 @@ def test_weekly_generation_covers_eight_weeks_once(weekly):
 
     starts = [timezone.localtime(a.starts_at) for a in created]
     assert all(s.weekday() == 2 and s.time() == time(14, 0) for s in starts)
-    expected = [
-        d for d in _future_dates(2) if timezone.make_aware(timezone.datetime.combine(d, time(14))) > timezone.now()
-    ]
-    assert [s.date() for s in starts] == expected
+    wednesdays = [date(2026, 12, 16) + timedelta(weeks=i) for i in range(8)]  # 12-16 … 2027-02-03
+    assert [s.date() for s in starts] == wednesdays == _future_dates(2)
     assert all(a.capacity == 12 and a.ends_at - a.starts_at == timedelta(hours=2) for a in created)
     assert all(a.checkin_code.isdigit() and len(a.checkin_code) == 6 for a in created)
     assert Activity.objects.filter(project=weekly).count() == len(created)
@@ -61,10 +65,10 @@ def test_monthly_generation_takes_the_nth_weekday(org_tree):
         recurrence_capacity=20,
     )
     created = services.activities_generate(project=project, weeks=13)
-    assert len(created) in (2, 3, 4)
-    for activity in created:
-        day = timezone.localtime(activity.starts_at).date()
-        assert day.weekday() == 5 and 8 <= day.day <= 14  # the second Saturday
+    # The second Saturdays within 13 weeks of Thursday 2026-12-10 (up to 2027-03-10).
+    assert [timezone.localtime(a.starts_at) for a in created] == [
+        timezone.make_aware(timezone.datetime(*day, 9, 0)) for day in [(2026, 12, 12), (2027, 1, 9), (2027, 2, 13)]
+    ]
 
 
 def test_drafts_and_one_off_projects_generate_nothing(org_tree):
@@ -175,8 +179,9 @@ def test_a_full_activity_waitlists_the_claimer_and_says_so(post, member_a, org_t
         services.signup_create(activity=activity, member=other)
     result = services.post_claim(post=post, member=member_a)
     assert [a.pk for a, _why in result.missed] == [activity.pk]
-    # The full week is waitlisted (on some days the claim also signs up for the following week, which has seats).
+    # The full week is waitlisted; the claim also signs up for the following week, which has seats.
     assert SignUp.objects.get(claim=result.claim, activity=activity).status == "waitlisted"
+    assert SignUp.objects.filter(claim=result.claim, status="confirmed").count() == 1
 
 
 def test_a_post_on_the_rules_slot_shares_its_activity(weekly, member_a):
@@ -188,9 +193,9 @@ def test_a_post_on_the_rules_slot_shares_its_activity(weekly, member_a):
 
 
 def test_the_task_generates_for_every_recurring_project_once(weekly, post, org_tree):
-    from projects.tasks import generate_activities
+    from projects.tasks import generate_recurring_activities
 
     ProjectFactory(organization=org_tree.branch_a)  # one-off: nothing to generate
-    first = generate_activities.delay(weeks=2).get()
+    first = generate_recurring_activities.delay(weeks=2).get()
     assert first == Activity.objects.count() > 0
-    assert generate_activities.delay(weeks=2).get() == 0
+    assert generate_recurring_activities.delay(weeks=2).get() == 0

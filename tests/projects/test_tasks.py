@@ -165,7 +165,6 @@ def test_cancellation_notices_have_the_activity_reminder_kind(activity_a, member
     assert notice.kind == "activity_reminder"
 
 
-def test_generate_recurring_activities_is_registered_and_the_old_name_kept(db):
+def test_generate_recurring_activities_is_registered(db):
     assert tasks.generate_recurring_activities.name == "projects.tasks.generate_recurring_activities"
-    assert tasks.generate_activities.name == "projects.tasks.generate_activities"
     assert tasks.generate_recurring_activities.delay(weeks=2).get() == 0
