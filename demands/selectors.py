@@ -30,7 +30,6 @@ from .models import (
     Pairing,
     PairingVisit,
     ServiceOffer,
-    WishCategory,
     WishEvent,
     WishPhoto,
 )
@@ -75,10 +74,6 @@ def secretary_users(community: Community) -> list:
 # --- Public pages -----------------------------------------------------------------------------------------------
 
 
-def active_categories() -> QuerySet[WishCategory]:
-    return WishCategory.objects.filter(active=True)
-
-
 def wall(*, community=None, grid=None, category=None, target_group: str = "", search: str = "") -> QuerySet[MicroWish]:
     """Published wishes on the wall (not those waiting for an offering member), newest first, one query."""
     qs = MicroWish.objects.filter(state=MicroWish.State.PUBLISHED, offer_pending=False).select_related(
@@ -104,14 +99,6 @@ def public_wish(pk: int) -> MicroWish | None:
         .select_related("category", "community", "grid", "claimed_by", "claimed_team", "offer__member")
         .prefetch_related("photos")
         .first()
-    )
-
-
-def wish_counts() -> dict:
-    """Figures for the wall's header: how many wishes wait, and how many came true."""
-    return MicroWish.objects.aggregate(
-        waiting=Count("pk", filter=Q(state=MicroWish.State.PUBLISHED, offer_pending=False)),
-        fulfilled=Count("pk", filter=Q(state__in=[MicroWish.State.CONFIRMED, MicroWish.State.CLOSED])),
     )
 
 
