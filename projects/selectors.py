@@ -67,14 +67,6 @@ def visible_activities(user, *, queryset: QuerySet[Activity] | None = None) -> Q
     return _scoped(Activity.objects.all() if queryset is None else queryset, user, "project__organization")
 
 
-def visible_signups(user, *, queryset: QuerySet[SignUp] | None = None) -> QuerySet[SignUp]:
-    return _scoped(SignUp.objects.all() if queryset is None else queryset, user, "activity__project__organization")
-
-
-def visible_posts(user, *, queryset: QuerySet[Post] | None = None) -> QuerySet[Post]:
-    return _scoped(Post.objects.all() if queryset is None else queryset, user, "project__organization")
-
-
 def visible_post_claims(user, *, queryset: QuerySet[PostClaim] | None = None) -> QuerySet[PostClaim]:
     return _scoped(PostClaim.objects.all() if queryset is None else queryset, user, "post__project__organization")
 
