@@ -76,16 +76,6 @@ def visible_sessions(user, *, queryset: QuerySet[TrainingSession] | None = None)
     return qs.filter(organizer__in=visible_organizations(user))
 
 
-def visible_enrollments(user, *, queryset: QuerySet[Enrollment] | None = None) -> QuerySet[Enrollment]:
-    qs = Enrollment.objects.all() if queryset is None else queryset
-    if _sees_nothing(user):
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    organizations = visible_organizations(user)
-    return qs.filter(Q(session__organizer__in=organizations) | Q(member__organization__in=organizations))
-
-
 def visible_training_records(user, *, queryset: QuerySet[TrainingRecord] | None = None) -> QuerySet[TrainingRecord]:
     """Records of members in scope, and records of sessions organised in scope."""
     qs = TrainingRecord.objects.all() if queryset is None else queryset
