@@ -45,7 +45,7 @@ def xlsx_cells(sheet, values: Iterable) -> list:
     values after it. Control characters an .xlsx cannot hold (openpyxl refuses them) are dropped, so a stray one in
     a stored name cannot break an export.
     """
-    cells = []
+    cells: list[object] = []
     for value in values:
         if value is None:
             cells.append(None)

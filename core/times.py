@@ -8,6 +8,7 @@ one exception: it keeps UTC with a `Z`, which each calendar shows in its own zon
 """
 
 from datetime import date, datetime
+from typing import overload
 
 from django.utils import timezone
 
@@ -16,6 +17,10 @@ MINUTE = "%Y-%m-%d %H:%M"
 SECOND = "%Y-%m-%d %H:%M:%S"
 
 
+@overload
+def local(value: datetime) -> datetime: ...
+@overload
+def local(value: None) -> None: ...
 def local(value: datetime | None) -> datetime | None:
     """`value` in the site's time zone; None stays None, and a naive datetime is taken as already local."""
     if value is None or timezone.is_naive(value):

@@ -60,8 +60,9 @@ OFFERS = [
 
 @transaction.atomic
 def seed(*, stdout=None) -> None:
-    communities = Community.objects.select_related("organization__secretary__user").order_by("pk")
-    communities = list(communities[:DEMO_COMMUNITIES])
+    communities = list(
+        Community.objects.select_related("organization__secretary__user").order_by("pk")[:DEMO_COMMUNITIES]
+    )
     wishes = households = 0
     for index, community in enumerate(communities):
         secretary = _secretary(community)
@@ -94,7 +95,7 @@ def _members(community: Community, *, exclude) -> list[Member]:
 
 def _token(wish: MicroWish) -> str:
     sms = Notification.objects.filter(template="demands_fulfilled", context__code=wish.tracking_code).order_by("-pk")
-    return sms.first().context["link"].rstrip("/").rsplit("/", 1)[1]
+    return sms[0].context["link"].rstrip("/").rsplit("/", 1)[1]
 
 
 def _wish(community, spec, secretary, members, *, phone: str, resident: str) -> bool:

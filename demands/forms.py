@@ -2,6 +2,7 @@
 data to `demands.services`, which check again inside the transaction."""
 
 from decimal import Decimal
+from typing import cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -11,9 +12,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import GuardedForm, GuardedModelForm
+from core.params import parse_id
 from members.models import Community, Grid, Team
 from members.validators import normalize_mobile
-from notifications.params import parse_id
 
 from . import services
 from .models import (
@@ -270,8 +271,8 @@ class ReviewForm(GuardedForm):
 
     def __init__(self, *args, wish: MicroWish, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["category"].queryset = WishCategory.objects.all()
-        self.fields["grid"].queryset = Grid.objects.filter(community=wish.community_id)
+        cast(forms.ModelChoiceField, self.fields["category"]).queryset = WishCategory.objects.all()
+        cast(forms.ModelChoiceField, self.fields["grid"]).queryset = Grid.objects.filter(community=wish.community_id)
         if not self.is_bound:
             self.initial.update(
                 public_title=wish.public_title,
@@ -403,9 +404,9 @@ class OfferForm(PlainTextMixin, GuardedForm):
 
     def __init__(self, *args, member, offer: ServiceOffer | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["category"].queryset = WishCategory.objects.filter(active=True)
-        self.fields["community"].queryset = Community.objects.order_by("name")
-        self.fields["team"].queryset = Team.objects.filter(leader=member)
+        cast(forms.ModelChoiceField, self.fields["category"]).queryset = WishCategory.objects.filter(active=True)
+        cast(forms.ModelChoiceField, self.fields["community"]).queryset = Community.objects.order_by("name")
+        cast(forms.ModelChoiceField, self.fields["team"]).queryset = Team.objects.filter(leader=member)
         if offer is not None and not self.is_bound:
             self.initial.update(
                 title=offer.title,

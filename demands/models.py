@@ -127,7 +127,7 @@ class ServiceOffer(models.Model):
 
     @property
     def provider_public_name(self) -> str:
-        return self.team.name if self.team_id else self.member.public_name
+        return self.team.name if self.team is not None else self.member.public_name
 
 
 class MicroWish(models.Model):

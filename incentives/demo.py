@@ -153,7 +153,8 @@ def _finished_rating_periods() -> int:
             services.rating_run_compute(run=run)
             # Demo history: the 公示 ran in the days after the period.
             run = services.rating_run_publish(run=run, actor=None, publicity_ends_on=run.period_end + timedelta(days=5))
-        if run.status == RatingRun.Status.PUBLICITY and timezone.localdate() > run.publicity_ends_on:
+        ends_on = run.publicity_ends_on
+        if run.status == RatingRun.Status.PUBLICITY and ends_on is not None and timezone.localdate() > ends_on:
             services.rating_run_finalize(run=run, actor=None)
         count += 1
     return count

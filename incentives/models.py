@@ -557,6 +557,7 @@ class StarRating(models.Model):
     """A member's stars in one run, with the value and the thresholds they came from."""
 
     Status = RatingStatus
+    can_object: bool  # set by the 公示 page (incentives.views) on the member's own rating, not a column
 
     run = models.ForeignKey(RatingRun, verbose_name=_("星级评定"), on_delete=models.CASCADE, related_name="ratings")
     member = models.ForeignKey(Member, verbose_name=_("党员"), on_delete=models.PROTECT, related_name="star_ratings")

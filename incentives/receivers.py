@@ -1,9 +1,9 @@
 """The member portal's page cache follows this app's rows (connected in apps.IncentivesConfig.ready; see
-members/member_cache.py): /me/points/ shows the member's balance, ledger, redemptions, star ratings with their
+core/member_cache.py): /me/points/ shows the member's balance, ledger, redemptions, star ratings with their
 objections, and commendations, and /me/ the current stars; the names of rules, catalogue items, rating runs and
 schemes appear on every member's page. The services' bulk writes of ratings call the cache themselves."""
 
-from members import member_cache
+from core import member_cache
 
 from .models import (
     CatalogueItem,
@@ -19,7 +19,7 @@ from .models import (
     StarScheme,
 )
 
-for model in (LedgerEntry, PointsBalance, IncentiveProfile, Redemption, StarRating, Objection, Commendation):
-    member_cache.watch(model, member="member")
-for model in (Rule, CatalogueItem, RatingRun, StarScheme):
-    member_cache.watch(model, everyone=True)
+for own in (LedgerEntry, PointsBalance, IncentiveProfile, Redemption, StarRating, Objection, Commendation):
+    member_cache.watch(own, member="member")
+for shared in (Rule, CatalogueItem, RatingRun, StarScheme):
+    member_cache.watch(shared, everyone=True)

@@ -15,6 +15,7 @@ Repairs go through the services and never edit the ledger: missing, correcting o
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from functools import partial
 
 from django.db.models import Count, Min, Q, Sum
 from django.utils.translation import gettext as _
@@ -61,7 +62,7 @@ def balance_disagreements(member_ids: Sequence[int], members: dict[int, Member])
                 found=text % dict(zip(("balance", "earned", "debt"), have, strict=True)),
                 cause=_("缓存的余额与积分明细合计不一致（余额被绕过服务修改）"),
                 member_id=member_id,
-                fix=lambda member_id=member_id: services.balance_recompute(member_id=member_id),
+                fix=partial(services.balance_recompute, member_id=member_id),
             )
         )
     return found
@@ -136,7 +137,7 @@ def points_disagreements(
                 found=_("%(points)d 分") % {"points": have},
                 cause=cause,
                 member_id=source.member_id,
-                fix=lambda source=source: services.points_source_sync(source=source),
+                fix=partial(services.points_source_sync, source=source),
             )
         )
     for key, row in sorted(groups.items()):
@@ -152,8 +153,12 @@ def points_disagreements(
                 found=_("%(points)d 分") % {"points": row["earned"]},
                 cause=_("积分明细找不到对应的来源（记录、培训、心愿或表彰）"),
                 member_id=member_id,
-                fix=lambda member_id=member_id, rule_code=rule_code, ref=ref: services.ledger_entries_reverse(
-                    member_id=member_id, rule=rule_code, source_ref=ref, reason=_("对账：积分明细没有对应的来源")
+                fix=partial(
+                    services.ledger_entries_reverse,
+                    member_id=member_id,
+                    rule=rule_code,
+                    source_ref=ref,
+                    reason=_("对账：积分明细没有对应的来源"),
                 ),
             )
         )
@@ -192,7 +197,7 @@ def rating_disagreements(member_ids: Sequence[int], members: dict[int, Member]) 
                     member_id=rating.member_id,
                     fix=None
                     if rating.status == StarRating.Status.FINAL
-                    else (lambda member_id=rating.member_id: services.member_ratings_refresh(member_id=member_id)),
+                    else partial(services.member_ratings_refresh, member_id=rating.member_id),
                 )
             )
         elif live != rating.basis_value:
@@ -207,9 +212,7 @@ def rating_disagreements(member_ids: Sequence[int], members: dict[int, Member]) 
                     if final
                     else _("评定数值未随服务记录或积分更新"),
                     member_id=rating.member_id,
-                    fix=None
-                    if final
-                    else (lambda member_id=rating.member_id: services.member_ratings_refresh(member_id=member_id)),
+                    fix=None if final else partial(services.member_ratings_refresh, member_id=rating.member_id),
                 )
             )
     return found

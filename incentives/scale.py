@@ -10,6 +10,8 @@ PointsBalance holds the sum (balance = earned total, nothing spent or owed), so 
 district in agreement and the ledger's invariants hold as `_append` keeps them.
 """
 
+from typing import Any
+
 from django.db import connection
 
 from .models import Rule
@@ -17,7 +19,7 @@ from .models import Rule
 
 def seed(*, branch_ids: list[int]) -> int:
     rule = Rule.objects.get(code=Rule.Code.SERVICE_HOUR)
-    params = {
+    params: dict[str, Any] = {
         "branches": branch_ids,
         "rule": rule.pk,
         "points": rule.points,

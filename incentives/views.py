@@ -14,10 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.member_cache import member_page
 from core.page_params import page_number
 from members import decorators as members_decorators
 from members import selectors as members_selectors
-from members.member_cache import member_page
 from members.models import Member, Organization
 
 from . import selectors, services
@@ -69,6 +69,7 @@ def _can_object(rating: StarRating, today: date) -> bool:
     """A member objects to their own rating during its 公示, one objection waiting at a time."""
     return (
         rating.status == StarRating.Status.PUBLICITY
+        and rating.run.publicity_ends_on is not None
         and today <= rating.run.publicity_ends_on
         and not any(o.outcome == o.Outcome.PENDING for o in rating.objections.all())
     )

@@ -12,8 +12,10 @@ Other apps' admins reuse `ScopedAdminMixin` with their own selector.
 """
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -96,6 +98,12 @@ def is_scoped_staff(request) -> bool:
     return cache["is_org_admin"]
 
 
+if TYPE_CHECKING:  # the mixins below are only ever mixed into these
+    _AdminBase = admin.ModelAdmin
+else:
+    _AdminBase = object
+
+
 class ScopedChoicesMixin:
     """Foreign-key and many-to-many choices limited to the user's scope (`CHOICE_SCOPES`)."""
 
@@ -121,7 +129,7 @@ class ScopedChoicesMixin:
         return super().formfield_for_manytomany(db_field, request, **self._scoped_choices(db_field, request, kwargs))
 
 
-class ScopedAdminMixin(ScopedChoicesMixin):
+class ScopedAdminMixin(ScopedChoicesMixin, _AdminBase):
     """Rows, choices and permissions from `members.selectors`; out-of-scope objects answer 404.
 
     `scope` is the selector of the model's own rows (None: a shared catalogue every scoped user sees).
@@ -130,7 +138,7 @@ class ScopedAdminMixin(ScopedChoicesMixin):
 
     scope: Callable[..., QuerySet] | None = None
     scoped_delete = False
-    form = GuardedModelForm  # text fields refuse control characters (core/forms.py); custom forms inherit it too
+    form: Any = GuardedModelForm  # text fields refuse control characters (core/forms.py); custom forms inherit it too
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -205,7 +213,7 @@ class ScopedAdminMixin(ScopedChoicesMixin):
             "queryset": queryset,
             "form": form,
             "action": action,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/members/action_form.html", context)
 
@@ -230,7 +238,7 @@ class ScopedHistoryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 class ScopedInlineMixin(ScopedChoicesMixin):
     """An inline follows its parent admin's permissions (secretaries have no Django model permissions)."""
 
-    form = GuardedModelForm  # as ScopedAdminMixin
+    form: Any = GuardedModelForm  # as ScopedAdminMixin
 
     def has_view_permission(self, request, obj=None):
         return is_scoped_staff(request)

@@ -26,7 +26,7 @@ PERIODS = (("am", _("上午")), ("pm", _("下午")), ("eve", _("晚上")))
 
 SLOTS: tuple[str, ...] = tuple(f"{day}-{period}" for day, _d in DAYS for period, _p in PERIODS)
 # Lazy, so each label follows the language of the request (an f-string here would freeze the language at import).
-SLOT_CHOICES: tuple[tuple[str, Promise], ...] = tuple(
+SLOT_CHOICES: tuple[tuple[str, Promise | str], ...] = tuple(
     (f"{day}-{period}", format_lazy(_("{day}{period}"), day=day_label, period=period_label))
     for day, day_label in DAYS
     for period, period_label in PERIODS
@@ -56,7 +56,7 @@ def available_in(queryset: QuerySet, slot: str) -> QuerySet:
     return queryset.alias(_slot_bit=F("availability").bitand(bit)).filter(_slot_bit=bit)
 
 
-def grid(mask: int) -> list[tuple[str, list[bool]]]:
+def grid(mask: int) -> list[tuple[Promise | str, list[bool]]]:
     """The week as rows for a table: (day label, [morning, afternoon, evening] free or not)."""
     slots = [bool(mask & (1 << i)) for i in range(len(SLOTS))]
     width = len(PERIODS)

@@ -9,6 +9,7 @@ the members app's own check: the yearly summary (ServiceYear) that the dashboard
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 from django.db.models import QuerySet
 from django.db.models.functions import ExtractYear
@@ -103,9 +104,7 @@ def service_year_disagreements(member_ids: Sequence[int], members: dict[int, Mem
                 ),
                 cause=_("年度汇总与服务记录不一致（记录被绕过服务修改，或汇总未随之更新）"),
                 member_id=member_id,
-                fix=lambda member_id=member_id, year=year: services.service_years_refresh(
-                    member_id=member_id, years=[year]
-                ),
+                fix=partial(services.service_years_refresh, member_id=member_id, years=[year]),
             )
         )
     return found

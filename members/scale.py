@@ -21,6 +21,7 @@ Functions take plain counts and return what the next part needs; they do not com
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -68,8 +69,8 @@ def seed_tree(*, name: str, streets: int, communities: int, branches: int, grids
             for n in range(1, count + 1)
         ]
         Organization.objects.bulk_create(children)
-        for child in children:
-            child.path = f"{child.parent.path}{child.pk:06d}."
+        for child, parent in zip(children, (parent for parent in parents for _n in range(count)), strict=True):
+            child.path = f"{parent.path}{child.pk:06d}."
         Organization.objects.bulk_update(children, ["path"], batch_size=2000)
         return children
 
@@ -128,7 +129,7 @@ def seed_members(*, tree: Tree, count: int, password_hash: str) -> int:
     this_year = timezone.localdate().year
     skills = [Tag.objects.get_or_create(kind=Tag.Kind.SKILL, name=n)[0].pk for n in SKILLS]
     interests = [Tag.objects.get_or_create(kind=Tag.Kind.INTEREST, name=n)[0].pk for n in INTERESTS]
-    params = {
+    params: dict[str, Any] = {
         "password": password_hash,
         "prefix": prefix,
         "first": first,

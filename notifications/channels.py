@@ -34,7 +34,7 @@ def send_inapp(notification: Notification, message: RenderedMessage) -> None:
 
 def send_email(notification: Notification, message: RenderedMessage) -> None:
     address = notification.recipient_email
-    if not address and notification.recipient_user_id:
+    if not address and notification.recipient_user is not None:
         address = notification.recipient_user.email
     if not address:
         raise PermanentChannelError("收件人没有邮箱地址")

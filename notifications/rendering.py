@@ -7,7 +7,8 @@ rendered without HTML escaping (an email body is not HTML); a page that shows th
 import re
 from dataclasses import dataclass
 
-from django.template import Context, TemplateDoesNotExist, engines
+from django.template import Context, Template, TemplateDoesNotExist, engines
+from django.template.backends.django import DjangoTemplates
 from django.utils import translation
 
 from .models import Notification
@@ -28,8 +29,10 @@ class RenderedMessage:
     body: str
 
 
-def _template(key: str, part: str):
-    return engines["django"].engine.get_template(f"notifications/{key}/{part}")
+def _template(key: str, part: str) -> Template:
+    engine = engines["django"]
+    assert isinstance(engine, DjangoTemplates)  # settings.TEMPLATES names the Django backend "django"
+    return engine.engine.get_template(f"notifications/{key}/{part}")
 
 
 def check_templates(*, template: str, channel: str) -> None:

@@ -242,7 +242,7 @@ def _past(project: ServiceProject, spec: Spec, members: list[Member], actor) -> 
             )
             for i, member in enumerate(members)
         ]
-        marks = {
+        marks: dict[int, tuple[str, object]] = {
             s.pk: (SignUp.Status.NO_SHOW if s.checked_in_at is None else SignUp.Status.ATTENDED, None) for s in signups
         }
         services.attendance_submit(activity=activity, marks=marks, actor=actor)

@@ -114,6 +114,9 @@ class ServiceProject(models.Model):
 
     Status = ProjectStatus
     Mode = ServiceMode
+    # Set by projects.selectors.project_list on the rows it returns (not columns).
+    next_starts_at: datetime | None
+    next_taken: int | None
     Recurrence = Recurrence
 
     slug = models.SlugField(
@@ -369,6 +372,7 @@ class Activity(models.Model):
     """活动: one occurrence of a project, with seats, a sign-up window, a cancellation cut-off and a check-in code."""
 
     Status = ActivityStatus
+    confirmed_count: int  # annotated by projects.selectors (with_counts), not a column
 
     project = models.ForeignKey(
         ServiceProject, verbose_name=_("服务项目"), on_delete=models.PROTECT, related_name="activities"
@@ -470,7 +474,7 @@ class Activity(models.Model):
     def phase_changes_at(self, now: datetime) -> datetime | None:
         """The next moment after `now` at which `phase` changes by the clock alone (sign-up opens or closes, the start,
         the end), or None when the clock changes nothing any more. Seats, cancellations and edits change it through
-        the services, which announce it; this bounds how long a rendered page stays true (members/public_cache.py)."""
+        the services, which announce it; this bounds how long a rendered page stays true (core/public_cache.py)."""
         if self.status == ActivityStatus.CANCELLED:
             return None
         moments = (self.signup_opens_at, self.signup_closes_at, self.starts_at, self.ends_at)
@@ -497,6 +501,10 @@ class SignUp(models.Model):
     """报名: a member's place in an activity (a team leader's sign-up makes one row per team member, with `team`)."""
 
     Status = SignUpStatus
+    # Set by the attendance sheet (projects.views) on the rows it draws, not columns.
+    default_hours: Decimal
+    posted_mark: str | None
+    posted_hours: str | None
 
     # A member has at most one of these per activity.
     ACTIVE_STATUSES = (Status.CONFIRMED, Status.WAITLISTED, Status.ATTENDED, Status.NO_SHOW)

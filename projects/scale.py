@@ -18,6 +18,8 @@ Set-based SQL with every constraint in place; what it writes is what the service
 `seed` returns the counts it wrote.
 """
 
+from typing import Any
+
 from django.db import connection
 
 from .models import ProjectCategory, TargetGroup, target_groups_mask
@@ -59,7 +61,7 @@ def _h(salt: str, expr: str) -> str:
 
 def seed(*, branch_ids: list[int], projects: int, activities_per_project: int) -> dict[str, int]:
     categories = {c.name: c.pk for c in ProjectCategory.objects.all()}
-    params = {
+    params: dict[str, Any] = {
         "branches": branch_ids,
         "projects": projects,
         "per": activities_per_project,

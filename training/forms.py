@@ -87,7 +87,9 @@ class AttendanceForm(GuardedForm):
     def __init__(self, *args, enrollments: list[Enrollment], **kwargs):
         super().__init__(*args, **kwargs)
         self.enrollments = enrollments
-        self.fields["attended"].choices = [(e.member_id, e.member.name) for e in enrollments]
+        attended = self.fields["attended"]
+        assert isinstance(attended, forms.MultipleChoiceField)
+        attended.choices = [(e.member_id, e.member.name) for e in enrollments]
         if not self.is_bound:
             self.initial["attended"] = [e.member_id for e in enrollments if e.status == Enrollment.Status.ATTENDED]
 
@@ -100,7 +102,7 @@ class AttendanceForm(GuardedForm):
 class CompletionFilterForm(GuardedForm):
     """Which organization and year the completion report shows (GET)."""
 
-    organization = forms.ModelChoiceField(label=_("党组织"), queryset=None, required=False)
+    organization: forms.ModelChoiceField = forms.ModelChoiceField(label=_("党组织"), queryset=None, required=False)
     year = forms.IntegerField(label=_("年度"), min_value=2000, max_value=2100, required=False)
 
     def __init__(self, *args, organizations, **kwargs):

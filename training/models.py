@@ -109,6 +109,7 @@ class TrainingSession(models.Model):
     """培训场次: one sitting of a course, organised by an organization, with a fixed number of seats."""
 
     Status = SessionStatus
+    taken: int  # annotated by training.selectors, not a column
 
     course = models.ForeignKey(Course, verbose_name=_("培训课程"), on_delete=models.PROTECT, related_name="sessions")
     starts_at = models.DateTimeField(_("开始时间"))
@@ -321,7 +322,7 @@ class AnnualRequirement(models.Model):
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     # Course type → the field holding its minimum.
-    TYPE_FIELDS = {
+    TYPE_FIELDS: dict[str, str] = {
         CourseType.THEORY: "theory_hours",
         CourseType.POST: "post_hours",
         CourseType.BUSINESS: "business_hours",

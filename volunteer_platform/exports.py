@@ -125,7 +125,7 @@ def build(kind: str, organization, period: selectors.Period) -> bytes:
         return _sheet(title, header, rows)
     # training: the training app's own completion report, for the year of the period's end
     report = selectors.completion_by_branch(organization, period.end.year)
-    rows = (
+    training_rows = (
         (
             row.organization.name,
             row.requirement.total_hours if row.requirement else None,
@@ -146,4 +146,4 @@ def build(kind: str, organization, period: selectors.Period) -> bytes:
         _("培训学时"),
         _("人均学时"),
     ]
-    return _sheet(title, header, rows)
+    return _sheet(title, header, training_rows)

@@ -80,6 +80,7 @@ class Task(models.Model):
 
     Status = TaskStatus
     OPEN_STATUSES = (Status.TODO, Status.IN_PROGRESS)
+    plan_visible: bool  # annotated by volunteer_platform.selectors.task_page, not a column
 
     plan = models.ForeignKey(Plan, verbose_name=_("年度规划"), on_delete=models.CASCADE, related_name="tasks")
     title = models.CharField(_("任务"), max_length=100)
@@ -134,9 +135,9 @@ class Task(models.Model):
 
     @property
     def assignee_name(self) -> str:
-        if self.assignee_organization_id:
+        if self.assignee_organization is not None:
             return self.assignee_organization.name
-        return self.assignee_member.name if self.assignee_member_id else ""
+        return self.assignee_member.name if self.assignee_member is not None else ""
 
     def is_overdue(self, today) -> bool:
         return self.status in self.OPEN_STATUSES and self.due_on < today

@@ -87,7 +87,11 @@ def dashboard_disagreements(organization: Organization) -> list[Disagreement]:
         )
     snapshot = selectors.dashboard_snapshot(organization, period)
     # A snapshot is computed every 10 minutes: one older than the last write is expected to differ, not wrong.
-    if snapshot is not None and not selectors.figures_changed_since(snapshot.computed_at):
+    if (
+        snapshot is not None
+        and snapshot.computed_at is not None
+        and not selectors.figures_changed_since(snapshot.computed_at)
+    ):
         now = selectors.dashboard(organization, period)
         for label, want, have in selectors.dashboard_differences(now, snapshot):
             found.append(

@@ -19,6 +19,7 @@ demo street, which stays beside the district; the platform admin's dashboard cov
 
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
@@ -122,7 +123,7 @@ def seed(*, scale: Scale, password: str, stdout=None) -> dict[str, int]:
     )
     password_hash = make_password(password)
     part("members", lambda: members_scale.seed_members(tree=tree, count=scale.members, password_hash=password_hash))
-    part("secretaries, grid leaders", lambda: members_scale.seed_roles(tree=tree) or 0)
+    part("secretaries, grid leaders", partial(members_scale.seed_roles, tree=tree))
     activity = part(
         "projects, activities",
         lambda: projects_scale.seed(
@@ -138,7 +139,7 @@ def seed(*, scale: Scale, password: str, stdout=None) -> dict[str, int]:
         "ledger",
         lambda: {"ledger entries": incentives_scale.seed(branch_ids=tree.branch_ids)},
     )
-    part("analyze", lambda: _analyze() or 0)
+    part("analyze", _analyze)
     # The dashboard's yearly summary (members.ServiceYear) is rebuilt for the years the records cover, as the
     # periodic rebuild would, so the dashboard reads it at once.
     part("dashboard summary", lambda: _summaries())

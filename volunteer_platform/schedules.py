@@ -174,7 +174,7 @@ def _schedule_objects(schedule: Schedule) -> dict:
         )
         return {"interval": interval}
     fields = {
-        key: schedule.crontab.get(key, "*")
+        key: (schedule.crontab or {}).get(key, "*")
         for key in ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
     }
     # Not unique in the table: several equal rows may exist (the admin can add them), so take the first.

@@ -7,6 +7,7 @@ SMS. With DEBUG off there is no default secret key, so a production start withou
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from csp.constants import NONE, SELF
@@ -246,9 +247,9 @@ if not DEBUG:
 
 # --- Sign-in, headers and audit (Step 9: docs/security.md, items 2, 4 and 8) ------------------------------------
 # Reverse proxies in front of Django that append to X-Forwarded-For; 0 trusts none (REMOTE_ADDR). One answer for
-# the audit trail and for django-axes: audit.net.client_ip.
+# the audit trail and for django-axes: core.net.client_ip.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "audit.net.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.net.client_ip"
 # Lockout: AXES_FAILURE_LIMIT failed sign-ins for one username from one address lock that pair out for
 # AXES_COOLOFF_MINUTES (a new failure during the lockout starts the period again). Phone spellings count as one.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
@@ -300,7 +301,7 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'.")
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "volunteer_platform.observability.RequestIdFilter"}},
@@ -334,7 +335,7 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 # --- Platform ---------------------------------------------------------------------------------------------------
 # The public address, for absolute links in SMS and email sent from Celery tasks (no request at hand there).
 # The deployed revision (e.g. the git commit), if the deploy sets it: the page caches store it with each page and
-# miss after a deploy (members.public_cache.release, which otherwise digests the code and templates).
+# miss after a deploy (core.public_cache.release, which otherwise digests the code and templates).
 RELEASE = env.str("RELEASE", default="")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
 # Micro-wishes (demands): claim deadline, open claims per member, feedback window, residents' contact retention.
@@ -365,6 +366,7 @@ NOTIFICATION_SWEEP_REQUEUE_SECONDS = env.int("NOTIFICATION_SWEEP_REQUEUE_SECONDS
 # MEDIA_STORAGE=s3 puts them on S3-compatible storage (AWS, MinIO, 阿里云 OSS, 腾讯云 COS) so that any number of web
 # and worker machines see the same files.
 MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="local")
+_media_storage: dict[str, Any]
 if MEDIA_STORAGE == "local":
     _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 elif MEDIA_STORAGE == "s3":
