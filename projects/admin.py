@@ -6,6 +6,10 @@ everything under them; out of scope is 404. Every write calls a service; sign-up
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -145,6 +149,7 @@ class ActivityAdmin(ScopedAdminMixin, admin.ModelAdmin):
     inlines = (SignUpInline,)
     actions = ("cancel_selected",)
     autocomplete_fields = ("leader",)
+    change_form_template = "admin/projects/activity/change_form.html"  # adds the "new check-in code" button
 
     def get_queryset(self, request):
         return selectors.with_counts(super().get_queryset(request).select_related("project"))
@@ -200,6 +205,30 @@ class ActivityAdmin(ScopedAdminMixin, admin.ModelAdmin):
             _adopt(obj, services.activity_update(activity=obj, **common))
         else:
             _adopt(obj, services.activity_create(project=data["project"], **common))
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/new-code/",
+                self.admin_site.admin_view(self.new_code_view),
+                name="projects_activity_new_code",
+            ),
+            *super().get_urls(),
+        ]
+
+    def new_code_view(self, request, object_id):
+        """POST: give the activity a new check-in code, for when the old one leaked; the old one stops working."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        activity = self.get_object(request, unquote(object_id))  # 404 when missing or out of scope
+        if not self.has_change_permission(request, activity):
+            raise PermissionDenied
+        activity = services.activity_new_code(activity=activity)
+        # The admin's log row, like a save on this page: the audit trail copies it (audit.middleware).
+        label = str(Activity._meta.get_field("checkin_code").verbose_name)
+        self.log_change(request, activity, [{"changed": {"fields": [label]}}])
+        self.message_user(request, _("已更换签到码，原签到码不能再用于签到。"), messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:projects_activity_change", args=[activity.pk]))
 
     def has_cancel_permission(self, request):
         return is_scoped_staff(request)

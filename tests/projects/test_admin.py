@@ -6,10 +6,12 @@ from io import BytesIO
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from audit.models import AuditEvent
 from incentives.models import LedgerEntry
 from members.models import ServiceRecord
 from projects import services
@@ -202,3 +204,38 @@ def test_capacity_below_the_seats_taken_is_a_form_error(client, org_tree, secret
     assert client.post(url, {**data, "capacity": "3"}).status_code == 302
     activity.refresh_from_db()
     assert activity.capacity == 3
+
+
+def test_a_new_check_in_code_from_the_activity_page(client, org_tree, secretary_a, member_a):
+    activity = ActivityFactory(project__organization=org_tree.branch_a)
+    old = activity.checkin_code
+    client.force_login(secretary_a)
+    page = client.get(reverse("admin:projects_activity_change", args=[activity.pk]))
+    url = reverse("admin:projects_activity_new_code", args=[activity.pk])
+    assert f'action="{url}"' in page.content.decode()
+
+    assert client.get(url).status_code == 405  # a GET (a link, a prefetch) changes nothing
+    activity.refresh_from_db()
+    assert activity.checkin_code == old
+
+    response = client.post(url, follow=True, REMOTE_ADDR="203.0.113.7")
+    activity.refresh_from_db()
+    assert activity.checkin_code != old and len(activity.checkin_code) == 6
+    assert response.redirect_chain[-1][0] == reverse("admin:projects_activity_change", args=[activity.pk])
+    assert "已更换签到码" in response.content.decode()
+    event = AuditEvent.objects.get(action=AuditEvent.Action.ADMIN_CHANGE)
+    assert (event.user, event.ip, event.object_id) == (secretary_a, "203.0.113.7", str(activity.pk))
+
+
+def test_a_new_check_in_code_needs_the_csrf_token_and_the_activity_in_scope(org_tree, secretary_a, secretary_b):
+    activity = ActivityFactory(project__organization=org_tree.branch_a)
+    old = activity.checkin_code
+    url = reverse("admin:projects_activity_new_code", args=[activity.pk])
+    guarded = Client(enforce_csrf_checks=True)
+    guarded.force_login(secretary_a)
+    assert guarded.post(url).status_code == 403
+    other = Client()
+    other.force_login(secretary_b)
+    assert other.post(url).status_code == 404  # another branch's activity: as if missing
+    activity.refresh_from_db()
+    assert activity.checkin_code == old
