@@ -11,8 +11,9 @@ from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.db import models, transaction
 from django.utils import timezone
 
+from core.net import client_ip
+
 from .models import AuditEvent, UserSession
-from .net import client_ip
 
 logger = logging.getLogger("audit")
 
@@ -104,7 +105,7 @@ def audit_record(
 ) -> AuditEvent:
     """Store one event and send it to the logger "audit".
 
-    User, IP (`audit.net.client_ip`), method and path come from `request` unless given; the path is stored
+    User, IP (`core.net.client_ip`), method and path come from `request` unless given; the path is stored
     without its query string (which may hold a searched phone number). Text is cut to the columns' lengths.
     `username` without a user: what was typed at a sign-in, already masked, with `username_hash` (audit.sign_in).
     Invariant: an event is only ever inserted, never changed. No lock: one INSERT.

@@ -1,5 +1,5 @@
 """What a whole-page cache keys a page by: the page's own address and the query parameters its view reads, each in
-one canonical spelling (used by members.public_cache and members.member_cache).
+one canonical spelling (used by core.public_cache and core.member_cache).
 
 Keyed by the whole query string, every parameter made an entry of its own: forty requests to
 `/projects/?utm=<random>` were forty 14 KB entries, and anyone could fill the shared Redis (issue 25). So:
@@ -55,7 +55,7 @@ def page_number(value: str) -> str | None:
     raise NotCacheable
 
 
-_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits, small enough for a BIGINT (as notifications.params.parse_id)
+_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits, small enough for a BIGINT (as core.params.parse_id)
 
 
 def an_id(value: str) -> str | None:

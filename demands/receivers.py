@@ -1,8 +1,8 @@
 """The member portal's page cache follows residents' ratings (connected in apps.DemandsConfig.ready; see
-members/member_cache.py): /me/ shows the ratings of the wishes the member fulfilled, so a rated wish's save or
+core/member_cache.py): /me/ shows the ratings of the wishes the member fulfilled, so a rated wish's save or
 deletion drops its claimer's pages."""
 
-from members import member_cache
+from core import member_cache
 
 from .models import MicroWish
 

@@ -33,11 +33,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import public_cache
 from core.crypto import blind_index, mask_phone
 from incentives.models import LedgerEntry
 from incentives.selectors import record_source_ref
 from incentives.services import points_source_sync
-from members import public_cache
 from members.models import Community, Grid, Member, ServiceRecord, Team
 from members.selectors import organization_managers
 from members.services import check_service_times, service_record_create, service_record_verify

@@ -2,7 +2,7 @@
 wall and the members' claims, and the secretaries' review queue.
 
 Views are thin: they find objects through `demands.selectors` (out of scope: 404), validate with `demands.forms`
-and write through `demands.services`. Public POSTs are rate-limited (`demands.ratelimit`) and answer 429 with the
+and write through `demands.services`. Public POSTs are rate-limited (`core.ratelimit`) and answer 429 with the
 time to wait.
 """
 
@@ -21,13 +21,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.models import AuditEvent
 from audit.services import audit_record
-from core import page_params
-from members import public_cache
+from core import page_params, public_cache, ratelimit
+from core.params import parse_id
 from members.models import Member
 from members.selectors import is_organization_admin, member_for
-from notifications.params import parse_id
 
-from . import ratelimit, selectors, services
+from . import selectors, services
 from .forms import (
     WRONG_TRACKING_ANSWER,
     ClaimForm,

@@ -19,9 +19,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.params import parse_id
 from members.admin import ScopedAdminMixin, ScopedHistoryAdmin, is_scoped_staff
 from members.selectors import visible_members
-from notifications.params import parse_id
 
 from . import selectors, services
 from .forms import (

@@ -25,7 +25,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members import member_cache
+from core import member_cache
 from members.models import Member, Organization, ServiceRecord
 from members.selectors import organization_managers, visible_members, visible_organizations
 from notifications import fanout
@@ -973,7 +973,7 @@ def rating_run_compute(*, run: RatingRun) -> int:
     gone = [rating.pk for rating in existing.values()]  # left the subtree or became inactive since the last run
     if gone:
         StarRating.objects.filter(pk__in=gone).delete()
-    # bulk writes send no signals: the members' cached portal pages are dropped here (members/member_cache.py)
+    # bulk writes send no signals: the members' cached portal pages are dropped here (core/member_cache.py)
     member_cache.members_changed(rating.member_id for rating in [*to_create, *to_update])
     changed = len(to_create) + len(to_update) + len(gone)
     if changed or run.computed_at is None:

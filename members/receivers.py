@@ -1,12 +1,13 @@
 """The member portal's page cache follows this app's rows (connected in apps.MembersConfig.ready; see
-members/member_cache.py). What /me/ and /me/records/ show from this app: the account's name (the navigation
+core/member_cache.py). What /me/ and /me/records/ show from this app: the account's name (the navigation
 bar), the member row with its skills and interests, the current 双报到, the service records; the names of
 organizations, communities, grids and tags on every member's pages. The dashboard (kept per person from a snapshot)
 also shows the organizations in the person's scope: whom an organization has as its admins or secretary."""
 
 from django.contrib.auth import get_user_model
 
-from . import member_cache
+from core import member_cache
+
 from .models import (
     Community,
     Grid,
@@ -18,6 +19,7 @@ from .models import (
     Tag,
 )
 
+member_cache.accounts_of_members(lambda ids: Member.objects.filter(pk__in=ids).values_list("user_id", flat=True))
 member_cache.watch(get_user_model(), user=lambda user: user.pk)
 member_cache.watch(Member, user=lambda member: member.user_id)
 member_cache.watch_member_m2m(Member.skills.through)

@@ -32,11 +32,12 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from audit.services import user_sessions_end
+from core import member_cache
 from core.crypto import blind_index
 from notifications import fanout
 from notifications.services import notifications_forget_user, notify, notify_many, user_messages
 
-from . import events, member_cache, selectors
+from . import events, selectors
 from .availability import FULL_MASK
 from .models import (
     Community,

@@ -18,11 +18,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.member_cache import member_page
 from core.page_params import iso_date, page_number, strict
 
 from . import selectors, services
 from .forms import _add_errors
-from .member_cache import member_page
 from .models import Member, ResidenceRegistration
 from .portal_forms import (
     DeletionRequestForm,

@@ -34,8 +34,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import public_cache
 from core.text import check_text
-from members import public_cache
 from members import services as members_services
 from members.models import Member, ServiceRecord, Tag, Team
 from notifications import fanout
@@ -147,7 +147,7 @@ def project_save(*, project: ServiceProject, actor, skills_wanted: Iterable[Tag]
     No lock: a project row is changed by its organizers only. Invariants: the CHECKs (recurrence complete, known
     mode and groups) and `check_project`; a newly uploaded logo is stored only as the PNG `clean_logo` re-encoded.
     """
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     check_project(project=project)
     if project.logo and isinstance(getattr(project.logo, "file", None), UploadedFile):
         try:
@@ -245,7 +245,7 @@ def activity_create(
     (UNIQUE). History (an activity entered after it took place, with all its windows given: the demo's past
     activities) is accepted here; the admin refuses a past start (forms.ActivityAdminForm).
     """
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     opens, closes, cutoff = activity_windows(
         starts_at=starts_at,
         signup_opens_at=signup_opens_at,
@@ -301,7 +301,7 @@ def activity_update(
     row. Invariants: the capacity is never below the seats already taken; raising it promotes waitlisted members
     (notified) into the new seats; a start that moves, moves into the future (`check_activity_start`). Any valid
     window may be given — an organizer extends sign-up this way."""
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     activity = _lock_activity(activity)
     if activity.status != Activity.Status.SCHEDULED:
         raise ValidationError(_("已取消或已记录考勤的活动不能修改。"))
@@ -343,7 +343,7 @@ def activity_cancel(*, activity: Activity, actor, reason: str = "") -> Activity:
 
     Lock: the activity row, then its sign-ups. Idempotent: cancelling twice changes nothing and tells nobody twice.
     """
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     activity = _lock_activity(activity)
     if activity.status == Activity.Status.CANCELLED:
         return activity
@@ -576,7 +576,7 @@ def signup_create(*, activity: Activity, member: Member) -> SignUp:
     (also a partial UNIQUE); no overlap with the member's other confirmed activities; inside the sign-up window of a
     scheduled activity of a published project; the course gate; the no-show restriction.
     """
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     activity = _lock_activity(activity)
     member = _lock_members([member.pk])[member.pk]
     return _signup_locked(activity=activity, member=member, now=timezone.now())
@@ -593,7 +593,7 @@ def team_signup_create(*, activity: Activity, team: Team, leader: Member) -> lis
     """
     if team.leader_id != leader.pk:
         raise ValidationError(_("只有服务队队长可以为全队报名。"))
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     activity = _lock_activity(activity)
     member_ids = set(team.members.values_list("pk", flat=True)) | {leader.pk}
     members = _lock_members(member_ids)
@@ -618,7 +618,7 @@ def team_signup_create(*, activity: Activity, team: Team, leader: Member) -> lis
 def _cancel_locked(signup: SignUp, activity: Activity, now: datetime) -> SignUp:
     """Cancel a sign-up; the caller holds the activity lock. Before the cut-off a confirmed sign-up is cancelled,
     from the cut-off on it is a late cancellation; either way the seat goes to the waitlist."""
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     signup = SignUp.objects.select_for_update(of=("self",)).get(pk=signup.pk)
     if signup.status in (SignUp.Status.CANCELLED, SignUp.Status.LATE_CANCELLED):
         return signup
@@ -818,7 +818,7 @@ def attendance_submit(*, activity: Activity, marks: dict[int, tuple[str, object]
     made again — one record and one entry per member, however often the sheet is sent. Invariants: only seat
     holders are marked; attended is final (never turned into a no-show); attendance opens at the start.
     """
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     activity = _lock_activity(activity)
     now = timezone.now()
     if activity.status == Activity.Status.CANCELLED:
@@ -1036,7 +1036,7 @@ def activities_generate(*, project: ServiceProject, weeks: int = GENERATE_WEEKS)
     and a claim, never miss each other. Idempotent: an occurrence that exists (UNIQUE project + start) is left as
     it is, so running it again creates nothing.
     """
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     project = ServiceProject.objects.select_for_update().get(pk=project.pk)
     if project.status != ServiceProject.Status.PUBLISHED:
         return []
@@ -1099,7 +1099,7 @@ def check_post(*, post: Post) -> None:
 def post_save(*, post: Post) -> Post:
     """Create or change a post. Lock: the post row (when it exists). Invariant: places are never below the active
     claims (nobody is pushed out of a post they hold)."""
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     check_post(post=post)
     same_slot = Post.objects.filter(project_id=post.project_id, weekday=post.weekday, start_time=post.start_time)
     if same_slot.exclude(pk=post.pk).exists():
@@ -1130,7 +1130,7 @@ def post_claim(*, post: Post, member: Member) -> ClaimResult:
     trained, not restricted). A date that cannot be signed up (an overlap, a full activity) is listed in `missed`;
     the claim stands.
     """
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     post = Post.objects.select_for_update(of=("self",)).select_related("project__course_required").get(pk=post.pk)
     now = timezone.now()
     if not post.active or post.project.status != ServiceProject.Status.PUBLISHED:
@@ -1184,7 +1184,7 @@ def post_skip(*, claim: PostClaim, day: date) -> PostSkip:
 
     Locks: the post row, the activity of that day, then the sign-up. Idempotent: skipping a date twice is one skip.
     """
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     Post.objects.select_for_update().get(pk=claim.post_id)
     claim = PostClaim.objects.get(pk=claim.pk)
     if claim.status != PostClaim.Status.ACTIVE:
@@ -1207,7 +1207,7 @@ def post_leave(*, claim: PostClaim) -> PostClaim:
 
     Locks: the post row, the claim, then each activity in id order with its sign-up. Leaving twice is a no-op.
     """
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     Post.objects.select_for_update().get(pk=claim.post_id)
     claim = PostClaim.objects.select_for_update().get(pk=claim.pk)
     if claim.status == PostClaim.Status.LEFT:
@@ -1361,7 +1361,7 @@ def survey_submit(*, activity: Activity, member: Member, rating, comment: str = 
     """Store `member`'s answer for `activity`: only an attendee (sign-up `attended`) after the activity has ended,
     once (the UNIQUE on the sign-up decides a race). Rating 1–5, comment at most 500 characters.
     Lock: the member's sign-up row."""
-    public_cache.changed("projects")  # the public project pages show it (members/public_cache.py)
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     rating = check_survey_rating(rating)
     comment = (comment or "").strip()
     if len(comment) > 500:

@@ -24,14 +24,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from icalendar import Calendar, Event
 
-from core import page_params
+from core import page_params, public_cache, ratelimit
+from core.params import parse_id
 from core.redirects import redirect_next
-from demands import ratelimit
 from members import decorators as members_decorators
-from members import public_cache
 from members.models import Team
 from members.selectors import member_for
-from notifications.params import parse_id
 
 from . import selectors, services
 from .forms import CheckInForm, ProjectFilterForm, SelfReportForm, add_service_errors

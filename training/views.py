@@ -20,9 +20,9 @@ from openpyxl.styles import Font
 from audit.models import AuditEvent
 from audit.services import audit_record
 from core.exports import xlsx_cells
+from core.params import parse_id
 from core.redirects import redirect_next
 from members.selectors import member_for
-from notifications.params import parse_id
 
 from . import selectors, services
 from .forms import AttendanceForm, CompletionFilterForm, ExternalTrainingForm, add_service_errors

@@ -20,8 +20,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.member_cache import member_page
 from core.page_params import an_id, integer, iso_date, page_number, strict
-from members.member_cache import member_page
 
 from . import exports, selectors, services
 from .charts import trend_chart
@@ -158,7 +158,7 @@ def _content(organization, period: selectors.Period, figures: selectors.Dashboar
 # Profiled again after that (and after the layout's menus were kept, site_nav.py): a hit still cost ~7.4 ms of CPU
 # in process against 0.74 ms for the bare view, 17-22 % of its throughput under load (target 25 %): the scope
 # lookup, reading the 25 KB rendering and rendering the layout around it. So a page served from a snapshot is also
-# kept whole per person, like the member portal's pages (members/member_cache.py: keyed by user, language, day and
+# kept whole per person, like the member portal's pages (core/member_cache.py: keyed by user, language, day and
 # path; dropped by any write concerning that person — their account, their member row and the organizations they
 # administer, which is all their scope depends on — and by any organization's change), tied besides to the version
 # every new snapshot gets (selectors.SNAPSHOTS_VERSION_KEY). A hit costs the session, the user and one cache round

@@ -5,7 +5,7 @@ from django.http import HttpResponseNotAllowed
 from django.shortcuts import render
 from django.urls import reverse
 
-from demands import ratelimit
+from core import ratelimit
 
 
 class CSPMiddleware(BaseCSPMiddleware):
@@ -42,7 +42,7 @@ class SignInAddressLimitMiddleware:
     """Password spraying: one address trying a password on many accounts. django-axes locks one username per
     address; this refuses any sign-in from an address after SIGN_IN_IP_LIMIT failed ones in its window, on the
     site's and the admin's sign-in pages alike (429, the lockout page). Failures are counted by receivers.py
-    (Django's `user_login_failed`); the address is the one the audit trail and django-axes read (audit.net)."""
+    (Django's `user_login_failed`); the address is the one the audit trail and django-axes read (core.net)."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -18,12 +18,12 @@ from django.views.decorators.http import require_GET
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.member_cache import member_page
 from core.times import local_iso
 from incentives import selectors as incentive_selectors
 from members import availability
 from members import selectors as member_selectors
 from members.certificate import certificate_for, content_disposition, render_pdf
-from members.member_cache import member_page
 from members.models import Member
 
 from . import selectors

@@ -3,15 +3,14 @@
 A failed sign-in counts against its address (password spraying: middleware.SignInAddressLimitMiddleware).
 
 The member portal's page cache follows this app's tasks (connected in apps.SiteConfig.ready; see
-members/member_cache.py): /me/ lists a member's open tasks — assigned to them, or to an organization they
+core/member_cache.py): /me/ lists a member's open tasks — assigned to them, or to an organization they
 administer — so saving or deleting a task drops its assignee's pages, and a reassignment its former assignee's too.
 Who administers an organization is followed by the members app (its admins and secretary)."""
 
 from django.contrib.auth.signals import user_login_failed
 from django.db.models.signals import pre_save
 
-from demands import ratelimit
-from members import member_cache
+from core import member_cache, ratelimit
 
 from . import selectors
 from .models import Task

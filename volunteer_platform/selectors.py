@@ -64,11 +64,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core import public_cache
 from core.times import local_iso as _iso
 from demands.models import MicroWish, Pairing, ServiceOffer
 from incentives.models import Commendation, LedgerEntry, RatingRun, Redemption, StarRating
 from incentives.selectors import earned_by_path_prefix
-from members import public_cache
 from members.models import ALL_DAYS, Member, Organization, ServiceRecord, ServiceYear, ServiceYearBuilt
 from members.selectors import counted_records, managed_organizations, visible_organizations
 from projects.models import Activity, ActivitySurvey, ServiceProject, SignUp
@@ -1005,7 +1005,7 @@ class SnapshotRendering:
 
 
 def _rendering_key(organization_id: int, period: Period, language: str) -> str:
-    # With the release of the code (members.public_cache.release): a deploy's new templates render anew.
+    # With the release of the code (core.public_cache.release): a deploy's new templates render anew.
     return f"{snapshot_key(organization_id, period)}:html:{language}:{public_cache.release()}"
 
 

@@ -4,8 +4,8 @@ from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core import public_cache
 from core.redirects import referer_path, safe_next_url
-from members import public_cache
 
 from .health import broker_state, database_state, outbox_state
 from .selectors import public_figures

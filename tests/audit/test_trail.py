@@ -12,8 +12,8 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from audit.net import client_ip
 from audit.services import audit_record, escape_for_log
+from core.net import client_ip
 from demands.models import Household
 from members.resources import MemberResource
 from tests.demands.factories import wish_category, wish_in_state

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Lowest first. Apps on the same rank (training, demands) may not import each other either.
 LAYERS = [
-    {"core"},  # shared infrastructure with no domain (time helpers): a plain package, below every app
+    {"core"},  # the floor: shared infrastructure with no domain (encryption, page caches, rate limiter, ...)
     {"audit"},  # the trail every app writes to (audit/__init__.py)
     {"notifications"},
     {"members"},
@@ -55,6 +55,19 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     module = tmp_path / "bad.py"
     module.write_text("from projects.models import Activity\nimport members.services\n", encoding="utf-8")
     assert {name for name, _ in imported_apps(module)} == {"projects", "members"}
+
+
+def test_core_is_the_floor_and_imports_no_app():
+    """core/ is below every app, and no module of it imports one of ours (not even inside a function): a shared
+    helper that needs a domain thing is handed it by the app (member_cache.accounts_of_members, say)."""
+    assert LAYERS[0] == {"core"} and all(RANK[app] > RANK["core"] for app in RANK if app != "core")
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {other}"
+        for path in sorted((ROOT / "core").rglob("*.py"))
+        for other, line in sorted(imported_apps(path))
+        if other != "core"
+    ]
+    assert not found, "core imports an app:\n" + "\n".join(found)
 
 
 def test_core_is_a_plain_package_without_models():

@@ -193,7 +193,7 @@ def test_a_renamed_organization_is_not_shown_under_its_old_name(client, big, pla
     assert _rendered(page) and 'id="dashboard-title">工作台：幸福街道党委（新）<' in page.content.decode()
 
 
-# --- The whole page kept per person (dashboard_views.py, members/member_cache.py) --------------------------------
+# --- The whole page kept per person (dashboard_views.py, core/member_cache.py) --------------------------------
 
 
 def test_a_snapshot_page_is_kept_whole_per_person_and_a_hit_costs_one_query(

@@ -94,7 +94,7 @@ def test_a_member_without_tasks_sees_none_and_a_finished_task_leaves_the_list(cl
 
 def _is_cached(client, path="/me/") -> bool:
     queries, _sqls = count_queries(lambda: client.get(path))
-    return queries == 1  # a hit costs the user's row only (members/member_cache.py)
+    return queries == 1  # a hit costs the user's row only (core/member_cache.py)
 
 
 def me(client) -> str:

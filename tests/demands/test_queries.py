@@ -17,7 +17,7 @@ def test_the_wall(client, org_tree, secretary_a):
             wish_in_state("published", org_tree.community_a, secretary_a, grid=org_tree.grid_a)
 
     assert_constant_queries(client, "/wishes/", add)
-    # On a miss of the anonymous page cache (members/public_cache.py): the page of wishes (count + rows with
+    # On a miss of the anonymous page cache (core/public_cache.py): the page of wishes (count + rows with
     # category, community, grid), and the filter's choices: communities and categories. Grids are offered only once
     # a community is chosen: then the chosen community's validation and its grids, two queries more.
     cache.clear()

@@ -1,5 +1,5 @@
 """Browser journey: a member redeems points, a secretary approves in the admin, the member sees the pickup code —
-also on /me/points/, which the member had open before: the page kept for them (members/member_cache.py) is dropped
+also on /me/points/, which the member had open before: the page kept for them (core/member_cache.py) is dropped
 by the approval, with the member still in the same session."""
 
 import re

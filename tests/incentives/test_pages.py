@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from core import member_cache
 from incentives import services
 from incentives.models import Commendation, Objection, PointsBalance, RatingRun, Redemption, StarRating
-from members import member_cache
 from tests.incentives.conftest import fund, make_item
 from tests.members.factories import MemberFactory
 from tests.queries import assert_constant_queries, assert_get_queries
@@ -272,7 +272,7 @@ def test_points_page_queries_do_not_grow_with_rows(client, member_a, secretary_a
     # commendations; the session comes from the cache.
     member_cache.users_changed([member_a.user_id])
     assert_get_queries(client, url, 11)
-    # Served from the member's cached page (members/member_cache.py): the user only.
+    # Served from the member's cached page (core/member_cache.py): the user only.
     assert_get_queries(client, url, 1)
 
 

@@ -19,9 +19,9 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
+from core import member_cache
 from incentives import selectors, services
 from incentives.models import RatingRun, StarRating
-from members import member_cache
 from tests.incentives.conftest import add_hours
 from tests.members.factories import MemberFactory
 from tests.queries import assert_constant_queries

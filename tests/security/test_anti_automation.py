@@ -9,8 +9,8 @@ import pytest
 from django.core.cache import caches
 from django.urls import reverse
 
+from core import ratelimit
 from core.crypto import blind_index
-from demands import ratelimit
 from demands.models import BlockedNetwork, BlockedPhone, MicroWish
 from projects import services as project_services
 from projects.models import SignUp
@@ -83,7 +83,7 @@ def test_limits_live_in_the_shared_redis_cache(settings):
         assert ratelimit.hit("WISH_TRACK_IP_LIMIT", "203.0.113.5").allowed
         # A second connection (another worker process) sees the same count.
         other = caches.create_connection("default")
-        assert list(other._cache.get_client().scan_iter(match=":1:demands:rl:WISH_TRACK_IP_LIMIT:*"))
+        assert list(other._cache.get_client().scan_iter(match=":1:rl:WISH_TRACK_IP_LIMIT:*"))
         assert not ratelimit.peek("WISH_TRACK_IP_LIMIT", "203.0.113.5").allowed
     finally:
         caches["default"].clear()

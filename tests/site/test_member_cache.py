@@ -1,4 +1,4 @@
-"""The per-person cache of /me/, /me/records/ and /me/points/ (members/member_cache.py): a repeat visit costs the
+"""The per-person cache of /me/, /me/records/ and /me/points/ (core/member_cache.py): a repeat visit costs the
 user's row only, and every write that changes what a page shows — from any app, through a service, a bulk write
 or a plain save — is on the next visit, while other people's writes leave the page cached."""
 
@@ -12,10 +12,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import member_cache
 from demands.models import MicroWish
 from incentives import selectors as incentives_selectors
 from incentives import services as incentives_services
-from members import member_cache
 from members import services as members_services
 from members.models import Organization, Tag
 from tests.dashboard.conftest import street  # noqa: F401

@@ -12,9 +12,8 @@ import pytest
 from django.core.cache import cache, caches
 from django.test import Client
 
-from core import page_params
+from core import member_cache, page_params, public_cache
 from demands import services as demand_services
-from members import member_cache, public_cache
 from tests.dashboard.test_snapshots import big  # noqa: F401
 from tests.demands.factories import publish, submit_wish, verify, wish_category
 from tests.projects.factories import ActivityFactory, ProjectFactory

@@ -1,4 +1,4 @@
-"""The public pages an anonymous visitor sees are served from the shared cache (members/public_cache.py) and are
+"""The public pages an anonymous visitor sees are served from the shared cache (core/public_cache.py) and are
 fresh again as soon as a service changes what they show: a wish published or claimed (the wall), a project's
 activity added, a seat taken (/projects/, the brand page, the activity page). Signed-in members and visitors
 with messages never get a cached page; the cached page's CSRF token is each visitor's own."""
@@ -9,7 +9,7 @@ import pytest
 from django.middleware.csrf import _unmask_cipher_token
 from django.test import Client
 
-from members import public_cache
+from core import public_cache
 from projects import services as project_services
 from tests.demands.factories import publish, submit_wish, wish_category
 from tests.projects.factories import ActivityFactory, ProjectFactory

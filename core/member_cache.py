@@ -37,9 +37,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from core import page_params
-
-from .models import Member
-from .public_cache import serve
+from core.public_cache import serve
 
 TIMEOUT = 300
 # A person's version outlives their pages; when it expires their next visit only misses once.
@@ -66,11 +64,25 @@ def users_changed(user_ids: Iterable) -> None:
     _drop_now_and_after_commit([_user_version_key(pk) for pk in sorted({pk for pk in user_ids if pk is not None})])
 
 
+# How to find the accounts of members given by id: core knows no member, so the members app registers this in its
+# AppConfig.ready() (members/receivers.py).
+_accounts_of_members: Callable[[set], Iterable] | None = None
+
+
+def accounts_of_members(finder: Callable[[set], Iterable]) -> None:
+    """Register how `members_changed` finds the accounts of members given by id."""
+    global _accounts_of_members
+    _accounts_of_members = finder
+
+
 def members_changed(member_ids: Iterable) -> None:
     """`users_changed` for members given by id (one query to find their accounts)."""
     ids = {pk for pk in member_ids if pk is not None}
-    if ids:
-        users_changed(Member.objects.filter(pk__in=ids).values_list("user_id", flat=True))
+    if not ids:
+        return
+    if _accounts_of_members is None:
+        raise RuntimeError("no finder of members' accounts is registered (members/receivers.py does it)")
+    users_changed(_accounts_of_members(ids))
 
 
 def everyone_changed() -> None:
@@ -87,7 +99,8 @@ def _member_user_id(instance, field: str):
     member_id = getattr(instance, f"{field}_id")
     if member_id is None:
         return None
-    return Member.objects.filter(pk=member_id).values_list("user_id", flat=True).first()
+    person_model = descriptor.field.related_model
+    return person_model._default_manager.filter(pk=member_id).values_list("user_id", flat=True).first()
 
 
 def watch(

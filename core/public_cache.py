@@ -2,8 +2,7 @@
 
 What an anonymous visitor sees on the home page, the wish wall, /projects/, a brand page or an activity page is the
 same for everyone with the same address and language, so it is rendered once and served from the cache until
-something it shows changes. It lives in members, the lowest app every public page's app (demands, projects, the
-site) builds on.
+something it shows changes. It lives in core, below every app whose pages use it (demands, projects, the site).
 
 - A page belongs to groups ("wishes", "projects"). Each group has a version in the cache; a page's key holds the
   versions of its groups, so `changed(group)` — called by the services whose writes change what those pages show;
@@ -75,7 +74,7 @@ def changed(*groups: str) -> None:
 def current_versions(keys: list[str], found: dict | None = None, timeout: int | None = None) -> str:
     """The current versions stored under `keys` as one string (`found`: what a get_many already read); a missing
     version (first use, evicted, or dropped by a change) is started here. A concurrent starter may win, which only
-    costs a miss. Shared with `members.member_cache`."""
+    costs a miss. Shared with `core.member_cache`."""
     found = {k: found[k] for k in keys if k in found} if found is not None else cache.get_many(keys)
     missing = {k: uuid.uuid4().hex[:12] for k in keys if k not in found}
     if missing:
@@ -136,7 +135,7 @@ def serve(
     the page and its versions (profiled: a second GET for the versions cost a tenth of a hit). The CSRF token of
     the page's forms is per visitor: the stored copy holds a placeholder, replaced by the visitor's own token on
     every hit. The view sees only `page.query` (page_params.reading_only); a new entry with a query counts
-    against `variants` entries per `timeout` under `variants_key`. Shared with `members.member_cache`."""
+    against `variants` entries per `timeout` under `variants_key`. Shared with `core.member_cache`."""
     found = cache.get_many([key, *version_keys])
     versions = f"{release()}.{current_versions(version_keys, found, version_timeout)}"
     hit = found.get(key)

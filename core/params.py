@@ -1,6 +1,6 @@
 """Ids that arrive as text (a query parameter, a hidden field). `str.isdigit()` is the wrong test: it accepts
 full-width and superscript digits ("０１", "²") that `int()` then refuses or turns into a 5,000-digit number, and the
-database lookup answers 500. Lowest app, because every app reads such ids."""
+database lookup answers 500. In core, because every app reads such ids."""
 
 import re
 

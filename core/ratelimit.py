@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
-from audit.net import client_ip as audit_client_ip
+from core.net import client_ip as audit_client_ip
 
 # Defaults; each can be overridden in settings as a (count, seconds) pair.
 DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
@@ -47,7 +47,7 @@ def limit(name: str) -> tuple[int, int]:
 def _key(name: str, identifier: str, window: int, now: float) -> tuple[str, int]:
     bucket = int(now // window)
     digest = hashlib.sha256(identifier.encode()).hexdigest()[:32]
-    return f"demands:rl:{name}:{digest}:{bucket}", (bucket + 1) * window - int(now)
+    return f"rl:{name}:{digest}:{bucket}", (bucket + 1) * window - int(now)
 
 
 def peek(name: str, identifier: str) -> Verdict:
@@ -71,6 +71,6 @@ def hit(name: str, identifier: str) -> Verdict:
 
 
 def client_ip(request) -> str:
-    """The client's address, read behind the trusted reverse proxies (`TRUSTED_PROXY_COUNT`, see audit.net) — the
+    """The client's address, read behind the trusted reverse proxies (`TRUSTED_PROXY_COUNT`, see core.net) — the
     same answer the audit trail and django-axes get, so a forged X-Forwarded-For cannot dodge a limit."""
     return audit_client_ip(request) or "unknown"
