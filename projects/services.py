@@ -385,16 +385,78 @@ def _activity_context(activity: Activity) -> dict:
 # --- Sign-ups ---------------------------------------------------------------------------------------------------
 
 
+# What a sign-up asks under its locks, each rule written once as a scalar subquery with named parameters:
+# _signup_state asks all five in one statement (built by the ORM they cost more CPU under the lock than they take
+# to run, see bench/profile_storm.py), and a service that needs one answer runs that one alone.
+_SIGNUP_QUESTIONS = {
+    # the member's no-shows at activities that started within NO_SHOW_WINDOW before now
+    "no_shows": """SELECT COUNT(*) FROM {signup} s INNER JOIN {activity} a ON a."id" = s."activity_id"
+        WHERE s."member_id" = %(member)s AND s."status" = %(no_show)s AND a."starts_at" >= %(since)s""",
+    # the activity's seats taken
+    "taken": """SELECT COUNT(*) FROM {signup} WHERE "activity_id" = %(activity)s AND "status" IN ({seat})""",
+    # the last waitlist place given out (NULL while nobody waits)
+    "last_place": """SELECT MAX("waitlist_position") FROM {signup}
+        WHERE "activity_id" = %(activity)s AND "status" = %(waitlisted)s""",
+    # the member's active sign-ups of the activity (one at most)
+    "mine": """SELECT COUNT(*) FROM {signup}
+        WHERE "activity_id" = %(activity)s AND "member_id" = %(member)s AND "status" IN ({active})""",
+    # another scheduled activity the member is confirmed for whose time overlaps the activity's (touching ends do not)
+    "overlapping": """SELECT s."activity_id" FROM {signup} s INNER JOIN {activity} a ON a."id" = s."activity_id"
+        WHERE s."member_id" = %(member)s AND s."status" = %(confirmed)s AND a."status" = %(scheduled)s
+          AND a."starts_at" < %(ends)s AND a."ends_at" > %(starts)s AND s."activity_id" <> %(activity)s
+        LIMIT 1""",
+}
+
+
+@functools.cache
+def _signup_sql(questions: tuple[str, ...]) -> str:
+    """One SELECT answering `questions` in their order, written once per process (table names, status lists)."""
+    q = connection.ops.quote_name
+    names = {
+        "signup": q(SignUp._meta.db_table),
+        "activity": q(Activity._meta.db_table),
+        "seat": ", ".join(f"%(seat{i})s" for i in range(len(SignUp.SEAT_STATUSES))),
+        "active": ", ".join(f"%(active{i})s" for i in range(len(SignUp.ACTIVE_STATUSES))),
+    }
+    return "SELECT " + ", ".join(f"({_SIGNUP_QUESTIONS[name].format(**names)})" for name in questions)
+
+
+def _ask(
+    questions: tuple[str, ...],
+    *,
+    activity: Activity | None = None,
+    member: Member | None = None,
+    now: datetime | None = None,
+) -> tuple:
+    """The answers to `questions` (keys of _SIGNUP_QUESTIONS) about `activity`, `member` and `now`, one statement."""
+    when = connection.ops.adapt_datetimefield_value
+    # The statuses are TextChoices members: handed to the driver as the plain strings they are.
+    params: dict[str, object] = {
+        "no_show": str(SignUp.Status.NO_SHOW),
+        "waitlisted": str(SignUp.Status.WAITLISTED),
+        "confirmed": str(SignUp.Status.CONFIRMED),
+        "scheduled": str(Activity.Status.SCHEDULED),
+        **{f"seat{i}": str(status) for i, status in enumerate(SignUp.SEAT_STATUSES)},
+        **{f"active{i}": str(status) for i, status in enumerate(SignUp.ACTIVE_STATUSES)},
+    }
+    if activity is not None:
+        params |= {"activity": activity.pk, "starts": when(activity.starts_at), "ends": when(activity.ends_at)}
+    if member is not None:
+        params["member"] = member.pk
+    if now is not None:
+        params["since"] = when(now - NO_SHOW_WINDOW)
+    with connection.cursor() as cursor:
+        cursor.execute(_signup_sql(questions), params)
+        return cursor.fetchone()
+
+
 def _seats_taken(activity: Activity) -> int:
-    return SignUp.objects.filter(activity=activity, status__in=SignUp.SEAT_STATUSES).count()
+    return _ask(("taken",), activity=activity)[0]
 
 
 def no_shows_recently(member: Member, now: datetime | None = None) -> int:
     """No-shows of `member` at activities that started within NO_SHOW_WINDOW before `now`."""
-    now = now or timezone.now()
-    return SignUp.objects.filter(
-        member=member, status=SignUp.Status.NO_SHOW, activity__starts_at__gte=now - NO_SHOW_WINDOW
-    ).count()
+    return _ask(("no_shows",), member=member, now=now or timezone.now())[0]
 
 
 def check_member_may_serve(
@@ -431,20 +493,8 @@ def check_activity_open(activity: Activity, now: datetime) -> None:
 
 def _overlapping(member: Member, activity: Activity) -> Activity | None:
     """Another activity `member` is confirmed for whose time overlaps `activity` (touching ends do not overlap).
-    Asks for the id first and loads the activity only when there is one: this runs under the activity's lock on
-    every sign-up, and building the sign-up with its activity and project was most of its cost (issue 11's storm)."""
-    other_id = (
-        SignUp.objects.filter(
-            member=member,
-            status=SignUp.Status.CONFIRMED,
-            activity__status=Activity.Status.SCHEDULED,
-            activity__starts_at__lt=activity.ends_at,
-            activity__ends_at__gt=activity.starts_at,
-        )
-        .exclude(activity=activity)
-        .values_list("activity_id", flat=True)
-        .first()
-    )
+    Asks for the id first and loads the activity only when there is one: this runs under the activity's lock."""
+    (other_id,) = _ask(("overlapping",), activity=activity, member=member)
     return None if other_id is None else Activity.objects.select_related("project").get(pk=other_id)
 
 
@@ -472,61 +522,12 @@ class _SignupState:
     overlapping_id: int | None
 
 
-@functools.cache
-def _signup_state_sql() -> str:
-    """_signup_state's statement, written once per process (the table names and the statuses' placeholders)."""
-    q = connection.ops.quote_name
-    signup, activity = q(SignUp._meta.db_table), q(Activity._meta.db_table)
-    seat = ", ".join(["%s"] * len(SignUp.SEAT_STATUSES))
-    active = ", ".join(["%s"] * len(SignUp.ACTIVE_STATUSES))
-    return f"""
-        SELECT
-          (SELECT COUNT(*) FROM {signup} s INNER JOIN {activity} a ON a."id" = s."activity_id"
-            WHERE s."member_id" = %s AND s."status" = %s AND a."starts_at" >= %s),
-          (SELECT COUNT(*) FROM {signup} WHERE "activity_id" = %s AND "status" IN ({seat})),
-          (SELECT MAX("waitlist_position") FROM {signup} WHERE "activity_id" = %s AND "status" = %s),
-          (SELECT COUNT(*) FROM {signup} WHERE "activity_id" = %s AND "member_id" = %s AND "status" IN ({active})),
-          (SELECT s."activity_id" FROM {signup} s INNER JOIN {activity} a ON a."id" = s."activity_id"
-            WHERE s."member_id" = %s AND s."status" = %s AND a."status" = %s
-              AND a."starts_at" < %s AND a."ends_at" > %s AND s."activity_id" <> %s
-            LIMIT 1)
-    """
-
-
 def _signup_state(activity: Activity, member: Member, now: datetime) -> _SignupState:
-    """Everything a sign-up reads under the activity's and the member's locks, in one statement.
-
-    Profiled in the bench's sign-up storm (bench/profile_storm.py, 2026-12-06): a sign-up cost 16 ms of CPU in
-    process, and the ORM building its queries was the largest part; the no-show count, the seats with the queue
-    and the overlap check were three queries costing about 4 ms of it while every other member pressing the
-    button waited for the lock. Written out as SQL (the same on PostgreSQL and SQLite) it is one statement; the ORM
-    versions remain where one answer is needed (no_shows_recently, _seats_taken, _overlapping), and
-    tests/projects/test_services.py checks both agree."""
-    when = connection.ops.adapt_datetimefield_value
-    status = SignUp.Status
-    params = [
-        member.pk,
-        status.NO_SHOW,
-        when(now - NO_SHOW_WINDOW),
-        activity.pk,
-        *SignUp.SEAT_STATUSES,
-        activity.pk,
-        status.WAITLISTED,
-        activity.pk,
-        member.pk,
-        *SignUp.ACTIVE_STATUSES,
-        member.pk,
-        status.CONFIRMED,
-        Activity.Status.SCHEDULED,
-        when(activity.ends_at),
-        when(activity.starts_at),
-        activity.pk,
-    ]
-    with connection.cursor() as cursor:
-        # The statuses are TextChoices members: handed to the driver as the plain strings they are.
-        cursor.execute(_signup_state_sql(), [str(p) if isinstance(p, str) else p for p in params])
-        no_shows, taken, top, mine, other = cursor.fetchone()
-    return _SignupState(no_shows, taken, (top or 0) + 1, mine > 0, other)
+    """Everything a sign-up reads under the activity's and the member's locks, in one statement."""
+    no_shows, taken, last_place, mine, other = _ask(
+        ("no_shows", "taken", "last_place", "mine", "overlapping"), activity=activity, member=member, now=now
+    )
+    return _SignupState(no_shows, taken, (last_place or 0) + 1, mine > 0, other)
 
 
 def _signup_locked(

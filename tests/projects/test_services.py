@@ -57,64 +57,96 @@ def test_a_signup_costs_the_same_few_queries_however_many_came_before(org_tree, 
     assert (signup.status, signup.waitlist_position) == ("waitlisted", before)
 
 
-def test_the_signup_state_statement_answers_as_the_orm_does(org_tree, member_a, member_b):
-    """_signup_state's hand-written SQL (one statement under the locks) against the ORM's answers to the same five
-    questions, on rows at each rule's edge: no-shows exactly at the window's start and just outside it, every
-    status holding a seat or not, touching and overlapping times, a cancelled activity, the activity itself."""
-    now = timezone.now()
-    activity = ActivityFactory(project__organization=org_tree.branch_a, capacity=3)
-    others = members(org_tree, 6)
-    for member, status, position in [
-        (others[0], SignUp.Status.CONFIRMED, None),
-        (others[1], SignUp.Status.ATTENDED, None),
-        (others[2], SignUp.Status.NO_SHOW, None),
-        (others[3], SignUp.Status.WAITLISTED, 4),
-        (others[4], SignUp.Status.WAITLISTED, 7),
-        (others[5], SignUp.Status.CANCELLED, None),
-    ]:
-        SignUp.objects.create(
-            activity=activity,
-            member=member,
-            status=status,
-            waitlist_position=position,
-            cancelled_at=now if status == SignUp.Status.CANCELLED else None,
-        )
-    for days, status in [(90, "no_show"), (91, "no_show"), (10, "no_show"), (10, "attended")]:
-        past = ActivityFactory(project__organization=org_tree.branch_a)
-        SignUp.objects.create(activity=shift(past, now - timedelta(days=days)), member=member_a, status=status)
-    touching = ActivityFactory(
-        project__organization=org_tree.branch_a,
-        starts_at=activity.ends_at,
-        ends_at=activity.ends_at + timedelta(hours=1),
-    )
-    SignUp.objects.create(activity=touching, member=member_a, status=SignUp.Status.CONFIRMED)
-    overlapping = ActivityFactory(
-        project__organization=org_tree.branch_a,
-        starts_at=activity.starts_at + timedelta(minutes=30),
-        ends_at=activity.ends_at + timedelta(hours=1),
-    )
-    SignUp.objects.create(activity=overlapping, member=member_b, status=SignUp.Status.CONFIRMED)
-    cancelled = ActivityFactory(project__organization=org_tree.branch_a, starts_at=activity.starts_at)
-    Activity.objects.filter(pk=cancelled.pk).update(status=Activity.Status.CANCELLED)
-    SignUp.objects.create(activity=cancelled, member=member_a, status=SignUp.Status.CONFIRMED)
+# --- What a sign-up reads under its locks (_signup_state), each answer on hand-made rows at its rule's edge ---------
 
-    for member in (member_a, member_b, others[3], others[5]):
-        state = services._signup_state(activity, member, now)
-        other = services._overlapping(member, activity)
-        waitlist = SignUp.objects.filter(activity=activity, status=SignUp.Status.WAITLISTED)
-        expected = services._SignupState(
-            no_shows=services.no_shows_recently(member, now),
-            taken=services._seats_taken(activity),
-            next_position=max(waitlist.values_list("waitlist_position", flat=True), default=0) + 1,
-            already=SignUp.objects.filter(activity=activity, member=member, status__in=SignUp.ACTIVE_STATUSES).exists(),
-            overlapping_id=other.pk if other else None,
+
+def signed(activity, member, status, position=None, now=None):
+    cancelled = status in (SignUp.Status.CANCELLED, SignUp.Status.LATE_CANCELLED)
+    return SignUp.objects.create(
+        activity=activity,
+        member=member,
+        status=status,
+        waitlist_position=position,
+        cancelled_at=(now or timezone.now()) if cancelled else None,
+    )
+
+
+def test_the_no_shows_counted_are_those_at_activities_started_in_the_window(org_tree, activity_a, member_a, member_b):
+    now = timezone.now()
+    for ago, member, status in [
+        (timedelta(days=90), member_a, "no_show"),  # the window's first instant: counted
+        (timedelta(days=90, seconds=1), member_a, "no_show"),  # just before it
+        (timedelta(days=10), member_a, "no_show"),
+        (timedelta(days=10), member_a, "attended"),
+        (timedelta(days=10), member_b, "no_show"),  # someone else's
+    ]:
+        signed(shift(ActivityFactory(project__organization=org_tree.branch_a), now - ago), member, status)
+    assert services._signup_state(activity_a, member_a, now).no_shows == 2
+    assert services.no_shows_recently(member_a, now) == 2
+    # A second later the first one has aged out.
+    assert services._signup_state(activity_a, member_a, now + timedelta(seconds=1)).no_shows == 1
+    assert services.no_shows_recently(member_a, now + timedelta(seconds=1)) == 1
+
+
+def test_the_seats_taken_and_the_next_waitlist_place(org_tree, member_a):
+    activity = ActivityFactory(project__organization=org_tree.branch_a, capacity=3)
+    state = services._signup_state(activity, member_a, timezone.now())
+    assert (state.taken, state.next_position) == (0, 1)
+    others = members(org_tree, 7)
+    for member, status, position in zip(
+        others,
+        ["confirmed", "attended", "no_show", "waitlisted", "waitlisted", "cancelled", "late_cancelled"],
+        [None, None, None, 4, 7, None, None],
+        strict=True,
+    ):
+        signed(activity, member, status, position)
+    state = services._signup_state(activity, member_a, timezone.now())
+    assert (state.taken, state.next_position) == (3, 8)  # confirmed, attended and no-show hold seats
+    assert services._seats_taken(activity) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "already"),
+    [
+        ("confirmed", True),
+        ("waitlisted", True),
+        ("attended", True),
+        ("no_show", True),
+        ("cancelled", False),
+        ("late_cancelled", False),
+    ],
+)
+def test_already_signed_up_means_an_active_signup_of_this_activity(activity_a, member_a, member_b, status, already):
+    signed(activity_a, member_a, status, 1 if status == "waitlisted" else None)
+    assert services._signup_state(activity_a, member_a, timezone.now()).already is already
+    assert services._signup_state(activity_a, member_b, timezone.now()).already is False
+
+
+def test_the_overlap_is_a_confirmed_seat_at_another_scheduled_activity_whose_time_overlaps(
+    org_tree, activity_a, member_a
+):
+    def other(starts_at, ends_at, status="confirmed", position=None):
+        activity = ActivityFactory(project__organization=org_tree.branch_a, starts_at=starts_at, ends_at=ends_at)
+        signed(activity, member_a, status, position)
+        return activity
+
+    def overlapping_id():
+        assert services._signup_state(activity_a, member_a, timezone.now()).overlapping_id == (
+            found.pk if (found := services._overlapping(member_a, activity_a)) else None
         )
-        assert state == expected, member
-    # The edges themselves, not only agreement: the window includes its first day, the touching activity is free.
-    assert services._signup_state(activity, member_a, now) == services._SignupState(2, 3, 8, False, None)
-    assert services._signup_state(activity, member_b, now).overlapping_id == overlapping.pk
-    assert services._signup_state(activity, others[3], now).already
-    assert not services._signup_state(activity, others[5], now).already
+        return found and found.pk
+
+    starts, ends = activity_a.starts_at, activity_a.ends_at
+    signed(activity_a, member_a, "confirmed")  # the activity itself is no overlap
+    other(ends, ends + timedelta(hours=1))  # touching ends do not overlap
+    other(starts - timedelta(hours=1), starts)
+    other(starts, ends, "waitlisted", 1)  # a waitlisted seat is no seat
+    other(starts, ends, "cancelled")
+    cancelled = other(starts, ends)
+    Activity.objects.filter(pk=cancelled.pk).update(status=Activity.Status.CANCELLED)
+    assert overlapping_id() is None
+    overlapping = other(ends - timedelta(minutes=1), ends + timedelta(hours=1))
+    assert overlapping_id() == overlapping.pk
 
 
 def test_one_active_signup_per_member_and_activity(activity_a, member_a):
@@ -256,7 +288,7 @@ def _no_show(member, org_tree, days_ago):
     SignUp.objects.create(activity=activity, member=member, status=SignUp.Status.NO_SHOW)
 
 
-def test_no_show_restriction_at_its_edges(org_tree, member_a, monkeypatch):
+def test_no_show_restriction_at_its_edges(org_tree, member_a, settings):
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     _no_show(member_a, org_tree, 91)  # outside the 90 days: does not count
     _no_show(member_a, org_tree, 30)
@@ -268,7 +300,7 @@ def test_no_show_restriction_at_its_edges(org_tree, member_a, monkeypatch):
     with pytest.raises(ValidationError, match="缺席了3次"):
         services.signup_create(activity=activity, member=member_a)
 
-    monkeypatch.setattr(services, "NO_SHOW_LIMIT", 4)  # configurable
+    settings.NO_SHOW_LIMIT = 4  # configurable
     assert services.signup_create(activity=activity, member=member_a).status == "confirmed"
 
 
@@ -359,21 +391,6 @@ def test_checkin_window_edges(org_tree, member_a):
     # The last second of the window also works, and checking in again keeps the first time.
     again = services.signup_check_in(activity=activity, member=member_a, code=code, now=start + timedelta(hours=1))
     assert again.checked_in_at == start - timedelta(hours=1)
-
-
-def test_wrong_codes_are_rate_limited(org_tree, member_a, member_b):
-    activity = ActivityFactory(project__organization=org_tree.branch_a)
-    services.signup_create(activity=activity, member=member_a)
-    services.signup_create(activity=activity, member=member_b)
-    wrong = "000000" if activity.checkin_code != "000000" else "111111"
-    now = activity.starts_at
-    for _attempt in range(services.CHECKIN_MAX_FAILURES):
-        with pytest.raises(ValidationError, match="签到码不正确"):
-            services.signup_check_in(activity=activity, member=member_a, code=wrong, now=now)
-    with pytest.raises(ValidationError, match="错误次数过多"):
-        services.signup_check_in(activity=activity, member=member_a, code=activity.checkin_code, now=now)
-    # Another member is not affected.
-    assert services.signup_check_in(activity=activity, member=member_b, code=activity.checkin_code, now=now)
 
 
 def test_a_waitlisted_member_cannot_check_in(org_tree, member_a, member_b):
