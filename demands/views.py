@@ -271,13 +271,7 @@ def wall(request):
     filter_form = WallFilterForm(request.GET or None)
     wishes = selectors.wall(**filter_form.filters())
     page = Paginator(wishes, WALL_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "demands/wall.html",
-        {"filter_form": filter_form, "page": page, "query": query.urlencode()},
-    )
+    return render(request, "demands/wall.html", {"filter_form": filter_form, "page": page})
 
 
 def _audit_contact_view(request, wish: MicroWish, role: str) -> None:

@@ -145,18 +145,10 @@ def me_records(request):
         "period_end": end,
         "period_hours": selectors.counted_hours(member, start=start, end=end) if (start or end) else None,
         "hours_by_source": selectors.hours_by_source(member, start=start, end=end),
-        "page_query": _page_query(start, end),
         "yearly_totals": list(selectors.yearly_totals(member)),
         "total_hours": selectors.counted_hours(member),
     }
     return render(request, "members/records.html", context)
-
-
-def _page_query(start, end) -> str:
-    """The period of the list, for its page links."""
-    parts = [f"from={start.isoformat()}"] if start else []
-    parts += [f"to={end.isoformat()}"] if end else []
-    return "&".join(parts)
 
 
 @login_required

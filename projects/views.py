@@ -88,9 +88,7 @@ def project_list(request):
     page = Paginator(projects, PROJECTS_PAGE_SIZE).get_page(request.GET.get("page"))
     for project in page.object_list:
         project.next_activity = selectors.next_activity(project)
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"form": form, "page": page, "member": member, "query": query.urlencode(), "now": now}
+    context = {"form": form, "page": page, "member": member, "now": now}
     response = render(request, "projects/project_list.html", context)
     # The cards show each project's next activity and its phase (the ?seats filter's other projects: the timeout).
     shown = [p.next_activity for p in page.object_list if p.next_activity is not None]

@@ -7,7 +7,7 @@ from datetime import date
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -113,8 +113,11 @@ def _organization(request):
     return organization
 
 
-def _query(organization, period: selectors.Period) -> str:
-    return urlencode({"org": organization.pk, "from": period.start.isoformat(), "to": period.end.isoformat()})
+def _query(organization, period: selectors.Period) -> QueryDict:
+    """The page's canonical query: the template renders without the request, so its links start from this."""
+    query = QueryDict(mutable=True)
+    query.update({"org": organization.pk, "from": period.start.isoformat(), "to": period.end.isoformat()})
+    return query
 
 
 def _content(organization, period: selectors.Period, figures: selectors.Dashboard, followup: _Page) -> str:
