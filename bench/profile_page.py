@@ -1,4 +1,4 @@
-"""Profile one page against the bench database with pyinstrument (issue 11: profile before optimizing).
+"""Profile one page against the bench database with pyinstrument (find where the time goes before optimizing).
 
     .venv/bin/python bench/profile_page.py /me/records/ --user member      # a district member
     .venv/bin/python bench/profile_page.py "/dashboard/?org=district" --user admin

@@ -1,4 +1,4 @@
-"""Profile the sign-up storm's POST in process against the bench database (issue 11: profile before optimizing).
+"""Profile the sign-up storm's POST in process against the bench database (find where the time goes before optimizing).
 
     .venv/bin/python bench/profile_storm.py                 # 60 members sign up for a new 20-seat activity
     .venv/bin/python bench/profile_storm.py --members 100 --top 40

@@ -76,7 +76,7 @@ SCENARIOS = [
     ("wish_submit", "post", "POST /wishes/new/"),
     ("signup_storm", "storm", "sign-up storm 200→20"),
 ]
-# Targets (issue 11): GET p95 < 150 ms, zero errors; anonymous ≥ 60 % of the ceiling, signed-in ≥ 25 %;
+# Targets (bench/RESULTS.md): GET p95 < 150 ms, zero errors; anonymous ≥ 60 % of the ceiling, signed-in ≥ 25 %;
 # storm p95 < 250 ms with exactly 20/180; every worker < 200 MB.
 P95_GET_MS = 150
 P95_STORM_MS = 250
