@@ -1,12 +1,10 @@
 """Per-person whole-page cache of the member portal's busiest pages: /me/, /me/records/ and /me/points/ (and of
 the secretaries' dashboard when it is served from a snapshot: volunteer_platform/dashboard_views.py).
 
-Profiled before this cache (issue 11; bench/profile_page.py on the district data, pyinstrument): /me/ took 24 ms
-in process — rendering 7.5 ms, the profile lookup with skills, interests and 双报到 6.4 ms, residents' feedback
-2.5 ms, stars 2.4 ms — and under locust at concurrency 16 the three pages gave 121–127 req/s, 8 % of the bare
-view's throughput (target: 25 %). No single part dominates, so no query or template fix gets there; but what a
-member sees on these pages changes only when something about them is written, and they look far more often than
-that. So the page is rendered once and served from the shared cache until a write concerns that person.
+Why: the cost of these pages is spread over many parts (rendering, the profile, feedback, stars), so no single
+query or template fix makes them cheap; but what a member sees on them changes only when something about them is
+written, and they look far more often than that. So the page is rendered once and served from the shared cache
+until a write concerns that person.
 
 - **Key**: the view, the user, the language, today's date (the pages compare dates with today: objection
   deadlines, "this year"), the canonical address and the query parameters the view declares, canonically

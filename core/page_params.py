@@ -1,8 +1,8 @@
 """What a whole-page cache keys a page by: the page's own address and the query parameters its view reads, each in
 one canonical spelling (used by core.public_cache and core.member_cache).
 
-Keyed by the whole query string, every parameter made an entry of its own: forty requests to
-`/projects/?utm=<random>` were forty 14 KB entries, and anyone could fill the shared Redis (issue 25). So:
+Keyed by the whole query string, every parameter would make an entry of its own, and anyone could fill the shared
+Redis with `/projects/?utm=<random>`. So:
 
 - each cached view names the parameters it reads, with a parser for each (`params={"page": page_number, …}`);
   the key holds only those, in their canonical spelling, and every other parameter is ignored;

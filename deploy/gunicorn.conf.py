@@ -53,7 +53,7 @@ proc_name = "volunteer-platform-web"
 
 def _no_server_header() -> None:
     """gunicorn sends "Server: gunicorn" on every response and has no setting to leave it out; what runs the site
-    is nobody's business (issue 25). Its Response builds the header in `default_headers`: drop that one line."""
+    is nobody's business. Its Response builds the header in `default_headers`: drop that one line."""
     from gunicorn.http import wsgi
 
     if getattr(wsgi.Response.default_headers, "_no_server", False):

@@ -676,7 +676,7 @@ class CalendarFeed(models.Model):
         return self.member.name
 
 
-# --- Feedback after an activity (Step 7) ------------------------------------------------------------------------
+# --- Feedback after an activity ---------------------------------------------------------------------------------
 
 
 class ActivitySurvey(models.Model):

@@ -271,8 +271,8 @@ def activity_for_page(user, pk: int) -> Activity | None:
 
 def activity_for_action(user, pk: int) -> Activity | None:
     """An activity with its project (no counts, no other joins) if its project's page is visible to `user`: what
-    a sign-up or a cancellation needs before the service locks and re-reads the row. Profiled in the bench's
-    sign-up storm: the page's lookup with its counts was a fifth of a sign-up's CPU."""
+    a sign-up or a cancellation needs before the service locks and re-reads the row. In the
+    bench's sign-up storm the page's lookup with its counts would be a fifth of a sign-up's CPU."""
     return _if_visible(user, Activity.objects.select_related("project").filter(pk=pk).first())
 
 
@@ -373,7 +373,7 @@ def calendar_signups(member: Member) -> QuerySet[SignUp]:
     )
 
 
-# --- Scheduled work (Step 7): reminders, waitlists, surveys ----------------------------------------------------
+# --- Scheduled work: reminders, waitlists, surveys -------------------------------------------------------------
 
 # hours_before → (from, to]: the window after `now` in which an activity's start makes its confirmed sign-ups due for
 # that reminder. The windows do not overlap, so a member who signs up 5 hours ahead gets the T-2 h reminder only.

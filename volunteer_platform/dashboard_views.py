@@ -146,26 +146,11 @@ def _content(organization, period: selectors.Period, figures: selectors.Dashboar
     )
 
 
-# Profiled (issue 11, bench/profile_page.py on the district, 100,000 members, with a fresh snapshot): a snapshot hit
-# still cost ~25 ms of CPU in-process and gave 57 req/s with a p95 of 470 ms at concurrency 16 on 2 cores. Of the
-# view's time ~76 % was rendering (base layout ~4 ms; the content ~8 ms, of which the two SVG bar charts ~3 ms and
-# the tables' ~1,000 variable lookups the rest) and ~16 % reading the snapshot: a 261 KB pickle, 96 % of it the
-# training report's 1,000 per-branch rows (the page shows three sums of them), 8-14 ms to fetch and unpickle.
-# Queries were not the cost (3: session, user, organization). So the content is rendered once per snapshot and
-# language and kept next to it (selectors.snapshot_rendering): a hit reads the snapshot's stamp and the rendering in
-# one round trip (~25 KB, no unpickling of models) and renders only the base layout around it. Exact: a rendering
-# is tagged with the stamp of the snapshot it came from and served only while that is the current snapshot (the
-# refresh writes snapshot and stamp together), and only for what the snapshot serves — the default period, the
-# follow-up list's first page; any other period or page is computed and rendered on request as before.
-#
-# Profiled again after that (and after the layout's menus were kept, site_nav.py): a hit still cost ~7.4 ms of CPU
-# in process against 0.74 ms for the bare view, 17-22 % of its throughput under load (target 25 %): the scope
-# lookup, reading the 25 KB rendering and rendering the layout around it. So a page served from a snapshot is also
-# kept whole per person, like the member portal's pages (core/member_cache.py: keyed by user, language, day and
-# path; dropped by any write concerning that person — their account, their member row and the organizations they
-# administer, which is all their scope depends on — and by any organization's change), tied besides to the version
-# every new snapshot gets (selectors.SNAPSHOTS_VERSION_KEY). A hit costs the session, the user and one cache round
-# trip. A page computed live (no snapshot, another period, a later page) is never kept: it is exact as of now.
+# Why two caches: rendering, not queries, is most of what a snapshot hit costs. So the content is rendered once per
+# snapshot and language and kept beside it (selectors.snapshot_rendering), served only while its snapshot is current
+# and only for what the snapshot serves (the default period, the follow-up list's first page). And a page served from
+# a snapshot is kept whole per person (core/member_cache.py), tied besides to the version every new snapshot gets
+# (selectors.SNAPSHOTS_VERSION_KEY). A page computed live (another period, a later page) is never kept.
 def _from_snapshot(response) -> bool:
     return getattr(response, "from_snapshot", False)
 

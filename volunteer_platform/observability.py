@@ -1,5 +1,5 @@
 """Request ids in every log line, carried from a web request into the Celery tasks it enqueues, and task failures
-kept where an admin sees them (Step 11, docs/deploy.md "Logs and failures").
+kept where an admin sees them (docs/deploy.md "Logs and failures").
 
 - `RequestIdMiddleware` (first in MIDDLEWARE) takes nginx's `X-Request-ID` when it is short and made of safe
   characters, or makes one, keeps it in a contextvar for the request and answers it in the `X-Request-ID` header.

@@ -1,9 +1,8 @@
 """Django's Redis cache backend, with one `redis.Redis` client per connection pool instead of one per operation.
 
-Profiled (issue 11; cProfile of the WSGI handler serving the cached home page 2,000 times on the bench data):
-Django's `RedisCacheClient.get_client()` builds a new `redis.Redis` for every cache operation, and each one fills
-its table of ~170 response callbacks — about 0.15 ms of CPU per operation, a third of what a cached public page
-costs over the bare view, and paid again for every session read and page-cache read of a signed-in page. A client
+Why: Django's `RedisCacheClient.get_client()` builds a new `redis.Redis` for every cache operation, and each one
+fills its table of ~170 response callbacks — about a third of what a cached public page costs over the bare view,
+paid again for every session read and page-cache read of a signed-in page. A client
 is only a handle on its pool (thread-safe, and redis-py's pool notices a fork and starts its own connections), so
 it is made once per pool and reused. Everything else — pools, serializer, options — is Django's.
 """

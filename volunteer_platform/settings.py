@@ -245,7 +245,7 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
-# --- Sign-in, headers and audit (Step 9: docs/security.md, items 2, 4 and 8) ------------------------------------
+# --- Sign-in, headers and audit (docs/security.md) -----------------------------------------------------------------
 # Reverse proxies in front of Django that append to X-Forwarded-For; 0 trusts none (REMOTE_ADDR). One answer for
 # the audit trail and for django-axes: core.net.client_ip.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
@@ -271,7 +271,7 @@ AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 # Sessions: a working day, cookie not readable by scripts, not sent on cross-site POSTs, HTTPS-only unless DEBUG.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
 # Kept in the database and read through the shared cache: a signed-in page costs no session query while the cache
-# holds it (issue 11's bench: one of the two queries a cached member page still made), and a flushed cache loses
+# holds it (otherwise one of the two queries left on a cached member page), and a flushed cache loses
 # no one's sign-in. Ending sessions (audit.services.user_sessions_end) goes through SessionStore and clears both.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -359,7 +359,7 @@ NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", def
 # A row the outbox sweeper queued again is left to that task this long before a later pass queues it once more.
 NOTIFICATION_SWEEP_REQUEUE_SECONDS = env.int("NOTIFICATION_SWEEP_REQUEUE_SECONDS", default=300)
 
-# --- Deployment: media storage, static files, task failures (Step 11: docs/deploy.md) ---------------------------
+# --- Deployment: media storage, static files, task failures (docs/deploy.md) ------------------------------------
 # Media (wish photos, project logos, training materials) are personal or internal data: no URL serves them, views
 # stream them after checking access, so nginx never exposes MEDIA_ROOT and an S3 bucket stays private.
 # MEDIA_STORAGE=local keeps them under MEDIA_ROOT (one web machine, or a shared mount such as NFS);
@@ -421,7 +421,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Failed Celery tasks (volunteer_platform.JobFailure, in the admin) are kept this many days.
 JOB_FAILURE_RETENTION_DAYS = env.int("JOB_FAILURE_RETENTION_DAYS", default=90)
 
-# --- Benchmark (Step 10: bench/, `make bench`) ---------------------------------------------------------------------
+# --- Benchmark (bench/, `make bench`) ------------------------------------------------------------------------------
 # The bench serves plain http on 127.0.0.1 with DEBUG off: it turns the Secure flag of the cookies off (never do so
 # behind real https). The wish form's limits may be raised from the environment ("count,seconds"), so one load
 # process from one address measures the form, not the limiter. BENCH_CEILING_VIEW mounts /bench/ceiling/, a fixed

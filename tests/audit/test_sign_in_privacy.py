@@ -1,4 +1,4 @@
-"""Personal data stays masked outside its encrypted home (issue 25, item 5): a sign-in with a member's phone or ID
+"""Personal data stays masked outside its encrypted home: a sign-in with a member's phone or ID
 number as the username, failed, leaves that number in no log line and in no text column of the database — not in
 the audit trail (masked for reading, keyed hash for matching), not in django-axes' tables (keyed hash) — while the
 lockout keeps counting it. The trail itself is kept AUDIT_RETENTION_DAYS days."""

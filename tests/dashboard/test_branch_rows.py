@@ -296,8 +296,8 @@ def test_the_monthly_digest_says_what_the_dashboard_of_that_month_says(tree):
 
 
 def test_a_branch_plan_counts_the_wishes_its_own_members_fulfilled(org_tree, east_secretary):
-    """Step 12: a plan's 实现微心愿 target is the dashboard's 党员实现微心愿 — a branch's plan counted its communities'
-    wishes, and communities are served by the committee above, so it never moved."""
+    """A plan's 实现微心愿 target is the dashboard's 党员实现微心愿 — the wishes its members fulfilled, not its
+    communities' wishes (communities are served by the committee above, so a branch's figure would never move)."""
     from tests.demands.factories import wish_in_state
     from tests.members.factories import CommunityFactory, MemberFactory
     from volunteer_platform.models import Plan, PlanTarget

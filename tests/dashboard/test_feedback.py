@@ -1,4 +1,4 @@
-"""Feedback collected after service (Step 7) where it is read: the dashboard's survey satisfaction, the member's
+"""Feedback collected after service where it is read: the dashboard's survey satisfaction, the member's
 profile and the secretaries' monthly digest (with the overdue plan tasks of 督促检查), against a hand count.
 
 On top of the dashboard's street (conftest), members' answers to the survey after an attended activity:

@@ -1,10 +1,10 @@
-"""Step 12: one truth about a member's stars and the hours they were rated on.
+"""One truth about a member's stars and the hours they were rated on.
 
 - The current stars are the last *final* rating's, on /me/, /me/points/ and the certificate alike; a rating in its
-  公示 is shown as 公示中 with its dates, never as the current stars (it used to sit next to the final ★ as a ★5,
-  while /me/ said 3 星).
+  公示 is shown as 公示中 with its dates, never as the current stars (not a ★5 next to the final ★ while /me/
+  says 3 星).
 - The hours of a rating are the hours /me/records/ shows up to the end of its period, and a rating not yet final
-  follows every record (the demo's finished period said 7.50 h while the records page listed 13.5 h).
+  follows every record (not 7.50 h for a period in which the records page lists 13.5 h).
 - 公示 is a list every member of the rated organization (and its secretaries) can open, with masked names and the
   way to object for the member concerned; anyone else gets 404.
 """

@@ -1,4 +1,4 @@
-"""Browser journey (Step 12): a member asks on their phone for a correction of a record; the recording branch's
+"""Browser journey: a member asks on their phone for a correction of a record; the recording branch's
 secretary approves it in the admin; the member's hours, points, stars (a rating in 公示 follows the records) and
 certificate all show the corrected figure."""
 

@@ -1,4 +1,4 @@
-"""Step 12, item 8: a member asks for a correction of their own record on /me/records/ (《志愿服务记录与证明出具办法》
+"""A member asks for a correction of their own record on /me/records/ (《志愿服务记录与证明出具办法》
 gives them that right); the recording organization answers in the existing queue; the member is told the outcome,
 and the corrected hours carry through to points and stars."""
 

@@ -76,7 +76,7 @@ def test_filter_sign_up_check_in_and_get_hours_and_points(page, org_tree, member
 
 
 def test_a_started_activity_shows_in_progress_and_no_sign_up_button(page, org_tree, member_a):
-    """Issue 18: a started activity said 状态 报名中 above 该活动现在不能报名."""
+    """A started activity's status agrees with its sign-up box: never 报名中 above 该活动现在不能报名."""
     project = ProjectFactory(organization=org_tree.branch_a, title="银龄关爱", brand_name="银龄关爱", slug="silver")
     activity = ActivityFactory(project=project, title="陪老人读报")
     soon = ActivityFactory(project=project, title="陪老人下棋", starts_at=activity.starts_at + timedelta(days=1))

@@ -1,4 +1,4 @@
-"""Activity state from time (issue 18, item 6).
+"""Activity state from time.
 
 What a person sees of an activity is `Activity.phase(now)` — 未开放报名, 报名中, 报名中（可候补）, 报名截止, 进行中,
 已结束, 已取消 — derived from its times, its stored status, its project and its seats; the activity page, the brand

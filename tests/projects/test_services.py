@@ -44,7 +44,7 @@ def test_confirmed_while_seats_are_left_then_waitlisted_in_order(org_tree):
 
 @pytest.mark.parametrize("before", [2, 20])
 def test_a_signup_costs_the_same_few_queries_however_many_came_before(org_tree, before, django_assert_num_queries):
-    """The sign-up storm's cost (issue 11): under the activity's lock every query lengthens the queue. Savepoint and
+    """The sign-up storm's cost: under the activity's lock every query lengthens the queue. Savepoint and
     release of the service's atomic block (the test's transaction is outside), the two locks, one statement for the
     no-show count, the seats, the next waitlist place, 'already signed up' and the overlap (_signup_state), and the
     insert in its own savepoint — the same with 2 or 20 sign-ups before, confirmed or waitlisted."""
@@ -504,7 +504,7 @@ def test_the_organizers_record_confirmed_later_earns_the_same_points_once(org_tr
 
 
 def test_a_record_of_no_activity_earns_its_points_when_confirmed(org_tree, secretary_a, member_a):
-    """Step 12: every verified record earns by the rules, whatever its source (it earned nothing before)."""
+    """Every verified record earns by the rules, whatever its source."""
     record = members_services.service_record_create(
         member=member_a,
         start=timezone.now() - timedelta(hours=3),
@@ -592,7 +592,7 @@ def test_calendar_token_is_stable_until_renewed(member_a):
 
 
 def test_the_on_site_leader_earns_the_rules_leader_multiplier(org_tree, secretary_a):
-    """Step 12: the seeded 1.5× for the on-site leader (现场负责人) was never applied."""
+    """The seeded 1.5× for the on-site leader (现场负责人) is applied."""
     leader, helper = members(org_tree, 2)
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     services.activity_update(

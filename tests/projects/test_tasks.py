@@ -1,4 +1,4 @@
-"""Projects' scheduled work (Step 7): activity reminders at T-24 h and T-2 h, waitlist promotion, recurring
+"""Projects' scheduled work: activity reminders at T-24 h and T-2 h, waitlist promotion, recurring
 generation, and the kinds of the projects' notices."""
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""Step 12, item 4: random sequences of what happens to records, wishes, redemptions and ratings, against
+"""Random sequences of what happens to records, wishes, redemptions and ratings, against
 PostgreSQL, with the platform's figures checked after every step against sums the test computes itself.
 
 After each step:

@@ -1,9 +1,9 @@
-"""Step 12: the disagreements people found, each as it was met (the issue's first list), now held by a test.
+"""Disagreements between the figures that people met, each held by a test as it was met:
 
-- a self-reported record or a 结对帮扶 visit record, once verified, awarded 0 points;
-- a voided record kept its points (a correction's difference: tests/members/test_own_corrections.py; the leader
-  multiplier: tests/projects/test_services.py);
-- the demo member's finished rating said 7.50 h while /me/records/ listed 13.5 h in that period.
+- a self-reported record or a 结对帮扶 visit record, once verified, awards its points;
+- a voided record takes its points back (a correction's difference: tests/members/test_own_corrections.py; the
+  leader multiplier: tests/projects/test_services.py);
+- a finished rating's hours are the hours /me/records/ lists in its period.
 """
 
 from datetime import timedelta

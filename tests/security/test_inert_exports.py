@@ -1,4 +1,4 @@
-"""Exports are inert (issue 25, item 4): a text cell that a spreadsheet would run — one starting with =, +, -, @, a
+"""Exports are inert: a text cell that a spreadsheet would run — one starting with =, +, -, @, a
 tab or a carriage return (OWASP, CSV injection) — leaves every .xlsx as a text cell and every .csv behind an
 apostrophe, whichever export writes it: the roster (admin, .xlsx and .csv), the four dashboard exports and the
 training completion export. Numbers stay numbers, negative ones included."""

@@ -1,4 +1,4 @@
-"""The cache and Celery's broker live in separate Redis instances in deploy/ (issue 25, item 1): the cache may evict
+"""The cache and Celery's broker live in separate Redis instances in deploy/: the cache may evict
 when full (allkeys-lru, a maxmemory), the broker never (noeviction, persistent). The settings read the cache's
 address from CACHE_REDIS_URL and the broker's from REDIS_URL; without CACHE_REDIS_URL (a developer's machine) the
 cache takes REDIS_URL's next database."""

@@ -1,10 +1,10 @@
-"""`make run` on PostgreSQL holds a bounded number of database connections (issue 25, item 6).
+"""`make run` on PostgreSQL holds a bounded number of database connections.
 
-runserver answers each client connection in a thread of its own and never reuses it; with CONN_MAX_AGE=60 each
-thread kept its database connection for as long as its client kept the socket open, and a finished thread's
-connection stayed open until the garbage collector came by — 21 idle connections after 120 POSTs, then
-PostgreSQL's "too many clients". The web server of `make run` (rundev.py) runs with CONN_MAX_AGE=0; gunicorn in
-production keeps its connections (its sync workers reuse them)."""
+runserver answers each client connection in a thread of its own and never reuses it; with CONN_MAX_AGE above 0
+each thread would keep its database connection for as long as its client keeps the socket open, and a finished
+thread's until the garbage collector comes by, until PostgreSQL answers "too many clients". The web server of
+`make run` (rundev.py) runs with CONN_MAX_AGE=0; gunicorn in production keeps its connections (its sync workers
+reuse them)."""
 
 import http.client
 import os

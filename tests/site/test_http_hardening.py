@@ -1,4 +1,4 @@
-"""Step 13, item 7: only the methods the site uses are answered, the stack names no software, every cookie is
+"""Only the methods the site uses are answered, the stack names no software, every cookie is
 Secure under production settings, and one address cannot try a password on many accounts without being stopped."""
 
 import socket

@@ -1,4 +1,4 @@
-"""The whole-page caches are keyed by what a page depends on (issue 25, item 1; core/page_params.py): its canonical
+"""The whole-page caches are keyed by what a page depends on (core/page_params.py): its canonical
 address and the query parameters its view declares, canonically. A thousand random query strings leave the
 number of cache entries where it was, on every cached page; a parameter the page does read still gets its own
 entry, with the right content; the view never sees, so never prints, a parameter it did not declare."""

@@ -45,7 +45,7 @@ def test_the_counts_asked_for_and_a_time_for_each_part(district):
     projects = ServiceProject.objects.filter(organization__path__startswith=root.path)
     assert projects.count() == TINY.projects
     assert Activity.objects.filter(project__in=projects).count() == TINY.projects * TINY.activities_per_project
-    # One award per counted record (Step 12: every verified record earns by the rule table).
+    # One award per counted record: every verified record earns by the rule table.
     counted = ServiceRecord.objects.filter(
         member__organization__path__startswith=root.path, status__in=ServiceRecord.COUNTED_STATUSES
     )

@@ -1,11 +1,10 @@
 """`{% audience_menus %}`: the navigation bar's three audience menus (nav/audiences.html), rendered once per process
 for each language and kind of visitor (anonymous, signed in, staff).
 
-Profiled (issue 11, bench/profile_page.py and cProfile on the district data): with the dashboard's content served
-from its snapshot rendering, the layout around it became the largest part of the request, and in the layout the
-menus — 28 `{% url %}` reversals and about 40 translations on every page of the site. They depend only on the
-language and on whether the visitor is signed in and staff; URLs and catalogues are fixed for the life of a
-process, so each variant is rendered once and kept in memory (a deploy starts new processes). Under DEBUG they are
+Why: the menus are 28 `{% url %}` reversals and about 40 translations on every page of the site, the largest part
+of the layout. They depend only on the language and on whether the visitor is signed in and staff; URLs and
+catalogues are fixed for the life of a process, so each variant is rendered once and kept in memory (a deploy starts
+new processes). Under DEBUG they are
 rendered every time, so an edited template shows at once.
 """
 

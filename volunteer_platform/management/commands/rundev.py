@@ -4,10 +4,9 @@ Ctrl-C stops all three; when one of them dies, the others are stopped too, so no
 
 The web server keeps no database connection between requests (CONN_MAX_AGE=0, whatever the environment says):
 runserver answers each client connection in a new thread and never reuses it, and a connection kept for reuse
-stays open as long as the client's socket, and after its thread until the garbage collector comes by — with
-PostgreSQL, 21 idle connections after 120 requests, then "too many clients" for every database on the server
-(issue 25). Persistent connections are for servers that reuse their threads or processes:
-gunicorn's sync workers in production, Celery's worker processes.
+stays open as long as the client's socket, and after its thread until the garbage collector comes by — enough idle
+connections to answer "too many clients" for every database on the server. Persistent connections are for servers
+that reuse their threads or processes: gunicorn's sync workers in production, Celery's worker processes.
 """
 
 import os
