@@ -373,7 +373,7 @@ def calendar_signups(member: Member) -> QuerySet[SignUp]:
     )
 
 
-# --- Scheduled work: reminders, waitlists, surveys -------------------------------------------------------------
+# --- Scheduled work: reminders, waitlists, surveys --------------------------------------------------------------
 
 # hours_before → (from, to]: the window after `now` in which an activity's start makes its confirmed sign-ups due for
 # that reminder. The windows do not overlap, so a member who signs up 5 hours ahead gets the T-2 h reminder only.

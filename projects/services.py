@@ -1031,7 +1031,7 @@ def _slots(project: ServiceProject, posts: list[Post], start: date, end: date) -
 def activities_generate(*, project: ServiceProject, weeks: int = GENERATE_WEEKS) -> list[Activity]:
     """Create the activities of a published recurring project (its rule and its posts' weekly slots) for the next
     `weeks` weeks, and sign each post's active claimers up to the new activities of their post (except the dates
-    they skip). Returns the activities it created. Step 7 runs this on a schedule.
+    they skip). Returns the activities it created. Run nightly (generate_recurring_activities) and by the admin.
 
     Locks: the project row, then its posts, then the new activities' claimers' member rows — so two runs, or a run
     and a claim, never miss each other. Idempotent: an occurrence that exists (UNIQUE project + start) is left as
@@ -1257,7 +1257,7 @@ def activities_generate_all(*, weeks: int = GENERATE_WEEKS) -> int:
     return created
 
 
-# --- Scheduled work (Step 7): activity reminders, waitlist promotion -----------------------------------------
+# --- Scheduled work: activity reminders, waitlist promotion -----------------------------------------------------
 
 
 def activity_reminders_plan(*, hours_before: int, now: datetime | None = None) -> int:
@@ -1313,7 +1313,7 @@ def waitlists_promote(*, now: datetime | None = None) -> int:
     return promoted
 
 
-# --- Surveys after an activity (Step 7) ---------------------------------------------------------------------
+# --- Surveys after an activity ----------------------------------------------------------------------------------
 
 
 def activity_surveys_plan(*, now: datetime | None = None) -> int:
