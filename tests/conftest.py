@@ -6,6 +6,8 @@
 - Personas (tests/personas.py, loaded here for every test): the street's tree `org_tree` with branch A and B,
   `secretary_a` / `secretary_b` / `east_secretary`, `member_a` / `member_b`, `platform_admin`, `member_user`,
   `staff_without_scope`, `anonymous`. A test or conftest names them as arguments and imports none of them.
+- `clock`: the test's time (time-machine), standing at CLOCK_START until moved; the one way a test sets the time.
+  TESTS_NOW=<ISO instant> starts every test there instead of at the real time.
 - `page` / `phone_page`: Playwright on the system Chromium against `live_server`.
 - `celery_worker`: a real Celery worker process on Redis, sharing the test database; `celery_worker_factory`
   starts several, with options (environment, extra task modules, concurrency).
@@ -18,9 +20,12 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 # Playwright's sync API runs an event loop in this thread; Django must still allow ORM calls in it.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -156,6 +161,83 @@ def sms_outbox():
     sms.outbox.clear()
     yield sms.outbox
     sms.outbox.clear()
+
+
+# --- Time -----------------------------------------------------------------------------------------------------
+
+# A Thursday noon in the site's time zone: outside the residents' SMS quiet hours, far from midnight and the weekend.
+CLOCK_START = datetime(2026, 12, 10, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+# TESTS_NOW=2026-12-13T23:59:30+08:00 starts every test at that instant, ticking (time-machine): a run that shows no
+# test depends on the day, the weekday or the hour it happens to run at.
+TESTS_NOW = os.environ.get("TESTS_NOW", "")
+
+
+class Clock:
+    """The time of a test, standing still until the test moves it (time-machine): timezone.now(), time.time(),
+    date.today() all read it — in this process and its threads (live_server), not in a Celery worker process or the
+    browser, which keep real time."""
+
+    def __init__(self, traveller):
+        self._traveller = traveller
+
+    @property
+    def now(self) -> datetime:
+        from django.utils import timezone
+
+        return timezone.now()
+
+    @now.setter
+    def now(self, value: datetime) -> None:
+        self.move_to(value)
+
+    def move_to(self, value: datetime) -> None:
+        if value.tzinfo is None:
+            raise ValueError("the clock takes an aware datetime")
+        # In UTC: time-machine sets the process's TZ to a destination's zone, which a subprocess would inherit.
+        self._traveller.move_to(value.astimezone(UTC))
+
+    def advance(self, seconds: float) -> None:
+        self._traveller.shift(timedelta(seconds=seconds))
+
+    def set_local(self, hour: int, minute: int = 0) -> None:
+        """Today (the clock's day in the site's time zone) at hour:minute."""
+        from django.utils import timezone
+
+        self.now = timezone.localtime(self.now).replace(hour=hour, minute=minute, second=0, microsecond=0)
+
+
+@pytest.fixture
+def clock():
+    """Time stands at CLOCK_START until the test moves it: `clock.now = …`, `clock.advance(seconds)`,
+    `clock.set_local(hour)`; `clock.now` is timezone.now()."""
+    traveller = time_machine.travel(CLOCK_START.astimezone(UTC), tick=False)
+    coordinates = traveller.start()
+    try:
+        yield Clock(coordinates)
+    finally:
+        traveller.stop()
+
+
+def pytest_collection_modifyitems(items):
+    """A test that asks for the clock gets it right after the autouse fixtures, before the others: the rows its
+    fixtures make (personas included) are made at the clock's time, never at the real one."""
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if not names or "clock" not in names:
+            continue
+        autouse = set(item.session._fixturemanager._getautousenames(item))
+        names.remove("clock")
+        names.insert(max((i + 1 for i, name in enumerate(names) if name in autouse), default=0), "clock")
+
+
+@pytest.fixture(autouse=True)
+def _tests_now():
+    """With TESTS_NOW set, every test starts at that instant and time runs on from there."""
+    if not TESTS_NOW:
+        yield
+        return
+    with time_machine.travel(datetime.fromisoformat(TESTS_NOW).astimezone(UTC), tick=True):
+        yield
 
 
 # --- Browser --------------------------------------------------------------------------------------------------

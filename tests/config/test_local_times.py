@@ -180,17 +180,9 @@ def test_the_walk_reaches_the_models_that_show_a_time():
 
 
 @pytest.fixture
-def frozen(monkeypatch):
-    """Freeze timezone.now at a settable instant."""
-
-    class Frozen:
-        now = INSTANT - timedelta(days=5)
-
-        def set(self, value: datetime) -> None:
-            self.now = value
-
-    clock = Frozen()
-    monkeypatch.setattr(timezone, "now", lambda: clock.now)
+def frozen(clock):
+    """The clock five days before INSTANT."""
+    clock.now = INSTANT - timedelta(days=5)
     return clock
 
 
@@ -240,10 +232,10 @@ def night_service(org_tree, member_a, secretary_a, frozen):
     from members import services
     from tests.members.factories import ServiceRecordFactory
 
-    frozen.set(INSTANT + timedelta(hours=6))
+    frozen.now = INSTANT + timedelta(hours=6)
     record = ServiceRecordFactory(member=member_a, start=INSTANT, end=INSTANT + timedelta(hours=2))
     record = services.service_record_verify(record=record, verifier=secretary_a)
-    frozen.set(INSTANT)
+    frozen.now = INSTANT
     return record
 
 
@@ -299,10 +291,10 @@ def test_the_training_export_counts_a_session_in_its_local_year(org_tree, member
     from volunteer_platform import exports, selectors
 
     new_year = datetime(2026, 12, 31, 17, tzinfo=UTC)
-    frozen.set(new_year - timedelta(days=3))
+    frozen.now = new_year - timedelta(days=3)
     session = SessionFactory(organizer=org_tree.branch_a, starts_at=new_year, ends_at=new_year + timedelta(hours=2))
     services.enrollment_create(session=session, member=member_a)
-    frozen.set(new_year + timedelta(days=1))
+    frozen.now = new_year + timedelta(days=1)
     services.attendance_record(session=session, attended=[member_a.pk], absent=[], actor=secretary_a)
 
     def branch_a_hours(year):
@@ -326,7 +318,7 @@ def test_the_roster_export_is_named_and_numbered_by_the_local_day(client, platfo
     from tests.members.factories import MemberFactory
 
     new_year = datetime(2026, 12, 31, 17, tzinfo=UTC)  # 2027-01-01 01:00 in Shanghai
-    frozen.set(new_year)
+    frozen.now = new_year
     member = MemberFactory(name="陈新", organization=org_tree.branch_a)
     assert member.volunteer_number.startswith("V2027")
     client.force_login(platform_admin)
@@ -366,7 +358,7 @@ def test_the_activity_reminder_says_the_local_time(patrol, member_a, frozen, sms
     from projects import services
 
     services.signup_create(activity=patrol, member=member_a)
-    frozen.set(INSTANT - timedelta(hours=20))
+    frozen.now = INSTANT - timedelta(hours=20)
     signup = patrol.signups.get()
 
     services.activity_reminders_send(signup_ids=[signup.pk], hours_before=24)

@@ -11,7 +11,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from members import services
 from members.models import Member, Tag
-from members.tokens import InvitationTokenGenerator, invitation_token_generator
+from members.tokens import invitation_token_generator
 from notifications.models import Notification
 from tests.factories import DEFAULT_PASSWORD
 from tests.members.factories import TagFactory
@@ -183,10 +183,9 @@ def test_the_service_checks_the_token_again(newcomer, secretary_a):
     assert exc.value.code == "invalid_invitation"
 
 
-def test_an_expired_link_is_refused(newcomer, secretary_a, client, monkeypatch):
+def test_an_expired_link_is_refused(clock, newcomer, secretary_a, client):
     path = services.member_invite(member=newcomer, actor=secretary_a)
-    later = invitation_token_generator._now() + timedelta(days=14, minutes=1)
-    monkeypatch.setattr(InvitationTokenGenerator, "_now", lambda self: later)
+    clock.now += timedelta(days=14, minutes=1)
 
     response = client.get(path)
 
@@ -194,10 +193,9 @@ def test_an_expired_link_is_refused(newcomer, secretary_a, client, monkeypatch):
     assert "邀请链接已失效" in response.content.decode()
 
 
-def test_a_link_is_valid_for_fourteen_days_not_three(newcomer, monkeypatch):
+def test_a_link_is_valid_for_fourteen_days_not_three(clock, newcomer):
     token = invitation_token_generator.make_token(newcomer.user)
-    later = invitation_token_generator._now() + timedelta(days=13, hours=23)
-    monkeypatch.setattr(InvitationTokenGenerator, "_now", lambda self: later)
+    clock.now += timedelta(days=13, hours=23)
     assert invitation_token_generator.check_token(newcomer.user, token)
 
 

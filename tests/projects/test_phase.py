@@ -6,8 +6,7 @@ page, /projects/, /me/activities/ and the admin list all show it, and the sign-u
 报名中. A cached public page is not served past the next phase change. A new activity gets a sign-up window that makes
 sense for its start: a start in the past is refused, a start soon opens sign-up now and closes it at the start.
 
-Time is frozen with `clock` (timezone.now replaced, as tests/notifications does), at a fixed moment, never the real
-clock or its weekday."""
+Time is frozen with `clock` (tests/conftest.py) at a fixed moment, never the real clock or its weekday."""
 
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -21,7 +20,6 @@ from django.utils import timezone
 from projects import selectors, services
 from projects.models import Activity, ActivityPhase, ServiceProject
 from tests.members.factories import MemberFactory
-from tests.notifications.conftest import Clock
 from tests.projects.factories import ProjectFactory
 from tests.queries import count_queries
 
@@ -34,9 +32,8 @@ SECOND = timedelta(seconds=1)
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    clock = Clock(FROZEN)
-    monkeypatch.setattr(timezone, "now", clock)
+def clock(clock):
+    clock.now = FROZEN
     return clock
 
 
@@ -136,8 +133,8 @@ def test_attendance_taken_during_the_activity_keeps_it_in_progress_until_its_end
 
 def test_a_started_activity_shows_in_progress_and_no_sign_up_button(client, windows, clock, member_a):
     url = reverse("projects:activity_detail", args=[windows.pk])
-    client.force_login(member_a.user)
     clock.now = windows.starts_at + timedelta(minutes=1)
+    client.force_login(member_a.user)  # now: a session opened two days earlier would have expired
     html = client.get(url).content.decode()
     assert "报名中" not in html
     assert 'data-phase="in_progress"' in html and ">进行中<" in html
@@ -160,7 +157,7 @@ def test_anonymous_visitors_are_offered_sign_in_only_while_sign_up_is_open(windo
 
 
 def test_a_cached_page_is_not_served_after_the_next_phase_change(windows, clock):
-    clock.now = windows.signup_opens_at
+    clock.now = windows.signup_closes_at - timedelta(minutes=2)  # open, and the closing within the cache's timeout
     pages = {
         "activity": reverse("projects:activity_detail", args=[windows.pk]),
         "brand": reverse("projects:project_detail", args=[windows.project.slug]),

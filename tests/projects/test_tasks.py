@@ -29,8 +29,8 @@ def reminded(hours_before=None):
 
 
 @pytest.fixture
-def now():
-    return timezone.now().replace(microsecond=0)
+def now(clock):
+    return clock.now
 
 
 @pytest.fixture
@@ -89,8 +89,8 @@ def test_nobody_is_reminded_of_a_cancelled_signup_or_activity_a_waitlist_place_o
 def test_send_writes_one_reminder_per_member_lead_and_start(at, member_a, now):
     soon = at(timedelta(hours=1))
     later = at(timedelta(hours=20))
-    assert services.activity_reminders_send(signup_ids=[soon.pk, later.pk], hours_before=2, now=now) > 0
-    assert services.activity_reminders_send(signup_ids=[soon.pk, later.pk], hours_before=24, now=now) > 0
+    assert services.activity_reminders_send(signup_ids=[soon.pk, later.pk], hours_before=2) > 0
+    assert services.activity_reminders_send(signup_ids=[soon.pk, later.pk], hours_before=24) > 0
     assert reminded() == {(member_a.pk, soon.activity_id, "2h"), (member_a.pk, later.activity_id, "24h")}
     kinds = set(Notification.objects.filter(template=REMINDER).values_list("kind", flat=True))
     assert kinds == {"activity_reminder"}
@@ -99,10 +99,10 @@ def test_send_writes_one_reminder_per_member_lead_and_start(at, member_a, now):
 
     # Again: nothing new. The activity moved to another time: reminded again.
     total = Notification.objects.count()
-    assert services.activity_reminders_send(signup_ids=[soon.pk, later.pk], hours_before=2, now=now) == 0
+    assert services.activity_reminders_send(signup_ids=[soon.pk, later.pk], hours_before=2) == 0
     assert Notification.objects.count() == total
     shift(soon.activity, now + timedelta(minutes=90))
-    assert services.activity_reminders_send(signup_ids=[soon.pk], hours_before=2, now=now) > 0
+    assert services.activity_reminders_send(signup_ids=[soon.pk], hours_before=2) > 0
     assert Notification.objects.filter(template=REMINDER, channel="inapp", dedupe_key__contains=":2h:").count() == 2
 
 

@@ -21,6 +21,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+import time_machine
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -192,7 +193,8 @@ class PointsMachine(RuleBasedStateMachine):
         if outcome == "rated":
             wish = demand_services.wish_rate(token=feedback_token(wish), rating=rating)
         else:
-            wish = demand_services.wish_auto_close(wish=wish, now=timezone.now() + timedelta(days=30))
+            with time_machine.travel(timezone.now() + timedelta(days=30), tick=False):
+                wish = demand_services.wish_auto_close(wish=wish)
         demand_services.wish_confirm_service(wish=wish, actor=secretary)
 
     @rule(who=st.integers(0, 3), hours=st.sampled_from(["1", "2.5"]))
