@@ -13,8 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import GuardedForm, GuardedModelForm
 from core.params import parse_id
+from members.identifiers import normalize_mobile
 from members.models import Community, Grid, Team
-from members.validators import normalize_mobile
 
 from . import services
 from .models import (

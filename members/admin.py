@@ -50,6 +50,7 @@ from .forms import (
     TeamAdminForm,
     TransferActionForm,
 )
+from .identifiers import looks_like_id_number, looks_like_mobile, normalize_id_number, normalize_mobile
 from .models import (
     Community,
     DeletionRequest,
@@ -64,7 +65,6 @@ from .models import (
     Transfer,
 )
 from .resources import MemberResource, RosterCSV, RosterXLSX
-from .validators import looks_like_id_number, looks_like_mobile, normalize_id_number, normalize_mobile
 
 User = get_user_model()
 

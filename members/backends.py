@@ -5,8 +5,8 @@ from django.contrib.auth.backends import ModelBackend
 
 from core.crypto import blind_index
 
+from .identifiers import looks_like_id_number, looks_like_mobile, normalize_id_number, normalize_mobile
 from .models import Member
-from .validators import looks_like_id_number, looks_like_mobile, normalize_id_number, normalize_mobile
 
 User = get_user_model()
 

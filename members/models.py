@@ -15,7 +15,7 @@ from core.crypto import EncryptedTextField, blind_index, mask_phone
 from core.history import HistoricalRecords
 
 from .availability import FULL_MASK
-from .validators import normalize_id_number, normalize_mobile
+from .identifiers import normalize_id_number, normalize_mobile
 
 
 class M2MHistoricalRecords(HistoricalRecords):

@@ -39,6 +39,7 @@ from notifications.services import notifications_forget_user, notify, notify_man
 
 from . import events, selectors
 from .availability import FULL_MASK
+from .identifiers import normalize_id_number, normalize_mobile
 from .models import (
     Community,
     DeletionRequest,
@@ -56,7 +57,6 @@ from .models import (
     VolunteerNumberCounter,
 )
 from .tokens import invitation_token_generator
-from .validators import normalize_id_number, normalize_mobile
 
 User = get_user_model()
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from members import demo
+from members.identifiers import normalize_mobile
 from members.models import (
     Community,
     Grid,
@@ -22,7 +23,6 @@ from members.models import (
     Tag,
     Team,
 )
-from members.validators import normalize_mobile
 from tests.members.factories import MemberFactory, OrganizationFactory
 from volunteer_platform.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 
