@@ -29,7 +29,7 @@ def client_ip(request) -> str | None:
         return cached
     remote = _valid(request.META.get("REMOTE_ADDR", "") or "")
     ip = remote
-    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    proxies = settings.TRUSTED_PROXY_COUNT
     if proxies > 0:
         forwarded = [part for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
         if len(forwarded) >= proxies:

@@ -1,8 +1,8 @@
 """Fixed-window rate limits in the shared Django cache (Redis in production, so every process counts together).
 
-A limit is (how many, per how many seconds). `hit` counts one attempt and says whether it is allowed and, when not,
-in how many seconds the window ends. `peek` asks without counting. Keys hold a hash of the identifier (an IP
-address, a phone's blind index, a tracking code), never the identifier itself.
+A limit is a setting holding (how many, per how many seconds). `hit` counts one attempt and says whether it is
+allowed and, when not, in how many seconds the window ends. `peek` asks without counting. Keys hold a hash of the
+identifier (an IP address, a phone's blind index, a tracking code), never the identifier itself.
 """
 
 import hashlib
@@ -14,25 +14,6 @@ from django.core.cache import cache
 
 from core.net import client_ip as audit_client_ip
 
-# Defaults; each can be overridden in settings as a (count, seconds) pair.
-DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
-    # Submissions of the public form from one address (every POST counts, valid or not).
-    "WISH_SUBMIT_IP_LIMIT": (10, 3600),
-    # Wishes accepted from one mobile number.
-    "WISH_SUBMIT_PHONE_LIMIT": (3, 86400),
-    # Tracking look-ups from one address.
-    "WISH_TRACK_IP_LIMIT": (20, 900),
-    # Wrong phone digits for one tracking code (known or not, so the answer never tells which).
-    "WISH_TRACK_CODE_LIMIT": (5, 3600),
-    # Rating-link POSTs, and opened links that match no wish, from one address (guessing tokens).
-    "WISH_FEEDBACK_IP_LIMIT": (30, 900),
-    # Check-in attempts of one member at one activity (a 6-digit code must not be guessable in its window).
-    "CHECKIN_ATTEMPT_LIMIT": (10, 3600),
-    # Failed sign-ins from one address, whatever the usernames (password spraying; django-axes locks one username
-    # per address after AXES_FAILURE_LIMIT). High enough for a community centre's shared address.
-    "SIGN_IN_IP_LIMIT": (30, 900),
-}
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -41,7 +22,9 @@ class Verdict:
 
 
 def limit(name: str) -> tuple[int, int]:
-    return tuple(getattr(settings, name, DEFAULT_LIMITS[name]))
+    """The limit the setting `name` holds (each is defined, with what it counts, in settings.py)."""
+    count, seconds = getattr(settings, name)
+    return count, seconds
 
 
 def _key(name: str, identifier: str, window: int, now: float) -> tuple[str, int]:

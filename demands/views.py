@@ -8,6 +8,7 @@ time to wait.
 
 import math
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -90,8 +91,8 @@ def privacy(request):
         "demands/privacy.html",
         {
             "version": CONSENT_VERSION,
-            "retention_days": services._setting("WISH_CONTACT_RETENTION_DAYS", services.DEFAULT_RETENTION_DAYS),
-            "feedback_days": services._setting("WISH_FEEDBACK_DAYS", services.DEFAULT_FEEDBACK_DAYS),
+            "retention_days": settings.WISH_CONTACT_RETENTION_DAYS,
+            "feedback_days": settings.WISH_FEEDBACK_DAYS,
         },
     )
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
-from django.core.cache import cache
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
@@ -56,17 +56,14 @@ from .models import (
 )
 from .validators import clean_logo
 
-# The no-show restriction (DESIGN.md: "repeated no-shows restrict new sign-ups"): this many no-shows among the
-# activities that started within the window refuse new sign-ups and post claims until the oldest one ages out.
-NO_SHOW_LIMIT = 3
+# The no-show restriction (DESIGN.md: "repeated no-shows restrict new sign-ups"): settings.NO_SHOW_LIMIT no-shows
+# among the activities that started within the window refuse new sign-ups and post claims until the oldest one ages
+# out.
 NO_SHOW_WINDOW = timedelta(days=90)
 
 # Check-in is open from an hour before the start to an hour after it, both ends included.
 CHECKIN_EARLY = timedelta(hours=1)
 CHECKIN_LATE = timedelta(hours=1)
-# Wrong check-in codes: this many per member and activity within the window, then a pause.
-CHECKIN_MAX_FAILURES = 5
-CHECKIN_FAILURE_SECONDS = 600
 
 # Activities generated from a recurrence rule or a post: sign-up closes at the start, cancellation a day before.
 GENERATE_WEEKS = 8
@@ -472,10 +469,10 @@ def check_member_may_serve(
         raise ValidationError(
             _("该项目需要先完成培训“%(course)s”（且在有效期内）才能报名。") % {"course": course.title}
         )
-    if (no_shows_recently(member, now) if no_shows is None else no_shows) >= NO_SHOW_LIMIT:
+    if (no_shows_recently(member, now) if no_shows is None else no_shows) >= settings.NO_SHOW_LIMIT:
         raise ValidationError(
             _("您在最近%(days)d天内缺席了%(count)d次活动，暂时不能报名新的活动。")
-            % {"days": NO_SHOW_WINDOW.days, "count": NO_SHOW_LIMIT}
+            % {"days": NO_SHOW_WINDOW.days, "count": settings.NO_SHOW_LIMIT}
         )
 
 
@@ -698,25 +695,14 @@ def checkin_window(activity: Activity) -> tuple[datetime, datetime]:
     return activity.starts_at - CHECKIN_EARLY, activity.starts_at + CHECKIN_LATE
 
 
-def _failures_key(activity: Activity, member: Member) -> str:
-    return f"projects:checkin-failures:{activity.pk}:{member.pk}"
-
-
 @transaction.atomic
 def signup_check_in(*, activity: Activity, member: Member, code: str, now: datetime | None = None) -> SignUp:
     """Check `member` in with the activity's code, from CHECKIN_EARLY before the start to CHECKIN_LATE after it
-    (both ends included). Checking in again keeps the first time.
-
-    Wrong codes are counted per member and activity in the cache; after CHECKIN_MAX_FAILURES within
-    CHECKIN_FAILURE_SECONDS every attempt is refused until the pause is over, so the 6 digits cannot be guessed.
+    (both ends included). Checking in again keeps the first time. Attempts are limited by the caller
+    (CHECKIN_ATTEMPT_LIMIT per member and activity, projects.views.activity_checkin), so the code cannot be guessed.
     Lock: the sign-up row.
     """
     now = now or timezone.now()
-    key = _failures_key(activity, member)
-    if (cache.get(key) or 0) >= CHECKIN_MAX_FAILURES:
-        raise ValidationError(
-            _("签到码错误次数过多，请 %(minutes)d 分钟后再试。") % {"minutes": CHECKIN_FAILURE_SECONDS // 60}
-        )
     opens, closes = checkin_window(activity)
     if now < opens:
         raise ValidationError(
@@ -735,11 +721,6 @@ def signup_check_in(*, activity: Activity, member: Member, code: str, now: datet
     if activity.status == Activity.Status.CANCELLED:
         raise ValidationError(_("该活动已取消。"))
     if not secrets.compare_digest((code or "").strip(), activity.checkin_code):
-        cache.add(key, 0, CHECKIN_FAILURE_SECONDS)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, CHECKIN_FAILURE_SECONDS)
         raise ValidationError({"code": _("签到码不正确。")})
     if signup.checked_in_at is None:
         signup.checked_in_at = now

@@ -242,8 +242,11 @@ if not DEBUG:
     # Preloading asks browsers to use HTTPS for the domain before the first visit; an operator whose domain
     # cannot commit to HTTPS on every subdomain sets SECURE_HSTS_PRELOAD=false (check --deploy then warns).
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # Off only for the bench, which serves plain http on 127.0.0.1 (never behind real https).
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    # Every cookie the site sets is Secure behind https (the language cookie follows the session's).
+    LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- Sign-in, headers and audit (docs/security.md) -----------------------------------------------------------------
 # Reverse proxies in front of Django that append to X-Forwarded-For; 0 trusts none (REMOTE_ADDR). One answer for
@@ -338,17 +341,35 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 # miss after a deploy (core.public_cache.release, which otherwise digests the code and templates).
 RELEASE = env.str("RELEASE", default="")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
-# Micro-wishes (demands): claim deadline, open claims per member, feedback window, residents' contact retention.
+# Micro-wishes (demands): a published wish waits WISH_CLAIM_DAYS for a claim unless the secretary sets a deadline;
+# a member holds at most WISH_MAX_OPEN_CLAIMS claimed wishes unfulfilled; the resident's rating link lasts
+# WISH_FEEDBACK_DAYS, then the wish closes unconfirmed (DESIGN.md), with a reminder WISH_FEEDBACK_REMINDER_DAYS after
+# fulfilment; residents' contact data of finished wishes is erased after WISH_CONTACT_RETENTION_DAYS (PIPL).
 WISH_CLAIM_DAYS = env.int("WISH_CLAIM_DAYS", default=14)
 WISH_MAX_OPEN_CLAIMS = env.int("WISH_MAX_OPEN_CLAIMS", default=5)
 WISH_FEEDBACK_DAYS = env.int("WISH_FEEDBACK_DAYS", default=14)
 WISH_FEEDBACK_REMINDER_DAYS = env.int("WISH_FEEDBACK_REMINDER_DAYS", default=3)
 WISH_CONTACT_RETENTION_DAYS = env.int("WISH_CONTACT_RETENTION_DAYS", default=180)
-# Anonymous forms' limits as (count, seconds), counted in the shared cache.
-WISH_SUBMIT_IP_LIMIT = (10, 3600)
-WISH_SUBMIT_PHONE_LIMIT = (3, 86400)
+# Rate limits as (count, seconds), fixed windows counted in the shared cache (core/ratelimit.py).
+# Submissions of the public wish form from one address (every POST counts, valid or not), and wishes accepted from
+# one mobile number; both may be raised from the environment ("count,seconds"), as the bench does.
+WISH_SUBMIT_IP_LIMIT = tuple(env.list("WISH_SUBMIT_IP_LIMIT", cast=int, default=[10, 3600]))
+WISH_SUBMIT_PHONE_LIMIT = tuple(env.list("WISH_SUBMIT_PHONE_LIMIT", cast=int, default=[3, 86400]))
+# Tracking look-ups from one address; wrong phone digits for one tracking code (known or not, so the answer never
+# tells which).
 WISH_TRACK_IP_LIMIT = (20, 900)
 WISH_TRACK_CODE_LIMIT = (5, 3600)
+# Rating-link POSTs, and opened links that match no wish, from one address (guessing tokens).
+WISH_FEEDBACK_IP_LIMIT = (30, 900)
+# Check-in attempts of one member at one activity, right or wrong (a 6-digit code must not be guessable while
+# check-in is open).
+CHECKIN_ATTEMPT_LIMIT = (10, 3600)
+# Failed sign-ins from one address, whatever the usernames (password spraying; django-axes locks one username per
+# address after AXES_FAILURE_LIMIT). High enough for a community centre's shared address.
+SIGN_IN_IP_LIMIT = (30, 900)
+# Service projects: this many no-shows among the activities that started within the last 90 days refuse new
+# sign-ups and post claims (DESIGN.md: "repeated no-shows restrict new sign-ups").
+NO_SHOW_LIMIT = env.int("NO_SHOW_LIMIT", default=3)
 # Dashboards of organizations with at least this many members are computed every 10 minutes by Celery and read
 # from the cache (volunteer_platform/selectors.py, "Dashboard snapshots"); smaller ones are computed when opened.
 DASHBOARD_SNAPSHOT_MIN_MEMBERS = env.int("DASHBOARD_SNAPSHOT_MIN_MEMBERS", default=5000)
@@ -422,15 +443,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 JOB_FAILURE_RETENTION_DAYS = env.int("JOB_FAILURE_RETENTION_DAYS", default=90)
 
 # --- Benchmark (bench/, `make bench`) ------------------------------------------------------------------------------
-# The bench serves plain http on 127.0.0.1 with DEBUG off: it turns the Secure flag of the cookies off (never do so
-# behind real https). The wish form's limits may be raised from the environment ("count,seconds"), so one load
-# process from one address measures the form, not the limiter. BENCH_CEILING_VIEW mounts /bench/ceiling/, a fixed
-# short answer through the whole middleware stack (the ceiling the pages are measured against); off by default.
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-    # Every cookie the site sets is Secure behind https (the language cookie follows the session's).
-    LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
-WISH_SUBMIT_IP_LIMIT = tuple(env.list("WISH_SUBMIT_IP_LIMIT", cast=int, default=list(WISH_SUBMIT_IP_LIMIT)))
-WISH_SUBMIT_PHONE_LIMIT = tuple(env.list("WISH_SUBMIT_PHONE_LIMIT", cast=int, default=list(WISH_SUBMIT_PHONE_LIMIT)))
+# The bench serves plain http on 127.0.0.1 with DEBUG off: it sets SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE
+# to false, and raises the wish form's limits (WISH_SUBMIT_*_LIMIT) so one load process from one address measures
+# the form, not the limiter. BENCH_CEILING_VIEW mounts /bench/ceiling/, a fixed short answer through the whole
+# middleware stack (the ceiling the pages are measured against); off by default.
 BENCH_CEILING_VIEW = env.bool("BENCH_CEILING_VIEW", default=False)

@@ -56,13 +56,13 @@ def test_tracking_codes_are_unique(org_tree, helping):
     assert len(codes) == 20
 
 
-def test_the_whole_journey_records_service_and_points(org_tree, helping, secretary_a, member_a):
+def test_the_whole_journey_records_service_and_points(org_tree, helping, secretary_a, member_a, settings):
     wish = submit_wish(org_tree.community_a, category=helping, grid=org_tree.grid_a)
     wish = verify(wish, secretary_a, public_title="修水龙头", category=helping)
     assert (wish.state, wish.public_title, wish.verified_by) == (State.VERIFIED, "修水龙头", secretary_a)
     wish = services.wish_publish(wish=wish, actor=secretary_a)
     assert wish.state == State.PUBLISHED
-    assert wish.claim_deadline == timezone.localdate() + timedelta(days=services.DEFAULT_CLAIM_DAYS)
+    assert wish.claim_deadline == timezone.localdate() + timedelta(days=settings.WISH_CLAIM_DAYS)
     wish = services.wish_claim(wish=wish, member=member_a)
     assert (wish.state, wish.claimed_by, wish.claimed_at is not None) == (State.CLAIMED, member_a, True)
     wish = fulfil(wish, member_a, hours=Decimal("1.5"))
@@ -434,7 +434,7 @@ def test_a_published_wish_cannot_lose_its_claimer_half_way(org_tree, secretary_a
         MicroWish.objects.filter(pk=wish.pk).update(claimed_by=None)
 
 
-def test_one_feedback_reminder_with_a_new_link(org_tree, secretary_a, member_a):
+def test_one_feedback_reminder_with_a_new_link(org_tree, secretary_a, member_a, settings):
     wish = wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_a)
     first = feedback_token(wish)
     assert services.wishes_remind_feedback() == 0  # too early
@@ -445,7 +445,7 @@ def test_one_feedback_reminder_with_a_new_link(org_tree, secretary_a, member_a):
 
     reminder = Notification.objects.get(template="demands_feedback_reminder")
     new = reminder.context["link"].rstrip("/").rsplit("/", 1)[1]
-    assert reminder.context["days"] == services.DEFAULT_FEEDBACK_DAYS - 4
+    assert reminder.context["days"] == settings.WISH_FEEDBACK_DAYS - 4
     with pytest.raises(ValidationError, match="评价链接无效"):
         services.wish_rate(token=first, rating=5)
     assert services.wish_rate(token=new, rating=5).state == State.CONFIRMED

@@ -254,6 +254,25 @@ def test_check_in_from_the_scanned_link(client, org_tree, member_a, secretary_a)
     assert SignUp.objects.get(member=member_a).checked_in_at is not None
 
 
+def test_check_in_attempts_are_limited_per_member_and_activity(client, org_tree, member_a, member_b, settings):
+    """The one check-in limit: CHECKIN_ATTEMPT_LIMIT attempts (10 an hour) per member and activity, right or wrong."""
+    assert settings.CHECKIN_ATTEMPT_LIMIT == (10, 3600)
+    activity = ActivityFactory(project__organization=org_tree.branch_a)
+    services.signup_create(activity=activity, member=member_a)
+    services.signup_create(activity=activity, member=member_b)
+    started_ago(activity, timedelta(minutes=5))
+    url = reverse("projects:activity_checkin", args=[activity.pk])
+    wrong = "000000" if activity.checkin_code != "000000" else "111111"
+    client.force_login(member_a.user)
+    for _attempt in range(10):
+        assert client.post(url, {"code": wrong}).status_code == 200
+    refused = client.post(url, {"code": activity.checkin_code})
+    assert refused.status_code == 429 and "尝试次数太多" in refused.content.decode()
+    # Another member is not affected.
+    client.force_login(member_b.user)
+    assert client.post(url, {"code": activity.checkin_code}).status_code == 302
+
+
 def test_activity_page_queries_are_constant(client, org_tree, member_a):
     activity = ActivityFactory(project__organization=org_tree.branch_a, capacity=5)
     client.force_login(member_a.user)
