@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import cast
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -266,7 +267,7 @@ class ReviewForm(GuardedForm):
         label=_("认领截止日期"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text=_("留空为%(days)d天后。") % {"days": services.DEFAULT_CLAIM_DAYS},
+        help_text=_("留空为%(days)d天后。") % {"days": settings.WISH_CLAIM_DAYS},
     )
 
     def __init__(self, *args, wish: MicroWish, **kwargs):

@@ -70,19 +70,11 @@ from .photos import process_photo
 
 State = MicroWish.State
 
-DEFAULT_CLAIM_DAYS = 14  # a published wish waits this long for a claim unless the secretary sets a deadline
 RELEASE_GRACE_DAYS = 7  # a released wish whose deadline has passed gets this many more days on the wall
-DEFAULT_MAX_OPEN_CLAIMS = 5  # claimed wishes a member may hold unfulfilled at once
-DEFAULT_FEEDBACK_DAYS = 14  # the resident's rating link; then the wish closes unconfirmed (DESIGN.md)
-DEFAULT_RETENTION_DAYS = 180  # residents' contact data of finished wishes is erased after this (PIPL)
-
-
-def _setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
 
 
 def _absolute(path: str, site_url: str = "") -> str:
-    base = site_url or getattr(settings, "SITE_URL", "")
+    base = site_url or settings.SITE_URL
     return urljoin(base, path) if base else path
 
 
@@ -380,7 +372,7 @@ def wish_update(
 def check_claim_deadline(deadline: date | None) -> date:
     today = timezone.localdate()
     if deadline is None:
-        return today + timedelta(days=_setting("WISH_CLAIM_DAYS", DEFAULT_CLAIM_DAYS))
+        return today + timedelta(days=settings.WISH_CLAIM_DAYS)
     if deadline < today:
         raise ValidationError({"claim_deadline": _("认领截止日期不能早于今天。")})
     if deadline > today + timedelta(days=365):
@@ -536,7 +528,7 @@ def wish_claim(*, wish: MicroWish, member: Member, team: Team | None = None, sit
         raise ValidationError(_("只有在册党员可以认领心愿。"))
     if team is not None and team.leader_id != member.pk:
         raise ValidationError({"team": _("只有服务队队长可以代表服务队认领。")})
-    limit = _setting("WISH_MAX_OPEN_CLAIMS", DEFAULT_MAX_OPEN_CLAIMS)
+    limit = settings.WISH_MAX_OPEN_CLAIMS
     if selectors.open_claims_count(member) >= limit:
         raise ValidationError(_("您已有%(n)d个认领尚未完成，请先完成后再认领新的心愿。") % {"n": limit})
     accepted_offer = wish.offer_pending
@@ -715,7 +707,7 @@ def wish_fulfil(
         wish,
         template="demands_fulfilled",
         event=event,
-        context={"link": link, "days": _setting("WISH_FEEDBACK_DAYS", DEFAULT_FEEDBACK_DAYS)},
+        context={"link": link, "days": settings.WISH_FEEDBACK_DAYS},
     )
     # Files last: after them only the commit can fail, which would leave (unreferenced) files but no broken row.
     for content, width, height in processed:
@@ -723,9 +715,6 @@ def wish_fulfil(
         photo.image.save(content.name, content, save=False)
         photo.save()
     return wish
-
-
-DEFAULT_FEEDBACK_REMINDER_DAYS = 3
 
 
 @transaction.atomic
@@ -744,7 +733,7 @@ def wish_feedback_remind(*, wish: MicroWish, site_url: str = "") -> bool:
     event = _event(
         wish, action="feedback_reminded", from_state=State.FULFILLED, actor_kind=EventActor.SYSTEM, public=False
     )
-    days_left = _setting("WISH_FEEDBACK_DAYS", DEFAULT_FEEDBACK_DAYS) - (timezone.now() - wish.fulfilled_at).days
+    days_left = settings.WISH_FEEDBACK_DAYS - (timezone.now() - wish.fulfilled_at).days
     _tell_resident(
         wish,
         template="demands_feedback_reminder",
@@ -758,7 +747,7 @@ def wishes_remind_feedback(*, now: datetime | None = None) -> int:
     """Remind every resident whose wish was fulfilled WISH_FEEDBACK_REMINDER_DAYS ago (default 3) and who has not
     answered; each once. Returns how many were reminded."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=_setting("WISH_FEEDBACK_REMINDER_DAYS", DEFAULT_FEEDBACK_REMINDER_DAYS))
+    cutoff = now - timedelta(days=settings.WISH_FEEDBACK_REMINDER_DAYS)
     ids = list(MicroWish.objects.filter(state=State.FULFILLED, fulfilled_at__lte=cutoff).values_list("pk", flat=True))
     return sum(1 for pk in ids if wish_feedback_remind(wish=MicroWish(pk=pk)))
 
@@ -841,7 +830,7 @@ def wish_auto_close(*, wish: MicroWish, now: datetime | None = None, site_url: s
     """No answer from the resident within FEEDBACK_DAYS: the wish closes as fulfilled-unconfirmed, and the
     secretaries are asked to confirm the service. Lock: the wish. Transition: fulfilled → closed."""
     now = now or timezone.now()
-    days = _setting("WISH_FEEDBACK_DAYS", DEFAULT_FEEDBACK_DAYS)
+    days = settings.WISH_FEEDBACK_DAYS
     wish = _lock(wish)
     _require_state(wish, [State.FULFILLED], _("只有已实现、等待居民评价的心愿会自动办结（该心愿%(state)s）。"))
     if wish.fulfilled_at > now - timedelta(days=days):
@@ -870,7 +859,7 @@ def wish_auto_close(*, wish: MicroWish, now: datetime | None = None, site_url: s
 def wishes_auto_close_unconfirmed(*, now: datetime | None = None) -> int:
     """Close every fulfilled wish whose rating link has gone unanswered for FEEDBACK_DAYS; return how many."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=_setting("WISH_FEEDBACK_DAYS", DEFAULT_FEEDBACK_DAYS))
+    cutoff = now - timedelta(days=settings.WISH_FEEDBACK_DAYS)
     ids = list(MicroWish.objects.filter(state=State.FULFILLED, fulfilled_at__lte=cutoff).values_list("pk", flat=True))
     done = 0
     for pk in ids:
@@ -1048,7 +1037,7 @@ def wishes_purge_contacts(*, older_than_days: int | None = None, now: datetime |
     comments and photos. What stays is anonymous: category, community, grid, dates, states, rating, the reviewed
     public text. Each wish in its own transaction under its lock; returns how many were purged."""
     if older_than_days is None:
-        older_than_days = _setting("WISH_CONTACT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+        older_than_days = settings.WISH_CONTACT_RETENTION_DAYS
     days = older_than_days
     now = now or timezone.now()
     ids = list(
