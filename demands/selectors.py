@@ -9,17 +9,18 @@ import hmac
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
+from core.types import Viewer
 from incentives.models import Rule
 from incentives.selectors import PointsSource
 from members.availability import DAYS, PERIODS
-from members.models import Community, Member, ResidenceRegistration
-from members.selectors import organization_managers, visible_communities, visible_members
+from members.models import Community, Grid, Member, ResidenceRegistration
+from members.selectors import organization_managers, sees_nothing, visible_communities, visible_members
 
 from .models import (
     CODE_ALPHABET,
@@ -30,38 +31,38 @@ from .models import (
     Pairing,
     PairingVisit,
     ServiceOffer,
+    WishCategory,
     WishEvent,
     WishPhoto,
 )
 
-User = get_user_model()
-
-
 # --- Scope ------------------------------------------------------------------------------------------------------
 
 
-def visible_wishes(user, *, queryset: QuerySet[MicroWish] | None = None) -> QuerySet[MicroWish]:
+def visible_wishes(user: Viewer, *, queryset: QuerySet[MicroWish] | None = None) -> QuerySet[MicroWish]:
     """Wishes of the communities served by organizations in `user`'s scope (all for a platform admin)."""
     qs = MicroWish.objects.all() if queryset is None else queryset
-    if user is None or not user.is_authenticated or not user.is_active:
+    if sees_nothing(user):
         return qs.none()
     if user.is_superuser:
         return qs
     return qs.filter(community__in=visible_communities(user))
 
 
-def visible_contact_accesses(user, *, queryset: QuerySet[ContactAccessLog] | None = None):
+def visible_contact_accesses(
+    user: Viewer, *, queryset: QuerySet[ContactAccessLog] | None = None
+) -> QuerySet[ContactAccessLog]:
     qs = ContactAccessLog.objects.all() if queryset is None else queryset
     return qs.filter(wish__in=visible_wishes(user)) if not getattr(user, "is_superuser", False) else qs
 
 
-def visible_offers(user, *, queryset: QuerySet[ServiceOffer] | None = None) -> QuerySet[ServiceOffer]:
+def visible_offers(user: Viewer, *, queryset: QuerySet[ServiceOffer] | None = None) -> QuerySet[ServiceOffer]:
     """Offers of members whose home branch is in scope."""
     qs = ServiceOffer.objects.all() if queryset is None else queryset
     return qs.filter(member__in=visible_members(user)) if not getattr(user, "is_superuser", False) else qs
 
 
-def manages_wish(user, wish: MicroWish) -> bool:
+def manages_wish(user: Viewer, wish: MicroWish) -> bool:
     return visible_wishes(user).filter(pk=wish.pk).exists()
 
 
@@ -74,7 +75,14 @@ def secretary_users(community: Community) -> list:
 # --- Public pages -----------------------------------------------------------------------------------------------
 
 
-def wall(*, community=None, grid=None, category=None, target_group: str = "", search: str = "") -> QuerySet[MicroWish]:
+def wall(
+    *,
+    community: Community | int | None = None,
+    grid: Grid | int | None = None,
+    category: WishCategory | int | None = None,
+    target_group: str = "",
+    search: str = "",
+) -> QuerySet[MicroWish]:
     """Published wishes on the wall (not those waiting for an offering member), newest first, one query."""
     qs = MicroWish.objects.filter(state=MicroWish.State.PUBLISHED, offer_pending=False).select_related(
         "category", "community", "grid"
@@ -177,7 +185,7 @@ def offers_waiting_for(member: Member) -> QuerySet[MicroWish]:
     )
 
 
-def can_see_contact(user, wish: MicroWish) -> str | None:
+def can_see_contact(user: Viewer, wish: MicroWish) -> str | None:
     """The role in which `user` may see the resident's full contact ("claimer" or "secretary"), or None.
 
     The claimer while the wish is in their hands; a secretary whose scope covers the community (who verifies it).
@@ -185,8 +193,8 @@ def can_see_contact(user, wish: MicroWish) -> str | None:
     if not user.is_authenticated or not wish.contact_phone:
         return None
     if (
-        wish.claimed_by_id is not None
-        and wish.state in (MicroWish.State.CLAIMED, MicroWish.State.FULFILLED)
+        wish.state in (MicroWish.State.CLAIMED, MicroWish.State.FULFILLED)
+        and wish.claimed_by is not None
         and wish.claimed_by.user_id == user.pk
     ):
         return "claimer"
@@ -195,12 +203,12 @@ def can_see_contact(user, wish: MicroWish) -> str | None:
     return None
 
 
-def photo_for(user, wish: MicroWish, photo_id: int) -> WishPhoto | None:
+def photo_for(user: Viewer, wish: MicroWish, photo_id: int) -> WishPhoto | None:
     """A fulfilment photo for its claimer or a secretary in scope (the resident sees it through tracking)."""
     photo = WishPhoto.objects.filter(wish=wish, pk=photo_id).first()
     if photo is None:
         return None
-    if user.is_authenticated and (wish.claimed_by_id and wish.claimed_by.user_id == user.pk):
+    if user.is_authenticated and wish.claimed_by is not None and wish.claimed_by.user_id == user.pk:
         return photo
     if manages_wish(user, wish):
         return photo
@@ -220,7 +228,9 @@ REVIEW_TABS = {
 }
 
 
-def review_queue(user, *, tab: str = "submitted", community=None) -> QuerySet[MicroWish]:
+def review_queue(
+    user: Viewer, *, tab: str = "submitted", community: Community | int | None = None
+) -> QuerySet[MicroWish]:
     """Wishes in `user`'s scope for a tab of the review page, oldest first (the one waiting longest on top)."""
     qs = visible_wishes(user).filter(REVIEW_TABS.get(tab, REVIEW_TABS["submitted"]))
     if community is not None:
@@ -228,12 +238,12 @@ def review_queue(user, *, tab: str = "submitted", community=None) -> QuerySet[Mi
     return qs.select_related("category", "community", "grid", "claimed_by").order_by("created_at", "pk")
 
 
-def review_counts(user) -> dict[str, int]:
+def review_counts(user: Viewer) -> dict[str, int]:
     """How many wishes each tab holds, in one query."""
     return visible_wishes(user).aggregate(**{tab: Count("pk", filter=q) for tab, q in REVIEW_TABS.items()})
 
 
-def review_wish(user, pk: int) -> MicroWish | None:
+def review_wish(user: Viewer, pk: int) -> MicroWish | None:
     return (
         visible_wishes(user)
         .filter(pk=pk)
@@ -351,14 +361,22 @@ def match_members(wish: MicroWish, *, limit: int = 10) -> list[Match]:
             score += 1
             reasons.append(_("目前没有未完成的认领"))
         matches.append(Match(member=member, score=score, reasons=reasons))
-    matches.sort(key=lambda m: (-m.score, m.member.open_claims, m.member.volunteer_number))
+    matches.sort(
+        key=lambda m: (
+            -m.score,
+            m.member.open_claims,  # type: ignore[attr-defined]  # annotated by match_candidates
+            m.member.volunteer_number,
+        )
+    )
     return matches[:limit]
 
 
 # --- Service offers ---------------------------------------------------------------------------------------------
 
 
-def public_offers(*, category=None, community=None) -> QuerySet[ServiceOffer]:
+def public_offers(
+    *, category: WishCategory | int | None = None, community: Community | int | None = None
+) -> QuerySet[ServiceOffer]:
     """Active offers of active members, newest first, one query."""
     qs = ServiceOffer.objects.filter(active=True, member__status=Member.Status.ACTIVE).select_related(
         "member", "team", "category", "community"
@@ -377,15 +395,15 @@ def offers_of(member: Member) -> QuerySet[ServiceOffer]:
 # --- Households and pairings ------------------------------------------------------------------------------------
 
 
-def visible_households(user, *, queryset: QuerySet[Household] | None = None) -> QuerySet[Household]:
+def visible_households(user: Viewer, *, queryset: QuerySet[Household] | None = None) -> QuerySet[Household]:
     """Households of the communities served by organizations in `user`'s scope."""
     qs = Household.objects.all() if queryset is None else queryset
-    if user is None or not user.is_authenticated or not user.is_active:
+    if sees_nothing(user):
         return qs.none()
     return qs if user.is_superuser else qs.filter(community__in=visible_communities(user))
 
 
-def visible_pairings(user, *, queryset: QuerySet[Pairing] | None = None) -> QuerySet[Pairing]:
+def visible_pairings(user: Viewer, *, queryset: QuerySet[Pairing] | None = None) -> QuerySet[Pairing]:
     qs = Pairing.objects.all() if queryset is None else queryset
     return qs.filter(household__in=visible_households(user)) if not getattr(user, "is_superuser", False) else qs
 
@@ -411,12 +429,12 @@ def recent_visits(member: Member, *, limit: int = 20) -> QuerySet[PairingVisit]:
 # --- Scheduled work (demands/tasks.py) --------------------------------------------------------------------------
 
 
-def wishes_unverified_before(cutoff) -> QuerySet[MicroWish]:
+def wishes_unverified_before(cutoff: datetime) -> QuerySet[MicroWish]:
     """Wishes still waiting for verification that were submitted at or before `cutoff`."""
     return MicroWish.objects.filter(state=MicroWish.State.SUBMITTED, created_at__lte=cutoff)
 
 
-def wishes_claimed_before(cutoff) -> QuerySet[MicroWish]:
+def wishes_claimed_before(cutoff: datetime) -> QuerySet[MicroWish]:
     """Wishes claimed at or before `cutoff` and not yet reported fulfilled."""
     return MicroWish.objects.filter(state=MicroWish.State.CLAIMED, claimed_at__lte=cutoff)
 

@@ -14,8 +14,9 @@ from django.db.models.functions import Substr
 from django.urls import reverse
 from django.utils import timezone
 
+from core.types import Viewer
 from members.models import Member, Organization, ServiceRecord
-from members.selectors import counted_records, hours_by_member, visible_organizations
+from members.selectors import counted_records, hours_by_member, scoped, sees_nothing, visible_organizations
 
 from .models import (
     DEFAULT_HOURS_THRESHOLDS,
@@ -35,23 +36,6 @@ from .models import (
 )
 
 LEADERBOARD_SIZE = 50
-
-
-def _sees_nothing(user) -> bool:
-    return user is None or not user.is_authenticated or not user.is_active
-
-
-def _scoped(qs: QuerySet, user, *organization_lookups: str) -> QuerySet:
-    """Rows linked through any of `organization_lookups` to an organization in `user`'s scope."""
-    if _sees_nothing(user):
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    organizations = visible_organizations(user)
-    condition = Q()
-    for lookup in organization_lookups:
-        condition |= Q(**{f"{lookup}__in": organizations})
-    return qs.filter(condition)
 
 
 def ancestor_ids(organization: Organization) -> list[int]:
@@ -81,7 +65,7 @@ def entries_for(member: Member) -> QuerySet[LedgerEntry]:
     return LedgerEntry.objects.filter(member=member).select_related("rule", "redemption__item")
 
 
-def earned_between(member_ids, start: date, end: date) -> dict[int, int]:
+def earned_between(member_ids: Iterable[int], start: date, end: date) -> dict[int, int]:
     """Points earned (awards and adjustments, net of their reversals; never spending) per member in [start, end]."""
     since, until = _local_range(start, end)
     rows = (
@@ -248,7 +232,7 @@ def rating_values(member_ids: Iterable[int], *, basis: str, period_start: date, 
     return {k: Decimal(v).quantize(Decimal("0.01")) for k, v in earned_between(ids, period_start, period_end).items()}
 
 
-def ledger_sums(member_ids) -> dict[int, tuple[int, int, int]]:
+def ledger_sums(member_ids: Iterable[int]) -> dict[int, tuple[int, int, int]]:
     """{member id: (Σ points, Σ earned points, points spent net of refunds)} of the members' ledgers; one query.
     What the cached balance row must hold: balance = Σ points, earned_total = Σ earned, and the points owed
     (debt) = balance − earned + spent (services._append: balance = earned − spent + debt)."""
@@ -270,12 +254,12 @@ def ledger_sums(member_ids) -> dict[int, tuple[int, int, int]]:
     }
 
 
-def visible_ledger_entries(user, *, queryset: QuerySet[LedgerEntry] | None = None) -> QuerySet[LedgerEntry]:
-    return _scoped(LedgerEntry.objects.all() if queryset is None else queryset, user, "member__organization")
+def visible_ledger_entries(user: Viewer, *, queryset: QuerySet[LedgerEntry] | None = None) -> QuerySet[LedgerEntry]:
+    return scoped(LedgerEntry.objects.all() if queryset is None else queryset, user, "member__organization")
 
 
-def visible_balances(user, *, queryset: QuerySet[PointsBalance] | None = None) -> QuerySet[PointsBalance]:
-    return _scoped(PointsBalance.objects.all() if queryset is None else queryset, user, "member__organization")
+def visible_balances(user: Viewer, *, queryset: QuerySet[PointsBalance] | None = None) -> QuerySet[PointsBalance]:
+    return scoped(PointsBalance.objects.all() if queryset is None else queryset, user, "member__organization")
 
 
 def leaderboard(organization: Organization, *, year: int) -> list[dict]:
@@ -344,18 +328,20 @@ def open_redemptions_for(member: Member) -> QuerySet[Redemption]:
     return redemptions_for(member).filter(status__in=Redemption.OPEN_STATUSES).order_by("requested_at", "pk")
 
 
-def visible_catalogue_items(user, *, queryset: QuerySet[CatalogueItem] | None = None) -> QuerySet[CatalogueItem]:
+def visible_catalogue_items(
+    user: Viewer, *, queryset: QuerySet[CatalogueItem] | None = None
+) -> QuerySet[CatalogueItem]:
     """Items of organizations in scope, and the platform-wide ones (which only a platform admin changes)."""
     qs = CatalogueItem.objects.all() if queryset is None else queryset
-    if _sees_nothing(user):
+    if sees_nothing(user):
         return qs.none()
     if user.is_superuser:
         return qs
     return qs.filter(Q(organization__isnull=True) | Q(organization__in=visible_organizations(user)))
 
 
-def visible_redemptions(user, *, queryset: QuerySet[Redemption] | None = None) -> QuerySet[Redemption]:
-    return _scoped(Redemption.objects.all() if queryset is None else queryset, user, "member__organization")
+def visible_redemptions(user: Viewer, *, queryset: QuerySet[Redemption] | None = None) -> QuerySet[Redemption]:
+    return scoped(Redemption.objects.all() if queryset is None else queryset, user, "member__organization")
 
 
 # --- Star ratings -----------------------------------------------------------------------------------------------
@@ -472,7 +458,7 @@ def rating_live_values(member: Member, ratings: Iterable[StarRating]) -> dict[in
 PUBLICITY_PAGE_SIZE = 50
 
 
-def publicity_run(user, member: Member | None, run_id) -> RatingRun | None:
+def publicity_run(user: Viewer, member: Member | None, run_id: int) -> RatingRun | None:
     """The rating run whose 公示 list `user` may open: a member of the rated organization's subtree (its 公示 or
     its final result), or a secretary whose scope includes the organization (any state). None otherwise."""
     try:
@@ -532,20 +518,20 @@ def ratings_for(member: Member, *, with_objections: bool = True) -> QuerySet[Sta
     return qs.prefetch_related("objections") if with_objections else qs
 
 
-def visible_schemes(user, *, queryset: QuerySet[StarScheme] | None = None) -> QuerySet[StarScheme]:
-    return _scoped(StarScheme.objects.all() if queryset is None else queryset, user, "organization")
+def visible_schemes(user: Viewer, *, queryset: QuerySet[StarScheme] | None = None) -> QuerySet[StarScheme]:
+    return scoped(StarScheme.objects.all() if queryset is None else queryset, user, "organization")
 
 
-def visible_rating_runs(user, *, queryset: QuerySet[RatingRun] | None = None) -> QuerySet[RatingRun]:
-    return _scoped(RatingRun.objects.all() if queryset is None else queryset, user, "organization")
+def visible_rating_runs(user: Viewer, *, queryset: QuerySet[RatingRun] | None = None) -> QuerySet[RatingRun]:
+    return scoped(RatingRun.objects.all() if queryset is None else queryset, user, "organization")
 
 
-def visible_ratings(user, *, queryset: QuerySet[StarRating] | None = None) -> QuerySet[StarRating]:
-    return _scoped(StarRating.objects.all() if queryset is None else queryset, user, "run__organization")
+def visible_ratings(user: Viewer, *, queryset: QuerySet[StarRating] | None = None) -> QuerySet[StarRating]:
+    return scoped(StarRating.objects.all() if queryset is None else queryset, user, "run__organization")
 
 
-def visible_objections(user, *, queryset: QuerySet[Objection] | None = None) -> QuerySet[Objection]:
-    return _scoped(Objection.objects.all() if queryset is None else queryset, user, "rating__run__organization")
+def visible_objections(user: Viewer, *, queryset: QuerySet[Objection] | None = None) -> QuerySet[Objection]:
+    return scoped(Objection.objects.all() if queryset is None else queryset, user, "rating__run__organization")
 
 
 # --- Commendations ----------------------------------------------------------------------------------------------
@@ -569,10 +555,10 @@ def commendations_for(member: Member) -> QuerySet[Commendation]:
     )
 
 
-def visible_commendations(user, *, queryset: QuerySet[Commendation] | None = None) -> QuerySet[Commendation]:
+def visible_commendations(user: Viewer, *, queryset: QuerySet[Commendation] | None = None) -> QuerySet[Commendation]:
     """Seen by the nominating organization's side and by every organization above it (which approves)."""
     qs = Commendation.objects.all() if queryset is None else queryset
-    return _scoped(qs, user, "organization", "member__organization")
+    return scoped(qs, user, "organization", "member__organization")
 
 
 # --- Scheduled notices (incentives/tasks.py) --------------------------------------------------------------------

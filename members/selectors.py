@@ -2,8 +2,9 @@
 
 Scope: a platform admin (superuser) sees everything; a user who administers organizations — listed in
 `Organization.admins`, or the member who is an organization's `secretary` — sees those organizations' subtrees;
-anyone else sees nothing. Every `visible_*` selector is built on `visible_organizations`, and the admin and every
-view ask these selectors, so the rule lives here only. They accept an optional base `queryset` so a caller keeps
+anyone else sees nothing (`sees_nothing`: nobody signed in, or a deactivated account). Every app's `visible_*`
+selectors are built on `scoped` (rows linked to an organization in `visible_organizations`), and the admin and every
+view ask those selectors, so the rule lives here only. They accept an optional base `queryset` so a caller keeps
 its own ordering and joins. They are lazy: the scope is a subquery of the caller's query, not an extra query.
 """
 
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Coalesce, ExtractDay, ExtractYear
@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
 
 from core.times import local_iso as _iso
+from core.types import User, Viewer
 
 from .availability import SLOT_CHOICES, from_mask
 from .models import (
@@ -37,31 +38,31 @@ from .models import (
     Transfer,
 )
 from .tokens import invitation_token_generator
+from .validators import check_invitable
 
-User = get_user_model()
 
-
-def _sees_nothing(user) -> bool:
+def sees_nothing(user: Viewer) -> bool:
+    """Whether `user` has no scope at all: nobody signed in, or a deactivated account (every app's selectors ask)."""
     return user is None or not user.is_authenticated or not user.is_active
 
 
-def managed_organizations(user) -> QuerySet[Organization]:
+def managed_organizations(user: Viewer) -> QuerySet[Organization]:
     """The organizations `user` administers directly (as an admin or as the secretary): the roots of their scope."""
-    if _sees_nothing(user):
+    if sees_nothing(user):
         return Organization.objects.none()
     # A secretary who is no longer an active member (停用, 转出) keeps no rights through that title.
     return Organization.objects.filter(Q(admins=user) | Q(secretary__user=user, secretary__status=Member.Status.ACTIVE))
 
 
-def is_organization_admin(user) -> bool:
+def is_organization_admin(user: Viewer) -> bool:
     """Whether `user` manages at least one organization (a secretary or 组织管理员); superusers are not implied."""
     return managed_organizations(user).exists()
 
 
-def visible_organizations(user, *, queryset: QuerySet[Organization] | None = None) -> QuerySet[Organization]:
+def visible_organizations(user: Viewer, *, queryset: QuerySet[Organization] | None = None) -> QuerySet[Organization]:
     """Organizations in `user`'s scope: every organization whose path starts with the path of one they manage."""
     qs = Organization.objects.all() if queryset is None else queryset
-    if _sees_nothing(user):
+    if sees_nothing(user):
         return qs.none()
     if user.is_superuser:
         return qs
@@ -76,9 +77,10 @@ def subtree(organization: Organization) -> QuerySet[Organization]:
     return Organization.objects.filter(path__startswith=organization.path)
 
 
-def _scoped(qs: QuerySet, user, *organization_lookups: str) -> QuerySet:
-    """Rows of `qs` linked through any of `organization_lookups` to an organization in `user`'s scope."""
-    if _sees_nothing(user):
+def scoped(qs: QuerySet, user: Viewer, *organization_lookups: str) -> QuerySet:
+    """Rows of `qs` linked through any of `organization_lookups` to an organization in `user`'s scope: every row for
+    a platform admin, none for whom `sees_nothing`. The one scoping rule; every app's `visible_*` selectors use it."""
+    if sees_nothing(user):
         return qs.none()
     if user.is_superuser:
         return qs
@@ -89,23 +91,23 @@ def _scoped(qs: QuerySet, user, *organization_lookups: str) -> QuerySet:
     return qs.filter(condition)
 
 
-def visible_communities(user, *, queryset: QuerySet[Community] | None = None) -> QuerySet[Community]:
-    return _scoped(Community.objects.all() if queryset is None else queryset, user, "organization")
+def visible_communities(user: Viewer, *, queryset: QuerySet[Community] | None = None) -> QuerySet[Community]:
+    return scoped(Community.objects.all() if queryset is None else queryset, user, "organization")
 
 
-def visible_grids(user, *, queryset: QuerySet[Grid] | None = None) -> QuerySet[Grid]:
-    return _scoped(Grid.objects.all() if queryset is None else queryset, user, "community__organization")
+def visible_grids(user: Viewer, *, queryset: QuerySet[Grid] | None = None) -> QuerySet[Grid]:
+    return scoped(Grid.objects.all() if queryset is None else queryset, user, "community__organization")
 
 
-def visible_members(user, *, queryset: QuerySet[Member] | None = None) -> QuerySet[Member]:
+def visible_members(user: Viewer, *, queryset: QuerySet[Member] | None = None) -> QuerySet[Member]:
     """Members whose home branch (所在支部) is in scope."""
-    return _scoped(Member.objects.all() if queryset is None else queryset, user, "organization")
+    return scoped(Member.objects.all() if queryset is None else queryset, user, "organization")
 
 
-def visible_users(user, *, queryset=None) -> QuerySet:
+def visible_users(user: Viewer, *, queryset: QuerySet | None = None) -> QuerySet:
     """Accounts `user` may pick (e.g. as an organization's admin): those of members in scope; all for a superuser."""
     qs = User.objects.all() if queryset is None else queryset
-    if _sees_nothing(user):
+    if sees_nothing(user):
         return qs.none()
     if user.is_superuser:
         return qs
@@ -113,46 +115,52 @@ def visible_users(user, *, queryset=None) -> QuerySet:
 
 
 def visible_residence_registrations(
-    user, *, queryset: QuerySet[ResidenceRegistration] | None = None
+    user: Viewer, *, queryset: QuerySet[ResidenceRegistration] | None = None
 ) -> QuerySet[ResidenceRegistration]:
     """双报到 rows seen by the member's home branch and by the organization serving the community (which confirms)."""
     qs = ResidenceRegistration.objects.all() if queryset is None else queryset
-    return _scoped(qs, user, "member__organization", "community__organization")
+    return scoped(qs, user, "member__organization", "community__organization")
 
 
-def visible_transfers(user, *, queryset: QuerySet[Transfer] | None = None) -> QuerySet[Transfer]:
+def visible_transfers(user: Viewer, *, queryset: QuerySet[Transfer] | None = None) -> QuerySet[Transfer]:
     """Transfers seen by both the organization left and the organization joined."""
     qs = Transfer.objects.all() if queryset is None else queryset
-    return _scoped(qs, user, "from_organization", "to_organization")
+    return scoped(qs, user, "from_organization", "to_organization")
 
 
-def visible_deletion_requests(user, *, queryset: QuerySet[DeletionRequest] | None = None) -> QuerySet[DeletionRequest]:
+def visible_deletion_requests(
+    user: Viewer, *, queryset: QuerySet[DeletionRequest] | None = None
+) -> QuerySet[DeletionRequest]:
     """Requests of members whose home branch is in scope (the branch decides)."""
     qs = DeletionRequest.objects.all() if queryset is None else queryset
-    return _scoped(qs, user, "member__organization")
+    return scoped(qs, user, "member__organization")
 
 
-def visible_teams(user, *, queryset: QuerySet[Team] | None = None) -> QuerySet[Team]:
-    return _scoped(Team.objects.all() if queryset is None else queryset, user, "organization")
+def visible_teams(user: Viewer, *, queryset: QuerySet[Team] | None = None) -> QuerySet[Team]:
+    return scoped(Team.objects.all() if queryset is None else queryset, user, "organization")
 
 
-def visible_service_records(user, *, queryset: QuerySet[ServiceRecord] | None = None) -> QuerySet[ServiceRecord]:
+def visible_service_records(
+    user: Viewer, *, queryset: QuerySet[ServiceRecord] | None = None
+) -> QuerySet[ServiceRecord]:
     """Records seen by the member's home branch and by the organization that recorded them (谁记录谁证明)."""
     qs = ServiceRecord.objects.all() if queryset is None else queryset
-    return _scoped(qs, user, "member__organization", "recording_organization")
+    return scoped(qs, user, "member__organization", "recording_organization")
 
 
-def verifiable_service_records(user, *, queryset: QuerySet[ServiceRecord] | None = None) -> QuerySet[ServiceRecord]:
+def verifiable_service_records(
+    user: Viewer, *, queryset: QuerySet[ServiceRecord] | None = None
+) -> QuerySet[ServiceRecord]:
     """Records `user` may verify, void or correct: those recorded by an organization in scope."""
     qs = ServiceRecord.objects.all() if queryset is None else queryset
-    return _scoped(qs, user, "recording_organization")
+    return scoped(qs, user, "recording_organization")
 
 
 def visible_corrections(
-    user, *, queryset: QuerySet[ServiceRecordCorrection] | None = None
+    user: Viewer, *, queryset: QuerySet[ServiceRecordCorrection] | None = None
 ) -> QuerySet[ServiceRecordCorrection]:
     qs = ServiceRecordCorrection.objects.all() if queryset is None else queryset
-    return _scoped(qs, user, "record__member__organization", "record__recording_organization")
+    return scoped(qs, user, "record__member__organization", "record__recording_organization")
 
 
 # --- Members and their records ----------------------------------------------------------------------------------
@@ -169,9 +177,9 @@ def active_residence_prefetch(to_attr: str = "active_residences") -> Prefetch:
     )
 
 
-def member_for(user) -> Member | None:
+def member_for(user: Viewer) -> Member | None:
     """The member record of a signed-in user, with their branch; None for residents and staff without one."""
-    if _sees_nothing(user):
+    if sees_nothing(user) or not isinstance(user, User):
         return None
     return Member.objects.select_related("organization").filter(user=user).first()
 
@@ -240,7 +248,7 @@ def hours_by_source(member: Member, *, start: date | None = None, end: date | No
         .order_by("-total", "source")
         .values_list("source", "total")
     )
-    return [(ServiceRecord.Source(source).label, total) for source, total in rows]
+    return [(str(ServiceRecord.Source(source).label), total) for source, total in rows]
 
 
 def counted_hours(member: Member, *, start: date | None = None, end: date | None = None) -> Decimal:
@@ -252,7 +260,7 @@ def service_year_aggregates() -> dict:
     """The figures of a ServiceYear row as aggregates over counted records of one year: per month the hours, the
     services and the bit mask of the days served (the SUM of the distinct powers of two of the days is their
     bitwise OR, on every database), and the year's services."""
-    day_bit = Value(1).bitleftshift(Cast(ExtractDay("date"), IntegerField()) - 1)
+    day_bit = Value(1).bitleftshift(Cast(ExtractDay("date"), IntegerField()) - 1)  # type: ignore[arg-type]  # stubs take only int
     aggregates: dict = {"services": Count("pk")}
     for m in MONTHS:
         in_month = Q(date__month=m)
@@ -276,9 +284,9 @@ def yearly_totals(member: Member) -> QuerySet:
 # --- Member portal ----------------------------------------------------------------------------------------------
 
 
-def member_profile_for(user) -> Member | None:
+def member_profile_for(user: Viewer) -> Member | None:
     """The signed-in member with everything /me/ shows: branch, skills, interests and current 双报到 (4 queries)."""
-    if _sees_nothing(user):
+    if sees_nothing(user) or not isinstance(user, User):
         return None
     return (
         Member.objects.select_related("organization")
@@ -290,8 +298,6 @@ def member_profile_for(user) -> Member | None:
 
 def member_for_invitation(uidb64: str, token: str) -> Member | None:
     """The member an invitation link is for, or None when the link is malformed, used, expired or not for them."""
-    from .services import check_invitable  # services imports this module
-
     try:
         user_pk = int(urlsafe_base64_decode(uidb64).decode())
     except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
@@ -311,7 +317,7 @@ def residence_history(member: Member) -> QuerySet[ResidenceRegistration]:
     return ResidenceRegistration.objects.filter(member=member).select_related("community", "grid")
 
 
-def residence_confirmation_queue(user) -> QuerySet[ResidenceRegistration]:
+def residence_confirmation_queue(user: Viewer) -> QuerySet[ResidenceRegistration]:
     """Pending 双报到 rows `user` may confirm: in their scope and at a community their organizations serve (the
     member's home branch sees the row but does not confirm it)."""
     return (
@@ -322,7 +328,7 @@ def residence_confirmation_queue(user) -> QuerySet[ResidenceRegistration]:
     )
 
 
-def certificate_member(user, volunteer_number: str) -> Member | None:
+def certificate_member(user: Viewer, volunteer_number: str) -> Member | None:
     """A member in `user`'s scope by volunteer number, with their branch and its secretary (for a certificate)."""
     return (
         visible_members(user)
@@ -498,12 +504,12 @@ def service_cards(branch: Organization, first: date, after: date) -> list[Servic
         .annotate(services=Count("pk"), hours=Sum("hours"))
         .order_by()
     )
-    rows = list(rows) if registrations else []
+    found = list(rows) if registrations else []
     cards = []
     for registration in registrations:
         served = [
             row
-            for row in rows
+            for row in found
             if row["member_id"] == registration.member_id
             and row["recording_organization__path"].startswith(registration.community.organization.path)
         ]

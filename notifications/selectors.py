@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Min, QuerySet
 from django.utils import timezone
 
@@ -11,21 +11,21 @@ from .kinds import KINDS
 from .models import Notification, NotificationPreference
 
 
-def inbox_for(user: AbstractBaseUser) -> QuerySet[Notification]:
+def inbox_for(user: User) -> QuerySet[Notification]:
     """The user's delivered in-app messages, newest first (served by `notification_inbox_idx`)."""
     return Notification.objects.filter(
         recipient_user=user, channel=Notification.Channel.INAPP, status=Notification.Status.SENT
     ).order_by("-created_at", "-pk")
 
 
-def unread_count(user: AbstractBaseUser | AnonymousUser) -> int:
+def unread_count(user: User | AnonymousUser) -> int:
     """How many inbox messages the user has not read; 0 for an anonymous visitor."""
     if not user.is_authenticated:
         return 0
     return inbox_for(user).filter(read_at__isnull=True).count()
 
 
-def preferences_for(user: AbstractBaseUser) -> dict[str, frozenset[str]]:
+def preferences_for(user: User) -> dict[str, frozenset[str]]:
     """Every kind with the optional channels (email, SMS) `user` receives it on: their choice, or the kind's
     defaults while they have not chosen. One query."""
     chosen = {p.kind: p.channels for p in NotificationPreference.objects.filter(user=user)}

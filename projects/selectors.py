@@ -29,8 +29,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
+from core.types import Viewer
 from members.models import Member, Tag
-from members.selectors import is_organization_admin, visible_organizations
+from members.selectors import is_organization_admin, scoped, sees_nothing
 
 from .models import (
     Activity,
@@ -46,44 +47,32 @@ from .models import (
 PUBLIC_STATUSES = (ServiceProject.Status.PUBLISHED, ServiceProject.Status.CLOSED)
 
 
-def _sees_nothing(user) -> bool:
-    return user is None or not user.is_authenticated or not user.is_active
-
-
-def _scoped(qs: QuerySet, user, lookup: str) -> QuerySet:
-    if _sees_nothing(user):
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    return qs.filter(**{f"{lookup}__in": visible_organizations(user)})
-
-
-def visible_projects(user, *, queryset: QuerySet[ServiceProject] | None = None) -> QuerySet[ServiceProject]:
+def visible_projects(user: Viewer, *, queryset: QuerySet[ServiceProject] | None = None) -> QuerySet[ServiceProject]:
     """Projects `user` organises: those of organizations in scope."""
-    return _scoped(ServiceProject.objects.all() if queryset is None else queryset, user, "organization")
+    return scoped(ServiceProject.objects.all() if queryset is None else queryset, user, "organization")
 
 
-def visible_activities(user, *, queryset: QuerySet[Activity] | None = None) -> QuerySet[Activity]:
-    return _scoped(Activity.objects.all() if queryset is None else queryset, user, "project__organization")
+def visible_activities(user: Viewer, *, queryset: QuerySet[Activity] | None = None) -> QuerySet[Activity]:
+    return scoped(Activity.objects.all() if queryset is None else queryset, user, "project__organization")
 
 
-def visible_post_claims(user, *, queryset: QuerySet[PostClaim] | None = None) -> QuerySet[PostClaim]:
-    return _scoped(PostClaim.objects.all() if queryset is None else queryset, user, "post__project__organization")
+def visible_post_claims(user: Viewer, *, queryset: QuerySet[PostClaim] | None = None) -> QuerySet[PostClaim]:
+    return scoped(PostClaim.objects.all() if queryset is None else queryset, user, "post__project__organization")
 
 
-def visible_self_reports(user, *, queryset: QuerySet[SelfReport] | None = None) -> QuerySet[SelfReport]:
+def visible_self_reports(user: Viewer, *, queryset: QuerySet[SelfReport] | None = None) -> QuerySet[SelfReport]:
     """Self-reports waiting for (or reviewed by) an organization in scope."""
-    return _scoped(SelfReport.objects.all() if queryset is None else queryset, user, "organization")
+    return scoped(SelfReport.objects.all() if queryset is None else queryset, user, "organization")
 
 
-def is_organizer(user) -> bool:
-    return not _sees_nothing(user) and (user.is_superuser or is_organization_admin(user))
+def is_organizer(user: Viewer) -> bool:
+    return not sees_nothing(user) and (user.is_superuser or is_organization_admin(user))
 
 
 # --- Counts -----------------------------------------------------------------------------------------------------
 
 
-def _count_signups(statuses, activity: str = "pk") -> Coalesce:
+def _count_signups(statuses: Iterable[str], activity: str = "pk") -> Coalesce:
     """A correlated COUNT of an activity's sign-ups in `statuses` (a subquery: several counts never multiply rows);
     `activity` names the outer query's reference to the activity."""
     counted = (
@@ -99,7 +88,7 @@ def _count_signups(statuses, activity: str = "pk") -> Coalesce:
 def with_counts(qs: QuerySet[Activity]) -> QuerySet[Activity]:
     """Activities with `confirmed_count` (seats taken) and `waitlisted_count`; `seats_left` then makes no query."""
     return qs.annotate(
-        confirmed_count=_count_signups(SignUp.SEAT_STATUSES),
+        confirmed_count=_count_signups(SignUp.SEAT_STATUSES),  # type: ignore[no-redef]  # declared on the model for readers
         waitlisted_count=_count_signups([SignUp.Status.WAITLISTED]),
     )
 
@@ -172,7 +161,7 @@ def browse_projects(
     if filters.matches:
         qs = qs.filter(Exists(wanted))
     if filters.seats:
-        open_seats = with_counts(upcoming.filter(signup_opens_at__lte=now, signup_closes_at__gt=now)).filter(
+        open_seats = with_counts(upcoming.filter(signup_opens_at__lte=now, signup_closes_at__gt=now)).filter(  # type: ignore[misc]  # an annotation of with_counts
             confirmed_count__lt=F("capacity")
         )
         qs = qs.filter(Exists(open_seats))
@@ -184,7 +173,7 @@ def browse_projects(
                 f"next_{name.removeprefix('signup_')}": Subquery(upcoming.order_by("starts_at").values(name)[:1])
                 for name in NEXT_FIELDS
             },
-            next_taken=Subquery(with_counts(upcoming.order_by("starts_at")).values("confirmed_count")[:1]),
+            next_taken=Subquery(with_counts(upcoming.order_by("starts_at")).values("confirmed_count")[:1]),  # type: ignore[misc]  # an annotation of with_counts
             matches_me=Exists(wanted) if tag_ids else Value(False, output_field=BooleanField()),
         )
         .order_by("title", "pk")
@@ -201,11 +190,11 @@ def next_activity(project: ServiceProject) -> Activity | None:
         status=Activity.Status.SCHEDULED,
         **{name: getattr(project, f"next_{name.removeprefix('signup_')}") for name in NEXT_FIELDS},
     )
-    activity.confirmed_count = project.next_taken
+    activity.confirmed_count = project.next_taken or 0
     return activity
 
 
-def project_for_page(user, slug: str) -> ServiceProject | None:
+def project_for_page(user: Viewer, slug: str) -> ServiceProject | None:
     """A project by slug if `user` may see its page: public when published or closed, a draft in scope only."""
     qs = ServiceProject.objects.select_related("category", "organization", "community", "grid", "course_required")
     project = qs.filter(slug=slug).first()
@@ -251,7 +240,7 @@ def open_posts(project: ServiceProject) -> QuerySet[Post]:
 # --- Activities -------------------------------------------------------------------------------------------------
 
 
-def _if_visible(user, activity: Activity | None) -> Activity | None:
+def _if_visible(user: Viewer, activity: Activity | None) -> Activity | None:
     if activity is None:
         return None
     if activity.project.status in PUBLIC_STATUSES or visible_projects(user).filter(pk=activity.project_id).exists():
@@ -259,7 +248,7 @@ def _if_visible(user, activity: Activity | None) -> Activity | None:
     return None
 
 
-def activity_for_page(user, pk: int) -> Activity | None:
+def activity_for_page(user: Viewer, pk: int) -> Activity | None:
     """An activity with its counts if its project's page is visible to `user`."""
     return _if_visible(
         user,
@@ -269,7 +258,7 @@ def activity_for_page(user, pk: int) -> Activity | None:
     )
 
 
-def activity_for_action(user, pk: int) -> Activity | None:
+def activity_for_action(user: Viewer, pk: int) -> Activity | None:
     """An activity with its project (no counts, no other joins) if its project's page is visible to `user`: what
     a sign-up or a cancellation needs before the service locks and re-reads the row. In the
     bench's sign-up storm the page's lookup with its counts would be a fifth of a sign-up's CPU."""
@@ -336,7 +325,7 @@ def my_upcoming(member: Member) -> list[SignUp]:
     )
     for signup in signups:
         signup.activity.confirmed_count = signup.activity_taken
-    return signups
+    return list(signups)
 
 
 def my_past(member: Member, limit: int = 50) -> QuerySet[SignUp]:

@@ -15,10 +15,11 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch,
 from django.db.models.lookups import StartsWith
 from django.utils import timezone
 
+from core.types import Viewer
 from incentives.models import Rule
 from incentives.selectors import PointsSource
 from members.models import Member, Organization
-from members.selectors import managed_organizations, subtree, visible_organizations
+from members.selectors import managed_organizations, scoped, sees_nothing, subtree, visible_organizations
 
 from .models import AnnualRequirement, Course, CourseMaterial, CourseType, Enrollment, TrainingRecord, TrainingSession
 
@@ -30,13 +31,9 @@ def path_ids(organization: Organization) -> list[int]:
     return [int(part) for part in organization.path.split(".") if part]
 
 
-def _sees_nothing(user) -> bool:
-    return user is None or not user.is_authenticated or not user.is_active
-
-
-def is_training_secretary(user) -> bool:
+def is_training_secretary(user: Viewer) -> bool:
     """A platform admin or anyone who manages an organization: who may open the secretaries' training pages."""
-    if _sees_nothing(user):
+    if sees_nothing(user):
         return False
     return user.is_superuser or managed_organizations(user).exists()
 
@@ -44,11 +41,11 @@ def is_training_secretary(user) -> bool:
 # --- Scope (admin and secretaries' pages) ---------------------------------------------------------------------
 
 
-def visible_courses(user, *, queryset: QuerySet[Course] | None = None) -> QuerySet[Course]:
+def visible_courses(user: Viewer, *, queryset: QuerySet[Course] | None = None) -> QuerySet[Course]:
     """Platform-wide courses, the courses of the user's subtree and those of the organizations above it (which the
     user's members attend and the user may schedule sessions of)."""
     qs = Course.objects.all() if queryset is None else queryset
-    if _sees_nothing(user):
+    if sees_nothing(user):
         return qs.none()
     if user.is_superuser:
         return qs
@@ -56,55 +53,39 @@ def visible_courses(user, *, queryset: QuerySet[Course] | None = None) -> QueryS
     return qs.filter(Q(organization__isnull=True) | Q(organization__in=visible_organizations(user)) | Q(Exists(above)))
 
 
-def editable_courses(user, *, queryset: QuerySet[Course] | None = None) -> QuerySet[Course]:
+def editable_courses(user: Viewer, *, queryset: QuerySet[Course] | None = None) -> QuerySet[Course]:
     """Courses the user may change: those of their subtree (platform-wide ones belong to platform admins)."""
-    qs = Course.objects.all() if queryset is None else queryset
-    if _sees_nothing(user):
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    return qs.filter(organization__in=visible_organizations(user))
+    return scoped(Course.objects.all() if queryset is None else queryset, user, "organization")
 
 
-def visible_sessions(user, *, queryset: QuerySet[TrainingSession] | None = None) -> QuerySet[TrainingSession]:
+def visible_sessions(user: Viewer, *, queryset: QuerySet[TrainingSession] | None = None) -> QuerySet[TrainingSession]:
     """Sessions organised in the user's subtree (谁组织谁记录: those are the sessions whose attendance they take)."""
-    qs = TrainingSession.objects.all() if queryset is None else queryset
-    if _sees_nothing(user):
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    return qs.filter(organizer__in=visible_organizations(user))
+    return scoped(TrainingSession.objects.all() if queryset is None else queryset, user, "organizer")
 
 
-def visible_training_records(user, *, queryset: QuerySet[TrainingRecord] | None = None) -> QuerySet[TrainingRecord]:
+def visible_training_records(
+    user: Viewer, *, queryset: QuerySet[TrainingRecord] | None = None
+) -> QuerySet[TrainingRecord]:
     """Records of members in scope, and records of sessions organised in scope."""
     qs = TrainingRecord.objects.all() if queryset is None else queryset
-    if _sees_nothing(user):
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    organizations = visible_organizations(user)
-    return qs.filter(Q(member__organization__in=organizations) | Q(session__organizer__in=organizations))
+    return scoped(qs, user, "member__organization", "session__organizer")
 
 
-def visible_requirements(user, *, queryset: QuerySet[AnnualRequirement] | None = None) -> QuerySet[AnnualRequirement]:
-    qs = AnnualRequirement.objects.all() if queryset is None else queryset
-    if _sees_nothing(user):
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    return qs.filter(organization__in=visible_organizations(user))
+def visible_requirements(
+    user: Viewer, *, queryset: QuerySet[AnnualRequirement] | None = None
+) -> QuerySet[AnnualRequirement]:
+    return scoped(AnnualRequirement.objects.all() if queryset is None else queryset, user, "organization")
 
 
-def report_organizations(user) -> QuerySet[Organization]:
+def report_organizations(user: Viewer) -> QuerySet[Organization]:
     """Organizations whose completion report `user` may open (their scope), top of the tree first."""
     return visible_organizations(user).order_by("path")
 
 
-def sessions_for_secretary(user) -> QuerySet[TrainingSession]:
+def sessions_for_secretary(user: Viewer) -> QuerySet[TrainingSession]:
     """Sessions in scope, newest first, with their course, organizer and number of seats taken."""
     return (
-        visible_sessions(user)
+        visible_sessions(user)  # type: ignore[no-redef]  # declared on the model for readers
         .select_related("course", "organizer")
         .annotate(taken=_seats_taken())
         .order_by("-starts_at", "-pk")
@@ -123,7 +104,7 @@ def enrollments_for_attendance(session: TrainingSession) -> QuerySet[Enrollment]
 # --- What a member is offered ---------------------------------------------------------------------------------
 
 
-def _seats_taken():
+def _seats_taken() -> Count:
     return Count("enrollments", filter=Q(enrollments__status__in=Enrollment.ACTIVE_STATUSES))
 
 
@@ -143,7 +124,7 @@ def sessions_open_to(member: Member, *, queryset: QuerySet[TrainingSession] | No
     qs = TrainingSession.objects.all() if queryset is None else queryset
     mine = Enrollment.objects.filter(session=OuterRef("pk"), member=member, status__in=Enrollment.ACTIVE_STATUSES)
     return (
-        qs.filter(organizer_id__in=path_ids(member.organization))
+        qs.filter(organizer_id__in=path_ids(member.organization))  # type: ignore[no-redef]  # declared on the model for readers
         .select_related("course", "organizer")
         .annotate(
             taken=_seats_taken(),

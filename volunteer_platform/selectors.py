@@ -31,10 +31,12 @@ import calendar
 import functools
 import operator
 import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from statistics import median
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -49,6 +51,7 @@ from django.db.models import (
     DurationField,
     Exists,
     F,
+    Field,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -61,16 +64,18 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, Substr
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core import public_cache
 from core.times import local_iso as _iso
+from core.types import Viewer
 from demands.models import MicroWish, Pairing, ServiceOffer
 from incentives.models import Commendation, LedgerEntry, RatingRun, Redemption, StarRating
 from incentives.selectors import earned_by_path_prefix
 from members.models import ALL_DAYS, Member, Organization, ServiceRecord, ServiceYear, ServiceYearBuilt
-from members.selectors import counted_records, managed_organizations, visible_organizations
+from members.selectors import counted_records, managed_organizations, sees_nothing, visible_organizations
 from projects.models import Activity, ActivitySurvey, ServiceProject, SignUp
 from projects.selectors import SurveySummary, survey_summary_for_member
 from training.models import Enrollment, TrainingRecord
@@ -89,18 +94,20 @@ PUBLIC_FIGURES_SECONDS = 300
 # --- Scope and period -------------------------------------------------------------------------------------------
 
 
-def dashboard_root(user) -> Organization | None:
+def dashboard_root(user: Viewer) -> Organization | None:
     """The organization a user's dashboard opens on: the top one they manage; for a platform admin the first root."""
-    if user.is_authenticated and user.is_active and user.is_superuser:
+    if not sees_nothing(user) and user.is_superuser:
         return Organization.objects.filter(parent=None).order_by("path").first()
     return managed_organizations(user).order_by("path").first()
 
 
-def dashboard_organization(user, organization_id) -> Organization | None:
+def dashboard_organization(user: Viewer, organization_id: int | str | None) -> Organization | None:
     """An organization in `user`'s scope by id, or None (the view answers 404: out of scope looks like missing)."""
+    if organization_id is None:
+        return None
     try:
         pk = int(organization_id)
-    except (TypeError, ValueError):
+    except ValueError:
         return None
     # No select_related("parent"): the pages show parent_id only, and compiling the join made this lookup about a
     # third slower — noticeable once the snapshot page's content is kept rendered (dashboard_views.py).
@@ -138,13 +145,13 @@ def _in(field_name: str, period: Period) -> Q:
     return Q(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
 
 
-def _rate(part, whole, places: str = "0.1") -> Decimal | None:
+def _rate(part: int | Decimal, whole: int | Decimal, places: str = "0.1") -> Decimal | None:
     if not whole:
         return None
     return (Decimal(part) * 100 / whole).quantize(Decimal(places))
 
 
-def _hours(value) -> Decimal:
+def _hours(value: Decimal | None) -> Decimal:
     """A sum of hours with two decimals on every database (SQLite's SUM drops the scale: 6 for 6.00)."""
     return Decimal(value or 0).quantize(Decimal("0.01"))
 
@@ -206,7 +213,7 @@ def summary_ready(years: range) -> bool:
     return ServiceYearBuilt.objects.filter(year__in=list(years)).count() == len(years)
 
 
-def _month_spans(period: "Period"):
+def _month_spans(period: "Period") -> Iterator[tuple[int, int, int, int, bool]]:
     """(year, month, first day, last day) of each calendar month the period touches, clipped to the period."""
     y, m = period.start.year, period.start.month
     while (y, m) <= (period.end.year, period.end.month):
@@ -217,7 +224,9 @@ def _month_spans(period: "Period"):
         y, m = (y, m + 1) if m < 12 else (y + 1, 1)
 
 
-def _by_year(terms: dict[int, list], output_field, combine=operator.add):
+def _by_year(
+    terms: dict[int, list], output_field: Field, combine: Callable[[Any, Any], Any] = operator.add
+) -> Case | Value:
     """CASE year WHEN y THEN that year's terms combined (summed) … ELSE 0 END."""
     whens = []
     for year, year_terms in terms.items():
@@ -225,7 +234,7 @@ def _by_year(terms: dict[int, list], output_field, combine=operator.add):
     return Case(*whens, default=Value(0), output_field=output_field) if whens else Value(0, output_field)
 
 
-def _days_served(period: "Period"):
+def _days_served(period: "Period") -> Case | Value:
     """> 0 on a ServiceYear row when the member served on a day of `period` in that row's year."""
     terms: dict[int, list] = {}
     for y, m, first_day, last_day, _whole in _month_spans(period):
@@ -235,7 +244,9 @@ def _days_served(period: "Period"):
     return _by_year(terms, IntegerField(), combine=lambda a, b: a.bitor(b))
 
 
-def _whole_months(period: "Period", prefix: str, output_field, partial_too: "Period | None" = None):
+def _whole_months(
+    period: "Period", prefix: str, output_field: Field, partial_too: "Period | None" = None
+) -> Case | Value:
     """The sum of a ServiceYear row's `prefix`_MM columns over the months entirely inside `period` (and over the
     partial ones too when `partial_too` is the period: their days outside it hold no record)."""
     terms: dict[int, list] = {}
@@ -346,7 +357,7 @@ def _figures_by_child(
         trend_sums = {f"h{y}_{m}": Sum(f"hours_{m:02d}", filter=Q(year=y)) for y, m, *_rest in trend_months}
         if trend is not None:
             years = _summary_years(period, window, trend)
-        figures_rows = (
+        figures_rows: QuerySet[Any, Any] = (
             _summary_rows(organization)
             .filter(year__gte=years[0], year__lte=years[-1])
             .annotate(
@@ -412,7 +423,7 @@ def _figures_by_child(
     return rows
 
 
-def _wish_owner_path():
+def _wish_owner_path() -> Coalesce:
     """The path of the organization a fulfilled wish counts for. A team claims through its leader, who is stored as
     `claimed_by` (and fulfils, and gets the record's hours and the points) with the team as `claimed_team`: the
     wish is the team's work (组团服务), so it counts for the team's organization (a 社区党委's team: the
@@ -513,8 +524,9 @@ def wish_figures(organization: Organization, period: Period) -> WishFigures:
                 to_claim_list.append(claimed_at - published_at)
             if claimed_at and fulfilled_at and start <= fulfilled_at < end:
                 to_fulfil_list.append(fulfilled_at - claimed_at)
-        row["median_to_claim"] = median(to_claim_list) if to_claim_list else None
-        row["median_to_fulfil"] = median(to_fulfil_list) if to_fulfil_list else None
+        # median() needs only ordering and (a + b) / 2, which timedeltas have; the stubs allow numbers only.
+        row["median_to_claim"] = median(to_claim_list) if to_claim_list else None  # type: ignore[type-var]
+        row["median_to_fulfil"] = median(to_fulfil_list) if to_fulfil_list else None  # type: ignore[type-var]
     mean = row["rating_mean"]
     return WishFigures(
         received=row["received"],
@@ -719,7 +731,7 @@ def members_without_service(organization: Organization, year: int, summary: bool
     if summary is None:
         summary = summary_ready(range(year, year + 1))
     if summary:
-        served = ServiceYear.objects.filter(member=OuterRef("pk"), year=year, services__gt=0)
+        served: QuerySet[Any, Any] = ServiceYear.objects.filter(member=OuterRef("pk"), year=year, services__gt=0)
     else:
         served = ServiceRecord.objects.filter(
             member=OuterRef("pk"),
@@ -738,7 +750,7 @@ def members_without_service(organization: Organization, year: int, summary: bool
     )
 
 
-def member_hours(organization: Organization, period: Period) -> QuerySet[Member]:
+def member_hours(organization: Organization, period: Period) -> QuerySet[Member, tuple[Any, ...]]:
     """Every roster member, and every other member homed in the subtree with counted hours in the period (exempt,
     inactive: their hours count in the dashboard's too), with their counted hours and services in the period (0
     when none) and their status, by branch and name — the hours add up to the dashboard's. One query (for the
@@ -791,12 +803,12 @@ def overdue_tasks_for(organization: Organization, today: date | None = None) -> 
     )
 
 
-def visible_plans(user, *, queryset: QuerySet[Plan] | None = None) -> QuerySet[Plan]:
+def visible_plans(user: Viewer, *, queryset: QuerySet[Plan] | None = None) -> QuerySet[Plan]:
     qs = Plan.objects.all() if queryset is None else queryset
     return qs.filter(organization__in=visible_organizations(user))
 
 
-def visible_tasks(user, *, queryset: QuerySet[Task] | None = None) -> QuerySet[Task]:
+def visible_tasks(user: Viewer, *, queryset: QuerySet[Task] | None = None) -> QuerySet[Task]:
     """Tasks of plans in scope, and tasks a plan higher up assigned into the scope (the branch reports progress)."""
     qs = Task.objects.all() if queryset is None else queryset
     organizations = visible_organizations(user)
@@ -867,7 +879,7 @@ def plan_progress(plan: Plan, today: date | None = None) -> PlanProgress:
     return PlanProgress(plan=plan, targets=[TargetProgress(t, actual.get(t.metric, ZERO)) for t in targets])
 
 
-def plan_detail(user, plan_id) -> Plan | None:
+def plan_detail(user: Viewer, plan_id: int) -> Plan | None:
     try:
         pk = int(plan_id)
     except (TypeError, ValueError):
@@ -913,7 +925,7 @@ def dashboard(organization: Organization, period: Period, today: date | None = N
     summary = summary_ready(_summary_years(period, window, span, Period.year(period.end.year)))
     by_child = _figures_by_child(organization, period, summary, trend=span)
     members = _totals(by_child)
-    trend_hours = None
+    trend_hours: dict | None = None
     if summary:
         trend_hours = {}
         for figures in by_child.values():
@@ -974,6 +986,8 @@ def snapshot_store(figures: Dashboard, timeout: int) -> None:
     MSET in a MULTI/EXEC pipeline), so a reader never sees the stamp of one snapshot with another. Then the pages
     served from snapshots get a new version (after the snapshot is in place: a page rendered from the old snapshot
     meanwhile carries the old version)."""
+    if figures.computed_at is None:
+        raise ValueError("a snapshot carries the time it was computed")
     figures.stamp = f"{figures.computed_at.isoformat()}/{secrets.token_hex(8)}"
     organization_id = figures.organization.pk
     cache.set_many(
@@ -989,7 +1003,8 @@ def snapshot_store(figures: Dashboard, timeout: int) -> None:
 def dashboard_snapshot(organization: Organization, period: Period) -> Dashboard | None:
     """The snapshot of `organization`'s dashboard for `period` if the task made one (only for the default period of
     large organizations), else None."""
-    return cache.get(snapshot_key(organization.pk, period))
+    snapshot: Dashboard | None = cache.get(snapshot_key(organization.pk, period))
+    return snapshot
 
 
 # The snapshot page's rendering: the part of the page that is the same for everyone who opens the same snapshot in
@@ -1073,7 +1088,7 @@ def public_figures(today: date | None = None) -> PublicFigures:
     miss, none on a hit), so the anonymous home page stays cheap."""
     today = today or timezone.localdate()
     key = f"site:public-figures:{today.year}"
-    figures = cache.get(key)
+    figures: PublicFigures | None = cache.get(key)
     if figures is None:
         period = Period(date(today.year, 1, 1), today)
         records = ServiceRecord.objects.filter(
@@ -1244,14 +1259,14 @@ def personal_data_sections(member: Member) -> dict:
 # `visible_tasks`, since that organization is in their scope). Everyone else gets 404.
 
 
-def workable_tasks(user) -> QuerySet[Task]:
+def workable_tasks(user: Viewer) -> QuerySet[Task]:
     """Tasks `user` may open and report progress on: those in their scope and those assigned to them personally."""
-    if not (user.is_authenticated and user.is_active):
+    if sees_nothing(user):
         return Task.objects.none()
     return visible_tasks(user) | Task.objects.filter(assignee_member__user=user)
 
 
-def task_page(user, task_id) -> Task | None:
+def task_page(user: Viewer, task_id: int) -> Task | None:
     """A task for its page, or None when it is out of `user`'s reach: with its plan, organizations and assignee,
     `plan_visible` (whether the plan's page would open for `user`) and its notes with their authors. Two queries."""
     notes = TaskProgressNote.objects.select_related("author").order_by("-created_at", "-pk")
@@ -1259,7 +1274,7 @@ def task_page(user, task_id) -> Task | None:
         workable_tasks(user)
         .filter(pk=task_id)
         .select_related("plan__organization", "assignee_organization", "assignee_member")
-        .annotate(plan_visible=Exists(visible_plans(user).filter(pk=OuterRef("plan_id"))))
+        .annotate(plan_visible=Exists(visible_plans(user).filter(pk=OuterRef("plan_id"))))  # type: ignore[no-redef]  # declared on the model for readers
         .prefetch_related(Prefetch("notes", queryset=notes))
         .first()
     )
@@ -1284,7 +1299,7 @@ class OwnTasks:
     has_more: bool  # more than OWN_TASKS_LIMIT open tasks: the rows are the earliest due
 
 
-def own_tasks(user, today: date | None = None) -> OwnTasks:
+def own_tasks(user: Viewer, today: date | None = None) -> OwnTasks:
     """The signed-in member's open tasks for `/me/` (portal_views.me): assigned to them, or to an
     organization they administer directly, earliest due first, each linking to its page. One query."""
     today = today or timezone.localdate()
@@ -1297,7 +1312,7 @@ def own_tasks(user, today: date | None = None) -> OwnTasks:
     rows = [
         OwnTask(
             title=task.title,
-            organization=task.assignee_organization.name if task.assignee_organization_id else "",
+            organization=task.assignee_organization.name if task.assignee_organization is not None else "",
             due_on=task.due_on,
             overdue=task.due_on < today,
             status=task.get_status_display(),
@@ -1339,13 +1354,13 @@ _CHECKED_FIGURES = (
 )
 
 
-def dashboard_figures_check(organization: Organization, period: Period) -> list[tuple[str, object, object]]:
+def dashboard_figures_check(organization: Organization, period: Period) -> list[tuple[str | Promise, object, object]]:
     """(figure, from the records, as shown) for each headline figure of the dashboard that differs: the headline
     against the sum of the league rows, and — when its years are built — the yearly summary's figures against the
     records'. Empty when everything agrees."""
     live = _figures_by_child(organization, period, summary=False)
     totals = _totals(live)
-    differences = []
+    differences: list[tuple[str | Promise, object, object]] = []
     league = league_table(organization, period, live)
     for name, label in (("members", _("党员人数")), ("participants", _("参与服务人数")), ("hours", _("服务时长"))):
         rows_sum = sum((getattr(row, name) for row in league), ZERO if name == "hours" else 0)
@@ -1358,11 +1373,11 @@ def dashboard_figures_check(organization: Organization, period: Period) -> list[
     window = Period(period.end - timedelta(days=ACTIVE_WINDOW_DAYS - 1), period.end)
     if summary_ready(_summary_years(period, window)):
         from_summary = _totals(_figures_by_child(organization, period, summary=True))
-        for name, label in _CHECKED_FIGURES:
+        for name, lazy_label in _CHECKED_FIGURES:
             if getattr(from_summary, name) != getattr(totals, name):
                 differences.append(
                     (
-                        _("%(figure)s（年度汇总）") % {"figure": label},
+                        _("%(figure)s（年度汇总）") % {"figure": lazy_label},
                         getattr(totals, name),
                         getattr(from_summary, name),
                     )
@@ -1382,9 +1397,9 @@ def figures_changed_since(moment: datetime) -> bool:
     )
 
 
-def dashboard_differences(now: Dashboard, stored: Dashboard) -> list[tuple[str, object, object]]:
+def dashboard_differences(now: Dashboard, stored: Dashboard) -> list[tuple[str | Promise, object, object]]:
     """(figure, computed now, in the stored snapshot) for each headline and league figure that differs."""
-    differences = [
+    differences: list[tuple[str | Promise, object, object]] = [
         (label, getattr(now.members, name), getattr(stored.members, name))
         for name, label in _CHECKED_FIGURES
         if getattr(now.members, name) != getattr(stored.members, name)
