@@ -49,9 +49,11 @@ test: $(VENV)/.installed-dev
 	$(PY) manage.py compiletranslations
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
+lint: export DJANGO_SETTINGS_MODULE = volunteer_platform.settings_test
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .

@@ -5,13 +5,17 @@ import logging
 import unicodedata
 from datetime import datetime, timedelta
 from importlib import import_module
+from typing import Any
 
 from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from core.net import client_ip
+from core.types import Actor, User
 
 from .models import AuditEvent, UserSession
 
@@ -23,7 +27,7 @@ _FLAGS = {ADDITION: "addition", CHANGE: "change", DELETION: "deletion"}
 _UNSAFE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
 
 
-def escape_for_log(value) -> str:
+def escape_for_log(value: object) -> str:
     """`value` as text that stays on one log line and cannot forge another field: a backslash and a double quote
     are escaped, and every control, format or line-separator character becomes \\xNN / \\uNNNN."""
     out = []
@@ -73,12 +77,12 @@ def _emit(event: AuditEvent) -> None:
     )
 
 
-def _cut(value, length: int) -> str:
+def _cut(value: object, length: int) -> str:
     # PostgreSQL text cannot hold NUL; a path or a typed name may contain one (%00).
     return str(value or "").replace("\x00", "\\x00")[:length]
 
 
-def _db_safe(value):
+def _db_safe(value: Any) -> Any:
     """`value` (JSON-like) with NUL escaped in every string, which jsonb refuses too."""
     if isinstance(value, str):
         return value.replace("\x00", "\\x00")
@@ -93,8 +97,8 @@ def _db_safe(value):
 def audit_record(
     *,
     action: str,
-    request=None,
-    user=None,
+    request: HttpRequest | None = None,
+    user: User | None = None,
     username: str = "",
     username_hash: str = "",
     obj: models.Model | None = None,
@@ -161,17 +165,22 @@ def audit_events_purge(*, now: datetime | None = None, batch: int = 5000) -> int
             LogEntry.objects.filter(pk__in=ids).delete()
 
 
+def _content_type_label(content_type: ContentType | None) -> str:
+    return f"{content_type.app_label}.{content_type.model}" if content_type is not None else ""
+
+
 @transaction.atomic
-def admin_changes_record(*, request, since: datetime) -> list[AuditEvent]:
+def admin_changes_record(*, request: HttpRequest, since: datetime) -> list[AuditEvent]:
     """Copy the admin's own log rows (LogEntry: additions, changes, deletions, also the bulk ones) written by this
     request's user since `since` into the trail, with the request's IP.
 
     Invariant: a LogEntry is copied at most once (unique `admin_log_entry`; a conflicting row is skipped). No lock.
     """
+    user = request.user
+    if not isinstance(user, User):  # the admin's requests are signed in; nothing was logged otherwise
+        return []
     entries = list(
-        LogEntry.objects.filter(user_id=request.user.pk, action_time__gte=since)
-        .select_related("content_type")
-        .order_by("pk")
+        LogEntry.objects.filter(user=user, action_time__gte=since).select_related("content_type").order_by("pk")
     )
     if not entries:
         return []
@@ -179,14 +188,12 @@ def admin_changes_record(*, request, since: datetime) -> list[AuditEvent]:
     events = [
         AuditEvent(
             action=AuditEvent.Action.ADMIN_CHANGE,
-            user=request.user,
-            username=_cut(request.user.get_username(), 150),
+            user=user,
+            username=_cut(user.get_username(), 150),
             ip=ip,
             method=_cut(request.method, 10),
             path=_cut(request.path, 300),
-            object_type=_cut(
-                f"{entry.content_type.app_label}.{entry.content_type.model}" if entry.content_type else "", 100
-            ),
+            object_type=_cut(_content_type_label(entry.content_type), 100),  # type: ignore[arg-type]  # the stubs leave LogEntry.content_type generic
             object_id=_cut(entry.object_id, 64),
             object_repr=_cut(entry.object_repr, 200),
             detail=_db_safe(
@@ -203,7 +210,7 @@ def admin_changes_record(*, request, since: datetime) -> list[AuditEvent]:
 
 
 @transaction.atomic
-def user_session_remember(*, user, session_key: str) -> UserSession:
+def user_session_remember(*, user: User, session_key: str) -> UserSession:
     """Remember that `user` signed in with `session_key`, and forget this user's keys older than a session lives.
 
     Invariant: a session key is stored once (unique). No lock: keys are random and new at each sign-in.
@@ -215,7 +222,7 @@ def user_session_remember(*, user, session_key: str) -> UserSession:
 
 
 @transaction.atomic
-def user_sessions_end(*, user, actor=None, reason: str = "") -> int:
+def user_sessions_end(*, user: User, actor: Actor = None, reason: str = "") -> int:
     """End every session `user` signed in with (they must sign in again), whatever the session backend, and record it.
 
     Lock: the user's UserSession rows (select_for_update), so two calls do not both try to delete the same keys.

@@ -16,7 +16,7 @@ from datetime import datetime, time, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
@@ -48,7 +48,7 @@ def notify(
     template: str,
     channel: str,
     dedupe_key: str,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     phone: str = "",
     email: str = "",
     context: dict | None = None,
@@ -402,7 +402,7 @@ def notification_retry(*, notification_id: int) -> bool:
 
 
 @transaction.atomic
-def notifications_forget_user(*, user: AbstractBaseUser) -> int:
+def notifications_forget_user(*, user: User) -> int:
     """Delete every message to `user` — their inbox, and the phone number and address copied onto each email and
     SMS row — and their channel preferences, when their personal information is deleted; returns the messages
     deleted. Nothing is sent to them afterwards: pending rows go too. No lock: deletes of the user's own rows."""
@@ -412,7 +412,7 @@ def notifications_forget_user(*, user: AbstractBaseUser) -> int:
 
 
 @transaction.atomic
-def inbox_mark_read(*, user: AbstractBaseUser, notification_id: int | None = None) -> int:
+def inbox_mark_read(*, user: User, notification_id: int | None = None) -> int:
     """Mark one message of `user`'s inbox read (or all of them when no id is given); return how many changed.
 
     Raises Notification.DoesNotExist when the id is not in this user's inbox, so nobody learns of others' messages.
@@ -426,7 +426,7 @@ def inbox_mark_read(*, user: AbstractBaseUser, notification_id: int | None = Non
 
 
 @transaction.atomic
-def preferences_save(*, user: AbstractBaseUser, choices: Mapping[str, Iterable[str]]) -> None:
+def preferences_save(*, user: User, choices: Mapping[str, Iterable[str]]) -> None:
     """Store `user`'s channels for each kind in `choices` (kind → the chosen channels among email and SMS; in-app is
     always on, so naming it changes nothing). Kinds not in `choices` keep their current state.
 

@@ -18,11 +18,13 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.types import Actor
 from incentives import services as incentives_services
 from members.models import Member, Organization
 from notifications import fanout
@@ -48,7 +50,7 @@ def expiry_for(course: Course, completed_on: date) -> date | None:
     return add_months(completed_on, course.validity_months) if course.validity_months else None
 
 
-def _hours(value, field: str = "hours") -> Decimal:
+def _hours(value: object, field: str = "hours") -> Decimal:
     try:
         hours = Decimal(str(value)).quantize(Decimal("0.01"))
     except (InvalidOperation, TypeError, ValueError):
@@ -72,7 +74,7 @@ def _course_open_to(course: Course, organization: Organization) -> bool:
 # --- Courses and materials ------------------------------------------------------------------------------------
 
 
-def check_course(*, title: str, hours, validity_months: int | None) -> Decimal:
+def check_course(*, title: str, hours: object, validity_months: int | None) -> Decimal:
     if not (title or "").strip():
         raise ValidationError({"title": _("请填写课程名称。")})
     if validity_months is not None and validity_months <= 0:
@@ -81,7 +83,7 @@ def check_course(*, title: str, hours, validity_months: int | None) -> Decimal:
 
 
 @transaction.atomic
-def course_save(*, course: Course, actor) -> Course:
+def course_save(*, course: Course, actor: Actor) -> Course:
     """Create or change a course (the admin's form fills the instance).
 
     No lock: a course row is only changed by its editors, and sessions keep a reference, not a copy. Invariants:
@@ -97,7 +99,7 @@ def course_save(*, course: Course, actor) -> Course:
 
 
 @transaction.atomic
-def course_material_save(*, material: CourseMaterial, actor) -> CourseMaterial:
+def course_material_save(*, material: CourseMaterial, actor: Actor) -> CourseMaterial:
     """Add or change a material of a course: a file (checked by `validate_material_file`) or a link, not both.
 
     No lock. Invariant: exactly one of file and link (also a CHECK); a file is never stored unchecked, and is stored
@@ -152,7 +154,7 @@ def session_schedule(
     starts_at: datetime,
     ends_at: datetime,
     capacity: int,
-    actor,
+    actor: Actor,
     place: str = "",
     online_url: str = "",
 ) -> TrainingSession:
@@ -187,7 +189,7 @@ def session_schedule(
 def session_update(
     *,
     session: TrainingSession,
-    actor,
+    actor: Actor,
     starts_at: datetime,
     ends_at: datetime,
     capacity: int,
@@ -221,7 +223,7 @@ def session_update(
 
 
 @transaction.atomic
-def session_cancel(*, session: TrainingSession, actor, reason: str = "") -> TrainingSession:
+def session_cancel(*, session: TrainingSession, actor: Actor, reason: str = "") -> TrainingSession:
     """Cancel a scheduled session: its enrollments are cancelled and each enrolled member gets an in-app message.
 
     Lock: the session row, then (by the UPDATE) its enrollments. Invariants: only a scheduled session is cancelled;
@@ -300,7 +302,7 @@ def enrollment_create(*, session: TrainingSession, member: Member) -> Enrollment
 
 
 @transaction.atomic
-def enrollment_cancel(*, enrollment: Enrollment, actor) -> Enrollment:
+def enrollment_cancel(*, enrollment: Enrollment, actor: Actor) -> Enrollment:
     """Give the seat back before the session starts.
 
     Locks: the session row, then the enrollment (the order every seat-changing service uses). Invariant: only an
@@ -323,7 +325,7 @@ def enrollment_cancel(*, enrollment: Enrollment, actor) -> Enrollment:
 # --- Attendance and records -----------------------------------------------------------------------------------
 
 
-def _award(record: TrainingRecord, actor) -> None:
+def _award(record: TrainingRecord, actor: Actor) -> None:
     """Points of the `training_hour` rule for the record's hours, as incentives' rule table says: one award per
     record however often this runs (the source's first key is the record's id)."""
     incentives_services.points_source_sync(source=selectors.training_points_source(record), actor=actor)
@@ -338,7 +340,7 @@ def _ids(values: Iterable, field: str) -> set[int]:
 
 @transaction.atomic
 def attendance_record(
-    *, session: TrainingSession, attended: list[int], absent: list[int], actor
+    *, session: TrainingSession, attended: list[int], absent: list[int], actor: Actor
 ) -> list[TrainingRecord]:
     """Mark attendance of a session in bulk: each attendee gets a TrainingRecord with the course's hours and the
     points of the `training_hour` rule; absentees are marked absent. Returns the attendees' records.
@@ -407,9 +409,9 @@ def attendance_record(
     return records
 
 
-def check_external_training(*, member: Member, hours, completed_on: date, score) -> Decimal:
+def check_external_training(*, member: Member, hours: object, completed_on: date, score: object) -> Decimal:
     """The rules of an external record's fields, shared by the form (in clean) and the service."""
-    hours = _hours(hours)
+    checked = _hours(hours)
     if member.status != Member.Status.ACTIVE:
         raise ValidationError({"member": _("只能为在册党员记录培训。")})
     if completed_on > timezone.localdate():
@@ -421,7 +423,7 @@ def check_external_training(*, member: Member, hours, completed_on: date, score)
             in_range = False
         if not in_range:
             raise ValidationError({"score": _("成绩应在0到100之间。")})
-    return hours
+    return checked
 
 
 @transaction.atomic
@@ -429,10 +431,10 @@ def external_training_record(
     *,
     member: Member,
     course: Course,
-    hours,
+    hours: object,
     completed_on: date,
-    evidence,
-    actor,
+    evidence: File | None,
+    actor: Actor,
     score: Decimal | None = None,
     provider: str = "",
     note: str = "",
@@ -471,7 +473,7 @@ def external_training_record(
 # --- Requirements ---------------------------------------------------------------------------------------------
 
 
-def check_requirement(*, total_hours, minimums: dict[str, Decimal], year: int) -> None:
+def check_requirement(*, total_hours: Decimal, minimums: dict[str, Decimal], year: int) -> None:
     if year is None or not 2000 <= year <= 2100:
         raise ValidationError({"year": _("请填写有效的年度。")})
     values = {"total_hours": total_hours, **minimums}
@@ -488,7 +490,7 @@ def requirement_set(
     organization: Organization,
     year: int,
     total_hours: Decimal,
-    actor,
+    actor: Actor,
     theory_hours: Decimal = Decimal(0),
     post_hours: Decimal = Decimal(0),
     business_hours: Decimal = Decimal(0),

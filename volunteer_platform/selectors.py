@@ -70,7 +70,7 @@ from django.utils.translation import gettext_lazy
 
 from core import public_cache
 from core.times import local_iso as _iso
-from core.types import Viewer
+from core.types import User, Viewer
 from demands.models import MicroWish, Pairing, ServiceOffer
 from incentives.models import Commendation, LedgerEntry, RatingRun, Redemption, StarRating
 from incentives.selectors import earned_by_path_prefix
@@ -1261,7 +1261,7 @@ def personal_data_sections(member: Member) -> dict:
 
 def workable_tasks(user: Viewer) -> QuerySet[Task]:
     """Tasks `user` may open and report progress on: those in their scope and those assigned to them personally."""
-    if sees_nothing(user):
+    if sees_nothing(user) or not isinstance(user, User):
         return Task.objects.none()
     return visible_tasks(user) | Task.objects.filter(assignee_member__user=user)
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.text import check_text
+from core.types import Actor, User
 from members import selectors as member_selectors
 from members.models import Organization
 from notifications import fanout
@@ -27,7 +28,7 @@ def _note_text(text: str) -> str:
     """A progress note as the task page posts it (no form): stripped, within TaskProgressNote.text's 2,000
     characters, without control characters (core/text.py)."""
     text = (text or "").strip()
-    limit = TaskProgressNote._meta.get_field("text").max_length
+    limit = TaskProgressNote._meta.get_field("text").max_length or 0
     if len(text) > limit:
         raise ValidationError(
             {"text": _("进展情况最多 %(limit)d 字（现有 %(count)d 字）。") % {"limit": limit, "count": len(text)}}
@@ -40,7 +41,7 @@ def _note_text(text: str) -> str:
 
 
 @transaction.atomic
-def task_note_add(*, task: Task, author, text: str) -> TaskProgressNote:
+def task_note_add(*, task: Task, author: User, text: str) -> TaskProgressNote:
     """Add a progress note to a task. Lock: the task row (notes and status changes of one task are serialised).
     Invariant: a note has text; notes are never edited."""
     text = _note_text(text)
@@ -51,7 +52,7 @@ def task_note_add(*, task: Task, author, text: str) -> TaskProgressNote:
 
 
 @transaction.atomic
-def task_status_change(*, task: Task, actor, status: str, note: str = "") -> Task:
+def task_status_change(*, task: Task, actor: Actor, status: str, note: str = "") -> Task:
     """Move a task to `status`, writing a progress note that records the change. Lock: the task row.
     Invariants: only a known status; a finished task (done/cancelled) is reopened only to 进行中; `completed_on` is
     set exactly while the task is done (a DB check holds it)."""
@@ -86,8 +87,8 @@ def task_failure_record(
     task_id: str,
     task_name: str,
     exception: BaseException | None,
-    args=None,
-    kwargs=None,
+    args: object = None,
+    kwargs: object = None,
     traceback: str = "",
     request_id: str = "",
     hostname: str = "",
@@ -110,7 +111,7 @@ def task_failure_record(
     return failure
 
 
-def dashboard_snapshots_refresh(*, today=None) -> int:
+def dashboard_snapshots_refresh(*, today: date | None = None) -> int:
     """Compute the default dashboard of every organization with DASHBOARD_SNAPSHOT_MIN_MEMBERS or more members and
     keep it in the shared cache for two rounds of DASHBOARD_SNAPSHOT_SECONDS (selectors, "Dashboard snapshots");
     returns how many. No lock: each snapshot replaces the previous one whole, so two runs at once are harmless."""
