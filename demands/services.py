@@ -41,7 +41,8 @@ from incentives.services import points_source_sync
 from members.identifiers import normalize_mobile
 from members.models import Community, Grid, Member, ServiceRecord, Team
 from members.selectors import organization_managers
-from members.services import check_service_times, service_record_create, service_record_verify
+from members.services import service_record_create, service_record_verify
+from members.validators import check_service_times
 from notifications.models import Notification
 from notifications.services import notify, notify_many, user_messages
 

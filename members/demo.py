@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import services
+from . import services, validators
 from .availability import SLOTS
 from .models import Community, Grid, Member, Organization, ServiceRecord, Tag, Team
 
@@ -244,7 +244,7 @@ def generated_phone(index: int) -> str:
     return PREFIXES[index % len(PREFIXES)] + f"{(index * 7_919 + 4_260_317) % 10**8:08d}"
 
 
-def _generated(index: int, branches: list[Organization], weights: list[int], this_year: int) -> services.NewMember:
+def _generated(index: int, branches: list[Organization], weights: list[int], this_year: int) -> validators.NewMember:
     """Member number `index` of the demo: the same person whenever and wherever it is generated."""
     rng = random.Random(SEED * 1_000_003 + index)
     branch = rng.choices(branches, weights)[0]
@@ -265,7 +265,7 @@ def _generated(index: int, branches: list[Organization], weights: list[int], thi
             [s for s in SLOTS if s.endswith("eve")], rng.randint(0, 2)
         )
     exempt = birth_year <= this_year - 70 and rng.random() < 0.35
-    return services.NewMember(
+    return validators.NewMember(
         name=name,
         phone=phone,
         organization=branch,
@@ -295,7 +295,7 @@ def _top_up(structure: _Structure, target: int, password_hash: str | None) -> in
         index += count
         # A number already registered (a member added by hand, one generated and then transferred away) is
         # skipped, and the next index makes up for it.
-        problems = services.check_new_members(rows)
+        problems = validators.check_new_members(rows)
         rows = [row for row, found in zip(rows, problems, strict=True) if not found]
         with transaction.atomic():
             created = services.members_import(rows=rows, actor=None, reason="演示数据")

@@ -1,5 +1,5 @@
 """Forms of the members app: the availability picker and the admin's forms, which check the services' rules
-(`services.check_*`) in `clean()` so a broken rule is a message on the form, never a failed save."""
+(`validators.check_*`) in `clean()` so a broken rule is a message on the form, never a failed save."""
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import GuardedForm, GuardedModelForm
 
-from . import services
+from . import validators
 from .availability import SLOT_CHOICES, from_mask, to_mask
 from .models import Member, Organization, ServiceRecord, ServiceRecordCorrection, Team
 
@@ -65,7 +65,8 @@ class MemberAdminForm(GuardedModelForm):
     def clean(self):
         data = super().clean()
         member = self.instance if self.instance.pk else None
-        for field, check in (("phone", services.check_member_phone), ("id_number", services.check_member_id_number)):
+        checks = (("phone", validators.check_member_phone), ("id_number", validators.check_member_id_number))
+        for field, check in checks:
             if data.get(field):
                 try:
                     data[field] = check(data[field], member=member)
@@ -85,9 +86,9 @@ class OrganizationAdminForm(GuardedModelForm):
         parent = data.get("parent", instance.parent if instance else None)
         try:
             if data.get("type"):
-                services.check_organization_placement(type=data["type"], parent=parent, organization=instance)
+                validators.check_organization_placement(type=data["type"], parent=parent, organization=instance)
             if instance is not None and "secretary" in data:
-                services.check_secretary(organization=instance, secretary=data["secretary"])
+                validators.check_secretary(organization=instance, secretary=data["secretary"])
         except ValidationError as exc:
             _add_errors(self, exc)
         return data
@@ -103,7 +104,7 @@ class TeamAdminForm(GuardedModelForm):
         organization = data.get("organization") or (self.instance.organization if self.instance.pk else None)
         if organization is not None:
             try:
-                services.check_team_members(
+                validators.check_team_members(
                     organization=organization, leader=data.get("leader"), members=data.get("members") or []
                 )
             except ValidationError as exc:
@@ -131,7 +132,7 @@ class ServiceRecordAdminForm(GuardedModelForm):
         data = super().clean()
         if data.get("started_at") and data.get("ended_at") and data.get("hours") is not None:
             try:
-                data["hours"], self.instance.date = services.check_service_times(
+                data["hours"], self.instance.date = validators.check_service_times(
                     start=data["started_at"], end=data["ended_at"], hours=data["hours"]
                 )
             except ValidationError as exc:
@@ -149,7 +150,7 @@ class CorrectionAdminForm(GuardedModelForm):
         record = data.get("record")
         if record is not None:
             try:
-                services.check_correction(
+                validators.check_correction(
                     record=record,
                     hours=data.get("new_hours"),
                     start=data.get("new_started_at"),

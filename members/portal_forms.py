@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import GuardedForm
 
-from . import services
+from . import validators
 from .availability import DAYS, PERIODS
 from .forms import AvailabilityField, _add_errors
 from .models import Community, Gender, Grid, Member, ServiceRecord, Tag
@@ -98,7 +98,7 @@ class OwnProfileForm(ProfileForm):
 
     def clean_phone(self):
         try:
-            return services.check_member_phone(self.cleaned_data["phone"], member=self.member)
+            return validators.check_member_phone(self.cleaned_data["phone"], member=self.member)
         except ValidationError as exc:
             raise ValidationError(exc.message_dict["phone"]) from None
 
@@ -181,7 +181,7 @@ class OwnCorrectionForm(GuardedForm):
         if self.errors:
             return data
         try:
-            services.check_correction(
+            validators.check_correction(
                 record=self.record,
                 hours=data.get("new_hours"),
                 start=data.get("new_started_at"),

@@ -7,7 +7,7 @@ exported file, emptied and filled with new rows, is the template for an import.
 Import registers NEW members, all or nothing:
 - `before_import` reads the whole file once: it resolves every branch by name among the organizations in the
   importing user's scope (`selectors.visible_organizations` — a branch outside it is "not found", exactly like one
-  that does not exist), and hands the rows to `services.check_new_members`, the rules of `member_create` applied in
+  that does not exist), and hands the rows to `validators.check_new_members`, the rules of `member_create` applied in
   bulk (phone normalised and unique by its blind index against the database and within the file, home organization
   a 党支部, tags). Each row's problems become plain Chinese messages "第3行：…", where 3 is the row number Excel
   shows (line 1 holds the headers).
@@ -38,7 +38,7 @@ from import_export.formats.base_formats import CSV, XLSX
 
 from core.exports import inert, uninert, xlsx_table
 
-from . import selectors, services
+from . import selectors, services, validators
 from .availability import SLOT_CHOICES, SLOTS, from_mask
 from .models import Member, Organization
 
@@ -189,7 +189,7 @@ class MemberResource(resources.ModelResource):
         super().__init__(**kwargs)
         self.user = user
         self.full_phones = bool(user is not None and user.is_active and user.is_superuser)
-        self._rows: dict[int, tuple[services.NewMember | None, dict[str, list[str]]]] = {}
+        self._rows: dict[int, tuple[validators.NewMember | None, dict[str, list[str]]]] = {}
 
     # --- Import -------------------------------------------------------------------------------------------------
 
@@ -214,7 +214,7 @@ class MemberResource(resources.ModelResource):
         rows = {number: row for number, row in rows.items() if any(row.values())}  # blank lines are skipped
         parser = _RowParser(self.user, numbers={row.get(VOLUNTEER_NUMBER, "").upper() for row in rows.values()})
         parsed = {number: parser.parse(row) for number, row in rows.items()}
-        problems = services.check_new_members(
+        problems = validators.check_new_members(
             [new for new, _errors in parsed.values()], row_numbers=[number + 1 for number in parsed]
         )
         for (number, (new, errors)), found in zip(parsed.items(), problems, strict=True):
@@ -257,7 +257,7 @@ class MemberResource(resources.ModelResource):
             row_result.line = instance._roster_line
             row_result.preview = self._preview(instance, new)
 
-    def _preview(self, member: Member, new: services.NewMember) -> list:
+    def _preview(self, member: Member, new: validators.NewMember) -> list:
         """What the confirmation page shows for a good row, in column order (the phone masked, as in every list)."""
         assigned_later = _("（导入后分配）")
         return [
@@ -354,7 +354,7 @@ class MemberResource(resources.ModelResource):
 
 
 class _RowParser:
-    """Cells of one row → a `services.NewMember` and the problems only the file can explain, keyed by field.
+    """Cells of one row → a `validators.NewMember` and the problems only the file can explain, keyed by field.
 
     Built once per file: the branches and the volunteer numbers of the user's scope are read here (three queries),
     never per row.
@@ -375,7 +375,7 @@ class _RowParser:
         self.statuses = _values("status")
         self.slots = _values("slot")
 
-    def parse(self, row: dict[str, str]) -> tuple[services.NewMember, dict[str, list[str]]]:
+    def parse(self, row: dict[str, str]) -> tuple[validators.NewMember, dict[str, list[str]]]:
         errors: dict[str, list[str]] = {}
 
         def problem(field: str, message: str) -> None:
@@ -420,7 +420,7 @@ class _RowParser:
                 )
 
         organization = self._branch(row.get(BRANCH, ""), problem)
-        new = services.NewMember(
+        new = validators.NewMember(
             name=row.get(NAME, ""),
             phone=row.get(PHONE, ""),
             organization=organization,
@@ -447,7 +447,7 @@ class _RowParser:
 
     def _branch(self, cell: str, problem) -> Organization | None:
         if not cell:
-            return None  # services.check_new_members asks for it
+            return None  # validators.check_new_members asks for it
         path = _PATH_SEPARATORS.split(cell)
         if len(path) > 1:
             found = self.by_path.get("/".join(path[-2:]))

@@ -1,9 +1,9 @@
 """Every write of the members app.
 
 Functions are keyword-only, typed and atomic; each docstring names the lock it takes and the invariant it keeps.
-Rules a form must show before saving are `check_*` functions: forms call them in `clean()`, services call them again
-inside the transaction, so the rule is written once. A broken rule raises `django.core.exceptions.ValidationError`
-with a Chinese message (a dict keyed by field when the field is known).
+Rules a form must show before saving are the `check_*` functions of members/validators.py: forms call them in
+`clean()`, services call them again inside the transaction, so each rule is written once. A broken rule raises
+`django.core.exceptions.ValidationError` with a Chinese message (a dict keyed by field when the field is known).
 
 Services do not decide who may call them — the admin and the views check scope through `members.selectors` first.
 They record who acted: audited models (Member, Organization, ServiceRecord) get the actor and a reason in their
@@ -12,10 +12,9 @@ django-simple-history rows.
 
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date as date_type
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urljoin
 
@@ -33,13 +32,10 @@ from django.utils.translation import gettext as _
 
 from audit.services import user_sessions_end
 from core import member_cache
-from core.crypto import blind_index
 from notifications import fanout
 from notifications.services import notifications_forget_user, notify, notify_many, user_messages
 
 from . import events, selectors
-from .availability import FULL_MASK
-from .identifiers import normalize_id_number, normalize_mobile
 from .models import (
     Community,
     DeletionRequest,
@@ -57,6 +53,23 @@ from .models import (
     VolunteerNumberCounter,
 )
 from .tokens import invitation_token_generator
+from .validators import (
+    NewMember,
+    check_correction,
+    check_home_organization,
+    check_invitable,
+    check_member_id_number,
+    check_member_phone,
+    check_new_members,
+    check_organization_name,
+    check_organization_placement,
+    check_profile_values,
+    check_secretaries_stay_inside,
+    check_secretary,
+    check_service_times,
+    check_tags,
+    check_team_members,
+)
 
 User = get_user_model()
 
@@ -90,63 +103,6 @@ def _ensure_staff(user) -> None:
 # --- Organisation tree ------------------------------------------------------------------------------------------
 
 
-def check_organization_placement(*, type: str, parent: Organization | None, organization: Organization | None = None):
-    """A child is not above its parent in the hierarchy, a 党小组 has no children, and nothing is its own ancestor."""
-    if type not in Organization.Type.values:
-        raise ValidationError({"type": _("请选择组织类型。")})
-    if parent is not None:
-        if organization is not None and organization.path and parent.path.startswith(organization.path):
-            raise ValidationError({"parent": _("不能把组织移到它自己或它的下级组织之下。")})
-        if parent.type == Organization.Type.GROUP:
-            raise ValidationError({"parent": _("党小组下不能再设下级组织。")})
-        if Organization.Type.values.index(type) < parent.rank:
-            raise ValidationError(
-                {"type": _("下级组织的层级不能高于上级组织（%(parent)s）。") % {"parent": parent.get_type_display()}}
-            )
-    if organization is not None and organization.pk:
-        children = Organization.objects.filter(parent=organization)
-        if type == Organization.Type.GROUP and children.exists():
-            raise ValidationError({"type": _("该组织有下级组织，不能改为党小组。")})
-        higher = [c for c in children if c.rank < Organization.Type.values.index(type)]
-        if higher:
-            raise ValidationError({"type": _("下级组织“%(name)s”的层级会高于本组织。") % {"name": higher[0].name}})
-
-
-def _check_organization_name(*, name: str, parent: Organization | None, organization: Organization | None = None):
-    if not name.strip():
-        raise ValidationError({"name": _("请填写组织名称。")})
-    siblings = Organization.objects.filter(parent=parent, name=name.strip())
-    if organization is not None and organization.pk:
-        siblings = siblings.exclude(pk=organization.pk)
-    if siblings.exists():
-        raise ValidationError({"name": _("同一上级组织下已有同名组织。")})
-
-
-def check_secretary(*, organization: Organization, secretary: Member | None) -> None:
-    """The secretary is an active member of the organization or of one below it."""
-    if secretary is None:
-        return
-    if secretary.status != Member.Status.ACTIVE:
-        raise ValidationError({"secretary": _("书记必须是在册党员。")})
-    if not organization.path or not secretary.organization.path.startswith(organization.path):
-        raise ValidationError({"secretary": _("书记必须是本组织或其下级组织的党员。")})
-
-
-def _check_secretaries_stay_inside(*, members_path: str, new_path: str | None) -> None:
-    """Refuse a write that would leave an organization with a secretary outside its subtree (or not active).
-
-    `members_path`: the path of the branch(es) whose members are affected (a member's branch, or a moved subtree);
-    `new_path`: where they end up (None: they stop being active). An organization keeps its secretary only if the
-    new place is still inside it.
-    """
-    affected = Organization.objects.filter(secretary__organization__path__startswith=members_path)
-    broken = [o.name for o in affected if new_path is None or not new_path.startswith(o.path)]
-    if broken:
-        raise ValidationError(
-            _("此操作后%(orgs)s的书记将不再是本组织在册党员，请先更换书记。") % {"orgs": "、".join(broken)}
-        )
-
-
 @transaction.atomic
 def organization_create(
     *,
@@ -165,7 +121,7 @@ def organization_create(
     if parent is not None:
         parent = _lock(Organization, parent.pk)
     check_organization_placement(type=type, parent=parent)
-    _check_organization_name(name=name, parent=parent)
+    check_organization_name(name=name, parent=parent)
     organization = Organization(
         parent=parent, name=name.strip(), type=type, contact_name=contact_name, contact_phone=contact_phone
     )
@@ -195,7 +151,7 @@ def organization_update(
     """
     organization = _lock(Organization, organization.pk)
     check_organization_placement(type=type, parent=organization.parent, organization=organization)
-    _check_organization_name(name=name, parent=organization.parent, organization=organization)
+    check_organization_name(name=name, parent=organization.parent, organization=organization)
     check_secretary(organization=organization, secretary=secretary)
     organization.name = name.strip()
     organization.type = type
@@ -225,10 +181,10 @@ def organization_move(*, organization: Organization, new_parent: Organization | 
     if organization.parent_id == (new_parent.pk if new_parent else None):
         return organization
     check_organization_placement(type=organization.type, parent=new_parent, organization=organization)
-    _check_organization_name(name=organization.name, parent=new_parent, organization=organization)
+    check_organization_name(name=organization.name, parent=new_parent, organization=organization)
     old_path = organization.path
     new_path = f"{new_parent.path if new_parent else ''}{organization.pk:06d}."
-    _check_secretaries_stay_inside(members_path=old_path, new_path=new_path)
+    check_secretaries_stay_inside(members_path=old_path, new_path=new_path)
     organization.parent = new_parent
     organization.path = new_path
     _audit(organization, actor, _("调整上级组织"))
@@ -275,63 +231,6 @@ def volunteer_numbers_allocate(*, count: int = 1, year: int | None = None) -> li
     return [f"V{year}{n:06d}" for n in range(first, first + count)]
 
 
-def check_member_phone(phone: str, *, member: Member | None = None) -> str:
-    """The normalised mobile number, not used by another member (a dict error keyed "phone")."""
-    if not phone:
-        raise ValidationError({"phone": _("请填写手机号。")})
-    try:
-        phone = normalize_mobile(phone)
-    except ValidationError as exc:
-        raise ValidationError({"phone": exc.messages}) from None
-    probe = Member(phone="")
-    probe.set_phone(phone)
-    others = Member.objects.filter(phone_hash=probe.phone_hash)
-    if member is not None and member.pk:
-        others = others.exclude(pk=member.pk)
-    if others.exists():
-        raise ValidationError({"phone": _("该手机号已被其他党员使用。")})
-    return phone
-
-
-def check_member_id_number(id_number: str, *, member: Member | None = None) -> str:
-    """The normalised ID number ('' when none), not used by another member (a dict error keyed "id_number")."""
-    if not id_number:
-        return ""
-    try:
-        id_number = normalize_id_number(id_number)
-    except ValidationError as exc:
-        raise ValidationError({"id_number": exc.messages}) from None
-    probe = Member(id_number="")
-    probe.set_id_number(id_number)
-    others = Member.objects.filter(id_number_hash=probe.id_number_hash)
-    if member is not None and member.pk:
-        others = others.exclude(pk=member.pk)
-    if others.exists():
-        raise ValidationError({"id_number": _("该身份证号已被其他党员使用。")})
-    return id_number
-
-
-def check_home_organization(organization: Organization) -> None:
-    if organization.type != Organization.Type.BRANCH:
-        raise ValidationError({"organization": _("所在支部必须是党支部。")})
-
-
-def _check_tags(tags: Iterable[Tag], kind: str, field: str) -> list[Tag]:
-    tags = list(tags)
-    if any(tag.kind != kind for tag in tags):
-        raise ValidationError({field: _("请选择%(kind)s标签。") % {"kind": Tag.Kind(kind).label}})
-    return tags
-
-
-def _check_profile_values(*, name: str, birth_year: int | None, availability: int) -> None:
-    if not name or not name.strip():
-        raise ValidationError({"name": _("请填写姓名。")})
-    if birth_year is not None and not 1900 <= birth_year <= timezone.localdate().year:
-        raise ValidationError({"birth_year": _("请填写正确的出生年份。")})
-    if not 0 <= availability <= FULL_MASK:
-        raise ValidationError({"availability": _("可服务时段无效。")})
-
-
 def _save_member(member: Member) -> None:
     """Save, turning a lost race on a unique phone / ID number into the message the form would have shown."""
     try:
@@ -369,12 +268,12 @@ def member_create(
     an invitation. Lock: the volunteer-number counter of the year (see `volunteer_numbers_allocate`).
     Invariants: unique volunteer number, phone and ID number (normalised, hashed, encrypted); home org is a branch.
     """
-    _check_profile_values(name=name, birth_year=birth_year, availability=availability)
+    check_profile_values(name=name, birth_year=birth_year, availability=availability)
     phone = check_member_phone(phone)
     id_number = check_member_id_number(id_number)
     check_home_organization(organization)
-    skills = _check_tags(skills, Tag.Kind.SKILL, "skills")
-    interests = _check_tags(interests, Tag.Kind.INTEREST, "interests")
+    skills = check_tags(skills, Tag.Kind.SKILL, "skills")
+    interests = check_tags(interests, Tag.Kind.INTEREST, "interests")
     if user is not None and Member.objects.filter(user=user).exists():
         raise ValidationError(_("该用户已经关联了党员信息。"))
 
@@ -403,99 +302,7 @@ def member_create(
 
 # --- Bulk registration: roster import, demo data ---------------------------------------------------------------
 
-IMPORTABLE_STATUSES = (Member.Status.ACTIVE, Member.Status.EXEMPT)
 _BULK_BATCH = 1000
-_PHONE_LOOKUP_CHUNK = 2000  # blind indexes per "already registered?" query
-
-
-@dataclass(frozen=True)
-class NewMember:
-    """One member for `members_import`: what `member_create` takes, with tags by name (missing tags are created) and a
-    status — 在册, or 免除 (e.g. over 70). `organization` is None when the caller could not resolve the branch."""
-
-    name: str
-    phone: str
-    organization: Organization | None
-    gender: str = ""
-    birth_year: int | None = None
-    skills: tuple[str, ...] = ()
-    interests: tuple[str, ...] = ()
-    availability: int = 0
-    status: str = Member.Status.ACTIVE
-
-
-def _problem(problems: dict[str, list[str]], exc: ValidationError, field: str) -> None:
-    for key, messages in (exc.message_dict if hasattr(exc, "error_dict") else {field: exc.messages}).items():
-        problems.setdefault(key, []).extend(messages)
-
-
-def check_new_members(
-    rows: Sequence[NewMember], *, row_numbers: Sequence[int] | None = None
-) -> list[dict[str, list[str]]]:
-    """The problems of each row, in row order ({} for a good row), keyed by NewMember field: the rules of
-    `member_create` (name, birth year, availability, a branch as home organization, a normalised mobile number no
-    member uses), a gender and status an import may set, tag names that fit, and no phone twice among `rows`.
-
-    `row_numbers` are the rows' numbers in the caller's file, for "same phone as row 3" (default 1, 2, …).
-    Queries: one per 2,000 phones (their blind indexes), none per row.
-    """
-    numbers = list(row_numbers) if row_numbers is not None else list(range(1, len(rows) + 1))
-    problems: list[dict[str, list[str]]] = [{} for _row in rows]
-    first_with_hash: dict[str, int] = {}
-    hashes: list[str | None] = [None] * len(rows)
-    tag_max = Tag._meta.get_field("name").max_length
-    for i, row in enumerate(rows):
-        errors = problems[i]
-        try:
-            _check_profile_values(name=row.name, birth_year=row.birth_year, availability=row.availability)
-        except ValidationError as exc:
-            _problem(errors, exc, "name")
-        if row.gender not in ("", *Member.Gender.values):
-            errors.setdefault("gender", []).append(_("性别应为“男”或“女”。"))
-        if row.status not in IMPORTABLE_STATUSES:
-            errors.setdefault("status", []).append(
-                _("状态只能是“%(active)s”或“%(exempt)s”。")
-                % {"active": Member.Status.ACTIVE.label, "exempt": Member.Status.EXEMPT.label}
-            )
-        for field, kind in (("skills", Tag.Kind.SKILL), ("interests", Tag.Kind.INTEREST)):
-            for name in getattr(row, field):
-                if not name.strip() or len(name.strip()) > tag_max:
-                    errors.setdefault(field, []).append(
-                        _("%(kind)s“%(name)s”不能为空，也不能超过%(max)d个字。")
-                        % {"kind": Tag.Kind(kind).label, "name": name, "max": tag_max}
-                    )
-        if row.organization is None:
-            errors.setdefault("organization", []).append(_("请填写所在支部。"))
-        else:
-            try:
-                check_home_organization(row.organization)
-            except ValidationError as exc:
-                _problem(errors, exc, "organization")
-        if not row.phone:
-            errors.setdefault("phone", []).append(_("请填写手机号。"))
-            continue
-        try:
-            phone = normalize_mobile(row.phone)
-        except ValidationError:
-            errors.setdefault("phone", []).append(
-                _("手机号“%(phone)s”格式不正确，应为11位中国大陆手机号码。") % {"phone": row.phone}
-            )
-            continue
-        hashes[i] = blind_index(phone)
-        first = first_with_hash.setdefault(hashes[i], i)
-        if first != i:
-            errors.setdefault("phone", []).append(_("手机号与第%(row)s行重复。") % {"row": numbers[first]})
-    distinct = list(first_with_hash)
-    taken: set[str] = set()
-    for start in range(0, len(distinct), _PHONE_LOOKUP_CHUNK):
-        chunk = distinct[start : start + _PHONE_LOOKUP_CHUNK]
-        # exclude(""): the condition of the partial UNIQUE index, so PostgreSQL can use it for a long IN list.
-        found = Member.objects.filter(phone_hash__in=chunk).exclude(phone_hash="")
-        taken.update(found.values_list("phone_hash", flat=True))
-    for i, phone_hash in enumerate(hashes):
-        if phone_hash in taken and first_with_hash[phone_hash] == i:
-            problems[i].setdefault("phone", []).append(_("该手机号已被其他党员使用。"))
-    return problems
 
 
 def _tags_named(kind: str, names: set[str]) -> dict[str, Tag]:
@@ -605,7 +412,7 @@ def member_update_profile(
     new_name = member.name if name is UNSET else name
     new_birth_year = member.birth_year if birth_year is UNSET else birth_year
     new_availability = member.availability if availability is UNSET else availability
-    _check_profile_values(name=new_name, birth_year=new_birth_year, availability=new_availability)
+    check_profile_values(name=new_name, birth_year=new_birth_year, availability=new_availability)
     if phone is not UNSET:
         member.set_phone(check_member_phone(phone, member=member))
     if id_number is not UNSET:
@@ -616,9 +423,9 @@ def member_update_profile(
     member.birth_year = new_birth_year
     member.availability = new_availability
     if skills is not UNSET:
-        member.skills.set(_check_tags(skills, Tag.Kind.SKILL, "skills"))
+        member.skills.set(check_tags(skills, Tag.Kind.SKILL, "skills"))
     if interests is not UNSET:
-        member.interests.set(_check_tags(interests, Tag.Kind.INTEREST, "interests"))
+        member.interests.set(check_tags(interests, Tag.Kind.INTEREST, "interests"))
     _audit(member, actor, _("修改党员信息"))
     _save_member(member)
     return member
@@ -659,7 +466,7 @@ def member_deactivate(*, member: Member, actor, status: str = Member.Status.INAC
     if member.status != Member.Status.ACTIVE and status != Member.Status.TRANSFERRED:
         raise ValidationError(_("%(name)s 不是在册状态，不能停用。") % {"name": member.name})
     if member.organizations_as_secretary.exists():
-        _check_secretaries_stay_inside(members_path=member.organization.path, new_path=None)
+        check_secretaries_stay_inside(members_path=member.organization.path, new_path=None)
     member.status = status
     _audit(member, actor, reason or Member.Status(status).label)
     member.save()
@@ -783,25 +590,6 @@ def residence_end(*, registration: ResidenceRegistration, actor) -> ResidenceReg
 # --- Teams ------------------------------------------------------------------------------------------------------
 
 
-def check_team_members(*, organization: Organization, leader: Member | None, members: Iterable[Member]) -> list[Member]:
-    """Everyone in the team (leader included) is an active member of the organization's subtree."""
-    people = list(members)
-    if leader is not None and leader not in people:
-        people.append(leader)
-    outside = [m.name for m in people if not m.organization.path.startswith(organization.path)]
-    if outside:
-        raise ValidationError(
-            {
-                "members": _("以下党员不属于%(org)s及其下级组织：%(names)s")
-                % {"org": organization, "names": "、".join(outside)}
-            }
-        )
-    inactive = [m.name for m in people if m.status != Member.Status.ACTIVE]
-    if inactive:
-        raise ValidationError({"members": _("以下党员不是在册状态：%(names)s") % {"names": "、".join(inactive)}})
-    return people
-
-
 @transaction.atomic
 def team_create(
     *,
@@ -846,35 +634,6 @@ def team_update(
 
 
 # --- Service records --------------------------------------------------------------------------------------------
-
-
-def check_service_times(
-    *, start: datetime, end: datetime, hours, service_date: date_type | None = None
-) -> tuple[Decimal, date_type]:
-    """(hours, date) for a service from `start` to `end`: hours rounded down to 0.01, > 0 and ≤ the span; the date
-    is the local date of the start and, when given, must be it."""
-    if timezone.is_naive(start) or timezone.is_naive(end):
-        raise ValueError("service times must be timezone-aware")
-    if end <= start:
-        raise ValidationError({"ended_at": _("结束时间必须晚于开始时间。")})
-    try:
-        hours = Decimal(str(hours)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-    except (InvalidOperation, ValueError):
-        raise ValidationError({"hours": _("请填写服务时长（小时）。")}) from None
-    if hours <= 0:
-        raise ValidationError({"hours": _("服务时长必须大于0。")})
-    span_seconds = int((end - start).total_seconds())
-    if hours * 3600 > span_seconds:
-        raise ValidationError(
-            {
-                "hours": _("服务时长（%(hours)s小时）不能超过开始到结束的时间（%(span)s小时）。")
-                % {"hours": hours, "span": (Decimal(span_seconds) / 3600).quantize(Decimal("0.01"), ROUND_DOWN)}
-            }
-        )
-    local_date = timezone.localtime(start).date()
-    if service_date is not None and service_date != local_date:
-        raise ValidationError({"date": _("服务日期应与开始时间为同一天。")})
-    return hours, local_date
 
 
 _SOURCES_NEEDING_REF = (ServiceRecord.Source.ACTIVITY, ServiceRecord.Source.WISH, ServiceRecord.Source.PAIRING)
@@ -1008,36 +767,6 @@ def service_record_void(*, record: ServiceRecord, actor, reason: str) -> Service
     if was_counted:
         events.record_counted_changed.send(events.RecordCountedChanged(record=record, actor=actor, change="voided"))
     return record
-
-
-def check_correction(
-    *,
-    record: ServiceRecord,
-    hours=None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    place: str = "",
-    content: str = "",
-) -> Decimal | None:
-    """A correction of a confirmed record that changes something and leaves a valid record; returns the new hours
-    rounded as stored (None when unchanged)."""
-    if record.status not in ServiceRecord.COUNTED_STATUSES:
-        raise ValidationError(_("只有已确认的记录可以申请更正。"))
-    if (start is None) != (end is None):
-        raise ValidationError({"new_ended_at": _("请同时填写更正后的开始时间和结束时间。")})
-    new_start = start or record.started_at
-    new_end = end or record.ended_at
-    new_hours, _date = check_service_times(start=new_start, end=new_end, hours=record.hours if hours is None else hours)
-    changed = (
-        new_hours != record.hours
-        or new_start != record.started_at
-        or new_end != record.ended_at
-        or (place and place.strip() != record.place)
-        or (content and content.strip() != record.content)
-    )
-    if not changed:
-        raise ValidationError(_("更正申请没有改变任何内容。"))
-    return None if hours is None else new_hours
 
 
 @transaction.atomic
@@ -1229,24 +958,7 @@ def service_years_rebuild_due(*, today: date_type | None = None) -> list[int]:
 
 # --- Member self-service: invitation, own profile ----------------------------------------------------------------
 
-INVITABLE_STATUSES = (Member.Status.ACTIVE, Member.Status.EXEMPT)
 INVITATION_VALID_DAYS = invitation_token_generator.timeout // 86400
-
-
-def check_invitable(member: Member) -> None:
-    """An invitation is for an active (or exempt) member whose account is active and has no password yet: a link
-    never replaces a password the member chose, so it cannot be used to take over an account."""
-    if member.status not in INVITABLE_STATUSES:
-        raise ValidationError(
-            _("%(name)s 处于“%(status)s”状态，不能邀请。")
-            % {"name": member.name, "status": member.get_status_display()}
-        )
-    if not member.user.is_active:
-        raise ValidationError(_("%(name)s 的账号已停用，不能邀请。") % {"name": member.name})
-    if member.user.has_usable_password():
-        raise ValidationError(_("%(name)s 已经设置了密码，可以直接登录，无需邀请。") % {"name": member.name})
-    if not member.phone:
-        raise ValidationError(_("%(name)s 没有登记手机号，无法发送邀请短信。") % {"name": member.name})
 
 
 def invitation_path(user, token: str) -> str:

@@ -38,6 +38,7 @@ from core import public_cache
 from core.text import check_text
 from members import services as members_services
 from members.models import Member, ServiceRecord, Tag, Team
+from members.validators import check_service_times
 from notifications import fanout
 from notifications.services import Message, notify, notify_many, user_messages
 from training.selectors import is_qualified
@@ -863,7 +864,7 @@ def attendance_submit(*, activity: Activity, marks: dict[int, tuple[str, object]
 
 
 def check_self_report(*, started_at: datetime, ended_at: datetime, hours, place: str, content: str) -> Decimal:
-    hours, _date = members_services.check_service_times(start=started_at, end=ended_at, hours=hours)
+    hours, _date = check_service_times(start=started_at, end=ended_at, hours=hours)
     if ended_at > timezone.now():
         raise ValidationError({"ended_at": _("只能申报已经完成的服务。")})
     if not (place or "").strip():
