@@ -22,6 +22,9 @@ from django.db.models import Q
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
+# tasks.py imports this module too: each imports the other as a module and looks its names up when called, so
+# either may load first (a dispatch queues its own retry, so the two call each other).
+from . import tasks
 from .channels import SENDERS, PermanentChannelError
 from .kinds import KINDS, OPTIONAL_CHANNELS, get_kind
 from .models import Notification, NotificationPreference
@@ -264,13 +267,11 @@ def publish_dispatch(notification_id: int, *, countdown: float | None = None) ->
     It runs after a commit, often at the end of a request: the row is safe in the outbox, so a broker outage must
     not turn into an error page. The sweeper publishes again later.
     """
-    from .tasks import dispatch_notification  # tasks.py imports this module
-
     try:
         if countdown is None:
-            dispatch_notification.delay(notification_id)
+            tasks.dispatch_notification.delay(notification_id)
         else:
-            dispatch_notification.apply_async((notification_id,), countdown=countdown)
+            tasks.dispatch_notification.apply_async((notification_id,), countdown=countdown)
     except Exception:  # broker down, DNS, timeout: all mean "the sweeper sends it later"
         logger.warning("could not queue notification %s; the outbox sweeper will retry", notification_id, exc_info=True)
         return False
@@ -280,12 +281,10 @@ def publish_dispatch(notification_id: int, *, countdown: float | None = None) ->
 def publish_dispatch_batch(notification_ids: list[int]) -> bool:
     """Queue `dispatch_notifications` tasks of DISPATCH_BATCH ids each; like publish_dispatch, never raises and
     stops at the first failure (the sweeper sends the rest)."""
-    from .tasks import dispatch_notifications
-
     for start in range(0, len(notification_ids), DISPATCH_BATCH):
         batch = notification_ids[start : start + DISPATCH_BATCH]
         try:
-            dispatch_notifications.delay(batch)
+            tasks.dispatch_notifications.delay(batch)
         except Exception:  # as in publish_dispatch: the sweeper sends the rest later
             logger.warning(
                 "could not queue %d notifications; the outbox sweeper will retry",

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+# services.py imports this module too (it queues these tasks): both import the module, never its names.
 from . import services
 
 
