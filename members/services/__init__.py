@@ -35,8 +35,8 @@ from core import member_cache
 from notifications import fanout
 from notifications.services import notifications_forget_user, notify, notify_many, user_messages
 
-from . import events, selectors
-from .models import (
+from .. import events, selectors
+from ..models import (
     Community,
     DeletionRequest,
     Grid,
@@ -52,8 +52,8 @@ from .models import (
     Transfer,
     VolunteerNumberCounter,
 )
-from .tokens import invitation_token_generator
-from .validators import (
+from ..tokens import invitation_token_generator
+from ..validators import (
     NewMember,
     check_correction,
     check_home_organization,
