@@ -56,7 +56,6 @@ MACHINE_SETTINGS = settings(
     **PROFILE,
 )
 THRESHOLDS = [1, 3, 6, 10, 15]
-TODAY = timezone.localdate()
 _serial = itertools.count(1)
 
 
@@ -108,6 +107,7 @@ class PointsMachine(RuleBasedStateMachine):
         super().__init__()
         self._atomic = transaction.atomic()
         self._atomic.__enter__()
+        self.today = timezone.localdate()  # the test's clock, not the day the module was imported
         self.w = World()
         self.objected: set[int] = set()  # ratings whose stars an objection's answer set
 
@@ -125,7 +125,7 @@ class PointsMachine(RuleBasedStateMachine):
     )
     def record(self, who, hours, leader, days_ago):
         member = self.w.members[who]
-        start = datetime.combine(TODAY - timedelta(days=days_ago), time(8), tzinfo=timezone.get_current_timezone())
+        start = datetime.combine(self.today - timedelta(days=days_ago), time(8), tzinfo=timezone.get_current_timezone())
         start += timedelta(seconds=next(_serial))  # distinct starts
         member_services.service_record_create(
             member=member,
@@ -249,7 +249,9 @@ class PointsMachine(RuleBasedStateMachine):
 
     def _run(self, last_year: bool):
         start, end = (
-            (date(TODAY.year - 1, 1, 1), date(TODAY.year - 1, 12, 31)) if last_year else (date(TODAY.year, 1, 1), TODAY)
+            (date(self.today.year - 1, 1, 1), date(self.today.year - 1, 12, 31))
+            if last_year
+            else (date(self.today.year, 1, 1), self.today)
         )
         run = RatingRun.objects.filter(organization=self.w.street, period_start=start).first()
         return run or incentive_services.rating_run_create(
@@ -266,7 +268,7 @@ class PointsMachine(RuleBasedStateMachine):
     def rating_publish(self, last_year):
         run = self._run(last_year)
         if run.status == RatingRun.Status.DRAFT and run.computed_at is not None:
-            incentive_services.rating_run_publish(run=run, actor=None, publicity_ends_on=TODAY)
+            incentive_services.rating_run_publish(run=run, actor=None, publicity_ends_on=self.today)
 
     @precondition(lambda self: StarRating.objects.filter(status="publicity").exists())
     @rule(data=st.data(), new_stars=st.integers(0, 5))
@@ -285,7 +287,7 @@ class PointsMachine(RuleBasedStateMachine):
     def rating_finalize(self, last_year):
         run = self._run(last_year)
         if run.status == RatingRun.Status.PUBLICITY:
-            RatingRun.objects.filter(pk=run.pk).update(publicity_ends_on=TODAY - timedelta(days=1))
+            RatingRun.objects.filter(pk=run.pk).update(publicity_ends_on=self.today - timedelta(days=1))
             incentive_services.rating_run_finalize(run=run, actor=None)
 
     # --- What must hold after every step -----------------------------------------------------------------------
@@ -334,7 +336,7 @@ class PointsMachine(RuleBasedStateMachine):
         assert [d.line() for d in report.disagreements if d.fix is not None] == []
 
 
-def test_the_figures_always_agree_with_the_records():
+def test_the_figures_always_agree_with_the_records(clock):
     run_state_machine_as_test(PointsMachine, settings=MACHINE_SETTINGS)
 
 
@@ -351,7 +353,7 @@ FAILING_SETTINGS = settings(
 )
 
 
-def test_the_machine_finds_points_that_do_not_follow_the_record():
+def test_the_machine_finds_points_that_do_not_follow_the_record(clock):
     """The reported bug put back: a record's points no longer follow its verification, correction and void."""
     events.record_counted_changed.disconnect(incentive_services.record_counted_changed)
     try:
@@ -361,7 +363,7 @@ def test_the_machine_finds_points_that_do_not_follow_the_record():
         events.record_counted_changed.connect(incentive_services.record_counted_changed)
 
 
-def test_the_machine_finds_ratings_that_do_not_follow_the_records(monkeypatch):
+def test_the_machine_finds_ratings_that_do_not_follow_the_records(clock, monkeypatch):
     """The reported bug put back: a rating computed once keeps its hours while the records change."""
     monkeypatch.setattr(incentive_services, "_member_ratings_refresh", lambda member_id: None)
     with pytest.raises(AssertionError):

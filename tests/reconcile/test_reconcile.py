@@ -167,17 +167,20 @@ def test_a_summary_year_that_drifted_is_rebuilt(tree, member_a):
     assert reconcile.run().disagreements == []
 
 
-def test_ratings_not_final_are_recomputed_and_final_ones_are_left_to_a_person(tree, org_tree, member_a, secretary_a):
-    period = (date(TODAY.year - 1, 1, 1), date(TODAY.year - 1, 12, 31))
+def test_ratings_not_final_are_recomputed_and_final_ones_are_left_to_a_person(
+    clock, tree, org_tree, member_a, secretary_a
+):
+    today = timezone.localdate()
+    period = (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31))
     add_hours(member_a, 100, day=period[0] + timedelta(days=10), verifier=secretary_a)
     final = incentive_services.rating_run_create(
         organization=org_tree.branch_a, period_start=period[0], period_end=period[1], actor=secretary_a
     )
     incentive_services.rating_run_compute(run=final)
-    incentive_services.rating_run_publish(run=final, actor=secretary_a, publicity_ends_on=TODAY - timedelta(days=1))
+    incentive_services.rating_run_publish(run=final, actor=secretary_a, publicity_ends_on=today - timedelta(days=1))
     incentive_services.rating_run_finalize(run=final, actor=secretary_a)
     draft = incentive_services.rating_run_create(
-        organization=org_tree.branch_a, period_start=date(TODAY.year, 1, 1), period_end=TODAY, actor=secretary_a
+        organization=org_tree.branch_a, period_start=date(today.year, 1, 1), period_end=today, actor=secretary_a
     )
     incentive_services.rating_run_compute(run=draft)
     assert reconcile.run().disagreements == []
