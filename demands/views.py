@@ -303,7 +303,10 @@ def wish_detail(request, pk: int):
         "member": member,
         "contact_role": role,
         "is_claimer": is_claimer,
-        "offered_to_me": member is not None and wish.offer_pending and wish.offer.member_id == member.pk,
+        "offered_to_me": member is not None
+        and wish.offer_pending
+        and wish.offer is not None
+        and wish.offer.member_id == member.pk,
         "claim_form": ClaimForm(member=member) if member is not None else None,
         "show_photos": is_claimer or role == "secretary",
         "release_form": ReasonForm(label=_("放弃认领的原因（可选）")),
@@ -579,7 +582,8 @@ def review_reject(request, pk: int):
 def review_invite(request, pk: int):
     wish = _review_wish_or_404(request, pk)
     member_id = request.POST.get("member", "")
-    member = selectors.match_candidates(wish).filter(pk=parse_id(member_id)).first() if parse_id(member_id) else None
+    candidate_id = parse_id(member_id)
+    member = selectors.match_candidates(wish).filter(pk=candidate_id).first() if candidate_id else None
     if member is None:
         raise Http404(_("找不到该党员。"))
     try:

@@ -207,7 +207,7 @@ def _dashboard_page(request, organization, content: str, *, from_snapshot: bool)
     response = render(
         request, "volunteer_platform/dashboard.html", {"organization": organization, "content": mark_safe(content)}
     )
-    response.from_snapshot = from_snapshot
+    response.from_snapshot = from_snapshot  # type: ignore[attr-defined]  # a mark the member page cache reads
     return response
 
 
@@ -279,7 +279,7 @@ def task_detail(request, pk: int):
         raise Http404(_("找不到该任务。"))
     if task.plan_visible:
         back = (reverse("dashboard:plan", args=[task.plan_id]), _("返回年度规划"))
-    elif task.assignee_member_id and task.assignee_member.user_id == request.user.pk:
+    elif task.assignee_member is not None and task.assignee_member.user_id == request.user.pk:
         back = (reverse("members:me") + "#my-tasks", _("返回我的主页"))
     else:
         back = (reverse("dashboard:index"), _("返回工作台"))
