@@ -197,6 +197,9 @@ if REDIS_URL:
     }
 else:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+    if CELERY_BROKER_URL.startswith("filesystem://"):
+        # kombu's own transport lets a worker read a message still being written and die on it (core/broker.py).
+        CELERY_BROKER_TRANSPORT = "core.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
