@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 import tablib
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from members import services
@@ -220,7 +221,7 @@ def test_the_service_refuses_a_batch_with_any_problem_and_writes_nothing(org_tre
     good = services.NewMember(name="甲", phone=next_phone(), organization=org_tree.branch_a)
     bad = services.NewMember(name="乙", phone=good.phone, organization=org_tree.east)
     before = _counts()
-    with pytest.raises(services.ValidationError) as exc:
+    with pytest.raises(ValidationError) as exc:
         services.members_import(rows=[good, bad], actor=None)
     assert exc.value.messages == ["第2行：所在支部必须是党支部。", "第2行：手机号与第1行重复。"]
     assert _counts() == before

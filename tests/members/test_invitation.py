@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import SESSION_KEY
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -83,7 +84,7 @@ def test_only_members_without_a_password_are_invited(reason, newcomer, member_a,
         newcomer.user.is_active = False
         newcomer.user.save()
 
-    with pytest.raises(services.ValidationError):
+    with pytest.raises(ValidationError):
         services.member_invite(member=member, actor=secretary_a)
     assert not Notification.objects.exists()
 
@@ -178,7 +179,7 @@ def test_the_service_checks_the_token_again(newcomer, secretary_a):
     token = invitation_token_generator.make_token(newcomer.user)
     services.member_invitation_accept(member=newcomer, token=token, password=NEW_PASSWORD, name="刘洋")
 
-    with pytest.raises(services.ValidationError) as exc:
+    with pytest.raises(ValidationError) as exc:
         services.member_invitation_accept(member=newcomer, token=token, password="Another-pass-2025", name="冒名")
     assert exc.value.code == "invalid_invitation"
 

@@ -1,0 +1,33 @@
+"""What every members service shares: the UNSET marker, history attribution, row locks, staff status."""
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+
+User = get_user_model()
+
+
+class _Unset:
+    def __repr__(self):
+        return "UNSET"
+
+
+UNSET: Any = _Unset()  # "leave this field as it is" in partial updates, where None and "" are real values
+
+
+def _audit(instance, actor, reason: str) -> None:
+    """Attribute the next history row of `instance` to `actor`, with a reason (django-simple-history)."""
+    instance._history_user = actor
+    instance._change_reason = reason
+
+
+def _lock(model, pk):
+    return model.objects.select_for_update().get(pk=pk)
+
+
+def _ensure_staff(user) -> None:
+    """Secretaries and 组织管理员 work in the admin, which lets only staff in. Never unset here: staff status may
+    have been granted for other reasons, and without managed organizations the admin shows such a user nothing."""
+    if user is not None and not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
