@@ -9,6 +9,10 @@ name (`grep record_counted_changed`).
 Connected today:
 - `record_counted_changed` ← incentives.apps.IncentivesConfig.ready: `incentives.services.record_points_sync`
   (the service-hour points of the record) and the member's star ratings not yet final.
+
+The one registration the other way, for the floor below: `core.member_cache.accounts_of_members` ← members/receivers.py
+(loaded by MembersConfig.ready), how core's member page cache finds the accounts of members it is told changed.
+Nothing else is connected by settings strings or import_string (the SMS backend, a deployment choice, aside).
 """
 
 from collections.abc import Callable
