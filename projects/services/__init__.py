@@ -43,8 +43,8 @@ from notifications import fanout
 from notifications.services import Message, notify, notify_many, user_messages
 from training.selectors import is_qualified
 
-from . import selectors
-from .models import (
+from .. import selectors
+from ..models import (
     Activity,
     ActivitySurvey,
     CalendarFeed,
@@ -55,7 +55,7 @@ from .models import (
     ServiceProject,
     SignUp,
 )
-from .validators import clean_logo
+from ..validators import clean_logo
 
 # The no-show restriction (DESIGN.md: "repeated no-shows restrict new sign-ups"): settings.NO_SHOW_LIMIT no-shows
 # among the activities that started within the window refuse new sign-ups and post claims until the oldest one ages
