@@ -1,0 +1,217 @@
+"""Activities: their windows, creating, changing and cancelling one."""
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core import public_cache
+from members.models import Member
+from notifications.services import notify
+
+from ..models import Activity, Post, ServiceProject, SignUp
+from ._common import GENERATED_CANCEL_CUTOFF, KEEP, _activity_context, _lock_activity, new_checkin_code
+from .signups import _promote, _seats_taken
+
+
+def check_activity(
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    capacity: int | None,
+    signup_opens_at: datetime,
+    signup_closes_at: datetime,
+    cancel_cutoff_at: datetime,
+) -> None:
+    """The rules of an activity's times and seats (the same as its CHECKs, as messages on the form's fields)."""
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": _("结束时间必须晚于开始时间。")})
+    if capacity is None or capacity <= 0:
+        raise ValidationError({"capacity": _("名额必须大于0。")})
+    if signup_closes_at <= signup_opens_at:
+        raise ValidationError({"signup_closes_at": _("报名截止应晚于报名开始。")})
+    if signup_closes_at > starts_at:
+        raise ValidationError({"signup_closes_at": _("报名截止不能晚于活动开始。")})
+    if cancel_cutoff_at > starts_at:
+        raise ValidationError({"cancel_cutoff_at": _("取消截止不能晚于活动开始。")})
+
+
+def check_activity_start(*, starts_at: datetime, now: datetime) -> None:
+    """A new activity, or one moved to another time, starts after `now`: members must be able to sign up for it."""
+    if starts_at <= now:
+        raise ValidationError({"starts_at": _("开始时间已过，请填写将来的时间。")})
+
+
+def activity_windows(
+    *,
+    starts_at: datetime,
+    signup_opens_at: datetime | None = None,
+    signup_closes_at: datetime | None = None,
+    cancel_cutoff_at: datetime | None = None,
+    now: datetime,
+) -> tuple[datetime, datetime, datetime]:
+    """(sign-up opens, closes, cancellation cut-off), each as given or by the one default rule of the admin,
+    `activity_create` and `activities_generate`: sign-up opens now and closes at the start (so an activity starting
+    soon is open at once until it starts), cancellation is free until GENERATED_CANCEL_CUTOFF before the start, or
+    until now when the start is closer. No default makes sense for a start that is not after `now` (the window would
+    lie in the past): a window left empty then is refused, on `starts_at` (`check_activity_start`)."""
+    if None in (signup_opens_at, signup_closes_at, cancel_cutoff_at):
+        check_activity_start(starts_at=starts_at, now=now)
+    closes = signup_closes_at or starts_at
+    opens = signup_opens_at or min(now, closes - timedelta(minutes=1))
+    cutoff = cancel_cutoff_at or max(starts_at - GENERATED_CANCEL_CUTOFF, now)
+    return opens, closes, cutoff
+
+
+@transaction.atomic
+def activity_create(
+    *,
+    project: ServiceProject,
+    starts_at: datetime,
+    ends_at: datetime,
+    capacity: int,
+    place: str = "",
+    title: str = "",
+    signup_opens_at: datetime | None = None,
+    signup_closes_at: datetime | None = None,
+    cancel_cutoff_at: datetime | None = None,
+    post: Post | None = None,
+    leader: Member | None = None,
+) -> Activity:
+    """Schedule one activity of `project` with a fresh 6-digit check-in code; `leader` is its on-site leader
+    (现场负责人), whose attendance is recorded in that role (`_record_hours`).
+
+    No lock: a new row. The windows left empty take the defaults of `activity_windows` (sign-up opens now and closes
+    at the start; cancellation is free until a day before, or until now when the start is closer), which need a
+    start in the future. Invariants: the CHECKs (times in order, capacity > 0) and one activity per project and start
+    (UNIQUE). History (an activity entered after it took place, with all its windows given: the demo's past
+    activities) is accepted here; the admin refuses a past start (forms.ActivityAdminForm).
+    """
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
+    opens, closes, cutoff = activity_windows(
+        starts_at=starts_at,
+        signup_opens_at=signup_opens_at,
+        signup_closes_at=signup_closes_at,
+        cancel_cutoff_at=cancel_cutoff_at,
+        now=timezone.now(),
+    )
+    check_activity(
+        starts_at=starts_at,
+        ends_at=ends_at,
+        capacity=capacity,
+        signup_opens_at=opens,
+        signup_closes_at=closes,
+        cancel_cutoff_at=cutoff,
+    )
+    if Activity.objects.filter(project=project, starts_at=starts_at).exists():
+        raise ValidationError({"starts_at": _("该项目在这个时间已有活动。")})
+    place = (place or project.place).strip()
+    if not place:
+        raise ValidationError({"place": _("请填写活动地点。")})
+    check_leader(leader)
+    return Activity.objects.create(
+        project=project,
+        post=post,
+        leader=leader,
+        title=title.strip(),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        place=place,
+        capacity=capacity,
+        signup_opens_at=opens,
+        signup_closes_at=closes,
+        cancel_cutoff_at=cutoff,
+        checkin_code=new_checkin_code(),
+    )
+
+
+@transaction.atomic
+def activity_update(
+    *,
+    activity: Activity,
+    starts_at: datetime,
+    ends_at: datetime,
+    capacity: int,
+    place: str,
+    title: str,
+    signup_opens_at: datetime,
+    signup_closes_at: datetime,
+    cancel_cutoff_at: datetime,
+    leader: Member | None | object = KEEP,
+) -> Activity:
+    """Change a scheduled activity (its on-site leader too, unless `leader` is left as KEEP). Lock: the activity
+    row. Invariants: the capacity is never below the seats already taken; raising it promotes waitlisted members
+    (notified) into the new seats; a start that moves, moves into the future (`check_activity_start`). Any valid
+    window may be given — an organizer extends sign-up this way."""
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
+    activity = _lock_activity(activity)
+    if activity.status != Activity.Status.SCHEDULED:
+        raise ValidationError(_("已取消或已记录考勤的活动不能修改。"))
+    if starts_at != activity.starts_at:
+        check_activity_start(starts_at=starts_at, now=timezone.now())
+    check_activity(
+        starts_at=starts_at,
+        ends_at=ends_at,
+        capacity=capacity,
+        signup_opens_at=signup_opens_at,
+        signup_closes_at=signup_closes_at,
+        cancel_cutoff_at=cancel_cutoff_at,
+    )
+    taken = _seats_taken(activity)
+    if capacity < taken:
+        raise ValidationError({"capacity": _("已有 %(taken)d 人报名，名额不能少于报名人数。") % {"taken": taken}})
+    if Activity.objects.filter(project_id=activity.project_id, starts_at=starts_at).exclude(pk=activity.pk).exists():
+        raise ValidationError({"starts_at": _("该项目在这个时间已有活动。")})
+    activity.starts_at, activity.ends_at, activity.capacity = starts_at, ends_at, capacity
+    activity.place, activity.title = place.strip(), title.strip()
+    activity.signup_opens_at, activity.signup_closes_at = signup_opens_at, signup_closes_at
+    activity.cancel_cutoff_at = cancel_cutoff_at
+    if leader is not KEEP:
+        check_leader(leader)
+        activity.leader = leader
+    activity.save()
+    _promote(activity, timezone.now())
+    return activity
+
+
+def check_leader(leader: Member | None) -> None:
+    if leader is not None and leader.status != Member.Status.ACTIVE:
+        raise ValidationError({"leader": _("现场负责人须为在册党员。")})
+
+
+@transaction.atomic
+def activity_cancel(*, activity: Activity, actor, reason: str = "") -> Activity:
+    """Cancel a scheduled activity: every confirmed or waitlisted sign-up is cancelled and told (in-app).
+
+    Lock: the activity row, then its sign-ups. Idempotent: cancelling twice changes nothing and tells nobody twice.
+    """
+    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
+    activity = _lock_activity(activity)
+    if activity.status == Activity.Status.CANCELLED:
+        return activity
+    if activity.status != Activity.Status.SCHEDULED:
+        raise ValidationError(_("已结束的活动不能取消。"))
+    signups = list(
+        SignUp.objects.select_for_update(of=("self",))
+        .filter(activity=activity, status__in=(SignUp.Status.CONFIRMED, SignUp.Status.WAITLISTED))
+        .select_related("member__user")
+        .order_by("pk")
+    )
+    now = timezone.now()
+    SignUp.objects.filter(pk__in=[s.pk for s in signups]).update(
+        status=SignUp.Status.CANCELLED, cancelled_at=now, waitlist_position=None
+    )
+    activity.status = Activity.Status.CANCELLED
+    activity.save(update_fields=["status"])
+    for signup in signups:
+        notify(
+            template="projects_activity_cancelled",
+            channel="inapp",
+            user=signup.member.user,
+            dedupe_key=f"projects-activity-cancelled:{signup.pk}",
+            kind="activity_reminder",
+            context={**_activity_context(activity), "name": signup.member.name, "reason": reason.strip()},
+        )
+    return activity
