@@ -46,8 +46,8 @@ from members.validators import check_service_times
 from notifications.models import Notification
 from notifications.services import notify, notify_many, user_messages
 
-from . import selectors
-from .models import (
+from .. import selectors
+from ..models import (
     CODE_ALPHABET,
     CONSENT_VERSION,
     MAX_PHOTOS,
@@ -67,7 +67,7 @@ from .models import (
     WishEvent,
     WishPhoto,
 )
-from .photos import process_photo
+from ..photos import process_photo
 
 State = MicroWish.State
 
