@@ -1,8 +1,11 @@
 """Query counts of the demands pages stay constant as rows grow (a list must not cost queries per row)."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 
 from demands import services
 from tests.demands.factories import submit_wish, wish_in_state
@@ -56,8 +59,8 @@ def test_the_tracking_page(client, org_tree, secretary_a, member_a):
                 wish=wish,
                 member=member_a,
                 note="再次上门",
-                start=services.timezone.now() - services.timedelta(hours=2),
-                end=services.timezone.now() - services.timedelta(hours=1),
+                start=timezone.now() - timedelta(hours=2),
+                end=timezone.now() - timedelta(hours=1),
                 hours=1,
             )
 

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -102,7 +103,7 @@ def test_a_publish_failing_half_way_keeps_the_wish_unverified(client, secretary_
     from demands import services
 
     def broken(**kwargs):
-        raise services.ValidationError("发布失败")
+        raise ValidationError("发布失败")
 
     monkeypatch.setattr(services, "wish_publish", broken)
     client.force_login(secretary_a)

@@ -2,9 +2,12 @@
 
 import io
 import re
+from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from demands import services
@@ -262,13 +265,13 @@ def test_a_too_large_photo_is_refused(member_a, published, monkeypatch):
 
     monkeypatch.setattr(photos, "MAX_PHOTO_BYTES", 100)
     services.wish_claim(wish=published, member=member_a)
-    with pytest.raises(services.ValidationError, match="太大"):
+    with pytest.raises(ValidationError, match="太大"):
         services.wish_fulfil(
             wish=published,
             member=member_a,
             note="修好了",
-            start=services.timezone.now() - services.timedelta(hours=2),
-            end=services.timezone.now() - services.timedelta(hours=1),
+            start=timezone.now() - timedelta(hours=2),
+            end=timezone.now() - timedelta(hours=1),
             hours=1,
             photos=[jpeg_upload()],
         )
@@ -357,8 +360,8 @@ def test_markup_is_shown_escaped_everywhere(client, org_tree, secretary_a, membe
         wish=wish,
         member=member_a,
         note=f"做完了{evil}",
-        start=services.timezone.now() - services.timedelta(hours=2),
-        end=services.timezone.now() - services.timedelta(hours=1),
+        start=timezone.now() - timedelta(hours=2),
+        end=timezone.now() - timedelta(hours=1),
         hours=1,
     )
     token = feedback_token(wish)
