@@ -1,6 +1,8 @@
 """Run the web server, a Celery worker and Celery beat together for development (`make run`).
 
-Ctrl-C stops all three; when one of them dies, the others are stopped too, so nothing is left running.
+Ctrl-C stops all three. When one of them dies on its own, it is started again after a pause that doubles with each
+crash in a row (1 s up to 60 s; a process that ran for 5 minutes starts the count again), and the terminal says so:
+a demo that runs all day must not stop because one worker crashed once.
 
 The web server keeps no database connection between requests (CONN_MAX_AGE=0, whatever the environment says):
 runserver answers each client connection in a new thread and never reuses it, and a connection kept for reuse
@@ -53,6 +55,22 @@ def commands(host: str, port: str) -> dict[str, list[str]]:
     }
 
 
+class Restarts:
+    """The pause before starting a crashed process again: 1 s, doubling with each crash in a row, at most 60 s; a
+    process that ran for STEADY_SECONDS before it crashed counts as a first crash again."""
+
+    FIRST = 1.0
+    LONGEST = 60.0
+    STEADY_SECONDS = 300.0
+
+    def __init__(self) -> None:
+        self.in_a_row = 0
+
+    def pause_after_crash(self, *, ran_for: float) -> float:
+        self.in_a_row = 1 if ran_for >= self.STEADY_SECONDS else self.in_a_row + 1
+        return min(self.FIRST * 2 ** (self.in_a_row - 1), self.LONGEST)
+
+
 def environment(name: str, base: dict[str, str]) -> dict[str, str]:
     """The environment of process `name`: `base` (make run's) with the process's own settings."""
     return {**base, **ENVIRONMENT[name]}
@@ -69,10 +87,8 @@ class Command(BaseCommand):
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         beat_pid = settings.VAR_DIR / "celerybeat.pid"
         beat_pid.unlink(missing_ok=True)  # a pid file left by a killed run would stop beat from starting
-        procs = {
-            name: subprocess.Popen(cmd, env=environment(name, dict(os.environ)))
-            for name, cmd in commands(host, port).items()
-        }
+        cmds = commands(host, port)
+        procs = {name: subprocess.Popen(cmd, env=environment(name, dict(os.environ))) for name, cmd in cmds.items()}
         self._banner(host, port, procs)
         stopping = False
 
@@ -82,15 +98,26 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        exit_code = 0
+        restarts = {name: Restarts() for name in procs}
+        started = {name: time.monotonic() for name in procs}
+        due: dict[str, float] = {}  # name -> when to start it again
         try:
             while not stopping:
+                now = time.monotonic()
                 for name, proc in procs.items():
-                    if proc.poll() is not None:
-                        self.stderr.write(f"{name} exited with code {proc.returncode}; stopping the others.")
-                        exit_code = proc.returncode or 1
-                        stopping = True
-                        break
+                    if name in due:
+                        if now >= due[name]:
+                            del due[name]
+                            procs[name] = subprocess.Popen(cmds[name], env=environment(name, dict(os.environ)))
+                            started[name] = now
+                            self.stderr.write(f"{name} started again (pid {procs[name].pid}).")
+                    elif proc.poll() is not None:
+                        pause = restarts[name].pause_after_crash(ran_for=now - started[name])
+                        due[name] = now + pause
+                        self.stderr.write(
+                            f"{name} exited with code {proc.returncode}; starting it again in {pause:g} s "
+                            f"(crash {restarts[name].in_a_row} in a row)."
+                        )
                 time.sleep(0.5)
         finally:
             for proc in procs.values():
@@ -103,8 +130,6 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     proc.kill()
             self.stdout.write("Stopped web, worker and beat.")
-        if exit_code:
-            sys.exit(exit_code)
 
     def _banner(self, host, port, procs):
         db = settings.DATABASES["default"]
@@ -119,7 +144,7 @@ class Command(BaseCommand):
             f"Demo sign-ins (password {DEMO_PASSWORD}):",
             *(f"  {a.username:<16} {a.role}" for a in DEMO_ACCOUNTS),
             "",
-            "Press Ctrl-C to stop all three.",
+            "Press Ctrl-C to stop all three (a process that crashes is started again).",
             "",
         ]
         self.stdout.write("\n".join(lines))
