@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import member_cache
+from core.types import Actor, User
 from members.models import Member, Organization, ServiceRecord
 from members.selectors import organization_managers, visible_members, visible_organizations
 from notifications import fanout
@@ -76,11 +77,11 @@ def _required_text(value: str, field: str, message: str, max_length: int) -> str
     return value
 
 
-def _is_platform_admin(user) -> bool:
+def _is_platform_admin(user: User) -> bool:
     return user is not None and user.is_active and user.is_superuser
 
 
-def _check_member_in_scope(actor, member: Member) -> None:
+def _check_member_in_scope(actor: Actor, member: Member) -> None:
     if _is_platform_admin(actor):
         return
     if actor is None or not visible_members(actor).filter(pk=member.pk).exists():
@@ -101,7 +102,7 @@ def check_rule(*, leader_multiplier: Decimal | None, min_quantity: Decimal | Non
 def rule_update(
     *,
     rule: Rule,
-    actor,
+    actor: Actor,
     points: int,
     cap_per_source: int | None,
     leader_multiplier: Decimal,
@@ -256,7 +257,7 @@ def award(
     quantity: Decimal | int = 1,
     idempotency_key: str,
     source_ref: str = "",
-    actor=None,
+    actor: Actor = None,
     note: str = "",
     multiplier: Decimal = Decimal(1),
 ) -> LedgerEntry | None:
@@ -309,7 +310,7 @@ def award(
 
 @transaction.atomic
 def spend(
-    *, member: Member, points: int, idempotency_key: str, source_ref: str = "", actor=None, note: str = ""
+    *, member: Member, points: int, idempotency_key: str, source_ref: str = "", actor: Actor = None, note: str = ""
 ) -> LedgerEntry:
     """Take `points` (> 0) from the member's balance; ValidationError when the balance does not cover them.
 
@@ -338,7 +339,7 @@ def spend(
 
 
 def _reverse(
-    *, entry: LedgerEntry, actor, reason: str, clamp: bool = False, refresh_ratings: bool = True
+    *, entry: LedgerEntry, actor: Actor, reason: str, clamp: bool = False, refresh_ratings: bool = True
 ) -> LedgerEntry:
     balance = _lock_balance(entry.member)
     existing = LedgerEntry.objects.filter(reverses=entry).first()
@@ -368,7 +369,7 @@ def _reverse(
 
 
 @transaction.atomic
-def reverse(*, entry: LedgerEntry, actor, reason: str) -> LedgerEntry:
+def reverse(*, entry: LedgerEntry, actor: Actor, reason: str) -> LedgerEntry:
     """冲正: append the opposite of `entry` (its points, and what it counted as earned). Once per entry: a second
     call returns the first reversal. A redemption's hold is refunded by cancelling the redemption instead, and an
     award whose points were already spent cannot be reversed (the balance would go negative).
@@ -398,7 +399,7 @@ def _is_record_entry(entry: LedgerEntry) -> bool:
 
 
 @transaction.atomic
-def points_source_sync(*, source: selectors.PointsSource, actor=None) -> list[LedgerEntry]:
+def points_source_sync(*, source: selectors.PointsSource, actor: Actor = None) -> list[LedgerEntry]:
     """Bring the points of one source (a service record, a training record, a wish, a commendation) to what the
     rules give it now, and return the entries written (none when they already agree).
 
@@ -471,7 +472,7 @@ def points_source_sync(*, source: selectors.PointsSource, actor=None) -> list[Le
 
 
 @transaction.atomic
-def record_points_sync(*, record: ServiceRecord, actor=None) -> list[LedgerEntry]:
+def record_points_sync(*, record: ServiceRecord, actor: Actor = None) -> list[LedgerEntry]:
     """The service-hour points of one service record, as the rule table says (`points_source_sync`).
     Lock: the member's balance row (the callers hold the record's row first)."""
     record = ServiceRecord.objects.get(pk=record.pk)
@@ -547,7 +548,9 @@ def _member_ratings_refresh(member_id: int) -> None:
 
 
 @transaction.atomic
-def adjust(*, member: Member, points: int, actor, reason: str, idempotency_key: str | None = None) -> LedgerEntry:
+def adjust(
+    *, member: Member, points: int, actor: Actor, reason: str, idempotency_key: str | None = None
+) -> LedgerEntry:
     """A secretary's manual adjustment (±points), attributed to them, with the reason as the entry's note.
 
     Only for a member in the actor's scope and never one's own points. A positive adjustment counts as earned
@@ -736,7 +739,7 @@ def _new_pickup_code() -> str:
 
 
 @transaction.atomic
-def redemption_approve(*, redemption: Redemption, actor) -> Redemption:
+def redemption_approve(*, redemption: Redemption, actor: Actor) -> Redemption:
     """Approve a requested redemption: it gets a random pickup code (unique among all codes) and the member an
     in-app message with it. Lock: the redemption row."""
     redemption = Redemption.objects.select_for_update().select_related("item", "member__user").get(pk=redemption.pk)
@@ -774,7 +777,7 @@ def redemption_approve(*, redemption: Redemption, actor) -> Redemption:
 
 
 @transaction.atomic
-def redemption_fulfil(*, redemption: Redemption, actor) -> Redemption:
+def redemption_fulfil(*, redemption: Redemption, actor: Actor) -> Redemption:
     """The member collected the item or service with the pickup code. Lock: the redemption row."""
     redemption = Redemption.objects.select_for_update().get(pk=redemption.pk)
     if redemption.status != Redemption.Status.APPROVED:
@@ -789,7 +792,7 @@ def redemption_fulfil(*, redemption: Redemption, actor) -> Redemption:
 
 
 @transaction.atomic
-def redemption_cancel(*, redemption: Redemption, actor, reason: str = "", by_member: bool = False) -> Redemption:
+def redemption_cancel(*, redemption: Redemption, actor: Actor, reason: str = "", by_member: bool = False) -> Redemption:
     """Cancel a requested or approved redemption: the points come back (a reversal of the hold) and so does the
     unit of stock. A member may cancel their own only while it waits for approval.
 
@@ -859,7 +862,7 @@ def check_thresholds(thresholds) -> list:
 
 @transaction.atomic
 def star_scheme_save(
-    *, organization: Organization, basis: str, thresholds, publicity_days: int, actor=None
+    *, organization: Organization, basis: str, thresholds, publicity_days: int, actor: Actor = None
 ) -> StarScheme:
     """Create or change an organization's scheme; organizations below without their own scheme follow it.
     Lock: the scheme row (if any)."""
@@ -884,7 +887,7 @@ def stars_for(value: Decimal, thresholds) -> int:
 
 
 @transaction.atomic
-def rating_run_create(*, organization: Organization, period_start: date, period_end: date, actor) -> RatingRun:
+def rating_run_create(*, organization: Organization, period_start: date, period_end: date, actor: Actor) -> RatingRun:
     """Start a rating of `organization`'s subtree for a period; the same organization and period again returns the
     existing run (a period is rated once)."""
     if period_end < period_start:
@@ -983,7 +986,7 @@ def rating_run_compute(*, run: RatingRun) -> int:
 
 
 @transaction.atomic
-def rating_run_publish(*, run: RatingRun, actor, publicity_ends_on: date | None = None) -> RatingRun:
+def rating_run_publish(*, run: RatingRun, actor: Actor, publicity_ends_on: date | None = None) -> RatingRun:
     """Start the 公示: ratings become visible to their members, who get an in-app message and may object until
     `publicity_ends_on` (default: today + the scheme's publicity days, 5 unless configured). Lock: the run row."""
     run = _lock_run(run)
@@ -1044,7 +1047,7 @@ def check_objection_answerable(objection: Objection) -> None:
 
 
 @transaction.atomic
-def objection_answer(*, objection: Objection, actor, answer: str, stars: int | None = None) -> Objection:
+def objection_answer(*, objection: Objection, actor: Actor, answer: str, stars: int | None = None) -> Objection:
     """The secretary answers an objection before the run is final; `stars` (0–5) changes the member's stars.
     The member gets an in-app message. Locks, in order: the run, the rating, the objection."""
     answer = _required_text(answer, "answer", _("请填写答复。"), 1000)
@@ -1079,7 +1082,7 @@ def objection_answer(*, objection: Objection, actor, answer: str, stars: int | N
 
 
 @transaction.atomic
-def rating_run_finalize(*, run: RatingRun, actor) -> RatingRun:
+def rating_run_finalize(*, run: RatingRun, actor: Actor) -> RatingRun:
     """定级: after the 公示 has ended and every objection is answered, the stars become final (a member's current
     stars are those of their latest final rating). Lock: the run row."""
     run = _lock_run(run)
@@ -1105,7 +1108,7 @@ def rating_run_finalize(*, run: RatingRun, actor) -> RatingRun:
 # --- Commendations ----------------------------------------------------------------------------------------------
 
 
-def can_approve_commendation(user, commendation: Commendation) -> bool:
+def can_approve_commendation(user: User, commendation: Commendation) -> bool:
     """An admin of the organization above the nominating one (or higher), or a platform admin."""
     if _is_platform_admin(user):
         return True
@@ -1119,7 +1122,7 @@ def commendation_nominate(
     member: Member,
     title: str,
     citation: str,
-    actor,
+    actor: Actor,
     organization: Organization | None = None,
     awarded_on: date | None = None,
 ) -> Commendation:
@@ -1143,7 +1146,7 @@ def commendation_nominate(
     )
 
 
-def check_nomination(*, member: Member, organization: Organization, actor) -> None:
+def check_nomination(*, member: Member, organization: Organization, actor: Actor) -> None:
     """The member and the nominating organization are in the actor's scope, and the member belongs to it."""
     _check_member_in_scope(actor, member)
     if not _is_platform_admin(actor) and not visible_organizations(actor).filter(pk=organization.pk).exists():
@@ -1159,7 +1162,7 @@ def _lock_commendation(commendation: Commendation) -> Commendation:
 
 
 @transaction.atomic
-def commendation_approve(*, commendation: Commendation, actor) -> Commendation:
+def commendation_approve(*, commendation: Commendation, actor: Actor) -> Commendation:
     """The organization above approves: the commendation is published (shown once the member consents), the member
     gets the commendation points (once: idempotency key per commendation) and an in-app message.
     Lock: the commendation row."""
@@ -1187,7 +1190,7 @@ def commendation_approve(*, commendation: Commendation, actor) -> Commendation:
 
 
 @transaction.atomic
-def commendation_decline(*, commendation: Commendation, actor, reason: str) -> Commendation:
+def commendation_decline(*, commendation: Commendation, actor: Actor, reason: str) -> Commendation:
     """The organization above declines a nomination, with a reason. Lock: the commendation row."""
     reason = _required_text(reason, "reason", _("请填写不予批准的原因。"), 200)
     commendation = _lock_commendation(commendation)
@@ -1204,7 +1207,7 @@ def commendation_decline(*, commendation: Commendation, actor, reason: str) -> C
 
 
 @transaction.atomic
-def commendation_set_published(*, commendation: Commendation, actor, published: bool) -> Commendation:
+def commendation_set_published(*, commendation: Commendation, actor: Actor, published: bool) -> Commendation:
     """Show an approved commendation on /exemplars/ (still only with the member's consent) — the approving side's
     decision — or take it down, which the nominating side may do too."""
     commendation = _lock_commendation(commendation)

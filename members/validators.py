@@ -181,7 +181,7 @@ def check_new_members(
     problems: list[dict[str, list[str]]] = [{} for _row in rows]
     first_with_hash: dict[str, int] = {}
     hashes: list[str | None] = [None] * len(rows)
-    tag_max = Tag._meta.get_field("name").max_length
+    tag_max = Tag._meta.get_field("name").max_length or 0
     for i, row in enumerate(rows):
         errors = problems[i]
         try:
@@ -219,8 +219,9 @@ def check_new_members(
                 _("手机号“%(phone)s”格式不正确，应为11位中国大陆手机号码。") % {"phone": row.phone}
             )
             continue
-        hashes[i] = blind_index(phone)
-        first = first_with_hash.setdefault(hashes[i], i)
+        digest = blind_index(phone)
+        hashes[i] = digest
+        first = first_with_hash.setdefault(digest, i)
         if first != i:
             errors.setdefault("phone", []).append(_("手机号与第%(row)s行重复。") % {"row": numbers[first]})
     distinct = list(first_with_hash)

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from core import public_cache
+from core.types import Actor
 from notifications.services import notify
 
 from ..models import MicroWish, WishEvent
@@ -37,7 +38,7 @@ def _event(
     action: str,
     from_state: str,
     actor_kind: str,
-    actor=None,
+    actor: Actor = None,
     reason: str = "",
     public: bool = True,
 ) -> WishEvent:

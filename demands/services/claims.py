@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.types import Actor
 from members.models import Member, Team
 
 from .. import selectors
@@ -128,7 +129,7 @@ def wish_release(*, wish: MicroWish, member: Member, reason: str = "") -> MicroW
 
 
 @transaction.atomic
-def wish_invite(*, wish: MicroWish, member: Member, actor, site_url: str = "") -> bool:
+def wish_invite(*, wish: MicroWish, member: Member, actor: Actor, site_url: str = "") -> bool:
     """The secretary invites a matched member to claim (a notification with a link; nobody is assigned against
     their will, 条例 §25). Once per member and wish: returns False when already invited. Lock: the wish."""
     wish = _lock(wish)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.crypto import blind_index, mask_phone
+from core.types import Actor, User
 
 from ..models import BlockedNetwork, BlockedPhone, ContactAccessLog, EventActor, MicroWish
 from ._common import State, _text
@@ -18,7 +19,7 @@ from .submission import check_phone_format
 
 
 @transaction.atomic
-def contact_access_log(*, wish: MicroWish, user, role: str) -> ContactAccessLog:
+def contact_access_log(*, wish: MicroWish, user: User, role: str) -> ContactAccessLog:
     """Record that `user` is shown the resident's full contact (the caller has checked `can_see_contact`)."""
     if role not in ContactAccessLog.Role.values:
         raise ValueError(f"unknown role: {role}")
@@ -26,7 +27,7 @@ def contact_access_log(*, wish: MicroWish, user, role: str) -> ContactAccessLog:
 
 
 @transaction.atomic
-def phone_block(*, wish: MicroWish, actor, reason: str) -> BlockedPhone:
+def phone_block(*, wish: MicroWish, actor: Actor, reason: str) -> BlockedPhone:
     """Stop accepting wishes from the phone of `wish` (abuse). Idempotent: the hash is unique."""
     reason = _text(reason, field="reason", label=_("原因"), max_length=200)
     if not wish.phone_hash:
@@ -41,7 +42,7 @@ def phone_block(*, wish: MicroWish, actor, reason: str) -> BlockedPhone:
 
 
 @transaction.atomic
-def phone_number_block(*, phone: str, actor, reason: str) -> BlockedPhone:
+def phone_number_block(*, phone: str, actor: Actor, reason: str) -> BlockedPhone:
     """A platform admin stops accepting wishes from a number typed in (no wish needed). Only the number's blind
     index and its masked form are stored. Idempotent: the hash is UNIQUE, an existing block is returned as it is."""
     reason = _text(reason, field="reason", label=_("原因"), max_length=200)
@@ -76,7 +77,7 @@ def check_network(network: str) -> str:
 
 
 @transaction.atomic
-def network_block(*, network: str, actor, reason: str) -> BlockedNetwork:
+def network_block(*, network: str, actor: Actor, reason: str) -> BlockedNetwork:
     """Refuse submissions of the public forms (wish, tracking, feedback) from an IP range. Stored canonical, so the
     same range typed twice is one row (UNIQUE); an existing block is returned as it is."""
     reason = _text(reason, field="reason", label=_("原因"), max_length=200)

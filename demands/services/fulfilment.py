@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.types import Actor, User
 from incentives.models import LedgerEntry
 from incentives.selectors import record_source_ref
 from incentives.services import points_source_sync
@@ -264,7 +265,7 @@ def wishes_auto_close_unconfirmed(*, now: datetime | None = None) -> int:
     return done
 
 
-def _organizer_name(user) -> str:
+def _organizer_name(user: User) -> str:
     member = getattr(user, "member", None)
     if member is not None:
         return member.name
@@ -272,7 +273,7 @@ def _organizer_name(user) -> str:
 
 
 @transaction.atomic
-def wish_confirm_service(*, wish: MicroWish, actor) -> MicroWish:
+def wish_confirm_service(*, wish: MicroWish, actor: Actor) -> MicroWish:
     """The community confirms the service (谁组织谁记录、谁记录谁证明): the claimer's ServiceRecord is created and
     verified by the community's organization, and the points follow — "wish_fulfilled", plus "resident_rating"
     per star when the resident rated (the rule decides from how many stars).

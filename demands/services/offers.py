@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core.types import Actor
 from members.models import Community, Member, Team
 
 from ..models import ServiceOffer, WishCategory
@@ -72,7 +73,7 @@ def offer_update(
 
 
 @transaction.atomic
-def offer_pause(*, offer: ServiceOffer, actor) -> ServiceOffer:
+def offer_pause(*, offer: ServiceOffer, actor: Actor) -> ServiceOffer:
     """A secretary stops an offer from taking new orders. Lock: the offer. Idempotent."""
     offer = ServiceOffer.objects.select_for_update().get(pk=offer.pk)
     if offer.active:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.crypto import blind_index
+from core.types import Actor
 from members.identifiers import normalize_mobile
 from members.models import Community, Grid, Member, ServiceRecord, Team
 from members.services import service_record_create
@@ -32,7 +33,7 @@ def check_priority_groups(groups, *, consent_sensitive: bool) -> str:
 @transaction.atomic
 def household_save(
     *,
-    actor,
+    actor: Actor,
     community: Community,
     contact_name: str,
     address: str,
@@ -84,7 +85,7 @@ def household_save(
 
 @transaction.atomic
 def pairing_create(
-    *, member: Member, household: Household, actor, team: Team | None = None, note: str = "", started_on=None
+    *, member: Member, household: Household, actor: Actor, team: Team | None = None, note: str = "", started_on=None
 ) -> Pairing:
     """Pair a member (or a team, represented by a member of it) with a household. Lock: the household, so two
     pairings of one member and household cannot both start. Invariant: one active pairing per member and
@@ -109,7 +110,7 @@ def pairing_create(
 
 
 @transaction.atomic
-def pairing_end(*, pairing: Pairing, actor, ended_on=None) -> Pairing:
+def pairing_end(*, pairing: Pairing, actor: Actor, ended_on=None) -> Pairing:
     """End an active pairing (moved away, no longer needed). Lock: the pairing."""
     pairing = Pairing.objects.select_for_update().get(pk=pairing.pk)
     if pairing.ended_on is not None:

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.types import Actor
 from members.models import Grid, Member
 
 from .. import selectors
@@ -45,7 +46,7 @@ def _apply_public_fields(wish: MicroWish, *, public_title, public_description, c
 def wish_verify(
     *,
     wish: MicroWish,
-    actor,
+    actor: Actor,
     public_title: str,
     public_description: str,
     category: WishCategory,
@@ -83,7 +84,7 @@ EDITABLE_STATES = (State.SUBMITTED, State.VERIFIED, State.PUBLISHED, State.EXPIR
 def wish_update(
     *,
     wish: MicroWish,
-    actor,
+    actor: Actor,
     public_title: str,
     public_description: str,
     category: WishCategory,
@@ -128,7 +129,7 @@ def check_claim_deadline(deadline: date | None) -> date:
 
 
 @transaction.atomic
-def wish_publish(*, wish: MicroWish, actor, claim_deadline: date | None = None, site_url: str = "") -> MicroWish:
+def wish_publish(*, wish: MicroWish, actor: Actor, claim_deadline: date | None = None, site_url: str = "") -> MicroWish:
     """Publish a verified wish on the wall (or publish an expired one again with a new deadline).
 
     A wish addressed to a service offer (居民点单) goes to the offering member first: it stays off the wall until
@@ -167,7 +168,7 @@ REJECTABLE_STATES = (State.SUBMITTED, State.VERIFIED, State.PUBLISHED, State.EXP
 
 
 @transaction.atomic
-def wish_reject(*, wish: MicroWish, actor, reason: str, site_url: str = "") -> MicroWish:
+def wish_reject(*, wish: MicroWish, actor: Actor, reason: str, site_url: str = "") -> MicroWish:
     """不予受理, with a reason the resident reads on the tracking page and in an SMS.
 
     Lock: the wish. Transition: submitted | verified | published (unclaimed) | expired → rejected.

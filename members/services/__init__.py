@@ -11,7 +11,7 @@ django-simple-history rows.
 """
 
 from ..validators import NewMember
-from ._common import UNSET, User
+from ._common import UNSET
 from .deletion import deletion_request_approve, deletion_request_create, deletion_request_reject, member_anonymise
 from .invitations import (
     INVITATION_VALID_DAYS,
@@ -49,7 +49,6 @@ __all__ = [
     "INVITATION_VALID_DAYS",
     "NewMember",
     "UNSET",
-    "User",
     "_previous_quarter",
     "deletion_request_approve",
     "deletion_request_create",

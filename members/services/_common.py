@@ -2,9 +2,7 @@
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
-
-User = get_user_model()
+from core.types import Actor, User
 
 
 class _Unset:
@@ -15,7 +13,7 @@ class _Unset:
 UNSET: Any = _Unset()  # "leave this field as it is" in partial updates, where None and "" are real values
 
 
-def _audit(instance, actor, reason: str) -> None:
+def _audit(instance, actor: Actor, reason: str) -> None:
     """Attribute the next history row of `instance` to `actor`, with a reason (django-simple-history)."""
     instance._history_user = actor
     instance._change_reason = reason
@@ -25,7 +23,7 @@ def _lock(model, pk):
     return model.objects.select_for_update().get(pk=pk)
 
 
-def _ensure_staff(user) -> None:
+def _ensure_staff(user: User) -> None:
     """Secretaries and 组织管理员 work in the admin, which lets only staff in. Never unset here: staff status may
     have been granted for other reasons, and without managed organizations the admin shows such a user nothing."""
     if user is not None and not user.is_staff:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from audit.services import user_sessions_end
 from core import member_cache
+from core.types import Actor
 from notifications.services import notifications_forget_user
 
 from ..models import DeletionRequest, Member, ResidenceRegistration
@@ -40,7 +41,7 @@ def _lock_pending_request(request: DeletionRequest) -> DeletionRequest:
 
 
 @transaction.atomic
-def deletion_request_approve(*, request: DeletionRequest, actor, note: str = "") -> DeletionRequest:
+def deletion_request_approve(*, request: DeletionRequest, actor: Actor, note: str = "") -> DeletionRequest:
     """Approve the request and anonymise the member at once (`member_anonymise`). Lock: the request row, then the
     member's. Invariant: a request is decided once."""
     request = _lock_pending_request(request)
@@ -55,7 +56,7 @@ def deletion_request_approve(*, request: DeletionRequest, actor, note: str = "")
 
 
 @transaction.atomic
-def deletion_request_reject(*, request: DeletionRequest, actor, note: str) -> DeletionRequest:
+def deletion_request_reject(*, request: DeletionRequest, actor: Actor, note: str) -> DeletionRequest:
     """Refuse the request, saying why (e.g. the information must be kept by law for now). Lock: the request row."""
     note = (note or "").strip()
     if not note:
@@ -70,7 +71,7 @@ def deletion_request_reject(*, request: DeletionRequest, actor, note: str) -> De
 
 
 @transaction.atomic
-def member_anonymise(*, member: Member, actor) -> Member:
+def member_anonymise(*, member: Member, actor: Actor) -> Member:
     """Delete what identifies the member and keep what the organization must count.
 
     Cleared: name (becomes 已注销党员), phone and ID number with their lookup hashes, gender, birth year, skills,

@@ -11,25 +11,26 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from core.types import Actor, User
 from notifications.services import notify
 
 from ..models import Member, Tag
 from ..tokens import invitation_token_generator
 from ..validators import check_invitable
-from ._common import UNSET, User
+from ._common import UNSET
 from .membership import member_set_name_consent, member_update_profile
 
 INVITATION_VALID_DAYS = invitation_token_generator.timeout // 86400
 
 
-def invitation_path(user, token: str) -> str:
+def invitation_path(user: User, token: str) -> str:
     return reverse(
         "members:invite_accept", kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": token}
     )
 
 
 @transaction.atomic
-def member_invite(*, member: Member, actor, site_url: str = "") -> str:
+def member_invite(*, member: Member, actor: Actor, site_url: str = "") -> str:
     """Invite a member to the portal: return the path of a new invitation link and text it to the member's phone.
 
     The link (`members.tokens`) lets the member set a password and complete their profile; it works for

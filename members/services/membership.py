@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import user_sessions_end
+from core.types import Actor, User
 
 from ..models import Member, Organization, Tag, Transfer, VolunteerNumberCounter
 from ..validators import (
@@ -19,7 +20,7 @@ from ..validators import (
     check_secretaries_stay_inside,
     check_tags,
 )
-from ._common import UNSET, User, _audit, _lock
+from ._common import UNSET, _audit, _lock
 
 
 @transaction.atomic
@@ -63,14 +64,14 @@ def member_create(
     name: str,
     phone: str,
     organization: Organization,
-    actor,
+    actor: Actor,
     gender: str = "",
     birth_year: int | None = None,
     id_number: str = "",
     skills: Iterable[Tag] = (),
     interests: Iterable[Tag] = (),
     availability: int = 0,
-    user=None,
+    user: User = None,
 ) -> Member:
     """Register a member in a branch, with a new volunteer number and, unless `user` is given, a new account.
 
@@ -114,7 +115,7 @@ def member_create(
 def member_update_profile(
     *,
     member: Member,
-    actor,
+    actor: Actor,
     name: str = UNSET,
     phone: str = UNSET,
     gender: str = UNSET,
@@ -170,7 +171,9 @@ _LEAVING_STATUSES = (Member.Status.INACTIVE, Member.Status.EXEMPT, Member.Status
 
 
 @transaction.atomic
-def member_deactivate(*, member: Member, actor, status: str = Member.Status.INACTIVE, reason: str = "") -> Member:
+def member_deactivate(
+    *, member: Member, actor: Actor, status: str = Member.Status.INACTIVE, reason: str = ""
+) -> Member:
     """Set a member 停用 (default), 免除 (e.g. 70+ or infirm) or 已转出 (relationship moved off the platform).
 
     Lock: the member row. Invariants: only an active member is deactivated; a secretary is replaced first; the
@@ -196,7 +199,7 @@ def member_deactivate(*, member: Member, actor, status: str = Member.Status.INAC
 
 
 @transaction.atomic
-def member_reactivate(*, member: Member, actor, reason: str = "") -> Member:
+def member_reactivate(*, member: Member, actor: Actor, reason: str = "") -> Member:
     """Back to 在册. Lock: the member row. Invariant: only a member who is not active is reactivated."""
     member = _lock(Member, member.pk)
     if member.status == Member.Status.ACTIVE:
@@ -212,7 +215,7 @@ def member_transfer(
     *,
     member: Member,
     to_organization: Organization,
-    actor,
+    actor: Actor,
     note: str = "",
     transferred_on: date_type | None = None,
 ) -> Transfer:

@@ -7,6 +7,8 @@ from django.db.models import Value
 from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext as _
 
+from core.types import Actor
+
 from ..models import Member, Organization
 from ..validators import (
     check_organization_name,
@@ -22,7 +24,7 @@ def organization_create(
     *,
     name: str,
     type: str,
-    actor,
+    actor: Actor,
     parent: Organization | None = None,
     contact_name: str = "",
     contact_phone: str = "",
@@ -51,7 +53,7 @@ def organization_create(
 def organization_update(
     *,
     organization: Organization,
-    actor,
+    actor: Actor,
     name: str,
     type: str,
     secretary: Member | None,
@@ -80,7 +82,7 @@ def organization_update(
 
 
 @transaction.atomic
-def organization_move(*, organization: Organization, new_parent: Organization | None, actor) -> Organization:
+def organization_move(*, organization: Organization, new_parent: Organization | None, actor: Actor) -> Organization:
     """Move an organization, with its whole subtree, under `new_parent` (None: make it a root).
 
     Locks: the organization and the new parent, in id order (no deadlock with a concurrent opposite move); the
@@ -110,7 +112,7 @@ def organization_move(*, organization: Organization, new_parent: Organization | 
 
 
 @transaction.atomic
-def organization_set_admins(*, organization: Organization, users: Iterable, actor) -> None:
+def organization_set_admins(*, organization: Organization, users: Iterable, actor: Actor) -> None:
     """Replace the organization's 组织管理员.
 
     Lock: the organization row. Invariant: every admin is staff, so the scope they are given is usable.

@@ -10,6 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.types import Actor
 from notifications.services import notify
 
 from .. import events, selectors
@@ -118,7 +119,7 @@ def service_record_verify(*, record: ServiceRecord, verifier) -> ServiceRecord:
 
 
 @transaction.atomic
-def service_record_void(*, record: ServiceRecord, actor, reason: str) -> ServiceRecord:
+def service_record_void(*, record: ServiceRecord, actor: Actor, reason: str) -> ServiceRecord:
     """Void a record recorded in error; its hours stop counting. Pending corrections of it are refused.
 
     Lock: the record row, then its corrections (the order every service uses), then the member's ServiceYear row.

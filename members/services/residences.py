@@ -7,6 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.types import Actor
+
 from ..models import Community, Grid, Member, ResidenceRegistration
 from ._common import _lock
 
@@ -16,7 +18,7 @@ def residence_register(
     *,
     member: Member,
     community: Community,
-    actor,
+    actor: Actor,
     grid: Grid | None = None,
     registered_on: date_type | None = None,
 ) -> ResidenceRegistration:
@@ -43,7 +45,7 @@ def residence_register(
 
 
 @transaction.atomic
-def residence_confirm(*, registration: ResidenceRegistration, actor) -> ResidenceRegistration:
+def residence_confirm(*, registration: ResidenceRegistration, actor: Actor) -> ResidenceRegistration:
     """The community confirms a pending registration. Lock: the registration row. Invariant: pending → confirmed."""
     registration = _lock(ResidenceRegistration, registration.pk)
     if registration.status != ResidenceRegistration.Status.PENDING:
@@ -56,7 +58,7 @@ def residence_confirm(*, registration: ResidenceRegistration, actor) -> Residenc
 
 
 @transaction.atomic
-def residence_end(*, registration: ResidenceRegistration, actor) -> ResidenceRegistration:
+def residence_end(*, registration: ResidenceRegistration, actor: Actor) -> ResidenceRegistration:
     """End an active registration (moved away, or registered by mistake). Lock: the registration row."""
     registration = _lock(ResidenceRegistration, registration.pk)
     if registration.status not in ResidenceRegistration.ACTIVE_STATUSES:

@@ -8,9 +8,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from core.types import Actor, User
+
 from ..models import Member, Tag
 from ..validators import NewMember, check_new_members
-from ._common import User
 from .membership import volunteer_numbers_allocate
 
 _BULK_BATCH = 1000
@@ -27,7 +28,7 @@ def _tags_named(kind: str, names: set[str]) -> dict[str, Tag]:
 
 @transaction.atomic
 def members_import(
-    *, rows: Sequence[NewMember], actor, reason: str = "", row_numbers: Sequence[int] | None = None
+    *, rows: Sequence[NewMember], actor: Actor, reason: str = "", row_numbers: Sequence[int] | None = None
 ) -> list[Member]:
     """Register many members at once: the bulk form of `member_create`, for roster imports and demo data.
 

@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core.types import Actor
+
 from ..models import Member, Organization, Team
 from ..validators import check_team_members
 from ._common import _lock
@@ -16,7 +18,7 @@ def team_create(
     *,
     organization: Organization,
     name: str,
-    actor,
+    actor: Actor,
     leader: Member | None = None,
     members: Iterable[Member] = (),
     description: str = "",
@@ -35,7 +37,7 @@ def team_create(
 def team_update(
     *,
     team: Team,
-    actor,
+    actor: Actor,
     name: str,
     leader: Member | None,
     members: Iterable[Member],

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.types import User
 from members.models import Member
 
 from ..models import Activity
@@ -63,7 +64,7 @@ def _as_hours(value, field_name: str = "hours") -> Decimal:
     return hours
 
 
-def _person_name(user) -> str:
+def _person_name(user: User) -> str:
     """How a record names the person in charge (负责人): the member's name, else the account's name."""
     if user is None:
         return ""

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import public_cache
+from core.types import Actor
 from members.models import Member
 from notifications.services import notify
 
@@ -182,7 +183,7 @@ def check_leader(leader: Member | None) -> None:
 
 
 @transaction.atomic
-def activity_cancel(*, activity: Activity, actor, reason: str = "") -> Activity:
+def activity_cancel(*, activity: Activity, actor: Actor, reason: str = "") -> Activity:
     """Cancel a scheduled activity: every confirmed or waitlisted sign-up is cancelled and told (in-app).
 
     Lock: the activity row, then its sign-ups. Idempotent: cancelling twice changes nothing and tells nobody twice.

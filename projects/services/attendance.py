@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import public_cache
+from core.types import Actor
 from members import services as members_services
 from members.models import ServiceRecord
 
@@ -35,7 +36,9 @@ class AttendanceResult:
     unverified: list[SignUp] = field(default_factory=list)
 
 
-def _record_hours(signup: SignUp, activity: Activity, actor, organizer_name: str, result: AttendanceResult) -> None:
+def _record_hours(
+    signup: SignUp, activity: Activity, actor: Actor, organizer_name: str, result: AttendanceResult
+) -> None:
     """The ServiceRecord of an attended sign-up, verified, and its points — each idempotent (see attendance_submit)."""
     project = activity.project
     record = members_services.service_record_create(
@@ -63,7 +66,7 @@ def _record_hours(signup: SignUp, activity: Activity, actor, organizer_name: str
 
 
 @transaction.atomic
-def attendance_submit(*, activity: Activity, marks: dict[int, tuple[str, object]], actor) -> AttendanceResult:
+def attendance_submit(*, activity: Activity, marks: dict[int, tuple[str, object]], actor: Actor) -> AttendanceResult:
     """The attendance sheet: `marks` maps sign-up ids to ("attended", hours or None) or ("no_show", None).
 
     An attended sign-up gets its hours (default: `default_hours`; at most the activity's length), a verified

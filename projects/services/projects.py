@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core import public_cache
+from core.types import Actor
 from members.models import Tag
 
 from ..models import ServiceProject
@@ -37,7 +38,9 @@ def check_project(*, project: ServiceProject) -> None:
 
 
 @transaction.atomic
-def project_save(*, project: ServiceProject, actor, skills_wanted: Iterable[Tag] | None = None) -> ServiceProject:
+def project_save(
+    *, project: ServiceProject, actor: Actor, skills_wanted: Iterable[Tag] | None = None
+) -> ServiceProject:
     """Create or change a project (the admin's form fills the instance).
 
     No lock: a project row is changed by its organizers only. Invariants: the CHECKs (recurrence complete, known

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.types import Actor
 from members import services as members_services
 from members.models import Member, ServiceRecord
 from members.validators import check_service_times
@@ -61,7 +62,7 @@ def _lock_report(report: SelfReport) -> SelfReport:
 
 
 @transaction.atomic
-def self_report_approve(*, report: SelfReport, actor) -> SelfReport:
+def self_report_approve(*, report: SelfReport, actor: Actor) -> SelfReport:
     """Approve a pending self-report: a verified ServiceRecord (source "self_report") and the `service_hour` points.
 
     Lock: the report row. Invariants: pending → approved once (approving again returns the report); nobody approves
@@ -98,7 +99,7 @@ def self_report_approve(*, report: SelfReport, actor) -> SelfReport:
 
 
 @transaction.atomic
-def self_report_reject(*, report: SelfReport, actor, reason: str) -> SelfReport:
+def self_report_reject(*, report: SelfReport, actor: Actor, reason: str) -> SelfReport:
     """Refuse a pending self-report with a reason the member sees. Lock: the report row."""
     if not (reason or "").strip():
         raise ValidationError({"reason": _("请填写不通过的原因。")})
