@@ -5,10 +5,13 @@ anything but a path falls back to LOGIN_REDIRECT_URL / LOGOUT_REDIRECT_URL, and 
 """
 
 from django.contrib.auth import views as auth_views
+from django.urls import reverse
 
 from core.redirects import safe_next_url
+from members.selectors import member_for
 
 from .forms import SignInForm
+from .selectors import dashboard_root
 
 
 class _SafeNextMixin:
@@ -20,6 +23,16 @@ class _SafeNextMixin:
 
 class SignInView(_SafeNextMixin, auth_views.LoginView):
     authentication_form = SignInForm
+
+    def get_default_redirect_url(self):
+        """Where a sign-in without a `next` lands: whoever manages an organization on its 工作台 (the dashboard),
+        a member on 我的 (/me/), anyone else on the home page."""
+        user = self.request.user
+        if dashboard_root(user) is not None:
+            return reverse("dashboard:index")
+        if member_for(user) is not None:
+            return reverse("members:me")
+        return super().get_default_redirect_url()
 
 
 class SignOutView(_SafeNextMixin, auth_views.LogoutView):

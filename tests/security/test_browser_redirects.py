@@ -1,6 +1,7 @@
 """Browser journey: where a member is sent back to. From an activity, "登录后报名" signs them in and returns them to
 the activity; the language switch keeps them on the page they were reading; a sign-in link whose `next` is a bare
-word or another site lands on the home page; an over-long username is refused on the form."""
+word or another site lands where a sign-in without `next` lands (a member's own page); an over-long username is
+refused on the form."""
 
 import pytest
 from playwright.sync_api import expect
@@ -43,10 +44,10 @@ def test_a_member_comes_back_where_they_were(phone_page, member_a, org_tree):
 
 
 @pytest.mark.parametrize("next_url", ["undefined", "//evil.example/", "https://evil.example/"])
-def test_a_sign_in_link_to_elsewhere_lands_on_the_home_page(page, member_a, next_url):
+def test_a_sign_in_link_to_elsewhere_lands_on_the_members_own_page(page, member_a, next_url):
     page.goto(f"/accounts/login/?next={next_url}")
     _sign_in(page, "member_a")
-    expect(page).to_have_url("/")
+    expect(page).to_have_url("/me/")
 
 
 def test_an_over_long_username_is_refused_on_the_form(page, db):
