@@ -1,5 +1,6 @@
 """What the demands services share: the wish's states, the defaults, the wish's events and row locks."""
 
+from collections.abc import Collection, Iterable
 from urllib.parse import urljoin
 
 from django.conf import settings
@@ -8,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from core import public_cache
-from core.types import Actor
+from core.types import Actor, User
 from notifications.services import notify
 
 from ..models import MicroWish, WishEvent
@@ -27,7 +28,7 @@ def _lock(wish: MicroWish) -> MicroWish:
     return MicroWish.objects.select_for_update().get(pk=wish.pk)
 
 
-def _require_state(wish: MicroWish, allowed, message: str) -> None:
+def _require_state(wish: MicroWish, allowed: Collection[str], message: str) -> None:
     if wish.state not in allowed:
         raise ValidationError(message % {"state": wish.get_state_display()}, code="state")
 
@@ -80,7 +81,7 @@ def _tell_resident(wish: MicroWish, *, template: str, event: WishEvent, context:
     )
 
 
-def _tell_users(users, *, template: str, event: WishEvent, context: dict, kind: str) -> None:
+def _tell_users(users: Iterable[User], *, template: str, event: WishEvent, context: dict, kind: str) -> None:
     """In-app messages to members or secretaries, one per user; `kind` (notifications.kinds) files them under the
     recipients' preferences: "work" for secretaries and grid leaders, "wish_update" for a claiming member."""
     for user in users:

@@ -39,7 +39,8 @@ def wish_claim(*, wish: MicroWish, member: Member, team: Team | None = None, sit
     if wish.state in (State.CLAIMED, State.FULFILLED, State.CONFIRMED, State.CLOSED):
         raise ValidationError(_("该心愿已被其他党员认领。"), code="taken")
     _require_state(wish, [State.PUBLISHED], _("该心愿%(state)s，不能认领。"))
-    if wish.offer_pending and wish.offer.member_id != member.pk:
+    # offer_pending first: a wish not waiting for an answer never loads its offer.
+    if wish.offer_pending and (wish.offer is None or wish.offer.member_id != member.pk):
         raise ValidationError(_("该心愿是居民向指定党员点单的，正在等待其答复，暂不能认领。"))
     member = Member.objects.select_for_update().get(pk=member.pk)
     if member.status != Member.Status.ACTIVE:
@@ -75,7 +76,12 @@ def wish_offer_decline(*, wish: MicroWish, member: Member, reason: str = "") -> 
     Lock: the wish. No state change (published, no longer waiting)."""
     reason = _text(reason, field="reason", label=_("原因"), max_length=200, required=False)
     wish = _lock(wish)
-    if not (wish.state == State.PUBLISHED and wish.offer_pending and wish.offer.member_id == member.pk):
+    if not (
+        wish.state == State.PUBLISHED
+        and wish.offer_pending
+        and wish.offer is not None
+        and wish.offer.member_id == member.pk
+    ):
         raise ValidationError(_("该心愿没有在等待您的答复。"))
     wish.offer_pending = False
     wish.save()

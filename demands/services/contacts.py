@@ -2,6 +2,7 @@
 
 import ipaddress
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -133,4 +134,4 @@ def _purge_one(pk: int, now: datetime) -> None:
     for photo in wish.photos.all():
         name = photo.image.name
         photo.delete()
-        transaction.on_commit(lambda name=name: default_storage.delete(name))
+        transaction.on_commit(partial(default_storage.delete, name))

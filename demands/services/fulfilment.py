@@ -2,17 +2,19 @@
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.types import Actor, User
+from core.types import User
 from incentives.models import LedgerEntry
 from incentives.selectors import record_source_ref
 from incentives.services import points_source_sync
@@ -41,7 +43,9 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def check_fulfilment(*, note: str, start: datetime, end: datetime, hours, photos=()) -> tuple[str, Decimal]:
+def check_fulfilment(
+    *, note: str, start: datetime, end: datetime, hours: Decimal | str, photos: Sequence[UploadedFile] = ()
+) -> tuple[str, Decimal]:
     note = _text(note, field="note", label=_("实现情况"), max_length=1000)
     if start is None or end is None:
         raise ValidationError({"start": _("请填写服务开始和结束时间。")})
@@ -61,8 +65,8 @@ def wish_fulfil(
     note: str,
     start: datetime,
     end: datetime,
-    hours,
-    photos=(),
+    hours: Decimal | str,
+    photos: Sequence[UploadedFile] = (),
     site_url: str = "",
 ) -> MicroWish:
     """The claimer reports the wish fulfilled, with a note, the service time and up to 3 photos; the resident is
@@ -119,6 +123,7 @@ def wish_feedback_remind(*, wish: MicroWish, site_url: str = "") -> bool:
     wish = _lock(wish)
     if wish.state != State.FULFILLED or not wish.contact_phone:
         return False
+    assert wish.fulfilled_at is not None  # a fulfilled wish has it (demands_wish_fulfilled_has_time)
     if wish.events.filter(action="feedback_reminded", created_at__gte=wish.fulfilled_at).exists():
         return False
     token = secrets.token_urlsafe(24)
@@ -211,11 +216,11 @@ def wish_report_unfulfilled(*, token: str, comment: str = "", site_url: str = ""
         reason=comment or _("居民反馈心愿尚未实现。"),
     )
     context = {"comment": comment, "link": _wish_link(wish, site_url)}
-    secretaries = [u for u in selectors.secretary_users(wish.community) if u.pk != wish.claimed_by.user_id]
+    claimer = wish.claimed_by
+    assert claimer is not None  # a claimed wish has its claimer (demands_wish_claimer_iff_held)
+    secretaries = [u for u in selectors.secretary_users(wish.community) if u.pk != claimer.user_id]
     _tell_users(secretaries, template="demands_not_fulfilled", event=event, context=context, kind="work")
-    _tell_users(
-        [wish.claimed_by.user], template="demands_not_fulfilled", event=event, context=context, kind="wish_update"
-    )
+    _tell_users([claimer.user], template="demands_not_fulfilled", event=event, context=context, kind="wish_update")
     return wish
 
 
@@ -227,6 +232,7 @@ def wish_auto_close(*, wish: MicroWish, now: datetime | None = None, site_url: s
     days = settings.WISH_FEEDBACK_DAYS
     wish = _lock(wish)
     _require_state(wish, [State.FULFILLED], _("只有已实现、等待居民评价的心愿会自动办结（该心愿%(state)s）。"))
+    assert wish.fulfilled_at is not None  # a fulfilled wish has it (demands_wish_fulfilled_has_time)
     if wish.fulfilled_at > now - timedelta(days=days):
         raise ValidationError(_("居民评价期限还没有到。"))
     wish.state = State.CLOSED
@@ -266,14 +272,14 @@ def wishes_auto_close_unconfirmed(*, now: datetime | None = None) -> int:
 
 
 def _organizer_name(user: User) -> str:
-    member = getattr(user, "member", None)
+    member: Member | None = getattr(user, "member", None)
     if member is not None:
         return member.name
     return (user.get_full_name() or user.get_username())[:50]
 
 
 @transaction.atomic
-def wish_confirm_service(*, wish: MicroWish, actor: Actor) -> MicroWish:
+def wish_confirm_service(*, wish: MicroWish, actor: User) -> MicroWish:
     """The community confirms the service (谁组织谁记录、谁记录谁证明): the claimer's ServiceRecord is created and
     verified by the community's organization, and the points follow — "wish_fulfilled", plus "resident_rating"
     per star when the resident rated (the rule decides from how many stars).
@@ -290,11 +296,14 @@ def wish_confirm_service(*, wish: MicroWish, actor: Actor) -> MicroWish:
         raise ValidationError(
             _("只有居民已确认或已自动办结的心愿可以确认服务（该心愿%(state)s）。") % {"state": wish.get_state_display()}
         )
+    # Confirmed and closed wishes were claimed and fulfilled, so these are set (constraints and wish_fulfil).
+    assert wish.claimed_by_id is not None
+    assert wish.service_started_at is not None and wish.service_ended_at is not None and wish.service_hours is not None
     claimer = Member.objects.select_related("user").get(pk=wish.claimed_by_id)
     if claimer.user_id == actor.pk:
         raise ValidationError(_("不能确认本人认领的心愿，请由社区其他负责人确认。"))
     ref = f"wish:{wish.pk}"
-    place = wish.community.name + (f" {wish.grid.name}" if wish.grid_id else "")
+    place = wish.community.name + (f" {wish.grid.name}" if wish.grid_id and wish.grid is not None else "")
     record = service_record_create(
         member=claimer,
         start=wish.service_started_at,

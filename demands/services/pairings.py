@@ -1,6 +1,8 @@
 """Households, pairings and visits (结对帮扶)."""
 
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -19,7 +21,7 @@ from ._common import _text
 from .submission import check_place
 
 
-def check_priority_groups(groups, *, consent_sensitive: bool) -> str:
+def check_priority_groups(groups: Iterable[str] | None, *, consent_sensitive: bool) -> str:
     """The tags as stored (comma-separated codes); sensitive tags need the household's separate consent."""
     groups = [g for g in (groups or []) if g]
     unknown = [g for g in groups if g not in PriorityGroup.values]
@@ -41,7 +43,7 @@ def household_save(
     household: Household | None = None,
     grid: Grid | None = None,
     phone: str = "",
-    priority_groups=(),
+    priority_groups: Iterable[str] = (),
     consent_sensitive: bool = False,
     note: str = "",
     active: bool = True,
@@ -85,7 +87,13 @@ def household_save(
 
 @transaction.atomic
 def pairing_create(
-    *, member: Member, household: Household, actor: Actor, team: Team | None = None, note: str = "", started_on=None
+    *,
+    member: Member,
+    household: Household,
+    actor: Actor,
+    team: Team | None = None,
+    note: str = "",
+    started_on: date | None = None,
 ) -> Pairing:
     """Pair a member (or a team, represented by a member of it) with a household. Lock: the household, so two
     pairings of one member and household cannot both start. Invariant: one active pairing per member and
@@ -110,7 +118,7 @@ def pairing_create(
 
 
 @transaction.atomic
-def pairing_end(*, pairing: Pairing, actor: Actor, ended_on=None) -> Pairing:
+def pairing_end(*, pairing: Pairing, actor: Actor, ended_on: date | None = None) -> Pairing:
     """End an active pairing (moved away, no longer needed). Lock: the pairing."""
     pairing = Pairing.objects.select_for_update().get(pk=pairing.pk)
     if pairing.ended_on is not None:
@@ -125,7 +133,7 @@ def pairing_end(*, pairing: Pairing, actor: Actor, ended_on=None) -> Pairing:
 
 @transaction.atomic
 def pairing_visit_log(
-    *, pairing: Pairing, member: Member, start: datetime, end: datetime, hours, summary: str
+    *, pairing: Pairing, member: Member, start: datetime, end: datetime, hours: Decimal | str, summary: str
 ) -> PairingVisit:
     """The paired member logs a visit (走访); it becomes their ServiceRecord (source "pairing", recorded by the
     household community's organization, pending until a secretary verifies it). Lock: the pairing.

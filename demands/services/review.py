@@ -28,12 +28,20 @@ from ._common import (
 from .submission import check_category, check_place
 
 
-def _apply_public_fields(wish: MicroWish, *, public_title, public_description, category, grid, target_group) -> None:
+def _apply_public_fields(
+    wish: MicroWish,
+    *,
+    public_title: str,
+    public_description: str,
+    category: WishCategory | None,
+    grid: Grid | None,
+    target_group: str,
+) -> None:
     wish.public_title = _text(public_title, field="public_title", label=_("公开标题"), max_length=60)
     wish.public_description = _text(
         public_description, field="public_description", label=_("公开内容"), max_length=1000
     )
-    check_category(category)
+    category = check_category(category)
     check_place(community=wish.community, grid=grid)
     if target_group not in TargetGroup.values:
         raise ValidationError({"target_group": _("请选择服务对象。")})
@@ -151,7 +159,7 @@ def wish_publish(*, wish: MicroWish, actor: Actor, claim_deadline: date | None =
     wish.offer_pending = routed
     wish.save()
     event = _event(wish, action="published", from_state=from_state, actor_kind=EventActor.SECRETARY, actor=actor)
-    if routed:
+    if routed and offer is not None:  # routed implies an offer; the test narrows it for the checker
         _tell_users(
             [offer.member.user],
             template="demands_offer_request",
@@ -214,6 +222,7 @@ def wish_expire(*, wish: MicroWish, today: date | None = None, site_url: str = "
     today = today or timezone.localdate()
     wish = _lock(wish)
     _require_state(wish, [State.PUBLISHED], _("只有已发布的心愿会过期（该心愿%(state)s）。"))
+    assert wish.claim_deadline is not None  # a published wish has one (demands_wish_published_has_deadline)
     if wish.claim_deadline >= today:
         raise ValidationError(_("该心愿的认领截止日期还没有到。"))
     wish.state = State.EXPIRED
@@ -227,8 +236,11 @@ def wish_expire(*, wish: MicroWish, today: date | None = None, site_url: str = "
         reason=_("认领截止日期已过，暂无党员认领，已转社区跟进。"),
     )
     recipients = {u.pk: u for u in selectors.secretary_users(wish.community)}
-    if wish.grid_id and wish.grid.leader_id and wish.grid.leader.status == Member.Status.ACTIVE:
-        recipients.setdefault(wish.grid.leader.user_id, wish.grid.leader.user)
+    # The ids first: a wish without a grid or a grid without a leader costs no query.
+    if wish.grid_id and (grid := wish.grid) is not None and grid.leader_id:
+        leader = grid.leader
+        if leader is not None and leader.status == Member.Status.ACTIVE:
+            recipients.setdefault(leader.user_id, leader.user)
     _tell_users(
         recipients.values(),
         template="demands_expired",

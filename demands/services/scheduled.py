@@ -44,7 +44,10 @@ def wishes_escalate(*, now: datetime | None = None, site_url: str = "") -> int:
         .select_related("community", "claimed_by__user", "claimed_team")
         .order_by("pk")
     )
-    escalated = [w for w in reminded if w.claimed_at <= now - timedelta(days=CLAIM_ESCALATION_DAYS)]
+    # Claimed wishes have claimed_at and claimed_by set (demands_wish_claim_has_time, demands_wish_claimer_iff_held).
+    escalated = [
+        w for w in reminded if w.claimed_at is not None and w.claimed_at <= now - timedelta(days=CLAIM_ESCALATION_DAYS)
+    ]
     managers = organization_managers({w.community.organization_id for w in unverified + escalated})
     for wish in unverified:
         for user in managers.get(wish.community.organization_id, []):
@@ -64,6 +67,7 @@ def wishes_escalate(*, now: datetime | None = None, site_url: str = "") -> int:
             )
     for wish in reminded:
         member = wish.claimed_by
+        assert member is not None
         messages += user_messages(
             user_id=member.user_id,
             kind="wish_update",
@@ -79,7 +83,11 @@ def wishes_escalate(*, now: datetime | None = None, site_url: str = "") -> int:
             phone=member.phone,
         )
     for wish in escalated:
-        who = wish.claimed_team.name if wish.claimed_team_id else wish.claimed_by.public_name
+        if wish.claimed_team_id and wish.claimed_team is not None:
+            who = wish.claimed_team.name
+        else:
+            assert wish.claimed_by is not None
+            who = wish.claimed_by.public_name
         for user in managers.get(wish.community.organization_id, []):
             messages += user_messages(
                 user_id=user.pk,

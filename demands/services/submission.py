@@ -49,9 +49,11 @@ def check_place(*, community: Community | None, grid: Grid | None) -> None:
         raise ValidationError({"grid": _("所选网格不属于该社区（村）。")})
 
 
-def check_category(category: WishCategory | None) -> None:
+def check_category(category: WishCategory | None) -> WishCategory:
+    """The category itself, once it is known to be chosen and active."""
     if category is None or not category.active:
         raise ValidationError({"category": _("请选择心愿类别。")})
+    return category
 
 
 def _new_tracking_code() -> str:
