@@ -16,8 +16,10 @@ Broken rules raise `ValidationError` with a Chinese message; a scope check that 
 
 import secrets
 import uuid
-from datetime import date, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -27,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from core import member_cache
 from core.types import Actor, User
+from members.events import RecordCountedChanged
 from members.models import Member, Organization, ServiceRecord
 from members.selectors import organization_managers, visible_members, visible_organizations
 from notifications import fanout
@@ -77,7 +80,7 @@ def _required_text(value: str, field: str, message: str, max_length: int) -> str
     return value
 
 
-def _is_platform_admin(user: User) -> bool:
+def _is_platform_admin(user: Actor) -> bool:
     return user is not None and user.is_active and user.is_superuser
 
 
@@ -122,7 +125,7 @@ def rule_update(
     rule.min_quantity = min_quantity
     rule.active = active
     rule.description = description
-    rule._history_user = actor
+    rule._history_user = actor  # type: ignore[attr-defined]  # simple_history reads it; the model declares no such field
     rule.save()
     return rule
 
@@ -166,7 +169,7 @@ def _append(
     idempotency_key: str,
     clamp: bool = False,
     refresh_ratings: bool = True,
-    **fields,
+    **fields: Any,
 ) -> LedgerEntry:
     """Write one entry and move the locked balance with it; the caller holds the balance lock.
 
@@ -234,7 +237,7 @@ def _recover(*, balance: PointsBalance, after: LedgerEntry) -> LedgerEntry:
     return entry
 
 
-def _as_decimal(value, name: str) -> Decimal:
+def _as_decimal(value: Decimal | int | float | str, name: str) -> Decimal:
     try:
         result = Decimal(value)
     except (InvalidOperation, TypeError, ValueError) as exc:
@@ -342,7 +345,7 @@ def _reverse(
     *, entry: LedgerEntry, actor: Actor, reason: str, clamp: bool = False, refresh_ratings: bool = True
 ) -> LedgerEntry:
     balance = _lock_balance(entry.member)
-    existing = LedgerEntry.objects.filter(reverses=entry).first()
+    existing: LedgerEntry | None = LedgerEntry.objects.filter(reverses=entry).first()
     if existing is not None:
         return existing
     if entry.kind == LedgerEntry.Kind.REVERSAL:
@@ -386,7 +389,7 @@ def reverse(*, entry: LedgerEntry, actor: Actor, reason: str) -> LedgerEntry:
 
 def _is_record_entry(entry: LedgerEntry) -> bool:
     """Whether `entry` belongs to a service record's points (points_source_sync keeps those equal to the record)."""
-    if entry.rule_id is None or entry.rule.code != selectors.RECORD_RULE:
+    if entry.rule_id is None or entry.rule is None or entry.rule.code != selectors.RECORD_RULE:
         return False
     if entry.source_ref.startswith("record:"):
         return True
@@ -421,7 +424,7 @@ def points_source_sync(*, source: selectors.PointsSource, actor: Actor = None) -
     have = sum(e.earned_points for e in entries)
     if due == have:
         return []
-    common = {
+    common: dict[str, Any] = {
         "rule": rule,
         "source_ref": source.ref,
         "actor": actor,
@@ -480,10 +483,11 @@ def record_points_sync(*, record: ServiceRecord, actor: Actor = None) -> list[Le
     return points_source_sync(source=selectors.record_points_source(record, leader_multiplier=multiplier), actor=actor)
 
 
-def record_counted_changed(event) -> None:
+def record_counted_changed(event: RecordCountedChanged) -> None:
     """The members app's hook (members.events.record_counted_changed, connected in apps.IncentivesConfig.ready):
     the record's points follow it, and the member's ratings not yet final follow the hours."""
-    record_points_sync(record=event.record, actor=event.actor)
+    # The hook types its actor loosely (object | None); the members services send a user or None.
+    record_points_sync(record=event.record, actor=cast(Actor, event.actor))
 
 
 @transaction.atomic
@@ -616,7 +620,9 @@ _ITEM_FIELDS = (
 )
 
 
-def check_catalogue_item(*, kind: str, min_star_level: int, opens_at, closes_at) -> None:
+def check_catalogue_item(
+    *, kind: str, min_star_level: int, opens_at: datetime | None, closes_at: datetime | None
+) -> None:
     if kind == CatalogueItem.Kind.BENEFIT and not 1 <= (min_star_level or 0) <= MAX_STARS:
         raise ValidationError({"min_star_level": _("政策优惠须设置最低星级（1–5）。")})
     if opens_at and closes_at and closes_at <= opens_at:
@@ -624,7 +630,7 @@ def check_catalogue_item(*, kind: str, min_star_level: int, opens_at, closes_at)
 
 
 @transaction.atomic
-def catalogue_item_create(*, stock: int, **fields) -> CatalogueItem:
+def catalogue_item_create(*, stock: int, **fields: Any) -> CatalogueItem:
     """Add an item with its initial stock."""
     unknown = set(fields) - set(_ITEM_FIELDS)
     if unknown:
@@ -644,7 +650,7 @@ def catalogue_item_create(*, stock: int, **fields) -> CatalogueItem:
 
 
 @transaction.atomic
-def catalogue_item_update(*, item: CatalogueItem, **fields) -> CatalogueItem:
+def catalogue_item_update(*, item: CatalogueItem, **fields: Any) -> CatalogueItem:
     """Change an item's description, price, window, limits — never its stock (`catalogue_item_restock`), so an
     admin form read a minute ago cannot overwrite what concurrent redemptions took. Lock: the item row."""
     unknown = set(fields) - set(_ITEM_FIELDS)
@@ -844,7 +850,7 @@ def default_thresholds(basis: str) -> list[int]:
     return list(DEFAULT_POINTS_THRESHOLDS if basis == StarBasis.POINTS else DEFAULT_HOURS_THRESHOLDS)
 
 
-def check_thresholds(thresholds) -> list:
+def check_thresholds(thresholds: Iterable[Decimal | int | str]) -> list[int | str]:
     """Five positive, strictly increasing numbers (★1 … ★5); returned as ints where whole, else as strings of decimals
     (JSON keeps them exact)."""
     try:
@@ -862,7 +868,12 @@ def check_thresholds(thresholds) -> list:
 
 @transaction.atomic
 def star_scheme_save(
-    *, organization: Organization, basis: str, thresholds, publicity_days: int, actor: Actor = None
+    *,
+    organization: Organization,
+    basis: str,
+    thresholds: Iterable[Decimal | int | str],
+    publicity_days: int,
+    actor: Actor = None,
 ) -> StarScheme:
     """Create or change an organization's scheme; organizations below without their own scheme follow it.
     Lock: the scheme row (if any)."""
@@ -881,7 +892,7 @@ def star_scheme_save(
     return scheme
 
 
-def stars_for(value: Decimal, thresholds) -> int:
+def stars_for(value: Decimal, thresholds: Iterable[Decimal | int | str]) -> int:
     """How many thresholds `value` reaches: 99.5 h against [100, …] is ★0, 100 h is ★1."""
     return sum(1 for t in thresholds if value >= Decimal(str(t)))
 
@@ -1032,7 +1043,12 @@ def objection_file(*, rating: StarRating, member: Member, text: str) -> Objectio
     rating = StarRating.objects.select_for_update().get(pk=rating.pk)
     if rating.member_id != member.pk:
         raise PermissionDenied(_("只能对本人的星级提出异议。"))
-    if run.status != RatingRun.Status.PUBLICITY or timezone.localdate() > run.publicity_ends_on:
+    # A run in publicity has its end date (incentives_run_published_has_dates): the None test only narrows the type.
+    if (
+        run.status != RatingRun.Status.PUBLICITY
+        or run.publicity_ends_on is None
+        or timezone.localdate() > run.publicity_ends_on
+    ):
         raise ValidationError(_("只能在公示期内提出异议。"))
     if rating.objections.filter(outcome=Objection.Outcome.PENDING).exists():
         raise ValidationError(_("您已提出异议，请等待答复。"))
@@ -1090,6 +1106,7 @@ def rating_run_finalize(*, run: RatingRun, actor: Actor) -> RatingRun:
         raise ValidationError(
             _("只有公示中的评定可以定级（当前：%(status)s）。") % {"status": run.get_status_display()}
         )
+    assert run.publicity_ends_on is not None  # a run in publicity has it (incentives_run_published_has_dates)
     if timezone.localdate() <= run.publicity_ends_on:
         raise ValidationError(_("公示期到 %(date)s 结束，之后才能定级。") % {"date": run.publicity_ends_on.isoformat()})
     pending = Objection.objects.filter(rating__run=run, outcome=Objection.Outcome.PENDING).count()
@@ -1148,8 +1165,10 @@ def commendation_nominate(
 
 def check_nomination(*, member: Member, organization: Organization, actor: Actor) -> None:
     """The member and the nominating organization are in the actor's scope, and the member belongs to it."""
-    _check_member_in_scope(actor, member)
-    if not _is_platform_admin(actor) and not visible_organizations(actor).filter(pk=organization.pk).exists():
+    _check_member_in_scope(actor, member)  # refuses a None actor too
+    if actor is None or (
+        not _is_platform_admin(actor) and not visible_organizations(actor).filter(pk=organization.pk).exists()
+    ):
         raise PermissionDenied(_("推荐组织不在您的管理范围内。"))
     if not member.organization.is_in_subtree_of(organization):
         raise ValidationError({"organization": _("该党员不属于推荐组织。")})
@@ -1162,7 +1181,7 @@ def _lock_commendation(commendation: Commendation) -> Commendation:
 
 
 @transaction.atomic
-def commendation_approve(*, commendation: Commendation, actor: Actor) -> Commendation:
+def commendation_approve(*, commendation: Commendation, actor: User) -> Commendation:
     """The organization above approves: the commendation is published (shown once the member consents), the member
     gets the commendation points (once: idempotency key per commendation) and an in-app message.
     Lock: the commendation row."""
@@ -1190,7 +1209,7 @@ def commendation_approve(*, commendation: Commendation, actor: Actor) -> Commend
 
 
 @transaction.atomic
-def commendation_decline(*, commendation: Commendation, actor: Actor, reason: str) -> Commendation:
+def commendation_decline(*, commendation: Commendation, actor: User, reason: str) -> Commendation:
     """The organization above declines a nomination, with a reason. Lock: the commendation row."""
     reason = _required_text(reason, "reason", _("请填写不予批准的原因。"), 200)
     commendation = _lock_commendation(commendation)
@@ -1207,7 +1226,7 @@ def commendation_decline(*, commendation: Commendation, actor: Actor, reason: st
 
 
 @transaction.atomic
-def commendation_set_published(*, commendation: Commendation, actor: Actor, published: bool) -> Commendation:
+def commendation_set_published(*, commendation: Commendation, actor: User, published: bool) -> Commendation:
     """Show an approved commendation on /exemplars/ (still only with the member's consent) — the approving side's
     decision — or take it down, which the nominating side may do too."""
     commendation = _lock_commendation(commendation)
@@ -1299,6 +1318,7 @@ def publicity_ended_send(*, today: date) -> int:
     managers = organization_managers([run.organization_id for run in runs])
     messages = []
     for run in runs:
+        assert run.publicity_ends_on is not None  # a run past its publicity has it (incentives_run_published_has_dates)
         for user in managers.get(run.organization_id, []):
             messages += user_messages(
                 user_id=user.pk,
@@ -1310,7 +1330,7 @@ def publicity_ended_send(*, today: date) -> int:
                     "start": run.period_start.isoformat(),
                     "end": run.period_end.isoformat(),
                     "ends_on": run.publicity_ends_on.isoformat(),
-                    "pending_objections": run.pending_objections,
+                    "pending_objections": run.pending_objections,  # type: ignore[attr-defined]  # annotated by the selector
                 },
                 has_email=bool(user.email),
             )
