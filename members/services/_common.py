@@ -1,26 +1,31 @@
 """What every members service shares: the UNSET marker, history attribution, row locks, staff status."""
 
-from typing import Any
+from typing import Any, TypeVar
+
+from django.db.models import Model
 
 from core.types import Actor, User
 
+_M = TypeVar("_M", bound=Model)
+
 
 class _Unset:
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "UNSET"
 
 
 UNSET: Any = _Unset()  # "leave this field as it is" in partial updates, where None and "" are real values
 
 
-def _audit(instance, actor: Actor, reason: str) -> None:
+def _audit(instance: Any, actor: Actor, reason: str) -> None:
     """Attribute the next history row of `instance` to `actor`, with a reason (django-simple-history)."""
     instance._history_user = actor
     instance._change_reason = reason
 
 
-def _lock(model, pk):
-    return model.objects.select_for_update().get(pk=pk)
+def _lock(model: type[_M], pk: Any) -> _M:
+    # The default manager is `objects` on every model locked here; the stubs type only this name generically.
+    return model._default_manager.select_for_update().get(pk=pk)
 
 
 def _ensure_staff(user: User) -> None:

@@ -1,6 +1,7 @@
 """Member self-service: the invitation link, accepting it, and the member's own profile."""
 
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urljoin
 
 from django.contrib.auth import password_validation
@@ -72,7 +73,7 @@ def _apply_own_profile(
     show_full_name_publicly: bool,
     phone: str,
 ) -> Member:
-    changes = {
+    changes: dict[str, Any] = {
         "name": name,
         "gender": gender,
         "birth_year": birth_year,

@@ -71,7 +71,7 @@ def member_create(
     skills: Iterable[Tag] = (),
     interests: Iterable[Tag] = (),
     availability: int = 0,
-    user: User = None,
+    user: User | None = None,
 ) -> Member:
     """Register a member in a branch, with a new volunteer number and, unless `user` is given, a new account.
 
@@ -192,7 +192,7 @@ def member_deactivate(
     if member.organizations_as_secretary.exists():
         check_secretaries_stay_inside(members_path=member.organization.path, new_path=None)
     member.status = status
-    _audit(member, actor, reason or Member.Status(status).label)
+    _audit(member, actor, reason or str(Member.Status(status).label))
     member.save()
     user_sessions_end(user=member.user, actor=actor, reason=str(Member.Status(status).label))
     return member

@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from datetime import date as date_type
 from datetime import datetime
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -10,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.types import Actor
+from core.types import Actor, User
 from notifications.services import notify
 
 from .. import events, selectors
@@ -29,11 +30,11 @@ def service_record_create(
     end: datetime,
     place: str,
     content: str,
-    hours,
+    hours: Decimal | int | float | str | None,
     source: str,
     recording_organization: Organization,
     organizer: str,
-    recorder,
+    recorder: Actor,
     source_ref: str = "",
     beneficiary_summary: str = "",
     evaluation: int | None = None,
@@ -94,7 +95,7 @@ def service_record_create(
 
 
 @transaction.atomic
-def service_record_verify(*, record: ServiceRecord, verifier) -> ServiceRecord:
+def service_record_verify(*, record: ServiceRecord, verifier: Actor) -> ServiceRecord:
     """Confirm the hours of a pending record (确认时长).
 
     Lock: the record row, then the member's ServiceYear row (kept equal to the records in this transaction).
@@ -106,6 +107,8 @@ def service_record_verify(*, record: ServiceRecord, verifier) -> ServiceRecord:
         raise ValidationError(
             _("只有待确认的记录可以确认（该记录%(status)s）。") % {"status": record.get_status_display()}
         )
+    if verifier is None:
+        raise ValueError("hours are confirmed by a person, not by the system")
     if record.member.user_id == verifier.pk:
         raise ValidationError(_("不能确认本人的服务时长。"))
     record.status = ServiceRecord.Status.VERIFIED
@@ -155,9 +158,9 @@ def service_record_void(*, record: ServiceRecord, actor: Actor, reason: str) -> 
 def service_record_correction_request(
     *,
     record: ServiceRecord,
-    requested_by,
+    requested_by: User,
     reason: str,
-    hours=None,
+    hours: Decimal | int | float | str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
     place: str = "",
@@ -188,7 +191,7 @@ def service_record_correction_request(
 
 @transaction.atomic
 def service_record_correction_review(
-    *, correction: ServiceRecordCorrection, reviewer, approve: bool, note: str = ""
+    *, correction: ServiceRecordCorrection, reviewer: User, approve: bool, note: str = ""
 ) -> ServiceRecordCorrection:
     """Approve (the change applies, the record becomes 已更正) or refuse (a note says why) a pending correction.
 
@@ -212,7 +215,8 @@ def service_record_correction_review(
             place=correction.new_place,
             content=correction.new_content,
         )
-        if correction.new_started_at is not None:
+        # check_correction has refused a start without an end.
+        if correction.new_started_at is not None and correction.new_ended_at is not None:
             record.started_at = correction.new_started_at
             record.ended_at = correction.new_ended_at
             record.date = timezone.localtime(record.started_at).date()
@@ -316,7 +320,7 @@ def service_year_rebuild(*, year: int) -> int:
         sql, params = select.query.sql_with_params()
         columns = ", ".join(connection.ops.quote_name(c) for c in ["year", "member_id", *aggregates])
         cursor.execute(f"INSERT INTO {table} ({columns}) SELECT %s, s.* FROM ({sql}) s", (year, *params))
-        rows = cursor.rowcount
+        rows: int = cursor.rowcount
     ServiceYearBuilt.objects.update_or_create(year=year, defaults={"rebuilt_at": timezone.now()})
     return rows
 

@@ -5,13 +5,14 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.types import User
+from core.types import Actor
 from members.models import Member
 
 from ..models import Activity
@@ -30,7 +31,7 @@ GENERATE_WEEKS = 8
 GENERATED_CANCEL_CUTOFF = timedelta(hours=24)
 
 
-KEEP = object()  # activity_update: leave the on-site leader as it is
+KEEP: Any = object()  # activity_update: leave the on-site leader as it is
 
 
 def _lock_activity(activity: Activity) -> Activity:
@@ -54,7 +55,7 @@ def new_checkin_code() -> str:
     return f"{secrets.randbelow(10**6):06d}"
 
 
-def _as_hours(value, field_name: str = "hours") -> Decimal:
+def _as_hours(value: object, field_name: str = "hours") -> Decimal:
     try:
         hours = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
     except (InvalidOperation, TypeError, ValueError):
@@ -64,7 +65,7 @@ def _as_hours(value, field_name: str = "hours") -> Decimal:
     return hours
 
 
-def _person_name(user: User) -> str:
+def _person_name(user: Actor) -> str:
     """How a record names the person in charge (负责人): the member's name, else the account's name."""
     if user is None:
         return ""

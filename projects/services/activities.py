@@ -140,7 +140,7 @@ def activity_update(
     signup_opens_at: datetime,
     signup_closes_at: datetime,
     cancel_cutoff_at: datetime,
-    leader: Member | None | object = KEEP,
+    leader: Member | None = KEEP,
 ) -> Activity:
     """Change a scheduled activity (its on-site leader too, unless `leader` is left as KEEP). Lock: the activity
     row. Invariants: the capacity is never below the seats already taken; raising it promotes waitlisted members

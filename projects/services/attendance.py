@@ -96,7 +96,7 @@ def attendance_submit(*, activity: Activity, marks: dict[int, tuple[str, object]
         raise ValidationError(_("只能为已确认报名的党员记录考勤。"))
     length = activity.length_hours
     result = AttendanceResult()
-    planned = []
+    planned: list[tuple[SignUp, str]] = []
     for signup_id, (mark, hours) in sorted(marks.items()):
         signup = signups[signup_id]
         if mark == SignUp.Status.ATTENDED:
@@ -110,18 +110,17 @@ def attendance_submit(*, activity: Activity, marks: dict[int, tuple[str, object]
                 if value <= 0:
                     raise ValidationError(_("%(name)s的服务时长必须大于0。") % {"name": signup.member.name})
                 signup.hours = value
-            planned.append(signup)
+            planned.append((signup, mark))
         elif mark == SignUp.Status.NO_SHOW:
             if signup.status == SignUp.Status.ATTENDED:
                 raise ValidationError(_("%(name)s 已记录服务时长，不能改为缺席。") % {"name": signup.member.name})
-            planned.append(signup)
+            planned.append((signup, mark))
             signup.hours = None
         else:
             raise ValidationError(_("无效的考勤标记。"))
-        signup.mark = mark
     organizer_name = _person_name(actor)
-    for signup in planned:
-        if signup.mark == SignUp.Status.NO_SHOW:
+    for signup, mark in planned:
+        if mark == SignUp.Status.NO_SHOW:
             if signup.status != SignUp.Status.NO_SHOW:
                 signup.status, signup.marked_at, signup.marked_by = SignUp.Status.NO_SHOW, now, actor
                 signup.save(update_fields=["status", "hours", "marked_at", "marked_by"])

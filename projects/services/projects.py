@@ -19,7 +19,7 @@ def check_project(*, project: ServiceProject) -> None:
     """The rules of a project's fields a CHECK cannot state, shared by the admin form (clean) and `project_save`."""
     errors = {}
     if project.grid_id is not None and project.community_id is not None:
-        if project.grid.community_id != project.community_id:
+        if project.grid is not None and project.grid.community_id != project.community_id:
             errors["grid"] = _("网格不在所选社区（村）内。")
     elif project.grid_id is not None:
         errors["community"] = _("选择网格时请同时选择社区（村）。")

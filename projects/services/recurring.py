@@ -44,12 +44,17 @@ def _slots(project: ServiceProject, posts: list[Post], start: date, end: date) -
     the rule's occurrence becomes that occurrence's post, with room for its places."""
     slots: dict[datetime, dict] = {}
     if project.recurrence != ServiceProject.Recurrence.NONE:
+        weekday, week, at = project.recurrence_weekday, project.recurrence_week, project.recurrence_time
+        # Set on every recurring project, the week on a monthly one (CHECKs projects_project_recurrence_complete and
+        # projects_project_monthly_week).
+        assert weekday is not None and at is not None
         if project.recurrence == ServiceProject.Recurrence.WEEKLY:
-            days = _weekly_dates(start, end, project.recurrence_weekday)
+            days = _weekly_dates(start, end, weekday)
         else:
-            days = _monthly_dates(start, end, project.recurrence_weekday, project.recurrence_week)
+            assert week is not None
+            days = _monthly_dates(start, end, weekday, week)
         for day in days:
-            slots[_at(day, project.recurrence_time)] = {
+            slots[_at(day, at)] = {
                 "minutes": project.recurrence_minutes,
                 "capacity": project.recurrence_capacity,
                 "post": None,
@@ -106,7 +111,7 @@ def activities_generate(*, project: ServiceProject, weeks: int = GENERATE_WEEKS)
                 checkin_code=new_checkin_code(),
             )
         )
-    by_post = {}
+    by_post: dict[int, list[Activity]] = {}
     for activity in created:
         if activity.post_id is not None:
             by_post.setdefault(activity.post_id, []).append(activity)

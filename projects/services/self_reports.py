@@ -17,15 +17,18 @@ from ..models import SelfReport, ServiceProject
 from ._common import _person_name
 
 
-def check_self_report(*, started_at: datetime, ended_at: datetime, hours, place: str, content: str) -> Decimal:
-    hours, _date = check_service_times(start=started_at, end=ended_at, hours=hours)
+def check_self_report(
+    *, started_at: datetime, ended_at: datetime, hours: Decimal | int | float | str, place: str, content: str
+) -> Decimal:
+    checked: Decimal
+    checked, _date = check_service_times(start=started_at, end=ended_at, hours=hours)
     if ended_at > timezone.now():
         raise ValidationError({"ended_at": _("只能申报已经完成的服务。")})
     if not (place or "").strip():
         raise ValidationError({"place": _("请填写服务地点。")})
     if not (content or "").strip():
         raise ValidationError({"content": _("请填写服务内容。")})
-    return hours
+    return checked
 
 
 @transaction.atomic
@@ -34,7 +37,7 @@ def self_report_submit(
     member: Member,
     started_at: datetime,
     ended_at: datetime,
-    hours,
+    hours: Decimal | int | float | str,
     place: str,
     content: str,
     project: ServiceProject | None = None,

@@ -3,6 +3,7 @@
 import functools
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -64,7 +65,7 @@ def _ask(
     """The answers to `questions` (keys of _SIGNUP_QUESTIONS) about `activity`, `member` and `now`, one statement."""
     when = connection.ops.adapt_datetimefield_value
     # The statuses are TextChoices members: handed to the driver as the plain strings they are.
-    params: dict[str, object] = {
+    params: dict[str, Any] = {
         "no_show": str(SignUp.Status.NO_SHOW),
         "waitlisted": str(SignUp.Status.WAITLISTED),
         "confirmed": str(SignUp.Status.CONFIRMED),
@@ -80,16 +81,19 @@ def _ask(
         params["since"] = when(now - NO_SHOW_WINDOW)
     with connection.cursor() as cursor:
         cursor.execute(_signup_sql(questions), params)
-        return cursor.fetchone()
+        row: tuple = cursor.fetchone()
+        return row
 
 
 def _seats_taken(activity: Activity) -> int:
-    return _ask(("taken",), activity=activity)[0]
+    taken: int = _ask(("taken",), activity=activity)[0]
+    return taken
 
 
 def no_shows_recently(member: Member, now: datetime | None = None) -> int:
     """No-shows of `member` at activities that started within NO_SHOW_WINDOW before `now`."""
-    return _ask(("no_shows",), member=member, now=now or timezone.now())[0]
+    no_shows: int = _ask(("no_shows",), member=member, now=now or timezone.now())[0]
+    return no_shows
 
 
 def check_member_may_serve(
@@ -302,7 +306,7 @@ def _promote(activity: Activity, now: datetime) -> list[SignUp]:
     if not waiting:
         return []
     members = _lock_members(s.member_id for s in waiting)
-    promoted = []
+    promoted: list[SignUp] = []
     for signup in waiting:
         if len(promoted) == free:
             break

@@ -50,9 +50,9 @@ def activity_surveys_send(*, signup_ids: list[int], now: datetime | None = None)
     )
 
 
-def check_survey_rating(rating) -> int:
+def check_survey_rating(rating: str | int | None) -> int:
     try:
-        value = int(rating)
+        value = int(rating) if rating is not None else 0
     except (TypeError, ValueError):
         value = 0
     if str(value) != str(rating).strip() or not ActivitySurvey.RATING_MIN <= value <= ActivitySurvey.RATING_MAX:
@@ -61,7 +61,7 @@ def check_survey_rating(rating) -> int:
 
 
 @transaction.atomic
-def survey_submit(*, activity: Activity, member: Member, rating, comment: str = "") -> ActivitySurvey:
+def survey_submit(*, activity: Activity, member: Member, rating: str | int | None, comment: str = "") -> ActivitySurvey:
     """Store `member`'s answer for `activity`: only an attendee (sign-up `attended`) after the activity has ended,
     once (the UNIQUE on the sign-up decides a race). Rating 1–5, comment at most 500 characters.
     Lock: the member's sign-up row."""
