@@ -1,4 +1,4 @@
-"""Forms of the projects pages and admin. They check the services' rules in `clean()` (`services.check_*`), so bad
+"""Forms of the projects pages and admin. They check the services' rules in `clean()` (`validators.check_*`), so bad
 input is a message on the form and the service, which checks again inside its transaction, saves nothing."""
 
 from datetime import datetime, timedelta
@@ -26,7 +26,7 @@ from .models import (
     target_groups_mask,
 )
 from .selectors import ProjectFilters
-from .validators import clean_logo
+from .validators import check_activity, check_activity_start, check_project, check_self_report, clean_logo
 
 # The messages of ServiceProject's recurrence CHECKs (check_project says the same per field).
 RECURRENCE_MESSAGES = {
@@ -136,7 +136,7 @@ class SelfReportForm(GuardedForm):
                 end += timedelta(days=1)  # past midnight
             data["started_at"], data["ended_at"] = start, end
             try:
-                services.check_self_report(
+                check_self_report(
                     started_at=start,
                     ended_at=end,
                     hours=data["hours"],
@@ -202,7 +202,7 @@ class ServiceProjectAdminForm(GuardedModelForm):
     def _post_clean(self):
         super()._post_clean()  # fills the instance and validates the model's constraints
         try:
-            services.check_project(project=self.instance)
+            check_project(project=self.instance)
         except ValidationError as exc:
             # The same rule as the recurrence CHECKs, said field by field: drop the CHECKs' general message.
             general = self._errors.get(NON_FIELD_ERRORS) if self._errors else None
@@ -258,7 +258,7 @@ class ActivityAdminForm(GuardedModelForm):
         starts_at = data.get("starts_at")
         if starts_at and not (editing and starts_at == self.instance.starts_at):
             try:
-                services.check_activity_start(starts_at=starts_at, now=now)
+                check_activity_start(starts_at=starts_at, now=now)
             except ValidationError as exc:
                 add_service_errors(self, exc)
                 return data
@@ -271,7 +271,7 @@ class ActivityAdminForm(GuardedModelForm):
                     cancel_cutoff_at=data.get("cancel_cutoff_at"),
                     now=now,
                 )
-                services.check_activity(
+                check_activity(
                     starts_at=data["starts_at"],
                     ends_at=data["ends_at"],
                     capacity=data.get("capacity"),

@@ -455,7 +455,7 @@ class Activity(models.Model):
 
     def phase(self, now: datetime) -> ActivityPhase:
         """What the activity is at `now`: the one rule behind every status label and sign-up button (the sign-up
-        service's own check, `services.check_activity_open`, agrees: tests/projects/test_phase.py). Sign-up is open
+        service's own check, `validators.check_activity_open`, agrees: tests/projects/test_phase.py). Sign-up is open
         from `signup_opens_at` (included) to `signup_closes_at` (excluded) for a scheduled activity of a published
         project; the activity is in progress from its start (included) to its end (excluded). Reads `project` and,
         while sign-up is open, the `confirmed_count` annotation (no query)."""

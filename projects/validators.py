@@ -1,4 +1,8 @@
-"""The project logo: checked, then re-encoded, so what is stored is a plain PNG this code wrote.
+"""The projects app's rules, one function each: forms call them in `clean()` so a broken rule is a message on the
+form, and services call them again inside their transaction, so each rule is written once. A broken rule raises
+`django.core.exceptions.ValidationError` with a Chinese message (a dict keyed by field when the field is known).
+
+The project logo: checked, then re-encoded, so what is stored is a plain PNG this code wrote.
 
 An upload is refused when it is too large, not a JPEG/PNG/WebP/GIF image Pillow can decode, or has absurd
 dimensions (a decompression bomb). What passes is re-encoded as PNG, at most 512 px on its longer side: metadata
@@ -6,14 +10,21 @@ dimensions (a decompression bomb). What passes is re-encoded as PNG, at most 512
 served by `projects.views.project_logo` with a fixed content type.
 """
 
+from datetime import datetime
+from decimal import Decimal
 from pathlib import PurePath
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.models import Member
+from members.validators import check_service_times
 from notifications.images import ImageRejected, random_name, reencode
+
+from .models import Activity, ActivitySurvey, Post, ServiceProject
 
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 MAX_LOGO_PIXELS = 4096 * 4096
@@ -41,3 +52,101 @@ def clean_logo(upload) -> ContentFile:
             raise ValidationError(_("标识图片尺寸过大。"), code="logo_dimensions") from None
         raise ValidationError(_("无法识别该图片，请换一张。"), code="logo_invalid") from None
     return ContentFile(content, name=random_name(".png"))
+
+
+def check_project(*, project: ServiceProject) -> None:
+    """The rules of a project's fields a CHECK cannot state, shared by the admin form (clean) and `project_save`."""
+    errors = {}
+    if project.grid_id is not None and project.community_id is not None:
+        if project.grid is not None and project.grid.community_id != project.community_id:
+            errors["grid"] = _("网格不在所选社区（村）内。")
+    elif project.grid_id is not None:
+        errors["community"] = _("选择网格时请同时选择社区（村）。")
+    if project.recurrence != ServiceProject.Recurrence.NONE:
+        missing = [
+            f
+            for f in ("recurrence_weekday", "recurrence_time", "recurrence_minutes", "recurrence_capacity")
+            if not getattr(project, f) and getattr(project, f) != 0
+        ]
+        for name in missing:
+            errors[name] = _("重复的项目需要填写此项。")
+        if project.recurrence == ServiceProject.Recurrence.MONTHLY and not (1 <= (project.recurrence_week or 0) <= 4):
+            errors["recurrence_week"] = _("每月重复的项目需要填写第几周（1–4）。")
+    if errors:
+        raise ValidationError(errors)
+
+
+def check_activity(
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    capacity: int | None,
+    signup_opens_at: datetime,
+    signup_closes_at: datetime,
+    cancel_cutoff_at: datetime,
+) -> None:
+    """The rules of an activity's times and seats (the same as its CHECKs, as messages on the form's fields)."""
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": _("结束时间必须晚于开始时间。")})
+    if capacity is None or capacity <= 0:
+        raise ValidationError({"capacity": _("名额必须大于0。")})
+    if signup_closes_at <= signup_opens_at:
+        raise ValidationError({"signup_closes_at": _("报名截止应晚于报名开始。")})
+    if signup_closes_at > starts_at:
+        raise ValidationError({"signup_closes_at": _("报名截止不能晚于活动开始。")})
+    if cancel_cutoff_at > starts_at:
+        raise ValidationError({"cancel_cutoff_at": _("取消截止不能晚于活动开始。")})
+
+
+def check_activity_start(*, starts_at: datetime, now: datetime) -> None:
+    """A new activity, or one moved to another time, starts after `now`: members must be able to sign up for it."""
+    if starts_at <= now:
+        raise ValidationError({"starts_at": _("开始时间已过，请填写将来的时间。")})
+
+
+def check_leader(leader: Member | None) -> None:
+    if leader is not None and leader.status != Member.Status.ACTIVE:
+        raise ValidationError({"leader": _("现场负责人须为在册党员。")})
+
+
+def check_activity_open(activity: Activity, now: datetime) -> None:
+    if activity.status != Activity.Status.SCHEDULED or activity.project.status != ServiceProject.Status.PUBLISHED:
+        raise ValidationError(_("该活动不在报名中。"))
+    if now < activity.signup_opens_at:
+        raise ValidationError(
+            _("报名将于 %(when)s 开始。")
+            % {"when": timezone.localtime(activity.signup_opens_at).strftime("%m-%d %H:%M")}
+        )
+    if now >= activity.signup_closes_at:
+        raise ValidationError(_("该活动已截止报名。"))
+
+
+def check_post(*, post: Post) -> None:
+    if post.places is None or post.places <= 0:
+        raise ValidationError({"places": _("岗位数必须大于0。")})
+    if post.minutes is None or post.minutes <= 0:
+        raise ValidationError({"minutes": _("时长必须大于0。")})
+
+
+def check_self_report(
+    *, started_at: datetime, ended_at: datetime, hours: Decimal | int | float | str, place: str, content: str
+) -> Decimal:
+    checked: Decimal
+    checked, _date = check_service_times(start=started_at, end=ended_at, hours=hours)
+    if ended_at > timezone.now():
+        raise ValidationError({"ended_at": _("只能申报已经完成的服务。")})
+    if not (place or "").strip():
+        raise ValidationError({"place": _("请填写服务地点。")})
+    if not (content or "").strip():
+        raise ValidationError({"content": _("请填写服务内容。")})
+    return checked
+
+
+def check_survey_rating(rating: str | int | None) -> int:
+    try:
+        value = int(rating) if rating is not None else 0
+    except (TypeError, ValueError):
+        value = 0
+    if str(value) != str(rating).strip() or not ActivitySurvey.RATING_MIN <= value <= ActivitySurvey.RATING_MAX:
+        raise ValidationError(_("请选择1到5分的满意度。"))
+    return value

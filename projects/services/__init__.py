@@ -31,29 +31,25 @@ from .activities import (
     activity_create,
     activity_update,
     activity_windows,
-    check_activity,
-    check_activity_start,
-    check_leader,
 )
 from .attendance import AttendanceResult, attendance_submit, default_hours
 from .calendar import activities_generate_all, calendar_feed_for
 from .checkin import activity_new_code, checkin_window, signup_check_in
-from .projects import check_project, project_save
-from .recurring import ClaimResult, activities_generate, check_post, post_claim, post_leave, post_save, post_skip
+from .projects import project_save
+from .recurring import ClaimResult, activities_generate, post_claim, post_leave, post_save, post_skip
 from .scheduled import activity_reminders_plan, activity_reminders_send, waitlists_promote
-from .self_reports import check_self_report, self_report_approve, self_report_reject, self_report_submit
+from .self_reports import self_report_approve, self_report_reject, self_report_submit
 from .signups import (
     _overlapping,
     _seats_taken,
     _signup_state,
-    check_activity_open,
     check_member_may_serve,
     no_shows_recently,
     signup_cancel,
     signup_create,
     team_signup_create,
 )
-from .surveys import activity_surveys_plan, activity_surveys_send, check_survey_rating, survey_submit
+from .surveys import activity_surveys_plan, activity_surveys_send, survey_submit
 
 __all__ = [
     "AttendanceResult",
@@ -80,15 +76,7 @@ __all__ = [
     "activity_windows",
     "attendance_submit",
     "calendar_feed_for",
-    "check_activity",
-    "check_activity_open",
-    "check_activity_start",
-    "check_leader",
     "check_member_may_serve",
-    "check_post",
-    "check_project",
-    "check_self_report",
-    "check_survey_rating",
     "checkin_window",
     "default_hours",
     "new_checkin_code",

@@ -13,36 +13,9 @@ from members.models import Member
 from notifications.services import notify
 
 from ..models import Activity, Post, ServiceProject, SignUp
+from ..validators import check_activity, check_activity_start, check_leader
 from ._common import GENERATED_CANCEL_CUTOFF, KEEP, _activity_context, _lock_activity, new_checkin_code
 from .signups import _promote, _seats_taken
-
-
-def check_activity(
-    *,
-    starts_at: datetime,
-    ends_at: datetime,
-    capacity: int | None,
-    signup_opens_at: datetime,
-    signup_closes_at: datetime,
-    cancel_cutoff_at: datetime,
-) -> None:
-    """The rules of an activity's times and seats (the same as its CHECKs, as messages on the form's fields)."""
-    if ends_at <= starts_at:
-        raise ValidationError({"ends_at": _("结束时间必须晚于开始时间。")})
-    if capacity is None or capacity <= 0:
-        raise ValidationError({"capacity": _("名额必须大于0。")})
-    if signup_closes_at <= signup_opens_at:
-        raise ValidationError({"signup_closes_at": _("报名截止应晚于报名开始。")})
-    if signup_closes_at > starts_at:
-        raise ValidationError({"signup_closes_at": _("报名截止不能晚于活动开始。")})
-    if cancel_cutoff_at > starts_at:
-        raise ValidationError({"cancel_cutoff_at": _("取消截止不能晚于活动开始。")})
-
-
-def check_activity_start(*, starts_at: datetime, now: datetime) -> None:
-    """A new activity, or one moved to another time, starts after `now`: members must be able to sign up for it."""
-    if starts_at <= now:
-        raise ValidationError({"starts_at": _("开始时间已过，请填写将来的时间。")})
 
 
 def activity_windows(
@@ -175,11 +148,6 @@ def activity_update(
     activity.save()
     _promote(activity, timezone.now())
     return activity
-
-
-def check_leader(leader: Member | None) -> None:
-    if leader is not None and leader.status != Member.Status.ACTIVE:
-        raise ValidationError({"leader": _("现场负责人须为在册党员。")})
 
 
 @transaction.atomic

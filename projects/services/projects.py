@@ -5,36 +5,13 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils.translation import gettext as _
 
 from core import public_cache
 from core.types import Actor
 from members.models import Tag
 
 from ..models import ServiceProject
-from ..validators import clean_logo
-
-
-def check_project(*, project: ServiceProject) -> None:
-    """The rules of a project's fields a CHECK cannot state, shared by the admin form (clean) and `project_save`."""
-    errors = {}
-    if project.grid_id is not None and project.community_id is not None:
-        if project.grid is not None and project.grid.community_id != project.community_id:
-            errors["grid"] = _("网格不在所选社区（村）内。")
-    elif project.grid_id is not None:
-        errors["community"] = _("选择网格时请同时选择社区（村）。")
-    if project.recurrence != ServiceProject.Recurrence.NONE:
-        missing = [
-            f
-            for f in ("recurrence_weekday", "recurrence_time", "recurrence_minutes", "recurrence_capacity")
-            if not getattr(project, f) and getattr(project, f) != 0
-        ]
-        for name in missing:
-            errors[name] = _("重复的项目需要填写此项。")
-        if project.recurrence == ServiceProject.Recurrence.MONTHLY and not (1 <= (project.recurrence_week or 0) <= 4):
-            errors["recurrence_week"] = _("每月重复的项目需要填写第几周（1–4）。")
-    if errors:
-        raise ValidationError(errors)
+from ..validators import check_project, clean_logo
 
 
 @transaction.atomic

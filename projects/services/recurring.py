@@ -13,6 +13,7 @@ from core import public_cache
 from members.models import Member
 
 from ..models import Activity, Post, PostClaim, PostSkip, ServiceProject, SignUp
+from ..validators import check_post
 from ._common import GENERATE_WEEKS, _lock_activities, _lock_members, new_checkin_code
 from .activities import activity_windows
 from .signups import _cancel_locked, _signup_locked, check_member_may_serve
@@ -130,13 +131,6 @@ def activities_generate(*, project: ServiceProject, weeks: int = GENERATE_WEEKS)
                 with contextlib.suppress(ValidationError):
                     _signup_locked(activity=activity, member=members[claim.member_id], now=now, claim=claim)
     return created
-
-
-def check_post(*, post: Post) -> None:
-    if post.places is None or post.places <= 0:
-        raise ValidationError({"places": _("岗位数必须大于0。")})
-    if post.minutes is None or post.minutes <= 0:
-        raise ValidationError({"minutes": _("时长必须大于0。")})
 
 
 @transaction.atomic

@@ -11,24 +11,10 @@ from django.utils.translation import gettext as _
 from core.types import Actor
 from members import services as members_services
 from members.models import Member, ServiceRecord
-from members.validators import check_service_times
 
 from ..models import SelfReport, ServiceProject
+from ..validators import check_self_report
 from ._common import _person_name
-
-
-def check_self_report(
-    *, started_at: datetime, ended_at: datetime, hours: Decimal | int | float | str, place: str, content: str
-) -> Decimal:
-    checked: Decimal
-    checked, _date = check_service_times(start=started_at, end=ended_at, hours=hours)
-    if ended_at > timezone.now():
-        raise ValidationError({"ended_at": _("只能申报已经完成的服务。")})
-    if not (place or "").strip():
-        raise ValidationError({"place": _("请填写服务地点。")})
-    if not (content or "").strip():
-        raise ValidationError({"content": _("请填写服务内容。")})
-    return checked
 
 
 @transaction.atomic

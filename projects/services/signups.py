@@ -17,6 +17,7 @@ from notifications.services import notify
 from training.selectors import is_qualified
 
 from ..models import Activity, PostClaim, ServiceProject, SignUp
+from ..validators import check_activity_open
 from ._common import NO_SHOW_WINDOW, _activity_context, _lock_activity, _lock_members
 
 # What a sign-up asks under its locks, each rule written once as a scalar subquery with named parameters:
@@ -114,18 +115,6 @@ def check_member_may_serve(
             _("您在最近%(days)d天内缺席了%(count)d次活动，暂时不能报名新的活动。")
             % {"days": NO_SHOW_WINDOW.days, "count": settings.NO_SHOW_LIMIT}
         )
-
-
-def check_activity_open(activity: Activity, now: datetime) -> None:
-    if activity.status != Activity.Status.SCHEDULED or activity.project.status != ServiceProject.Status.PUBLISHED:
-        raise ValidationError(_("该活动不在报名中。"))
-    if now < activity.signup_opens_at:
-        raise ValidationError(
-            _("报名将于 %(when)s 开始。")
-            % {"when": timezone.localtime(activity.signup_opens_at).strftime("%m-%d %H:%M")}
-        )
-    if now >= activity.signup_closes_at:
-        raise ValidationError(_("该活动已截止报名。"))
 
 
 def _overlapping(member: Member, activity: Activity) -> Activity | None:

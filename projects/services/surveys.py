@@ -16,6 +16,7 @@ from notifications.services import Message, notify_many
 
 from .. import selectors
 from ..models import Activity, ActivitySurvey, SignUp
+from ..validators import check_survey_rating
 from ._common import _activity_context
 
 
@@ -48,16 +49,6 @@ def activity_surveys_send(*, signup_ids: list[int], now: datetime | None = None)
         )
         for signup in signups
     )
-
-
-def check_survey_rating(rating: str | int | None) -> int:
-    try:
-        value = int(rating) if rating is not None else 0
-    except (TypeError, ValueError):
-        value = 0
-    if str(value) != str(rating).strip() or not ActivitySurvey.RATING_MIN <= value <= ActivitySurvey.RATING_MAX:
-        raise ValidationError(_("请选择1到5分的满意度。"))
-    return value
 
 
 @transaction.atomic

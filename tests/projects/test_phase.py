@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from projects import selectors, services
 from projects.models import Activity, ActivityPhase, ServiceProject
+from projects.validators import check_activity_open
 from tests.members.factories import MemberFactory
 from tests.projects.factories import ProjectFactory
 from tests.queries import count_queries
@@ -60,7 +61,7 @@ def _fresh(activity: Activity) -> Activity:
 
 def _accepts(activity: Activity, now: datetime) -> bool:
     try:
-        services.check_activity_open(activity, now)
+        check_activity_open(activity, now)
     except ValidationError:
         return False
     return True
