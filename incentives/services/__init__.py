@@ -36,8 +36,8 @@ from notifications import fanout
 from notifications.models import Notification
 from notifications.services import notify, notify_many, user_messages
 
-from . import selectors
-from .models import (
+from .. import selectors
+from ..models import (
     DEFAULT_HOURS_THRESHOLDS,
     DEFAULT_POINTS_THRESHOLDS,
     MAX_STARS,
