@@ -17,7 +17,6 @@ from core.params import parse_id
 from members.identifiers import normalize_mobile
 from members.models import Community, Grid, Team
 
-from . import services
 from .models import (
     MAX_PHOTOS,
     BlockedNetwork,
@@ -29,7 +28,14 @@ from .models import (
     TargetGroup,
     WishCategory,
 )
-from .validators import check_plain_text
+from .validators import (
+    check_network,
+    check_phone,
+    check_phone_format,
+    check_place,
+    check_plain_text,
+    check_priority_groups,
+)
 
 
 def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
@@ -136,12 +142,12 @@ class WishForm(PlainTextMixin, GuardedForm):
             raise ValidationError(_("提交未成功，请刷新页面后重新填写。"), code="honeypot")
         if data.get("phone") and "phone" not in self.errors:
             try:
-                data["phone"], data["phone_hash"] = services.check_phone(data["phone"])
+                data["phone"], data["phone_hash"] = check_phone(data["phone"])
             except ValidationError as exc:
                 add_service_errors(self, exc)
         if data.get("community"):
             try:
-                services.check_place(community=data["community"], grid=data.get("grid"))
+                check_place(community=data["community"], grid=data.get("grid"))
             except ValidationError as exc:
                 add_service_errors(self, exc)
         return data
@@ -507,12 +513,10 @@ class HouseholdAdminForm(GuardedModelForm):
         community = data.get("community")
         if community is not None:
             try:
-                services.check_place(community=community, grid=data.get("grid"))
+                check_place(community=community, grid=data.get("grid"))
                 if not data.get("consent_processing"):
                     raise ValidationError({"consent_processing": _("登记服务对象需要本人（或监护人）同意。")})
-                services.check_priority_groups(
-                    data.get("priority_group_codes"), consent_sensitive=data.get("consent_sensitive")
-                )
+                check_priority_groups(data.get("priority_group_codes"), consent_sensitive=data.get("consent_sensitive"))
             except ValidationError as exc:
                 add_service_errors(self, exc)
         return data
@@ -531,7 +535,7 @@ class BlockedPhoneAdminForm(GuardedModelForm):
 
     def clean_phone(self):
         try:
-            return services.check_phone_format(self.cleaned_data["phone"])
+            return check_phone_format(self.cleaned_data["phone"])
         except ValidationError as exc:
             raise ValidationError(exc.messages) from None
 
@@ -544,6 +548,6 @@ class BlockedNetworkAdminForm(GuardedModelForm):
 
     def clean_network(self):
         try:
-            return services.check_network(self.cleaned_data["network"])
+            return check_network(self.cleaned_data["network"])
         except ValidationError as exc:
             raise ValidationError(exc.message_dict["network"]) from None

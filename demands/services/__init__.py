@@ -23,8 +23,6 @@ from ._common import RELEASE_GRACE_DAYS, State, wish_title
 from .claims import wish_claim, wish_invite, wish_offer_decline, wish_release
 from .contacts import (
     PURGEABLE_STATES,
-    WIDEST_BLOCKED_PREFIX,
-    check_network,
     contact_access_log,
     network_block,
     phone_block,
@@ -32,7 +30,6 @@ from .contacts import (
     wishes_purge_contacts,
 )
 from .fulfilment import (
-    check_fulfilment,
     wish_auto_close,
     wish_confirm_service,
     wish_feedback_remind,
@@ -43,11 +40,10 @@ from .fulfilment import (
     wishes_remind_feedback,
 )
 from .offers import offer_create, offer_pause, offer_update
-from .pairings import check_priority_groups, household_save, pairing_create, pairing_end, pairing_visit_log
+from .pairings import household_save, pairing_create, pairing_end, pairing_visit_log
 from .review import (
     EDITABLE_STATES,
     REJECTABLE_STATES,
-    check_claim_deadline,
     wish_expire,
     wish_publish,
     wish_reject,
@@ -68,7 +64,7 @@ from .scheduled import (
     wishes_purge_outbox,
     wishes_purge_resident_data,
 )
-from .submission import check_category, check_phone, check_phone_format, check_place, wish_submit
+from .submission import wish_submit
 
 __all__ = [
     "CLAIM_ESCALATION_DAYS",
@@ -83,16 +79,7 @@ __all__ = [
     "ServiceOffer",
     "State",
     "UNVERIFIED_ESCALATION_HOURS",
-    "WIDEST_BLOCKED_PREFIX",
     "WishCategory",
-    "check_category",
-    "check_claim_deadline",
-    "check_fulfilment",
-    "check_network",
-    "check_phone",
-    "check_phone_format",
-    "check_place",
-    "check_priority_groups",
     "contact_access_log",
     "household_save",
     "network_block",

@@ -6,7 +6,6 @@ from urllib.parse import urljoin
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils.translation import gettext as _
 
 from core import public_cache
 from core.types import Actor, User
@@ -55,17 +54,6 @@ def _event(
         reason=reason,
         public=public,
     )
-
-
-def _text(value: str, *, field: str, label: str, max_length: int, required: bool = True, min_length: int = 1) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise ValidationError({field: _("请填写%(label)s。") % {"label": label}})
-    if value and len(value) < min_length:
-        raise ValidationError({field: _("%(label)s至少%(n)d个字。") % {"label": label, "n": min_length}})
-    if len(value) > max_length:
-        raise ValidationError({field: _("%(label)s最多%(n)d个字。") % {"label": label, "n": max_length}})
-    return value
 
 
 def _tell_resident(wish: MicroWish, *, template: str, event: WishEvent, context: dict) -> None:

@@ -13,6 +13,7 @@ from members.models import Member, Team
 
 from .. import selectors
 from ..models import EventActor, MicroWish, WishEvent
+from ..validators import _text
 from ._common import (
     RELEASE_GRACE_DAYS,
     State,
@@ -21,7 +22,6 @@ from ._common import (
     _require_state,
     _tell_resident,
     _tell_users,
-    _text,
     _wish_link,
 )
 

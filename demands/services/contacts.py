@@ -1,6 +1,5 @@
 """Contact data: who may see a resident's phone, the access log, blocks and purges."""
 
-import ipaddress
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -15,8 +14,8 @@ from core.crypto import blind_index, mask_phone
 from core.types import Actor, User
 
 from ..models import BlockedNetwork, BlockedPhone, ContactAccessLog, EventActor, MicroWish
-from ._common import State, _text
-from .submission import check_phone_format
+from ..validators import _text, check_network, check_phone_format
+from ._common import State
 
 
 @transaction.atomic
@@ -59,22 +58,6 @@ def phone_number_block(*, phone: str, actor: Actor, reason: str) -> BlockedPhone
             )
     except IntegrityError:
         return BlockedPhone.objects.get(phone_hash=phone_hash)
-
-
-# The widest range a block may cover: a wider one would shut out a whole mobile carrier's residents.
-WIDEST_BLOCKED_PREFIX = {4: 16, 6: 32}
-
-
-def check_network(network: str) -> str:
-    """The canonical form of an address range ("203.0.113.7/24" → "203.0.113.0/24"; a bare address is a /32 or
-    /128); a dict error keyed "network" for anything else or a range too wide to be a sensible block."""
-    try:
-        parsed = ipaddress.ip_network((network or "").strip(), strict=False)
-    except ValueError:
-        raise ValidationError({"network": _("请输入 IP 地址或地址段，如 203.0.113.7 或 203.0.113.0/24。")}) from None
-    if parsed.prefixlen < WIDEST_BLOCKED_PREFIX[parsed.version]:
-        raise ValidationError({"network": _("地址段太大（IPv4 最大 /16，IPv6 最大 /32）。")})
-    return str(parsed)
 
 
 @transaction.atomic

@@ -20,11 +20,11 @@ from incentives.selectors import record_source_ref
 from incentives.services import points_source_sync
 from members.models import Member, ServiceRecord
 from members.services import service_record_create, service_record_verify
-from members.validators import check_service_times
 
 from .. import selectors
 from ..models import MAX_PHOTOS, EventActor, MicroWish, WishPhoto
 from ..photos import process_photo
+from ..validators import _text, check_fulfilment
 from ._common import (
     State,
     _absolute,
@@ -34,27 +34,12 @@ from ._common import (
     _review_link,
     _tell_resident,
     _tell_users,
-    _text,
     _wish_link,
 )
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def check_fulfilment(
-    *, note: str, start: datetime, end: datetime, hours: Decimal | str, photos: Sequence[UploadedFile] = ()
-) -> tuple[str, Decimal]:
-    note = _text(note, field="note", label=_("实现情况"), max_length=1000)
-    if start is None or end is None:
-        raise ValidationError({"start": _("请填写服务开始和结束时间。")})
-    hours, _date = check_service_times(start=start, end=end, hours=hours)
-    if end > timezone.now() + timedelta(minutes=5):
-        raise ValidationError({"end": _("服务结束时间不能晚于现在。")})
-    if len(photos) > MAX_PHOTOS:
-        raise ValidationError({"photos": _("最多上传%(n)d张照片。") % {"n": MAX_PHOTOS}})
-    return note, hours
 
 
 @transaction.atomic

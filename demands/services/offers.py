@@ -8,22 +8,7 @@ from core.types import Actor
 from members.models import Community, Member, Team
 
 from ..models import ServiceOffer, WishCategory
-from ._common import _text
-from .submission import check_category
-
-
-def _check_offer(*, member: Member, team: Team | None, title: str, description: str, available_time: str) -> dict:
-    if member.status != Member.Status.ACTIVE:
-        raise ValidationError(_("只有在册党员可以发布服务清单。"))
-    if team is not None and team.leader_id != member.pk:
-        raise ValidationError({"team": _("只有服务队队长可以以服务队名义发布。")})
-    return {
-        "title": _text(title, field="title", label=_("服务内容"), max_length=60, min_length=2),
-        "description": _text(description, field="description", label=_("说明"), max_length=500, required=False),
-        "available_time": _text(
-            available_time, field="available_time", label=_("服务时间"), max_length=100, required=False
-        ),
-    }
+from ..validators import check_category, check_offer
 
 
 @transaction.atomic
@@ -40,7 +25,7 @@ def offer_create(
 ) -> ServiceOffer:
     """A member (or a team leader for the team) lists what they offer residents (供给清单). No lock: a new row."""
     check_category(category)
-    texts = _check_offer(member=member, team=team, title=title, description=description, available_time=available_time)
+    texts = check_offer(member=member, team=team, title=title, description=description, available_time=available_time)
     return ServiceOffer.objects.create(
         member=member, team=team, category=category, community=community, active=active, **texts
     )
@@ -65,7 +50,7 @@ def offer_update(
         raise ValidationError(_("只能修改自己的服务清单。"))
     if active:
         check_category(category)
-    texts = _check_offer(member=member, team=team, title=title, description=description, available_time=available_time)
+    texts = check_offer(member=member, team=team, title=title, description=description, available_time=available_time)
     for field, value in {**texts, "category": category, "community": community, "team": team, "active": active}.items():
         setattr(offer, field, value)
     offer.save()

@@ -16,20 +16,8 @@ from members.models import Community, Grid, Member, ServiceRecord, Team
 from members.services import service_record_create
 from members.validators import check_service_times
 
-from ..models import CONSENT_VERSION, Household, Pairing, PairingVisit, PriorityGroup
-from ._common import _text
-from .submission import check_place
-
-
-def check_priority_groups(groups: Iterable[str] | None, *, consent_sensitive: bool) -> str:
-    """The tags as stored (comma-separated codes); sensitive tags need the household's separate consent."""
-    groups = [g for g in (groups or []) if g]
-    unknown = [g for g in groups if g not in PriorityGroup.values]
-    if unknown:
-        raise ValidationError({"priority_groups": _("无效的重点人群：%(codes)s") % {"codes": "、".join(unknown)}})
-    if groups and not consent_sensitive:
-        raise ValidationError({"consent_sensitive": _("登记重点人群（敏感个人信息）需要服务对象单独同意。")})
-    return ",".join(sorted(set(groups), key=PriorityGroup.values.index))
+from ..models import CONSENT_VERSION, Household, Pairing, PairingVisit
+from ..validators import _text, check_place, check_priority_groups
 
 
 @transaction.atomic

@@ -1,8 +1,7 @@
 """Verification and publication by the community's secretary, and rejection."""
 
-from datetime import date, timedelta
+from datetime import date
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +12,7 @@ from members.models import Grid, Member
 
 from .. import selectors
 from ..models import EventActor, MicroWish, TargetGroup, WishCategory
+from ..validators import _text, check_category, check_claim_deadline, check_place
 from ._common import (
     State,
     _event,
@@ -21,11 +21,9 @@ from ._common import (
     _review_link,
     _tell_resident,
     _tell_users,
-    _text,
     _track_link,
     _wish_link,
 )
-from .submission import check_category, check_place
 
 
 def _apply_public_fields(
@@ -123,17 +121,6 @@ def wish_update(
     wish.save()
     _event(wish, action="edited", from_state=from_state, actor_kind=EventActor.SECRETARY, actor=actor, public=False)
     return wish
-
-
-def check_claim_deadline(deadline: date | None) -> date:
-    today = timezone.localdate()
-    if deadline is None:
-        return today + timedelta(days=settings.WISH_CLAIM_DAYS)
-    if deadline < today:
-        raise ValidationError({"claim_deadline": _("认领截止日期不能早于今天。")})
-    if deadline > today + timedelta(days=365):
-        raise ValidationError({"claim_deadline": _("认领截止日期不能超过一年。")})
-    return deadline
 
 
 @transaction.atomic

@@ -7,8 +7,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.crypto import blind_index
-from members.identifiers import normalize_mobile
 from members.models import Community, Grid, Member
 
 from .. import selectors
@@ -16,44 +14,13 @@ from ..models import (
     CODE_ALPHABET,
     CONSENT_VERSION,
     TRACKING_CODE_LENGTH,
-    BlockedPhone,
     EventActor,
     MicroWish,
     ServiceOffer,
     WishCategory,
 )
-from ._common import _event, _review_link, _tell_resident, _tell_users, _text, _track_link
-
-
-def check_phone_format(phone: str) -> str:
-    """The normalised mainland mobile number; ValidationError for anything else."""
-    return normalize_mobile(phone)
-
-
-def check_phone(phone: str) -> tuple[str, str]:
-    """(normalised mobile, its blind index); a dict error keyed "phone" for a bad or blocked number."""
-    try:
-        phone = normalize_mobile(phone)
-    except ValidationError as exc:
-        raise ValidationError({"phone": exc.messages}) from None
-    phone_hash = blind_index(phone)
-    if BlockedPhone.objects.filter(phone_hash=phone_hash).exists():
-        raise ValidationError({"phone": _("该手机号暂时不能在线提交心愿，如有需要请直接联系社区。")})
-    return phone, phone_hash
-
-
-def check_place(*, community: Community | None, grid: Grid | None) -> None:
-    if community is None:
-        raise ValidationError({"community": _("请选择社区（村）。")})
-    if grid is not None and grid.community_id != community.pk:
-        raise ValidationError({"grid": _("所选网格不属于该社区（村）。")})
-
-
-def check_category(category: WishCategory | None) -> WishCategory:
-    """The category itself, once it is known to be chosen and active."""
-    if category is None or not category.active:
-        raise ValidationError({"category": _("请选择心愿类别。")})
-    return category
+from ..validators import _text, check_category, check_phone, check_place
+from ._common import _event, _review_link, _tell_resident, _tell_users, _track_link
 
 
 def _new_tracking_code() -> str:
