@@ -365,6 +365,6 @@ def test_the_machine_finds_points_that_do_not_follow_the_record(clock):
 
 def test_the_machine_finds_ratings_that_do_not_follow_the_records(clock, monkeypatch):
     """The reported bug put back: a rating computed once keeps its hours while the records change."""
-    monkeypatch.setattr(incentive_services, "_member_ratings_refresh", lambda member_id: None)
+    monkeypatch.setattr(incentive_services._common, "_member_ratings_refresh", lambda member_id: None)
     with pytest.raises(AssertionError):
         run_state_machine_as_test(PointsMachine, settings=FAILING_SETTINGS)

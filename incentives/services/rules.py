@@ -1,0 +1,48 @@
+"""The points rules: a platform admin changes their numbers."""
+
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from core.types import Actor
+
+from ..models import Rule
+from ._common import _is_platform_admin
+
+
+def check_rule(*, leader_multiplier: Decimal | None, min_quantity: Decimal | None) -> None:
+    if leader_multiplier is not None and not Decimal(1) <= leader_multiplier <= Decimal(10):
+        raise ValidationError({"leader_multiplier": _("负责人倍数应在 1 到 10 之间。")})
+    if min_quantity is not None and min_quantity <= 0:
+        raise ValidationError({"min_quantity": _("起计数量必须大于 0。")})
+
+
+@transaction.atomic
+def rule_update(
+    *,
+    rule: Rule,
+    actor: Actor,
+    points: int,
+    cap_per_source: int | None,
+    leader_multiplier: Decimal,
+    min_quantity: Decimal | None,
+    active: bool,
+    description: str = "",
+) -> Rule:
+    """A platform admin changes a rule's numbers; entries already written keep their points. The change is in the
+    rule's history, attributed to the actor. Lock: the rule row."""
+    if not _is_platform_admin(actor):
+        raise PermissionDenied(_("积分规则只能由平台管理员修改。"))
+    check_rule(leader_multiplier=leader_multiplier, min_quantity=min_quantity)
+    rule = Rule.objects.select_for_update().get(pk=rule.pk)
+    rule.points = points
+    rule.cap_per_source = cap_per_source
+    rule.leader_multiplier = leader_multiplier
+    rule.min_quantity = min_quantity
+    rule.active = active
+    rule.description = description
+    rule._history_user = actor  # type: ignore[attr-defined]  # simple_history reads it; the model declares no such field
+    rule.save()
+    return rule
