@@ -21,6 +21,7 @@ from members.admin import ScopedAdminMixin, ScopedInlineMixin, _adopt, is_scoped
 from . import selectors, services
 from .forms import add_service_errors
 from .models import AnnualRequirement, Course, CourseMaterial, Enrollment, TrainingRecord, TrainingSession
+from .validators import check_session
 
 
 def _course_editable(request, course) -> bool:
@@ -113,7 +114,7 @@ class SessionAdminForm(GuardedModelForm):
         if any(value is None for value in needed):
             return data
         try:
-            services.check_session(
+            check_session(
                 course=course,
                 organizer=organizer,
                 starts_at=data["starts_at"],

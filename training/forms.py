@@ -1,4 +1,4 @@
-"""Forms of the training pages. They check the services' rules in `clean()` (`services.check_*`, the file validators),
+"""Forms of the training pages. They check the rules in `clean()` (`validators.check_*`, the file checks in `files`),
 so bad input is a message on the form and the service, which checks again inside its transaction, saves nothing."""
 
 from django import forms
@@ -10,9 +10,10 @@ from core.forms import GuardedForm
 from members.models import Member
 from members.selectors import visible_members
 
-from . import selectors, services
+from . import selectors
+from .files import EVIDENCE_EXTENSIONS, validate_evidence_file
 from .models import Course, Enrollment
-from .validators import EVIDENCE_EXTENSIONS, validate_evidence_file
+from .validators import check_external_training
 
 
 def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
@@ -66,7 +67,7 @@ class ExternalTrainingForm(GuardedForm):
         data = super().clean()
         if all(data.get(f) is not None for f in ("member", "hours", "completed_on")):
             try:
-                services.check_external_training(
+                check_external_training(
                     member=data["member"],
                     hours=data["hours"],
                     completed_on=data["completed_on"],

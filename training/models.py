@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from core.times import format_local
 from members.models import Member, Organization
 
-from .validators import validate_evidence_file, validate_material_file
+from .files import validate_evidence_file, validate_material_file
 
 
 class CourseType(models.TextChoices):

@@ -1,132 +1,110 @@
-"""Checks of uploaded training files (course materials, evidence of external training).
+"""The training app's rules, one function each: forms call them in `clean()` so a broken rule is a message on the
+form, and services call them again inside their transaction, so each rule is written once. A broken rule raises
+`django.core.exceptions.ValidationError` with a Chinese message (a dict keyed by field when the field is known).
 
-Uploads are never served from MEDIA_URL: `training.views` streams them as attachments with a content type chosen
-here from the extension, so a file cannot be rendered as a page of this site. These checks keep out what has no
-business being stored: oversized files, unlisted extensions, and content that does not match its extension (an HTML
-page renamed `.pdf`).
+The checks of uploaded files, which the models use as field validators, are in `training.files`.
 """
 
-from pathlib import PurePath
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile, File
-from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from notifications.images import ImageRejected, random_name, reencode
+from members.models import Member, Organization
 
-MAX_MATERIAL_BYTES = 20 * 1024 * 1024
-MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
+from .models import Course, TrainingSession
+from .selectors import path_ids
 
-# Extension → the content type a download is served with.
-CONTENT_TYPES = {
-    ".pdf": "application/pdf",
-    ".doc": "application/msword",
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".ppt": "application/vnd.ms-powerpoint",
-    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    ".xls": "application/vnd.ms-excel",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ".txt": "text/plain; charset=utf-8",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".mp3": "audio/mpeg",
-    ".mp4": "video/mp4",
-}
-MATERIAL_EXTENSIONS = tuple(CONTENT_TYPES)
-EVIDENCE_EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png")
-
-# The first bytes each binary format starts with (Office 2007+ files are ZIP archives, older ones OLE2).
-_ZIP = (b"PK\x03\x04",)
-_OLE2 = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",)
-MAGIC = {
-    ".pdf": (b"%PDF-",),
-    ".png": (b"\x89PNG\r\n\x1a\n",),
-    ".jpg": (b"\xff\xd8\xff",),
-    ".jpeg": (b"\xff\xd8\xff",),
-    ".docx": _ZIP,
-    ".pptx": _ZIP,
-    ".xlsx": _ZIP,
-    ".doc": _OLE2,
-    ".ppt": _OLE2,
-    ".xls": _OLE2,
-}
-# Pictures are decoded by Pillow and stored re-encoded (notifications.images): no EXIF/GPS, nothing appended.
-IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
-MAX_IMAGE_PIXELS = 40_000_000
-# Markup a browser would render if it ever sniffed the file as HTML; refused even inside a .txt.
-_MARKUP = (b"<!doctype", b"<html", b"<script", b"<svg", b"<iframe", b"<body", b"<head")
+MAX_HOURS = Decimal("999.99")
 
 
-def extension(name: str) -> str:
-    return PurePath(name or "").suffix.lower()
-
-
-def content_type_for(name: str) -> str:
-    """The content type a stored file is served with; anything unknown is an opaque download."""
-    return CONTENT_TYPES.get(extension(name), "application/octet-stream")
-
-
-def _check(file, *, allowed: tuple[str, ...], max_bytes: int) -> None:
-    ext = extension(file.name)
-    if ext not in allowed:
-        raise ValidationError(
-            _("不支持的文件类型，请上传以下格式之一：%(types)s。") % {"types": "、".join(e[1:] for e in allowed)},
-            code="file_type",
-        )
-    if file.size is not None and file.size > max_bytes:
-        raise ValidationError(
-            _("文件不能超过 %(size)s。") % {"size": filesizeformat(max_bytes)},
-            code="file_size",
-        )
-    if file.size == 0:
-        raise ValidationError(_("文件是空的。"), code="file_empty")
-    position = file.tell() if hasattr(file, "tell") else 0
-    file.seek(0)
-    head = file.read(1024)
-    file.seek(position)
-    if isinstance(head, str):
-        head = head.encode()
-    if ext in MAGIC and not head.startswith(MAGIC[ext]):
-        raise ValidationError(_("文件内容与扩展名不符。"), code="file_content")
-    lowered = head.lower()
-    if any(marker in lowered for marker in _MARKUP):
-        raise ValidationError(_("文件内容与扩展名不符。"), code="file_content")
-    if ext in IMAGE_FORMATS:
-        _picture(file, ext)
-
-
-def _picture(file, ext: str) -> tuple[bytes, str]:
-    """The re-encoded picture and its extension; ValidationError when Pillow does not see that kind of image."""
-    fmt = IMAGE_FORMATS[ext]
+def _hours(value: object, field: str = "hours") -> Decimal:
     try:
-        content, _width, _height = reencode(
-            file, accepted=frozenset({fmt}), max_pixels=MAX_IMAGE_PIXELS, max_side=None, fmt=fmt
-        )
-    except ImageRejected as exc:
-        if exc.reason == "pixels":
-            raise ValidationError(_("图片尺寸过大。"), code="file_dimensions") from None
-        raise ValidationError(_("文件内容与扩展名不符。"), code="file_content") from None
-    return content, ".jpg" if fmt == "JPEG" else ".png"
+        hours = Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValidationError({field: _("请填写有效的学时。")}) from None
+    if hours <= 0:
+        raise ValidationError({field: _("学时必须大于0。")})
+    if hours > MAX_HOURS:
+        raise ValidationError({field: _("学时过大。")})
+    return hours
 
 
-def stored_copy(file) -> File:
-    """What is stored for a checked upload: pictures re-encoded without metadata, other files as they are; always
-    under a random name with the file's extension (the download's name comes from the record, not from here)."""
-    ext = extension(file.name)
-    if ext in IMAGE_FORMATS:
-        content, ext = _picture(file, ext)
-        return ContentFile(content, name=random_name(ext))
-    file.seek(0)
-    return File(file, name=random_name(ext))
+def _course_open_to(course: Course, organization: Organization) -> bool:
+    return course.organization_id is None or course.organization_id in path_ids(organization)
 
 
-def validate_material_file(file) -> None:
-    """A course material: listed extension, at most 20 MB, content matching the extension."""
-    _check(file, allowed=MATERIAL_EXTENSIONS, max_bytes=MAX_MATERIAL_BYTES)
+def check_course(*, title: str, hours: object, validity_months: int | None) -> Decimal:
+    if not (title or "").strip():
+        raise ValidationError({"title": _("请填写课程名称。")})
+    if validity_months is not None and validity_months <= 0:
+        raise ValidationError({"validity_months": _("有效期必须大于0个月。")})
+    return _hours(hours)
 
 
-def validate_evidence_file(file) -> None:
-    """Evidence of an external training (certificate scan or photo): PDF, JPG or PNG, at most 10 MB."""
-    _check(file, allowed=EVIDENCE_EXTENSIONS, max_bytes=MAX_EVIDENCE_BYTES)
+def check_session(
+    *,
+    course: Course,
+    organizer: Organization,
+    starts_at: datetime,
+    ends_at: datetime,
+    place: str,
+    online_url: str,
+    capacity: int,
+) -> None:
+    """The rules of a session's fields, shared by the forms (in clean) and the services (in the transaction)."""
+    if not course.active:
+        raise ValidationError({"course": _("该课程已停开。")})
+    if not _course_open_to(course, organizer):
+        raise ValidationError({"course": _("该课程不面向组织单位开放。")})
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": _("结束时间必须晚于开始时间。")})
+    if capacity is None or capacity <= 0:
+        raise ValidationError({"capacity": _("名额必须大于0。")})
+    if not (place or "").strip() and not (online_url or "").strip():
+        raise ValidationError({"place": _("请填写地点或线上链接。")})
+
+
+def check_enrollment(*, session: TrainingSession, member: Member, now: datetime | None = None) -> None:
+    """Whether `member` may take a seat in `session`, apart from the seat count (which needs the lock)."""
+    now = now or timezone.now()
+    if member.status != Member.Status.ACTIVE:
+        raise ValidationError(_("只有在册党员可以报名参训。"))
+    if session.status != TrainingSession.Status.SCHEDULED:
+        raise ValidationError(_("该场次已取消或已结束，不能报名。"))
+    if session.starts_at <= now:
+        raise ValidationError(_("该场次已经开始，不能报名。"))
+    if not session.course.active:
+        raise ValidationError(_("该课程已停开。"))
+    if session.organizer_id not in path_ids(member.organization):
+        raise ValidationError(_("该场次不面向您所在的支部开放。"))
+
+
+def check_external_training(*, member: Member, hours: object, completed_on: date, score: object) -> Decimal:
+    """The rules of an external record's fields, shared by the form (in clean) and the service."""
+    checked = _hours(hours)
+    if member.status != Member.Status.ACTIVE:
+        raise ValidationError({"member": _("只能为在册党员记录培训。")})
+    if completed_on > timezone.localdate():
+        raise ValidationError({"completed_on": _("完成日期不能晚于今天。")})
+    if score is not None:
+        try:
+            in_range = Decimal(0) <= Decimal(str(score)) <= Decimal(100)
+        except InvalidOperation:
+            in_range = False
+        if not in_range:
+            raise ValidationError({"score": _("成绩应在0到100之间。")})
+    return checked
+
+
+def check_requirement(*, total_hours: Decimal, minimums: dict[str, Decimal], year: int) -> None:
+    if year is None or not 2000 <= year <= 2100:
+        raise ValidationError({"year": _("请填写有效的年度。")})
+    values = {"total_hours": total_hours, **minimums}
+    for name, value in values.items():
+        if value is None or value < 0:
+            raise ValidationError({name: _("学时不能为负数。")})
+    if sum(minimums.values(), Decimal(0)) > total_hours:
+        raise ValidationError({"total_hours": _("各类别最少学时之和不能超过全年学时。")})

@@ -25,9 +25,9 @@ from core.redirects import redirect_next
 from members.selectors import member_for
 
 from . import selectors, services
+from .files import content_type_for, extension
 from .forms import AttendanceForm, CompletionFilterForm, ExternalTrainingForm, add_service_errors
 from .models import CourseMaterial, Enrollment, TrainingRecord, TrainingSession
-from .validators import content_type_for, extension
 
 MANAGE_PAGE_SIZE = 30
 

@@ -156,7 +156,7 @@ def test_nginx_accepts_exactly_the_largest_upload_the_application_takes(settings
     from demands.models import MAX_PHOTOS
     from demands.photos import MAX_PHOTO_BYTES
     from projects.validators import MAX_LOGO_BYTES
-    from training.validators import MAX_EVIDENCE_BYTES, MAX_MATERIAL_BYTES
+    from training.files import MAX_EVIDENCE_BYTES, MAX_MATERIAL_BYTES
 
     nginx = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
     assert re.findall(r"client_max_body_size (\d+)m;", nginx) == [str(settings.MAX_REQUEST_BODY_MB)]
