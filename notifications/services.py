@@ -30,6 +30,7 @@ from .kinds import KINDS, OPTIONAL_CHANNELS, get_kind
 from .models import Notification, NotificationPreference
 from .rendering import check_templates, has_templates, render_message
 from .selectors import channels_for, inbox_for, preferences_for_users
+from .validators import check_message, check_recipient
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def notify(
     In-app messages are never skipped. Without a kind, the message is sent on the channel asked for.
     """
     channel = Notification.Channel(channel)
-    language = _check_message(
+    language = check_message(
         template=template, channel=channel, has_user=user is not None, phone=phone, email=email, language=language
     )
     if kind is not None:
@@ -109,25 +110,6 @@ def notify(
         return existing
     transaction.on_commit(partial(publish_dispatch, notification.pk))
     return notification
-
-
-def _check_message(*, template: str, channel: str, has_user: bool, phone: str, email: str, language: str | None) -> str:
-    """Refuse what could never be sent (see notify); return the language to store."""
-    check_templates(template=template, channel=channel)
-    return _check_recipient(channel=channel, has_user=has_user, phone=phone, email=email, language=language)
-
-
-def _check_recipient(*, channel: str, has_user: bool, phone: str, email: str, language: str | None) -> str:
-    language = language or settings.LANGUAGE_CODE
-    if language not in dict(settings.LANGUAGES):
-        raise ValueError(f"unknown language: {language!r}")
-    if channel == Notification.Channel.INAPP and not has_user:
-        raise ValueError("an in-app notification needs a user")
-    if channel == Notification.Channel.SMS and not phone:
-        raise ValueError("an SMS notification needs a phone number")
-    if channel == Notification.Channel.EMAIL and not (email or has_user):
-        raise ValueError("an email notification needs an address or a user")
-    return language
 
 
 @dataclass(frozen=True)
@@ -200,7 +182,7 @@ def notify_many(messages: Iterable[Message]) -> int:
         if (message.template, channel) not in checked:
             check_templates(template=message.template, channel=channel)
             checked[(message.template, channel)] = None
-        _check_recipient(
+        check_recipient(
             channel=channel,
             has_user=message.user_id is not None,
             phone=message.phone,
