@@ -1,5 +1,6 @@
-"""Forms of the incentives app: the member pages' forms and the admin's. Rules are the services'; `clean()` calls
-their `check_*` functions so a broken rule is a message on the form, never a failed save."""
+"""Forms of the incentives app: the member pages' forms and the admin's. Rules are in validators.py (the scope
+check of a nomination in the services); `clean()` calls the `check_*` functions so a broken rule is a message on the
+form, never a failed save."""
 
 from django import forms
 from django.contrib.admin.widgets import AutocompleteSelect
@@ -9,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from core.forms import GuardedForm, GuardedModelForm
 from members.models import Member
 
-from . import services
+from . import services, validators
 from .models import MAX_STARS, CatalogueItem, Commendation, LedgerEntry, Objection, Rule, StarScheme
 
 STAR_CHOICES = [(n, "★" * n if n else _("无星")) for n in range(MAX_STARS + 1)]
@@ -67,7 +68,9 @@ class RuleAdminForm(GuardedModelForm):
     def clean(self):
         data = super().clean()
         try:
-            services.check_rule(leader_multiplier=data.get("leader_multiplier"), min_quantity=data.get("min_quantity"))
+            validators.check_rule(
+                leader_multiplier=data.get("leader_multiplier"), min_quantity=data.get("min_quantity")
+            )
         except ValidationError as exc:
             add_service_errors(self, exc)
         return data
@@ -94,7 +97,7 @@ class CatalogueItemAdminForm(GuardedModelForm):
     def clean(self):
         data = super().clean()
         try:
-            services.check_catalogue_item(
+            validators.check_catalogue_item(
                 kind=data.get("kind"),
                 min_star_level=data.get("min_star_level") or 0,
                 opens_at=data.get("opens_at"),
@@ -141,7 +144,7 @@ class StarSchemeAdminForm(GuardedModelForm):
         if not data.get("thresholds") and data.get("basis"):
             data["thresholds"] = services.default_thresholds(data["basis"])
         try:
-            data["thresholds"] = services.check_thresholds(data.get("thresholds") or [])
+            data["thresholds"] = validators.check_thresholds(data.get("thresholds") or [])
         except ValidationError as exc:
             add_service_errors(self, exc)
         return data
@@ -166,7 +169,7 @@ class ObjectionAnswerForm(GuardedModelForm):
         data = super().clean()
         if self.instance.pk:
             try:
-                services.check_objection_answerable(self.instance)
+                validators.check_objection_answerable(self.instance)
             except ValidationError as exc:
                 add_service_errors(self, exc)
         return data

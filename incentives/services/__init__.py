@@ -32,9 +32,8 @@ from .earning import (
     record_points_sync,
 )
 from .ledger import adjust, award, balance_recompute, leader_multiplier, leaderboard_opt_out_set, reverse, spend
-from .objections import check_objection_answerable, objection_answer, objection_file
+from .objections import objection_answer, objection_file
 from .ratings import (
-    check_thresholds,
     default_thresholds,
     rating_run_compute,
     rating_run_create,
@@ -48,13 +47,12 @@ from .redemptions import (
     catalogue_item_create,
     catalogue_item_restock,
     catalogue_item_update,
-    check_catalogue_item,
     redemption_approve,
     redemption_cancel,
     redemption_fulfil,
     redemption_request,
 )
-from .rules import check_rule, rule_update
+from .rules import rule_update
 from .scheduled import draft_runs_recompute, publicity_ended_send, publicity_last_day_send, publicity_notices_plan
 
 __all__ = [
@@ -65,11 +63,7 @@ __all__ = [
     "catalogue_item_create",
     "catalogue_item_restock",
     "catalogue_item_update",
-    "check_catalogue_item",
     "check_nomination",
-    "check_objection_answerable",
-    "check_rule",
-    "check_thresholds",
     "commendation_approve",
     "commendation_consent",
     "commendation_decline",

@@ -11,6 +11,7 @@ from notifications.models import Notification
 from notifications.services import notify
 
 from ..models import MAX_STARS, Objection, RatingRun, StarRating
+from ..validators import check_objection_answerable
 from ._common import _lock_run, _required_text
 
 
@@ -36,13 +37,6 @@ def objection_file(*, rating: StarRating, member: Member, text: str) -> Objectio
     if rating.objections.filter(outcome=Objection.Outcome.PENDING).exists():
         raise ValidationError(_("您已提出异议，请等待答复。"))
     return Objection.objects.create(rating=rating, member=member, text=text, stars_before=rating.stars)
-
-
-def check_objection_answerable(objection: Objection) -> None:
-    if objection.outcome != Objection.Outcome.PENDING:
-        raise ValidationError(_("该异议已经答复。"))
-    if objection.rating.run.status != RatingRun.Status.PUBLICITY:
-        raise ValidationError(_("评定已结束，不能再答复异议。"))
 
 
 @transaction.atomic

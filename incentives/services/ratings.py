@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -19,34 +19,18 @@ from .. import selectors
 from ..models import (
     DEFAULT_HOURS_THRESHOLDS,
     DEFAULT_POINTS_THRESHOLDS,
-    MAX_STARS,
     Objection,
     RatingRun,
     StarBasis,
     StarRating,
     StarScheme,
 )
+from ..validators import check_thresholds
 from ._common import _lock_run, stars_for
 
 
 def default_thresholds(basis: str) -> list[int]:
     return list(DEFAULT_POINTS_THRESHOLDS if basis == StarBasis.POINTS else DEFAULT_HOURS_THRESHOLDS)
-
-
-def check_thresholds(thresholds: Iterable[Decimal | int | str]) -> list[int | str]:
-    """Five positive, strictly increasing numbers (★1 … ★5); returned as ints where whole, else as strings of decimals
-    (JSON keeps them exact)."""
-    try:
-        values = [Decimal(str(v)) for v in thresholds]
-    except (InvalidOperation, TypeError, ValueError) as exc:
-        raise ValidationError({"thresholds": _("门槛必须是数字。")}) from exc
-    if len(values) != MAX_STARS:
-        raise ValidationError({"thresholds": _("请填写 5 个门槛（一星到五星）。")})
-    if any(not v.is_finite() or v <= 0 for v in values):
-        raise ValidationError({"thresholds": _("门槛必须大于 0。")})
-    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
-        raise ValidationError({"thresholds": _("门槛必须逐级递增。")})
-    return [int(v) if v == v.to_integral_value() else str(v.normalize()) for v in values]
 
 
 @transaction.atomic

@@ -2,7 +2,6 @@
 
 import secrets
 import uuid
-from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -17,7 +16,8 @@ from notifications.models import Notification
 from notifications.services import notify
 
 from .. import selectors
-from ..models import MAX_STARS, CatalogueItem, Redemption
+from ..models import CatalogueItem, Redemption
+from ..validators import check_catalogue_item
 from ._common import _lock_balance, _reverse
 from .ledger import spend
 
@@ -41,15 +41,6 @@ _ITEM_FIELDS = (
     "organization",
     "active",
 )
-
-
-def check_catalogue_item(
-    *, kind: str, min_star_level: int, opens_at: datetime | None, closes_at: datetime | None
-) -> None:
-    if kind == CatalogueItem.Kind.BENEFIT and not 1 <= (min_star_level or 0) <= MAX_STARS:
-        raise ValidationError({"min_star_level": _("政策优惠须设置最低星级（1–5）。")})
-    if opens_at and closes_at and closes_at <= opens_at:
-        raise ValidationError({"closes_at": _("截止兑换时间必须晚于开始兑换时间。")})
 
 
 @transaction.atomic

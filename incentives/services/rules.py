@@ -2,21 +2,15 @@
 
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.types import Actor
 
 from ..models import Rule
+from ..validators import check_rule
 from ._common import _is_platform_admin
-
-
-def check_rule(*, leader_multiplier: Decimal | None, min_quantity: Decimal | None) -> None:
-    if leader_multiplier is not None and not Decimal(1) <= leader_multiplier <= Decimal(10):
-        raise ValidationError({"leader_multiplier": _("负责人倍数应在 1 到 10 之间。")})
-    if min_quantity is not None and min_quantity <= 0:
-        raise ValidationError({"min_quantity": _("起计数量必须大于 0。")})
 
 
 @transaction.atomic
