@@ -8,6 +8,7 @@ core.forms.TextGuardMixin; a view that reads a text parameter without a form cal
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
@@ -61,3 +62,9 @@ class TextValidator:
 
     def __eq__(self, other) -> bool:
         return isinstance(other, TextValidator) and other.multiline == self.multiline
+
+
+def plain_decimal(value: Decimal | None) -> str:
+    """A number as a person writes it in a message: 2, 1.5, 0.25 (not 2.00 or 1E+1); '' for None. Messages keep
+    their context as JSON, which has no Decimal."""
+    return "" if value is None else f"{value.normalize():f}"

@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.text import plain_decimal
 from core.types import Actor
 from incentives import services as incentives_services
 from members.models import Member, Organization
@@ -436,11 +437,6 @@ def requirement_set(
 SHORTFALL_FROM_MONTH = 10  # the annual shortfall is announced from October, while there is time to catch up
 
 
-def _hours_text(value: Decimal) -> str:
-    """Hours as text for a message: 2, 1.5, 0.25 (JSON has no Decimal)."""
-    return f"{value.normalize():f}"
-
-
 def session_reminders_plan(*, now: datetime | None = None) -> int:
     """Fan out the T-24 h session reminders: one chunk task per 500 seats of `selectors.enrollments_to_remind`;
     returns the number of chunks. Writes nothing itself; a rerun plans the same seats and writes nothing new."""
@@ -509,10 +505,12 @@ def training_shortfall_send(*, member_ids: list[int], year: int, month: int) -> 
             context={
                 "name": member.name,
                 "year": year,
-                "hours": _hours_text(shortfall.hours),
-                "required": _hours_text(shortfall.requirement.total_hours),
-                "missing": _hours_text(shortfall.missing_total),
-                "missing_by_type": [{"type": label, "hours": _hours_text(h)} for label, h in shortfall.missing_by_type],
+                "hours": plain_decimal(shortfall.hours),
+                "required": plain_decimal(shortfall.requirement.total_hours),
+                "missing": plain_decimal(shortfall.missing_total),
+                "missing_by_type": [
+                    {"type": label, "hours": plain_decimal(h)} for label, h in shortfall.missing_by_type
+                ],
             },
             has_email=bool(member.user.email),
             phone=member.phone,

@@ -39,7 +39,6 @@ from statistics import median
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
@@ -69,6 +68,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core import public_cache
+from core.text import plain_decimal
 from core.times import local_iso as _iso
 from core.types import User, Viewer
 from demands.models import MicroWish, Pairing, ServiceOffer
@@ -1143,10 +1143,6 @@ def member_feedback(member: Member) -> MemberFeedback:
 DIGEST_OVERDUE_TASKS = 10
 
 
-def _decimal_text(value: Decimal | None) -> str:
-    return "" if value is None else f"{value.normalize():f}"
-
-
 def digest_extras(organization: Organization, year: int, month: int, today: date | None = None) -> dict:
     """The site's part of a secretary's monthly digest (services.monthly_digest_send): the residents'
     wishes of the communities the subtree serves and their satisfaction in the month, the wishes the subtree's
@@ -1162,9 +1158,9 @@ def digest_extras(organization: Organization, year: int, month: int, today: date
         "wishes_fulfilled": wishes.fulfilled,
         "wishes_fulfilled_by_members": sum(by_members.values()),
         "rating_count": wishes.rating_count,
-        "rating_mean": _decimal_text(wishes.rating_mean),
+        "rating_mean": plain_decimal(wishes.rating_mean),
         "survey_count": surveys.count,
-        "survey_mean": _decimal_text(surveys.mean),
+        "survey_mean": plain_decimal(surveys.mean),
         "overdue_count": overdue.count(),
         "overdue_tasks": [
             {"title": task.title, "assignee": task.assignee_name, "due_on": task.due_on.isoformat()}
@@ -1331,8 +1327,7 @@ def task_assignee_accounts(task: Task) -> list[int]:
     if task.assignee_organization_id is not None:
         organization = task.assignee_organization_id
         return list(
-            get_user_model()
-            .objects.filter(
+            User.objects.filter(
                 Q(administered_organizations=organization) | Q(member__organizations_as_secretary=organization)
             )
             .values_list("pk", flat=True)

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.text import check_text
+from core.text import check_text, plain_decimal
 from core.types import Actor, User
 from members import selectors as member_selectors
 from members.models import Organization
@@ -164,7 +164,7 @@ def monthly_digest_send(*, organization_ids: list[int], year: int, month: int) -
             "members_active": figures.members_active,
             "members_new": figures.members_new,
             "services": figures.services,
-            "hours": f"{figures.hours.normalize():f}",
+            "hours": plain_decimal(figures.hours),
             "volunteers": figures.volunteers,
             "records_new": figures.records_new,
             "records_pending": figures.records_pending,

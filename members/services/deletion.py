@@ -2,7 +2,6 @@
 
 import secrets
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -10,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from audit.services import user_sessions_end
 from core import member_cache
-from core.types import Actor
+from core.types import Actor, User
 from notifications.services import notifications_forget_user
 
 from ..models import DeletionRequest, Member, ResidenceRegistration
@@ -108,7 +107,7 @@ def member_anonymise(*, member: Member, actor: Actor) -> Member:
     ).update(status=ResidenceRegistration.Status.ENDED, ended_at=timezone.now())
     member_cache.users_changed([member.user_id])  # update() sends no signals
 
-    user = get_user_model().objects.select_for_update().get(pk=member.user_id)
+    user = User.objects.select_for_update().get(pk=member.user_id)
     user.username = f"deleted-{member.pk}-{secrets.token_hex(4)}"
     user.email = ""
     user.first_name = ""

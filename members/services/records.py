@@ -5,7 +5,6 @@ from datetime import date as date_type
 from datetime import datetime
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -262,7 +261,7 @@ def _tell_correction_outcome(correction: ServiceRecordCorrection, record: Servic
         "hours": str(record.hours),
         "note": correction.review_note,
     }
-    for user in get_user_model().objects.filter(pk__in=users, is_active=True).order_by("pk"):
+    for user in User.objects.filter(pk__in=users, is_active=True).order_by("pk"):
         notify(
             template="members_correction_reviewed",
             channel="inapp",

@@ -1,10 +1,10 @@
 """The quarterly service cards (members/tasks.py; schedules in volunteer_platform/schedules.py)."""
 
 from datetime import date as date_type
-from decimal import Decimal
 
 from django.utils import timezone
 
+from core.text import plain_decimal
 from notifications import fanout
 from notifications.services import notify_many, user_messages
 
@@ -15,10 +15,6 @@ from ..models import Organization
 def _previous_quarter(today: date_type) -> tuple[int, int]:
     quarter = (today.month - 1) // 3 + 1
     return (today.year, quarter - 1) if quarter > 1 else (today.year - 1, 4)
-
-
-def _hours_text(value: Decimal) -> str:
-    return f"{value.normalize():f}"
 
 
 def service_cards_plan(*, today: date_type | None = None) -> int:
@@ -55,7 +51,7 @@ def service_cards_send(*, organization_ids: list[int], year: int, quarter: int) 
                     "community": card.community.name,
                     "registered_on": card.registered_on.isoformat(),
                     "services": card.services,
-                    "hours": _hours_text(card.hours),
+                    "hours": plain_decimal(card.hours),
                 }
                 for card in cards
             ],
