@@ -36,6 +36,21 @@ GETS = {
 }
 
 
+def wish_form(*, category, community, phone: str) -> dict[str, str]:
+    """What a resident types into /wishes/new/ (the load test and the soak send the same), without the CSRF token."""
+    return {
+        "category": str(category),
+        "title": "想请人帮忙换灯泡",
+        "description": "客厅吊灯的灯泡坏了，太高换不了，想请党员帮忙。",
+        "community": str(community),
+        "preferred_time": "周末上午",
+        "contact_name": "王桂兰",
+        "phone": phone,
+        "consent_processing": "on",
+        "website": "",
+    }
+
+
 def django_env() -> dict[str, str]:
     """What gunicorn, the seed and the bench's own Django code run with."""
     return {

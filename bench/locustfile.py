@@ -16,7 +16,7 @@ from pathlib import Path
 from locust import FastHttpUser, constant, events, task
 from locust.exception import StopUser
 
-from bench.config import GETS
+from bench.config import GETS, wish_form
 
 SCENARIO = os.environ.get("BENCH_SCENARIO", "ceiling")
 FIXTURES = json.loads(Path(os.environ["BENCH_FIXTURES"]).read_text("utf-8")) if "BENCH_FIXTURES" in os.environ else {}
@@ -63,15 +63,11 @@ class Visitor(FastHttpUser):
         n = next(_phones)
         data = {
             "csrfmiddlewaretoken": CSRF,
-            "category": FIXTURES["wish_category_id"],
-            "title": "想请人帮忙换灯泡",
-            "description": "客厅吊灯的灯泡坏了，太高换不了，想请党员帮忙。",
-            "community": FIXTURES["wish_community_id"],
-            "preferred_time": "周末上午",
-            "contact_name": "王桂兰",
-            "phone": f"177{n % 10**8:08d}",
-            "consent_processing": "on",
-            "website": "",
+            **wish_form(
+                category=FIXTURES["wish_category_id"],
+                community=FIXTURES["wish_community_id"],
+                phone=f"177{n % 10**8:08d}",
+            ),
         }
         with self.client.post(
             "/wishes/new/",

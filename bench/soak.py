@@ -27,6 +27,10 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.config import wish_form  # noqa: E402
+
 # The embedded defaults: no server of any kind, whatever this shell has set.
 DROP = ("DATABASE_URL", "REDIS_URL", "CACHE_REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")
 MEMBER = "dangyuan"  # volunteer_platform/demo.py
@@ -99,17 +103,7 @@ class Traffic:
 
     def wish(self) -> None:
         self.sent += 1
-        data = {
-            "category": self.category,
-            "title": "想请人帮忙换灯泡",
-            "description": "客厅吊灯的灯泡坏了，太高换不了，想请党员帮忙。",
-            "community": self.community,
-            "preferred_time": "周末上午",
-            "contact_name": "王桂兰",
-            "phone": f"177{self.sent % 10**8:08d}",
-            "consent_processing": "on",
-            "website": "",
-        }
+        data = wish_form(category=self.category, community=self.community, phone=f"177{self.sent % 10**8:08d}")
         self._post(self.resident, "wish", "/wishes/new/", data, self.wish_token)
 
     def signup_and_cancel(self, activity_id: int) -> None:
@@ -133,7 +127,6 @@ def main() -> int:
     # This process reads the same database and publishes to the same broker folder as the stack.
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "volunteer_platform.settings"
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
