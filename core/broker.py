@@ -29,6 +29,12 @@ PARTIAL_PREFIX = ".partial-"
 DAMAGED_FOLDER = "damaged"
 
 
+def _arrival(name: str) -> tuple[int, str]:
+    """Order messages by the milliseconds in their name, as numbers: "999_…" comes before "1000_…"."""
+    stamp, _, _ = name.partition("_")
+    return (int(stamp) if stamp.isdigit() else -1, name)
+
+
 class Channel(filesystem.Channel):
     def _put(self, queue, payload, **kwargs):
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
@@ -46,7 +52,7 @@ class Channel(filesystem.Channel):
         wanted = f"{queue}.msg"
         claimed_folder = self.processed_folder
         os.makedirs(claimed_folder, exist_ok=True)
-        for name in sorted(os.listdir(self.data_folder_in)):
+        for name in sorted(os.listdir(self.data_folder_in), key=_arrival):
             if name.partition(".")[2] != wanted:
                 continue
             claimed = os.path.join(claimed_folder, name)

@@ -147,7 +147,7 @@ def test_a_damaged_file_is_kept_aside_and_the_queue_goes_on(tmp_path, caplog):
         (tmp_path / name).mkdir()
     with Connection(transport="core.broker:Transport", transport_options=_options(tmp_path)) as connection:
         queue = connection.SimpleQueue("race")
-        (tmp_path / "queue" / "1_x.race.msg").write_text('{"body": "trunc')  # sorts before any new message
+        (tmp_path / "queue" / "1_x.race.msg").write_text('{"body": "trunc')  # 1 ms: before any new message
         queue.put({"producer": 0, "i": 0, "blob": ""})
         message = queue.get(timeout=5)
         message.ack()
@@ -164,3 +164,10 @@ def test_no_partial_file_is_left_after_publishing(tmp_path):
         connection.SimpleQueue("race").put({"i": 1})
     names = [path.name for path in (tmp_path / "queue").iterdir()]
     assert len(names) == 1 and names[0].endswith(".race.msg")
+
+
+def test_messages_are_taken_in_the_order_of_their_milliseconds_as_numbers():
+    from core.broker import _arrival
+
+    names = ["1000_b.q.msg", "999_a.q.msg", "1_x.q.msg", "not-a-stamp.q.msg"]
+    assert sorted(names, key=_arrival) == ["not-a-stamp.q.msg", "1_x.q.msg", "999_a.q.msg", "1000_b.q.msg"]
