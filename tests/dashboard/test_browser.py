@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_secretary_drills_down_and_exports(page, street, tmp_path):
     login_in_browser(page, street.east_secretary.username, DEFAULT_PASSWORD)
     page.goto("/")
-    page.locator("#nav-secretaries").click()
+    page.locator("#nav-manage").click()
     page.locator("#nav-dashboard").click()
     expect(page.locator("#dashboard-title")).to_contain_text("东社区党委")
 

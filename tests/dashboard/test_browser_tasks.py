@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_the_assignee_follows_the_overdue_task_from_the_dashboard_and_reports_progress(page, street):
     login_in_browser(page, street.secretary_a.username, DEFAULT_PASSWORD)
     page.goto("/")
-    page.locator("#nav-secretaries").click()
+    page.locator("#nav-manage").click()
     page.locator("#nav-dashboard").click()
     overdue = page.locator("#overdue-tasks")
     expect(overdue).to_contain_text("建立助老服务队")

@@ -1,5 +1,8 @@
-"""The navigation bar's audience menus are rendered once per language and kind of visitor
-(volunteer_platform/templatetags/site_nav.py): each kind still sees exactly its own links, in its language."""
+"""The navigation bar's menus are grouped by what a person does (心愿, 服务, 我的, 管理) and rendered once per
+language and kind of visitor (volunteer_platform/templatetags/site_nav.py): each kind still sees exactly its own
+sections and links, in its language, and never an empty section."""
+
+import re
 
 import pytest
 from django.test import Client
@@ -7,9 +10,9 @@ from django.test import Client
 from tests.factories import UserFactory
 from volunteer_platform.templatetags import site_nav
 
-STAFF_LINK = 'id="nav-secretaries"'
+STAFF_LINK = 'id="nav-manage"'
 MEMBER_LINK = 'href="/me/records/"'
-LOGIN_LINK = "党员登录"
+MINE = 'id="nav-mine"'
 
 
 @pytest.fixture
@@ -45,11 +48,44 @@ def test_each_kind_of_visitor_sees_its_own_menus_whoever_came_first(first, membe
     navs = {kind: _nav(clients[kind]) for kind in order}
     navs_again = {kind: _nav(clients[kind]) for kind in reversed(order)}
     assert navs == navs_again
-    assert LOGIN_LINK in navs["anonymous"] and MEMBER_LINK not in navs["anonymous"]
+    assert MEMBER_LINK not in navs["anonymous"] and MINE not in navs["anonymous"]
     assert STAFF_LINK not in navs["anonymous"]
-    assert MEMBER_LINK in navs["member"] and STAFF_LINK not in navs["member"] and LOGIN_LINK not in navs["member"]
+    assert MEMBER_LINK in navs["member"] and MINE in navs["member"] and STAFF_LINK not in navs["member"]
     assert MEMBER_LINK in navs["staff"] and STAFF_LINK in navs["staff"]
     assert len(kept) == 3
+
+
+def _sections(nav: str) -> dict[str, list[str]]:
+    """Each menu's id and the addresses of its links, in order."""
+    found = {}
+    for block in nav.split('<li class="nav-item dropdown">')[1:]:
+        section = re.search(r'id="(nav-[a-z]+)"', block).group(1)
+        found[section] = re.findall(r'class="dropdown-item" href="([^"]+)"', block)
+    return found
+
+
+def test_the_menus_are_grouped_by_work_and_none_is_empty(member_user, staff_user, kept):
+    anonymous = _sections(_nav(Client()))
+    member = _sections(_nav(_signed_in(member_user)))
+    staff = _sections(_nav(_signed_in(staff_user)))
+
+    assert list(anonymous) == ["nav-wishes", "nav-service"]
+    assert list(member) == ["nav-wishes", "nav-service", "nav-mine"]
+    assert list(staff) == ["nav-wishes", "nav-service", "nav-mine", "nav-manage"]
+    for kind in (anonymous, member, staff):
+        assert all(kind.values()), kind  # no section without links
+    # The wall and the projects are for everyone, under what one does with them, not under 居民.
+    assert "/wishes/" in anonymous["nav-wishes"] and "/projects/" in anonymous["nav-service"]
+    assert "/wishes/mine/" in member["nav-wishes"] and "/wishes/mine/" not in anonymous["nav-wishes"]
+    assert "/me/activities/" in member["nav-service"] and "/training/" in member["nav-service"]
+    assert member["nav-mine"] == ["/me/", "/me/records/", "/me/points/", "/rewards/", "/me/inbox/"]
+    assert staff["nav-manage"][0] == "/dashboard/" and "/wishes/review/" in staff["nav-manage"]
+    assert "/admin/" in staff["nav-manage"]
+
+
+def test_an_anonymous_visitor_is_offered_to_sign_in(client, db):
+    page = client.get("/projects/").content.decode()
+    assert 'id="nav-login"' in page and 'href="/accounts/login/?next=/projects/"' in page
 
 
 def test_the_menus_follow_the_language(member_user, kept):

@@ -89,7 +89,7 @@ def test_home_for_a_member_shows_the_name_and_no_admin(client, member_user):
     assert '<span class="navbar-text text-white" id="nav-user">member</span>' in html
     assert 'id="logout-form"' in html
     assert "/admin/" not in html
-    assert 'id="nav-secretaries"' not in html
+    assert 'id="nav-manage"' not in html
 
 
 def test_home_for_staff_shows_the_secretaries_menu(client, platform_admin):
@@ -97,7 +97,7 @@ def test_home_for_staff_shows_the_secretaries_menu(client, platform_admin):
 
     html = client.get("/").content.decode()
 
-    assert 'id="nav-secretaries"' in html
+    assert 'id="nav-manage"' in html
     assert 'href="/admin/"' in html
 
 
