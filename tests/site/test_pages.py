@@ -101,6 +101,30 @@ def test_home_for_staff_shows_the_secretaries_menu(client, platform_admin):
     assert 'href="/admin/"' in html
 
 
+def _card_links(html: str, card: str) -> list[str]:
+    """The addresses of the buttons of a home page card (`#home-members`, `#home-secretaries`), in order."""
+    start = html.index(f'id="{card}"')
+    return re.findall(r'<a class="btn[^"]*" href="([^"]+)"', html[start : html.index("</section>", start)])
+
+
+def test_home_cards_offer_each_visitor_where_to_go(client, member_a, secretary_a):
+    """The 党员 card offers more than the inbox, the 书记 card more than the admin, and a card with nothing to
+    offer (书记 for a member who is not one) is not shown at all."""
+    anonymous = client.get("/").content.decode()
+    assert _card_links(anonymous, "home-members") == ["/accounts/login/", "/projects/"]
+    assert _card_links(anonymous, "home-secretaries") == ["/accounts/login/"]
+
+    client.force_login(member_a.user)
+    member = client.get("/").content.decode()
+    assert _card_links(member, "home-members") == ["/me/", "/projects/", "/wishes/", "/me/inbox/"]
+    assert 'id="card-secretaries"' not in member and 'id="home-secretaries"' not in member
+
+    client.force_login(secretary_a)
+    secretary = client.get("/").content.decode()
+    assert _card_links(secretary, "home-secretaries") == ["/dashboard/", "/wishes/review/", "/admin/"]
+    assert _card_links(secretary, "home-members")[0] == "/me/"
+
+
 def test_full_name_is_preferred_to_the_username(client):
     user = UserFactory(username="wz", first_name="Wei", last_name="Zhang")
     client.force_login(user)
