@@ -185,6 +185,19 @@ def offers_waiting_for(member: Member) -> QuerySet[MicroWish]:
     )
 
 
+def wishes_awaiting(member: Member) -> QuerySet[MicroWish]:
+    """What waits for the member on /me/, in one query: the wishes they claimed and have not reported fulfilled
+    (oldest claim first), then those addressed to one of their offers waiting for their answer (居民点单)."""
+    return (
+        MicroWish.objects.filter(
+            Q(state=MicroWish.State.CLAIMED, claimed_by=member)
+            | Q(state=MicroWish.State.PUBLISHED, offer_pending=True, offer__member=member)
+        )
+        .select_related("category", "community")
+        .order_by("state", "claimed_at", "published_at", "pk")
+    )
+
+
 def can_see_contact(user: Viewer, wish: MicroWish) -> str | None:
     """The role in which `user` may see the resident's full contact ("claimer" or "secretary"), or None.
 
@@ -201,6 +214,23 @@ def can_see_contact(user: Viewer, wish: MicroWish) -> str | None:
     if manages_wish(user, wish):
         return "secretary"
     return None
+
+
+def claimer_name_for(user: Viewer, wish: MicroWish, *, contact_role: str | None = None) -> str:
+    """How `user` sees who claimed `wish`: the claimer and a secretary in scope read the full name, everyone else
+    the public name (张** without consent, DESIGN.md); a team claim shows the team, and to them also who claimed.
+
+    `contact_role` is `can_see_contact`'s answer when the caller has it, to save asking for the scope twice."""
+    claimer = wish.claimed_by
+    if claimer is None:
+        return ""
+    insider = contact_role is not None or (
+        user.is_authenticated and (claimer.user_id == user.pk or manages_wish(user, wish))
+    )
+    person = claimer.name if insider else claimer.public_name
+    if wish.claimed_team is None:
+        return person
+    return f"{wish.claimed_team.name} · {person}" if insider else wish.claimed_team.name
 
 
 def photo_for(user: Viewer, wish: MicroWish, photo_id: int) -> WishPhoto | None:

@@ -303,6 +303,7 @@ def wish_detail(request, pk: int):
         "member": member,
         "contact_role": role,
         "is_claimer": is_claimer,
+        "claimer_name": selectors.claimer_name_for(user, wish, contact_role=role),
         "offered_to_me": member is not None
         and wish.offer_pending
         and wish.offer is not None

@@ -62,6 +62,7 @@ def test_a_wish_from_submission_to_points(phone_page, org_tree, secretary_a, mem
     page.get_by_role("button", name="认领这个心愿").click()
     expect(page.get_by_role("alert")).to_contain_text("认领成功")
     expect(page.locator("#contact-phone")).to_have_text("13900001234")
+    expect(page.locator("#claimer-name")).to_have_text("李明")  # himself, not the public 李**
     page.get_by_role("link", name="登记实现情况").click()
     yesterday = timezone.localdate() - timedelta(days=1)
     page.get_by_label("实现情况").fill("已上门更换了水龙头阀芯。")

@@ -12,7 +12,7 @@ from PIL import Image
 
 from demands import services
 from demands.models import ContactAccessLog, MicroWish, WishPhoto
-from tests.demands.factories import feedback_token, jpeg_upload, wish_in_state
+from tests.demands.factories import feedback_token, jpeg_upload, make_team, wish_in_state
 
 pytestmark = pytest.mark.django_db
 
@@ -135,6 +135,43 @@ def test_full_phone_only_for_the_claimer_and_the_verifying_secretary(
         ("member_a", "claimer"),
         ("secretary_a", "secretary"),
     ]
+
+
+def test_the_claimer_and_the_secretary_read_the_claimers_name_others_the_mask(
+    client, org_tree, secretary_a, secretary_b, member_a, member_b, published
+):
+    services.wish_claim(wish=published, member=member_a)  # 李明, no consent to be named publicly
+    seen = {}
+    for name, user in [
+        ("anonymous", None),
+        ("claimer", member_a.user),
+        ("other member", member_b.user),
+        ("secretary A", secretary_a),
+        ("secretary B", secretary_b),
+    ]:
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        found = re.search(r'id="claimer-name">([^<]*)<', html(client.get(f"/wishes/{published.pk}/")))
+        seen[name] = found[1]
+
+    assert seen == {
+        "anonymous": "李**",
+        "claimer": "李明",
+        "other member": "李**",
+        "secretary A": "李明",
+        "secretary B": "李**",
+    }
+
+
+def test_a_team_claim_names_the_team_and_to_insiders_who_claimed(client, org_tree, member_a, member_b, published):
+    team = make_team(org_tree.branch_a, leader=member_a, members=[member_a])
+    services.wish_claim(wish=published, member=member_a, team=team)
+
+    client.force_login(member_a.user)
+    assert 'id="claimer-name">邻里互助队 · 李明<' in html(client.get(f"/wishes/{published.pk}/"))
+    client.force_login(member_b.user)
+    assert 'id="claimer-name">邻里互助队<' in html(client.get(f"/wishes/{published.pk}/"))
 
 
 def test_the_review_page_logs_each_view(client, secretary_a, published):
