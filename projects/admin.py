@@ -120,7 +120,17 @@ class SignUpInline(ScopedInlineMixin, admin.TabularInline):
 
     model = SignUp
     extra = 0
-    fields = ("member", "team", "status", "waitlist_position", "checked_in_at", "hours", "created_at")
+    fields = (
+        "member",
+        "team",
+        "status",
+        "waitlist_position",
+        "checked_in_at",
+        "checkin_position",
+        "checked_out_at",
+        "hours",
+        "created_at",
+    )
     readonly_fields = fields
     ordering = ("status", "waitlist_position", "created_at")
 
@@ -137,13 +147,26 @@ class SignUpInline(ScopedInlineMixin, admin.TabularInline):
         return False
 
 
+class AttendanceDueFilter(admin.SimpleListFilter):
+    """待确认考勤: the activities the 工作台 counts (selectors.attendance_due), so its link shows those rows."""
+
+    title = _("考勤")
+    parameter_name = "attendance"
+
+    def lookups(self, request, model_admin):
+        return (("due", _("待确认考勤")),)
+
+    def queryset(self, request, queryset):
+        return selectors.attendance_due(queryset) if self.value() == "due" else queryset
+
+
 @admin.register(Activity)
 class ActivityAdmin(ScopedAdminMixin, admin.ModelAdmin):
     scope = staticmethod(selectors.visible_activities)
     form = ActivityAdminForm
     list_display = ("__str__", "project", "starts_at", "capacity", "seats", "phase", "links")
     list_select_related = ("project",)
-    list_filter = ("status", ("project", admin.RelatedOnlyFieldListFilter))
+    list_filter = (AttendanceDueFilter, "status", ("project", admin.RelatedOnlyFieldListFilter))
     search_fields = ("title", "project__title", "project__brand_name")
     date_hierarchy = "starts_at"
     inlines = (SignUpInline,)
@@ -199,6 +222,10 @@ class ActivityAdmin(ScopedAdminMixin, admin.ModelAdmin):
             "signup_closes_at": data["signup_closes_at"],
             "cancel_cutoff_at": data["cancel_cutoff_at"],
             "leader": data.get("leader"),
+            "latitude": data.get("latitude"),
+            "longitude": data.get("longitude"),
+            "checkin_radius_m": data.get("checkin_radius_m"),
+            "signout_required": bool(data.get("signout_required")),
         }
         if change:
             common["place"] = common["place"] or obj.project.place

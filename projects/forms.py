@@ -26,7 +26,16 @@ from .models import (
     target_groups_mask,
 )
 from .selectors import ProjectFilters
-from .validators import check_activity, check_activity_start, check_project, check_self_report, clean_logo
+from .validators import (
+    CHECKIN_RADIUS_MAX,
+    CHECKIN_RADIUS_MIN,
+    check_activity,
+    check_activity_start,
+    check_checkin_place,
+    check_project,
+    check_self_report,
+    clean_logo,
+)
 
 # The messages of ServiceProject's recurrence CHECKs (check_project says the same per field).
 RECURRENCE_MESSAGES = {
@@ -91,12 +100,31 @@ class ProjectFilterForm(GuardedForm):
 
 
 class CheckInForm(GuardedForm):
+    """Check-in or sign-out: the scanned QR code's token (hidden) or the typed 6-digit code, and the position the
+    phone reported (hidden, filled by static/js/checkin.js when the member allows it)."""
+
     code = forms.CharField(
         label=_("签到码"),
+        required=False,
         min_length=6,
         max_length=6,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9]{6}"}),
     )
+    token = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+    latitude = forms.FloatField(required=False, min_value=-90, max_value=90, widget=forms.HiddenInput)
+    longitude = forms.FloatField(required=False, min_value=-180, max_value=180, widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("token") and not data.get("code") and "code" not in self.errors:
+            self.add_error("code", _("请扫描组织者手机上的签到二维码，或输入签到码。"))
+        return data
+
+    def position(self) -> services.Position | None:
+        latitude, longitude = self.cleaned_data.get("latitude"), self.cleaned_data.get("longitude")
+        if latitude is None or longitude is None:
+            return None
+        return services.Position(latitude=latitude, longitude=longitude)
 
 
 class SelfReportForm(GuardedForm):
@@ -233,10 +261,20 @@ class ActivityAdminForm(GuardedModelForm):
             "signup_opens_at",
             "signup_closes_at",
             "cancel_cutoff_at",
+            "latitude",
+            "longitude",
+            "checkin_radius_m",
+            "signout_required",
         )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "checkin_radius_m" in self.fields:
+            self.fields["checkin_radius_m"].help_text = _(
+                "可选。填写签到点的纬度、经度和范围（%(low)d–%(high)d 米）后，手机定位在范围外的党员不能签到；"
+                "不允许定位的党员仍可签到，在考勤表上标记为“未提供位置”。坐标用手机定位的 WGS-84 坐标"
+                "（高德、百度地图上取的坐标有数百米偏移）。"
+            ) % {"low": CHECKIN_RADIUS_MIN, "high": CHECKIN_RADIUS_MAX}
         for name in ("signup_opens_at", "signup_closes_at", "cancel_cutoff_at", "place"):
             if name in self.fields:
                 self.fields[name].required = False
@@ -283,6 +321,16 @@ class ActivityAdminForm(GuardedModelForm):
                 add_service_errors(self, exc)
             else:
                 data["signup_opens_at"], data["signup_closes_at"], data["cancel_cutoff_at"] = opens, closes, cutoff
+        place_fields = ("latitude", "longitude", "checkin_radius_m")
+        try:
+            if not any(name in self.errors for name in place_fields):
+                check_checkin_place(
+                    latitude=data.get("latitude"),
+                    longitude=data.get("longitude"),
+                    checkin_radius_m=data.get("checkin_radius_m"),
+                )
+        except ValidationError as exc:
+            add_service_errors(self, exc)
         if editing:
             if self.instance.status != Activity.Status.SCHEDULED:
                 raise ValidationError(_("已取消或已记录考勤的活动不能修改。"))

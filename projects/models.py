@@ -398,6 +398,17 @@ class Activity(models.Model):
     signup_closes_at = models.DateTimeField(_("报名截止"))
     cancel_cutoff_at = models.DateTimeField(_("取消截止"), help_text=_("此时间之后取消报名记为逾期取消。"))
     checkin_code = models.CharField(_("签到码"), max_length=6)
+    # The check-in place (optional): a member's check-in from a phone that reports a position farther than the
+    # radius is refused (projects.services.checkin). WGS-84, the coordinates a phone's browser reports.
+    latitude = models.DecimalField(_("签到点纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(_("签到点经度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    checkin_radius_m = models.PositiveIntegerField(_("签到范围（米）"), null=True, blank=True)
+    signout_required = models.BooleanField(
+        _("需要签退"),
+        default=False,
+        db_default=False,
+        help_text=_("开启后，党员离开时再次扫码签退，服务时长按签到至签退计算（不超过活动时长）。"),
+    )
     status = models.CharField(
         _("状态"), max_length=10, choices=ActivityStatus.choices, default=ActivityStatus.SCHEDULED
     )
@@ -432,6 +443,19 @@ class Activity(models.Model):
             models.CheckConstraint(condition=Exact(Length("checkin_code"), 6), name="projects_activity_code_six_chars"),
             models.CheckConstraint(
                 condition=Q(status__in=ActivityStatus.values), name="projects_activity_status_valid"
+            ),
+            # The check-in place is all three values or none of them.
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True, longitude__isnull=True, checkin_radius_m__isnull=True)
+                | Q(
+                    latitude__gte=-90,
+                    latitude__lte=90,
+                    longitude__gte=-180,
+                    longitude__lte=180,
+                    checkin_radius_m__gt=0,
+                ),
+                name="projects_activity_checkin_place",
+                violation_error_message=_("签到点的纬度、经度和范围须同时填写，且在有效范围内。"),
             ),
             # Regenerating a recurring project's activities finds the ones it made (services.activities_generate).
             models.UniqueConstraint(fields=["project", "starts_at"], name="projects_activity_unique_start"),
@@ -481,6 +505,10 @@ class Activity(models.Model):
         return min((moment for moment in moments if moment > now), default=None)
 
     @property
+    def has_checkin_place(self) -> bool:
+        return self.checkin_radius_m is not None
+
+    @property
     def length_hours(self) -> Decimal:
         """The activity's length in hours, rounded down to 0.01 (the cap of a sign-up's hours)."""
         return (Decimal(int((self.ends_at - self.starts_at).total_seconds())) / 3600).quantize(
@@ -497,10 +525,20 @@ class SignUpStatus(models.TextChoices):
     NO_SHOW = "no_show", _("缺席")
 
 
+class CheckinPosition(models.TextChoices):
+    """Where a member checked in, for an activity with a check-in place (blank: no place set, or not checked in)."""
+
+    INSIDE = "inside", _("在签到范围内")
+    # The member's phone reported no position (not allowed, or not available): the check-in is accepted and the
+    # attendance sheet shows it, so the organizer can confirm the member was there.
+    UNKNOWN = "unknown", _("未提供位置")
+
+
 class SignUp(models.Model):
     """报名: a member's place in an activity (a team leader's sign-up makes one row per team member, with `team`)."""
 
     Status = SignUpStatus
+    Position = CheckinPosition
     # Set by the attendance sheet (projects.views) on the rows it draws, not columns.
     default_hours: Decimal
     posted_mark: str | None
@@ -522,6 +560,11 @@ class SignUp(models.Model):
     status = models.CharField(_("状态"), max_length=15, choices=SignUpStatus.choices)
     waitlist_position = models.PositiveIntegerField(_("候补序号"), null=True, blank=True)
     checked_in_at = models.DateTimeField(_("签到时间"), null=True, blank=True)
+    checkin_position = models.CharField(
+        _("签到位置"), max_length=10, choices=CheckinPosition.choices, blank=True, default="", db_default=""
+    )
+    checkin_distance_m = models.PositiveIntegerField(_("签到距离（米）"), null=True, blank=True)
+    checked_out_at = models.DateTimeField(_("签退时间"), null=True, blank=True)
     hours = models.DecimalField(_("服务时长（小时）"), max_digits=5, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(_("报名时间"), auto_now_add=True)
     cancelled_at = models.DateTimeField(_("取消时间"), null=True, blank=True)
@@ -566,6 +609,21 @@ class SignUp(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(hours__isnull=True) | Q(status="attended"), name="projects_signup_hours_only_attended"
+            ),
+            # A sign-out follows a check-in, never precedes it.
+            models.CheckConstraint(
+                condition=Q(checked_out_at__isnull=True)
+                | Q(checked_in_at__isnull=False, checked_out_at__gte=F("checked_in_at")),
+                name="projects_signup_checkout_after_checkin",
+            ),
+            models.CheckConstraint(
+                condition=Q(checkin_position="")
+                | Q(checkin_position__in=CheckinPosition.values, checked_in_at__isnull=False),
+                name="projects_signup_position_of_checkin",
+            ),
+            models.CheckConstraint(
+                condition=Q(checkin_distance_m__isnull=True) | Q(checkin_position=CheckinPosition.INSIDE),
+                name="projects_signup_distance_inside",
             ),
         ]
         indexes = [

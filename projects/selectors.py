@@ -18,6 +18,7 @@ from django.db.models import (
     Exists,
     F,
     IntegerField,
+    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -67,6 +68,31 @@ def visible_self_reports(user: Viewer, *, queryset: QuerySet[SelfReport] | None 
 
 def is_organizer(user: Viewer) -> bool:
     return not sees_nothing(user) and (user.is_superuser or is_organization_admin(user))
+
+
+def _holds_unmarked_seat() -> Exists:
+    return Exists(SignUp.objects.filter(activity=OuterRef("pk"), status=SignUp.Status.CONFIRMED))
+
+
+def attendance_due(qs: QuerySet[Activity], now: datetime | None = None) -> QuerySet[Activity]:
+    """The activities of `qs` whose attendance waits to be confirmed (待确认考勤): ended, not cancelled, and someone
+    still holds a seat nobody marked attended or absent. The 工作台's count and the admin's filter both use it."""
+    now = now or timezone.now()
+    return qs.exclude(status=Activity.Status.CANCELLED).filter(_holds_unmarked_seat(), ends_at__lte=now)
+
+
+def attendance_due_summary(user: Viewer, now: datetime | None = None) -> tuple[int, datetime | None]:
+    """How many activities in `user`'s scope wait for attendance (`attendance_due`), and when the next one will
+    (the end of the first activity not ended yet with an unmarked seat: the count changes by the clock then). One
+    query."""
+    now = now or timezone.now()
+    figures = (
+        visible_activities(user)
+        .exclude(status=Activity.Status.CANCELLED)
+        .filter(_holds_unmarked_seat())
+        .aggregate(due=Count("pk", filter=Q(ends_at__lte=now)), next_end=Min("ends_at", filter=Q(ends_at__gt=now)))
+    )
+    return figures["due"], figures["next_end"]
 
 
 # --- Counts -----------------------------------------------------------------------------------------------------
@@ -270,6 +296,15 @@ def signup_of(member: Member | None, activity: Activity) -> SignUp | None:
     if member is None:
         return None
     return SignUp.objects.filter(member=member, activity=activity).order_by("-created_at", "-pk").first()
+
+
+def checkin_counts(activity: Activity) -> dict[str, int]:
+    """How many of the activity's seat holders have checked in, and signed out (the organizer's check-in page);
+    one query."""
+    return SignUp.objects.filter(activity=activity, status__in=SignUp.SEAT_STATUSES).aggregate(
+        checked_in=Count("pk", filter=Q(checked_in_at__isnull=False)),
+        checked_out=Count("pk", filter=Q(checked_out_at__isnull=False)),
+    )
 
 
 def waitlist_rank(signup: SignUp) -> int:

@@ -24,7 +24,7 @@ from members.models import Member
 from members.validators import check_service_times
 from notifications.images import ImageRejected, random_name, reencode
 
-from .models import Activity, ActivitySurvey, Post, ServiceProject
+from .models import Activity, ActivitySurvey, Post, ServiceProject, SignUp
 
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 MAX_LOGO_PIXELS = 4096 * 4096
@@ -109,6 +109,29 @@ def check_leader(leader: Member | None) -> None:
         raise ValidationError({"leader": _("现场负责人须为在册党员。")})
 
 
+# A radius below what a phone's position is good to outdoors would refuse members standing at the place.
+CHECKIN_RADIUS_MIN, CHECKIN_RADIUS_MAX = 50, 5000
+
+
+def check_checkin_place(*, latitude: Decimal | None, longitude: Decimal | None, checkin_radius_m: int | None) -> None:
+    """The check-in place is optional; given, it is a latitude, a longitude and a radius of 50–5000 m together."""
+    if latitude is None or longitude is None or checkin_radius_m is None:
+        if latitude is None and longitude is None and checkin_radius_m is None:
+            return
+        raise ValidationError({"checkin_radius_m": _("签到点的纬度、经度和范围须同时填写，或都不填。")})
+    if not -90 <= latitude <= 90:
+        raise ValidationError({"latitude": _("纬度应在 -90 到 90 之间。")})
+    if not -180 <= longitude <= 180:
+        raise ValidationError({"longitude": _("经度应在 -180 到 180 之间。")})
+    if not CHECKIN_RADIUS_MIN <= checkin_radius_m <= CHECKIN_RADIUS_MAX:
+        raise ValidationError(
+            {
+                "checkin_radius_m": _("签到范围应在 %(low)d 到 %(high)d 米之间。")
+                % {"low": CHECKIN_RADIUS_MIN, "high": CHECKIN_RADIUS_MAX}
+            }
+        )
+
+
 def check_activity_open(activity: Activity, now: datetime) -> None:
     if activity.status != Activity.Status.SCHEDULED or activity.project.status != ServiceProject.Status.PUBLISHED:
         raise ValidationError(_("该活动不在报名中。"))
@@ -150,3 +173,14 @@ def check_survey_rating(rating: str | int | None) -> int:
     if str(value) != str(rating).strip() or not ActivitySurvey.RATING_MIN <= value <= ActivitySurvey.RATING_MAX:
         raise ValidationError(_("请选择1到5分的满意度。"))
     return value
+
+
+def check_cancellable(*, signup: SignUp, activity: Activity, now: datetime) -> None:
+    """A sign-up may be cancelled, or its place on the waitlist left, while it is confirmed or waitlisted, the member
+    has not checked in, and the activity has not started. The page offers the button exactly when this passes."""
+    if signup.status not in (SignUp.Status.CONFIRMED, SignUp.Status.WAITLISTED):
+        raise ValidationError(_("已记录考勤，不能取消报名。"))
+    if signup.checked_in_at is not None:
+        raise ValidationError(_("您已签到，不能再取消报名。如不能参加，请告知活动负责人。"))
+    if now >= activity.starts_at:
+        raise ValidationError(_("活动已经开始，不能取消报名。"))

@@ -34,6 +34,7 @@ from members.selectors import member_for
 from . import selectors, services
 from .forms import CheckInForm, ProjectFilterForm, SelfReportForm, add_service_errors
 from .models import Activity, ActivitySurvey, CalendarFeed, Post, PostClaim, ServiceMode, SignUp, TargetGroup
+from .validators import check_cancellable
 
 PROJECTS_PAGE_SIZE = 20
 
@@ -167,6 +168,15 @@ def project_logo(request, slug: str):
 # --- Activities -------------------------------------------------------------------------------------------------
 
 
+def _cancellable(signup: SignUp, activity: Activity, now: datetime) -> bool:
+    """The page offers 取消报名 / 退出候补 exactly when the service would accept it."""
+    try:
+        check_cancellable(signup=signup, activity=activity, now=now)
+    except ValidationError:
+        return False
+    return True
+
+
 def _activity_or_404(request, pk: int) -> Activity:
     activity = selectors.activity_for_page(request.user, pk)
     if activity is None:
@@ -194,20 +204,18 @@ def activity_detail(request, pk: int):
         "rank": selectors.waitlist_rank(signup) if signup and signup.status == SignUp.Status.WAITLISTED else None,
         # The button follows the label (the phase_badge of the same activity at the same `now`).
         "signup_open": activity.phase(now).accepts_signups,
-        "can_cancel": signup is not None
-        and signup.status in (SignUp.Status.CONFIRMED, SignUp.Status.WAITLISTED)
-        and now < activity.starts_at,
+        "can_cancel": signup is not None and _cancellable(signup, activity, now),
         "late": now >= activity.cancel_cutoff_at,
         "checkin_open": opens <= now <= closes,
         "checkin_opens": opens,
         "checkin_form": CheckInForm(),
         "teams": teams,
         "is_organizer": is_organizer,
-        "checkin_url": request.build_absolute_uri(
-            reverse("projects:activity_checkin", args=[activity.pk]) + f"?code={activity.checkin_code}"
-        )
-        if is_organizer
-        else "",
+        "signout_due": activity.signout_required
+        and signup is not None
+        and signup.status == SignUp.Status.CONFIRMED
+        and signup.checked_in_at is not None
+        and signup.checked_out_at is None,
     }
     response = render(request, "projects/activity_detail.html", context)
     public_cache.stale_at(response, activity.phase_changes_at(now))
@@ -256,46 +264,107 @@ def activity_cancel_signup(request, pk: int):
         member=request.member,
         status__in=(SignUp.Status.CONFIRMED, SignUp.Status.WAITLISTED),
     )
+    was_waitlisted = signup.status == SignUp.Status.WAITLISTED
     try:
         signup = services.signup_cancel(signup=signup)
     except ValidationError as exc:
         _errors(request, exc)
     else:
-        if signup.status == SignUp.Status.LATE_CANCELLED:
+        if was_waitlisted:
+            messages.success(request, _("已退出候补。"))
+        elif signup.status == SignUp.Status.LATE_CANCELLED:
             messages.warning(request, _("已取消报名。已过取消截止时间，记为逾期取消。"))
         else:
             messages.success(request, _("已取消报名。"))
     return _back(request, reverse("projects:activity_detail", args=[activity.pk]))
 
 
+def _checkin_page(request, activity: Activity, form: CheckInForm, *, status: int = 200):
+    """The member's check-in page, or the sign-out page once they checked in to an activity that asks for it."""
+    signup = selectors.signup_of(request.member, activity)
+    signing_out = (
+        activity.signout_required
+        and signup is not None
+        and signup.status == SignUp.Status.CONFIRMED
+        and signup.checked_in_at is not None
+        and signup.checked_out_at is None
+    )
+    context = {"activity": activity, "form": form, "signup": signup, "signing_out": signing_out}
+    return render(request, "projects/checkin.html", context, status=status)
+
+
+def _checkin_attempt(request, activity: Activity, form: CheckInForm):
+    """The one check-in limit, for check-in and sign-out alike: every attempt counts, right or wrong, so a 6-digit
+    code is not guessable while check-in is open. The refusal page, or None."""
+    verdict = ratelimit.hit("CHECKIN_ATTEMPT_LIMIT", f"{request.member.pk}:{activity.pk}")
+    if verdict.allowed:
+        return None
+    minutes = max(1, math.ceil(verdict.retry_after / 60))
+    form.add_error(
+        None,
+        _("尝试次数太多，请%(minutes)d分钟后再试，或请组织者在签到表上登记。") % {"minutes": minutes},
+    )
+    return _checkin_page(request, activity, form, status=429)
+
+
 @require_http_methods(["GET", "POST"])
 @member_required
 def activity_checkin(request, pk: int):
-    """GET: the check-in form, the code filled in from a scanned QR link (?code=…); POST: check in."""
+    """GET: the check-in form, with the token of the scanned QR code (?t=…) or a field for the typed code;
+    POST: check in."""
     activity = _activity_for_member(request, pk)
     if request.method == "POST":
         form = CheckInForm(request.POST)
-        # Every attempt counts, right or wrong: a 6-digit code must not be guessable while check-in is open.
-        verdict = ratelimit.hit("CHECKIN_ATTEMPT_LIMIT", f"{request.member.pk}:{activity.pk}")
-        if not verdict.allowed:
-            minutes = max(1, math.ceil(verdict.retry_after / 60))
-            form.add_error(
-                None,
-                _("尝试次数太多，请%(minutes)d分钟后再试，或请组织者在签到表上登记。") % {"minutes": minutes},
-            )
-            context = {"activity": activity, "form": form}
-            return render(request, "projects/checkin.html", context, status=429)
+        refused = _checkin_attempt(request, activity, form)
+        if refused is not None:
+            return refused
         if form.is_valid():
             try:
-                services.signup_check_in(activity=activity, member=request.member, code=form.cleaned_data["code"])
+                signup = services.signup_check_in(
+                    activity=activity,
+                    member=request.member,
+                    code=form.cleaned_data["code"],
+                    token=form.cleaned_data["token"],
+                    position=form.position(),
+                )
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
                 messages.success(request, _("签到成功，感谢您的服务！"))
+                if signup.checkin_position == SignUp.Position.UNKNOWN:
+                    messages.info(request, _("没有取得您的位置，本次签到标记为“未提供位置”，由组织者核实。"))
+                if activity.signout_required:
+                    messages.info(request, _("本活动需要签退：离开时请再次扫描组织者的签到二维码。"))
                 return redirect("projects:activity_detail", pk=activity.pk)
     else:
-        form = CheckInForm(initial={"code": request.GET.get("code", "")[:6]})
-    return render(request, "projects/checkin.html", {"activity": activity, "form": form})
+        form = CheckInForm(initial={"token": request.GET.get("t", "")[:40]})
+    return _checkin_page(request, activity, form)
+
+
+@require_POST
+@member_required
+def activity_checkout(request, pk: int):
+    """Sign out (签退), proved as a check-in is; counted against the same attempt limit."""
+    activity = _activity_for_member(request, pk)
+    form = CheckInForm(request.POST)
+    refused = _checkin_attempt(request, activity, form)
+    if refused is not None:
+        return refused
+    if form.is_valid():
+        try:
+            services.signup_check_out(
+                activity=activity,
+                member=request.member,
+                code=form.cleaned_data["code"],
+                token=form.cleaned_data["token"],
+                position=form.position(),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("签退成功，服务时长按签到至签退的时间计算。"))
+            return redirect("projects:activity_detail", pk=activity.pk)
+    return _checkin_page(request, activity, form)
 
 
 def _organized_activity(request, pk: int) -> Activity:
@@ -313,11 +382,44 @@ def _organized_activity(request, pk: int) -> Activity:
 @login_required
 @require_GET
 def activity_checkin_qr(request, pk: int):
+    """The QR code of the check-in link with the token of this moment (it changes every CHECKIN_STEP_SECONDS)."""
     activity = _organized_activity(request, pk)
-    url = reverse("projects:activity_checkin", args=[activity.pk]) + f"?code={activity.checkin_code}"
+    token = services.checkin_token(activity, timezone.now())
+    url = reverse("projects:activity_checkin", args=[activity.pk]) + f"?t={token}"
     response = _qr_svg(request.build_absolute_uri(url))
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+@require_GET
+def activity_checkin_screen(request, pk: int):
+    """The organizer's phone at the door: the QR code, refreshed every 30 s (static/js/checkin-screen.js), the
+    6-digit code behind a button, a new code, and how many have checked in."""
+    activity = _organized_activity(request, pk)
+    now = timezone.now()
+    opens, closes = services.checkin_window(activity)
+    context = {
+        "activity": activity,
+        "counts": selectors.checkin_counts(activity),
+        "step_seconds": services.CHECKIN_STEP_SECONDS,
+        "next_in": math.ceil(services.seconds_to_next_step(now)),
+        "checkin_open": opens <= now <= closes,
+        "checkin_opens": opens,
+    }
+    response = render(request, "projects/checkin_screen.html", context)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+@login_required
+def activity_new_code(request, pk: int):
+    """The organizer gives the activity a new check-in code: the old code and every QR code shown stop working."""
+    activity = _organized_activity(request, pk)
+    services.activity_new_code(activity=activity)
+    messages.success(request, _("已更换签到码，原签到码和之前的二维码不能再用于签到。"))
+    return redirect("projects:activity_checkin_screen", pk=activity.pk)
 
 
 @login_required

@@ -12,7 +12,7 @@ second one see the first before it checks for an overlap.
 Lock order, the same everywhere (so two services never wait for each other in a circle):
     project → post → activities (by id) → members (by id).
 A service that touches several activities locks all of them before any member. Sign-up rows are locked only while
-their activity's lock is held (check-in, which locks one sign-up row and nothing else, is the exception).
+their activity's lock is held (check-in and sign-out, which lock one sign-up row and nothing else, are the exception).
 
 Services do not decide who may call them: views and the admin check scope through `projects.selectors` first.
 """
@@ -34,7 +34,18 @@ from .activities import (
 )
 from .attendance import AttendanceResult, attendance_submit, default_hours
 from .calendar import activities_generate_all, calendar_feed_for
-from .checkin import activity_new_code, checkin_window, signup_check_in
+from .checkin import (
+    CHECKIN_STEP_SECONDS,
+    Position,
+    activity_new_code,
+    checkin_token,
+    checkin_window,
+    distance_m,
+    seconds_to_next_step,
+    signout_window,
+    signup_check_in,
+    signup_check_out,
+)
 from .projects import project_save
 from .recurring import ClaimResult, activities_generate, post_claim, post_leave, post_save, post_skip
 from .scheduled import activity_reminders_plan, activity_reminders_send, waitlists_promote
@@ -55,11 +66,13 @@ __all__ = [
     "AttendanceResult",
     "CHECKIN_EARLY",
     "CHECKIN_LATE",
+    "CHECKIN_STEP_SECONDS",
     "ClaimResult",
     "GENERATED_CANCEL_CUTOFF",
     "GENERATE_WEEKS",
     "KEEP",
     "NO_SHOW_WINDOW",
+    "Position",
     "_overlapping",
     "_seats_taken",
     "_signup_state",
@@ -77,8 +90,10 @@ __all__ = [
     "attendance_submit",
     "calendar_feed_for",
     "check_member_may_serve",
+    "checkin_token",
     "checkin_window",
     "default_hours",
+    "distance_m",
     "new_checkin_code",
     "no_shows_recently",
     "post_claim",
@@ -88,9 +103,12 @@ __all__ = [
     "project_save",
     "self_report_approve",
     "self_report_reject",
+    "seconds_to_next_step",
     "self_report_submit",
     "signup_cancel",
+    "signout_window",
     "signup_check_in",
+    "signup_check_out",
     "signup_create",
     "survey_submit",
     "team_signup_create",

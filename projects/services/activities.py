@@ -1,6 +1,7 @@
 """Activities: their windows, creating, changing and cancelling one."""
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,7 +14,7 @@ from members.models import Member
 from notifications.services import notify
 
 from ..models import Activity, Post, ServiceProject, SignUp
-from ..validators import check_activity, check_activity_start, check_leader
+from ..validators import check_activity, check_activity_start, check_checkin_place, check_leader
 from ._common import GENERATED_CANCEL_CUTOFF, KEEP, _activity_context, _lock_activity, new_checkin_code
 from .signups import _promote, _seats_taken
 
@@ -53,6 +54,10 @@ def activity_create(
     cancel_cutoff_at: datetime | None = None,
     post: Post | None = None,
     leader: Member | None = None,
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
+    checkin_radius_m: int | None = None,
+    signout_required: bool = False,
 ) -> Activity:
     """Schedule one activity of `project` with a fresh 6-digit check-in code; `leader` is its on-site leader
     (现场负责人), whose attendance is recorded in that role (`_record_hours`).
@@ -61,7 +66,9 @@ def activity_create(
     at the start; cancellation is free until a day before, or until now when the start is closer), which need a
     start in the future. Invariants: the CHECKs (times in order, capacity > 0) and one activity per project and start
     (UNIQUE). History (an activity entered after it took place, with all its windows given: the demo's past
-    activities) is accepted here; the admin refuses a past start (forms.ActivityAdminForm).
+    activities) is accepted here; the admin refuses a past start (forms.ActivityAdminForm). The check-in place
+    (latitude, longitude, radius) is optional, all three or none (`check_checkin_place`, and a CHECK);
+    `signout_required` asks members to sign out (services.checkin).
     """
     public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     opens, closes, cutoff = activity_windows(
@@ -85,6 +92,7 @@ def activity_create(
     if not place:
         raise ValidationError({"place": _("请填写活动地点。")})
     check_leader(leader)
+    check_checkin_place(latitude=latitude, longitude=longitude, checkin_radius_m=checkin_radius_m)
     return Activity.objects.create(
         project=project,
         post=post,
@@ -98,6 +106,10 @@ def activity_create(
         signup_closes_at=closes,
         cancel_cutoff_at=cutoff,
         checkin_code=new_checkin_code(),
+        latitude=latitude,
+        longitude=longitude,
+        checkin_radius_m=checkin_radius_m,
+        signout_required=signout_required,
     )
 
 
@@ -114,11 +126,16 @@ def activity_update(
     signup_closes_at: datetime,
     cancel_cutoff_at: datetime,
     leader: Member | None = KEEP,
+    latitude: Decimal | None = KEEP,
+    longitude: Decimal | None = KEEP,
+    checkin_radius_m: int | None = KEEP,
+    signout_required: bool = KEEP,
 ) -> Activity:
-    """Change a scheduled activity (its on-site leader too, unless `leader` is left as KEEP). Lock: the activity
-    row. Invariants: the capacity is never below the seats already taken; raising it promotes waitlisted members
-    (notified) into the new seats; a start that moves, moves into the future (`check_activity_start`). Any valid
-    window may be given — an organizer extends sign-up this way."""
+    """Change a scheduled activity (its on-site leader, check-in place and sign-out too, each unless left as KEEP;
+    the place's three values are checked together). Lock: the activity row. Invariants: the capacity is never
+    below the seats already taken; raising it promotes waitlisted members (notified) into the new seats; a start
+    that moves, moves into the future (`check_activity_start`). Any valid window may be given — an organizer
+    extends sign-up this way."""
     public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     activity = _lock_activity(activity)
     if activity.status != Activity.Status.SCHEDULED:
@@ -145,6 +162,17 @@ def activity_update(
     if leader is not KEEP:
         check_leader(leader)
         activity.leader = leader
+    if latitude is not KEEP:
+        activity.latitude = latitude
+    if longitude is not KEEP:
+        activity.longitude = longitude
+    if checkin_radius_m is not KEEP:
+        activity.checkin_radius_m = checkin_radius_m
+    check_checkin_place(
+        latitude=activity.latitude, longitude=activity.longitude, checkin_radius_m=activity.checkin_radius_m
+    )
+    if signout_required is not KEEP:
+        activity.signout_required = signout_required
     activity.save()
     _promote(activity, timezone.now())
     return activity

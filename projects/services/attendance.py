@@ -17,14 +17,22 @@ from ..models import Activity, SignUp
 from ._common import _as_hours, _lock_activity, _person_name
 
 
-def default_hours(signup: SignUp, activity: Activity) -> Decimal:
-    """The checked-in span — from the check-in (or the start, if earlier) to the end — capped by the activity's
-    length; the whole length for someone marked present without a check-in."""
+def default_hours(signup: SignUp, activity: Activity) -> Decimal | None:
+    """The hours the attendance sheet proposes — the one rule of a sign-up's hours: the checked-in span, from the
+    check-in (or the start, if later) to the sign-out (or the end, if earlier; the end when the activity asks for no
+    sign-out), capped by the activity's length; the whole length for someone marked present without a check-in.
+    None when the activity asks for a sign-out and the member checked in but never signed out: the organizer
+    enters their hours."""
     length = activity.length_hours
     if signup.checked_in_at is None:
         return length
+    end = activity.ends_at
+    if activity.signout_required:
+        if signup.checked_out_at is None:
+            return None
+        end = min(signup.checked_out_at, end)
     start = max(signup.checked_in_at, activity.starts_at)
-    span = Decimal(max(int((activity.ends_at - start).total_seconds()), 0)) / 3600
+    span = Decimal(max(int((end - start).total_seconds()), 0)) / 3600
     return min(span.quantize(Decimal("0.01"), ROUND_DOWN), length)
 
 
@@ -69,7 +77,8 @@ def _record_hours(
 def attendance_submit(*, activity: Activity, marks: dict[int, tuple[str, object]], actor: Actor) -> AttendanceResult:
     """The attendance sheet: `marks` maps sign-up ids to ("attended", hours or None) or ("no_show", None).
 
-    An attended sign-up gets its hours (default: `default_hours`; at most the activity's length), a verified
+    An attended sign-up gets its hours (default: `default_hours` — from check-in to sign-out when the activity asks
+    for a sign-out; typed by the organizer for a member who never signed out; at most the activity's length), a verified
     ServiceRecord (source "activity", source_ref "activity:<id>", recorded and confirmed by the actor for the
     project's organization — 谁组织谁记录), whose points follow its verification (incentives.record_points_sync:
     the `service_hour` rule, capped per record, which is one per member and activity).
@@ -102,6 +111,10 @@ def attendance_submit(*, activity: Activity, marks: dict[int, tuple[str, object]
         if mark == SignUp.Status.ATTENDED:
             if signup.status != SignUp.Status.ATTENDED:
                 value = default_hours(signup, activity) if hours in (None, "") else _as_hours(hours)
+                if value is None:
+                    raise ValidationError(
+                        _("%(name)s签到后没有签退，请填写其服务时长。") % {"name": signup.member.name}
+                    )
                 if value > length:
                     raise ValidationError(
                         _("%(name)s的服务时长不能超过活动时长（%(length)s小时）。")

@@ -234,22 +234,26 @@ def test_check_in_from_the_scanned_link(client, org_tree, member_a, secretary_a)
     services.signup_create(activity=activity, member=member_a)
     started_ago(activity, timedelta(minutes=5))
 
+    # The organizer's activity page links the check-in screen; the code is only there, behind a button.
     client.force_login(secretary_a)
+    screen_url = reverse("projects:activity_checkin_screen", args=[activity.pk])
     page = client.get(reverse("projects:activity_detail", args=[activity.pk])).content.decode()
-    assert activity.checkin_code in page and "checkin-qr" in page
+    assert screen_url in page and activity.checkin_code not in page
+    screen = client.get(screen_url).content.decode()
+    assert "checkin-qr" in screen and f'id="checkin-code" hidden>{activity.checkin_code}<' in screen
     qr = client.get(reverse("projects:activity_checkin_qr", args=[activity.pk]))
-    assert qr["Content-Type"] == "image/svg+xml"
+    assert qr["Content-Type"] == "image/svg+xml" and qr["Cache-Control"] == "private, no-store"
 
     client.force_login(member_a.user)
-    assert (
-        activity.checkin_code
-        not in client.get(reverse("projects:activity_detail", args=[activity.pk])).content.decode()
-    )
-    link = reverse("projects:activity_checkin", args=[activity.pk]) + f"?code={activity.checkin_code}"
-    assert f'value="{activity.checkin_code}"' in client.get(link).content.decode()
-    wrong = client.post(reverse("projects:activity_checkin", args=[activity.pk]), {"code": "12345x"})
+    checkin = reverse("projects:activity_checkin", args=[activity.pk])
+    for url in (reverse("projects:activity_detail", args=[activity.pk]), checkin):
+        assert activity.checkin_code not in client.get(url).content.decode()
+    token = services.checkin_token(activity, timezone.now())
+    scanned = client.get(f"{checkin}?t={token}").content.decode()
+    assert f'value="{token}"' in scanned and "已扫描组织者的签到二维码" in scanned
+    wrong = client.post(checkin, {"code": "12345x"})
     assert wrong.status_code == 200 and "签到码" in wrong.content.decode()
-    response = client.post(reverse("projects:activity_checkin", args=[activity.pk]), {"code": activity.checkin_code})
+    response = client.post(checkin, {"token": token})
     assert response.status_code == 302 and any("签到成功" in m for m in messages_of(response))
     assert SignUp.objects.get(member=member_a).checked_in_at is not None
 
