@@ -1,0 +1,150 @@
+"""Accessibility: axe-core runs on every main page, with real content on it, and any critical or serious finding
+fails the test with the findings printed (rule, impact, the elements and axe's summary of why).
+
+axe-core comes from the npm registry (tests/static/axe/README.md) and lives under tests/: it is injected into the
+page by Playwright and never served to users. The page's Content-Security-Policy (script-src 'self') would refuse
+an injected script, so these pages are opened in a browser context that bypasses CSP; the pages are unchanged.
+Residents' and members' pages are checked at phone size, the secretaries' at desktop size, as they are used.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from incentives import services as incentives_services
+from members import services as members_services
+from projects import services as projects_services
+from tests.conftest import _new_page, login_in_browser
+from tests.demands.factories import wish_category, wish_in_state
+from tests.factories import DEFAULT_PASSWORD
+from tests.incentives.conftest import fund, make_item
+from tests.members.factories import ServiceRecordFactory
+from tests.projects.factories import ActivityFactory, ProjectFactory
+from tests.training.factories import SessionFactory
+from training import services as training_services
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+AXE = Path(__file__).resolve().parent.parent / "static" / "axe" / "axe.min.js"
+FAILING_IMPACTS = ("critical", "serious")
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture
+def world(clock, org_tree, secretary_a, member_a):
+    """Branch A with something on every page: wishes in several states (one claimed by member_a, one waiting for
+    review), a project with an activity member_a signed up for, a training session he enrolled in, a catalogue
+    item he redeemed, verified service records and points."""
+    wish_category("助老")
+    community = org_tree.community_a
+    published = wish_in_state("published", community, secretary_a)
+    wish_in_state("published", community, secretary_a, title="想请人陪同去医院复查")
+    claimed = wish_in_state("claimed", community, secretary_a, member_a)
+    submitted = wish_in_state("submitted", community, secretary_a, title="家里灯泡坏了够不着", phone="13900009876")
+
+    project = ProjectFactory(organization=org_tree.branch_a, slug="silver", title="银龄关爱")
+    activity = ActivityFactory(project=project)
+    projects_services.signup_create(activity=activity, member=member_a)
+
+    session = SessionFactory(organizer=org_tree.branch_a)
+    training_services.enrollment_create(session=session, member=member_a)
+
+    for days in (3, 10):
+        record = ServiceRecordFactory(
+            member=member_a,
+            start=clock.now - timedelta(days=days),
+            end=clock.now - timedelta(days=days) + timedelta(hours=2),
+            hours=Decimal("2.00"),
+        )
+        members_services.service_record_verify(record=record, verifier=secretary_a)
+    fund(member_a, 120)
+    item = make_item(name="理发", points_cost=50, stock=3, pickup_place="社区党群服务中心一楼")
+    incentives_services.redemption_request(member=member_a, item=item)
+    return SimpleNamespace(
+        published=published, claimed=claimed, submitted=submitted, activity=activity, session=session
+    )
+
+
+def track_the_wish(page, world):
+    """The resident's status page, reached through the tracking form."""
+    page.goto("/wishes/track/")
+    page.fill("input[name=code]", world.submitted.tracking_code)
+    page.fill("input[name=last4]", "9876")
+    page.locator("main form [type=submit]").click()
+    page.wait_for_url("**/wishes/track/status/")
+
+
+# (id, who signs in, size, path or a function of (page, world) that opens the page)
+PAGES = [
+    ("home", None, PHONE, "/"),
+    ("wall", None, PHONE, "/wishes/"),
+    ("wish", None, PHONE, lambda page, w: page.goto(f"/wishes/{w.published.pk}/")),
+    ("wish-form", None, PHONE, "/wishes/new/"),
+    ("track", None, PHONE, "/wishes/track/"),
+    ("track-status", None, PHONE, track_the_wish),
+    ("projects", None, PHONE, "/projects/"),
+    ("project", None, PHONE, "/projects/silver/"),
+    ("activity", "member_a", PHONE, lambda page, w: page.goto(f"/activities/{w.activity.pk}/")),
+    ("me", "member_a", PHONE, "/me/"),
+    ("points", "member_a", PHONE, "/me/points/"),
+    ("leaderboard", "member_a", PHONE, "/me/points/leaderboard/"),
+    ("records", "member_a", PHONE, "/me/records/"),
+    ("rewards", "member_a", PHONE, "/rewards/"),
+    ("training", "member_a", PHONE, "/training/"),
+    ("claimed-wish", "member_a", PHONE, lambda page, w: page.goto(f"/wishes/{w.claimed.pk}/")),
+    ("dashboard", "secretary_a", DESKTOP, "/dashboard/"),
+    ("review-queue", "secretary_a", DESKTOP, "/wishes/review/"),
+    ("review-wish", "secretary_a", DESKTOP, lambda page, w: page.goto(f"/wishes/review/{w.submitted.pk}/")),
+]
+
+
+def axe_findings(page) -> list[dict]:
+    """The critical and serious violations axe-core finds on the page as it stands."""
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [v for v in results["violations"] if v["impact"] in FAILING_IMPACTS]
+
+
+def describe(findings: list[dict]) -> str:
+    lines = []
+    for finding in findings:
+        lines.append(f"[{finding['impact']}] {finding['id']}: {finding['help']} ({finding['helpUrl']})")
+        for node in finding["nodes"][:10]:
+            lines.append(f"    {' '.join(node['target'])}")
+            lines.extend(f"        {line}" for line in node["failureSummary"].splitlines())
+            lines.append(f"        {node['html'][:200]}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(("who", "size", "where"), [p[1:] for p in PAGES], ids=[p[0] for p in PAGES])
+def test_no_critical_or_serious_finding(_playwright_browser, live_server, world, who, size, where):
+    context, page = _new_page(_playwright_browser, live_server, bypass_csp=True, **size)
+    try:
+        if who:
+            login_in_browser(page, who, DEFAULT_PASSWORD)
+        opened = page.goto(where) if isinstance(where, str) else where(page, world)
+        if opened is not None:
+            assert opened.status == 200, f"{page.url} answered {opened.status}"
+        page.wait_for_load_state("networkidle")
+        findings = axe_findings(page)
+        assert not findings, f"axe-core on {page.url}:\n{describe(findings)}"
+    finally:
+        context.close()
+
+
+def test_axe_reports_a_serious_finding(_playwright_browser, live_server, db):
+    """The check can fail: a page with grey text on grey is reported as a serious colour-contrast finding."""
+    context, page = _new_page(_playwright_browser, live_server, bypass_csp=True, **DESKTOP)
+    try:
+        page.set_content(
+            '<html lang="en"><head><title>t</title></head><body><main>'
+            '<p style="color:#999;background:#aaa">hard to read</p></main></body></html>'
+        )
+        findings = axe_findings(page)
+        assert [f["id"] for f in findings] == ["color-contrast"]
+    finally:
+        context.close()
