@@ -448,6 +448,9 @@ class Activity(models.Model):
             models.CheckConstraint(
                 condition=Q(latitude__isnull=True, longitude__isnull=True, checkin_radius_m__isnull=True)
                 | Q(
+                    latitude__isnull=False,
+                    longitude__isnull=False,
+                    checkin_radius_m__isnull=False,
                     latitude__gte=-90,
                     latitude__lte=90,
                     longitude__gte=-180,
