@@ -496,7 +496,8 @@ def _review_context(request, wish: MicroWish, **forms) -> dict:
         "events": list(wish.events.all()),
         "review_form": forms.get("review_form") or ReviewForm(wish=wish),
         "reject_form": forms.get("reject_form") or ReasonForm(required=True, label=_("不予受理的原因")),
-        "block_form": ReasonForm(required=True, label=_("停止受理的原因")),
+        # Its own ids: the reject form's reason field is on the same page (a label must name one field).
+        "block_form": ReasonForm(required=True, label=_("停止受理的原因"), auto_id="id_block_%s"),
         "matches": selectors.match_members(wish) if can_match else [],
         "can_invite": wish.state == MicroWish.State.PUBLISHED and not wish.offer_pending,
         "can_edit": wish.state in services.EDITABLE_STATES,
