@@ -150,6 +150,9 @@ TABLE = {
     "projects:activity_cancel_signup":      everyone(405),
     "projects:activity_checkin":            row(L,    L,      200,     200,     200,  200,  404),
     "projects:activity_checkin_qr":         row(L,    L,      404,     404,     200,  404,  200),
+    "projects:activity_checkin_screen":     row(L,    L,      404,     404,     200,  404,  200),
+    "projects:activity_checkout":           everyone(405),
+    "projects:activity_new_code":           everyone(405),
     "projects:attendance":                  row(L,    L,      404,     404,     200,  404,  200),
     "projects:activity_survey":             row(L,    L,      404,     404,     404,  404,  404),  # nobody attended
     "projects:post_claim":                  everyone(405),
@@ -184,6 +187,7 @@ POST_REFUSED = {
     "demands:visit_new":                    {"member_b": 404, "secretary_b": 404},
     "projects:activity_cancel_signup":      {"member_b": 404},
     "projects:attendance":                  {"member_a": 404, "member_b": 404, "secretary_b": 404},
+    "projects:activity_new_code":           {"member_a": 404, "member_b": 404, "secretary_b": 404},
     "projects:post_skip":                   {"member_b": 404},
 }
 
