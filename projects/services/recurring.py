@@ -208,6 +208,7 @@ def _claim_signups_ahead(claim: PostClaim, now: datetime, day: date | None = Non
         claim=claim,
         status__in=(SignUp.Status.CONFIRMED, SignUp.Status.WAITLISTED),
         activity__starts_at__gt=now,
+        checked_in_at__isnull=True,  # already there: leaving the post does not undo today's service
     ).select_related("activity")
     signups = list(qs)
     if day is not None:

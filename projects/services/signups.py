@@ -17,7 +17,7 @@ from notifications.services import notify
 from training.selectors import is_qualified
 
 from ..models import Activity, PostClaim, ServiceProject, SignUp
-from ..validators import check_activity_open
+from ..validators import check_activity_open, check_cancellable
 from ._common import NO_SHOW_WINDOW, _activity_context, _lock_activity, _lock_members
 
 # What a sign-up asks under its locks, each rule written once as a scalar subquery with named parameters:
@@ -249,10 +249,7 @@ def _cancel_locked(signup: SignUp, activity: Activity, now: datetime) -> SignUp:
     signup = SignUp.objects.select_for_update(of=("self",)).get(pk=signup.pk)
     if signup.status in (SignUp.Status.CANCELLED, SignUp.Status.LATE_CANCELLED):
         return signup
-    if signup.status not in (SignUp.Status.CONFIRMED, SignUp.Status.WAITLISTED):
-        raise ValidationError(_("已记录考勤，不能取消报名。"))
-    if now >= activity.starts_at:
-        raise ValidationError(_("活动已经开始，不能取消报名。"))
+    check_cancellable(signup=signup, activity=activity, now=now)
     was_confirmed = signup.status == SignUp.Status.CONFIRMED
     if was_confirmed and now >= activity.cancel_cutoff_at:
         signup.status = SignUp.Status.LATE_CANCELLED
@@ -268,7 +265,7 @@ def _cancel_locked(signup: SignUp, activity: Activity, now: datetime) -> SignUp:
 
 @transaction.atomic
 def signup_cancel(*, signup: SignUp, now: datetime | None = None) -> SignUp:
-    """Cancel a sign-up before the activity starts.
+    """Cancel a sign-up (or leave the waitlist) before the activity starts and before the member checked in.
 
     Before the cancellation cut-off the status is `cancelled`; from the cut-off on (the cut-off itself included) it
     is `late_cancelled`, which the organizer sees. The freed seat goes to the first waitlisted member who can take it

@@ -201,7 +201,7 @@ def test_member_signs_up_is_waitlisted_and_cancels(client, org_tree, member_a, m
     assert "候补第 1 位" in client.get(url).content.decode()
 
     response = client.post(reverse("projects:activity_cancel_signup", args=[activity.pk]))
-    assert any("已取消报名" in m for m in messages_of(response))
+    assert any("已退出候补" in m for m in messages_of(response))
     assert SignUp.objects.get(member=member_a).status == "cancelled"
 
 

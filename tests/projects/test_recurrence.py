@@ -173,6 +173,21 @@ def test_leaving_a_post_cancels_the_signups_ahead_and_frees_the_place(post, memb
     assert services.post_claim(post=post, member=member_a).claim.status == "active"  # may claim again
 
 
+def test_leaving_a_post_after_checking_in_keeps_that_activity(clock, post, member_a):
+    services.activities_generate(project=post.project, weeks=2)
+    claim = services.post_claim(post=post, member=member_a).claim
+    first, second = SignUp.objects.filter(claim=claim).order_by("activity__starts_at")
+    clock.now = first.activity.starts_at - timedelta(minutes=30)
+    services.signup_check_in(activity=first.activity, member=member_a, code=first.activity.checkin_code)
+
+    services.post_leave(claim=claim)
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("confirmed", "cancelled")
+    assert first.checked_in_at == clock.now
+
+
 def test_a_full_activity_waitlists_the_claimer_and_says_so(post, member_a, org_tree):
     activity = [a for a in services.activities_generate(project=post.project, weeks=2) if a.post_id == post.pk][0]
     for other in MemberFactory.create_batch(2, organization=org_tree.branch_a):
