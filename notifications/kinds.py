@@ -71,6 +71,13 @@ KINDS: dict[str, Kind] = {
             quiet=True,
         ),
         Kind(
+            "notice",
+            _("通知公告"),
+            _("所在党组织书记发给全体党员的通知。"),
+            frozenset({SMS}),
+            quiet=True,
+        ),
+        Kind(
             "digest",
             _("工作简报（书记）"),
             _("每月工作简报、每季度双报到服务情况反馈。"),

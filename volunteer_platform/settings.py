@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "training",
     "demands",
     "projects",
+    "news",  # 通知公告, 活动风采, broadcasts: above members and notifications, below the site
     "volunteer_platform",
 ]
 

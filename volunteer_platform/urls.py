@@ -35,6 +35,7 @@ urlpatterns = [
     path("", include("incentives.urls")),
     path("", include("demands.urls")),
     path("", include("projects.urls")),
+    path("", include("news.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -16,6 +16,7 @@ LAYERS = [
     {"incentives"},
     {"training", "demands"},
     {"projects"},
+    {"news"},
     {"volunteer_platform"},
 ]
 RANK = {app: rank for rank, apps in enumerate(LAYERS) for app in apps}

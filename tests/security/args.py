@@ -60,6 +60,8 @@ ARGS = {
     "projects:post_skip": lambda w: [w.post.pk],
     "projects:post_leave": lambda w: [w.post.pk],
     "projects:calendar_feed": lambda w: [w.calendar.token],
+    "news:detail": lambda w: [w.news.pk],
+    "news:photo": lambda w: [w.news.pk],
 }
 
 

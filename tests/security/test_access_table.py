@@ -162,6 +162,11 @@ TABLE = {
     "projects:self_report":                 row(L,    L,      200,     200,     200,  200,  404),
     "projects:my_calendar":                 row(L,    L,      200,     200,     200,  200,  404),
     "projects:calendar_feed":               everyone(200),  # the secret token in the URL is the key
+    # News: branch A's item is for its members (and those who administer it); messages are for secretaries.
+    "news:list":                            everyone(200),
+    "news:detail":                          row(404,  404,    200,     404,     200,  404,  200),
+    "news:photo":                           row(404,  404,    200,     404,     200,  404,  200),
+    "news:broadcast_new":                   row(L,    L,      404,     404,     200,  200,  200),
 }
 
 # POSTs (with a CSRF token, empty data) by someone for whom the object is out of scope: 404, nothing changes.
@@ -189,6 +194,7 @@ POST_REFUSED = {
     "projects:attendance":                  {"member_a": 404, "member_b": 404, "secretary_b": 404},
     "projects:activity_new_code":           {"member_a": 404, "member_b": 404, "secretary_b": 404},
     "projects:post_skip":                   {"member_b": 404},
+    "news:broadcast_new":                   {"member_a": 404, "member_b": 404},
 }
 
 # The admin for staff. (changelist, add page) of each ModelAdmin for a branch secretary — the same for A and B,
@@ -251,6 +257,8 @@ ADMIN = {
     "volunteer_platform.plan":                  ((200, 200),           ("plan", 200, 404),          200),
     "volunteer_platform.task":                  ((200, 200),           ("task", 200, 404),          200),
     "volunteer_platform.jobfailure":            (SUPERUSER_ONLY,       None,                        403),
+    "news.news":                                ((200, 200),           ("news", 200, 404),          200),
+    "news.broadcast":                           ((200, 403),           None,                        403),
 }
 # fmt: on
 

@@ -19,6 +19,7 @@ from demands import services as demand_services
 from incentives import services as incentive_services
 from members import services as member_services
 from members.models import Member
+from news import services as news_services
 from notifications import services as notification_services
 from notifications.models import Notification
 from projects import services as project_services
@@ -157,6 +158,19 @@ def build_world(platform_admin):
         plan=plan, title="建立助老服务队", assignee_organization=branch_a, due_on=date(2099, 1, 1)
     )
 
+    # News: a 活动风采 of branch A with a photo, for its members only, written by A's secretary, approved by the admin.
+    news = news_services.news_create(
+        actor=secretary_a,
+        organization=branch_a,
+        kind="story",
+        audience="subtree",
+        title="东一支部义诊",
+        body="为社区老人量血压。",
+        photo=jpeg_upload(),
+    )
+    news_services.news_submit(news=news, actor=secretary_a)
+    news = news_services.news_approve(news=news, actor=platform_admin)
+
     notification = Notification.objects.filter(recipient_user=member_a.user, channel="inapp").first() or (
         notification_services.notify(
             template="demands_rated",
@@ -202,4 +216,5 @@ def build_world(platform_admin):
         plan=plan,
         task=task,
         notification=notification,
+        news=news,
     )
