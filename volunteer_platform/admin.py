@@ -55,12 +55,25 @@ class TaskProgressNoteInline(ScopedInlineMixin, admin.TabularInline):
         return False
 
 
+class OverdueFilter(admin.SimpleListFilter):
+    """已逾期: the open tasks past their due date (selectors.tasks_overdue), which the 工作台 counts and links here."""
+
+    title = _("完成时限")
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return (("yes", _("已逾期")),)
+
+    def queryset(self, request, queryset):
+        return selectors.tasks_overdue(queryset) if self.value() == "yes" else queryset
+
+
 @admin.register(Task)
 class TaskAdmin(ScopedAdminMixin, admin.ModelAdmin):
     scope = staticmethod(selectors.visible_tasks)
     list_display = ("title", "plan", "assignee_organization", "assignee_member", "due_on", "status")
     list_select_related = ("plan__organization", "assignee_organization", "assignee_member")
-    list_filter = ("status", "plan__year")
+    list_filter = (OverdueFilter, "status", "plan__year")
     search_fields = ("title", "plan__title")
     date_hierarchy = "due_on"
     fields = ("plan", "title", "description", "assignee_organization", "assignee_member", "due_on", "status")

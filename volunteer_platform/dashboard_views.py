@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core import public_cache
 from core.member_cache import member_page
 from core.page_params import an_id, integer, iso_date, page_number, strict
 
@@ -158,7 +159,7 @@ def _from_snapshot(response) -> bool:
 @login_required
 @require_GET
 @member_page(
-    versions=(selectors.SNAPSHOTS_VERSION_KEY,),
+    versions=(selectors.SNAPSHOTS_VERSION_KEY, selectors.WORK_WAITING_VERSION_KEY),
     storable=_from_snapshot,
     # _organization and _period; what they refuse (a 404, a message) is answered, not stored
     params={
@@ -201,13 +202,29 @@ def dashboard(request):
     return _dashboard_page(request, organization, content, from_snapshot=snapshot and first_page)
 
 
+# Where the viewer's 需要您处理 goes in the content (below its title): the content is the same for every viewer.
+WORK_WAITING_SLOT = "<!-- work-waiting -->"
+
+
 def _dashboard_page(request, organization, content: str, *, from_snapshot: bool) -> HttpResponse:
-    """The base layout (navigation, messages, the viewer's CSRF token) around the dashboard's content; marked when
-    the content is a snapshot's first page, which the per-person page cache may keep."""
+    """The base layout (navigation, messages, the viewer's CSRF token) around the dashboard's content, with the
+    viewer's 需要您处理 (selectors.work_waiting) in its slot; marked when the content is a snapshot's first page,
+    which the per-person page cache may keep — until something in a queue is written (the version the receivers
+    drop) or an activity's end makes its attendance due."""
+    waiting, changes_at = selectors.work_waiting(request.user)
+    head, _slot, rest = content.partition(WORK_WAITING_SLOT)
     response = render(
-        request, "volunteer_platform/dashboard.html", {"organization": organization, "content": mark_safe(content)}
+        request,
+        "volunteer_platform/dashboard.html",
+        {
+            "organization": organization,
+            "content_head": mark_safe(head),
+            "content": mark_safe(rest),
+            "waiting": waiting,
+        },
     )
     response.from_snapshot = from_snapshot  # type: ignore[attr-defined]  # a mark the member page cache reads
+    public_cache.stale_at(response, changes_at)
     return response
 
 

@@ -5,17 +5,53 @@ A failed sign-in counts against its address (password spraying: middleware.SignI
 The member portal's page cache follows this app's tasks (connected in apps.SiteConfig.ready; see
 core/member_cache.py): /me/ lists a member's open tasks — assigned to them, or to an organization they
 administer — so saving or deleting a task drops its assignee's pages, and a reassignment its former assignee's too.
-Who administers an organization is followed by the members app (its admins and secretary)."""
+Who administers an organization is followed by the members app (its admins and secretary).
+
+The secretaries' 需要您处理 on a dashboard page kept whole per person follows the rows of every queue it counts."""
 
 from django.contrib.auth.signals import user_login_failed
-from django.db.models.signals import pre_save
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save, pre_save
 
 from core import member_cache, ratelimit
+from demands.models import MicroWish
+from incentives.models import Objection
+from members.models import ResidenceRegistration
+from projects.models import Activity, SelfReport, SignUp
 
 from . import selectors
 from .models import Task
 
 member_cache.watch(Task, user=selectors.task_assignee_accounts)
+
+
+def _work_waiting_changed(sender, instance, **kwargs) -> None:
+    """A row of a queue the 工作台 counts was written: drop the version of every kept dashboard page (now, and once
+    more after the commit, as core.member_cache does for a person's pages)."""
+    cache.delete(selectors.WORK_WAITING_VERSION_KEY)
+    transaction.on_commit(lambda: cache.delete(selectors.WORK_WAITING_VERSION_KEY))
+
+
+def _signup_marked(sender, instance: SignUp, **kwargs) -> None:
+    """A sign-up joins or leaves the attendance queue only when it is marked: nobody signs up for or leaves an
+    activity that has ended (and an activity's end is the kept page's stale_at, dashboard_views.py)."""
+    if instance.status in (SignUp.Status.ATTENDED, SignUp.Status.NO_SHOW):
+        _work_waiting_changed(sender, instance)
+
+
+# Each model whose rows a count of selectors.work_waiting reads.
+for model, receiver in (
+    (MicroWish, _work_waiting_changed),
+    (Activity, _work_waiting_changed),
+    (SignUp, _signup_marked),
+    (SelfReport, _work_waiting_changed),
+    (Objection, _work_waiting_changed),
+    (Task, _work_waiting_changed),
+    (ResidenceRegistration, _work_waiting_changed),
+):
+    post_save.connect(receiver, sender=model, weak=False, dispatch_uid=f"work_waiting:{model._meta.label}")
+    post_delete.connect(receiver, sender=model, weak=False, dispatch_uid=f"work_waiting:{model._meta.label}")
 
 ASSIGNEE_FIELDS = ("assignee_member", "assignee_organization")
 

@@ -71,12 +71,22 @@ from core import public_cache
 from core.text import plain_decimal
 from core.times import local_iso as _iso
 from core.types import User, Viewer
+from demands import selectors as demand_selectors
 from demands.models import MicroWish, Pairing, ServiceOffer
-from incentives.models import Commendation, LedgerEntry, RatingRun, Redemption, StarRating
-from incentives.selectors import earned_by_path_prefix
+from demands.services import CLAIM_REMINDER_DAYS
+from incentives.models import Commendation, LedgerEntry, Objection, PointsBalance, RatingRun, Redemption, StarRating
+from incentives.selectors import balance_of, earned_by_path_prefix, visible_objections
 from members.models import ALL_DAYS, Member, Organization, ServiceRecord, ServiceYear, ServiceYearBuilt
-from members.selectors import counted_records, managed_organizations, sees_nothing, visible_organizations
-from projects.models import Activity, ActivitySurvey, ServiceProject, SignUp
+from members.selectors import (
+    counted_records,
+    managed_organizations,
+    residence_confirmation_queue,
+    sees_nothing,
+    visible_organizations,
+)
+from notifications.selectors import unread_count
+from projects import selectors as project_selectors
+from projects.models import Activity, ActivitySurvey, SelfReport, ServiceProject, SignUp
 from projects.selectors import SurveySummary, survey_summary_for_member
 from training.models import Enrollment, TrainingRecord
 from training.selectors import CompletionReport, completion_by_branch
@@ -1411,3 +1421,118 @@ def dashboard_differences(now: Dashboard, stored: Dashboard) -> list[tuple[str |
                 figure = f"{row.organization.name} {label}"
                 differences.append((figure, getattr(row, name), getattr(old, name) if old else None))
     return differences
+
+
+# --- Landings: what waits for a member on /me/, and for a secretary on the 工作台 -----------------------------------
+
+NEXT_ACTIVITIES = 5  # the member's next activities listed on /me/; the rest are on 我的活动
+
+
+@dataclass(frozen=True)
+class ClaimDue:
+    wish: MicroWish
+    overdue: bool  # claimed CLAIM_REMINDER_DAYS ago or more: the reminder has gone out
+
+
+@dataclass(frozen=True)
+class NextActions:
+    """What a member does next, for the top of /me/ (portal_views.me): each part links onward."""
+
+    activities: list[SignUp]  # the first NEXT_ACTIVITIES upcoming sign-ups, confirmed or waitlisted
+    more_activities: int
+    claims: list[ClaimDue]  # wishes claimed and not yet reported fulfilled, oldest claim first
+    offers_waiting: list[MicroWish]  # wishes addressed to the member's offers, waiting for their answer
+    unread: int
+    balance: PointsBalance
+    changes_at: datetime | None  # when the clock alone changes this (the first listed activity starts)
+
+
+def next_actions(member: Member, user: User, now: datetime | None = None) -> NextActions:
+    """The member's next actions: upcoming activities, claimed wishes to fulfil and residents' orders to answer,
+    unread messages, the points balance. Four queries, whatever the number of rows."""
+    now = now or timezone.now()
+    upcoming = project_selectors.my_upcoming(member)
+    waiting = list(demand_selectors.wishes_awaiting(member))
+    remind_before = now - timedelta(days=CLAIM_REMINDER_DAYS)
+    claims = [
+        ClaimDue(wish=wish, overdue=wish.claimed_at is not None and wish.claimed_at <= remind_before)
+        for wish in waiting
+        if wish.state == MicroWish.State.CLAIMED
+    ]
+    listed = upcoming[:NEXT_ACTIVITIES]
+    return NextActions(
+        activities=listed,
+        more_activities=len(upcoming) - len(listed),
+        claims=claims,
+        offers_waiting=[wish for wish in waiting if wish.state == MicroWish.State.PUBLISHED],
+        unread=unread_count(user),
+        balance=balance_of(member),
+        changes_at=min((signup.activity.starts_at for signup in listed), default=None),
+    )
+
+
+# The version of every secretary's 需要您处理: dropped (receivers.py) when a row of a queue it counts is written, so a
+# dashboard page kept whole per person (core/member_cache.py) never shows an old count.
+WORK_WAITING_VERSION_KEY = "site:dashboard:work-waiting-version"
+
+
+@dataclass(frozen=True)
+class WaitingWork:
+    """One queue on the 工作台's 需要您处理: how many rows wait in it for `user`, and the address of the queue,
+    which shows exactly those rows."""
+
+    key: str
+    label: str
+    count: int
+    url: str
+
+
+def work_waiting(user: User, now: datetime | None = None) -> tuple[list[WaitingWork], datetime | None]:
+    """What waits for a secretary across their scope (members.selectors.scoped, through each app's `visible_*`
+    selector, as its queue does), and when the clock alone will change it (an activity's end makes its attendance
+    due). Six queries."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    wishes = demand_selectors.review_counts(user)
+    attendance, next_end = project_selectors.attendance_due_summary(user, now)
+    review = reverse("demands:review")
+    rows = [
+        WaitingWork("wishes-to-verify", _("待核实的微心愿"), wishes["submitted"], f"{review}?tab=submitted"),
+        WaitingWork(
+            "attendance-due",
+            _("待确认考勤的活动"),
+            attendance,
+            reverse("admin:projects_activity_changelist") + "?attendance=due",
+        ),
+        WaitingWork(
+            "self-reports",
+            _("待审核的自主申报"),
+            project_selectors.visible_self_reports(user).filter(status=SelfReport.Status.PENDING).count(),
+            reverse("admin:projects_selfreport_changelist") + "?status__exact=pending",
+        ),
+        WaitingWork(
+            "objections",
+            _("待答复的星级异议"),
+            visible_objections(user).filter(outcome=Objection.Outcome.PENDING).count(),
+            reverse("admin:incentives_objection_changelist") + "?outcome__exact=pending",
+        ),
+        WaitingWork(
+            "overdue-tasks",
+            _("已逾期的任务"),
+            tasks_overdue(visible_tasks(user), today).count(),
+            reverse("admin:volunteer_platform_task_changelist") + "?overdue=yes",
+        ),
+        WaitingWork("wishes-to-confirm", _("待确认服务的微心愿"), wishes["confirm"], f"{review}?tab=confirm"),
+        WaitingWork(
+            "residence",
+            _("待确认的双报到"),
+            residence_confirmation_queue(user).count(),
+            reverse("members:residence_queue"),
+        ),
+    ]
+    return rows, next_end
+
+
+def tasks_overdue(qs: QuerySet[Task], today: date | None = None) -> QuerySet[Task]:
+    """The open tasks of `qs` past their due date (the 工作台's count and the admin's 已逾期 filter)."""
+    return qs.filter(status__in=Task.OPEN_STATUSES, due_on__lt=today or timezone.localdate())

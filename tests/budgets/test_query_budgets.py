@@ -102,7 +102,7 @@ BUDGETS = {
     "training:manage":                ("secretary_a",  5),
     "training:completion":            ("secretary_a", 10),
     "training:completion_export":     ("secretary_a", 12),
-    "dashboard:index":                ("secretary_a", 22),  # with wishes fulfilled by members and points earned
+    "dashboard:index":                ("secretary_a", 28),  # wishes fulfilled, points; + 需要您处理 (6 counts)
     "dashboard:export":               ("secretary_a", 24),
     "dashboard:plans":                ("secretary_a",  4),
     "dashboard:plan":                 ("secretary_a",  6),
