@@ -203,7 +203,9 @@ def signup_check_out(
     if signup.checked_out_at is not None:
         return signup
     _check_position(activity, position)
-    signup.checked_out_at = now
+    # `now` was read before the lock: a check-in that committed meanwhile (or another web server's clock a few
+    # milliseconds ahead) may be later; a sign-out never precedes its check-in (CHECK).
+    signup.checked_out_at = max(now, signup.checked_in_at)
     signup.save(update_fields=["checked_out_at"])
     return signup
 

@@ -2,7 +2,7 @@
 
 import threading
 from collections import Counter
-from datetime import time
+from datetime import time, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -13,6 +13,7 @@ from members.models import ServiceRecord
 from projects import services
 from projects.models import Post, PostClaim, ServiceProject, SignUp
 from tests.members.factories import MemberFactory
+from tests.personas import make_secretary
 from tests.projects.conftest import started_ago
 from tests.projects.factories import ActivityFactory, ProjectFactory
 
@@ -130,3 +131,64 @@ def test_attendance_submitted_at_once_makes_one_record_and_one_entry_each(org_tr
     assert outcomes == Counter({4: 6})
     assert ServiceRecord.objects.filter(source_ref=f"activity:{activity.pk}", status="verified").count() == 4
     assert sorted(LedgerEntry.objects.values_list("member_id", "points")) == sorted((m.pk, 20) for m in members)
+
+
+def test_sign_out_racing_the_attendance_sheet_never_leaves_hours_that_disagree(org_tree):
+    """The sheet proposes the hours from check-in to sign-out: a sign-out lands before the sheet marks the member
+    (and the hours follow it) or after it (and is refused) — never between the sheet reading the times and
+    writing the hours."""
+    activity = ActivityFactory(project__organization=org_tree.branch_a, signout_required=True, capacity=8)
+    members = MemberFactory.create_batch(8, organization=org_tree.branch_a)
+    secretary = make_secretary(org_tree.branch_a, "race_secretary", "赛书记")
+    for member in members:
+        services.signup_create(activity=activity, member=member)
+    activity = started_ago(activity, timedelta(minutes=30))
+    for member in members:
+        services.signup_check_in(activity=activity, member=member, code=activity.checkin_code)
+    started_ago(activity, timedelta(hours=1, minutes=30))  # everyone checked in an hour ago
+    signups = {s.member_id: s for s in SignUp.objects.filter(activity=activity)}
+
+    def sheet(member):
+        marks = {signups[member.pk].pk: ("attended", None)}
+        return len(services.attendance_submit(activity=activity, marks=marks, actor=secretary).attended)
+
+    def sign_out(member):
+        return services.signup_check_out(activity=activity, member=member, code=activity.checkin_code).status
+
+    outcomes = run_together([lambda m=m: sheet(m) for m in members] + [lambda m=m: sign_out(m) for m in members])
+
+    # Every sign-out is taken: the sheet marks nobody who has not signed out, so none comes after a marked sheet.
+    assert outcomes["confirmed"] == len(members), outcomes
+    refused = sum(n for outcome, n in outcomes.items() if "没有签退" in str(outcome))
+    assert outcomes[1] + refused == len(members), outcomes
+    for signup in SignUp.objects.filter(activity=activity).select_related("member"):
+        assert signup.checked_out_at is not None
+        if signup.status == SignUp.Status.ATTENDED:
+            assert signup.hours == services.default_hours(signup, activity)
+            record = ServiceRecord.objects.get(member=signup.member, source_ref=f"activity:{activity.pk}")
+            assert record.hours == signup.hours
+        else:
+            assert signup.status == SignUp.Status.CONFIRMED and signup.hours is None
+
+
+def test_check_in_and_sign_out_pressed_together_never_sign_out_before_checking_in(org_tree):
+    activity = ActivityFactory(project__organization=org_tree.branch_a, signout_required=True, capacity=10)
+    members = MemberFactory.create_batch(10, organization=org_tree.branch_a)
+    for member in members:
+        services.signup_create(activity=activity, member=member)
+    activity = started_ago(activity, timedelta(minutes=10))
+    code = activity.checkin_code
+
+    def check_in(member):
+        return services.signup_check_in(activity=activity, member=member, code=code).status
+
+    def sign_out(member):
+        return services.signup_check_out(activity=activity, member=member, code=code).status
+
+    outcomes = run_together([lambda m=m: check_in(m) for m in members] + [lambda m=m: sign_out(m) for m in members] * 2)
+
+    assert set(outcomes) <= {"confirmed", "您还没有签到，不能签退。"}, outcomes
+    assert outcomes["confirmed"] >= len(members)  # every check-in, and the sign-outs that came after one
+    for signup in SignUp.objects.filter(activity=activity):
+        assert signup.checked_in_at is not None
+        assert signup.checked_out_at is None or signup.checked_out_at >= signup.checked_in_at
