@@ -210,14 +210,20 @@ def redeem(request, item_id: int):
     item = get_object_or_404(selectors.catalogue_for(request.member), pk=item_id)
     token = request.POST.get("token", "")[:64]
     try:
-        services.redemption_request(
+        redemption = services.redemption_request(
             member=request.member, item=item, idempotency_key=f"{token}:{item.pk}" if token else None
         )
     except ValidationError as exc:
         messages.error(request, "；".join(exc.messages))
     else:
+        # The points are spent at once (a spend entry, redemption_request); cancelling or a refusal refunds them.
         messages.success(
-            request, _("已提交兑换“%(item)s”，积分已冻结，书记审核后会通知您提货码。") % {"item": item.name}
+            request,
+            _(
+                "已提交兑换“%(item)s”，已扣除 %(points)d 积分。书记审核后会通知您提货码；"
+                "如您取消兑换或未获批准，积分将退还。"
+            )
+            % {"item": item.name, "points": redemption.points},
         )
     return redirect("incentives:rewards")
 

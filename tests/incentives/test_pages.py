@@ -101,6 +101,21 @@ def test_rewards_page_lists_the_catalogue_and_redeems(client, member_a):
     assert Redemption.objects.filter(member=member_a).count() == 1
 
 
+def test_redeeming_says_the_points_are_deducted_as_the_balance_shows(client, member_a):
+    fund(member_a, 100)
+    haircut = make_item(name="理发", points_cost=30, stock=3)
+    login(client, member_a)
+
+    response = client.post(reverse("incentives:redeem", args=[haircut.pk]), {"token": "t"}, follow=True)
+
+    page = response.content.decode()
+    said = [str(m) for m in response.context["messages"]]
+    assert said == ["已提交兑换“理发”，已扣除 30 积分。书记审核后会通知您提货码；如您取消兑换或未获批准，积分将退还。"]
+    assert "冻结" not in page
+    assert response.context["balance"].balance == PointsBalance.objects.get(member=member_a).balance == 70
+    assert "已扣除 30 积分，等待书记审核；取消兑换或未获批准时退还。" in page
+
+
 def test_a_member_cancels_a_waiting_redemption_from_the_rewards_page(client, member_a):
     fund(member_a, 100)
     redemption = services.redemption_request(member=member_a, item=make_item(points_cost=40))
