@@ -196,8 +196,16 @@ class Clock:
         # In UTC: time-machine sets the process's TZ to a destination's zone, which a subprocess would inherit.
         self._traveller.move_to(value.astimezone(UTC))
 
-    def advance(self, seconds: float) -> None:
-        self._traveller.shift(timedelta(seconds=seconds))
+    def advance(self, by: float | timedelta) -> None:
+        """Time passes: `by` seconds, or a timedelta."""
+        self._traveller.shift(by if isinstance(by, timedelta) else timedelta(seconds=by))
+
+    def back(self, by: timedelta):
+        """`with clock.back(timedelta(days=8)): …` runs the block `by` earlier (rows it makes, services it calls,
+        are of that time), then the clock returns to where it stood (tests/timing.py)."""
+        from tests.timing import earlier
+
+        return earlier(by)
 
     def set_local(self, hour: int, minute: int = 0) -> None:
         """Today (the clock's day in the site's time zone) at hour:minute."""

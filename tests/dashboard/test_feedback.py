@@ -25,8 +25,8 @@ from notifications.rendering import render_message
 from projects.models import Activity, ActivitySurvey, SignUp
 from tests.dashboard.test_pages import sheet_rows
 from tests.factories import DEFAULT_PASSWORD
-from tests.projects.conftest import shift
 from tests.projects.factories import ActivityFactory, ProjectFactory
+from tests.timing import at
 from volunteer_platform import selectors
 from volunteer_platform import services as site_services
 from volunteer_platform.selectors import Period
@@ -35,7 +35,8 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 
 def _activity(organization, starts: datetime) -> Activity:
-    return shift(ActivityFactory(project=ProjectFactory(organization=organization)), starts)
+    with at(starts - timedelta(days=3)):
+        return ActivityFactory(project=ProjectFactory(organization=organization), starts_at=starts)
 
 
 def _answer(activity, member, rating: int) -> ActivitySurvey:

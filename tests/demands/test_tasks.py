@@ -15,12 +15,6 @@ from tests.demands.factories import wish_in_state
 pytestmark = pytest.mark.django_db
 
 
-def _shift(wish, **ages):
-    """Move a wish's timestamps into the past: _shift(wish, created_at=timedelta(hours=49))."""
-    now = timezone.now()
-    MicroWish.objects.filter(pk=wish.pk).update(**{field: now - age for field, age in ages.items()})
-
-
 def _inapp(template):
     """(wish id, user id) of the in-app rows of `template`."""
     return set(
@@ -30,14 +24,13 @@ def _inapp(template):
     )
 
 
-def test_escalates_unverified_wishes_after_48_hours_to_the_secretaries_once(org_tree, secretary_a, secretary_b):
-    early = wish_in_state("submitted", org_tree.community_a, secretary_a)
-    late = wish_in_state("submitted", org_tree.community_a, secretary_a)
-    other = wish_in_state("submitted", org_tree.community_b, secretary_b)
-    verified = wish_in_state("verified", org_tree.community_a, secretary_a)
-    _shift(early, created_at=timedelta(hours=47))
-    for wish in (late, other, verified):
-        _shift(wish, created_at=timedelta(hours=49))
+def test_escalates_unverified_wishes_after_48_hours_to_the_secretaries_once(clock, org_tree, secretary_a, secretary_b):
+    with clock.back(timedelta(hours=49)):
+        late = wish_in_state("submitted", org_tree.community_a, secretary_a)
+        other = wish_in_state("submitted", org_tree.community_b, secretary_b)
+        wish_in_state("verified", org_tree.community_a, secretary_a)
+    with clock.back(timedelta(hours=47)):
+        wish_in_state("submitted", org_tree.community_a, secretary_a)
 
     written = tasks.escalate_wishes()
 
@@ -49,7 +42,7 @@ def test_escalates_unverified_wishes_after_48_hours_to_the_secretaries_once(org_
     assert Notification.objects.filter(template="demands_escalate_unverified").count() == written
 
 
-def test_expires_wishes_past_their_claim_deadline(org_tree, secretary_a):
+def test_expires_wishes_past_their_claim_deadline(clock, org_tree, secretary_a):
     due = wish_in_state("published", org_tree.community_a, secretary_a)
     today = wish_in_state("published", org_tree.community_a, secretary_a)
     MicroWish.objects.filter(pk=due.pk).update(claim_deadline=timezone.localdate() - timedelta(days=1))
@@ -65,14 +58,14 @@ def test_expires_wishes_past_their_claim_deadline(org_tree, secretary_a):
 
 
 def test_claims_unfulfilled_7_days_remind_the_claimer_and_14_days_the_secretaries(
-    org_tree, secretary_a, member_a, member_b
+    clock, org_tree, secretary_a, member_a, member_b
 ):
     wishes = {}
     for days in (6, 8, 13, 15):
-        wishes[days] = wish_in_state("claimed", org_tree.community_a, secretary_a, member_a)
-        _shift(wishes[days], claimed_at=timedelta(days=days))
-    fulfilled = wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_b)
-    _shift(fulfilled, claimed_at=timedelta(days=20))
+        with clock.back(timedelta(days=days)):
+            wishes[days] = wish_in_state("claimed", org_tree.community_a, secretary_a, member_a)
+    with clock.back(timedelta(days=20)):
+        wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_b)
 
     tasks.escalate_wishes()
 
@@ -89,24 +82,24 @@ def test_claims_unfulfilled_7_days_remind_the_claimer_and_14_days_the_secretarie
     assert Notification.objects.count() == before
 
 
-def test_a_new_claim_after_a_release_is_followed_again(org_tree, secretary_a, member_a, member_b):
+def test_a_new_claim_after_a_release_is_followed_again(clock, org_tree, secretary_a, member_a, member_b):
     wish = wish_in_state("claimed", org_tree.community_a, secretary_a, member_a)
-    _shift(wish, claimed_at=timedelta(days=8))
+    clock.advance(timedelta(days=8))
     tasks.escalate_wishes()
     services.wish_release(wish=wish, member=member_a)
     services.wish_claim(wish=wish, member=member_b)
-    _shift(wish, claimed_at=timedelta(days=8))
+    clock.advance(timedelta(days=8))
 
     tasks.escalate_wishes()
 
     assert _inapp("demands_claim_reminder") == {(wish.pk, member_a.user_id), (wish.pk, member_b.user_id)}
 
 
-def test_feedback_reminder_is_sent_once_after_3_days(org_tree, secretary_a, member_a):
-    fresh = wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_a)
-    due = wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_a)
-    _shift(fresh, fulfilled_at=timedelta(days=2))
-    _shift(due, fulfilled_at=timedelta(days=4))
+def test_feedback_reminder_is_sent_once_after_3_days(clock, org_tree, secretary_a, member_a):
+    with clock.back(timedelta(days=2)):
+        fresh = wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_a)
+    with clock.back(timedelta(days=4)):
+        due = wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_a)
 
     assert tasks.process_wish_feedback() == 1
     assert tasks.process_wish_feedback() == 0  # once
@@ -119,11 +112,11 @@ def test_feedback_reminder_is_sent_once_after_3_days(org_tree, secretary_a, memb
     assert (fresh.state, due.state) == ("fulfilled", "fulfilled")
 
 
-def test_feedback_auto_closes_after_14_days_without_a_reminder_first(org_tree, secretary_a, member_a):
-    open_ = wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_a)
-    late = wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_a)
-    _shift(open_, fulfilled_at=timedelta(days=13))
-    _shift(late, fulfilled_at=timedelta(days=15))
+def test_feedback_auto_closes_after_14_days_without_a_reminder_first(clock, org_tree, secretary_a, member_a):
+    with clock.back(timedelta(days=13)):
+        open_ = wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_a)
+    with clock.back(timedelta(days=15)):
+        late = wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_a)
 
     assert tasks.process_wish_feedback() == 2  # one closed, one reminded
     open_.refresh_from_db()
@@ -136,13 +129,13 @@ def test_feedback_auto_closes_after_14_days_without_a_reminder_first(org_tree, s
     assert tasks.process_wish_feedback() == 0
 
 
-def test_purge_clears_wish_contacts_and_the_outbox_but_keeps_anonymous_figures(org_tree, secretary_a, member_a):
-    old = wish_in_state("closed", org_tree.community_a, secretary_a, member_a)
+def test_purge_clears_wish_contacts_and_the_outbox_but_keeps_anonymous_figures(clock, org_tree, secretary_a, member_a):
+    with clock.back(timedelta(days=200)):
+        old = wish_in_state("closed", org_tree.community_a, secretary_a, member_a)
     recent = wish_in_state("closed", org_tree.community_a, secretary_a, member_a)
     Notification.objects.filter(channel="sms").update(status="sent", sent_at=timezone.now())
     pending = Notification.objects.filter(channel="sms", context__code=old.tracking_code).first()
     Notification.objects.filter(pk=pending.pk).update(status="pending", sent_at=None)
-    _shift(old, updated_at=timedelta(days=200))
     sms_of_old = Notification.objects.filter(channel="sms", context__code=old.tracking_code)
     old_sms_ids = set(sms_of_old.values_list("pk", flat=True))
     assert len(old_sms_ids) >= 3  # submitted, published, claimed, fulfilled
@@ -179,13 +172,13 @@ def test_every_resident_sms_template_is_known_to_the_purge():
     assert with_sms - {"demands_claim_reminder"} == set(services.RESIDENT_SMS_TEMPLATES)
 
 
-def test_the_new_messages_render(org_tree, secretary_a, member_a):
+def test_the_new_messages_render(clock, org_tree, secretary_a, member_a):
     from notifications.rendering import render_message
 
-    unverified = wish_in_state("submitted", org_tree.community_a, secretary_a)
-    claimed = wish_in_state("claimed", org_tree.community_a, secretary_a, member_a)
-    _shift(unverified, created_at=timedelta(hours=49))
-    _shift(claimed, claimed_at=timedelta(days=15))
+    with clock.back(timedelta(hours=49)):
+        wish_in_state("submitted", org_tree.community_a, secretary_a)
+    with clock.back(timedelta(days=15)):
+        wish_in_state("claimed", org_tree.community_a, secretary_a, member_a)
     tasks.escalate_wishes()
 
     templates = ("demands_escalate_unverified", "demands_claim_reminder", "demands_claim_overdue")

@@ -23,7 +23,6 @@ from members import services as member_services
 from projects import services as project_services
 from tests.demands.factories import feedback_token, fulfil, publish, submit_wish
 from tests.incentives.conftest import add_hours, fund
-from tests.projects.conftest import started_ago
 from tests.projects.factories import ActivityFactory, ProjectFactory, days_ahead_at
 from tests.queries import count_queries
 
@@ -61,8 +60,7 @@ def _rated_run(w):
 
 
 def _attended(w):
-    started_ago(w.activity, timedelta(hours=1))
-    w.activity.refresh_from_db()
+    w.clock.now = w.activity.starts_at + timedelta(hours=1)  # the activity is under way
     project_services.attendance_submit(activity=w.activity, marks={w.signup.pk: ("attended", None)}, actor=w.secretary)
 
 
@@ -157,6 +155,7 @@ ROWS = {
 def world(clock, org_tree, member_a, secretary_a, platform_admin):
     project = ProjectFactory(organization=org_tree.branch_a, slug="yinling", title="银龄关爱行动")
     return SimpleNamespace(
+        clock=clock,
         branch=org_tree.branch_a,
         community=org_tree.community_a,
         member=member_a,

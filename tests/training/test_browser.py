@@ -16,7 +16,7 @@ from training.models import Course
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_enroll_attend_and_see_progress(page, org_tree, member_a, secretary_a, this_year):
+def test_enroll_attend_and_see_progress(clock, page, org_tree, member_a, secretary_a, this_year):
     services.requirement_set(
         organization=org_tree.street, year=this_year, total_hours=Decimal(6), theory_hours=Decimal(2), actor=None
     )
@@ -38,7 +38,7 @@ def test_enroll_attend_and_see_progress(page, org_tree, member_a, secretary_a, t
     page.get_by_role("button", name="退出登录").click()
 
     # The session takes place; the secretary of branch A ticks the member on the attendance sheet.
-    move_to_past(session)
+    move_to_past(clock, session)
     login_in_browser(page, "secretary_a", DEFAULT_PASSWORD)
     page.goto(f"/training/sessions/{session.pk}/attendance/")
     page.get_by_label(member_a.name).check()

@@ -65,12 +65,12 @@ def test_one_member_pressing_enroll_ten_times_gets_one_seat(org_tree, member_a):
     assert Enrollment.objects.filter(session=session).count() == 1
 
 
-def test_attendance_submitted_at_once_makes_one_record_and_one_entry_each(org_tree, secretary_a):
+def test_attendance_submitted_at_once_makes_one_record_and_one_entry_each(clock, org_tree, secretary_a):
     session = SessionFactory(course=CourseFactory(hours=Decimal(2)), organizer=org_tree.branch_a, capacity=10)
     members = MemberFactory.create_batch(4, organization=org_tree.branch_a)
     for member in members:
         services.enrollment_create(session=session, member=member)
-    move_to_past(session)
+    move_to_past(clock, session)
     ids = [m.pk for m in members]
 
     outcomes = run_together(

@@ -126,12 +126,12 @@ def test_material_is_downloaded_never_rendered(client, member_a):
 
 
 @pytest.fixture
-def held(org_tree, member_a):
+def held(clock, org_tree, member_a):
     session = SessionFactory(course=CourseFactory(hours=Decimal("2.5")), organizer=org_tree.branch_a)
     other = MemberFactory(organization=org_tree.branch_a, name="陈刚")
     for member in (member_a, other):
         services.enrollment_create(session=session, member=member)
-    return move_to_past(session), member_a, other
+    return move_to_past(clock, session), member_a, other
 
 
 def test_attendance_sheet_marks_in_bulk_and_twice_is_once(client, held, secretary_a):

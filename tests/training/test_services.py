@@ -150,13 +150,13 @@ def test_a_cancelled_seat_can_be_taken_again(org_tree, member_a):
 
 
 @pytest.mark.parametrize("case", ["other_branch", "started", "inactive", "cancelled", "course_closed"])
-def test_who_may_enroll(org_tree, member_a, member_b, case):
+def test_who_may_enroll(clock, org_tree, member_a, member_b, case):
     session = SessionFactory(organizer=org_tree.branch_a)
     member = member_a
     if case == "other_branch":
         member = member_b
     elif case == "started":
-        move_to_past(session)
+        move_to_past(clock, session)
     elif case == "inactive":
         member_services.member_deactivate(member=member_a, actor=None, reason="外出务工")
         member.refresh_from_db()
@@ -177,10 +177,10 @@ def test_members_of_every_branch_below_enroll_in_a_street_session(org_tree, memb
     assert Enrollment.objects.filter(session=session).count() == 2
 
 
-def test_no_cancellation_once_the_session_has_started(org_tree, member_a):
+def test_no_cancellation_once_the_session_has_started(clock, org_tree, member_a):
     session = SessionFactory(organizer=org_tree.branch_a)
     enrollment = services.enrollment_create(session=session, member=member_a)
-    move_to_past(session)
+    move_to_past(clock, session)
     with pytest.raises(ValidationError):
         services.enrollment_cancel(enrollment=enrollment, actor=member_a.user)
 
@@ -189,14 +189,14 @@ def test_no_cancellation_once_the_session_has_started(org_tree, member_a):
 
 
 @pytest.fixture
-def held_session(org_tree, member_a):
+def held_session(clock, org_tree, member_a):
     """A six-seat session of a 3-hour course valid for 12 months, with member A and two others enrolled, now over."""
     course = CourseFactory(hours=Decimal("3"), validity_months=12)
     session = SessionFactory(course=course, organizer=org_tree.branch_a, capacity=6)
     members = [member_a, *MemberFactory.create_batch(2, organization=org_tree.branch_a)]
     for member in members:
         services.enrollment_create(session=session, member=member)
-    move_to_past(session)
+    move_to_past(clock, session)
     return session, members
 
 
