@@ -543,7 +543,7 @@ class SignUp(models.Model):
     Status = SignUpStatus
     Position = CheckinPosition
     # Set by the attendance sheet (projects.views) on the rows it draws, not columns.
-    default_hours: Decimal
+    default_hours: Decimal | None
     posted_mark: str | None
     posted_hours: str | None
 
