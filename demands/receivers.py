@@ -1,9 +1,42 @@
-"""The member portal's page cache follows residents' ratings (connected in apps.DemandsConfig.ready; see
-core/member_cache.py): /me/ shows the ratings of the wishes the member fulfilled, so a rated wish's save or
-deletion drops its claimer's pages."""
+"""The member portal's page cache follows wishes (connected in apps.DemandsConfig.ready; see core/member_cache.py):
+/me/ shows the ratings of the wishes the member fulfilled, the wishes they claimed and have not fulfilled yet, and
+those addressed to their offers (居民点单). So a wish's save or deletion drops its claimer's pages and its offer's
+member's, and a wish released or passed to someone else also its former claimer's."""
+
+from django.db.models import Q
+from django.db.models.signals import pre_save
 
 from core import member_cache
+from members.models import Member
 
 from .models import MicroWish
 
-member_cache.watch(MicroWish, member="claimed_by", when=lambda wish: wish.rating is not None)
+
+def _concerned_accounts(wish: MicroWish) -> list:
+    """The accounts of the wish's claimer and of its offer's member: no query when only a loaded claimer is
+    concerned, else one."""
+    if wish.offer_id is None:
+        if wish.claimed_by_id is None:
+            return []
+        if MicroWish.claimed_by.is_cached(wish):
+            return [wish.claimed_by.user_id]
+    concerned = Q(service_offers=wish.offer_id) if wish.offer_id is not None else Q()
+    if wish.claimed_by_id is not None:
+        concerned |= Q(pk=wish.claimed_by_id)
+    return list(Member.objects.filter(concerned).values_list("user_id", flat=True).distinct())
+
+
+member_cache.watch(MicroWish, user=_concerned_accounts)
+
+
+def _former_claimer(sender, instance: MicroWish, raw: bool = False, update_fields=None, **kwargs) -> None:
+    """Before a wish is saved with another claimer (or none: released, expired), drop the pages of the one it had;
+    the save's own receiver only knows the new one. One query per save that may change the claimer."""
+    if raw or instance.pk is None or (update_fields is not None and "claimed_by" not in update_fields):
+        return
+    before = MicroWish.objects.filter(pk=instance.pk).values_list("claimed_by_id", flat=True).first()
+    if before is not None and before != instance.claimed_by_id:
+        member_cache.members_changed([before])
+
+
+pre_save.connect(_former_claimer, sender=MicroWish, weak=False, dispatch_uid="member_cache:demands.MicroWish:before")

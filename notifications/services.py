@@ -22,6 +22,8 @@ from django.db.models import Q
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
+from core import member_cache
+
 # tasks.py imports this module too: each imports the other as a module and looks its names up when called, so
 # either may load first (a dispatch queues its own retry, so the two call each other).
 from . import tasks
@@ -403,7 +405,10 @@ def inbox_mark_read(*, user: User, notification_id: int | None = None) -> int:
         rows = rows.filter(pk=notification_id)
         if not rows.exists():
             raise Notification.DoesNotExist
-    return rows.filter(read_at__isnull=True).update(read_at=timezone.now())
+    changed = rows.filter(read_at__isnull=True).update(read_at=timezone.now())
+    if changed:
+        member_cache.users_changed([user.pk])  # /me/ shows the unread count (a bulk update sends no signal)
+    return changed
 
 
 @transaction.atomic

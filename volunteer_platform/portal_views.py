@@ -1,6 +1,7 @@
 """The member portal's pages that show more than one app: the site composes them from each app's selectors.
 
-/me/ (the member with their stars, the residents' and their own feedback, their plan tasks), the service-record
+/me/ (the member's next actions — activities, claimed wishes, messages, points and stars — their feedback and plan
+tasks: the landing of a member after signing in), the service-record
 certificate (with the current stars) for the member and for a secretary, and the member's data download (each app's
 sections). The members app keeps its own pages (members/views.py); volunteer_platform/urls.py serves both under the
 "members" namespace.
@@ -18,6 +19,7 @@ from django.views.decorators.http import require_GET
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core import public_cache
 from core.member_cache import member_page
 from core.times import local_iso
 from incentives import selectors as incentive_selectors
@@ -52,8 +54,12 @@ def me(request):
         "stars": incentive_selectors.star_standing(member),
         "feedback": selectors.member_feedback(member),
         "tasks": selectors.own_tasks(request.user),
+        "next": selectors.next_actions(member, request.user),
     }
-    return render(request, "members/me.html", context)
+    response = render(request, "members/me.html", context)
+    # The kept page (core/member_cache.py) is not served once the first activity listed has started.
+    public_cache.stale_at(response, context["next"].changes_at)
+    return response
 
 
 def _certificate_response(member: Member, handler) -> HttpResponse:

@@ -75,7 +75,7 @@ BUDGETS = {
     "projects:self_report":           ("member_a",  4),
     "projects:my_calendar":           ("member_a",  6),
     "projects:calendar_feed":         ("anon",  2),
-    "members:me":                     ("member_a", 11),
+    "members:me":                     ("member_a", 15),  # + next actions: activities, wishes, unread, points
     "members:me_profile":             ("member_a",  7),
     "members:me_residence":           ("member_a",  6),
     "members:me_records":             ("member_a",  9),
