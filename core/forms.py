@@ -8,12 +8,24 @@ typed). The validator replaces Django's NUL check, so a NUL gets one message, no
 Forms inherit `GuardedForm` / `GuardedModelForm` (or the mixin beside another base, as the sign-in forms do);
 ModelAdmins and inlines set `form` to a GuardedModelForm. tests/security/test_text_input.py walks every form class
 and every registered admin to keep it so.
+
+The same bases give every dropdown a placeholder that says what to choose (请选择社区) instead of Django's
+"---------" (`ChoicePlaceholderMixin`), and `NaturalOrderModelChoiceField` lists 第二 before 第三 and 第十.
 """
+
+import re
 
 from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
+from django.forms.models import ModelChoiceIterator
+from django.utils.translation import gettext
 
+from .sorting import natural_key
 from .text import TextValidator
+
+DJANGO_EMPTY_LABEL = "---------"
+# A trailing remark in brackets is left out of the placeholder: 网格（不清楚可不选） → 请选择网格.
+_TRAILING_REMARK = re.compile(r"\s*[（(][^（()）]*[)）]\s*$")
 
 
 def guard_text_field(field: forms.Field) -> None:
@@ -35,9 +47,59 @@ class TextGuardMixin:
         super().full_clean()
 
 
-class GuardedForm(TextGuardMixin, forms.Form):
+def choice_placeholder(label) -> str:
+    """The empty choice of a dropdown labelled `label`: 请选择 and the label without a trailing remark in brackets."""
+    text = _TRAILING_REMARK.sub("", str(label or "")).rstrip("：:")
+    return gettext("请选择%(label)s") % {"label": text} if text else gettext("请选择")
+
+
+class ChoicePlaceholderMixin:
+    """Put before the Django form class in the bases: Django's "---------" becomes `choice_placeholder(label)`, in
+    model choice fields and in choice lists with a blank entry (a model field's choices with blank=True). A field
+    that sets its own empty label keeps it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.ModelMultipleChoiceField):
+                continue
+            if isinstance(field, forms.ModelChoiceField):
+                if field.empty_label == DJANGO_EMPTY_LABEL:
+                    field.empty_label = choice_placeholder(field.label)
+            elif isinstance(field, forms.ChoiceField) and not isinstance(field, forms.MultipleChoiceField):
+                choices = field.choices
+                if isinstance(choices, list) and any(label == DJANGO_EMPTY_LABEL for _value, label in choices):
+                    placeholder = choice_placeholder(field.label)
+                    field.choices = [
+                        (value, placeholder if value == "" and label == DJANGO_EMPTY_LABEL else label)
+                        for value, label in choices
+                    ]
+
+
+class NaturalOrderChoiceIterator(ModelChoiceIterator):
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        queryset = self.queryset
+        if not queryset._prefetch_related_lookups:
+            queryset = queryset.iterator()
+        for obj in sorted(queryset, key=self.field.order_key):
+            yield self.choice(obj)
+
+
+class NaturalOrderModelChoiceField(forms.ModelChoiceField):
+    """Choices in the order people count them (core.sorting.natural_key of their label), whatever the queryset's
+    order: 第一网格, 第二网格, 第三网格 … 第十网格, not 第一、第三、第二."""
+
+    iterator = NaturalOrderChoiceIterator
+
+    def order_key(self, obj) -> tuple:
+        return natural_key(str(self.label_from_instance(obj)))
+
+
+class GuardedForm(TextGuardMixin, ChoicePlaceholderMixin, forms.Form):
     pass
 
 
-class GuardedModelForm(TextGuardMixin, forms.ModelForm):
+class GuardedModelForm(TextGuardMixin, ChoicePlaceholderMixin, forms.ModelForm):
     pass

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import GuardedForm, GuardedModelForm
+from core.forms import GuardedForm, GuardedModelForm, NaturalOrderModelChoiceField
 from core.params import parse_id
 from members.identifiers import normalize_mobile
 from members.models import Community, Grid, Team
@@ -58,9 +58,32 @@ def honeypot_field() -> forms.CharField:
     )
 
 
-class GridChoiceField(forms.ModelChoiceField):
+class GridSelect(forms.Select):
+    """Each grid's option names its community (data-community) and itself (data-name), so static/js/grids.js can
+    keep the options of the chosen community only and drop the community from their text."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        grid = getattr(value, "instance", None)
+        if grid is not None:
+            option["attrs"].update({"data-community": grid.community_id, "data-name": grid.name})
+        return option
+
+
+class GridChoiceField(NaturalOrderModelChoiceField):
+    """Grids in their natural order within each community (第一、第二、第三 … 第十), each named with its community."""
+
+    widget = GridSelect
+
     def label_from_instance(self, obj):
         return f"{obj.community.name} · {obj.name}"
+
+
+class CommunityGridChoiceField(NaturalOrderModelChoiceField):
+    """The grids of one community, in their natural order, by name."""
+
+    def label_from_instance(self, obj):
+        return obj.name
 
 
 class PlainTextMixin:
@@ -122,11 +145,17 @@ class WishForm(PlainTextMixin, GuardedForm):
     website = honeypot_field()
     offer = forms.ModelChoiceField(queryset=ServiceOffer.objects.none(), required=False, widget=forms.HiddenInput)
 
+    class Media:
+        js = ("js/grids.js",)  # the grid list follows the chosen community
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].queryset = WishCategory.objects.filter(active=True)
         self.fields["community"].queryset = Community.objects.order_by("name")
+        # Every grid, each option naming its community: the page's script keeps the chosen community's, and without
+        # the script the list still works; check_place refuses a grid of another community either way.
         self.fields["grid"].queryset = Grid.objects.select_related("community").order_by("community__name", "name")
+        self.fields["grid"].widget.attrs["data-grids-of"] = self["community"].auto_id
         # Any offer: one paused since the page was opened gets the service's message, not "invalid choice".
         self.fields["offer"].queryset = ServiceOffer.objects.all()
         self.fields["consent_processing"].help_text = format_html(
@@ -260,7 +289,7 @@ class ReviewForm(GuardedForm):
         help_text=_("心愿墙上显示的内容：请删去姓名、电话、门牌号等个人信息。"),
     )
     category = forms.ModelChoiceField(label=_("类别"), queryset=WishCategory.objects.none(), empty_label=None)
-    grid = forms.ModelChoiceField(label=_("网格"), queryset=Grid.objects.none(), required=False)
+    grid = CommunityGridChoiceField(label=_("网格"), queryset=Grid.objects.none(), required=False)
     target_group = forms.ChoiceField(label=_("服务对象"), choices=TargetGroup.choices)
     note = forms.CharField(
         label=_("核实情况（内部）"),
