@@ -12,7 +12,9 @@ Numbers are never touched: a negative number stays a number; only text is.
 """
 
 import io
+import re
 from collections.abc import Iterable, Sequence
+from urllib.parse import quote
 
 from openpyxl import Workbook
 from openpyxl.cell import Cell
@@ -80,3 +82,15 @@ def xlsx_table(*, title: str, header: Sequence, rows: Iterable[Sequence], widths
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# Characters Windows and macOS refuse in a file name, and control characters.
+_NOT_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
+
+
+def attachment(filename: str, *, ascii_fallback: str) -> str:
+    """A Content-Disposition value that saves the download as `filename` (Chinese, RFC 5987's filename*, which
+    every current browser reads), with `ascii_fallback` for clients that know only the plain filename."""
+    name = _NOT_IN_FILE_NAMES.sub("-", filename)
+    plain = _NOT_IN_FILE_NAMES.sub("-", ascii_fallback).encode("ascii", "replace").decode("ascii").replace("?", "-")
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"

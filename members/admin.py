@@ -28,6 +28,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import XLSX
+from import_export.forms import SelectableFieldsExportForm
 from import_export.results import RowResult
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -35,6 +36,7 @@ from audit.mixins import FullDataViewAuditMixin
 from audit.models import AuditEvent
 from audit.services import audit_record
 from core.crypto import blind_index
+from core.exports import attachment
 from core.forms import GuardedModelForm
 from core.times import DATE, format_local
 from core.widgets import SafeAutocompleteSelect, SafeAutocompleteSelectMultiple
@@ -420,6 +422,15 @@ class ResidenceCommunityFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RosterExportForm(SelectableFieldsExportForm):
+    """Each field to export is labelled with its column's Chinese header (志愿者编号), not the library's
+    "Volunteer Number (志愿者编号)" made from the attribute's name."""
+
+    def _get_field_label(self, resource, field_name: str) -> str:
+        field = resource.fields.get(field_name)
+        return field.column_name if field is not None else field_name
+
+
 class RosterImportExportMixin(ImportExportMixin):
     """Import and export of the roster (`members.resources`: .xlsx or CSV, Chinese headers), scoped like the list.
 
@@ -433,6 +444,8 @@ class RosterImportExportMixin(ImportExportMixin):
     import_formats = [XLSX, RosterCSV]
     export_formats = [RosterXLSX, RosterCSV]  # every text cell stays text (core.exports)
     import_template_name = "admin/members/member_import.html"
+    export_template_name = "admin/members/member_export.html"
+    export_form_class = RosterExportForm
 
     def has_import_permission(self, request):
         return self.has_add_permission(request)
@@ -455,7 +468,16 @@ class RosterImportExportMixin(ImportExportMixin):
 
     def get_export_filename(self, request, queryset, file_format):
         # The library dates the file by the UTC day; a secretary's file is named by the day on their clock.
-        return f"{self.model.__name__}-{format_local(timezone.now(), DATE)}.{file_format.get_extension()}"
+        return f"{MemberResource._meta.name}-{format_local(timezone.now(), DATE)}.{file_format.get_extension()}"
+
+    def _do_file_export(self, file_format, request, queryset, export_form=None):
+        # The library writes the name into a plain filename="…", which browsers read as Latin-1; RFC 5987 here.
+        response = super()._do_file_export(file_format, request, queryset, export_form=export_form)
+        name = self.get_export_filename(request, queryset, file_format)
+        response["Content-Disposition"] = attachment(
+            name, ascii_fallback=f"roster-{format_local(timezone.now(), DATE)}.{file_format.get_extension()}"
+        )
+        return response
 
     def get_import_data_kwargs(self, **kwargs):
         return {**super().get_import_data_kwargs(**kwargs), "rollback_on_validation_errors": True}

@@ -19,7 +19,7 @@ from openpyxl.styles import Font
 
 from audit.models import AuditEvent
 from audit.services import audit_record
-from core.exports import xlsx_cells
+from core.exports import attachment, xlsx_cells
 from core.params import parse_id
 from core.redirects import redirect_next
 from members.selectors import member_for
@@ -305,7 +305,10 @@ def completion_export(request):
     response = HttpResponse(
         buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    response["Content-Disposition"] = f'attachment; filename="training-completion-{report.year}.xlsx"'
+    response["Content-Disposition"] = attachment(
+        _("%(org)s-%(year)s年度培训学时完成情况.xlsx") % {"org": report.organization.name, "year": report.year},
+        ascii_fallback=f"training-completion-{report.year}.xlsx",
+    )
     audit_record(
         action=AuditEvent.Action.EXPORT,
         request=request,

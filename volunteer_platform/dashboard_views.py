@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from audit.models import AuditEvent
 from audit.services import audit_record
 from core import public_cache
+from core.exports import attachment
 from core.member_cache import member_page
 from core.page_params import an_id, integer, iso_date, page_number, strict
 
@@ -242,9 +243,17 @@ def export(request, kind: str):
         obj=organization,
         detail={"kind": kind, "start": period.start.isoformat(), "end": period.end.isoformat()},
     )
-    filename = f"{kind}-{organization.pk}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx"
+    # 主要指标-东一支部-2025-01-01至2025-12-31.xlsx: what it is, whose, which period.
+    filename = _("%(kind)s-%(organization)s-%(start)s至%(end)s.xlsx") % {
+        "kind": exports.KINDS[kind],
+        "organization": organization.name,
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+    }
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = attachment(
+        filename, ascii_fallback=f"{kind}-{organization.pk}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx"
+    )
     return response
 
 

@@ -3,6 +3,7 @@
 from datetime import timedelta
 from decimal import Decimal
 from io import BytesIO
+from urllib.parse import quote
 
 import pytest
 from django.contrib.messages import get_messages
@@ -277,7 +278,10 @@ def test_export_opens_with_openpyxl_and_has_the_same_figures(client, completion_
     report = client.get(reverse("training:completion"), params).context["report"]
     response = client.get(reverse("training:completion_export"), params)
     assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    assert response["Content-Disposition"] == f'attachment; filename="training-completion-{this_year}.xlsx"'
+    name = quote(f"幸福街道党工委-{this_year}年度培训学时完成情况.xlsx", safe="")
+    assert response["Content-Disposition"] == (
+        f"attachment; filename=\"training-completion-{this_year}.xlsx\"; filename*=UTF-8''{name}"
+    )
 
     sheet = load_workbook(BytesIO(response.content)).active
     rows = list(sheet.iter_rows(values_only=True))
