@@ -42,7 +42,7 @@ from django.utils.translation import get_language
 
 from core import page_params
 
-GROUPS = frozenset({"wishes", "projects"})
+GROUPS = frozenset({"wishes", "projects", "news"})
 DEFAULT_TIMEOUT = 300
 # Entries with query parameters one view may add per DEFAULT_TIMEOUT (so at most twice that many live at once).
 PARAM_VARIANTS = 300

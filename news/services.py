@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import public_cache
 from core.types import User
 from members.models import Organization
 from members.selectors import visible_organizations
@@ -158,6 +159,8 @@ def news_approve(*, news: News, actor: User) -> News:
     news.approved_by = actor
     news.published_at = timezone.now()
     news.save(update_fields=["status", "approved_by", "published_at", "updated_at"])
+    if news.audience == News.Audience.PUBLIC:
+        public_cache.changed("news")  # the home page lists it
     return news
 
 
@@ -190,6 +193,8 @@ def news_withdraw(*, news: News, actor: User, note: str) -> News:
     news.withdrawn_at = timezone.now()
     news.withdrawn_note = note
     news.save(update_fields=["status", "withdrawn_at", "withdrawn_note", "updated_at"])
+    if news.audience == News.Audience.PUBLIC:
+        public_cache.changed("news")
     return news
 
 

@@ -16,6 +16,7 @@ from demands import demo as demands_demo
 from incentives import demo as incentives_demo
 from members import demo as members_demo
 from members.models import Member, Organization
+from news import demo as news_demo
 from projects import demo as projects_demo
 from training import demo as training_demo
 
@@ -54,6 +55,7 @@ def seed(*, members: int = 300, stdout=None) -> None:
     incentives_demo.seed(stdout=stdout)
     demands_demo.seed(stdout=stdout)
     projects_demo.seed(stdout=stdout)
+    news_demo.seed(stdout=stdout)
     _plans(stdout=stdout)
     # Last: the finished rating periods rate the hours every app above has recorded.
     incentives_demo.seed_ratings(stdout=stdout)

@@ -27,6 +27,7 @@ from members import availability
 from members import selectors as member_selectors
 from members.certificate import certificate_for, content_disposition, render_pdf
 from members.models import Member
+from news import selectors as news_selectors
 
 from . import selectors
 
@@ -55,6 +56,7 @@ def me(request):
         "feedback": selectors.member_feedback(member),
         "tasks": selectors.own_tasks(request.user),
         "next": selectors.next_actions(member, request.user),
+        "news": news_selectors.latest_news_for_member(member),
     }
     response = render(request, "members/me.html", context)
     # The kept page (core/member_cache.py) is not served once the first activity listed has started.

@@ -6,17 +6,20 @@ from django.views.decorators.http import require_GET
 
 from core import public_cache
 from core.redirects import referer_path, safe_next_url
+from news import selectors as news_selectors
 
 from .health import broker_state, database_state, outbox_state
 from .selectors import public_figures
 
 
 @require_GET
-@public_cache.public_page(timeout=60)
+@public_cache.public_page("news", timeout=60)
 def home(request):
-    """The public home page: what the platform is for, what each audience can do, and this year's figures
-    (aggregates only, cached for 5 minutes: no query for a visitor while they are cached)."""
-    return render(request, "volunteer_platform/home.html", {"figures": public_figures()})
+    """The public home page: what the platform is for, what each audience can do, this year's figures
+    (aggregates only, cached for 5 minutes: no query for a visitor while they are cached) and the newest public
+    通知公告 and 活动风采 (one query; publishing or withdrawing one drops the cached page: group "news")."""
+    context = {"figures": public_figures(), "news": news_selectors.latest_public_news()}
+    return render(request, "volunteer_platform/home.html", context)
 
 
 @never_cache

@@ -23,6 +23,7 @@ from django.utils import timezone
 from demands import services as demand_services
 from incentives import services as incentive_services
 from members import services as member_services
+from news import services as news_services
 from notifications import services as notification_services
 from projects import services as project_services
 from tests.demands.factories import submit_wish, verify, wish_category
@@ -43,7 +44,7 @@ SMALL, LARGE = 2, 20
 # fmt: off
 BUDGETS = {
     # route name                      (persona,      queries)
-    "home":                           ("anon",  2),
+    "home":                           ("anon",  3),  # + the newest public news
     "login":                          ("anon",  0),
     "demands:privacy":                ("anon",  0),
     "demands:wall":                   ("anon",  4),
@@ -75,7 +76,7 @@ BUDGETS = {
     "projects:self_report":           ("member_a",  4),
     "projects:my_calendar":           ("member_a",  6),
     "projects:calendar_feed":         ("anon",  2),
-    "members:me":                     ("member_a", 15),  # + next actions: activities, wishes, unread, points
+    "members:me":                     ("member_a", 16),  # + next actions: activities, wishes, unread, points; news
     "members:me_profile":             ("member_a",  7),
     "members:me_residence":           ("member_a",  6),
     "members:me_records":             ("member_a",  9),
@@ -107,6 +108,10 @@ BUDGETS = {
     "dashboard:plans":                ("secretary_a",  4),
     "dashboard:plan":                 ("secretary_a",  6),
     "dashboard:task":                 ("secretary_a",  4),
+    "news:list":                      ("member_a",  5),
+    "news:detail":                    ("member_a",  4),
+    "news:photo":                     ("member_a",  4),
+    "news:broadcast_new":             ("secretary_a",  4),
 }
 # fmt: on
 
@@ -166,6 +171,18 @@ def grow(w, n: int) -> None:
         Task.objects.create(
             plan=w.plan, title=f"任务{i}", assignee_member=w.member_a, due_on=today + timedelta(days=30 + i)
         )
+
+        for audience in ("public", "subtree"):  # the home page's and /me/'s news, and /news/
+            news = news_services.news_create(
+                actor=w.secretary_a,
+                organization=w.branch_a,
+                kind="notice",
+                audience=audience,
+                title=f"通知{i}",
+                body="内容",
+            )
+            news_services.news_submit(news=news, actor=w.secretary_a)
+            news_services.news_approve(news=news, actor=w.admin)
 
 
 def measure(w) -> dict[str, int]:
