@@ -15,7 +15,6 @@ from demands.models import BlockedNetwork, BlockedPhone, MicroWish
 from projects import services as project_services
 from projects.models import SignUp
 from tests.demands.factories import feedback_token, submit_wish, wish_in_state
-from tests.projects.conftest import started_ago
 from tests.projects.factories import ActivityFactory
 from tests.queries import count_queries
 
@@ -152,11 +151,11 @@ def test_guessing_rating_links_is_limited_per_address(client, org_tree, secretar
     assert own.status_code == 200
 
 
-def test_check_in_attempts_are_limited_even_with_the_right_code(client, org_tree, member_a, settings):
+def test_check_in_attempts_are_limited_even_with_the_right_code(clock, client, org_tree, member_a, settings):
     settings.CHECKIN_ATTEMPT_LIMIT = (3, 3600)
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     project_services.signup_create(activity=activity, member=member_a)
-    started_ago(activity, timedelta(minutes=5))
+    clock.now = activity.starts_at + timedelta(minutes=5)
     client.force_login(member_a.user)
     url = reverse("projects:activity_checkin", args=[activity.pk])
     wrong = "000000" if activity.checkin_code != "000000" else "111111"

@@ -44,12 +44,12 @@ from notifications.models import Notification
 from projects import services as project_services
 from projects.models import SignUp
 from tests.factories import UserFactory
-from tests.projects.conftest import shift
 from tests.projects.factories import ActivityFactory
 from tests.security.args import url_for
 from tests.security.html_forms import HtmlForm, page_forms
 from tests.security.routes import route_names, sign_in
 from tests.security.world import build_world
+from tests.timing import earlier
 from training import services as training_services
 from training.models import TrainingSession
 
@@ -351,12 +351,22 @@ def world(django_db_setup, django_db_blocker):
             w = build_world(UserFactory(username="admin", is_staff=True, is_superuser=True))
             project_services.signup_create(activity=w.activity, member=w.member_a)
             w.open_activity = ActivityFactory(project=w.project, starts_at=timezone.now() + timedelta(days=20))
-            running = ActivityFactory(project=w.project, starts_at=timezone.now() + timedelta(days=30))
-            project_services.signup_create(activity=running, member=w.member_a)
-            w.running = shift(running, timezone.now() - timedelta(minutes=20))
-            ended = ActivityFactory(project=w.project, starts_at=timezone.now() + timedelta(days=40))
-            signup = project_services.signup_create(activity=ended, member=w.member_a)
-            w.ended = shift(ended, timezone.now() - timedelta(hours=5))
+            now = timezone.now()
+            # Made and signed up for three days ago, so that now one is under way and one is over.
+            with earlier(timedelta(days=3)):
+                w.running = ActivityFactory(project=w.project, starts_at=now - timedelta(minutes=20))
+                project_services.signup_create(activity=w.running, member=w.member_a)
+                w.ended = ActivityFactory(project=w.project, starts_at=now - timedelta(hours=5))
+                signup = project_services.signup_create(activity=w.ended, member=w.member_a)
+                past = TrainingSession.objects.create(
+                    course=w.session.course,
+                    organizer=w.branch_a,
+                    starts_at=now - timedelta(days=2),
+                    ends_at=now - timedelta(days=2, hours=-2),
+                    place="党群服务中心",
+                    capacity=30,
+                )
+                training_services.enrollment_create(session=past, member=w.member_a)
             SignUp.objects.filter(pk=signup.pk).update(status=SignUp.Status.ATTENDED, hours=Decimal("1"))
             training_services.enrollment_create(session=w.session, member=w.member_a)
             w.open_session = TrainingSession.objects.create(
@@ -367,19 +377,7 @@ def world(django_db_setup, django_db_blocker):
                 place="党群服务中心",
                 capacity=30,
             )
-            past = TrainingSession.objects.create(
-                course=w.session.course,
-                organizer=w.branch_a,
-                starts_at=timezone.now() + timedelta(days=12),
-                ends_at=timezone.now() + timedelta(days=12, hours=2),
-                place="党群服务中心",
-                capacity=30,
-            )
-            training_services.enrollment_create(session=past, member=w.member_a)
-            TrainingSession.objects.filter(pk=past.pk).update(
-                starts_at=timezone.now() - timedelta(days=2), ends_at=timezone.now() - timedelta(days=2, hours=-2)
-            )
-            w.past_session = TrainingSession.objects.get(pk=past.pk)
+            w.past_session = past
             w.commendation = incentive_services.commendation_approve(commendation=w.commendation, actor=w.admin)
             Notification.objects.filter(pk=w.notification.pk).update(
                 status=Notification.Status.SENT, sent_at=timezone.now()

@@ -12,10 +12,10 @@ from django.utils import timezone
 from demands.models import Household
 from projects import services as project_services
 from projects.models import ActivitySurvey, ServiceProject, SignUp
-from tests.projects.conftest import shift
 from tests.projects.factories import ActivityFactory
 from tests.security.html_forms import page_forms
 from tests.security.world import build_world
+from tests.timing import earlier
 from volunteer_platform.models import TaskProgressNote
 
 pytestmark = pytest.mark.django_db
@@ -34,9 +34,10 @@ def _client(user) -> Client:
 
 def test_a_nul_in_the_survey_comment_is_refused(world):
     """The survey reads its comment without a form: PostgreSQL refused the NUL (500)."""
-    activity = ActivityFactory(project=world.project, starts_at=timezone.now() + timedelta(days=40))
-    signup = project_services.signup_create(activity=activity, member=world.member_a)
-    shift(activity, timezone.now() - timedelta(hours=5))
+    now = timezone.now()
+    with earlier(timedelta(days=3)):  # signed up then; the activity ended before now
+        activity = ActivityFactory(project=world.project, starts_at=now - timedelta(hours=5))
+        signup = project_services.signup_create(activity=activity, member=world.member_a)
     SignUp.objects.filter(pk=signup.pk).update(status=SignUp.Status.ATTENDED, hours=Decimal("1"))
     url = reverse("projects:activity_survey", args=[activity.pk])
     response = _client(world.member_a).post(url, {"rating": "5", "comment": "很好\x00"})
