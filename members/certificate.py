@@ -51,7 +51,7 @@ class Certificate:
     volunteer_number: str
     organization: str  # the issuing organization: the member's home branch
     person_in_charge: str  # its secretary
-    handler: str  # who issued this copy
+    handler: str  # who issued this copy: the secretary who printed it, or for the member's own, their organization
     contact: str
     issued_on: date
     total_hours: Decimal
@@ -72,9 +72,20 @@ def person_name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
+def handler_name(member: Member, handler) -> str:
+    """The 经办人 of a copy printed by `handler` (a user). A member downloading their own is not their own handler:
+    the copy is issued by their organization, so it names the organization and its secretary."""
+    if handler.pk != member.user_id:
+        return person_name(handler)
+    organization = member.organization
+    secretary = organization.secretary
+    return f"{organization.name} {secretary.name}" if secretary else organization.name
+
+
 def certificate_for(member: Member, *, handler, stars: int | None = None, issued_on: date | None = None) -> Certificate:
     """What a certificate for `member`, issued today by `handler` (a user), states; `stars`: the member's current
     stars (the latest final rating's, from the incentives app: the site's view passes them), None to leave them out.
+    The 经办人 is `handler_name`'s.
 
     The number is ZYFW-<year>-<volunteer number>-<8 hex digits of a hash of the content>: two certificates differ in
     number whenever they differ in content, and the same content issued on the same day keeps its number.
@@ -84,13 +95,13 @@ def certificate_for(member: Member, *, handler, stars: int | None = None, issued
     records = list(selectors.certificate_records(member))
     secretary = organization.secretary
     contact = " ".join(part for part in (organization.contact_name, organization.contact_phone) if part)
-    handler_name = person_name(handler)
+    handled_by = handler_name(member, handler)
     fingerprint = "|".join(
         [
             member.volunteer_number,
             issued_on.isoformat(),
             str(organization.pk),
-            handler_name,
+            handled_by,
             *(f"{r.pk}:{r.hours}:{r.status}:{r.updated_at.isoformat()}" for r in records),
         ]
     )
@@ -101,7 +112,7 @@ def certificate_for(member: Member, *, handler, stars: int | None = None, issued
         volunteer_number=member.volunteer_number,
         organization=organization.name,
         person_in_charge=secretary.name if secretary else "",
-        handler=handler_name,
+        handler=handled_by,
         contact=contact,
         issued_on=issued_on,
         total_hours=sum((r.hours for r in records), Decimal("0")),

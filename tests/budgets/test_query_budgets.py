@@ -81,7 +81,7 @@ BUDGETS = {
     "members:me_residence":           ("member_a",  6),
     "members:me_records":             ("member_a",  9),
     "members:me_record_correction":   ("member_a",  6),
-    "members:me_certificate":         ("member_a",  7),
+    "members:me_certificate":         ("member_a",  6),
     "members:me_data":                ("member_a",  5),
     "members:me_data_download":       ("member_a", 25),
     "members:member_certificate":     ("secretary_a",  9),

@@ -78,7 +78,7 @@ def test_member_downloads_their_certificate(history, client):
         "2025-01-04",
         "出具组织：东一支部",
         "负责人：王书记",
-        "经办人：李明",  # the person who issued this copy
+        "经办人：东一支部 王书记",  # their own copy: issued by their organization, not by themselves
         "0571-88886666",
         "（盖章）",
         "不收取任何费用",
@@ -86,7 +86,14 @@ def test_member_downloads_their_certificate(history, client):
         assert expected in text, expected
     assert "尚未确认的服务" not in text
     assert "录错的服务" not in text
+    assert "经办人：李明" not in text
     assert re.search(rf"ZYFW-\d{{4}}-{history.volunteer_number}-[0-9A-F]{{8}}", text)
+
+
+def test_own_copy_of_a_branch_without_secretary_names_the_branch_as_handler(member_a, client):
+    client.force_login(member_a.user)  # branch A has no secretary here (no secretary_a persona)
+    text = _pdf_text(client.get(OWN))
+    assert "经办人：东一支部" in text and "经办人：李明" not in text
 
 
 def test_download_is_an_attachment_with_ascii_and_utf8_names(history, client):
