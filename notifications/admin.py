@@ -1,10 +1,23 @@
 from django.contrib import admin, messages
+from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
 from .kinds import KINDS
 from .models import Notification, NotificationPreference
+from .rendering import has_templates, render_message
+
+# The templates that are SMS only, so have no subject to show as their title in the outbox.
+SMS_TITLES = {
+    "demands_submitted": _("微心愿已提交（查询码）"),
+    "demands_published": _("微心愿已发布到心愿墙"),
+    "demands_rejected": _("微心愿不予受理"),
+    "demands_claimed": _("微心愿已被认领"),
+    "demands_fulfilled": _("微心愿已实现，请居民确认并评价"),
+    "demands_feedback_reminder": _("提醒居民确认并评价"),
+    "members_invitation": _("邀请党员设置密码"),
+}
 
 
 class KindFilter(admin.SimpleListFilter):
@@ -30,6 +43,31 @@ def kind_label(key: str) -> str:
     return str(kind.label) if kind else (key or "—")
 
 
+def _rendered(notification: Notification):
+    try:
+        return render_message(notification)
+    except (TemplateDoesNotExist, TemplateSyntaxError, ValueError):  # a template removed since the row was written
+        return None
+
+
+def message_title(notification: Notification) -> str:
+    """What the message is about, as a person reads it: the subject it was sent with (an in-app message's or an
+    email's), the SMS template's title, or the template's key when neither exists."""
+    if notification.template in SMS_TITLES:
+        return str(SMS_TITLES[notification.template])
+    if has_templates(template=notification.template, channel=Notification.Channel.EMAIL):
+        copy = Notification(
+            template=notification.template,
+            context=notification.context,
+            language=notification.language,
+            channel=Notification.Channel.EMAIL,
+        )
+        rendered = _rendered(copy)
+        if rendered is not None and rendered.subject:
+            return rendered.subject
+    return notification.template
+
+
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     """The outbox is a log: nothing is added, edited or deleted here; a failed message can be sent again."""
@@ -38,7 +76,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "id",
         "channel",
         "kind_display",
-        "template",
+        "title_display",
         "recipient_user",
         "masked_phone",
         "status",
@@ -47,7 +85,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "created_at",
         "sent_at",
     )
-    list_filter = ("status", "channel", KindFilter, "template")
+    list_filter = ("status", "channel", KindFilter)
     search_fields = ("dedupe_key", "recipient_user__username")
     list_select_related = ("recipient_user",)
     date_hierarchy = "created_at"
@@ -60,9 +98,10 @@ class NotificationAdmin(admin.ModelAdmin):
         "recipient_email",
         "channel",
         "kind_display",
+        "title_display",
+        "text_display",
         "template",
         "language",
-        "context",
         "dedupe_key",
         "status",
         "attempts",
@@ -78,6 +117,18 @@ class NotificationAdmin(admin.ModelAdmin):
     @admin.display(description=_("类别"), ordering="kind")
     def kind_display(self, obj: Notification) -> str:
         return kind_label(obj.kind)
+
+    @admin.display(description=_("消息"), ordering="template")
+    def title_display(self, obj: Notification) -> str:
+        return message_title(obj)
+
+    @admin.display(description=_("内容"))
+    def text_display(self, obj: Notification) -> str:
+        """The text as the person got it (the SMS, or the subject and body), not the template's data as JSON."""
+        rendered = _rendered(obj)
+        if rendered is None:
+            return "—"
+        return "\n\n".join(part for part in (rendered.subject, rendered.body) if part)
 
     @admin.display(description=_("接收手机号"))
     def masked_phone(self, obj: Notification) -> str:

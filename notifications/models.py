@@ -101,7 +101,8 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_channel_display()} {self.template} #{self.pk}"
+        # What the admin's titles and breadcrumbs show: the template's key is for developers (see its own field).
+        return f"{self.get_channel_display()} #{self.pk}"
 
     @property
     def masked_phone(self) -> str:
