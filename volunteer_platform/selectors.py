@@ -1492,7 +1492,7 @@ def work_waiting(user: User, now: datetime | None = None) -> tuple[list[WaitingW
     selector, as its queue does), and when the clock alone will change it (an activity's end makes its attendance
     due). Six queries."""
     now = now or timezone.now()
-    today = timezone.localdate(now)
+    today = timezone.localtime(now).date()
     wishes = demand_selectors.review_counts(user)
     attendance, next_end = project_selectors.attendance_due_summary(user, now)
     review = reverse("demands:review")

@@ -48,7 +48,7 @@ def test_phone_menu_opens_with_the_toggler(phone_page):
     expect(phone_page.locator(".navbar-toggler")).to_have_attribute("aria-expanded", "true")
     expect(phone_page.locator("#nav-login")).to_be_visible()
     phone_page.locator("#nav-wishes").tap()
-    expect(phone_page.get_by_role("link", name="心愿墙")).to_be_visible()
+    expect(phone_page.locator('[aria-labelledby="nav-wishes"]').get_by_role("link", name="心愿墙")).to_be_visible()
 
     phone_page.get_by_role("button", name="English").tap()
     expect(phone_page.locator("h1")).to_have_text("Party Member Volunteer Service Platform")

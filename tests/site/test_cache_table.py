@@ -239,6 +239,9 @@ SHOWN_ON_MEMBER_PAGES = {
     "incentives.RatingRun",
     "incentives.StarScheme",
     "projects.ActivitySurvey",
+    "projects.Activity",  # /me/: the next activities
+    "projects.SignUp",
+    "notifications.Notification",  # /me/: the unread count
     "demands.MicroWish",
     "volunteer_platform.Task",
 }
