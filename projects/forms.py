@@ -127,6 +127,24 @@ class CheckInForm(GuardedForm):
         return services.Position(latitude=latitude, longitude=longitude)
 
 
+class CheckinPlaceForm(GuardedForm):
+    """The organizer's check-in place: their phone's position (hidden, filled by static/js/checkin-screen.js) and
+    a radius; or `clear`."""
+
+    latitude = forms.DecimalField(required=False, widget=forms.HiddenInput)  # rounded to 6 places by the view
+    longitude = forms.DecimalField(required=False, widget=forms.HiddenInput)
+    checkin_radius_m = forms.IntegerField(label=_("签到范围（米）"), required=False)
+    clear = forms.BooleanField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("clear"):
+            data["latitude"] = data["longitude"] = data["checkin_radius_m"] = None
+        elif data.get("latitude") is None or data.get("longitude") is None:
+            raise ValidationError(_("没有取得您手机的位置：请在浏览器中允许定位后重试。"))
+        return data
+
+
 class SelfReportForm(GuardedForm):
     """自主申报: what a member did offline, when, where and for how long."""
 

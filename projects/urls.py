@@ -16,6 +16,7 @@ urlpatterns = [
     path("activities/<int:pk>/checkin-qr.svg", views.activity_checkin_qr, name="activity_checkin_qr"),
     path("activities/<int:pk>/checkin-screen/", views.activity_checkin_screen, name="activity_checkin_screen"),
     path("activities/<int:pk>/new-code/", views.activity_new_code, name="activity_new_code"),
+    path("activities/<int:pk>/checkin-place/", views.activity_checkin_place, name="activity_checkin_place"),
     path("activities/<int:pk>/attendance/", views.attendance, name="attendance"),
     path("activities/<int:pk>/survey/", views.activity_survey, name="activity_survey"),
     path("posts/<int:pk>/claim/", views.post_claim, name="post_claim"),

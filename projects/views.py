@@ -32,7 +32,7 @@ from members.models import Team
 from members.selectors import member_for
 
 from . import selectors, services
-from .forms import CheckInForm, ProjectFilterForm, SelfReportForm, add_service_errors
+from .forms import CheckInForm, CheckinPlaceForm, ProjectFilterForm, SelfReportForm, add_service_errors
 from .models import Activity, ActivitySurvey, CalendarFeed, Post, PostClaim, ServiceMode, SignUp, TargetGroup
 from .validators import check_cancellable
 
@@ -410,6 +410,37 @@ def activity_checkin_screen(request, pk: int):
     response = render(request, "projects/checkin_screen.html", context)
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@require_POST
+@login_required
+def activity_checkin_place(request, pk: int):
+    """The organizer sets the check-in place where they stand (their phone's position and a radius), or clears it."""
+    activity = _organized_activity(request, pk)
+    form = CheckinPlaceForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.activity_checkin_place_set(
+                activity=activity,
+                latitude=None if data["latitude"] is None else round(data["latitude"], 6),
+                longitude=None if data["longitude"] is None else round(data["longitude"], 6),
+                checkin_radius_m=data["checkin_radius_m"],
+            )
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            if data["clear"]:
+                messages.success(request, _("已取消签到范围，党员在任何位置都可以签到。"))
+            else:
+                messages.success(
+                    request,
+                    _("已把您现在的位置设为签到点：%(radius)d 米以外的手机不能签到。")
+                    % {"radius": data["checkin_radius_m"]},
+                )
+    else:
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    return redirect("projects:activity_checkin_screen", pk=activity.pk)
 
 
 @require_POST

@@ -37,6 +37,7 @@ from .calendar import activities_generate_all, calendar_feed_for
 from .checkin import (
     CHECKIN_STEP_SECONDS,
     Position,
+    activity_checkin_place_set,
     activity_new_code,
     checkin_token,
     checkin_window,
@@ -79,6 +80,7 @@ __all__ = [
     "activities_generate",
     "activities_generate_all",
     "activity_cancel",
+    "activity_checkin_place_set",
     "activity_create",
     "activity_new_code",
     "activity_reminders_plan",

@@ -16,6 +16,7 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -26,6 +27,7 @@ from django.utils.translation import gettext as _
 from members.models import Member
 
 from ..models import Activity, CheckinPosition, SignUp
+from ..validators import check_checkin_place
 from ._common import CHECKIN_EARLY, CHECKIN_LATE, _lock_activity, new_checkin_code
 
 # The QR code changes every CHECKIN_STEP_SECONDS; a token is accepted in its step and the next.
@@ -217,4 +219,21 @@ def activity_new_code(*, activity: Activity) -> Activity:
     activity = _lock_activity(activity)
     activity.checkin_code = new_checkin_code()
     activity.save(update_fields=["checkin_code"])
+    return activity
+
+
+@transaction.atomic
+def activity_checkin_place_set(
+    *, activity: Activity, latitude: Decimal | None, longitude: Decimal | None, checkin_radius_m: int | None
+) -> Activity:
+    """Set the activity's check-in place — typically where the organizer stands with their phone, so its
+    coordinates are what members' phones report there — or clear it (three Nones). Lock: the activity row.
+    Invariant: all three values or none, in range (`check_checkin_place`, and a CHECK); a cancelled activity keeps
+    its own."""
+    activity = _lock_activity(activity)
+    if activity.status == Activity.Status.CANCELLED:
+        raise ValidationError(_("该活动已取消。"))
+    check_checkin_place(latitude=latitude, longitude=longitude, checkin_radius_m=checkin_radius_m)
+    activity.latitude, activity.longitude, activity.checkin_radius_m = latitude, longitude, checkin_radius_m
+    activity.save(update_fields=["latitude", "longitude", "checkin_radius_m"])
     return activity

@@ -54,6 +54,7 @@ ARGS = {
     "projects:activity_checkin_screen": lambda w: [w.activity.pk],
     "projects:activity_checkout": lambda w: [w.activity.pk],
     "projects:activity_new_code": lambda w: [w.activity.pk],
+    "projects:activity_checkin_place": lambda w: [w.activity.pk],
     "projects:attendance": lambda w: [w.activity.pk],
     "projects:activity_survey": lambda w: [w.activity.pk],
     "projects:post_claim": lambda w: [w.post.pk],

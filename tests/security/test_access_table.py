@@ -153,6 +153,7 @@ TABLE = {
     "projects:activity_checkin_screen":     row(L,    L,      404,     404,     200,  404,  200),
     "projects:activity_checkout":           everyone(405),
     "projects:activity_new_code":           everyone(405),
+    "projects:activity_checkin_place":      everyone(405),
     "projects:attendance":                  row(L,    L,      404,     404,     200,  404,  200),
     "projects:activity_survey":             row(L,    L,      404,     404,     404,  404,  404),  # nobody attended
     "projects:post_claim":                  everyone(405),
@@ -193,6 +194,7 @@ POST_REFUSED = {
     "projects:activity_cancel_signup":      {"member_b": 404},
     "projects:attendance":                  {"member_a": 404, "member_b": 404, "secretary_b": 404},
     "projects:activity_new_code":           {"member_a": 404, "member_b": 404, "secretary_b": 404},
+    "projects:activity_checkin_place":      {"member_a": 404, "member_b": 404, "secretary_b": 404},
     "projects:post_skip":                   {"member_b": 404},
     "news:broadcast_new":                   {"member_a": 404, "member_b": 404},
 }
