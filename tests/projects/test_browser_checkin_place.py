@@ -1,0 +1,52 @@
+"""Browser, at phone size: the organizer makes where they stand the activity's check-in place."""
+
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import login_in_browser
+from tests.factories import DEFAULT_PASSWORD
+from tests.projects.factories import ActivityFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+HERE = {"latitude": 39.908722, "longitude": 116.397499}
+
+
+def test_the_organizer_sets_the_check_in_place_where_they_stand(phone_page, org_tree, secretary_a):
+    page = phone_page
+    activity = ActivityFactory(project__organization=org_tree.branch_a)
+    page.context.grant_permissions(["geolocation"])
+    page.context.set_geolocation(HERE)
+    login_in_browser(page, "secretary_a", DEFAULT_PASSWORD)
+    page.goto(f"/activities/{activity.pk}/checkin-screen/")
+    expect(page.locator("#checkin-place-state")).to_contain_text("未设置")
+
+    page.get_by_label("范围（米）").fill("150")
+    page.get_by_role("button", name="以我现在的位置为签到点").click()
+    expect(page.get_by_role("alert").first).to_contain_text("150 米以外的手机不能签到")
+    expect(page.locator("#checkin-place-state")).to_contain_text("已设置")
+    activity.refresh_from_db()
+    assert (activity.latitude, activity.longitude, activity.checkin_radius_m) == (
+        Decimal("39.908722"),
+        Decimal("116.397499"),
+        150,
+    )
+
+    page.get_by_role("button", name="取消签到范围").click()
+    expect(page.get_by_role("alert").first).to_contain_text("已取消签到范围")
+    activity.refresh_from_db()
+    assert activity.checkin_radius_m is None
+
+
+def test_without_the_phones_position_the_page_says_so_and_sets_nothing(phone_page, org_tree, secretary_a):
+    page = phone_page
+    activity = ActivityFactory(project__organization=org_tree.branch_a)
+    page.context.clear_permissions()
+    login_in_browser(page, "secretary_a", DEFAULT_PASSWORD)
+    page.goto(f"/activities/{activity.pk}/checkin-screen/")
+    page.get_by_role("button", name="以我现在的位置为签到点").click()
+    expect(page.locator("#checkin-place-error")).to_contain_text("没有取得您手机的位置", timeout=20_000)
+    activity.refresh_from_db()
+    assert activity.checkin_radius_m is None
