@@ -12,6 +12,7 @@ from collections.abc import Callable
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -161,7 +162,8 @@ class NewsAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Broadcast)
 class BroadcastAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    """Read-only: a broadcast is sent from its page, which shows the count before sending."""
+    """Read-only: a broadcast is sent from its page (the admin's add button leads there), which shows the count of
+    recipients before sending."""
 
     scope = staticmethod(selectors.visible_broadcasts)
     list_display = ("subject", "organization", "recipient_count", "sender", "created_at", "planned_at")
@@ -171,8 +173,9 @@ class BroadcastAdmin(ScopedAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
     actions = ("replan_selected",)
 
-    def has_add_permission(self, request):
-        return False
+    def add_view(self, request, form_url="", extra_context=None):
+        # "增加群发消息" leads to the page that shows the count of recipients before sending.
+        return HttpResponseRedirect(reverse("news:broadcast_new"))
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -83,12 +83,12 @@ def seed(*, stdout=None) -> None:
     users = {u.username: u for u in User.objects.filter(username__in=["admin", "shequ", "zhibu"])}
     if not {"shequ", "zhibu"} <= set(users):
         return
-    organizations = {
-        name: Organization.objects.filter(secretary__user=users[name]).order_by("path").first()
-        for name in ("shequ", "zhibu")
-    }
-    if None in organizations.values():
-        return
+    organizations: dict[str, Organization] = {}
+    for name in ("shequ", "zhibu"):
+        organization = Organization.objects.filter(secretary__user=users[name]).order_by("path").first()
+        if organization is None:
+            return
+        organizations[name] = organization
     added = 0
     for writer, of, approver, kind, audience, title, body, photo in ITEMS:
         organization = organizations[of]

@@ -209,3 +209,35 @@ def test_a_published_item_is_read_only_in_the_admin(client, org_tree, secretary_
     response = client.get(reverse("admin:news_news_change", args=[news.pk]))
     assert response.status_code == 200
     assert "title" in response.context["adminform"].readonly_fields
+
+
+# --- Kept pages -------------------------------------------------------------------------------------------------
+
+
+def test_publishing_a_public_item_drops_the_kept_home_page(client, org_tree, secretary_a, co_admin_a):
+    assert "首页新闻" not in client.get("/").content.decode()  # now kept for anonymous visitors
+    published(secretary_a, co_admin_a, org_tree.branch_a, audience="public", title="首页新闻")
+    assert "首页新闻" in client.get("/").content.decode()
+
+
+def test_withdrawing_a_public_item_drops_the_kept_home_page(client, org_tree, secretary_a, co_admin_a):
+    from news import services
+
+    news = published(secretary_a, co_admin_a, org_tree.branch_a, audience="public", title="首页新闻")
+    assert "首页新闻" in client.get("/").content.decode()
+    services.news_withdraw(news=news, actor=secretary_a, note="有误")
+    assert "首页新闻" not in client.get("/").content.decode()
+
+
+def test_publishing_an_item_drops_the_member_s_kept_page(client, org_tree, secretary_a, co_admin_a, member_a):
+    client.force_login(member_a.user)
+    assert "支部新通知" not in client.get("/me/").content.decode()  # now kept for member A
+    published(secretary_a, co_admin_a, org_tree.branch_a, title="支部新通知")
+    page = client.get("/me/").content.decode()
+    assert "支部新通知" in page and 'id="news-latest"' in page
+
+
+def test_the_admin_s_add_button_for_broadcasts_leads_to_the_page_with_the_count(client, secretary_a):
+    client.force_login(secretary_a)
+    response = client.get(reverse("admin:news_broadcast_add"))
+    assert response.status_code == 302 and response.url == reverse("news:broadcast_new")
