@@ -1,6 +1,7 @@
 """Browser, at phone size: the organizer shows the check-in QR code (the 6-digit code behind a button), and a member
 checks in by the scanned link, with the phone's position inside the activity's radius or without one."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ from playwright.sync_api import expect
 
 from projects import services
 from projects.models import SignUp
-from tests.conftest import login_in_browser
+from tests.conftest import login_in_browser, wait_until
 from tests.factories import DEFAULT_PASSWORD
 from tests.projects.conftest import started_ago
 from tests.projects.factories import ActivityFactory
@@ -36,7 +37,7 @@ def test_the_organizer_shows_the_qr_code_and_reveals_the_code_on_a_phone(phone_p
 
     qr = page.get_by_role("img", name="签到二维码")
     expect(qr).to_be_visible()
-    assert page.evaluate("document.getElementById('checkin-qr').naturalWidth") > 0  # the SVG loaded
+    wait_until(lambda: page.evaluate("document.getElementById('checkin-qr').naturalWidth") > 0, timeout=10)  # loaded
     box = qr.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390  # whole on the phone's screen
     expect(page.locator("#checkin-counts")).to_contain_text("已签到 0 / 1 人")
@@ -50,7 +51,7 @@ def test_the_organizer_shows_the_qr_code_and_reveals_the_code_on_a_phone(phone_p
 
     # The script reloads the image (here when the screen wakes up; also every 30 s).
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
-    page.wait_for_function("document.getElementById('checkin-qr').src.includes('?r=')")
+    expect(qr).to_have_attribute("src", re.compile(rf"/activities/{activity.pk}/checkin-qr\.svg\?r=\d+$"))
 
     # A new code: the page shows the new one behind the same button.
     page.get_by_role("button", name="更换签到码").click()
