@@ -19,13 +19,14 @@ from functools import partial
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import public_cache
 from core.types import User
 from members.models import Organization
-from members.selectors import visible_organizations
+from members.selectors import organization_managers, visible_organizations
 from notifications import fanout
 from notifications.services import notify_many, user_messages
 
@@ -137,7 +138,35 @@ def news_submit(*, news: News, actor: User) -> News:
     news.submitted_at = timezone.now()
     news.returned_note = ""
     news.save(update_fields=["status", "submitted_at", "returned_note", "updated_at"])
+    _tell_reviewers(news)
     return news
+
+
+def _tell_reviewers(news: News) -> None:
+    """Tell who may approve — the managers of the item's organization and of the one above it, never the author —
+    that an item waits (kind `work`: in-app, and email as each chose). Once per submission (dedupe key)."""
+    organization = news.organization
+    ids = [organization.pk] + ([organization.parent_id] if organization.parent_id else [])
+    reviewers = {user.pk: user for users in organization_managers(ids).values() for user in users}
+    reviewers.pop(news.author_id, None)
+    assert news.submitted_at is not None  # set by news_submit before it calls here
+    stamp = int(news.submitted_at.timestamp())
+    messages = []
+    for user in reviewers.values():
+        messages += user_messages(
+            user_id=user.pk,
+            kind="work",
+            template="news_pending",
+            dedupe_key=f"news:pending:{news.pk}:{stamp}:{user.pk}",
+            context={
+                "organization": organization.name,
+                "kind": str(news.get_kind_display()),
+                "title": news.title,
+                "link": reverse("admin:news_news_change", args=[news.pk]),
+            },
+            has_email=bool(user.email),
+        )
+    notify_many(messages)
 
 
 def _check_reviewer(news: News, actor: User) -> None:
@@ -176,6 +205,21 @@ def news_return(*, news: News, actor: User, note: str) -> News:
     news.submitted_at = None
     news.returned_note = note
     news.save(update_fields=["status", "submitted_at", "returned_note", "updated_at"])
+    notify_many(
+        user_messages(
+            user_id=news.author_id,
+            kind="work",
+            template="news_returned",
+            dedupe_key=f"news:returned:{news.pk}:{int(timezone.now().timestamp())}",
+            context={
+                "kind": str(news.get_kind_display()),
+                "title": news.title,
+                "note": note,
+                "link": reverse("admin:news_news_change", args=[news.pk]),
+            },
+            has_email=bool(news.author.email),
+        )
+    )
     return news
 
 

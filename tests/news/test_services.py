@@ -202,3 +202,30 @@ def test_two_secretaries_approving_at_the_same_moment_publish_once(org_tree, sec
     assert outcomes == Counter(ok=1, refused=len(approvers) - 1)
     news.refresh_from_db()
     assert news.status == News.Status.PUBLISHED and news.approved_by in (co_admin_a, east_secretary)
+
+
+def test_submitting_tells_the_reviewers_but_not_the_author(
+    org_tree, secretary_a, co_admin_a, east_secretary, django_capture_on_commit_callbacks
+):
+    from notifications.models import Notification
+
+    news = draft(secretary_a, org_tree.branch_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.news_submit(news=news, actor=secretary_a)
+
+    told = Notification.objects.filter(template="news_pending", channel="inapp")
+    assert set(told.values_list("recipient_user", flat=True)) == {co_admin_a.pk, east_secretary.pk}
+    assert set(told.values_list("status", flat=True)) == {"sent"}
+
+
+def test_returning_tells_the_author_why(org_tree, secretary_a, co_admin_a, django_capture_on_commit_callbacks):
+    from notifications.models import Notification
+    from notifications.rendering import render_message
+
+    news = draft(secretary_a, org_tree.branch_a)
+    services.news_submit(news=news, actor=secretary_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.news_return(news=news, actor=co_admin_a, note="请补充集合地点")
+
+    message = Notification.objects.get(template="news_returned", channel="inapp", recipient_user=secretary_a)
+    assert "请补充集合地点" in render_message(message).body
