@@ -34,9 +34,9 @@ from .models import (
 class WishCategoryAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """A shared catalogue: every secretary sees it, only platform admins change it."""
 
-    list_display = ("name", "order", "active")
+    list_display = ("name", "name_en", "order", "active")
     list_editable = ("order", "active")
-    search_fields = ("name",)
+    search_fields = ("name", "name_en")
     autocomplete_fields = ("tags",)
 
     def has_add_permission(self, request):

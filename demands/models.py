@@ -14,6 +14,7 @@ from django.db.models.lookups import GreaterThanOrEqual
 from django.utils.translation import gettext_lazy as _
 
 from core.crypto import EncryptedTextField, mask_phone
+from core.names import EnglishNamed
 from core.times import DATE, format_local
 from members.models import Community, Grid, Member, ServiceRecord, Tag, Team
 
@@ -34,10 +35,13 @@ def public_person_name(name: str, *, consent: bool) -> str:
     return name if consent else f"{name[0]}**"
 
 
-class WishCategory(models.Model):
+class WishCategory(EnglishNamed, models.Model):
     """An entry of the admin-editable list of wish categories (助老, 助残, …)."""
 
     name = models.CharField(_("名称"), max_length=30, unique=True)
+    name_en = models.CharField(
+        _("英文名称"), max_length=60, blank=True, help_text=_("英文界面显示的名称；留空时显示中文名称。")
+    )
     order = models.PositiveSmallIntegerField(_("排序"), default=0)
     active = models.BooleanField(_("启用"), default=True, help_text=_("停用后，居民提交心愿时不再可选。"))
     tags = models.ManyToManyField(
@@ -54,7 +58,7 @@ class WishCategory(models.Model):
         ordering = ["order", "name"]
 
     def __str__(self):
-        return self.name
+        return self.display_name
 
 
 class TargetGroup(models.TextChoices):

@@ -31,39 +31,49 @@ from .models import CatalogueItem, Commendation, PointsBalance, RatingRun, Redem
 CATALOGUE = [
     {
         "name": "理发",
+        "name_en": "Haircut",
         "kind": CatalogueItem.Kind.SERVICE,
         "points_cost": 50,
         "stock": 30,
         "per_member_limit": 2,
         "description": "社区理发店提供的一次理发服务。",
+        "description_en": "One haircut at the community barber's.",
         "pickup_place": "社区党群服务中心一楼",
     },
     {
         "name": "家电维修",
+        "name_en": "Appliance repair",
         "kind": CatalogueItem.Kind.SERVICE,
         "points_cost": 80,
         "stock": 10,
         "per_member_limit": 1,
         "description": "上门检修一件小家电（不含更换配件的费用）。",
+        "description_en": "A home visit to repair one small appliance (spare parts not included).",
         "pickup_place": "预约后上门",
     },
     {
         "name": "体检",
+        "name_en": "Health check-up",
         "kind": CatalogueItem.Kind.BENEFIT,
         "points_cost": 200,
         "stock": 5,
         "per_member_limit": 1,
         "min_star_level": 1,
         "description": "社区卫生服务中心常规体检一次（政策优惠，一星及以上志愿者可兑换）。",
+        "description_en": (
+            "One routine check-up at the community health centre (a benefit for volunteers of one star and up)."
+        ),
         "pickup_place": "社区卫生服务中心",
     },
     {
         "name": "图书",
+        "name_en": "A book",
         "kind": CatalogueItem.Kind.GOODS,
         "points_cost": 30,
         "stock": 50,
         "per_member_limit": 3,
         "description": "党建读物或生活类图书一本。",
+        "description_en": "One book on Party building or everyday life.",
         "pickup_place": "社区党群服务中心图书角",
     },
 ]
@@ -99,9 +109,11 @@ def seed_ratings(*, stdout=None) -> None:
 
 def _item(spec: dict) -> CatalogueItem:
     item = CatalogueItem.objects.filter(organization__isnull=True, name=spec["name"]).first()
-    if item is not None:
-        return item
-    return services.catalogue_item_create(**spec)
+    if item is None:
+        return services.catalogue_item_create(**spec)
+    if not item.name_en:  # seeded before items had English names
+        return services.catalogue_item_update(item=item, name_en=spec["name_en"], description_en=spec["description_en"])
+    return item
 
 
 def _redemption(member: Member, item: CatalogueItem, *, approve: bool) -> None:

@@ -82,7 +82,9 @@ class CatalogueItemAdminForm(GuardedModelForm):
         fields = [
             "kind",
             "name",
+            "name_en",
             "description",
+            "description_en",
             "pickup_place",
             "points_cost",
             "stock",

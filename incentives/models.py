@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.history import HistoricalRecords
+from core.names import EnglishNamed, localized
 from members.models import Member, Organization
 
 MAX_STARS = 5
@@ -275,7 +276,7 @@ class ItemKind(models.TextChoices):
     BENEFIT = "benefit", _("政策优惠")
 
 
-class CatalogueItem(models.Model):
+class CatalogueItem(EnglishNamed, models.Model):
     """An entry of the redemption catalogue (兑换目录). Stock only changes through the services' conditional
     UPDATEs, so it never goes below zero even when many members redeem the last one at once."""
 
@@ -283,7 +284,13 @@ class CatalogueItem(models.Model):
 
     kind = models.CharField(_("类别"), max_length=10, choices=Kind.choices, default=Kind.SERVICE)
     name = models.CharField(_("名称"), max_length=100)
+    name_en = models.CharField(
+        _("英文名称"), max_length=200, blank=True, help_text=_("英文界面显示的名称；留空时显示中文名称。")
+    )
     description = models.TextField(_("说明"), blank=True)
+    description_en = models.TextField(
+        _("英文说明"), blank=True, help_text=_("英文界面显示的说明；留空时显示中文说明。")
+    )
     pickup_place = models.CharField(_("兑换地点"), max_length=200, blank=True)
     points_cost = models.PositiveIntegerField(_("所需积分"))
     stock = models.PositiveIntegerField(_("库存"), default=0)
@@ -339,7 +346,11 @@ class CatalogueItem(models.Model):
         ]
 
     def __str__(self):
-        return self.name
+        return self.display_name
+
+    @property
+    def display_description(self) -> str:
+        return localized(self.description, self.description_en)
 
     def is_open(self, now=None) -> bool:
         now = now or timezone.now()

@@ -25,7 +25,7 @@ from .models import Activity, Post, PostClaim, ProjectCategory, SelfReport, Serv
 class ProjectCategoryAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """A shared catalogue: every secretary reads it, platform admins edit it."""
 
-    list_display = ("name", "position", "active")
+    list_display = ("name", "name_en", "position", "active")
     list_editable = ("position", "active")
     search_fields = ("name",)
 

@@ -15,6 +15,7 @@ from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from core.names import EnglishNamed
 from core.times import DATE, format_local
 from members.models import Community, Grid, Member, Organization, ServiceRecord, Tag, Team
 from training.models import Course
@@ -22,10 +23,13 @@ from training.models import Course
 # --- Catalogues and choices -------------------------------------------------------------------------------------
 
 
-class ProjectCategory(models.Model):
+class ProjectCategory(EnglishNamed, models.Model):
     """An entry of the admin-editable category list (助老, 助残, 关爱儿童, …), seeded by a data migration."""
 
     name = models.CharField(_("名称"), max_length=50, unique=True)
+    name_en = models.CharField(
+        _("英文名称"), max_length=100, blank=True, help_text=_("英文界面显示的名称；留空时显示中文名称。")
+    )
     position = models.PositiveSmallIntegerField(_("排序"), default=0)
     active = models.BooleanField(_("启用"), default=True)
 
@@ -35,7 +39,7 @@ class ProjectCategory(models.Model):
         ordering = ["position", "name"]
 
     def __str__(self):
-        return self.name
+        return self.display_name
 
 
 class ServiceMode(models.TextChoices):

@@ -31,7 +31,9 @@ PICKUP_CODE_LENGTH = 8
 _ITEM_FIELDS = (
     "kind",
     "name",
+    "name_en",
     "description",
+    "description_en",
     "pickup_place",
     "points_cost",
     "per_member_limit",
