@@ -498,7 +498,7 @@ def wish_points_sources(wish: MicroWish) -> list[PointsSource]:
             first_key=f"{ref}:rating",
             quantity=Decimal(wish.rating or 0),
             counted=confirmed and bool(wish.rating),
-            note=_("居民评价%(n)d星") % {"n": wish.rating or 0},
+            note=wish.public_title[:200],  # read as 居民评价 5 星：心愿《…》 (incentives.selectors.entry_text)
             label=ref,
         ),
     ]

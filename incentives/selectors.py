@@ -4,6 +4,7 @@ Scope follows `members.selectors`: a platform admin sees everything, a secretary
 everyone else nothing. Querysets carry the joins their pages need, so a list costs the same whatever its length.
 """
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -13,7 +14,9 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Substr
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from core.text import plain_decimal
 from core.types import Viewer
 from members.models import Member, Organization, ServiceRecord
 from members.selectors import counted_records, hours_by_member, scoped, sees_nothing, visible_organizations
@@ -61,8 +64,74 @@ def balance_of(member: Member) -> PointsBalance:
 
 
 def entries_for(member: Member) -> QuerySet[LedgerEntry]:
-    """A member's statement, newest first, with what each entry's source line shows."""
-    return LedgerEntry.objects.filter(member=member).select_related("rule", "redemption__item")
+    """A member's statement, newest first, with what each entry's line (`entry_text`) shows."""
+    return LedgerEntry.objects.filter(member=member).select_related(
+        "rule", "redemption__item", "reverses__rule", "reverses__redemption__item"
+    )
+
+
+# Ratings awarded before their entries carried the wish's title were noted "居民评价5星", which says nothing more.
+_OLD_RATING_NOTE = re.compile(r"^居民评价\d+星$")
+
+
+def _rule_phrase(entry: LedgerEntry) -> str:
+    """What an entry's rule counts, with its quantity: 志愿服务 2 小时, 参加培训 3 学时, 居民评价 5 星."""
+    code = entry.rule.code if entry.rule is not None else ""
+    amount = plain_decimal(entry.quantity)
+    if code == Rule.Code.SERVICE_HOUR:
+        return _("志愿服务 %(hours)s 小时") % {"hours": amount}
+    if code == Rule.Code.TRAINING_HOUR:
+        return _("参加培训 %(hours)s 学时") % {"hours": amount}
+    if code == Rule.Code.RESIDENT_RATING:
+        return _("居民评价 %(stars)s 星") % {"stars": amount}
+    if code == Rule.Code.WISH_FULFILLED:
+        return _("实现微心愿")
+    if code == Rule.Code.COMMENDATION:
+        return _("获得表彰")
+    return entry.rule.get_code_display() if entry.rule is not None else _("奖励")
+
+
+def _award_text(entry: LedgerEntry) -> str:
+    code = entry.rule.code if entry.rule is not None else ""
+    text = _rule_phrase(entry)
+    if entry.multiplier != 1:
+        text += _("（负责人 ×%(times)s）") % {"times": plain_decimal(entry.multiplier)}
+    note = entry.note
+    if not note or (code == Rule.Code.RESIDENT_RATING and _OLD_RATING_NOTE.match(note)):
+        return text
+    if code == Rule.Code.WISH_FULFILLED:
+        return _("%(what)s《%(title)s》") % {"what": text, "title": note}
+    if code == Rule.Code.RESIDENT_RATING:
+        return _("%(what)s：心愿《%(title)s》") % {"what": text, "title": note}
+    return f"{text}：{note}"
+
+
+def entry_text(entry: LedgerEntry) -> str:
+    """One line of a member's points history, as a person reads it (what happened, and to what) — the one place
+    that writes it: 志愿服务 2 小时：为空巢老人打扫卫生 · 居民评价 5 星：心愿《修理水龙头》 · 兑换“理发” ·
+    退还积分：取消兑换“理发”. Reads `rule`, `redemption__item` and `reverses` (entries_for joins them)."""
+    kind = entry.kind
+    if kind == LedgerEntry.Kind.AWARD:
+        return _award_text(entry)
+    if kind == LedgerEntry.Kind.SPEND:
+        redemption = getattr(entry, "redemption", None)
+        if redemption is not None:
+            return _("兑换“%(item)s”") % {"item": redemption.item.name}
+        return _("使用积分：%(note)s") % {"note": entry.note} if entry.note else _("使用积分")
+    if kind == LedgerEntry.Kind.REVERSAL:
+        original = entry.reverses
+        if original is not None and original.kind == LedgerEntry.Kind.SPEND:
+            redemption = getattr(original, "redemption", None)
+            item = redemption.item.name if redemption is not None else original.note
+            return _("退还积分：取消兑换“%(item)s”") % {"item": item}
+        reason = _("（%(reason)s）") % {"reason": entry.note} if entry.note else ""
+        what = entry_text(original) if original is not None else ""
+        return (_("冲正：%(what)s") % {"what": what} if what else _("冲正")) + reason
+    if kind == LedgerEntry.Kind.CORRECTION:  # the source's quantity changed: the entry holds the new one
+        return _("更正为：%(what)s") % {"what": _rule_phrase(entry)}
+    if kind == LedgerEntry.Kind.RECOVERY:
+        return _("追回：%(note)s") % {"note": entry.note}
+    return _("手工调整：%(note)s") % {"note": entry.note}
 
 
 def earned_between(member_ids: Iterable[int], start: date, end: date) -> dict[int, int]:

@@ -44,6 +44,9 @@ def points(request):
     member = request.member
     today = timezone.localdate()
     page = Paginator(selectors.entries_for(member), ENTRIES_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    for entry in page.object_list:
+        entry.text = selectors.entry_text(entry)
     ratings = list(selectors.ratings_for(member))
     standing = selectors.star_standing_of(ratings)
     live = selectors.rating_live_values(member, ratings)

@@ -65,8 +65,8 @@ def test_points_page_shows_balance_entries_redemptions_and_stars(client, member_
     page = login(client, member_a).get(reverse("incentives:points")).content.decode()
 
     assert 'id="points-balance">90<' in page
-    assert "实现微心愿：帮王奶奶修水管" in page
-    assert "兑换：理发" in page
+    assert "实现微心愿《帮王奶奶修水管》" in page
+    assert "兑换“理发”" in page
     redemption.refresh_from_db()
     assert redemption.pickup_code in page
     assert 'aria-label="2 星"' in page
