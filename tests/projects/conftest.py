@@ -1,36 +1,18 @@
-"""Branch A's activity and helpers that move an activity in time (the personas are the suite's:
-tests/personas.py)."""
+"""Branch A's activity and `started_ago`, which moves the clock to an activity's time (the personas are the suite's:
+tests/personas.py; rows of another time: tests/timing.py)."""
 
 from datetime import timedelta
 
 import pytest
-from django.db.models import F
-from django.utils import timezone
 
-from projects.models import Activity, SignUp
+from projects.models import Activity
 from tests.projects.factories import ActivityFactory
 
 
-def shift(activity: Activity, starts_at) -> Activity:
-    """Move the activity (its windows and its check-in times too) so that it starts at `starts_at`."""
-    delta = starts_at - activity.starts_at
-    Activity.objects.filter(pk=activity.pk).update(
-        starts_at=activity.starts_at + delta,
-        ends_at=activity.ends_at + delta,
-        signup_opens_at=activity.signup_opens_at + delta,
-        signup_closes_at=activity.signup_closes_at + delta,
-        cancel_cutoff_at=activity.cancel_cutoff_at + delta,
-    )
-    SignUp.objects.filter(activity=activity, checked_in_at__isnull=False).update(
-        checked_in_at=F("checked_in_at") + delta
-    )
-    activity.refresh_from_db()
+def started_ago(clock, activity: Activity, ago: timedelta = timedelta(minutes=1)) -> Activity:
+    """Time passes (the clock moves): the activity started `ago` before now."""
+    clock.now = activity.starts_at + ago
     return activity
-
-
-def started_ago(activity: Activity, ago: timedelta = timedelta(minutes=1)) -> Activity:
-    """Time passes: the activity started `ago` before now."""
-    return shift(activity, timezone.now() - ago)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from tests.projects.factories import ActivityFactory, ProjectFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_filter_sign_up_check_in_and_get_hours_and_points(page, org_tree, member_a, secretary_a):
+def test_filter_sign_up_check_in_and_get_hours_and_points(clock, page, org_tree, member_a, secretary_a):
     elderly = ProjectFactory(organization=org_tree.branch_a, title="银龄关爱", brand_name="银龄关爱", slug="silver")
     ProjectFactory(
         organization=org_tree.branch_a,
@@ -55,7 +55,7 @@ def test_filter_sign_up_check_in_and_get_hours_and_points(page, org_tree, member
     page.get_by_role("button", name="退出登录").click()
 
     # The activity takes place; the organizer confirms the attendance on the sheet.
-    started_ago(activity, timedelta(hours=2, minutes=1))
+    started_ago(clock, activity, timedelta(hours=2, minutes=1))
     login_in_browser(page, "secretary_a", DEFAULT_PASSWORD)
     page.goto(f"/activities/{activity.pk}/")
     page.get_by_role("link", name="出示签到二维码").click()
@@ -78,12 +78,12 @@ def test_filter_sign_up_check_in_and_get_hours_and_points(page, org_tree, member
     expect(page.locator("#past")).to_contain_text("陪老人读报")
 
 
-def test_a_started_activity_shows_in_progress_and_no_sign_up_button(page, org_tree, member_a):
+def test_a_started_activity_shows_in_progress_and_no_sign_up_button(clock, page, org_tree, member_a):
     """A started activity's status agrees with its sign-up box: never 报名中 above 该活动现在不能报名."""
     project = ProjectFactory(organization=org_tree.branch_a, title="银龄关爱", brand_name="银龄关爱", slug="silver")
     activity = ActivityFactory(project=project, title="陪老人读报")
     soon = ActivityFactory(project=project, title="陪老人下棋", starts_at=activity.starts_at + timedelta(days=1))
-    started_ago(activity, timedelta(minutes=5))
+    started_ago(clock, activity, timedelta(minutes=5))
 
     # An anonymous visitor first (the page may come from the public cache), then the member.
     page.goto(f"/activities/{activity.pk}/")

@@ -4,27 +4,25 @@ offered no cancellation."""
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from projects import services
 from projects.models import SignUp
 from tests.conftest import login_in_browser
 from tests.factories import DEFAULT_PASSWORD
-from tests.projects.conftest import shift
-from tests.projects.factories import ActivityFactory
+from tests.projects.factories import ActivityFactory, days_ahead_at
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_leave_the_waitlist_and_no_cancel_after_check_in(phone_page, org_tree, member_a, member_b):
+def test_leave_the_waitlist_and_no_cancel_after_check_in(clock, phone_page, org_tree, member_a, member_b):
     page = phone_page
     full = ActivityFactory(project__organization=org_tree.branch_a, capacity=1, title="陪老人读报")
     services.signup_create(activity=full, member=member_b)
     services.signup_create(activity=full, member=member_a)
-    soon = ActivityFactory(project__organization=org_tree.branch_a, title="楼道清扫")
+    soon = ActivityFactory(project__organization=org_tree.branch_a, title="楼道清扫", starts_at=days_ahead_at(2))
     services.signup_create(activity=soon, member=member_a)
-    soon = shift(soon, timezone.now() + timedelta(minutes=30))
+    clock.now = soon.starts_at - timedelta(minutes=30)
     services.signup_check_in(activity=soon, member=member_a, code=soon.checkin_code)
 
     login_in_browser(page, member_a.user.username, DEFAULT_PASSWORD)

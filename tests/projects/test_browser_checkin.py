@@ -22,15 +22,17 @@ PLACE = (Decimal("39.908722"), Decimal("116.397499"))
 NEAR = {"latitude": 39.9093, "longitude": 116.397499}  # ~64 m away
 
 
-def running_activity(org_tree, member, **fields):
+def running_activity(clock, org_tree, member, **fields):
     activity = ActivityFactory(project__organization=org_tree.branch_a, title="陪老人读报", **fields)
     services.signup_create(activity=activity, member=member)
-    return started_ago(activity, timedelta(minutes=5))
+    return started_ago(clock, activity, timedelta(minutes=5))
 
 
-def test_the_organizer_shows_the_qr_code_and_reveals_the_code_on_a_phone(phone_page, org_tree, member_a, secretary_a):
+def test_the_organizer_shows_the_qr_code_and_reveals_the_code_on_a_phone(
+    clock, phone_page, org_tree, member_a, secretary_a
+):
     page = phone_page
-    activity = running_activity(org_tree, member_a)
+    activity = running_activity(clock, org_tree, member_a)
     login_in_browser(page, "secretary_a", DEFAULT_PASSWORD)
     page.goto(f"/activities/{activity.pk}/")
     page.get_by_role("link", name="出示签到二维码").click()
@@ -61,9 +63,9 @@ def test_the_organizer_shows_the_qr_code_and_reveals_the_code_on_a_phone(phone_p
     expect(page.locator("#checkin-code")).to_have_text(activity.checkin_code)
 
 
-def test_a_member_checks_in_by_the_scanned_link_inside_the_radius(phone_page, org_tree, member_a):
+def test_a_member_checks_in_by_the_scanned_link_inside_the_radius(clock, phone_page, org_tree, member_a):
     page = phone_page
-    activity = running_activity(org_tree, member_a, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200)
+    activity = running_activity(clock, org_tree, member_a, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200)
     page.context.grant_permissions(["geolocation"])
     page.context.set_geolocation(NEAR)
     login_in_browser(page, member_a.user.username, DEFAULT_PASSWORD)
@@ -81,9 +83,9 @@ def test_a_member_checks_in_by_the_scanned_link_inside_the_radius(phone_page, or
     assert signup.checkin_position == SignUp.Position.INSIDE and 60 <= signup.checkin_distance_m <= 70
 
 
-def test_a_member_who_does_not_allow_location_checks_in_marked(phone_page, org_tree, member_a):
+def test_a_member_who_does_not_allow_location_checks_in_marked(clock, phone_page, org_tree, member_a):
     page = phone_page
-    activity = running_activity(org_tree, member_a, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200)
+    activity = running_activity(clock, org_tree, member_a, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200)
     page.context.clear_permissions()
     login_in_browser(page, member_a.user.username, DEFAULT_PASSWORD)
 

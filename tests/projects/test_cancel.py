@@ -10,7 +10,6 @@ from django.urls import reverse
 
 from projects import services
 from projects.models import SignUp
-from tests.projects.conftest import shift
 from tests.projects.factories import ActivityFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +24,7 @@ def checked_in(clock, org_tree, member_a):
     """Branch A's activity starting in 30 minutes (past the cancellation cut-off); member A signed up and checked in."""
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     services.signup_create(activity=activity, member=member_a)
-    activity = shift(activity, clock.now + timedelta(minutes=30))
+    clock.now = activity.starts_at - timedelta(minutes=30)
     services.signup_check_in(activity=activity, member=member_a, code=activity.checkin_code, now=clock.now)
     return activity
 
@@ -64,7 +63,7 @@ def test_before_check_in_past_the_cutoff_cancelling_still_warns_of_a_late_cancel
 ):
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     services.signup_create(activity=activity, member=member_a)
-    activity = shift(activity, clock.now + timedelta(minutes=30))
+    clock.now = activity.starts_at - timedelta(minutes=30)
     client.force_login(member_a.user)
 
     page = client.get(reverse("projects:activity_detail", args=[activity.pk])).content.decode()

@@ -29,12 +29,12 @@ def messages_of(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
 
-def running(org_tree, *members, **fields) -> Activity:
+def running(clock, org_tree, *members, **fields) -> Activity:
     """Branch A's activity with `members` signed up, started 5 minutes ago (check-in open)."""
     activity = ActivityFactory(project__organization=org_tree.branch_a, **fields)
     for member in members:
         services.signup_create(activity=activity, member=member)
-    return started_ago(activity, timedelta(minutes=5))
+    return started_ago(clock, activity, timedelta(minutes=5))
 
 
 def signup(activity, member) -> SignUp:
@@ -45,7 +45,7 @@ def signup(activity, member) -> SignUp:
 
 
 def test_the_token_works_in_its_step_and_the_next_only(clock, org_tree, member_a, member_b):
-    activity = running(org_tree, member_a, member_b)
+    activity = running(clock, org_tree, member_a, member_b)
     token = services.checkin_token(activity, clock.now)
 
     clock.advance(services.CHECKIN_STEP_SECONDS)  # the screen shows a new code; the one just scanned still works
@@ -61,7 +61,7 @@ def test_the_token_works_in_its_step_and_the_next_only(clock, org_tree, member_a
 
 
 def test_the_token_of_another_activity_a_forged_one_or_one_from_the_future_is_refused(clock, org_tree, member_a):
-    activity = running(org_tree, member_a)
+    activity = running(clock, org_tree, member_a)
     other = ActivityFactory(project__organization=org_tree.branch_a)
     step = services.checkin_token(activity, clock.now).split(".")[0]
     for token in (
@@ -77,7 +77,7 @@ def test_the_token_of_another_activity_a_forged_one_or_one_from_the_future_is_re
 
 
 def test_a_new_code_ends_the_old_code_and_every_token_shown_before(clock, org_tree, member_a):
-    activity = running(org_tree, member_a)
+    activity = running(clock, org_tree, member_a)
     old_code, old_token = activity.checkin_code, services.checkin_token(activity, clock.now)
     activity = services.activity_new_code(activity=activity)
     with pytest.raises(ValidationError, match="二维码无效"):
@@ -91,7 +91,7 @@ def test_a_new_code_ends_the_old_code_and_every_token_shown_before(clock, org_tr
 
 def test_a_typed_code_is_tried_before_a_refused_token(clock, org_tree, member_a):
     """The page re-sent after an expired scan still holds the old token: the code the member then types counts."""
-    activity = running(org_tree, member_a)
+    activity = running(clock, org_tree, member_a)
     stale = services.checkin_token(activity, clock.now - timedelta(minutes=5))
     services.signup_check_in(activity=activity, member=member_a, token=stale, code=activity.checkin_code)
     assert signup(activity, member_a).checked_in_at == clock.now
@@ -108,14 +108,14 @@ def test_haversine_distance():
 
 
 def test_inside_the_radius_checks_in_with_the_distance(clock, org_tree, member_a):
-    activity = running(org_tree, member_a, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200)
+    activity = running(clock, org_tree, member_a, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200)
     services.signup_check_in(activity=activity, member=member_a, code=activity.checkin_code, position=NEAR)
     row = signup(activity, member_a)
     assert row.checkin_position == SignUp.Position.INSIDE and 60 <= row.checkin_distance_m <= 70
 
 
 def test_outside_the_radius_is_refused_with_the_distance(clock, org_tree, member_a):
-    activity = running(org_tree, member_a, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200)
+    activity = running(clock, org_tree, member_a, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200)
     with pytest.raises(ValidationError) as refused:
         services.signup_check_in(activity=activity, member=member_a, code=activity.checkin_code, position=FAR)
     distance = round(services.distance_m(*map(float, PLACE), FAR.latitude, FAR.longitude))
@@ -124,7 +124,7 @@ def test_outside_the_radius_is_refused_with_the_distance(clock, org_tree, member
 
 
 def test_no_position_is_accepted_and_marked(clock, org_tree, member_a):
-    activity = running(org_tree, member_a, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200)
+    activity = running(clock, org_tree, member_a, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200)
     services.signup_check_in(activity=activity, member=member_a, code=activity.checkin_code, position=None)
     row = signup(activity, member_a)
     assert row.checked_in_at is not None
@@ -132,7 +132,7 @@ def test_no_position_is_accepted_and_marked(clock, org_tree, member_a):
 
 
 def test_without_a_place_the_position_is_not_checked_or_kept(clock, org_tree, member_a):
-    activity = running(org_tree, member_a)
+    activity = running(clock, org_tree, member_a)
     services.signup_check_in(activity=activity, member=member_a, code=activity.checkin_code, position=FAR)
     assert (signup(activity, member_a).checkin_position, signup(activity, member_a).checkin_distance_m) == ("", None)
 
@@ -165,7 +165,7 @@ def test_the_database_refuses_half_a_check_in_place(org_tree):
 
 
 def test_sign_out_sets_the_hours_from_check_in_to_sign_out(clock, org_tree, member_a, secretary_a):
-    activity = running(org_tree, member_a, signout_required=True)
+    activity = running(clock, org_tree, member_a, signout_required=True)
     clock.advance(5 * 60)  # ten minutes after the start
     services.signup_check_in(activity=activity, member=member_a, code=activity.checkin_code)
     clock.advance(75 * 60)  # leaves after an hour and a quarter
@@ -182,7 +182,7 @@ def test_sign_out_sets_the_hours_from_check_in_to_sign_out(clock, org_tree, memb
 
 
 def test_hours_are_capped_by_the_activity_and_follow_the_span_inside_it(clock, org_tree, member_a):
-    activity = running(org_tree, member_a, signout_required=True)  # 2 hours, started 5 minutes ago
+    activity = running(clock, org_tree, member_a, signout_required=True)  # 2 hours, started 5 minutes ago
     services.signup_check_in(activity=activity, member=member_a, code=activity.checkin_code)  # 5 minutes late
     clock.advance(150 * 60)  # signs out half an hour after the end
     services.signup_check_out(activity=activity, member=member_a, code=activity.checkin_code)
@@ -191,7 +191,7 @@ def test_hours_are_capped_by_the_activity_and_follow_the_span_inside_it(clock, o
 
 
 def test_without_a_sign_out_the_organizer_enters_the_hours(clock, org_tree, member_a, secretary_a):
-    activity = running(org_tree, member_a, signout_required=True)
+    activity = running(clock, org_tree, member_a, signout_required=True)
     services.signup_check_in(activity=activity, member=member_a, code=activity.checkin_code)
     clock.advance(3 * 3600)
     row = signup(activity, member_a)
@@ -203,7 +203,7 @@ def test_without_a_sign_out_the_organizer_enters_the_hours(clock, org_tree, memb
 
 
 def test_without_sign_out_asked_the_hours_run_to_the_end_as_before(clock, org_tree, member_a):
-    activity = running(org_tree, member_a)
+    activity = running(clock, org_tree, member_a)
     services.signup_check_in(activity=activity, member=member_a, code=activity.checkin_code)
     assert services.default_hours(signup(activity, member_a), activity) == Decimal("1.91")
     with pytest.raises(ValidationError, match="不需要签退"):
@@ -213,7 +213,7 @@ def test_without_sign_out_asked_the_hours_run_to_the_end_as_before(clock, org_tr
 def test_sign_out_needs_a_check_in_the_start_the_proof_and_no_attendance_yet(clock, org_tree, member_a, secretary_a):
     activity = ActivityFactory(project__organization=org_tree.branch_a, signout_required=True)
     services.signup_create(activity=activity, member=member_a)
-    activity = started_ago(activity, timedelta(minutes=-30))  # starts in half an hour: check-in is open
+    activity = started_ago(clock, activity, timedelta(minutes=-30))  # starts in half an hour: check-in is open
     services.signup_check_in(activity=activity, member=member_a, code=activity.checkin_code)
     with pytest.raises(ValidationError, match="活动开始后才能签退"):
         services.signup_check_out(activity=activity, member=member_a, code=activity.checkin_code)
@@ -229,7 +229,7 @@ def test_sign_out_needs_a_check_in_the_start_the_proof_and_no_attendance_yet(clo
 
 
 def test_sign_out_before_check_in_is_refused_and_the_database_agrees(clock, org_tree, member_a):
-    activity = running(org_tree, member_a, signout_required=True)
+    activity = running(clock, org_tree, member_a, signout_required=True)
     with pytest.raises(ValidationError, match="还没有签到"):
         services.signup_check_out(activity=activity, member=member_a, code=activity.checkin_code)
     row = signup(activity, member_a)
@@ -242,7 +242,7 @@ def test_sign_out_before_check_in_is_refused_and_the_database_agrees(clock, org_
 
 def test_sign_out_outside_the_radius_is_refused(clock, org_tree, member_a):
     activity = running(
-        org_tree, member_a, signout_required=True, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200
+        clock, org_tree, member_a, signout_required=True, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200
     )
     services.signup_check_in(activity=activity, member=member_a, code=activity.checkin_code, position=NEAR)
     clock.advance(3600)
@@ -257,7 +257,7 @@ def test_sign_out_outside_the_radius_is_refused(clock, org_tree, member_a):
 
 def test_the_member_checks_in_and_out_through_the_pages(clock, client, org_tree, member_a):
     activity = running(
-        org_tree, member_a, signout_required=True, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200
+        clock, org_tree, member_a, signout_required=True, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200
     )
     client.force_login(member_a.user)
     checkin = reverse("projects:activity_checkin", args=[activity.pk])
@@ -284,7 +284,7 @@ def test_the_member_checks_in_and_out_through_the_pages(clock, client, org_tree,
 
 
 def test_a_check_in_without_position_says_so_and_the_sheet_shows_it(clock, client, org_tree, member_a, secretary_a):
-    activity = running(org_tree, member_a, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200)
+    activity = running(clock, org_tree, member_a, latitude=PLACE[0], longitude=PLACE[1], checkin_radius_m=200)
     client.force_login(member_a.user)
     response = client.post(reverse("projects:activity_checkin", args=[activity.pk]), {"code": activity.checkin_code})
     assert any("未提供位置" in m for m in messages_of(response))
@@ -295,7 +295,7 @@ def test_a_check_in_without_position_says_so_and_the_sheet_shows_it(clock, clien
 
 def test_sign_out_attempts_count_against_the_check_in_limit(clock, client, org_tree, member_a, settings):
     settings.CHECKIN_ATTEMPT_LIMIT = (2, 3600)
-    activity = running(org_tree, member_a, signout_required=True)
+    activity = running(clock, org_tree, member_a, signout_required=True)
     client.force_login(member_a.user)
     client.post(reverse("projects:activity_checkin", args=[activity.pk]), {"code": activity.checkin_code})
     client.post(reverse("projects:activity_checkout", args=[activity.pk]), {"code": "abcdef"})
@@ -306,7 +306,7 @@ def test_sign_out_attempts_count_against_the_check_in_limit(clock, client, org_t
 def test_the_organizer_page_shows_the_qr_and_hides_the_code_and_rotates_it(
     clock, client, org_tree, secretary_a, member_a
 ):
-    activity = running(org_tree, member_a)
+    activity = running(clock, org_tree, member_a)
     client.force_login(secretary_a)
     url = reverse("projects:activity_checkin_screen", args=[activity.pk])
     page = client.get(url)
@@ -326,7 +326,7 @@ def test_the_organizer_page_shows_the_qr_and_hides_the_code_and_rotates_it(
 
 
 def test_the_qr_code_changes_with_the_step(clock, client, org_tree, secretary_a, member_a):
-    activity = running(org_tree, member_a)
+    activity = running(clock, org_tree, member_a)
     client.force_login(secretary_a)
     url = reverse("projects:activity_checkin_qr", args=[activity.pk])
     first = client.get(url).content
@@ -335,8 +335,8 @@ def test_the_qr_code_changes_with_the_step(clock, client, org_tree, secretary_a,
     assert client.get(url).content != first
 
 
-def test_members_and_other_branches_get_404_from_the_organizer_pages(client, org_tree, member_a, secretary_b):
-    activity = running(org_tree, member_a)
+def test_members_and_other_branches_get_404_from_the_organizer_pages(clock, client, org_tree, member_a, secretary_b):
+    activity = running(clock, org_tree, member_a)
     old = activity.checkin_code
     for user in (member_a.user, secretary_b):
         client.force_login(user)

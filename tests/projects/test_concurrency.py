@@ -117,11 +117,11 @@ def test_generation_run_twice_at_once_makes_each_activity_once(org_tree):
     assert outcomes[0] == 3
 
 
-def test_attendance_submitted_at_once_makes_one_record_and_one_entry_each(org_tree, secretary_a):
+def test_attendance_submitted_at_once_makes_one_record_and_one_entry_each(clock, org_tree, secretary_a):
     activity = ActivityFactory(project__organization=org_tree.branch_a, capacity=10)
     members = MemberFactory.create_batch(4, organization=org_tree.branch_a)
     signups = [services.signup_create(activity=activity, member=m) for m in members]
-    started_ago(activity)
+    started_ago(clock, activity)
     marks = {s.pk: ("attended", None) for s in signups}
 
     outcomes = run_together(
@@ -133,7 +133,7 @@ def test_attendance_submitted_at_once_makes_one_record_and_one_entry_each(org_tr
     assert sorted(LedgerEntry.objects.values_list("member_id", "points")) == sorted((m.pk, 20) for m in members)
 
 
-def test_sign_out_racing_the_attendance_sheet_never_leaves_hours_that_disagree(org_tree):
+def test_sign_out_racing_the_attendance_sheet_never_leaves_hours_that_disagree(clock, org_tree):
     """The sheet proposes the hours from check-in to sign-out: a sign-out lands before the sheet marks the member
     (and the hours follow it) or after it (and is refused) — never between the sheet reading the times and
     writing the hours."""
@@ -142,10 +142,10 @@ def test_sign_out_racing_the_attendance_sheet_never_leaves_hours_that_disagree(o
     secretary = make_secretary(org_tree.branch_a, "race_secretary", "赛书记")
     for member in members:
         services.signup_create(activity=activity, member=member)
-    activity = started_ago(activity, timedelta(minutes=30))
+    activity = started_ago(clock, activity, timedelta(minutes=30))
     for member in members:
         services.signup_check_in(activity=activity, member=member, code=activity.checkin_code)
-    started_ago(activity, timedelta(hours=1, minutes=30))  # everyone checked in an hour ago
+    started_ago(clock, activity, timedelta(hours=1, minutes=30))  # everyone checked in an hour ago
     signups = {s.member_id: s for s in SignUp.objects.filter(activity=activity)}
 
     def sheet(member):
@@ -171,12 +171,12 @@ def test_sign_out_racing_the_attendance_sheet_never_leaves_hours_that_disagree(o
             assert signup.status == SignUp.Status.CONFIRMED and signup.hours is None
 
 
-def test_check_in_and_sign_out_pressed_together_never_sign_out_before_checking_in(org_tree):
+def test_check_in_and_sign_out_pressed_together_never_sign_out_before_checking_in(clock, org_tree):
     activity = ActivityFactory(project__organization=org_tree.branch_a, signout_required=True, capacity=10)
     members = MemberFactory.create_batch(10, organization=org_tree.branch_a)
     for member in members:
         services.signup_create(activity=activity, member=member)
-    activity = started_ago(activity, timedelta(minutes=10))
+    activity = started_ago(clock, activity, timedelta(minutes=10))
     code = activity.checkin_code
 
     def check_in(member):

@@ -1,6 +1,7 @@
 """The projects pages: browsing with filters, brand pages (figures, QR, Open Graph), activity pages with sign-up,
 cancel and check-in, the attendance sheet, "my activities", self-reports, the calendar feed; query counts."""
 
+import re
 from datetime import time, timedelta
 from decimal import Decimal
 
@@ -16,7 +17,7 @@ from projects import services
 from projects.models import Post, ProjectCategory, SelfReport, ServiceProject, SignUp, target_groups_mask
 from tests.members.factories import MemberFactory
 from tests.projects.conftest import started_ago
-from tests.projects.factories import ActivityFactory, ProjectFactory
+from tests.projects.factories import ActivityFactory, ProjectFactory, days_ahead_at
 from tests.queries import assert_constant_queries
 
 pytestmark = pytest.mark.django_db
@@ -113,14 +114,14 @@ def test_list_queries_are_constant(client, org_tree, member_a):
 # --- Brand page ---------------------------------------------------------------------------------------------------
 
 
-def test_brand_page_figures_qr_and_open_graph(client, org_tree, secretary_a):
+def test_brand_page_figures_qr_and_open_graph(clock, client, org_tree, secretary_a):
     project = ProjectFactory(
         organization=org_tree.branch_a, slug="silver", brand_name="银龄关爱", slogan="让老人不孤单"
     )
     past = ActivityFactory(project=project)
     attendees = MemberFactory.create_batch(3, organization=org_tree.branch_a)
     signups = [services.signup_create(activity=past, member=m) for m in attendees]
-    started_ago(past, timedelta(hours=3))
+    started_ago(clock, past, timedelta(hours=3))
     services.attendance_submit(
         activity=past,
         marks={signups[0].pk: ("attended", "2"), signups[1].pk: ("attended", "1.5"), signups[2].pk: ("no_show", None)},
@@ -229,10 +230,10 @@ def test_team_leader_signs_the_team_up_from_the_page(client, org_tree):
     assert SignUp.objects.filter(activity=activity, team=team, status="confirmed").count() == 2
 
 
-def test_check_in_from_the_scanned_link(client, org_tree, member_a, secretary_a):
+def test_check_in_from_the_scanned_link(clock, client, org_tree, member_a, secretary_a):
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     services.signup_create(activity=activity, member=member_a)
-    started_ago(activity, timedelta(minutes=5))
+    started_ago(clock, activity, timedelta(minutes=5))
 
     # The organizer's activity page links the check-in screen; the code is only there, behind a button.
     client.force_login(secretary_a)
@@ -258,13 +259,13 @@ def test_check_in_from_the_scanned_link(client, org_tree, member_a, secretary_a)
     assert SignUp.objects.get(member=member_a).checked_in_at is not None
 
 
-def test_check_in_attempts_are_limited_per_member_and_activity(client, org_tree, member_a, member_b, settings):
+def test_check_in_attempts_are_limited_per_member_and_activity(clock, client, org_tree, member_a, member_b, settings):
     """The one check-in limit: CHECKIN_ATTEMPT_LIMIT attempts (10 an hour) per member and activity, right or wrong."""
     assert settings.CHECKIN_ATTEMPT_LIMIT == (10, 3600)
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     services.signup_create(activity=activity, member=member_a)
     services.signup_create(activity=activity, member=member_b)
-    started_ago(activity, timedelta(minutes=5))
+    started_ago(clock, activity, timedelta(minutes=5))
     url = reverse("projects:activity_checkin", args=[activity.pk])
     wrong = "000000" if activity.checkin_code != "000000" else "111111"
     client.force_login(member_a.user)
@@ -292,18 +293,20 @@ def test_activity_page_queries_are_constant(client, org_tree, member_a):
 # --- Attendance sheet ---------------------------------------------------------------------------------------------
 
 
-def test_attendance_sheet_marks_in_bulk_and_is_idempotent(client, org_tree, secretary_a):
+def test_attendance_sheet_marks_in_bulk_and_is_idempotent(clock, client, org_tree, secretary_a):
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     here, away = MemberFactory.create_batch(2, organization=org_tree.branch_a)
     present = services.signup_create(activity=activity, member=here)
     absent = services.signup_create(activity=activity, member=away)
-    started_ago(activity, timedelta(hours=3))
-    SignUp.objects.filter(pk=present.pk).update(checked_in_at=activity.starts_at + timedelta(minutes=15))
+    started_ago(clock, activity, timedelta(minutes=15))
+    services.signup_check_in(activity=activity, member=here, code=activity.checkin_code)
+    started_ago(clock, activity, timedelta(hours=3))
     client.force_login(secretary_a)
     url = reverse("projects:attendance", args=[activity.pk])
 
     html = client.get(url).content.decode()
-    assert f'id="attended-{present.pk}" value="attended"\n                         checked' in html
+    ticked = {int(pk) for pk in re.findall(r'<input[^>]*id="attended-(\d+)"[^>]*\bchecked\b', html)}
+    assert ticked == {present.pk}  # the checked-in member is proposed as present, the other not
     assert 'placeholder="1.75"' in html
     data = {f"mark-{present.pk}": "attended", f"hours-{present.pk}": "", f"mark-{absent.pk}": "no_show"}
     response = client.post(url, data)
@@ -316,10 +319,10 @@ def test_attendance_sheet_marks_in_bulk_and_is_idempotent(client, org_tree, secr
     assert "已到（已确认）" in client.get(url).content.decode()
 
 
-def test_attendance_sheet_shows_errors(client, org_tree, secretary_a, member_a):
+def test_attendance_sheet_shows_errors(clock, client, org_tree, secretary_a, member_a):
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     signup = services.signup_create(activity=activity, member=member_a)
-    started_ago(activity)
+    started_ago(clock, activity)
     client.force_login(secretary_a)
     response = client.post(
         reverse("projects:attendance", args=[activity.pk]), {f"mark-{signup.pk}": "attended", f"hours-{signup.pk}": "9"}
@@ -342,7 +345,7 @@ def test_attendance_sheet_queries_are_constant(client, org_tree, secretary_a):
 # --- Member pages -------------------------------------------------------------------------------------------------
 
 
-def test_my_activities_lists_upcoming_waitlisted_and_past(client, org_tree, member_a, member_b):
+def test_my_activities_lists_upcoming_waitlisted_and_past(clock, client, org_tree, member_a, member_b):
     upcoming = ActivityFactory(project__organization=org_tree.branch_a, title="读报")
     full = ActivityFactory(
         project__organization=org_tree.branch_a, capacity=1, title="理发", starts_at=upcoming.ends_at
@@ -350,9 +353,9 @@ def test_my_activities_lists_upcoming_waitlisted_and_past(client, org_tree, memb
     services.signup_create(activity=full, member=member_b)
     services.signup_create(activity=upcoming, member=member_a)
     services.signup_create(activity=full, member=member_a)
-    past = ActivityFactory(project__organization=org_tree.branch_a, title="打扫", starts_at=full.ends_at)
-    services.signup_create(activity=past, member=member_a)
-    started_ago(past, timedelta(days=2))
+    with clock.back(timedelta(days=5)):  # signed up for five days ago; it took place two days ago
+        past = ActivityFactory(project__organization=org_tree.branch_a, title="打扫", starts_at=days_ahead_at(3))
+        services.signup_create(activity=past, member=member_a)
     client.force_login(member_a.user)
     response = client.get(reverse("projects:my_activities"))
     assert [s.activity.title for s in response.context["confirmed"]] == ["读报"]

@@ -16,8 +16,9 @@ from notifications.models import Notification
 from projects import services
 from projects.models import Activity, SelfReport, SignUp
 from tests.members.factories import MemberFactory
-from tests.projects.conftest import shift, started_ago
+from tests.projects.conftest import started_ago
 from tests.projects.factories import ActivityFactory, ProjectFactory
+from tests.timing import earlier
 from tests.training.factories import CourseFactory
 from training.models import TrainingRecord
 
@@ -80,7 +81,8 @@ def test_the_no_shows_counted_are_those_at_activities_started_in_the_window(org_
         (timedelta(days=10), member_a, "attended"),
         (timedelta(days=10), member_b, "no_show"),  # someone else's
     ]:
-        signed(shift(ActivityFactory(project__organization=org_tree.branch_a), now - ago), member, status)
+        with earlier(ago + timedelta(days=3)):
+            signed(ActivityFactory(project__organization=org_tree.branch_a, starts_at=now - ago), member, status)
     assert services._signup_state(activity_a, member_a, now).no_shows == 2
     assert services.no_shows_recently(member_a, now) == 2
     # A second later the first one has aged out.
@@ -283,8 +285,10 @@ def test_course_gate_at_its_edges(org_tree, member_a, member_b):
 
 
 def _no_show(member, org_tree, days_ago):
-    activity = ActivityFactory(project__organization=org_tree.branch_a)
-    shift(activity, timezone.now() - timedelta(days=days_ago))
+    with earlier(timedelta(days=days_ago + 3)):
+        activity = ActivityFactory(
+            project__organization=org_tree.branch_a, starts_at=timezone.now() + timedelta(days=3)
+        )
     SignUp.objects.create(activity=activity, member=member, status=SignUp.Status.NO_SHOW)
 
 
@@ -422,12 +426,12 @@ def test_default_hours_are_the_checked_in_span_capped_by_the_length(org_tree):
     assert services.default_hours(plain_signup, activity) == Decimal("2.00")
 
 
-def test_attendance_records_verified_hours_and_points_once(org_tree, secretary_a):
+def test_attendance_records_verified_hours_and_points_once(clock, org_tree, secretary_a):
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     attendee, absentee = members(org_tree, 2)
     present = services.signup_create(activity=activity, member=attendee)
     missing = services.signup_create(activity=activity, member=absentee)
-    started_ago(activity, timedelta(hours=3))
+    started_ago(clock, activity, timedelta(hours=3))
     SignUp.objects.filter(pk=present.pk).update(checked_in_at=activity.starts_at + timedelta(minutes=30))
     marks = {present.pk: ("attended", None), missing.pk: ("no_show", None)}
 
@@ -447,12 +451,12 @@ def test_attendance_records_verified_hours_and_points_once(org_tree, secretary_a
     assert activity.status == "completed"
 
 
-def test_attendance_rules(org_tree, secretary_a, member_a):
+def test_attendance_rules(clock, org_tree, secretary_a, member_a):
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     signup = services.signup_create(activity=activity, member=member_a)
     with pytest.raises(ValidationError, match="活动开始后"):
         services.attendance_submit(activity=activity, marks={signup.pk: ("attended", None)}, actor=secretary_a)
-    started_ago(activity)
+    started_ago(clock, activity)
     with pytest.raises(ValidationError, match="不能超过活动时长"):
         services.attendance_submit(activity=activity, marks={signup.pk: ("attended", "2.01")}, actor=secretary_a)
     services.attendance_submit(activity=activity, marks={signup.pk: ("attended", "1.25")}, actor=secretary_a)
@@ -461,30 +465,30 @@ def test_attendance_rules(org_tree, secretary_a, member_a):
         services.attendance_submit(activity=activity, marks={signup.pk: ("no_show", None)}, actor=secretary_a)
 
 
-def test_a_no_show_can_be_corrected_to_attended(org_tree, secretary_a, member_a):
+def test_a_no_show_can_be_corrected_to_attended(clock, org_tree, secretary_a, member_a):
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     signup = services.signup_create(activity=activity, member=member_a)
-    started_ago(activity)
+    started_ago(clock, activity)
     services.attendance_submit(activity=activity, marks={signup.pk: ("no_show", None)}, actor=secretary_a)
     services.attendance_submit(activity=activity, marks={signup.pk: ("attended", None)}, actor=secretary_a)
     assert SignUp.objects.get(pk=signup.pk).status == "attended" and ServiceRecord.objects.count() == 1
 
 
-def test_an_organizer_marking_themselves_leaves_their_record_for_someone_else(org_tree, secretary_a):
+def test_an_organizer_marking_themselves_leaves_their_record_for_someone_else(clock, org_tree, secretary_a):
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     signup = services.signup_create(activity=activity, member=secretary_a.member)
-    started_ago(activity)
+    started_ago(clock, activity)
     result = services.attendance_submit(activity=activity, marks={signup.pk: ("attended", None)}, actor=secretary_a)
     assert result.unverified == [signup]
     assert ServiceRecord.objects.get().status == "pending" and not LedgerEntry.objects.exists()
 
 
-def test_the_organizers_record_confirmed_later_earns_the_same_points_once(org_tree, secretary_a, east_secretary):
+def test_the_organizers_record_confirmed_later_earns_the_same_points_once(clock, org_tree, secretary_a, east_secretary):
     """Another secretary confirms the organizer's hours in the admin: the points follow, as for every attendee."""
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     signup = services.signup_create(activity=activity, member=secretary_a.member)
     other = services.signup_create(activity=activity, member=MemberFactory(organization=org_tree.branch_a))
-    started_ago(activity)
+    started_ago(clock, activity)
     marks = {signup.pk: ("attended", None), other.pk: ("attended", None)}
     services.attendance_submit(activity=activity, marks=marks, actor=secretary_a)
     attendee_points = LedgerEntry.objects.get(member=other.member).points
@@ -522,11 +526,11 @@ def test_a_record_of_no_activity_earns_its_points_when_confirmed(org_tree, secre
     assert (entry.member, entry.points, entry.source_ref) == (member_a, 20, f"record:{record.pk}")
 
 
-def test_waitlisted_members_are_not_on_the_sheet(org_tree, secretary_a, member_a, member_b):
+def test_waitlisted_members_are_not_on_the_sheet(clock, org_tree, secretary_a, member_a, member_b):
     activity = ActivityFactory(project__organization=org_tree.branch_a, capacity=1)
     services.signup_create(activity=activity, member=member_b)
     waiting = services.signup_create(activity=activity, member=member_a)
-    started_ago(activity)
+    started_ago(clock, activity)
     with pytest.raises(ValidationError, match="已确认报名"):
         services.attendance_submit(activity=activity, marks={waiting.pk: ("attended", None)}, actor=secretary_a)
 
@@ -591,7 +595,7 @@ def test_calendar_token_is_stable_until_renewed(member_a):
     assert services.calendar_feed_for(member=member_a, renew=True).token != first
 
 
-def test_the_on_site_leader_earns_the_rules_leader_multiplier(org_tree, secretary_a):
+def test_the_on_site_leader_earns_the_rules_leader_multiplier(clock, org_tree, secretary_a):
     """The seeded 1.5× for the on-site leader (现场负责人) is applied."""
     leader, helper = members(org_tree, 2)
     activity = ActivityFactory(project__organization=org_tree.branch_a)
@@ -608,7 +612,7 @@ def test_the_on_site_leader_earns_the_rules_leader_multiplier(org_tree, secretar
         leader=leader,
     )
     signups = [services.signup_create(activity=activity, member=m) for m in (leader, helper)]
-    started_ago(activity, timedelta(hours=3))
+    started_ago(clock, activity, timedelta(hours=3))
     services.attendance_submit(activity=activity, marks={s.pk: ("attended", None) for s in signups}, actor=secretary_a)
 
     roles = dict(ServiceRecord.objects.values_list("member_id", "role"))

@@ -14,8 +14,8 @@ from projects import selectors, services, tasks
 from projects.models import ActivitySurvey, SignUp
 from tests.factories import DEFAULT_PASSWORD
 from tests.members.factories import MemberFactory
-from tests.projects.conftest import shift
-from tests.projects.factories import ActivityFactory, ProjectFactory, days_ahead_at
+from tests.projects.factories import ActivityFactory, ProjectFactory
+from tests.timing import at
 
 SURVEY = "projects_activity_survey"
 
@@ -28,10 +28,11 @@ def attend(org_tree, secretary_a):
 
     def make(members, ended_ago=timedelta(hours=1), project=None, absent=()):
         project = project or ProjectFactory(organization=org_tree.branch_a)
-        activity = ActivityFactory(project=project, starts_at=days_ahead_at(3 + len(made)))
+        starts_at = timezone.now() - ended_ago - timedelta(hours=2)  # 2 hours long
+        with at(starts_at - timedelta(days=3)):  # made and signed up for three days before
+            activity = ActivityFactory(project=project, starts_at=starts_at)
+            signups = [services.signup_create(activity=activity, member=m) for m in [*members, *absent]]
         made.append(activity)
-        signups = [services.signup_create(activity=activity, member=m) for m in [*members, *absent]]
-        shift(activity, timezone.now() - ended_ago - timedelta(hours=2))
         marks = {s.pk: ("attended", None) for s in signups[: len(members)]}
         marks |= {s.pk: ("no_show", None) for s in signups[len(members) :]}
         services.attendance_submit(activity=activity, marks=marks, actor=secretary_a)
@@ -56,9 +57,9 @@ def test_selection_edges(attend, member_a, org_tree):
     absent_member = MemberFactory(organization=org_tree.branch_a)
     (recent,) = attend([member_a], ended_ago=timedelta(hours=3), absent=[absent_member])
     # An activity not ended yet: attended (checked in) but still running.
-    running = ActivityFactory(project__organization=org_tree.branch_a, starts_at=days_ahead_at(20))
-    signup = services.signup_create(activity=running, member=member_a)
-    shift(running, now - timedelta(minutes=30))
+    with at(now - timedelta(days=3)):
+        running = ActivityFactory(project__organization=org_tree.branch_a, starts_at=now - timedelta(minutes=30))
+        signup = services.signup_create(activity=running, member=member_a)
     SignUp.objects.filter(pk=signup.pk).update(status=SignUp.Status.ATTENDED, hours=Decimal("1"))
 
     selected = set(selectors.signups_to_survey(now + timedelta(seconds=1)).values_list("pk", flat=True))
@@ -137,8 +138,7 @@ def test_only_the_attendee_may_answer(client, attend, member_a, org_tree):
 
 
 def test_a_running_activity_cannot_be_answered_yet(attend, member_a):
-    (signup,) = attend([member_a])
-    shift(signup.activity, timezone.now() - timedelta(minutes=30))
+    (signup,) = attend([member_a], ended_ago=-timedelta(hours=1, minutes=30))  # started half an hour ago
     with pytest.raises(ValidationError, match="活动结束后"):
         services.survey_submit(activity=signup.activity, member=member_a, rating=3)
 

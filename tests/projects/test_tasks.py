@@ -4,15 +4,15 @@ generation, and the kinds of the projects' notices."""
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from members import services as member_services
 from notifications.models import Notification
 from projects import selectors, services, tasks
 from projects.models import Activity, SignUp
+from tests import timing
 from tests.members.factories import MemberFactory
-from tests.projects.conftest import shift
-from tests.projects.factories import ActivityFactory, days_ahead_at
+from tests.projects.conftest import started_ago
+from tests.projects.factories import ActivityFactory
 
 REMINDER = "projects_activity_reminder"
 
@@ -39,28 +39,46 @@ def at(org_tree, member_a, now):
     made = []
 
     def make(delta, member=member_a):
-        activity = ActivityFactory(project__organization=org_tree.branch_a, starts_at=days_ahead_at(3 + len(made)))
+        with timing.earlier(timedelta(days=3)):  # made and signed up for three days before
+            activity = ActivityFactory(project__organization=org_tree.branch_a, starts_at=now + delta)
+            signup = services.signup_create(activity=activity, member=member)
         made.append(activity)
-        signup = services.signup_create(activity=activity, member=member)
-        shift(activity, now + delta)
         return signup
 
     return make
+
+
+def _reschedule(activity, starts_at):
+    """The organizer moves the activity (its sign-up closing and free cancellation with it)."""
+    services.activity_update(
+        activity=activity,
+        starts_at=starts_at,
+        ends_at=starts_at + (activity.ends_at - activity.starts_at),
+        capacity=activity.capacity,
+        place=activity.place,
+        title=activity.title,
+        signup_opens_at=activity.signup_opens_at,
+        signup_closes_at=starts_at,
+        cancel_cutoff_at=min(activity.cancel_cutoff_at, starts_at),
+    )
 
 
 def selected(hours_before, now):
     return set(selectors.signups_to_remind(hours_before, now).values_list("pk", flat=True))
 
 
-def test_reminder_windows_at_their_edges(at, now):
+def test_reminder_windows_at_their_edges(at, now, org_tree):
+    def signed_up(delta):  # a member each: one member's activities may not overlap
+        return at(delta, member=MemberFactory(organization=org_tree.branch_a))
+
     s = {
-        "now": at(timedelta(0)),  # starting now: too late for any reminder
-        "1m": at(timedelta(minutes=1)),
-        "2h": at(timedelta(hours=2)),  # the T-2 h edge: inside T-2 h, outside T-24 h
-        "2h1m": at(timedelta(hours=2, minutes=1)),
-        "24h": at(timedelta(hours=24)),  # inside T-24 h
-        "24h1m": at(timedelta(hours=24, minutes=1)),
-        "past": at(-timedelta(hours=1)),
+        "now": signed_up(timedelta(0)),  # starting now: too late for any reminder
+        "1m": signed_up(timedelta(minutes=1)),
+        "2h": signed_up(timedelta(hours=2)),  # the T-2 h edge: inside T-2 h, outside T-24 h
+        "2h1m": signed_up(timedelta(hours=2, minutes=1)),
+        "24h": signed_up(timedelta(hours=24)),  # inside T-24 h
+        "24h1m": signed_up(timedelta(hours=24, minutes=1)),
+        "past": signed_up(-timedelta(hours=1)),
     }
     assert selected(2, now) == {s["1m"].pk, s["2h"].pk}
     assert selected(24, now) == {s["2h1m"].pk, s["24h"].pk}
@@ -101,7 +119,7 @@ def test_send_writes_one_reminder_per_member_lead_and_start(at, member_a, now):
     total = Notification.objects.count()
     assert services.activity_reminders_send(signup_ids=[soon.pk, later.pk], hours_before=2) == 0
     assert Notification.objects.count() == total
-    shift(soon.activity, now + timedelta(minutes=90))
+    _reschedule(soon.activity, now + timedelta(minutes=90))
     assert services.activity_reminders_send(signup_ids=[soon.pk], hours_before=2) > 0
     assert Notification.objects.filter(template=REMINDER, channel="inapp", dedupe_key__contains=":2h:").count() == 2
 
@@ -147,12 +165,12 @@ def test_promote_waitlists_fills_free_seats_in_order_and_tells_each_member_once(
     assert notices.count() == 1
 
 
-def test_promote_waitlists_leaves_started_and_cancelled_activities(activity_a, org_tree, member_a):
+def test_promote_waitlists_leaves_started_and_cancelled_activities(clock, activity_a, org_tree, member_a):
     Activity.objects.filter(pk=activity_a.pk).update(capacity=1)
     services.signup_create(activity=activity_a, member=member_a)
     waiting = services.signup_create(activity=activity_a, member=MemberFactory(organization=org_tree.branch_a))
     Activity.objects.filter(pk=activity_a.pk).update(capacity=2)
-    shift(activity_a, timezone.now() - timedelta(minutes=1))
+    started_ago(clock, activity_a)
     assert services.waitlists_promote() == 0
     waiting.refresh_from_db()
     assert waiting.status == SignUp.Status.WAITLISTED
