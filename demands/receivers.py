@@ -18,8 +18,9 @@ def _concerned_accounts(wish: MicroWish) -> list:
     if wish.offer_id is None:
         if wish.claimed_by_id is None:
             return []
-        if MicroWish.claimed_by.is_cached(wish):
-            return [wish.claimed_by.user_id]
+        claimer = wish.claimed_by if MicroWish.claimed_by.is_cached(wish) else None
+        if claimer is not None:
+            return [claimer.user_id]
     concerned = Q(service_offers=wish.offer_id) if wish.offer_id is not None else Q()
     if wish.claimed_by_id is not None:
         concerned |= Q(pk=wish.claimed_by_id)
