@@ -254,7 +254,7 @@ class ActivityAdmin(ScopedAdminMixin, admin.ModelAdmin):
         # The admin's log row, like a save on this page: the audit trail copies it (audit.middleware).
         label = str(Activity._meta.get_field("checkin_code").verbose_name)
         self.log_change(request, activity, [{"changed": {"fields": [label]}}])
-        self.message_user(request, _("已更换签到码，原签到码不能再用于签到。"), messages.SUCCESS)
+        self.message_user(request, _("已更换签到码，原签到码和之前的二维码不能再用于签到。"), messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:projects_activity_change", args=[activity.pk]))
 
     def has_cancel_permission(self, request):
