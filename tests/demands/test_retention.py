@@ -4,28 +4,22 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from demands import services
-from demands.models import MicroWish, WishPhoto
+from demands.models import WishPhoto
 from tests.demands.factories import fulfil, jpeg_upload, wish_in_state
 
 pytestmark = pytest.mark.django_db
 
 
-def _age(wish, days):
-    MicroWish.objects.filter(pk=wish.pk).update(updated_at=timezone.now() - timedelta(days=days))
-
-
-def test_purge_erases_contacts_of_old_finished_wishes_only(org_tree, secretary_a, member_a, settings, tmp_path):
+def test_purge_erases_contacts_of_old_finished_wishes_only(clock, org_tree, secretary_a, member_a, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    old_closed = wish_in_state("confirmed", org_tree.community_a, secretary_a, member_a)
-    old_closed = services.wish_confirm_service(wish=old_closed, actor=secretary_a)
-    old_rejected = wish_in_state("rejected", org_tree.community_a, secretary_a)
+    with clock.back(timedelta(days=200)):
+        old_closed = wish_in_state("confirmed", org_tree.community_a, secretary_a, member_a)
+        old_closed = services.wish_confirm_service(wish=old_closed, actor=secretary_a)
+        old_rejected = wish_in_state("rejected", org_tree.community_a, secretary_a)
+        old_open = wish_in_state("published", org_tree.community_a, secretary_a)
     recent_closed = wish_in_state("closed", org_tree.community_a, secretary_a, member_a)
-    old_open = wish_in_state("published", org_tree.community_a, secretary_a)
-    for wish in (old_closed, old_rejected, old_open):
-        _age(wish, 200)
 
     assert services.wishes_purge_contacts() == 2
 
@@ -47,13 +41,15 @@ def test_purge_erases_contacts_of_old_finished_wishes_only(org_tree, secretary_a
     assert services.wishes_purge_contacts() == 0  # nothing twice
 
 
-def test_purge_deletes_photos(org_tree, secretary_a, member_a, settings, tmp_path, django_capture_on_commit_callbacks):
+def test_purge_deletes_photos(
+    clock, org_tree, secretary_a, member_a, settings, tmp_path, django_capture_on_commit_callbacks
+):
     settings.MEDIA_ROOT = tmp_path
     wish = wish_in_state("claimed", org_tree.community_a, secretary_a, member_a)
     wish = fulfil(wish, member_a, photos=[jpeg_upload()])
     wish = services.wish_rate(token=_token(wish), rating=4)
     services.wish_confirm_service(wish=wish, actor=secretary_a)
-    _age(wish, 400)
+    clock.advance(timedelta(days=400))
     assert list(tmp_path.rglob("*.jpg"))
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -68,26 +64,26 @@ def _token(wish):
     return feedback_token(wish)
 
 
-def test_the_retention_period_is_a_setting(org_tree, secretary_a, settings):
-    wish = wish_in_state("withdrawn", org_tree.community_a, secretary_a)
-    _age(wish, 40)
+def test_the_retention_period_is_a_setting(clock, org_tree, secretary_a, settings):
+    wish_in_state("withdrawn", org_tree.community_a, secretary_a)
+    clock.advance(timedelta(days=40))
     settings.WISH_CONTACT_RETENTION_DAYS = 60
     assert services.wishes_purge_contacts() == 0
     settings.WISH_CONTACT_RETENTION_DAYS = 30
     assert services.wishes_purge_contacts() == 1
 
 
-def test_a_purged_wish_cannot_be_tracked(client, org_tree, secretary_a):
+def test_a_purged_wish_cannot_be_tracked(clock, client, org_tree, secretary_a):
     wish = wish_in_state("withdrawn", org_tree.community_a, secretary_a, phone="13900001234")
-    _age(wish, 365)
+    clock.advance(timedelta(days=365))
     services.wishes_purge_contacts()
     response = client.post("/wishes/track/", {"code": wish.tracking_code, "last4": "1234"})
     assert "查询码或手机号后四位不正确" in response.content.decode()
 
 
-def test_no_trace_of_the_phone_is_left_in_the_row(org_tree, secretary_a):
+def test_no_trace_of_the_phone_is_left_in_the_row(clock, org_tree, secretary_a):
     wish = wish_in_state("rejected", org_tree.community_a, secretary_a, phone="13900001234")
-    _age(wish, 365)
+    clock.advance(timedelta(days=365))
     services.wishes_purge_contacts()
     with connection.cursor() as cursor:
         cursor.execute(

@@ -192,10 +192,10 @@ def test_not_yet_fulfilled_goes_back_to_the_claimer_and_the_secretary(org_tree, 
     assert services.wish_rate(token=feedback_token(wish), rating=4).state == State.CONFIRMED
 
 
-def test_auto_close_after_the_feedback_period_then_the_secretary_confirms(org_tree, secretary_a, member_a):
+def test_auto_close_after_the_feedback_period_then_the_secretary_confirms(clock, org_tree, secretary_a, member_a):
     wish = wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_a)
     assert services.wishes_auto_close_unconfirmed() == 0
-    MicroWish.objects.filter(pk=wish.pk).update(fulfilled_at=timezone.now() - timedelta(days=15))
+    clock.advance(timedelta(days=15))
 
     assert services.wishes_auto_close_unconfirmed() == 1
 
@@ -434,11 +434,11 @@ def test_a_published_wish_cannot_lose_its_claimer_half_way(org_tree, secretary_a
         MicroWish.objects.filter(pk=wish.pk).update(claimed_by=None)
 
 
-def test_one_feedback_reminder_with_a_new_link(org_tree, secretary_a, member_a, settings):
+def test_one_feedback_reminder_with_a_new_link(clock, org_tree, secretary_a, member_a, settings):
     wish = wish_in_state("fulfilled", org_tree.community_a, secretary_a, member_a)
     first = feedback_token(wish)
     assert services.wishes_remind_feedback() == 0  # too early
-    MicroWish.objects.filter(pk=wish.pk).update(fulfilled_at=timezone.now() - timedelta(days=4))
+    clock.advance(timedelta(days=4))
 
     assert services.wishes_remind_feedback() == 1
     assert services.wishes_remind_feedback() == 0  # once
