@@ -7,6 +7,7 @@
 Every list is one query with its organization joined, whatever its length.
 """
 
+from django.core.cache import cache
 from django.db.models import F, Q, QuerySet, Value
 from django.db.models.lookups import StartsWith
 
@@ -17,6 +18,7 @@ from members.selectors import member_for, scoped, sees_nothing, visible_organiza
 from .models import Broadcast, News
 
 HOME_LIMIT = 3
+LATEST_PUBLIC_SECONDS = 300
 PORTAL_LIMIT = 5
 PAGE_SIZE = 10
 
@@ -63,9 +65,19 @@ def news_for_viewer(user: Viewer) -> QuerySet[News]:
     return _published().filter(condition)
 
 
+def latest_public_news_key(limit: int = HOME_LIMIT) -> str:
+    return f"news:latest-public:{limit}"
+
+
 def latest_public_news(limit: int = HOME_LIMIT) -> list[News]:
-    """The home page's newest public items (one query)."""
-    return list(public_news()[:limit])
+    """The home page's newest public items: one query on a miss, none while kept in the shared cache (5 minutes, or
+    until news.services publishes or withdraws a public item), so the home page stays cheap for everyone."""
+    key = latest_public_news_key(limit)
+    items: list[News] | None = cache.get(key)
+    if items is None:
+        items = list(public_news()[:limit])
+        cache.set(key, items, LATEST_PUBLIC_SECONDS)
+    return items
 
 
 def latest_news_for_member(member: Member | None, limit: int = PORTAL_LIMIT) -> list[News]:

@@ -16,6 +16,7 @@ import logging
 import uuid
 from functools import partial
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
@@ -169,6 +170,15 @@ def _tell_reviewers(news: News) -> None:
     notify_many(messages)
 
 
+def _public_list_changed() -> None:
+    """The newest public items changed: drop the kept list and the kept home pages (group "news"), now and after the
+    commit (a request between the two would keep the old list)."""
+    key = selectors.latest_public_news_key()
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
+    public_cache.changed("news")
+
+
 def _check_reviewer(news: News, actor: User) -> None:
     if not selectors.can_approve(actor, news):
         raise PermissionDenied(_("该党组织不在您的管理范围内。"))
@@ -189,7 +199,7 @@ def news_approve(*, news: News, actor: User) -> News:
     news.published_at = timezone.now()
     news.save(update_fields=["status", "approved_by", "published_at", "updated_at"])
     if news.audience == News.Audience.PUBLIC:
-        public_cache.changed("news")  # the home page lists it
+        _public_list_changed()  # the home page lists it
     return news
 
 
@@ -238,7 +248,7 @@ def news_withdraw(*, news: News, actor: User, note: str) -> News:
     news.withdrawn_note = note
     news.save(update_fields=["status", "withdrawn_at", "withdrawn_note", "updated_at"])
     if news.audience == News.Audience.PUBLIC:
-        public_cache.changed("news")
+        _public_list_changed()
     return news
 
 

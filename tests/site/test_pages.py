@@ -74,16 +74,18 @@ def test_language_switcher_names_each_language_in_itself_and_marks_the_current_o
 
 def test_home_costs_no_query_for_a_visitor_once_the_figures_are_cached(anonymous):
     # No session cookie: neither the user nor the messages need the session table. A cold cache computes the public
-    # figures: the counted records of the year (members serving, hours) and the wishes (fulfilled, satisfaction).
-    assert_get_queries(anonymous, "/", 2)
+    # figures: the counted records of the year (members serving, hours) and the wishes (fulfilled, satisfaction);
+    # and reads the newest public news (news.selectors.latest_public_news, kept in the cache too).
+    assert_get_queries(anonymous, "/", 3)
     assert_get_queries(anonymous, "/", 0)
 
 
 def test_home_for_a_member_shows_the_name_and_no_admin(client, member_user):
     client.force_login(member_user)
 
-    # 1. the user (2–3. the public figures, cached for the next request); the session comes from the cache
-    assert_get_queries(client, "/", 3)
+    # 1. the user (2–3. the public figures, 4. the newest public news, cached for the next request); the session
+    # comes from the cache
+    assert_get_queries(client, "/", 4)
     assert_get_queries(client, "/", 1)
     html = client.get("/").content.decode()
     assert '<span class="navbar-text text-white" id="nav-user">member</span>' in html
