@@ -28,7 +28,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import XLSX
-from import_export.forms import SelectableFieldsExportForm
+from import_export.forms import ImportForm, SelectableFieldsExportForm
 from import_export.results import RowResult
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -37,7 +37,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from core.crypto import blind_index
 from core.exports import attachment
-from core.forms import GuardedModelForm
+from core.forms import GuardedModelForm, choice_placeholder
 from core.times import DATE, format_local
 from core.widgets import SafeAutocompleteSelect, SafeAutocompleteSelectMultiple
 
@@ -422,7 +422,22 @@ class ResidenceCommunityFilter(admin.SimpleListFilter):
         return queryset
 
 
-class RosterExportForm(SelectableFieldsExportForm):
+class FormatPlaceholderMixin:
+    """The file format list says 请选择格式, not the library's "---"."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["format"]
+        field.choices = [
+            (value, choice_placeholder(field.label) if value == "" else label) for value, label in field.choices
+        ]
+
+
+class RosterImportForm(FormatPlaceholderMixin, ImportForm):
+    pass
+
+
+class RosterExportForm(FormatPlaceholderMixin, SelectableFieldsExportForm):
     """Each field to export is labelled with its column's Chinese header (志愿者编号), not the library's
     "Volunteer Number (志愿者编号)" made from the attribute's name."""
 
@@ -446,6 +461,7 @@ class RosterImportExportMixin(ImportExportMixin):
     import_template_name = "admin/members/member_import.html"
     export_template_name = "admin/members/member_export.html"
     export_form_class = RosterExportForm
+    import_form_class = RosterImportForm
 
     def has_import_permission(self, request):
         return self.has_add_permission(request)

@@ -42,6 +42,16 @@ def test_the_export_page_speaks_chinese(client, platform_admin, member_a):
     assert [label for label in labels if re.search(r"[A-Za-z]", label)] == []
 
 
+@pytest.mark.parametrize("url", [EXPORT, reverse("admin:members_member_import")])
+def test_the_format_list_says_what_to_choose(client, platform_admin, url):
+    client.force_login(platform_admin)
+    html = client.get(url).content.decode()
+    options = re.findall(
+        r"<option[^>]*>(.*?)</option>", re.search(r'<select name="format".*?</select>', html, re.S).group()
+    )
+    assert options == ["请选择格式", "xlsx", "csv"]
+
+
 @pytest.mark.parametrize(("file_format", "extension"), [(XLSX, "xlsx"), (CSV, "csv")])
 def test_the_roster_file_is_named_in_chinese_by_the_local_date(client, clock, platform_admin, file_format, extension):
     clock.set_local(7)  # 07:00 in Beijing is still the day before in UTC
