@@ -64,3 +64,42 @@ def test_a_secretary_sees_the_count_then_sends(page, org_tree, secretary_a, memb
     page.get_by_role("button", name="确认发送").click()
     expect(page.locator(".alert-success")).to_contain_text("2 名党员")
     assert Notification.objects.filter(template="news_broadcast", channel="inapp").count() == 2
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def test_the_news_pages_have_no_serious_accessibility_finding(
+    _playwright_browser, live_server, org_tree, secretary_a, co_admin_a, member_a, settings, tmp_path
+):
+    from tests.conftest import _new_page
+    from tests.site.test_accessibility import axe_findings, describe
+
+    settings.MEDIA_ROOT = tmp_path
+    story = published(
+        secretary_a, co_admin_a, org_tree.branch_a, kind="story", audience="public", title="重阳节走访", photo=picture()
+    )
+    published(secretary_a, co_admin_a, org_tree.branch_a, title="支部通知")
+    context, page = _new_page(_playwright_browser, live_server, bypass_csp=True, **PHONE)
+    try:
+        checked = []
+        for url in ("/", "/news/", f"/news/{story.pk}/"):
+            page.goto(url)
+            checked.append((url, axe_findings(page)))
+        login_in_browser(page, "member_a", DEFAULT_PASSWORD)
+        page.goto("/me/")
+        expect(page.locator("#news-latest")).to_contain_text("支部通知")
+        checked.append(("/me/", axe_findings(page)))
+        page.context.clear_cookies()
+        login_in_browser(page, "secretary_a", DEFAULT_PASSWORD)
+        page.goto("/dashboard/messages/new/")
+        checked.append(("broadcast form", axe_findings(page)))
+        page.select_option("select[name=organization]", str(org_tree.branch_a.pk))
+        page.fill("input[name=subject]", "通知")
+        page.fill("textarea[name=body]", "内容")
+        page.get_by_role("button", name="下一步：确认收件人数").click()
+        checked.append(("broadcast confirm", axe_findings(page)))
+    finally:
+        context.close()
+    failing = {url: describe(findings) for url, findings in checked if findings}
+    assert not failing, "\n".join(f"{url}:\n{text}" for url, text in failing.items())
