@@ -95,6 +95,7 @@ def test_a_wish_from_submission_to_points(phone_page, org_tree, secretary_a, mem
     expect(page.locator("#total-hours")).to_have_text("1.50")
     page.goto("/me/points/")
     expect(page.locator("#points-balance")).to_have_text("60")  # 1.5 h × 10, the wish 20, five stars × 5
+    expect(page.locator("#entries")).to_contain_text("居民评价 5 星：心愿《修理漏水的水龙头》")
 
 
 def test_a_visitor_narrows_the_wall_to_a_community_and_then_a_grid(phone_page, org_tree, secretary_a):
