@@ -116,13 +116,13 @@ def entry_text(entry: LedgerEntry) -> str:
     if kind == LedgerEntry.Kind.SPEND:
         redemption = getattr(entry, "redemption", None)
         if redemption is not None:
-            return _("兑换“%(item)s”") % {"item": redemption.item.name}
+            return _("兑换“%(item)s”") % {"item": redemption.item.display_name}
         return _("使用积分：%(note)s") % {"note": entry.note} if entry.note else _("使用积分")
     if kind == LedgerEntry.Kind.REVERSAL:
         original = entry.reverses
         if original is not None and original.kind == LedgerEntry.Kind.SPEND:
             redemption = getattr(original, "redemption", None)
-            item = redemption.item.name if redemption is not None else original.note
+            item = redemption.item.display_name if redemption is not None else original.note
             return _("退还积分：取消兑换“%(item)s”") % {"item": item}
         reason = _("（%(reason)s）") % {"reason": entry.note} if entry.note else ""
         what = entry_text(original) if original is not None else ""

@@ -226,7 +226,7 @@ def redeem(request, item_id: int):
                 "已提交兑换“%(item)s”，已扣除 %(points)d 积分。书记审核后会通知您提货码；"
                 "如您取消兑换或未获批准，积分将退还。"
             )
-            % {"item": item.name, "points": redemption.points},
+            % {"item": item.display_name, "points": redemption.points},
         )
     return redirect("incentives:rewards")
 

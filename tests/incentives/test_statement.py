@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from incentives import selectors, services
 from members import services as member_services
@@ -61,3 +61,13 @@ def test_the_points_page_shows_the_lines_without_the_rules_wording(client, org_t
 
     assert "居民评价 5 星：心愿《修理水龙头》" in page and "实现微心愿《修理水龙头》" in page
     assert "（每星）" not in page and "居民评价5星" not in page
+
+
+def test_in_english_a_redemption_line_names_the_item_in_english(member_a):
+    fund(member_a, 100)
+    services.redemption_request(member=member_a, item=make_item(name="理发", name_en="Haircut", points_cost=40))
+
+    with translation.override("en"):
+        line = lines(member_a)[-1]
+
+    assert "Haircut" in line and "理发" not in line
