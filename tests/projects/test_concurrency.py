@@ -7,6 +7,7 @@ from datetime import time, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import timezone
 
 from incentives.models import LedgerEntry
 from members.models import ServiceRecord
@@ -16,6 +17,7 @@ from tests.members.factories import MemberFactory
 from tests.personas import make_secretary
 from tests.projects.conftest import started_ago
 from tests.projects.factories import ActivityFactory, ProjectFactory
+from tests.timing import earlier
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -171,12 +173,21 @@ def test_sign_out_racing_the_attendance_sheet_never_leaves_hours_that_disagree(c
             assert signup.status == SignUp.Status.CONFIRMED and signup.hours is None
 
 
-def test_check_in_and_sign_out_pressed_together_never_sign_out_before_checking_in(clock, org_tree):
-    activity = ActivityFactory(project__organization=org_tree.branch_a, signout_required=True, capacity=10)
-    members = MemberFactory.create_batch(10, organization=org_tree.branch_a)
-    for member in members:
-        services.signup_create(activity=activity, member=member)
-    activity = started_ago(clock, activity, timedelta(minutes=10))
+def test_check_in_and_sign_out_pressed_together_never_sign_out_before_checking_in(org_tree):
+    """In real, ticking time (no `clock`): each thread reads its own `now` before it waits for the sign-up's lock,
+    so a sign-out may have read an earlier time than the check-in that committed before it."""
+    starts_at = timezone.now() - timedelta(minutes=10)
+    with earlier(timedelta(hours=1)):  # signed up before it started
+        members = MemberFactory.create_batch(10, organization=org_tree.branch_a)
+        activity = ActivityFactory(
+            project__organization=org_tree.branch_a,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=2),
+            signout_required=True,
+            capacity=10,
+        )
+        for member in members:
+            services.signup_create(activity=activity, member=member)
     code = activity.checkin_code
 
     def check_in(member):
