@@ -5,9 +5,12 @@ same for everyone with the same address and language, so it is rendered once and
 something it shows changes. It lives in core, below every app whose pages use it (demands, projects, the site).
 
 - A page belongs to groups ("wishes", "projects"). Each group has a version in the cache; a page's key holds the
-  versions of its groups, so `changed(group)` — called by the services whose writes change what those pages show;
-  it bumps the version at once and again after the commit (`transaction.on_commit`) — makes every page of the
-  group miss, without finding them.
+  versions of its groups, so `changed(group)` — it bumps the version at once and again after the commit
+  (`transaction.on_commit`) — makes every page of the group miss, without finding them.
+- Who calls `changed`: the model signals of every model the group's pages show (`watch`, connected by the app that
+  owns the model in its `receivers` module), so every save and delete — a service, the admin, the shell — counts and
+  no service has to remember it; a write that sends no signal (`QuerySet.update`, `bulk_create`) alone in its
+  transaction calls `changed` itself.
   A timeout bounds what no service announces (an admin renaming a category); a page that knows when the clock
   changes it (an activity starting) says so (`stale_at`) and is not served from that moment.
 - A page is keyed by its canonical address and the query parameters its view declares, in their canonical
@@ -35,6 +38,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.utils import timezone
@@ -69,6 +73,22 @@ def changed(*groups: str) -> None:
 
     bump()
     transaction.on_commit(bump)
+
+
+def watch(model, group: str, *, ignore: frozenset[str] = frozenset()) -> None:
+    """The pages of `group` show `model`'s rows: every save or deletion of one gives the group a new version — except
+    a save whose `update_fields` are all in `ignore` (fields no public page shows: a check-in time)."""
+    if group not in GROUPS:
+        raise ValueError(f"unknown public page group: {group}")
+
+    def receiver(sender, instance, update_fields=None, **kwargs):
+        if update_fields is not None and set(update_fields) <= ignore:
+            return
+        changed(group)
+
+    uid = f"public_cache:{model._meta.label}:{group}"
+    post_save.connect(receiver, sender=model, weak=False, dispatch_uid=uid)
+    post_delete.connect(receiver, sender=model, weak=False, dispatch_uid=uid)
 
 
 def current_versions(keys: list[str], found: dict | None = None, timeout: int | None = None) -> str:

@@ -1,15 +1,21 @@
-"""The member portal's page cache follows wishes (connected in apps.DemandsConfig.ready; see core/member_cache.py):
-/me/ shows the ratings of the wishes the member fulfilled, the wishes they claimed and have not fulfilled yet, and
-those addressed to their offers (居民点单). So a wish's save or deletion drops its claimer's pages and its offer's
-member's, and a wish released or passed to someone else also its former claimer's."""
+"""The page caches follow wishes (connected in apps.DemandsConfig.ready). The public pages of wishes: below. The
+member portal's (core/member_cache.py): /me/ shows the ratings of the wishes the member fulfilled, the wishes they
+claimed and have not fulfilled yet, and those addressed to their offers (居民点单). So a wish's save or deletion
+drops its claimer's pages and its offer's member's, and a wish released or passed to someone else also its former
+claimer's."""
 
 from django.db.models import Q
 from django.db.models.signals import pre_save
 
-from core import member_cache
+from core import member_cache, public_cache
 from members.models import Member
 
-from .models import MicroWish
+from .models import MicroWish, WishCategory, WishEvent, WishPhoto
+
+# The public pages of wishes (the wall, core/public_cache.py) follow every save of a wish, its events (each
+# transition writes one), photos and categories.
+for model in (MicroWish, WishEvent, WishPhoto, WishCategory):
+    public_cache.watch(model, "wishes")
 
 
 def _concerned_accounts(wish: MicroWish) -> list:

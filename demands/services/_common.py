@@ -7,7 +7,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from core import public_cache
 from core.types import Actor, User
 from notifications.services import notify
 
@@ -42,8 +41,6 @@ def _event(
     reason: str = "",
     public: bool = True,
 ) -> WishEvent:
-    # Every transition writes its event here: the wall and the public pages of wishes change with it.
-    public_cache.changed("wishes")
     return WishEvent.objects.create(
         wish=wish,
         action=action,

@@ -8,7 +8,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import public_cache
 from core.types import Actor
 from members.models import Member
 from notifications.services import notify
@@ -70,7 +69,6 @@ def activity_create(
     (latitude, longitude, radius) is optional, all three or none (`check_checkin_place`, and a CHECK);
     `signout_required` asks members to sign out (services.checkin).
     """
-    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     opens, closes, cutoff = activity_windows(
         starts_at=starts_at,
         signup_opens_at=signup_opens_at,
@@ -136,7 +134,6 @@ def activity_update(
     below the seats already taken; raising it promotes waitlisted members (notified) into the new seats; a start
     that moves, moves into the future (`check_activity_start`). Any valid window may be given — an organizer
     extends sign-up this way."""
-    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     activity = _lock_activity(activity)
     if activity.status != Activity.Status.SCHEDULED:
         raise ValidationError(_("已取消或已记录考勤的活动不能修改。"))
@@ -184,7 +181,6 @@ def activity_cancel(*, activity: Activity, actor: Actor, reason: str = "") -> Ac
 
     Lock: the activity row, then its sign-ups. Idempotent: cancelling twice changes nothing and tells nobody twice.
     """
-    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     activity = _lock_activity(activity)
     if activity.status == Activity.Status.CANCELLED:
         return activity

@@ -8,7 +8,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import public_cache
 from core.types import Actor
 from members import services as members_services
 from members.models import ServiceRecord
@@ -88,7 +87,6 @@ def attendance_submit(*, activity: Activity, marks: dict[int, tuple[str, object]
     made again — one record and one entry per member, however often the sheet is sent. Invariants: only seat
     holders are marked; attended is final (never turned into a no-show); attendance opens at the start.
     """
-    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     activity = _lock_activity(activity)
     now = timezone.now()
     if activity.status == Activity.Status.CANCELLED:

@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from core import public_cache
 from core.types import Actor
 from members.models import Tag
 
@@ -23,7 +22,6 @@ def project_save(
     No lock: a project row is changed by its organizers only. Invariants: the CHECKs (recurrence complete, known
     mode and groups) and `check_project`; a newly uploaded logo is stored only as the PNG `clean_logo` re-encoded.
     """
-    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     check_project(project=project)
     if project.logo and isinstance(getattr(project.logo, "file", None), UploadedFile):
         try:

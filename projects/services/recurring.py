@@ -9,7 +9,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import public_cache
 from members.models import Member
 
 from ..models import Activity, Post, PostClaim, PostSkip, ServiceProject, SignUp
@@ -81,7 +80,6 @@ def activities_generate(*, project: ServiceProject, weeks: int = GENERATE_WEEKS)
     and a claim, never miss each other. Idempotent: an occurrence that exists (UNIQUE project + start) is left as
     it is, so running it again creates nothing.
     """
-    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     project = ServiceProject.objects.select_for_update().get(pk=project.pk)
     if project.status != ServiceProject.Status.PUBLISHED:
         return []
@@ -137,7 +135,6 @@ def activities_generate(*, project: ServiceProject, weeks: int = GENERATE_WEEKS)
 def post_save(*, post: Post) -> Post:
     """Create or change a post. Lock: the post row (when it exists). Invariant: places are never below the active
     claims (nobody is pushed out of a post they hold)."""
-    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     check_post(post=post)
     same_slot = Post.objects.filter(project_id=post.project_id, weekday=post.weekday, start_time=post.start_time)
     if same_slot.exclude(pk=post.pk).exists():
@@ -168,7 +165,6 @@ def post_claim(*, post: Post, member: Member) -> ClaimResult:
     trained, not restricted). A date that cannot be signed up (an overlap, a full activity) is listed in `missed`;
     the claim stands.
     """
-    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     post = Post.objects.select_for_update(of=("self",)).select_related("project__course_required").get(pk=post.pk)
     now = timezone.now()
     if not post.active or post.project.status != ServiceProject.Status.PUBLISHED:
@@ -223,7 +219,6 @@ def post_skip(*, claim: PostClaim, day: date) -> PostSkip:
 
     Locks: the post row, the activity of that day, then the sign-up. Idempotent: skipping a date twice is one skip.
     """
-    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     Post.objects.select_for_update().get(pk=claim.post_id)
     claim = PostClaim.objects.get(pk=claim.pk)
     if claim.status != PostClaim.Status.ACTIVE:
@@ -246,7 +241,6 @@ def post_leave(*, claim: PostClaim) -> PostClaim:
 
     Locks: the post row, the claim, then each activity in id order with its sign-up. Leaving twice is a no-op.
     """
-    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     Post.objects.select_for_update().get(pk=claim.post_id)
     claim = PostClaim.objects.select_for_update().get(pk=claim.pk)
     if claim.status == PostClaim.Status.LEFT:

@@ -11,7 +11,6 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import public_cache
 from members.models import Member, Team
 from notifications.services import notify
 from training.selectors import is_qualified
@@ -165,8 +164,7 @@ def _signup_locked(
     claim: PostClaim | None = None,
 ) -> SignUp:
     """Sign `member` up; the caller holds the activity lock and then the member lock. Confirmed while seats are
-    left, waitlisted otherwise. The callers announce the change to the public pages (public_cache.changed) before
-    they lock: a round trip to the cache less under the activity's lock."""
+    left, waitlisted otherwise (the public pages follow the new row: projects/receivers.py)."""
     check_activity_open(activity, now)
     state = _signup_state(activity, member, now)
     check_member_may_serve(
@@ -203,7 +201,6 @@ def signup_create(*, activity: Activity, member: Member) -> SignUp:
     (also a partial UNIQUE); no overlap with the member's other confirmed activities; inside the sign-up window of a
     scheduled activity of a published project; the course gate; the no-show restriction.
     """
-    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     activity = _lock_activity(activity)
     member = _lock_members([member.pk])[member.pk]
     return _signup_locked(activity=activity, member=member, now=timezone.now())
@@ -220,7 +217,6 @@ def team_signup_create(*, activity: Activity, team: Team, leader: Member) -> lis
     """
     if team.leader_id != leader.pk:
         raise ValidationError(_("只有服务队队长可以为全队报名。"))
-    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     activity = _lock_activity(activity)
     member_ids = set(team.members.values_list("pk", flat=True)) | {leader.pk}
     members = _lock_members(member_ids)
@@ -245,7 +241,6 @@ def team_signup_create(*, activity: Activity, team: Team, leader: Member) -> lis
 def _cancel_locked(signup: SignUp, activity: Activity, now: datetime) -> SignUp:
     """Cancel a sign-up; the caller holds the activity lock. Before the cut-off a confirmed sign-up is cancelled,
     from the cut-off on it is a late cancellation; either way the seat goes to the waitlist."""
-    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     signup = SignUp.objects.select_for_update(of=("self",)).get(pk=signup.pk)
     if signup.status in (SignUp.Status.CANCELLED, SignUp.Status.LATE_CANCELLED):
         return signup

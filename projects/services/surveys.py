@@ -8,7 +8,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import public_cache
 from core.text import check_text
 from members.models import Member
 from notifications import fanout
@@ -56,7 +55,6 @@ def survey_submit(*, activity: Activity, member: Member, rating: str | int | Non
     """Store `member`'s answer for `activity`: only an attendee (sign-up `attended`) after the activity has ended,
     once (the UNIQUE on the sign-up decides a race). Rating 1–5, comment at most 500 characters.
     Lock: the member's sign-up row."""
-    public_cache.changed("projects")  # the public project pages show it (core/public_cache.py)
     rating = check_survey_rating(rating)
     comment = (comment or "").strip()
     if len(comment) > 500:

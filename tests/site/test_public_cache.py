@@ -56,6 +56,60 @@ def test_pages_of_projects_follow_new_activities_and_seats(client, project, memb
     assert "剩余 1 / 2" in Client().get("/projects/yinling/").content.decode()
 
 
+def _projects_version():
+    return public_cache.current_versions([public_cache._version_key("projects")])
+
+
+def test_a_save_outside_any_service_refreshes_the_pages_too(client, project):
+    """The pages follow the rows' signals (public_cache.watch), not calls each service must remember: a change made
+    in the admin or the shell — here a plain save() and a delete() — is seen at once."""
+    assert "银龄关爱行动" in client.get("/projects/").content.decode()
+    project.title = "夕阳红关爱行动"
+    project.save()
+    assert "夕阳红关爱行动" in Client().get("/projects/").content.decode()
+    project.delete()
+    assert "夕阳红关爱行动" not in Client().get("/projects/").content.decode()
+
+
+def test_saving_only_fields_no_public_page_shows_keeps_the_pages(project, member_a):
+    activity = ActivityFactory(project=project)
+    signup = project_services.signup_create(activity=activity, member=member_a)
+    before = _projects_version()
+    activity.save(update_fields=["checkin_code"])
+    signup.save(update_fields=["checked_in_at", "checkin_position", "checkin_distance_m"])
+    assert _projects_version() == before
+    signup.save(update_fields=["status"])
+    assert _projects_version() != before
+
+
+# What the public pages show, by group: a model added to a page is added here and watched in its app's receivers.
+SHOWN_ON_PUBLIC_PAGES = {
+    "projects": {
+        "projects.ProjectCategory",
+        "projects.ServiceProject",
+        "projects.Post",
+        "projects.PostClaim",
+        "projects.PostSkip",
+        "projects.Activity",
+        "projects.SignUp",
+        "projects.ActivitySurvey",
+    },
+    "wishes": {"demands.MicroWish", "demands.WishEvent", "demands.WishPhoto", "demands.WishCategory"},
+}
+
+
+def test_every_model_the_public_pages_show_is_watched():
+    from django.db.models.signals import post_delete, post_save
+
+    for signal in (post_save, post_delete):
+        watched: dict[str, set[str]] = {}
+        for (uid, _sender_key), *_receiver in signal.receivers:
+            if isinstance(uid, str) and uid.startswith("public_cache:"):
+                label, group = uid.removeprefix("public_cache:").rsplit(":", 1)
+                watched.setdefault(group, set()).add(label)
+        assert {g: watched.get(g, set()) for g in SHOWN_ON_PUBLIC_PAGES} == SHOWN_ON_PUBLIC_PAGES
+
+
 def test_changed_bumps_now_and_again_after_the_commit(django_capture_on_commit_callbacks):
     before = public_cache.current_versions([public_cache._version_key("projects")])
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
