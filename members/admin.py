@@ -37,7 +37,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from core.crypto import blind_index
 from core.exports import attachment
-from core.forms import GuardedModelForm, choice_placeholder
+from core.forms import GuardedModelForm, TextGuardMixin, choice_placeholder
 from core.times import DATE, format_local
 from core.widgets import SafeAutocompleteSelect, SafeAutocompleteSelectMultiple
 
@@ -422,8 +422,9 @@ class ResidenceCommunityFilter(admin.SimpleListFilter):
         return queryset
 
 
-class FormatPlaceholderMixin:
-    """The file format list says 请选择格式, not the library's "---"."""
+class FormatPlaceholderMixin(TextGuardMixin):
+    """The library's forms guarded like every other (core.forms), and their file format list says 请选择格式, not
+    the library's "---"."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
