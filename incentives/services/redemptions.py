@@ -121,22 +121,22 @@ def redemption_request(*, member: Member, item: CatalogueItem, idempotency_key: 
     if member.status != Member.Status.ACTIVE:
         raise ValidationError(_("只有在册党员可以兑换。"))
     if not item.is_open():
-        raise ValidationError(_("“%(item)s”当前不在兑换时间内。") % {"item": item.name})
+        raise ValidationError(_("“%(item)s”当前不在兑换时间内。") % {"item": item.display_name})
     if item.organization is not None and not member.organization.is_in_subtree_of(item.organization):
-        raise ValidationError(_("“%(item)s”不面向您所在的组织。") % {"item": item.name})
+        raise ValidationError(_("“%(item)s”不面向您所在的组织。") % {"item": item.display_name})
     if item.min_star_level:
         stars = selectors.current_stars(member)
         if stars < item.min_star_level:
             raise ValidationError(
                 _("“%(item)s”需要 %(need)d 星及以上，您当前是 %(stars)d 星。")
-                % {"item": item.name, "need": item.min_star_level, "stars": stars}
+                % {"item": item.display_name, "need": item.min_star_level, "stars": stars}
             )
     if item.per_member_limit is not None:
         taken = Redemption.objects.filter(member=member, item=item).exclude(status=Redemption.Status.CANCELLED).count()
         if taken >= item.per_member_limit:
             raise ValidationError(
                 _("“%(item)s”每人限兑 %(limit)d 次，您已兑换 %(taken)d 次。")
-                % {"item": item.name, "limit": item.per_member_limit, "taken": taken}
+                % {"item": item.display_name, "limit": item.per_member_limit, "taken": taken}
             )
     if balance.balance < item.points_cost:
         raise ValidationError(
@@ -144,7 +144,7 @@ def redemption_request(*, member: Member, item: CatalogueItem, idempotency_key: 
             % {"balance": balance.balance, "points": item.points_cost}
         )
     if not _take_stock(item):
-        raise ValidationError(_("“%(item)s”已兑完。") % {"item": item.name})
+        raise ValidationError(_("“%(item)s”已兑完。") % {"item": item.display_name})
     entry = spend(
         member=member,
         points=item.points_cost,
