@@ -40,10 +40,20 @@ def _signup_marked(sender, instance: SignUp, **kwargs) -> None:
         _work_waiting_changed(sender, instance)
 
 
+# What of an activity the attendance count reads: a save of other fields only (a new check-in code, the check-in
+# place) leaves the kept pages.
+ACTIVITY_FIELDS_COUNTED = frozenset({"status", "starts_at", "ends_at", "project"})
+
+
+def _activity_changed(sender, instance: Activity, update_fields=None, **kwargs) -> None:
+    if update_fields is None or ACTIVITY_FIELDS_COUNTED & set(update_fields):
+        _work_waiting_changed(sender, instance)
+
+
 # Each model whose rows a count of selectors.work_waiting reads.
 for model, receiver in (
     (MicroWish, _work_waiting_changed),
-    (Activity, _work_waiting_changed),
+    (Activity, _activity_changed),
     (SignUp, _signup_marked),
     (SelfReport, _work_waiting_changed),
     (Objection, _work_waiting_changed),
