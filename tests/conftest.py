@@ -13,6 +13,7 @@
   starts several, with options (environment, extra task modules, concurrency).
 """
 
+import functools
 import os
 import re
 import socket
@@ -52,13 +53,25 @@ def _missing_reason(service: str) -> str | None:
 
     if service == "browser":
         if not Path(CHROMIUM).exists():
-            return f"{CHROMIUM} not found (apt-get install chromium chromium-driver)"
+            return f"{CHROMIUM} not found (apt-get install chromium chromium-driver fonts-noto-cjk)"
+        if not _has_chinese_font():
+            # Without one, Chinese is drawn as boxes of another width: layouts and what is read on screen mislead.
+            return "no Chinese font for Chromium (apt-get install fonts-noto-cjk)"
         try:
             import playwright.sync_api  # noqa: F401
         except ImportError:
             return "the playwright package is not installed"
         return None
     return settings.TEST_SERVICES.get(service)
+
+
+@functools.cache
+def _has_chinese_font() -> bool:
+    try:
+        found = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(found.stdout.strip())
 
 
 def pytest_runtest_setup(item):
