@@ -244,6 +244,12 @@ SITE_FORMS = [
     Target("member_a", "projects:my_calendar"),
     # Secretaries
     Target(
+        "secretary_a",
+        "news:broadcast_new",
+        valid=lambda w: {"organization": w.branch_a.pk, "subject": "周六清扫", "body": "九点集合"},
+        params=("confirm", "edit"),
+    ),
+    Target(
         "secretary_a", "dashboard:task", shows=lambda w: [("secretary_a", reverse("dashboard:task", args=[w.task.pk]))]
     ),
     Target(
