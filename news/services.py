@@ -16,7 +16,6 @@ import logging
 import uuid
 from functools import partial
 
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
@@ -24,7 +23,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import public_cache
 from core.types import User
 from members.models import Organization
 from members.selectors import organization_managers, visible_organizations
@@ -170,15 +168,6 @@ def _tell_reviewers(news: News) -> None:
     notify_many(messages)
 
 
-def _public_list_changed() -> None:
-    """The newest public items changed: drop the kept list and the kept home pages (group "news"), now and after the
-    commit (a request between the two would keep the old list)."""
-    key = selectors.latest_public_news_key()
-    cache.delete(key)
-    transaction.on_commit(lambda: cache.delete(key))
-    public_cache.changed("news")
-
-
 def _check_reviewer(news: News, actor: User) -> None:
     if not selectors.can_approve(actor, news):
         raise PermissionDenied(_("该党组织不在您的管理范围内。"))
@@ -198,8 +187,6 @@ def news_approve(*, news: News, actor: User) -> News:
     news.approved_by = actor
     news.published_at = timezone.now()
     news.save(update_fields=["status", "approved_by", "published_at", "updated_at"])
-    if news.audience == News.Audience.PUBLIC:
-        _public_list_changed()  # the home page lists it
     return news
 
 
@@ -247,8 +234,6 @@ def news_withdraw(*, news: News, actor: User, note: str) -> News:
     news.withdrawn_at = timezone.now()
     news.withdrawn_note = note
     news.save(update_fields=["status", "withdrawn_at", "withdrawn_note", "updated_at"])
-    if news.audience == News.Audience.PUBLIC:
-        _public_list_changed()
     return news
 
 

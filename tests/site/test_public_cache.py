@@ -84,6 +84,7 @@ def test_saving_only_fields_no_public_page_shows_keeps_the_pages(project, member
 
 # What the public pages show, by group: a model added to a page is added here and watched in its app's receivers.
 SHOWN_ON_PUBLIC_PAGES = {
+    "news": {"news.News"},
     "projects": {
         "projects.ProjectCategory",
         "projects.ServiceProject",
