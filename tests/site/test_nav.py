@@ -81,6 +81,9 @@ def test_the_menus_are_grouped_by_work_and_none_is_empty(member_user, staff_user
     assert member["nav-mine"] == ["/me/", "/me/records/", "/me/points/", "/rewards/", "/me/inbox/"]
     assert staff["nav-manage"][0] == "/dashboard/" and "/wishes/review/" in staff["nav-manage"]
     assert "/admin/" in staff["nav-manage"]
+    # The news are for everyone; writing to all members of one's organizations is the secretaries' work.
+    assert "/news/" in anonymous["nav-service"] and "/dashboard/messages/new/" in staff["nav-manage"]
+    assert "/dashboard/messages/new/" not in member["nav-service"] + member["nav-mine"]
 
 
 def test_an_anonymous_visitor_is_offered_to_sign_in(client, db):
