@@ -103,7 +103,7 @@ def _award_text(entry: LedgerEntry) -> str:
         return _("%(what)s《%(title)s》") % {"what": text, "title": note}
     if code == Rule.Code.RESIDENT_RATING:
         return _("%(what)s：心愿《%(title)s》") % {"what": text, "title": note}
-    return f"{text}：{note}"
+    return _("%(what)s：%(note)s") % {"what": text, "note": note}
 
 
 def entry_text(entry: LedgerEntry) -> str:
