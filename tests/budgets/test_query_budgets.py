@@ -63,7 +63,7 @@ BUDGETS = {
     "demands:my_pairings":            ("member_a",  8),
     "demands:visit_new":              ("member_a",  4),
     "demands:review":                 ("secretary_a",  6),
-    "demands:review_detail":          ("secretary_a", 15),
+    "demands:review_detail":          ("secretary_a", 14),
     "projects:project_list":          ("anon",  5),
     "projects:project_detail":        ("anon",  7),
     "projects:project_qr":            ("anon",  1),

@@ -282,6 +282,18 @@ SITE_FORMS = [
     Target("secretary_a", "members:residence_confirm", page=lambda w: reverse("members:residence_queue")),
     Target("secretary_a", "projects:attendance", url=lambda w: reverse("projects:attendance", args=[w.running.pk])),
     Target(
+        "secretary_a",
+        "projects:activity_new_code",
+        url=lambda w: reverse("projects:activity_new_code", args=[w.running.pk]),
+        page=lambda w: reverse("projects:activity_checkin_screen", args=[w.running.pk]),
+    ),
+    Target(
+        "secretary_a",
+        "projects:activity_checkin_place",
+        url=lambda w: reverse("projects:activity_checkin_place", args=[w.running.pk]),
+        page=lambda w: reverse("projects:activity_checkin_screen", args=[w.running.pk]),
+    ),
+    Target(
         "secretary_a", "training:attendance", url=lambda w: reverse("training:attendance", args=[w.past_session.pk])
     ),
 ]

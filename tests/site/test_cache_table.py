@@ -244,6 +244,7 @@ SHOWN_ON_MEMBER_PAGES = {
     "notifications.Notification",  # /me/: the unread count
     "demands.MicroWish",
     "volunteer_platform.Task",
+    "news.News",  # /me/: the news of the member's organizations
 }
 
 
