@@ -40,7 +40,7 @@ from tests.demands.factories import feedback_token, fulfil, submit_wish, wish_ca
 from tests.demands.factories import publish as publish_wish
 from tests.members.factories import CommunityFactory, MemberFactory, OrganizationFactory
 from tests.projects.factories import ActivityFactory
-from tests.timing import at
+from tests.timing import earlier
 from volunteer_platform import reconcile, selectors
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -110,6 +110,7 @@ class PointsMachine(RuleBasedStateMachine):
         self.today = timezone.localdate()  # the test's clock, not the day the module was imported
         self.w = World()
         self.objected: set[int] = set()  # ratings whose stars an objection's answer set
+        self.held = 0  # activities held so far
 
     def teardown(self):
         transaction.set_rollback(True)
@@ -174,11 +175,13 @@ class PointsMachine(RuleBasedStateMachine):
     @rule(who=st.sets(st.integers(0, 3), min_size=1, max_size=3))
     def attendance(self, who):
         branch = self.w.branches[0]
-        activity = ActivityFactory(project__organization=branch, capacity=10)
-        signups = [project_services.signup_create(activity=activity, member=self.w.members[i]) for i in sorted(who)]
+        self.held += 1
+        starts_at = timezone.now() - timedelta(hours=3 * self.held)  # one after another, the last ended an hour ago
+        with earlier(timedelta(days=3)):  # signed up for days before
+            activity = ActivityFactory(project__organization=branch, capacity=10, starts_at=starts_at)
+            signups = [project_services.signup_create(activity=activity, member=self.w.members[i]) for i in sorted(who)]
         marks = {s.pk: ("attended", None) for s in signups}
-        with at(activity.starts_at + timedelta(hours=3)):  # the sheet is filled in on the day
-            project_services.attendance_submit(activity=activity, marks=marks, actor=self.w.secretaries[0])
+        project_services.attendance_submit(activity=activity, marks=marks, actor=self.w.secretaries[0])
 
     @rule(who=st.integers(0, 3), outcome=st.sampled_from(["rated", "unfulfilled", "unrated"]), rating=st.integers(1, 5))
     def wish(self, who, outcome, rating):
