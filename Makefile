@@ -10,11 +10,12 @@ PORT   ?= 8000
 # (volunteer_platform/settings_test.py). `make test TEST_WORKERS=0` runs in one process.
 TEST_WORKERS ?= auto
 
-.PHONY: run test lint format check-migrations translations messages clean help stack-test bench lock
+.PHONY: run test test-thorough lint format check-migrations translations messages clean help stack-test bench lock
 
 help:
 	@echo "make run    - install, migrate, load demo data, start web + Celery worker + beat on http://$(HOST):$(PORT)/"
 	@echo "make test   - install dev requirements and run the whole test suite"
+	@echo "make test-thorough - the whole hostile-input corpus and the longer reconcile machine (.ci/run runs it)"
 	@echo "make lint   - ruff check + format check"
 	@echo "make stack-test - production stack on 127.0.0.1: 2 gunicorn + 2 workers + beat, one of each killed mid-run"
 	@echo "make bench  - seed a district into PostgreSQL (once), then load-test gunicorn with locust (bench/run.py)"
@@ -48,6 +49,15 @@ test: $(VENV)/.installed-dev
 	mkdir -p var
 	$(PY) manage.py compiletranslations
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# The heavier variants `make test` keeps small to stay within minutes: the whole hostile-input corpus into every
+# typed field, and the reconcile state machine's ci profile (.ci/run runs this after `make test`).
+test-thorough: export DJANGO_SETTINGS_MODULE = volunteer_platform.settings_test
+test-thorough: export NAUGHTY = full
+test-thorough: export INVARIANTS_PROFILE = ci
+test-thorough: $(VENV)/.installed-dev
+	$(PY) manage.py compiletranslations
+	$(PY) -m pytest -n $(TEST_WORKERS) tests/security/test_naughty.py tests/reconcile/test_invariants.py $(PYTEST_ARGS)
 
 lint: export DJANGO_SETTINGS_MODULE = volunteer_platform.settings_test
 lint: $(VENV)/.installed-dev

@@ -45,11 +45,13 @@ from volunteer_platform import reconcile, selectors
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
+# `make test` runs the quick profile; `make test-thorough` (and .ci/run) the ci one; "long" is for an afternoon.
 PROFILES = {
+    "quick": {"max_examples": 10, "stateful_step_count": 12},
     "ci": {"max_examples": 25, "stateful_step_count": 15},  # about a minute on 2 cores
     "long": {"max_examples": 400, "stateful_step_count": 40},
 }
-PROFILE = PROFILES[os.environ.get("INVARIANTS_PROFILE", "ci")]
+PROFILE = PROFILES[os.environ.get("INVARIANTS_PROFILE", "quick")]
 MACHINE_SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
