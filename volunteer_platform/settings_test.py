@@ -47,11 +47,11 @@ elif not _answers(*_host_port(_database_url, 5432)):
 
 if "REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379):
     os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
-# Tests run in parallel (pytest-xdist: `make test` runs `-n auto`); each worker process gets its own Redis databases,
-# counted down from the one given, so one worker's Celery broker and cache never see another's messages.
-# Two apart, since the cache takes the next one (CACHE_REDIS_URL's default): worker 0 uses 15 and 0, worker 1 13 and
-# 14. Done once per worker: the processes a test starts (a real Celery worker, a dev server) inherit the environment
-# with the worker's database already in REDIS_URL, and must not count down again.
+# Tests run in parallel (pytest-xdist: `make test` runs a worker per core and one more); each worker process gets
+# its own Redis databases, counted down from the one given, so one worker's Celery broker and cache never see
+# another's messages. Two apart, since the cache takes the next one (CACHE_REDIS_URL's default): worker 0 uses 15
+# and 0, worker 1 13 and 14. Done once per worker: the processes a test starts (a real Celery worker, a dev server)
+# inherit the environment with the worker's database already in REDIS_URL, and must not count down again.
 _xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _xdist_worker.startswith("gw") and os.environ.get("REDIS_URL") and not os.environ.get("TEST_REDIS_DB_CHOSEN"):
     _parts = urlsplit(os.environ["REDIS_URL"])

@@ -61,10 +61,11 @@ def _pages() -> int:
     return sum(1 for key in caches["default"]._cache if PAGE_KEY.search(key))
 
 
-def _thousand_random_queries(client, path: str, seed: int) -> None:
+def _random_queries(client, path: str, seed: int) -> None:
     rng = random.Random(seed)
     joiner = "&" if "?" in path else "?"
-    for _ in range(1000):
+    # 200 requests: each would add an entry if unknown parameters made pages of their own.
+    for _ in range(200):
         query = _random_query(rng)
         response = client.get(f"{path}{joiner}{query}")
         # A NUL in the query string is a bad request before any view (core/middleware.py, if installed).
@@ -90,7 +91,7 @@ def test_random_query_strings_leave_the_public_cache_as_it_was(site, path):
     first = visitor.get(path)
     assert first.status_code == 200
     before = _entries()
-    _thousand_random_queries(visitor, path, seed=len(path))
+    _random_queries(visitor, path, seed=len(path))
     assert _entries() == before
     # Every one of them was the cached page (no query), not a page rendered and thrown away.
     assert count_queries(lambda: visitor.get(f"{path}?utm_source=%E2%80%AE{'党' * 300}"))[0] == 0
@@ -107,7 +108,7 @@ def test_random_query_strings_leave_a_members_cache_as_it_was(client, member_a, 
     client.force_login(member_a.user)
     assert client.get(path).status_code == 200
     before = _entries()
-    _thousand_random_queries(client, path, seed=len(path))
+    _random_queries(client, path, seed=len(path))
     assert _entries() == before
 
 
@@ -117,7 +118,7 @@ def test_random_query_strings_leave_the_kept_dashboard_as_it_was(client, big, pl
     path = f"/dashboard/?org={big.street.pk}"
     assert client.get(path).status_code == 200
     before = _entries()
-    _thousand_random_queries(client, path, seed=7)
+    _random_queries(client, path, seed=7)
     assert _entries() == before
 
 
@@ -287,7 +288,7 @@ def test_random_query_strings_leave_the_number_of_redis_keys_as_it_was(redis_cac
     redis = redis_cache._cache.get_client()
     before = redis.dbsize()
     for seed, (path, visitor) in enumerate(paths):
-        _thousand_random_queries(visitor, path, seed=seed)
+        _random_queries(visitor, path, seed=seed)
     assert redis.dbsize() == before
     assert Client().get("/projects/?page=1&category=999").status_code == 200  # a value it reads: one more key
     assert redis.dbsize() == before + 2  # the page and its view's counter of pages with parameters
