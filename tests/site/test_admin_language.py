@@ -44,3 +44,19 @@ def test_every_model_page_title_and_breadcrumb_is_chinese(client, platform_admin
             if _english(text):
                 english.append(f"{opts.label}: {' '.join(text.split())}")
     assert english == [], english
+
+
+def test_axes_columns_filters_and_fieldsets_are_chinese(client, platform_admin):
+    """django-axes ships no Chinese: its column headers, filters and fieldsets come from the project's zh_Hans
+    catalogue of third-party strings (locale/zh_Hans)."""
+    client.force_login(platform_admin)
+    english = []
+    for name in ("accessattempt", "accessfailurelog", "accesslog"):
+        html = client.get(reverse(f"admin:axes_{name}_changelist")).content.decode()
+        headers = re.findall(r'<th scope="col"[^>]*>.*?<a[^>]*>(.*?)</a>', html, re.S)
+        headers += re.findall(r'<th scope="col"[^>]*>\s*<div class="text"><span>(.*?)</span>', html, re.S)
+        filters = re.findall(r"<summary>\s*(.*?)\s*</summary>", html, re.S)
+        texts = [html_lib.unescape(re.sub(r"<[^>]+>", "", t)).strip() for t in headers + filters]
+        assert texts, name  # the columns were read
+        english += [f"{name}: {text}" for text in texts if _english(text)]
+    assert english == [], english
