@@ -16,6 +16,8 @@ field of a GET form) must be added to the lists below. Fields that take free tex
 inputs, query parameters) get the whole corpus under NAUGHTY=full (`make test-thorough`, run by .ci/run) and a
 sample of every kind of string in it under `make test`; choices, check boxes and numbers always get the sample (the
 C0 controls all take the same path through a choice or a number; the validator's own test takes each of them).
+Under `make test` the fields of one form share the sample out (`_dealt`): every field gets a NUL and the length,
+the other strings go round the fields, so each still reaches every form.
 
 One world per module (built once, inside a transaction rolled back at the end); each case runs in a savepoint that
 is rolled back, so cases never see each other's writes.
@@ -533,6 +535,20 @@ def _values(kind: str):
     return CORPUS if FULL and kind in TYPED_TEXT_KINDS else SAMPLE
 
 
+# Under `make test` a form's fields share the strings out: each field gets these two (a NUL, which PostgreSQL
+# refuses in text, and the length, which overflows a column) and the others are dealt round the fields, so every
+# string still reaches every form. NAUGHTY=full gives every field all of them.
+ALWAYS = ("nul", "10,000 characters")
+
+
+def _dealt(values: list[tuple[str, str]], slot: int, slots: int) -> list[tuple[str, str]]:
+    """The share of `values` the field in `slot` (of `slots`) gets under `make test`; all of them under NAUGHTY=full."""
+    if FULL:
+        return values
+    rest = [v for v in values if v[0] not in ALWAYS]
+    return [v for v in values if v[0] in ALWAYS] + rest[slot::slots]
+
+
 def _target_url(target: Target, w) -> str:
     return target.url(w) if target.url else url_for(target.route, w)
 
@@ -569,13 +585,14 @@ def test_site_forms_take_the_corpus(target, world, limits_off):
     # A form without fields (a button) still gets the sample in a field it does not know.
     names = list(dict.fromkeys([*form.names(), *target.params])) or ["unknown"]
     typed = [name for name in names if kinds.get(name) in TYPED_TEXT_KINDS]
-    for name in names:
+    for slot, name in enumerate(names):
         values = _values(kinds.get(name, "hidden" if name != "unknown" else "checkbox"))
         if name in typed:
             # Every control character reaches every form: the C0 controls are dealt out over its typed fields
             # (one validator takes them all, core/text.py; its own test sends each into a field).
-            slot = typed.index(name)
-            values = [v for v in values if v[0] not in C0_NAMES or C0_NAMES.index(v[0]) % len(typed) == slot]
+            place = typed.index(name)
+            values = [v for v in values if v[0] not in C0_NAMES or C0_NAMES.index(v[0]) % len(typed) == place]
+        values = _dealt(values, slot, len(names))
         for value_name, value in values:
             walk.case(target, action, {**base, name: value}, name, value_name, value)
     assert not walk.failures, "\n".join(walk.failures)
@@ -592,8 +609,8 @@ def test_query_parameters_take_the_corpus(target, world):
     corpus = CORPUS if FULL and target.persona != "admin" else SAMPLE
     for value_name, value in corpus:
         walk.case(target, path, {**base, **dict.fromkeys(target.params, value)}, "all", value_name, value)
-    for name in target.params:
-        for value_name, value in FEW:
+    for slot, name in enumerate(target.params):
+        for value_name, value in _dealt(FEW, slot, len(target.params)):
             walk.case(target, path, {**base, name: value}, name, value_name, value)
     assert not walk.failures, "\n".join(walk.failures)
 
@@ -628,18 +645,19 @@ def test_admin_forms_take_the_corpus(label, world):
         )
     base = forms[change].data()
     # The model's own fields (an inline's rows are its own model's; the buttons only choose where to go next).
-    for name in [n for n in forms[change].names() if "-" not in n and not n.startswith("_")]:
-        for value_name, value in FEW:
+    names = [n for n in forms[change].names() if "-" not in n and not n.startswith("_")]
+    for slot, name in enumerate(names):
+        for value_name, value in _dealt(FEW, slot, len(names)):
             walk.case(target, change, {**base, name: value}, name, value_name, value)
     if add not in forms:
         assert not walk.failures, "\n".join(walk.failures)
         return
     add_target = Target("admin", f"admin:{app}_{model}_add", shows=target.shows)
     add_base = {**forms[add].data(), **{k: v for k, v in base.items() if k in forms[add].names() and "-" not in k}}
-    for f in forms[add].fields:
-        if f.kind in TYPED_TEXT_KINDS and "-" not in f.name:
-            for value_name, value in ADD_SAMPLE:
-                walk.case(add_target, add, {**add_base, f.name: value}, f.name, value_name, value)
+    typed = [f.name for f in forms[add].fields if f.kind in TYPED_TEXT_KINDS and "-" not in f.name]
+    for slot, name in enumerate(typed):
+        for value_name, value in _dealt(ADD_SAMPLE, slot, len(typed)):
+            walk.case(add_target, add, {**add_base, name: value}, name, value_name, value)
     assert not walk.failures, "\n".join(walk.failures)
 
 
