@@ -146,6 +146,16 @@ def _axes_aware_client_login():
     ClientMixin.login = original
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _empty_database_after_transactional_tests():
+    """After a transactional test, only the tables holding rows are emptied, not all truncated (tests/emptying.py)."""
+    from tests import emptying
+
+    emptying.install()
+    yield
+    emptying.uninstall()
+
+
 @pytest.fixture(autouse=True)
 def _default_language():
     """A request leaves its language active in the thread: start every test in the default language."""
