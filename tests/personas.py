@@ -7,9 +7,14 @@ serves a village community with one grid. `secretary_a` / `secretary_b` are the 
 account, `staff_without_scope` a staff account that manages no organization, `anonymous` a visitor's client.
 """
 
+import os
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+import time_machine
+from django.db import transaction
 
 from members import services
 from members.models import Organization
@@ -17,8 +22,7 @@ from tests.factories import UserFactory
 from tests.members.factories import CommunityFactory, GridFactory, MemberFactory, OrganizationFactory
 
 
-@pytest.fixture
-def org_tree(db):
+def build_org_tree() -> SimpleNamespace:
     street = OrganizationFactory(name="幸福街道党工委", type=Organization.Type.WORKING_COMMITTEE)
     east = OrganizationFactory(name="东社区党委", type=Organization.Type.COMMITTEE, parent=street)
     west = OrganizationFactory(name="西社区党委", type=Organization.Type.COMMITTEE, parent=street)
@@ -53,46 +57,93 @@ def make_secretary(organization, username: str, name: str, home=None):
     return member.user
 
 
+# How each persona is made, from the org tree (the fixtures below and build_street both make them here).
+_MAKERS = {
+    "secretary_a": lambda tree: make_secretary(tree.branch_a, "secretary_a", "王书记"),
+    "secretary_b": lambda tree: make_secretary(tree.branch_b, "secretary_b", "赵书记"),
+    "east_secretary": lambda tree: make_secretary(tree.east, "east_secretary", "钱书记", home=tree.branch_a),
+    "member_a": lambda tree: MemberFactory(user__username="member_a", name="李明", organization=tree.branch_a),
+    "member_b": lambda tree: MemberFactory(user__username="member_b", name="周红", organization=tree.branch_b),
+    "staff_without_scope": lambda tree: UserFactory(username="staff_only", is_staff=True),
+    "platform_admin": lambda tree: UserFactory(username="admin", is_staff=True, is_superuser=True),
+    "member_user": lambda tree: UserFactory(username="member"),
+}
+
+
+def build_street() -> SimpleNamespace:
+    """Every persona at once, made as their fixtures make them, for rows a whole module shares (`module_rows`):
+    `street.org_tree`, `street.secretary_a`, … `street.member_user`."""
+    tree = build_org_tree()
+    return SimpleNamespace(org_tree=tree, **{name: make(tree) for name, make in _MAKERS.items()})
+
+
+@contextmanager
+def module_rows(django_db_blocker):
+    """For a module-scoped fixture whose rows the module's tests share (a permission table reads one scene many
+    times): rows made inside the block stay for the module; each test runs in a savepoint of this transaction, so
+    what one test writes never reaches the next, and all is rolled back after the module. The rows are made at the
+    time the tests run at (TESTS_NOW when set). The module's tests must take the personas from here, not from the
+    fixtures, which would make them a second time."""
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            instant = os.environ.get("TESTS_NOW", "")
+            if instant:
+                with time_machine.travel(datetime.fromisoformat(instant).astimezone(UTC), tick=True):
+                    yield
+            else:
+                yield
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+@pytest.fixture
+def org_tree(db):
+    return build_org_tree()
+
+
 @pytest.fixture
 def secretary_a(org_tree):
-    return make_secretary(org_tree.branch_a, "secretary_a", "王书记")
+    return _MAKERS["secretary_a"](org_tree)
 
 
 @pytest.fixture
 def secretary_b(org_tree):
-    return make_secretary(org_tree.branch_b, "secretary_b", "赵书记")
+    return _MAKERS["secretary_b"](org_tree)
 
 
 @pytest.fixture
 def east_secretary(org_tree):
     """Secretary of 东社区党委 (a member of branch A): sees branch A's subtree from above, not the west."""
-    return make_secretary(org_tree.east, "east_secretary", "钱书记", home=org_tree.branch_a)
+    return _MAKERS["east_secretary"](org_tree)
 
 
 @pytest.fixture
 def member_a(org_tree):
-    return MemberFactory(user__username="member_a", name="李明", organization=org_tree.branch_a)
+    return _MAKERS["member_a"](org_tree)
 
 
 @pytest.fixture
 def member_b(org_tree):
-    return MemberFactory(user__username="member_b", name="周红", organization=org_tree.branch_b)
+    return _MAKERS["member_b"](org_tree)
 
 
 @pytest.fixture
 def staff_without_scope(db):
     """A staff account that manages no organization: the admin lets it in, the members app shows it nothing."""
-    return UserFactory(username="staff_only", is_staff=True)
+    return _MAKERS["staff_without_scope"](None)
 
 
 @pytest.fixture
 def platform_admin(db):
-    return UserFactory(username="admin", is_staff=True, is_superuser=True)
+    return _MAKERS["platform_admin"](None)
 
 
 @pytest.fixture
 def member_user(db):
-    return UserFactory(username="member")
+    return _MAKERS["member_user"](None)
 
 
 @pytest.fixture

@@ -7,29 +7,36 @@ Public pages are open to all; out-of-scope objects answer 404 (never 403), so no
 import pytest
 from django.urls import reverse
 
-from tests.demands.factories import feedback_token, wish_in_state
+from tests.demands.factories import feedback_token, wish_category, wish_in_state
+from tests.personas import build_street, module_rows
 
 pytestmark = pytest.mark.django_db
 
 PERSONAS = ("anonymous", "member", "secretary_a", "secretary_b", "platform_admin")
 
 
-@pytest.fixture
-def scene(org_tree, secretary_a, secretary_b, member_a, member_b, helping):
-    """Community A: a submitted wish and a wish claimed by member A; community B: a submitted wish."""
-    claimed = wish_in_state("claimed", org_tree.community_a, secretary_a, member_a)
-    return {
-        "a": wish_in_state("submitted", org_tree.community_a, secretary_a),
-        "b": wish_in_state("submitted", org_tree.community_b, secretary_b),
-        "claimed": claimed,
-        "published": wish_in_state("published", org_tree.community_a, secretary_a),
-        "fulfilled": wish_in_state("fulfilled", org_tree.community_b, secretary_b, member_b),
-    }
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """Community A: a submitted wish and a wish claimed by member A; community B: a submitted wish. One scene for
+    the module's tests, each of which runs in a savepoint (tests/personas.py: module_rows)."""
+    with module_rows(django_db_blocker):
+        street = build_street()
+        tree = street.org_tree
+        wish_category("助老")
+        claimed = wish_in_state("claimed", tree.community_a, street.secretary_a, street.member_a)
+        street.scene = {
+            "a": wish_in_state("submitted", tree.community_a, street.secretary_a),
+            "b": wish_in_state("submitted", tree.community_b, street.secretary_b),
+            "claimed": claimed,
+            "published": wish_in_state("published", tree.community_a, street.secretary_a),
+            "fulfilled": wish_in_state("fulfilled", tree.community_b, street.secretary_b, street.member_b),
+        }
+        yield street
 
 
-def _client_for(persona, request, client):
+def _client_for(persona, world, client):
     if persona != "anonymous":
-        user = request.getfixturevalue("member_a" if persona == "member" else persona)
+        user = getattr(world, "member_a" if persona == "member" else persona)
         client.force_login(getattr(user, "user", user))
     return client
 
@@ -61,9 +68,9 @@ PAGES = [
 
 @pytest.mark.parametrize("persona_index", range(len(PERSONAS)), ids=PERSONAS)
 @pytest.mark.parametrize(("name", "url", "expected"), PAGES, ids=[p[0] for p in PAGES])
-def test_get(scene, request, client, platform_admin, persona_index, name, url, expected):
+def test_get(world, client, persona_index, name, url, expected):
     persona = PERSONAS[persona_index]
-    response = _client_for(persona, request, client).get(url(scene))
+    response = _client_for(persona, world, client).get(url(world.scene))
     assert response.status_code == expected[persona_index], f"{persona} GET {name}"
     if response.status_code == 302:
         assert "login" in response.url
@@ -82,22 +89,23 @@ POSTS = [
 
 @pytest.mark.parametrize("persona_index", range(len(PERSONAS)), ids=PERSONAS)
 @pytest.mark.parametrize(("name", "url", "expected"), POSTS, ids=[p[0] for p in POSTS])
-def test_post(scene, request, client, platform_admin, persona_index, name, url, expected):
+def test_post(world, client, persona_index, name, url, expected):
     persona = PERSONAS[persona_index]
-    response = _client_for(persona, request, client).post(url(scene), {})
+    response = _client_for(persona, world, client).post(url(world.scene), {})
     assert response.status_code == expected[persona_index], f"{persona} POST {name}"
 
 
-def test_the_release_of_someone_elses_claim_changes_nothing(scene, client, member_b):
-    client.force_login(member_b.user)
-    response = client.post(f"/wishes/{scene['claimed'].pk}/release/", follow=True)
+def test_the_release_of_someone_elses_claim_changes_nothing(world, client):
+    client.force_login(world.member_b.user)
+    claimed = world.scene["claimed"]
+    response = client.post(f"/wishes/{claimed.pk}/release/", follow=True)
     assert "只有认领人本人可以放弃认领。" in response.content.decode()
-    scene["claimed"].refresh_from_db()
-    assert scene["claimed"].state == "claimed"
+    claimed.refresh_from_db()
+    assert claimed.state == "claimed"
 
 
-def test_unknown_ids_answer_404(client, secretary_a, member_a):
-    client.force_login(secretary_a)
+def test_unknown_ids_answer_404(client, world):
+    client.force_login(world.secretary_a)
     for url in ("/wishes/999999/", "/wishes/review/999999/", "/wishes/999999/photos/1/"):
         assert client.get(url).status_code == 404, url
     assert client.post("/wishes/review/999999/confirm/").status_code == 404

@@ -12,6 +12,7 @@ from django.urls import reverse
 from members import services
 from members.models import Tag
 from tests.members.factories import MemberFactory, OrganizationFactory, ServiceRecordFactory, TagFactory
+from tests.personas import build_street, module_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +23,7 @@ NO_ADD = {"transfer"}  # written by the transfer action only
 SCOPED_DELETE = {"community", "team"}  # other deletions are for platform admins (they bypass the services)
 
 
-@pytest.fixture
-def scene(org_tree, platform_admin, secretary_a, secretary_b, member_a, member_b):
+def _scene(org_tree, platform_admin, member_a, member_b):
     """One object of each kind on each side: `scene.a[model]` is in branch A's scope, `scene.b[model]` in B's."""
     a2 = OrganizationFactory(name="东二支部", parent=org_tree.east)
     b2 = OrganizationFactory(name="西二支部", parent=org_tree.west)
@@ -52,11 +52,21 @@ def scene(org_tree, platform_admin, secretary_a, secretary_b, member_a, member_b
     return SimpleNamespace(a=sides["a"], b=sides["b"], tag=tag)
 
 
-def _client_for(persona, request, client):
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """The personas and the scene, made once for the module's tests, each of which runs in a savepoint
+    (tests/personas.py: module_rows)."""
+    with module_rows(django_db_blocker):
+        street = build_street()
+        street.scene = _scene(street.org_tree, street.platform_admin, street.member_a, street.member_b)
+        yield street
+
+
+def _client_for(persona, world, client):
     if persona == "anonymous":
         return client
     persona = "member_a" if persona == "member" else persona
-    user = request.getfixturevalue(persona)
+    user = getattr(world, persona)
     client.force_login(getattr(user, "user", user))
     return client
 
@@ -110,10 +120,10 @@ MODELS = (
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("persona", PERSONAS)
-def test_permission_table(persona, model, scene, request, client):
-    client = _client_for(persona, request, client)
+def test_permission_table(persona, model, world, client):
+    client = _client_for(persona, world, client)
     wrong = []
-    for url, view, side in _pages(scene, model):
+    for url, view, side in _pages(world.scene, model):
         response = client.get(url)
         expected = _expected(persona, model, view, side)
         if response.status_code != expected:
@@ -123,18 +133,18 @@ def test_permission_table(persona, model, scene, request, client):
     assert not wrong, f"{persona} on {model}:\n" + "\n".join(wrong)
 
 
-def test_out_of_scope_history_version_is_404(scene, secretary_a, client):
-    member_b = scene.b["member"]
+def test_out_of_scope_history_version_is_404(world, client):
+    member_b = world.scene.b["member"]
     version = member_b.history.latest()
-    client.force_login(secretary_a)
+    client.force_login(world.secretary_a)
     url = reverse("admin:members_member_simple_history", args=[member_b.pk, version.history_id])
     assert client.get(url).status_code == 404
 
 
-def test_history_cannot_be_reverted(scene, secretary_a, client):
-    member_a = scene.a["member"]
+def test_history_cannot_be_reverted(world, client):
+    member_a = world.scene.a["member"]
     version = member_a.history.earliest()
-    client.force_login(secretary_a)
+    client.force_login(world.secretary_a)
     url = reverse("admin:members_member_simple_history", args=[member_a.pk, version.history_id])
     assert client.get(url).status_code == 200
     assert client.post(url, {"name": "改名"}).status_code == 405
@@ -142,28 +152,28 @@ def test_history_cannot_be_reverted(scene, secretary_a, client):
     assert member_a.name == "李明"
 
 
-def test_posting_to_an_out_of_scope_object_is_404_and_changes_nothing(scene, secretary_a, client):
-    member_b = scene.b["member"]
-    client.force_login(secretary_a)
+def test_posting_to_an_out_of_scope_object_is_404_and_changes_nothing(world, client):
+    member_b = world.scene.b["member"]
+    client.force_login(world.secretary_a)
     response = client.post(reverse("admin:members_member_change", args=[member_b.pk]), {"name": "篡改"})
     assert response.status_code == 404
     member_b.refresh_from_db()
     assert member_b.name == "周红"
 
 
-def test_autocomplete_offers_only_members_in_scope(scene, secretary_a, client):
-    client.force_login(secretary_a)
+def test_autocomplete_offers_only_members_in_scope(world, client):
+    client.force_login(world.secretary_a)
     response = client.get(
         reverse("admin:autocomplete"),
         {"app_label": "members", "model_name": "team", "field_name": "leader", "term": ""},
     )
     names = {row["text"] for row in response.json()["results"]}
-    assert str(scene.a["member"]) in names
-    assert str(scene.b["member"]) not in names
+    assert str(world.scene.a["member"]) in names
+    assert str(world.scene.b["member"]) not in names
 
 
-def test_admin_index_lists_the_members_app_for_secretaries_only(secretary_a, staff_without_scope, client):
-    client.force_login(secretary_a)
+def test_admin_index_lists_the_members_app_for_secretaries_only(world, client):
+    client.force_login(world.secretary_a)
     assert "党员" in client.get(reverse("admin:index")).content.decode()
-    client.force_login(staff_without_scope)
+    client.force_login(world.staff_without_scope)
     assert reverse("admin:members_member_changelist") not in client.get(reverse("admin:index")).content.decode()

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from projects import services
 from projects.models import Post
+from tests.personas import build_street, module_rows
 from tests.projects.factories import ActivityFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,8 +22,7 @@ pytestmark = pytest.mark.django_db
 PERSONAS = ("anonymous", "member", "secretary_a", "secretary_b", "platform_admin")
 
 
-@pytest.fixture
-def scene(org_tree, member_a, member_b):
+def _scene(org_tree, member_a, member_b):
     """For each branch: a published project with an activity, a post claimed by its member, a self-report of its
     member and a draft project with an activity."""
     sides = {}
@@ -54,9 +54,19 @@ def scene(org_tree, member_a, member_b):
     return SimpleNamespace(**sides)
 
 
-def _client_for(persona, request, client):
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """The personas and the scene, made once for the module's tests, each of which runs in a savepoint
+    (tests/personas.py: module_rows)."""
+    with module_rows(django_db_blocker):
+        street = build_street()
+        street.scene = _scene(street.org_tree, street.member_a, street.member_b)
+        yield street
+
+
+def _client_for(persona, world, client):
     if persona != "anonymous":
-        user = request.getfixturevalue("member_a" if persona == "member" else persona)
+        user = getattr(world, "member_a" if persona == "member" else persona)
         client.force_login(getattr(user, "user", user))
     return client
 
@@ -130,9 +140,9 @@ PAGES = [
 
 @pytest.mark.parametrize("persona_index", range(len(PERSONAS)), ids=PERSONAS)
 @pytest.mark.parametrize(("name", "url", "expected"), PAGES, ids=[p[0] for p in PAGES])
-def test_get(scene, request, client, platform_admin, secretary_a, secretary_b, persona_index, name, url, expected):
+def test_get(world, client, persona_index, name, url, expected):
     persona = PERSONAS[persona_index]
-    response = _client_for(persona, request, client).get(url(scene))
+    response = _client_for(persona, world, client).get(url(world.scene))
     assert response.status_code == expected[persona_index], f"{persona} GET {name}"
     if response.status_code == 302:
         assert "login" in response.url
@@ -158,14 +168,14 @@ POSTS = [
 
 @pytest.mark.parametrize("persona_index", range(len(PERSONAS)), ids=PERSONAS)
 @pytest.mark.parametrize(("name", "url", "expected"), POSTS, ids=[p[0] for p in POSTS])
-def test_post(scene, request, client, platform_admin, secretary_a, secretary_b, persona_index, name, url, expected):
+def test_post(world, client, persona_index, name, url, expected):
     persona = PERSONAS[persona_index]
-    response = _client_for(persona, request, client).post(url(scene), {})
+    response = _client_for(persona, world, client).post(url(world.scene), {})
     assert response.status_code == expected[persona_index], f"{persona} POST {name}"
 
 
-def test_unknown_ids_answer_404(client, secretary_a):
-    client.force_login(secretary_a)
+def test_unknown_ids_answer_404(client, world):
+    client.force_login(world.secretary_a)
     for url in (
         reverse("projects:project_detail", args=["nope"]),
         reverse("projects:activity_detail", args=[999999]),
