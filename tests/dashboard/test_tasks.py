@@ -290,19 +290,3 @@ def test_me_costs_the_same_with_many_tasks(client, street):
 
 
 # --- The demo, as reported --------------------------------------------------------------------------------------
-
-
-def test_the_demo_secretary_shequ_opens_and_reports_the_overdue_task(client):
-    from volunteer_platform import demo
-
-    demo.seed(members=20)
-    assert client.login(username="shequ", password=demo.DEMO_PASSWORD)
-    html = client.get("/dashboard/").content.decode()
-    link = re.findall(r'href="([^"]+)"', section(html, "overdue-tasks"))[0]
-    assert client.get(link).status_code == 200
-    response = client.post(link, {"status": "in_progress", "text": "助老服务队已组建"}, follow=True)
-    assert response.status_code == 200 and "助老服务队已组建" in response.content.decode()
-    assert "建立社区助老服务队" in section(client.get("/me/").content.decode(), "my-tasks")
-
-    assert client.login(username="dangyuan", password=demo.DEMO_PASSWORD)
-    assert "组织法律咨询进社区" in section(client.get("/me/").content.decode(), "my-tasks")

@@ -7,20 +7,15 @@
 """
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from demands import services as demand_services
-from incentives import selectors as incentive_selectors
-from incentives.models import LedgerEntry, PointsBalance, StarRating
-from members import selectors as member_selectors
+from incentives.models import LedgerEntry, PointsBalance
 from members import services as member_services
-from members.models import Member, ServiceRecord
+from members.models import ServiceRecord
 from projects import services as project_services
-from volunteer_platform import reconcile
 
 pytestmark = pytest.mark.django_db
 
@@ -70,20 +65,3 @@ def test_a_voided_record_gives_its_points_back(member_a, secretary_a):
     assert points_of(record) == 0
     assert PointsBalance.objects.get(member=member_a).balance == 0
     assert LedgerEntry.objects.filter(source_ref=f"record:{record.pk}").latest("pk").kind == "reversal"
-
-
-@pytest.mark.postgres
-def test_the_demo_rates_the_hours_its_records_show_and_reconciles(client):
-    """`make run`'s demo: the showcase member's finished rating rates the hours /me/records/ shows up to the end of
-    its period, and `manage.py reconcile` finds the whole demo in agreement."""
-    call_command("seed_demo", members=40, verbosity=0)
-    member = Member.objects.get(user__username="dangyuan")
-    rating = StarRating.objects.select_related("run").get(member=member, status="final")
-    hours = member_selectors.counted_hours(member, end=rating.run.period_end)
-    assert hours > Decimal("7.5") and rating.basis_value == hours  # 7.50 h was rated before the later records
-    assert rating.computed_stars == rating.stars == incentive_selectors.star_standing(member).stars
-    report = reconcile.run()
-    assert report.members >= 40 and [d.line() for d in report.disagreements] == []
-    client.force_login(member.user)
-    page = client.get(f"/me/records/?to={rating.run.period_end.isoformat()}").content.decode()
-    assert f'id="period-hours-value">{hours}<' in page
