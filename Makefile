@@ -9,8 +9,8 @@ PORT   ?= 8000
 # Test processes (pytest-xdist): one more than the cores, since a worker often waits on PostgreSQL, Chromium or a
 # Celery worker (on 2 cores the whole suite took 655 s with 3 workers against 720 s with 2); each gets its own test
 # database and Redis database (volunteer_platform/settings_test.py). `make test TEST_WORKERS=0` runs in one process.
-# --dist loadgroup: the tests of a module marked xdist_group share rows made once (the demo, the permission tables:
-# tests/personas.py module_rows) and run in one worker; the others go wherever a worker is free.
+# The tests of a module that shares rows made once (the demo, the permission tables: tests/personas.py module_rows)
+# run in one worker; the others go wherever a worker is free (tests/conftest.py: pytest_xdist_make_scheduler).
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 
 .PHONY: run test test-thorough lint format check-migrations translations messages clean help stack-test bench lock
@@ -18,7 +18,7 @@ TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1
 help:
 	@echo "make run    - install, migrate, load demo data, start web + Celery worker + beat on http://$(HOST):$(PORT)/"
 	@echo "make test   - install dev requirements and run the whole test suite"
-	@echo "make test-thorough - the whole hostile-input corpus and the longer reconcile machine (.ci/run runs it)"
+	@echo "make test-thorough - the whole hostile-input corpus, the longer reconcile machine, more fuzzing (.ci/run runs it)"
 	@echo "make lint   - ruff check + format check"
 	@echo "make stack-test - production stack on 127.0.0.1: 2 gunicorn + 2 workers + beat, one of each killed mid-run"
 	@echo "make bench  - seed a district into PostgreSQL (once), then load-test gunicorn with locust (bench/run.py)"
@@ -51,16 +51,19 @@ test: export DJANGO_SETTINGS_MODULE = volunteer_platform.settings_test
 test: $(VENV)/.installed-dev
 	mkdir -p var
 	$(PY) manage.py compiletranslations
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The heavier variants `make test` keeps small to stay within minutes: the whole hostile-input corpus into every
-# typed field, and the reconcile state machine's ci profile (.ci/run runs this after `make test`).
+# typed field, the reconcile state machine's ci profile, and 25 fuzzing examples per target instead of 10 (.ci/run
+# runs this after `make test`).
 test-thorough: export DJANGO_SETTINGS_MODULE = volunteer_platform.settings_test
 test-thorough: export NAUGHTY = full
 test-thorough: export INVARIANTS_PROFILE = ci
+test-thorough: export FUZZ = full
 test-thorough: $(VENV)/.installed-dev
 	$(PY) manage.py compiletranslations
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup tests/security/test_naughty.py tests/reconcile/test_invariants.py $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) tests/security/test_naughty.py tests/reconcile/test_invariants.py \
+		tests/security/test_fuzz.py $(PYTEST_ARGS)
 
 lint: export DJANGO_SETTINGS_MODULE = volunteer_platform.settings_test
 lint: $(VENV)/.installed-dev

@@ -86,6 +86,32 @@ def pytest_runtest_setup(item):
         pytest.skip(f"needs {service}: {reason}")
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """Tests go to whichever worker is free, except a module whose tests share rows made once for the module
+    (tests/personas.py: `module_rows` — the demo, the permission tables): all its tests go to one worker, so the
+    rows are made once. (pytest-xdist's own `--dist loadgroup` marks do not group under pytest 9: it renames the
+    test ids, which pytest 9 no longer lets it do.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    root = Path(config.rootpath)
+
+    class SharedRowsScheduling(LoadScopeScheduling):
+        @functools.cache
+        def _shares_rows(self, path: str) -> bool:
+            try:
+                return "module_rows(" in (root / path).read_text(encoding="utf-8")
+            except OSError:
+                return False
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if self._shares_rows(path) else nodeid
+
+    return SharedRowsScheduling(config, log)
+
+
 _SKIP_MESSAGE = re.compile(r"(?:Skipped: )?needs (\w+): (.*)")
 
 
@@ -197,8 +223,8 @@ TESTS_NOW = os.environ.get("TESTS_NOW", "")
 
 class Clock:
     """The time of a test, standing still until the test moves it (time-machine): timezone.now(), time.time(),
-    date.today() all read it — in this process and its threads (live_server), not in a Celery worker process or the
-    browser, which keep real time."""
+    date.today() all read it — in this process and its threads (live_server). A real Celery worker
+    (celery_worker_factory) starts at the test's time and ticks on from there; the browser keeps real time."""
 
     def __init__(self, traveller):
         self._traveller = traveller
@@ -378,7 +404,13 @@ def celery_worker_factory(transactional_db, settings):
         ]
         if include:
             command.append(f"--include={','.join(include)}")
-        proc = subprocess.Popen(command, env={**base_env, **(env or {})}, cwd=Path(__file__).resolve().parent.parent)
+        # The worker starts at the test's time and runs on from there (volunteer_platform/settings_test.py).
+        from django.utils import timezone
+
+        at_start = {"TESTS_WORKER_STARTS_AT": timezone.now().isoformat()}
+        proc = subprocess.Popen(
+            command, env={**base_env, **at_start, **(env or {})}, cwd=Path(__file__).resolve().parent.parent
+        )
         procs.append(proc)
         _wait_for_worker(app, proc, hostname.replace("%h", socket.gethostname()))
         return proc

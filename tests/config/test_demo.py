@@ -31,8 +31,7 @@ from tests.personas import module_rows
 from volunteer_platform import reconcile
 from volunteer_platform.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 
-# One worker seeds the demo, not each (`make test` runs pytest-xdist with --dist loadgroup).
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("demo")]
+pytestmark = pytest.mark.django_db
 
 User = get_user_model()
 ROSTER = reverse("admin:members_member_changelist")

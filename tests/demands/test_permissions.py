@@ -10,8 +10,7 @@ from django.urls import reverse
 from tests.demands.factories import feedback_token, wish_category, wish_in_state
 from tests.personas import build_street, module_rows
 
-# The module's rows are made once per worker that runs it: one worker (make test: --dist loadgroup).
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("demands-permissions")]
+pytestmark = pytest.mark.django_db
 
 PERSONAS = ("anonymous", "member", "secretary_a", "secretary_b", "platform_admin")
 

@@ -1,6 +1,6 @@
 """Rows a module shares (tests/personas.py: module_rows): every test sees them as made, and nothing one test
 writes reaches another. Each test writes, and checks that the other's write is not there; the two run in one
-process (xdist_group), so the second checks the first."""
+process (tests/conftest.py sends a module using module_rows to one worker), so the second checks the first."""
 
 import pytest
 
@@ -8,8 +8,7 @@ from members.models import Member, Organization
 from tests.members.factories import OrganizationFactory
 from tests.personas import build_street, module_rows
 
-# The module's rows are made once per worker that runs it: one worker (make test: --dist loadgroup).
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("harness-module_rows")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,7 @@ from members.models import Tag
 from tests.members.factories import MemberFactory, OrganizationFactory, ServiceRecordFactory, TagFactory
 from tests.personas import build_street, module_rows
 
-# The module's rows are made once per worker that runs it: one worker (make test: --dist loadgroup).
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("members-admin_permissions")]
+pytestmark = pytest.mark.django_db
 
 PERSONAS = ("platform_admin", "secretary_a", "secretary_b", "staff_without_scope", "member", "anonymous")
 # Views of objects: (view name, needs an object, admin has it). "history" exists for audited models only.

@@ -17,8 +17,7 @@ from projects.models import Post
 from tests.personas import build_street, module_rows
 from tests.projects.factories import ActivityFactory, ProjectFactory
 
-# The module's rows are made once per worker that runs it: one worker (make test: --dist loadgroup).
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("projects-permissions")]
+pytestmark = pytest.mark.django_db
 
 PERSONAS = ("anonymous", "member", "secretary_a", "secretary_b", "platform_admin")
 

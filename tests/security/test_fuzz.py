@@ -4,9 +4,11 @@ oversized values posted into every form and query parameter of the public and me
 Each target starts from a valid submission and lets Hypothesis replace any of its fields (or add unknown ones),
 so nasty values reach both the validation and the saving paths. Two properties hold for every example: no answer
 is a server error (the test client re-raises a view's exception), and a request that did not succeed (anything but
-a redirect) changed no row. Examples are bounded per target (max_examples) so the whole file stays around a minute.
+a redirect) changed no row. Examples are bounded per target (max_examples): a few under `make test`, more under
+`make test-thorough`.
 """
 
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import quote
@@ -28,7 +30,8 @@ from tests.security.world import build_world
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = 25
+# Examples per target: 10 under `make test`, 25 under FUZZ=full (`make test-thorough`, which .ci/run runs).
+EXAMPLES = 25 if os.environ.get("FUZZ", "") == "full" else 10
 
 EDGE = [
     "",

@@ -17,8 +17,7 @@ from tests.training.factories import CourseFactory, SessionFactory
 from training import services
 from training.models import CourseMaterial
 
-# The module's rows are made once per worker that runs it: one worker (make test: --dist loadgroup).
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("training-permissions")]
+pytestmark = pytest.mark.django_db
 
 PERSONAS = ("anonymous", "member", "secretary_a", "secretary_b", "platform_admin")
 PDF = b"%PDF-1.4\n%%EOF\n"
