@@ -97,17 +97,17 @@ def pytest_xdist_make_scheduler(config, log):
 
     root = Path(config.rootpath)
 
-    class SharedRowsScheduling(LoadScopeScheduling):
-        @functools.cache
-        def _shares_rows(self, path: str) -> bool:
-            try:
-                return "module_rows(" in (root / path).read_text(encoding="utf-8")
-            except OSError:
-                return False
+    @functools.cache
+    def shares_rows(path: str) -> bool:
+        try:
+            return "module_rows(" in (root / path).read_text(encoding="utf-8")
+        except OSError:
+            return False
 
+    class SharedRowsScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return path if self._shares_rows(path) else nodeid
+            return path if shares_rows(path) else nodeid
 
     return SharedRowsScheduling(config, log)
 
