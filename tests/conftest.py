@@ -407,7 +407,7 @@ def celery_worker_factory(transactional_db, settings):
         # The worker starts at the test's time and runs on from there (volunteer_platform/settings_test.py).
         from django.utils import timezone
 
-        at_start = {"TESTS_WORKER_STARTS_AT": timezone.now().isoformat()}
+        at_start = {"TESTS_WORKER_CLOCK": f"{timezone.now().isoformat()}@{time.monotonic()}"}
         proc = subprocess.Popen(
             command, env={**base_env, **at_start, **(env or {})}, cwd=Path(__file__).resolve().parent.parent
         )

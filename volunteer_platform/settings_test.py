@@ -65,6 +65,21 @@ if not _redis_url:
 elif not _answers(*_host_port(_redis_url, 6379)):
     TEST_SERVICES["redis"] = "Redis at REDIS_URL does not answer"
 
+# A Celery worker a test starts (tests/conftest.py: celery_worker_factory) runs at the test's time, not the real
+# one, and ticks on from there: a test at a fixed or moved clock (TESTS_NOW, `clock`) and its worker agree on what
+# is past and what is due. The test passes its time and the system's monotonic clock at launch, so the seconds the
+# worker took to start are counted too.
+if os.environ.get("TESTS_WORKER_CLOCK"):
+    import time
+    from datetime import datetime, timedelta
+
+    import time_machine
+
+    _instant, _monotonic_then = os.environ["TESTS_WORKER_CLOCK"].rsplit("@", 1)
+    _started = timedelta(seconds=time.monotonic() - float(_monotonic_then))
+    time_machine.travel(datetime.fromisoformat(_instant) + _started, tick=True).start()
+    time.time()  # time-machine ticks from the first reading, not from start(): read now, not at the first task
+
 from .settings import *  # noqa: E402,F403
 from .settings import VAR_DIR  # noqa: E402
 
