@@ -9,7 +9,7 @@ account, `staff_without_scope` a staff account that manages no organization, `an
 
 import os
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -82,15 +82,17 @@ def module_rows(django_db_blocker):
     """For a module-scoped fixture whose rows the module's tests share (a permission table reads one scene many
     times): rows made inside the block stay for the module; each test runs in a savepoint of this transaction, so
     what one test writes never reaches the next, and all is rolled back after the module. The rows are made at the
-    time the tests run at (TESTS_NOW when set). The module's tests must take the personas from here, not from the
-    fixtures, which would make them a second time."""
+    time the tests run at (with TESTS_NOW, a minute before it). The module's tests must take the personas from here,
+    not from the fixtures, which would make them a second time."""
     with django_db_blocker.unblock():
         atomic = transaction.atomic()
         atomic.__enter__()
         try:
             instant = os.environ.get("TESTS_NOW", "")
             if instant:
-                with time_machine.travel(datetime.fromisoformat(instant).astimezone(UTC), tick=True):
+                # A minute before: every test starts again at TESTS_NOW, and must find the rows already made.
+                made_at = datetime.fromisoformat(instant).astimezone(UTC) - timedelta(minutes=1)
+                with time_machine.travel(made_at, tick=True):
                     yield
             else:
                 yield

@@ -48,6 +48,7 @@ from notifications.models import Notification
 from projects import services as project_services
 from projects.models import SignUp
 from tests.factories import UserFactory
+from tests.personas import module_rows
 from tests.projects.factories import ActivityFactory
 from tests.security.args import url_for
 from tests.security.html_forms import HtmlForm, page_forms
@@ -370,48 +371,42 @@ def world(django_db_setup, django_db_blocker):
     signed up (cancel), enrolled (cancel), at a running activity (check-in, the attendance sheet), attended at an
     ended one (survey), a past session (training attendance), an approved commendation (consent), a delivered
     message (inbox)."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            w = build_world(UserFactory(username="admin", is_staff=True, is_superuser=True))
-            project_services.signup_create(activity=w.activity, member=w.member_a)
-            w.open_activity = ActivityFactory(project=w.project, starts_at=timezone.now() + timedelta(days=20))
-            now = timezone.now()
-            # Made and signed up for three days ago, so that now one is under way and one is over.
-            with earlier(timedelta(days=3)):
-                w.running = ActivityFactory(project=w.project, starts_at=now - timedelta(minutes=20))
-                project_services.signup_create(activity=w.running, member=w.member_a)
-                w.ended = ActivityFactory(project=w.project, starts_at=now - timedelta(hours=5))
-                signup = project_services.signup_create(activity=w.ended, member=w.member_a)
-                past = TrainingSession.objects.create(
-                    course=w.session.course,
-                    organizer=w.branch_a,
-                    starts_at=now - timedelta(days=2),
-                    ends_at=now - timedelta(days=2, hours=-2),
-                    place="党群服务中心",
-                    capacity=30,
-                )
-                training_services.enrollment_create(session=past, member=w.member_a)
-            SignUp.objects.filter(pk=signup.pk).update(status=SignUp.Status.ATTENDED, hours=Decimal("1"))
-            training_services.enrollment_create(session=w.session, member=w.member_a)
-            w.open_session = TrainingSession.objects.create(
+    with module_rows(django_db_blocker):
+        w = build_world(UserFactory(username="admin", is_staff=True, is_superuser=True))
+        project_services.signup_create(activity=w.activity, member=w.member_a)
+        w.open_activity = ActivityFactory(project=w.project, starts_at=timezone.now() + timedelta(days=20))
+        now = timezone.now()
+        # Made and signed up for three days ago, so that now one is under way and one is over.
+        with earlier(timedelta(days=3)):
+            w.running = ActivityFactory(project=w.project, starts_at=now - timedelta(minutes=20))
+            project_services.signup_create(activity=w.running, member=w.member_a)
+            w.ended = ActivityFactory(project=w.project, starts_at=now - timedelta(hours=5))
+            signup = project_services.signup_create(activity=w.ended, member=w.member_a)
+            past = TrainingSession.objects.create(
                 course=w.session.course,
                 organizer=w.branch_a,
-                starts_at=timezone.now() + timedelta(days=9),
-                ends_at=timezone.now() + timedelta(days=9, hours=2),
+                starts_at=now - timedelta(days=2),
+                ends_at=now - timedelta(days=2, hours=-2),
                 place="党群服务中心",
                 capacity=30,
             )
-            w.past_session = past
-            w.commendation = incentive_services.commendation_approve(commendation=w.commendation, actor=w.admin)
-            Notification.objects.filter(pk=w.notification.pk).update(
-                status=Notification.Status.SENT, sent_at=timezone.now()
-            )
-            yield w
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
+            training_services.enrollment_create(session=past, member=w.member_a)
+        SignUp.objects.filter(pk=signup.pk).update(status=SignUp.Status.ATTENDED, hours=Decimal("1"))
+        training_services.enrollment_create(session=w.session, member=w.member_a)
+        w.open_session = TrainingSession.objects.create(
+            course=w.session.course,
+            organizer=w.branch_a,
+            starts_at=timezone.now() + timedelta(days=9),
+            ends_at=timezone.now() + timedelta(days=9, hours=2),
+            place="党群服务中心",
+            capacity=30,
+        )
+        w.past_session = past
+        w.commendation = incentive_services.commendation_approve(commendation=w.commendation, actor=w.admin)
+        Notification.objects.filter(pk=w.notification.pk).update(
+            status=Notification.Status.SENT, sent_at=timezone.now()
+        )
+        yield w
 
 
 @pytest.fixture
