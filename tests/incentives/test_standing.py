@@ -28,8 +28,13 @@ from tests.queries import assert_constant_queries
 
 pytestmark = pytest.mark.django_db
 
-TODAY = timezone.localdate()
-LAST_YEAR = (date(TODAY.year - 1, 1, 1), date(TODAY.year - 1, 12, 31))
+
+def today() -> date:
+    return timezone.localdate()
+
+
+def last_year() -> tuple[date, date]:
+    return date(today().year - 1, 1, 1), date(today().year - 1, 12, 31)
 
 
 def text(response) -> str:
@@ -41,7 +46,7 @@ def run_for(organization, period, actor, *, final: bool) -> RatingRun:
         organization=organization, period_start=period[0], period_end=period[1], actor=actor
     )
     services.rating_run_compute(run=run)
-    ends = TODAY - timedelta(days=1) if final else TODAY + timedelta(days=4)
+    ends = today() - timedelta(days=1) if final else today() + timedelta(days=4)
     run = services.rating_run_publish(run=run, actor=actor, publicity_ends_on=ends)
     return services.rating_run_finalize(run=run, actor=actor) if final else run
 
@@ -52,10 +57,10 @@ def rated(org_tree, member_a, secretary_a):
     services.star_scheme_save(
         organization=org_tree.street, basis="hours", thresholds=[2, 4, 6, 8, 10], publicity_days=5
     )
-    add_hours(member_a, Decimal("7.5"), day=LAST_YEAR[0] + timedelta(days=40), verifier=secretary_a)
-    final = run_for(org_tree.branch_a, LAST_YEAR, secretary_a, final=True)
-    add_hours(member_a, 6, day=TODAY - timedelta(days=3), verifier=secretary_a)
-    publicity = run_for(org_tree.branch_a, (date(TODAY.year, 1, 1), TODAY), secretary_a, final=False)
+    add_hours(member_a, Decimal("7.5"), day=last_year()[0] + timedelta(days=40), verifier=secretary_a)
+    final = run_for(org_tree.branch_a, last_year(), secretary_a, final=True)
+    add_hours(member_a, 6, day=today() - timedelta(days=3), verifier=secretary_a)
+    publicity = run_for(org_tree.branch_a, (date(today().year, 1, 1), today()), secretary_a, final=False)
     return final, publicity
 
 
@@ -81,7 +86,7 @@ def test_the_hours_of_a_rating_are_the_hours_the_records_page_shows_for_its_peri
     final, _publicity = rated
     client.force_login(member_a.user)
     points = text(client.get(reverse("incentives:points")))
-    link = re.search(rf'href="(/me/records/\?to={LAST_YEAR[1].isoformat()})">7\.50 小时', points)
+    link = re.search(rf'href="(/me/records/\?to={last_year()[1].isoformat()})">7\.50 小时', points)
     assert link, "the final rating links its hours to the records of its period"
 
     records = text(client.get(link.group(1)))
@@ -93,9 +98,9 @@ def test_a_rating_not_yet_final_follows_each_record_and_a_final_one_says_when_re
     client, rated, member_a, secretary_a
 ):
     final, publicity = rated
-    add_hours(member_a, 1, day=TODAY - timedelta(days=1), verifier=secretary_a)
+    add_hours(member_a, 1, day=today() - timedelta(days=1), verifier=secretary_a)
     assert publicity.ratings.get(member=member_a).basis_value == Decimal("14.50")  # 7.5 + 6 + 1, at once
-    add_hours(member_a, 2, day=LAST_YEAR[1], verifier=secretary_a)  # a late record in the finished period
+    add_hours(member_a, 2, day=last_year()[1], verifier=secretary_a)  # a late record in the finished period
     assert final.ratings.get(member=member_a).basis_value == Decimal("7.50")  # a final rating never changes
     client.force_login(member_a.user)
     points = text(client.get(reverse("incentives:points")))
@@ -132,7 +137,7 @@ def test_the_publicity_list_is_open_to_the_organizations_members_and_masks_names
 
 def test_a_draft_is_shown_to_its_secretaries_only(client, org_tree, member_a, secretary_a):
     run = services.rating_run_create(
-        organization=org_tree.branch_a, period_start=LAST_YEAR[0], period_end=LAST_YEAR[1], actor=secretary_a
+        organization=org_tree.branch_a, period_start=last_year()[0], period_end=last_year()[1], actor=secretary_a
     )
     url = reverse("incentives:publicity", args=[run.pk])
     client.force_login(member_a.user)
@@ -143,7 +148,7 @@ def test_a_draft_is_shown_to_its_secretaries_only(client, org_tree, member_a, se
 
 def test_the_publicity_list_costs_the_same_whatever_its_length(client, org_tree, member_a, secretary_a):
     run = services.rating_run_create(
-        organization=org_tree.branch_a, period_start=LAST_YEAR[0], period_end=LAST_YEAR[1], actor=secretary_a
+        organization=org_tree.branch_a, period_start=last_year()[0], period_end=last_year()[1], actor=secretary_a
     )
     services.rating_run_compute(run=run)
     services.rating_run_publish(run=run, actor=secretary_a)

@@ -19,7 +19,9 @@ from tests.queries import assert_constant_queries
 
 pytestmark = pytest.mark.django_db
 
-DAY = timezone.localdate() - timedelta(days=10)
+
+def ten_days_ago():
+    return timezone.localdate() - timedelta(days=10)
 
 
 def text(response) -> str:
@@ -28,7 +30,7 @@ def text(response) -> str:
 
 @pytest.fixture
 def record(member_a, secretary_a):
-    return add_hours(member_a, 2, day=DAY, verifier=secretary_a)
+    return add_hours(member_a, 2, day=ten_days_ago(), verifier=secretary_a)
 
 
 def test_the_member_asks_the_secretary_approves_and_everything_follows(client, record, member_a, secretary_a):
@@ -90,7 +92,7 @@ def test_a_refusal_is_told_with_its_reason_and_changes_nothing(client, record, m
 
 
 def test_only_ones_own_confirmed_records_can_be_corrected(client, record, member_a, member_b, secretary_a):
-    pending = add_hours(member_a, 1, day=DAY)
+    pending = add_hours(member_a, 1, day=ten_days_ago())
     client.force_login(member_b.user)
     assert client.get(reverse("members:me_record_correction", args=[record.pk])).status_code == 404
     client.force_login(member_a.user)
@@ -125,7 +127,7 @@ def test_the_records_page_costs_the_same_with_corrections(client, member_a, secr
 
     def add_rows(n):
         for _ in range(n):
-            r = add_hours(member_a, 1, day=DAY - timedelta(days=next(days)), verifier=secretary_a)
+            r = add_hours(member_a, 1, day=ten_days_ago() - timedelta(days=next(days)), verifier=secretary_a)
             services.service_record_correction_request(record=r, requested_by=member_a.user, reason="r", place="新地点")
 
     assert_constant_queries(client, reverse("members:me_records"), add_rows)

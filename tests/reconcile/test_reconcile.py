@@ -27,8 +27,13 @@ from volunteer_platform import reconcile, selectors, services
 
 pytestmark = pytest.mark.django_db
 
-TODAY = timezone.localdate()
-LAST_MONTH = TODAY - timedelta(days=30)
+
+def today():
+    return timezone.localdate()
+
+
+def last_month():
+    return today() - timedelta(days=30)
 
 
 def ledger_rows() -> dict[int, tuple]:
@@ -39,8 +44,8 @@ def ledger_rows() -> dict[int, tuple]:
 @pytest.fixture
 def tree(org_tree, secretary_a, member_a, member_b, platform_admin):
     """Records, training, a wish and a commendation — all through the services, so everything agrees."""
-    add_hours(member_a, 2, day=LAST_MONTH, verifier=secretary_a)
-    add_hours(member_b, 3, day=LAST_MONTH, verifier=platform_admin)
+    add_hours(member_a, 2, day=last_month(), verifier=secretary_a)
+    add_hours(member_b, 3, day=last_month(), verifier=platform_admin)
     wish_in_state("closed", org_tree.community_a, secretary_a, member_a)
     return org_tree
 
@@ -55,7 +60,7 @@ def test_a_tree_built_through_the_services_agrees(tree):
 
 
 def test_a_verified_record_without_its_points_is_found_and_awarded(tree, member_a, secretary_a):
-    record = add_hours(member_a, Decimal("1.5"), day=LAST_MONTH)  # pending
+    record = add_hours(member_a, Decimal("1.5"), day=last_month())  # pending
     ServiceRecord.objects.filter(pk=record.pk).update(status="verified", verified_at=timezone.now())  # no hook
     ServiceYear.objects.filter(member=member_a).delete()  # and the summary row the service would have written
 
@@ -141,7 +146,7 @@ def test_points_no_source_earned_are_found_and_reversed(tree, member_a):
 def test_training_and_wishes_are_sources_too(tree, org_tree, member_a):
     session = SessionFactory(course=CourseFactory(hours=Decimal("2")), organizer=org_tree.branch_a)
     TrainingRecord.objects.create(  # written around the service: no points
-        member=member_a, course=session.course, session=session, hours=Decimal("2"), completed_on=LAST_MONTH
+        member=member_a, course=session.course, session=session, hours=Decimal("2"), completed_on=last_month()
     )
     wish = MicroWish.objects.get()
     wish_points = LedgerEntry.objects.filter(source_ref=f"wish:{wish.pk}")
@@ -157,9 +162,9 @@ def test_training_and_wishes_are_sources_too(tree, org_tree, member_a):
 
 
 def test_a_summary_year_that_drifted_is_rebuilt(tree, member_a):
-    member_services.service_year_rebuild(year=LAST_MONTH.year)
+    member_services.service_year_rebuild(year=last_month().year)
     assert reconcile.run().disagreements == []
-    ServiceYear.objects.filter(member=member_a, year=LAST_MONTH.year).update(services=7)
+    ServiceYear.objects.filter(member=member_a, year=last_month().year).update(services=7)
 
     report = reconcile.run()
     assert "service_year" in checks(report)
@@ -210,7 +215,7 @@ def test_a_dashboard_snapshot_that_disagrees_with_the_records_is_refreshed(tree,
     period = selectors.default_period()
 
     # Newer records than the snapshot: it is older, not wrong (it is computed again every 10 minutes).
-    add_hours(MemberFactory(organization=org_tree.branch_b), 4, day=TODAY, verifier=secretary_a)
+    add_hours(MemberFactory(organization=org_tree.branch_b), 4, day=today(), verifier=secretary_a)
     assert reconcile.run().disagreements == []
 
     # A snapshot whose figures nothing explains: stored wrong (or the records changed around the services).
