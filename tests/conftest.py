@@ -172,6 +172,41 @@ def _axes_aware_client_login():
     ClientMixin.login = original
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
+):
+    """Under pytest-xdist on PostgreSQL, each worker's database is a copy of one migrated per run
+    (tests/databases.py); otherwise as pytest-django makes it."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
+
+    workerinput = getattr(request.config, "workerinput", None)
+    keepdb = django_db_keepdb and not django_db_createdb
+    if workerinput is None or keepdb or connection.vendor != "postgresql" or len(settings.DATABASES) != 1:
+        with django_db_blocker.unblock():
+            config = setup_databases(verbosity=request.config.option.verbose, interactive=False, keepdb=keepdb)
+        yield
+        if not keepdb:
+            with django_db_blocker.unblock():
+                teardown_databases(config, verbosity=request.config.option.verbose)
+        return
+
+    from tests.databases import create_from_template
+
+    with django_db_blocker.unblock():
+        original = create_from_template(connection, run=workerinput["testrunuid"], var_dir=settings.VAR_DIR)
+    yield
+    with django_db_blocker.unblock():
+        connection.creation.destroy_test_db(original, verbosity=0)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _empty_database_after_transactional_tests():
     """After a transactional test, only the tables holding rows are emptied, not all truncated (tests/emptying.py)."""

@@ -16,7 +16,7 @@ from tests.reliability.conftest import VISIBILITY_TIMEOUT, settle
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
-BATCH = 1000
+BATCH = 400
 User = get_user_model()
 
 
@@ -25,9 +25,9 @@ def test_sigkill_in_the_middle_of_a_batch_loses_nothing_and_sends_nothing_twice(
     User.objects.bulk_create([User(username=f"r{i:04d}", password="!") for i in range(BATCH)])
     first = start_worker()
 
-    # The planner fans the batch out: 10 chunks of 100, each writes its rows and queues their dispatch.
+    # The planner fans the batch out: 10 chunks of 40, each writes its rows and queues their dispatch.
     recipients = User.objects.filter(username__startswith="r")
-    chunks = fanout.plan("tests.reliability.tasks.sms_chunk", recipients, chunk=100, kwargs={"campaign": "kill"})
+    chunks = fanout.plan("tests.reliability.tasks.sms_chunk", recipients, chunk=40, kwargs={"campaign": "kill"})
     assert chunks == 10
 
     wait_until(lambda: delivery_log.delivered() >= BATCH // 4, timeout=30, interval=0.02)
