@@ -86,6 +86,7 @@ def pytest_runtest_setup(item):
         pytest.skip(f"needs {service}: {reason}")
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: without the plugin (-p no:xdist) there is none
 def pytest_xdist_make_scheduler(config, log):
     """Tests go to whichever worker is free, except a module whose tests share rows made once for the module
     (tests/personas.py: `module_rows` — the demo, the permission tables): all its tests go to one worker, so the
