@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Sum, Value
-from django.db.models.functions import Cast, Coalesce, ExtractDay, ExtractYear
+from django.db.models.functions import Cast, Coalesce, ExtractDay, ExtractMonth, ExtractYear
 from django.db.models.lookups import StartsWith
 from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
@@ -256,18 +256,45 @@ def counted_hours(member: Member, *, start: date | None = None, end: date | None
     return hours_by_member([member.pk], start=start, end=end).get(member.pk, Decimal("0"))
 
 
-def service_year_aggregates() -> dict:
-    """The figures of a ServiceYear row as aggregates over counted records of one year: per month the hours, the
-    services and the bit mask of the days served (the SUM of the distinct powers of two of the days is their
-    bitwise OR, on every database), and the year's services."""
+def month_figures(*, only: Q | None = None) -> dict:
+    """The figures a ServiceYear row keeps per month, as aggregates over counted records (of those matching `only`):
+    the hours, the services and the bit mask of the days served (the SUM of the distinct powers of two of the days
+    is their bitwise OR, on every database)."""
     day_bit = Value(1).bitleftshift(Cast(ExtractDay("date"), IntegerField()) - 1)  # type: ignore[arg-type]  # stubs take only int
+    return {
+        "hours": Coalesce(Sum("hours", filter=only), Decimal("0")),
+        "services": Count("pk", filter=only),
+        "days": Coalesce(Sum(day_bit, filter=only, distinct=True), 0),
+    }
+
+
+def service_year_aggregates() -> dict:
+    """The figures of a ServiceYear row as aggregates over counted records of one year: `month_figures` of each
+    month, and the year's services (for one statement over many members: the nightly rebuild, reconcile)."""
     aggregates: dict = {"services": Count("pk")}
     for m in MONTHS:
-        in_month = Q(date__month=m)
-        aggregates[f"hours_{m:02d}"] = Coalesce(Sum("hours", filter=in_month), Decimal("0"))
-        aggregates[f"services_{m:02d}"] = Count("pk", filter=in_month)
-        aggregates[f"days_{m:02d}"] = Coalesce(Sum(day_bit, filter=in_month, distinct=True), 0)
+        for name, figure in month_figures(only=Q(date__month=m)).items():
+            aggregates[f"{name}_{m:02d}"] = figure
     return aggregates
+
+
+def service_year_figures(*, member_id: int, year: int) -> dict:
+    """The figures of one member's ServiceYear row, by the same `month_figures` grouped by month: a query of three
+    aggregates instead of 37 (building the 37 took Django about 40 ms, on every verification and attendance)."""
+    by_month = (
+        ServiceRecord.objects.filter(member_id=member_id, status__in=ServiceRecord.COUNTED_STATUSES, date__year=year)
+        .annotate(month=ExtractMonth("date"))
+        .values("month")
+        .annotate(**month_figures())
+        .order_by()
+    )
+    figures: dict = {f"{name}_{m:02d}": 0 for m in MONTHS for name in ("hours", "services", "days")}
+    figures.update({f"hours_{m:02d}": Decimal("0") for m in MONTHS})
+    for row in by_month:
+        for name in ("hours", "services", "days"):
+            figures[f"{name}_{row['month']:02d}"] = row[name]
+    figures["services"] = sum(figures[f"services_{m:02d}"] for m in MONTHS)
+    return figures
 
 
 def yearly_totals(member: Member) -> QuerySet:

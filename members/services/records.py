@@ -279,10 +279,7 @@ def _service_year_refresh(*, member_id: int, years: Iterable[int]) -> None:
     for year in sorted(set(years)):
         ServiceYear.objects.bulk_create([ServiceYear(member_id=member_id, year=year)], ignore_conflicts=True)
         row = ServiceYear.objects.select_for_update().get(member_id=member_id, year=year)
-        figures = ServiceRecord.objects.filter(
-            member_id=member_id, status__in=ServiceRecord.COUNTED_STATUSES, date__year=year
-        ).aggregate(**selectors.service_year_aggregates())
-        for name, value in figures.items():
+        for name, value in selectors.service_year_figures(member_id=member_id, year=year).items():
             setattr(row, name, value)
         row.save()
 
