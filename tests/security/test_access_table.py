@@ -25,6 +25,8 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
+from tests.factories import UserFactory
+from tests.personas import module_rows
 from tests.security.args import url_for
 from tests.security.routes import route_names, sign_in
 from tests.security.world import build_world
@@ -310,9 +312,11 @@ def _filled(route: str) -> str:
     return "/" + re.sub(r"<(?:(\w+):)?\w+>", lambda m: PLACEHOLDERS.get(m.group(1) or "str", "x"), route)
 
 
-@pytest.fixture
-def world(platform_admin):
-    return build_world(platform_admin)
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """One street for every persona's table; each test runs in a savepoint (tests/personas.py: module_rows)."""
+    with module_rows(django_db_blocker):
+        yield build_world(UserFactory(username="admin", is_staff=True, is_superuser=True))
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
@@ -330,8 +334,8 @@ def test_access_table(persona, world):
     for name, statuses in TABLE.items():
         check(f"GET {name}", statuses[persona], client.get(url_for(name, world)))
 
-    # Outsiders' POSTs: refused, and nothing changed (the page's state is re-read below by the GET table of the
-    # next persona, which builds its own world; here the row counts of the touched tables must stay put).
+    # Outsiders' POSTs: refused, and nothing changed (each persona's test runs in a savepoint of the one world, so
+    # no test sees another's writes; here the row counts of the touched tables must stay put).
     counts_before = _row_counts()
     for name, statuses in POST_REFUSED.items():
         if persona in statuses:
