@@ -51,19 +51,21 @@ test: export DJANGO_SETTINGS_MODULE = volunteer_platform.settings_test
 test: $(VENV)/.installed-dev
 	mkdir -p var
 	$(PY) manage.py compiletranslations
-	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not thorough" $(PYTEST_ARGS)
 
-# The heavier variants `make test` keeps small to stay within minutes: the whole hostile-input corpus into every
-# typed field, the reconcile state machine's ci profile, and 25 fuzzing examples per target instead of 10 (.ci/run
-# runs this after `make test`).
+# The heavier variants `make test` keeps small to stay within minutes: the tests marked `thorough` (the hostile
+# corpus into the admin's forms, the reconcile machine's random sequences, the 5,000-row import), the whole
+# hostile-input corpus into every typed field, the reconcile machine's ci profile, and 25 fuzzing examples per target
+# instead of 10 (.ci/run runs this after `make test`).
 test-thorough: export DJANGO_SETTINGS_MODULE = volunteer_platform.settings_test
 test-thorough: export NAUGHTY = full
 test-thorough: export INVARIANTS_PROFILE = ci
 test-thorough: export FUZZ = full
 test-thorough: $(VENV)/.installed-dev
 	$(PY) manage.py compiletranslations
-	$(PY) -m pytest -n $(TEST_WORKERS) tests/security/test_naughty.py tests/reconcile/test_invariants.py \
-		tests/security/test_fuzz.py $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "thorough" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not thorough" tests/security/test_naughty.py \
+		tests/reconcile/test_invariants.py tests/security/test_fuzz.py $(PYTEST_ARGS)
 
 lint: export DJANGO_SETTINGS_MODULE = volunteer_platform.settings_test
 lint: $(VENV)/.installed-dev

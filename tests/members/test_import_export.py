@@ -331,6 +331,7 @@ def test_export_queries_do_not_grow_with_rows(signed_in_a, org_tree):
 # --- 5,000 rows -------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.thorough  # a measurement of about 15 s: make test-thorough
 @pytest.mark.postgres
 def test_an_import_of_5000_rows_takes_under_30_seconds(signed_in_a, org_tree):
     skills = ["理发", "家电维修", "法律咨询", "医疗护理", "书法"]

@@ -10,9 +10,9 @@ After each step:
 - the dashboard's headline equals the sum of its branch rows;
 - `manage.py reconcile` finds nothing a service could repair.
 
-The machine runs in `make test` with a small budget (under two minutes); `INVARIANTS_PROFILE=long` runs many more
-sequences on demand. Two more tests put a reported bug back — a record's points not following it, ratings not
-following the records — and check that the machine then fails.
+The machine's random sequences run in `make test-thorough` (its ci profile; .ci/run runs it);
+`INVARIANTS_PROFILE=long` runs many more on demand. Two more tests, in `make test`, put a reported bug back — a
+record's points not following it, ratings not following the records — and check that the machine then fails.
 """
 
 import itertools
@@ -348,6 +348,7 @@ class PointsMachine(RuleBasedStateMachine):
         assert [d.line() for d in report.disagreements if d.fix is not None] == []
 
 
+@pytest.mark.thorough  # random sequences: make test-thorough; the two tests below find the planted bugs in make test
 def test_the_figures_always_agree_with_the_records(clock):
     run_state_machine_as_test(PointsMachine, settings=MACHINE_SETTINGS)
 

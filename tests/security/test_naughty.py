@@ -618,6 +618,7 @@ def _get(obj, dotted: str):
     return obj
 
 
+@pytest.mark.thorough  # the admin forms, at three to five times a site page each: make test-thorough
 @pytest.mark.parametrize("label", sorted(ADMIN_MODELS))
 def test_admin_forms_take_the_corpus(label, world):
     """The change form of the world's object gets the corpus in every field; the add form gets the sample in its
