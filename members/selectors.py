@@ -288,11 +288,9 @@ def service_year_figures(*, member_id: int, year: int) -> dict:
         .annotate(**month_figures())
         .order_by()
     )
-    figures: dict = {f"{name}_{m:02d}": 0 for m in MONTHS for name in ("hours", "services", "days")}
-    figures.update({f"hours_{m:02d}": Decimal("0") for m in MONTHS})
-    for row in by_month:
-        for name in ("hours", "services", "days"):
-            figures[f"{name}_{row['month']:02d}"] = row[name]
+    empty = {"hours": Decimal("0"), "services": 0, "days": 0}  # a month without records
+    months = {row["month"]: row for row in by_month}
+    figures: dict = {f"{name}_{m:02d}": months.get(m, empty)[name] for m in MONTHS for name in month_figures(only=None)}
     figures["services"] = sum(figures[f"services_{m:02d}"] for m in MONTHS)
     return figures
 

@@ -89,9 +89,9 @@ def pytest_runtest_setup(item):
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: without the plugin (-p no:xdist) there is none
 def pytest_xdist_make_scheduler(config, log):
     """Tests go to whichever worker is free, except a module whose tests share rows made once for the module
-    (tests/personas.py: `module_rows` — the demo, the permission tables): all its tests go to one worker, so the
-    rows are made once. (pytest-xdist's own `--dist loadgroup` marks do not group under pytest 9: it renames the
-    test ids, which pytest 9 no longer lets it do.)"""
+    (tests/personas.py: `module_rows` or `street_with` — the demo, the permission tables): all its tests go to one
+    worker, so the rows are made once. (pytest-xdist's own `--dist loadgroup` marks do not group under pytest 9:
+    it renames the test ids, which pytest 9 no longer lets it do.)"""
     if config.getvalue("dist") != "load":
         return None
     from xdist.scheduler import LoadScopeScheduling
@@ -101,9 +101,10 @@ def pytest_xdist_make_scheduler(config, log):
     @functools.cache
     def shares_rows(path: str) -> bool:
         try:
-            return "module_rows(" in (root / path).read_text(encoding="utf-8")
+            source = (root / path).read_text(encoding="utf-8")
         except OSError:
             return False
+        return "module_rows(" in source or "street_with(" in source
 
     class SharedRowsScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:

@@ -101,6 +101,23 @@ def module_rows(django_db_blocker):
             atomic.__exit__(None, None, None)
 
 
+@contextmanager
+def street_with(django_db_blocker, scene):
+    """`module_rows` holding every persona (`build_street`) and what `scene(street)` makes, as `street.scene`."""
+    with module_rows(django_db_blocker):
+        street = build_street()
+        street.scene = scene(street)
+        yield street
+
+
+def sign_in_as(client, persona: str, street):
+    """`client` signed in as the street's `persona` ("member" is member A; "anonymous" stays signed out)."""
+    if persona != "anonymous":
+        user = getattr(street, "member_a" if persona == "member" else persona)
+        client.force_login(getattr(user, "user", user))
+    return client
+
+
 @pytest.fixture
 def org_tree(db):
     return build_org_tree()

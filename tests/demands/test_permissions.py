@@ -8,37 +8,33 @@ import pytest
 from django.urls import reverse
 
 from tests.demands.factories import feedback_token, wish_category, wish_in_state
-from tests.personas import build_street, module_rows
+from tests.personas import sign_in_as, street_with
 
 pytestmark = pytest.mark.django_db
 
 PERSONAS = ("anonymous", "member", "secretary_a", "secretary_b", "platform_admin")
 
 
+def _scene(street):
+    """Community A: a submitted wish and a wish claimed by member A; community B: a submitted wish."""
+    tree = street.org_tree
+    wish_category("助老")
+    claimed = wish_in_state("claimed", tree.community_a, street.secretary_a, street.member_a)
+    return {
+        "a": wish_in_state("submitted", tree.community_a, street.secretary_a),
+        "b": wish_in_state("submitted", tree.community_b, street.secretary_b),
+        "claimed": claimed,
+        "published": wish_in_state("published", tree.community_a, street.secretary_a),
+        "fulfilled": wish_in_state("fulfilled", tree.community_b, street.secretary_b, street.member_b),
+    }
+
+
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker):
-    """Community A: a submitted wish and a wish claimed by member A; community B: a submitted wish. One scene for
-    the module's tests, each of which runs in a savepoint (tests/personas.py: module_rows)."""
-    with module_rows(django_db_blocker):
-        street = build_street()
-        tree = street.org_tree
-        wish_category("助老")
-        claimed = wish_in_state("claimed", tree.community_a, street.secretary_a, street.member_a)
-        street.scene = {
-            "a": wish_in_state("submitted", tree.community_a, street.secretary_a),
-            "b": wish_in_state("submitted", tree.community_b, street.secretary_b),
-            "claimed": claimed,
-            "published": wish_in_state("published", tree.community_a, street.secretary_a),
-            "fulfilled": wish_in_state("fulfilled", tree.community_b, street.secretary_b, street.member_b),
-        }
+    """The personas and the scene, made once for the module's tests, each of which runs in a savepoint
+    (tests/personas.py: street_with)."""
+    with street_with(django_db_blocker, _scene) as street:
         yield street
-
-
-def _client_for(persona, world, client):
-    if persona != "anonymous":
-        user = getattr(world, "member_a" if persona == "member" else persona)
-        client.force_login(getattr(user, "user", user))
-    return client
 
 
 # member = member A (the claimer of "claimed"); the admin has no Member.
@@ -70,7 +66,7 @@ PAGES = [
 @pytest.mark.parametrize(("name", "url", "expected"), PAGES, ids=[p[0] for p in PAGES])
 def test_get(world, client, persona_index, name, url, expected):
     persona = PERSONAS[persona_index]
-    response = _client_for(persona, world, client).get(url(world.scene))
+    response = sign_in_as(client, persona, world).get(url(world.scene))
     assert response.status_code == expected[persona_index], f"{persona} GET {name}"
     if response.status_code == 302:
         assert "login" in response.url
@@ -91,7 +87,7 @@ POSTS = [
 @pytest.mark.parametrize(("name", "url", "expected"), POSTS, ids=[p[0] for p in POSTS])
 def test_post(world, client, persona_index, name, url, expected):
     persona = PERSONAS[persona_index]
-    response = _client_for(persona, world, client).post(url(world.scene), {})
+    response = sign_in_as(client, persona, world).post(url(world.scene), {})
     assert response.status_code == expected[persona_index], f"{persona} POST {name}"
 
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from members import services
 from members.models import Tag
 from tests.members.factories import MemberFactory, OrganizationFactory, ServiceRecordFactory, TagFactory
-from tests.personas import build_street, module_rows
+from tests.personas import sign_in_as, street_with
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,9 @@ NO_ADD = {"transfer"}  # written by the transfer action only
 SCOPED_DELETE = {"community", "team"}  # other deletions are for platform admins (they bypass the services)
 
 
-def _scene(org_tree, platform_admin, member_a, member_b):
+def _scene(street):
+    org_tree, platform_admin = street.org_tree, street.platform_admin
+    member_a, member_b = street.member_a, street.member_b
     """One object of each kind on each side: `scene.a[model]` is in branch A's scope, `scene.b[model]` in B's."""
     a2 = OrganizationFactory(name="东二支部", parent=org_tree.east)
     b2 = OrganizationFactory(name="西二支部", parent=org_tree.west)
@@ -55,20 +57,9 @@ def _scene(org_tree, platform_admin, member_a, member_b):
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker):
     """The personas and the scene, made once for the module's tests, each of which runs in a savepoint
-    (tests/personas.py: module_rows)."""
-    with module_rows(django_db_blocker):
-        street = build_street()
-        street.scene = _scene(street.org_tree, street.platform_admin, street.member_a, street.member_b)
+    (tests/personas.py: street_with)."""
+    with street_with(django_db_blocker, _scene) as street:
         yield street
-
-
-def _client_for(persona, world, client):
-    if persona == "anonymous":
-        return client
-    persona = "member_a" if persona == "member" else persona
-    user = getattr(world, persona)
-    client.force_login(getattr(user, "user", user))
-    return client
 
 
 def _expected(persona: str, model: str, view: str, side: str | None) -> int:
@@ -121,7 +112,7 @@ MODELS = (
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_permission_table(persona, model, world, client):
-    client = _client_for(persona, world, client)
+    client = sign_in_as(client, persona, world)
     wrong = []
     for url, view, side in _pages(world.scene, model):
         response = client.get(url)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from projects import services
 from projects.models import Post
-from tests.personas import build_street, module_rows
+from tests.personas import sign_in_as, street_with
 from tests.projects.factories import ActivityFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,8 @@ pytestmark = pytest.mark.django_db
 PERSONAS = ("anonymous", "member", "secretary_a", "secretary_b", "platform_admin")
 
 
-def _scene(org_tree, member_a, member_b):
+def _scene(street):
+    org_tree, member_a, member_b = street.org_tree, street.member_a, street.member_b
     """For each branch: a published project with an activity, a post claimed by its member, a self-report of its
     member and a draft project with an activity."""
     sides = {}
@@ -57,18 +58,9 @@ def _scene(org_tree, member_a, member_b):
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker):
     """The personas and the scene, made once for the module's tests, each of which runs in a savepoint
-    (tests/personas.py: module_rows)."""
-    with module_rows(django_db_blocker):
-        street = build_street()
-        street.scene = _scene(street.org_tree, street.member_a, street.member_b)
+    (tests/personas.py: street_with)."""
+    with street_with(django_db_blocker, _scene) as street:
         yield street
-
-
-def _client_for(persona, world, client):
-    if persona != "anonymous":
-        user = getattr(world, "member_a" if persona == "member" else persona)
-        client.force_login(getattr(user, "user", user))
-    return client
 
 
 # member = member A. The platform admin has no Member record: member pages tell them so (404).
@@ -142,7 +134,7 @@ PAGES = [
 @pytest.mark.parametrize(("name", "url", "expected"), PAGES, ids=[p[0] for p in PAGES])
 def test_get(world, client, persona_index, name, url, expected):
     persona = PERSONAS[persona_index]
-    response = _client_for(persona, world, client).get(url(world.scene))
+    response = sign_in_as(client, persona, world).get(url(world.scene))
     assert response.status_code == expected[persona_index], f"{persona} GET {name}"
     if response.status_code == 302:
         assert "login" in response.url
@@ -170,7 +162,7 @@ POSTS = [
 @pytest.mark.parametrize(("name", "url", "expected"), POSTS, ids=[p[0] for p in POSTS])
 def test_post(world, client, persona_index, name, url, expected):
     persona = PERSONAS[persona_index]
-    response = _client_for(persona, world, client).post(url(world.scene), {})
+    response = sign_in_as(client, persona, world).post(url(world.scene), {})
     assert response.status_code == expected[persona_index], f"{persona} POST {name}"
 
 

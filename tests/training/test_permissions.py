@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.personas import build_street, module_rows
+from tests.personas import sign_in_as, street_with
 from tests.training.factories import CourseFactory, SessionFactory
 from training import services
 from training.models import CourseMaterial
@@ -23,7 +23,8 @@ PERSONAS = ("anonymous", "member", "secretary_a", "secretary_b", "platform_admin
 PDF = b"%PDF-1.4\n%%EOF\n"
 
 
-def _scene(org_tree, member_a, member_b):
+def _scene(street):
+    org_tree, member_a, member_b = street.org_tree, street.member_a, street.member_b
     """Branch A's course, material, session and member A's external record; the same for branch B."""
     sides = {}
     for side, branch, member in (("a", org_tree.branch_a, member_a), ("b", org_tree.branch_b, member_b)):
@@ -51,18 +52,9 @@ def _scene(org_tree, member_a, member_b):
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker):
     """The personas and the scene, made once for the module's tests, each of which runs in a savepoint
-    (tests/personas.py: module_rows)."""
-    with module_rows(django_db_blocker):
-        street = build_street()
-        street.scene = _scene(street.org_tree, street.member_a, street.member_b)
+    (tests/personas.py: street_with)."""
+    with street_with(django_db_blocker, _scene) as street:
         yield street
-
-
-def _client_for(persona, world, client):
-    if persona != "anonymous":
-        user = getattr(world, "member_a" if persona == "member" else persona)
-        client.force_login(getattr(user, "user", user))
-    return client
 
 
 # (name, url builder, expected per persona). "A" objects are branch A's, "B" objects branch B's.
@@ -102,7 +94,7 @@ PAGES = [
 @pytest.mark.parametrize(("name", "url", "expected"), PAGES, ids=[p[0] for p in PAGES])
 def test_get(world, client, persona_index, name, url, expected):
     persona = PERSONAS[persona_index]
-    response = _client_for(persona, world, client).get(url(world.scene))
+    response = sign_in_as(client, persona, world).get(url(world.scene))
     assert response.status_code == expected[persona_index], f"{persona} GET {name}"
     if response.status_code == 302:
         assert response.url.startswith(reverse("login"))
@@ -121,7 +113,7 @@ POSTS = [
 @pytest.mark.parametrize(("name", "url", "expected"), POSTS, ids=[p[0] for p in POSTS])
 def test_post(world, client, persona_index, name, url, expected):
     persona = PERSONAS[persona_index]
-    response = _client_for(persona, world, client).post(url(world.scene), {})
+    response = sign_in_as(client, persona, world).post(url(world.scene), {})
     assert response.status_code == expected[persona_index], f"{persona} POST {name}"
 
 
