@@ -288,9 +288,9 @@ def service_year_figures(*, member_id: int, year: int) -> dict:
         .annotate(**month_figures())
         .order_by()
     )
-    empty = {"hours": Decimal("0"), "services": 0, "days": 0}  # a month without records
+    empty = {"hours": Decimal("0"), "services": 0, "days": 0}  # month_figures of a month without records
     months = {row["month"]: row for row in by_month}
-    figures: dict = {f"{name}_{m:02d}": months.get(m, empty)[name] for m in MONTHS for name in month_figures(only=None)}
+    figures: dict = {f"{name}_{m:02d}": months.get(m, empty)[name] for m in MONTHS for name in empty}
     figures["services"] = sum(figures[f"services_{m:02d}"] for m in MONTHS)
     return figures
 
