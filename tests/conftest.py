@@ -341,8 +341,11 @@ def _tests_now():
 def _playwright_browser():
     if _missing_reason("browser"):
         pytest.skip("browser unavailable")  # pytest_runtest_setup has already reported (or failed) this
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # An assertion waits as long as an action (10 s, _new_page): under make test's load a form's POST, its redirect
+    # and the next page took over expect's own 5 s once (the language switch of test_browser_redirects).
+    expect.set_options(timeout=10_000)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser

@@ -35,12 +35,15 @@ def test_a_member_comes_back_where_they_were(phone_page, member_a, org_tree):
     # The language switch returns to the page, now in English, and back.
     phone_page.goto("/projects/?seats=on")
     phone_page.locator(".navbar-toggler").click()  # the menu is folded on a phone
-    phone_page.locator("#language-form button[lang=en]").click()
+    with phone_page.expect_navigation():  # the page is already at this address: wait for the switch's answer
+        phone_page.locator("#language-form button[lang=en]").click()
     expect(phone_page).to_have_url("/projects/?seats=on")
     expect(phone_page.locator("html")).to_have_attribute("lang", "en")
     phone_page.locator(".navbar-toggler").click()
-    phone_page.locator("#language-form button[lang=zh-hans]").click()
+    with phone_page.expect_navigation():
+        phone_page.locator("#language-form button[lang=zh-hans]").click()
     expect(phone_page).to_have_url("/projects/?seats=on")
+    expect(phone_page.locator("html")).to_have_attribute("lang", "zh-hans")
 
 
 @pytest.mark.parametrize("next_url", ["undefined", "//evil.example/", "https://evil.example/"])
