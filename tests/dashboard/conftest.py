@@ -24,6 +24,7 @@ w4 A: created 05-01 (submitted only)
 w5 B: created 06-01, verified/published 06-01 08:00, claimed +2 h, fulfilled +10 h (not confirmed)
 """
 
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -38,6 +39,7 @@ from members.models import Member, ServiceRecord
 from members.services import member_transfer
 from tests.demands.factories import wish_in_state
 from tests.members.factories import MemberFactory
+from tests.personas import _MAKERS, build_org_tree, module_rows
 from training.models import AnnualRequirement, Course, TrainingRecord
 from volunteer_platform.models import Plan, PlanTarget, Task
 
@@ -84,6 +86,20 @@ def _wish(state, community, secretary, member, created, published=None, claimed=
 
 @pytest.fixture
 def street(org_tree, secretary_a, secretary_b, east_secretary, platform_admin):
+    return build_dashboard_street(org_tree, secretary_a, secretary_b, east_secretary, platform_admin)
+
+
+@contextmanager
+def shared_street(django_db_blocker):
+    """The street made once for a module whose tests only read it or write in their own savepoint (module_rows):
+    each test takes a copy (`copy.deepcopy`), so what one test changes in the objects does not reach the next."""
+    with module_rows(django_db_blocker):
+        tree = build_org_tree()
+        personas = [_MAKERS[name](tree) for name in ("secretary_a", "secretary_b", "east_secretary", "platform_admin")]
+        yield build_dashboard_street(tree, *personas)
+
+
+def build_dashboard_street(org_tree, secretary_a, secretary_b, east_secretary, platform_admin) -> SimpleNamespace:
     t = org_tree
     a1 = MemberFactory(user__username="a1", name="李明", organization=t.branch_a)
     a2 = MemberFactory(user__username="a2", name="周强", organization=t.branch_a)
