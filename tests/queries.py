@@ -28,11 +28,37 @@ def assert_get_queries(client, url: str, expected: int, status: int = 200) -> No
 
 def assert_constant_queries(client, url: str, add_rows: Callable[[int], object], small: int = 5, large: int = 50):
     """Assert GET `url` costs the same with `small` rows as with `large` rows (`add_rows(n)` adds n more)."""
+    return assert_constant_queries_of(client, [url], add_rows, small, large)[url]
+
+
+def assert_constant_queries_of(
+    client, urls: list[str], add_rows: Callable[[int], object], small: int = 5, large: int = 50
+) -> dict[str, int]:
+    """`assert_constant_queries` for several pages that show the same rows, made once for all of them: every page
+    of `urls` answers 200 and costs the same with `small` rows as with `large`; returns each page's count."""
+
+    def counts() -> dict[str, tuple[int, list[str]]]:
+        found = {}
+        for url in urls:
+            response = None
+
+            def get(url=url):
+                nonlocal response
+                response = client.get(url)
+
+            found[url] = count_queries(get)
+            assert response.status_code == 200, f"GET {url} answered {response.status_code}"
+        return found
+
     add_rows(small)
-    n_small, _ = count_queries(lambda: client.get(url))
+    with_small = counts()
     add_rows(large - small)
-    n_large, sqls = count_queries(lambda: client.get(url))
-    assert n_small == n_large, f"GET {url}: {n_small} queries with {small} rows, {n_large} with {large}:\n" + "\n".join(
-        sqls
-    )
-    return n_large
+    with_large = counts()
+    grew = [
+        f"GET {url}: {with_small[url][0]} queries with {small} rows, {with_large[url][0]} with {large}:\n"
+        + "\n".join(with_large[url][1])
+        for url in urls
+        if with_small[url][0] != with_large[url][0]
+    ]
+    assert not grew, "\n\n".join(grew)
+    return {url: with_large[url][0] for url in urls}
