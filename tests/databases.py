@@ -11,6 +11,8 @@ import fcntl
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests import emptying
+
 
 @contextmanager
 def _locked(path: Path):
@@ -35,6 +37,7 @@ def _template_for_this_run(connection, template: str, run: str, var_dir: Path) -
         try:
             original = connection.settings_dict["NAME"]
             connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
+            emptying.remember_seed(connection.alias)  # the migrations' rows, written back after each emptying
             connection.close()  # PostgreSQL copies a template only when no one is connected to it
             connection.settings_dict["NAME"] = original
         finally:
