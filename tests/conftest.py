@@ -106,10 +106,33 @@ def pytest_xdist_make_scheduler(config, log):
             return False
         return "module_rows(" in source or "street_with(" in source
 
+    @functools.cache
+    def is_slow(path: str) -> bool:
+        """Browser, live-server and real-worker tests take seconds each, where most take a tenth of one."""
+        try:
+            source = (root / path).read_text(encoding="utf-8")
+        except OSError:
+            return False
+        return any(word in source for word in ("mark.browser", "live_server", "celery_worker", "transaction=True"))
+
     class SharedRowsScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
             return path if shares_rows(path) else nodeid
+
+        def schedule(self) -> None:
+            """As LoadScopeScheduling (the modules that share rows first, the largest first), then the tests of the
+            slow files before the others: a browser test left for the end kept one worker busy while the others
+            had nothing left to do."""
+            first = self.collection is None
+            super().schedule()
+            if first and self.workqueue:
+                pending = sorted(
+                    self.workqueue.items(),
+                    key=lambda unit: (-len(unit[1]), not is_slow(unit[0].split("::", 1)[0])),
+                )
+                self.workqueue.clear()
+                self.workqueue.update(pending)
 
     return SharedRowsScheduling(config, log)
 
@@ -189,11 +212,14 @@ def django_db_setup(
     from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
 
+    from tests import emptying
+
     workerinput = getattr(request.config, "workerinput", None)
     keepdb = django_db_keepdb and not django_db_createdb
     if workerinput is None or keepdb or connection.vendor != "postgresql" or len(settings.DATABASES) != 1:
         with django_db_blocker.unblock():
             config = setup_databases(verbosity=request.config.option.verbose, interactive=False, keepdb=keepdb)
+            emptying.remember_seed()  # the migrations' rows, written back after each emptying (tests/emptying.py)
         yield
         if not keepdb:
             with django_db_blocker.unblock():
