@@ -28,6 +28,7 @@ until a write concerns that person.
 from collections.abc import Callable, Iterable
 from functools import wraps
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
@@ -161,7 +162,8 @@ def watch_user_m2m(through) -> None:
 
 def _cacheable_request(request) -> bool:
     return (
-        request.method in ("GET", "HEAD")
+        settings.PAGE_CACHES
+        and request.method in ("GET", "HEAD")
         and request.user.is_authenticated
         and not request.COOKIES.get("messages")  # (a deleted cookie may come back empty)
         and "_messages" not in request.session

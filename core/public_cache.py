@@ -13,13 +13,21 @@ something it shows changes. It lives in core, below every app whose pages use it
   transaction calls `changed` itself.
   A timeout bounds what no service announces (an admin renaming a category); a page that knows when the clock
   changes it (an activity starting) says so (`stale_at`) and is not served from that moment.
+- Finer than a group, a page may also show objects (`public_page(..., objects=…)`): an activity's page shows the
+  activity ("activity", pk), a brand page its project ("project", slug), the wall its community's published wishes
+  ("wall", community id, or "all" unfiltered). Each object has a version too, and a watch that names the objects a
+  row is shown as (`watch(..., objects=…)`) gives new versions to those alone: a sign-up drops the page of its
+  activity and of its project, not every project page; a wish that was never on the wall drops nothing.
+  Measured on the district (bench/RESULTS.md): with every sign-up dropping the group, real visitors of the project
+  pages got the uncached page's 2 % of the ceiling instead of the cached page's 50 %.
 - A page is keyed by its canonical address and the query parameters its view declares, in their canonical
   spelling (`public_page(..., params={"page": page_number})`, core/page_params.py); the view is run with only
   those, and every other parameter is ignored. So `/projects/?utm=<random>` is the entry of `/projects/`, and an
   entry per value exists only for what the view reads. Besides, each view stores at most PARAM_VARIANTS new
   entries with parameters per its timeout (the filters' combinations are many): past that they are rendered, not
   stored, until the window ends.
-- Only anonymous GETs without a session or messages cookie use it; signed-in pages differ per person.
+- Only anonymous GETs without a session or messages cookie use it; signed-in pages differ per person. With
+  settings.PAGE_CACHES off (the bench's uncached pass) no page is served from or stored in it.
 - The CSRF token of the page's forms (the language switcher) is per visitor: the cached copy holds a placeholder,
   replaced by the visitor's own token on every hit, so their POSTs pass and the CSRF cookie is set as usual.
 - A response is stored only when it is a 200 that added no message.
@@ -47,15 +55,47 @@ from django.utils.translation import get_language
 from core import page_params
 
 GROUPS = frozenset({"wishes", "projects", "news"})
+# The kinds of objects a page may show (`objects=`), with what identifies one.
+OBJECT_KINDS = frozenset({"activity", "project", "wall"})  # activity pk; project slug; community id or "all"
 DEFAULT_TIMEOUT = 300
 # Entries with query parameters one view may add per DEFAULT_TIMEOUT (so at most twice that many live at once).
 PARAM_VARIANTS = 300
+# How long a version lives unless changed again: an object's version (one per activity ever shown) must not stay in
+# Redis for ever; one that expired is started again on the next visit, which costs that page one miss.
+VERSION_TIMEOUT = 7 * 24 * 3600
 PLACEHOLDER = "__PUBLIC_CACHE_CSRF__"
+# Every page a page cache could serve says whether it did (hit) or rendered it (miss): the bench counts the hit rate
+# under writes from it, and an operator sees it in the browser's tools.
+CACHE_HEADER = "X-Page-Cache"
 _CSRF_VALUE = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
 
 
 def _version_key(group: str) -> str:
     return f"public-page:version:{group}"
+
+
+def _object_key(kind: str, ident) -> str:
+    return f"public-page:version:{kind}:{ident}"
+
+
+def _bump(keys: list[str]) -> None:
+    """New versions for `keys`: now, and once more after the current transaction commits (see `changed`)."""
+
+    def bump():
+        cache.set_many({key: uuid.uuid4().hex[:12] for key in keys}, timeout=VERSION_TIMEOUT)
+
+    bump()
+    transaction.on_commit(bump)
+
+
+def objects_changed(*objects: tuple[str, object]) -> None:
+    """The pages that show `objects` ((kind, identity) pairs, OBJECT_KINDS) show something that changed: give those
+    objects new versions (as `changed` does for groups), so those pages alone miss."""
+    unknown = {kind for kind, _ident in objects} - OBJECT_KINDS
+    if unknown:
+        raise ValueError(f"unknown public page objects: {sorted(unknown)}")
+    if objects:
+        _bump([_object_key(kind, ident) for kind, ident in objects])
 
 
 def changed(*groups: str) -> None:
@@ -67,24 +107,24 @@ def changed(*groups: str) -> None:
     unknown = set(groups) - GROUPS
     if unknown:
         raise ValueError(f"unknown public page groups: {sorted(unknown)}")
-
-    def bump():
-        cache.set_many({_version_key(g): uuid.uuid4().hex[:12] for g in groups}, timeout=None)
-
-    bump()
-    transaction.on_commit(bump)
+    _bump([_version_key(g) for g in groups])
 
 
-def watch(model, group: str, *, ignore: frozenset[str] = frozenset()) -> None:
+def watch(model, group: str, *, ignore: frozenset[str] = frozenset(), objects=None) -> None:
     """The pages of `group` show `model`'s rows: every save or deletion of one gives the group a new version — except
-    a save whose `update_fields` are all in `ignore` (fields no public page shows: a check-in time)."""
+    a save whose `update_fields` are all in `ignore` (fields no public page shows: a check-in time). With `objects`
+    (a function of the row: the (kind, identity) pairs of the pages that show it, OBJECT_KINDS), only those pages
+    get new versions, not the group; an empty answer drops nothing (a row no public page shows)."""
     if group not in GROUPS:
         raise ValueError(f"unknown public page group: {group}")
 
     def receiver(sender, instance, update_fields=None, **kwargs):
         if update_fields is not None and set(update_fields) <= ignore:
             return
-        changed(group)
+        if objects is None:
+            changed(group)
+        else:
+            objects_changed(*objects(instance))
 
     uid = f"public_cache:{model._meta.label}:{group}"
     post_save.connect(receiver, sender=model, weak=False, dispatch_uid=uid)
@@ -163,7 +203,9 @@ def serve(
         _stored_versions, content_type, body, _stale_at = hit
         if PLACEHOLDER.encode() in body:
             body = body.replace(PLACEHOLDER.encode(), get_token(request).encode())
-        return HttpResponse(body, content_type=content_type)
+        response = HttpResponse(body, content_type=content_type)
+        response[CACHE_HEADER] = "hit"
+        return response
     with page_params.reading_only(request, page.query):
         response = view(request, *args, **kwargs)
         if callable(getattr(response, "render", None)):
@@ -179,6 +221,7 @@ def serve(
         body = _CSRF_VALUE.sub(rb"\g<1>" + PLACEHOLDER.encode() + rb"\g<2>", response.content)
         until = getattr(response, "public_cache_stale_at", None)
         cache.set(key, (versions, response["Content-Type"], body, until), timeout)
+    response[CACHE_HEADER] = "miss"
     return response
 
 
@@ -199,16 +242,19 @@ def stale_at(response, moment: datetime | None) -> None:
 
 def _cacheable_request(request) -> bool:
     return (
-        request.method in ("GET", "HEAD")
+        settings.PAGE_CACHES
+        and request.method in ("GET", "HEAD")
         and settings.SESSION_COOKIE_NAME not in request.COOKIES
         and "messages" not in request.COOKIES
         and not request.user.is_authenticated
     )
 
 
-def public_page(*groups: str, timeout: int = DEFAULT_TIMEOUT, params: dict | None = None):
+def public_page(*groups: str, timeout: int = DEFAULT_TIMEOUT, params: dict | None = None, objects=None):
     """Serve the decorated view from the cache for anonymous visitors (see the module docstring). `params` names
-    every query parameter the view reads, with its parser (core/page_params.py); the view sees no other."""
+    every query parameter the view reads, with its parser (core/page_params.py); the view sees no other. `objects`,
+    a function of the page's canonical query and the view's URL arguments, names the (kind, identity) pairs the page
+    shows (read without a query: from the address alone); a change to one of them drops the page."""
     unknown = set(groups) - GROUPS
     if unknown:
         raise ValueError(f"unknown public page groups: {sorted(unknown)}")
@@ -231,8 +277,12 @@ def public_page(*groups: str, timeout: int = DEFAULT_TIMEOUT, params: dict | Non
                 args,
                 kwargs,
                 key=f"public-page:{name}:{get_language()}:{page.digest()}",
-                version_keys=[_version_key(g) for g in groups],
+                version_keys=[
+                    *(_version_key(g) for g in groups),
+                    *(_object_key(kind, ident) for kind, ident in (objects(page.query, kwargs) if objects else ())),
+                ],
                 timeout=timeout,
+                version_timeout=VERSION_TIMEOUT,
                 page=page,
                 variants_key=f"public-page:variants:{name}",
                 variants=PARAM_VARIANTS,

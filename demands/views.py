@@ -267,6 +267,8 @@ def feedback(request, token: str):
         "target_group": page_params.choice(TargetGroup.values),
         "page": page_params.page_number,
     },
+    # The wall of one community, or the whole wall (demands/receivers.py: a wish drops the walls it is on)
+    objects=lambda query, kwargs: [("wall", query.get("community") or "all")],
 )
 def wall(request):
     filter_form = WallFilterForm(request.GET or None)

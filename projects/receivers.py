@@ -5,17 +5,53 @@ from core import member_cache, public_cache
 
 from .models import Activity, ActivitySurvey, Post, PostClaim, PostSkip, ProjectCategory, ServiceProject, SignUp
 
-# The public project pages (core/public_cache.py): the projects with their category, posts and figures, the
-# activities with their seats, waitlists and satisfaction. Check-in fields and the check-in code are on no public
-# page: saving only those leaves the pages cached (an activity's check-in is many saves in a few minutes).
-for model in (ProjectCategory, ServiceProject, Post, PostClaim, PostSkip, ActivitySurvey):
+# The public project pages (core/public_cache.py). The projects with their category and posts, and the activities'
+# times and places, are on every project page (the list, the brand pages, the activity pages): a change drops them
+# all (group "projects"), and happens when an organizer edits. Sign-ups, claims and survey answers come all day from
+# members: one drops only the pages that show it — its activity's page and its project's brand page (the seat
+# figures on /projects/ follow within the list's minute, as the page says). Check-in fields and the check-in code
+# are on no public page: saving only those leaves the pages cached (a check-in is many saves in a few minutes).
+for model in (ProjectCategory, ServiceProject, Post):
     public_cache.watch(model, "projects")
 public_cache.watch(Activity, "projects", ignore=frozenset({"checkin_code"}))
+
+
+def _pages_of_activity(activity_id: int, activity: Activity | None = None) -> list[tuple[str, object]]:
+    """The activity's page and its project's brand page; no query when the activity and its project are loaded."""
+    if activity is not None and Activity.project.is_cached(activity):
+        slug = activity.project.slug
+    else:
+        slug = Activity.objects.filter(pk=activity_id).values_list("project__slug", flat=True).first()
+    return [("activity", activity_id), *([("project", slug)] if slug else [])]
+
+
+def _pages_of_signup(signup: SignUp) -> list[tuple[str, object]]:
+    return _pages_of_activity(signup.activity_id, signup.activity if SignUp.activity.is_cached(signup) else None)
+
+
+def _pages_of_survey(survey: ActivitySurvey) -> list[tuple[str, object]]:
+    activity_id = SignUp.objects.filter(pk=survey.signup_id).values_list("activity_id", flat=True).first()
+    return _pages_of_activity(activity_id) if activity_id is not None else []
+
+
+def _pages_of_claim(claim) -> list[tuple[str, object]]:
+    """A post's claims (and a claimant's skipped dates) show on its project's brand page only."""
+    post_id = claim.post_id if isinstance(claim, PostClaim) else None
+    if post_id is None:
+        post_id = PostClaim.objects.filter(pk=claim.claim_id).values_list("post_id", flat=True).first()
+    slug = Post.objects.filter(pk=post_id).values_list("project__slug", flat=True).first()
+    return [("project", slug)] if slug else []
+
+
 public_cache.watch(
     SignUp,
     "projects",
     ignore=frozenset({"checked_in_at", "checkin_position", "checkin_distance_m", "checked_out_at"}),
+    objects=_pages_of_signup,
 )
+public_cache.watch(ActivitySurvey, "projects", objects=_pages_of_survey)
+public_cache.watch(PostClaim, "projects", objects=_pages_of_claim)
+public_cache.watch(PostSkip, "projects", objects=_pages_of_claim)
 
 # The member portal's page cache (core/member_cache.py): /me/ shows the member's own survey answers, and their next
 # activities — their sign-ups, and the time, place and state of each activity (a cancellation updates its sign-ups in

@@ -62,9 +62,15 @@ def _errors(request, exc: ValidationError) -> None:
 # --- Browse and brand pages -------------------------------------------------------------------------------------
 
 
+# The list's seat figures are not dropped by every sign-up in the district (only its activity's and project's pages
+# are: projects/receivers.py): they follow within LIST_TIMEOUT, as the page says under the cards.
+LIST_TIMEOUT = 60
+
+
 @require_GET
 @public_cache.public_page(
     "projects",
+    timeout=LIST_TIMEOUT,
     params={  # ProjectFilterForm's fields and the page
         "category": page_params.an_id,
         "mode": page_params.choice(ServiceMode.values),
@@ -110,7 +116,7 @@ def _project_or_404(request, slug: str):
 
 
 @require_GET
-@public_cache.public_page("projects")
+@public_cache.public_page("projects", objects=lambda query, kwargs: [("project", kwargs["slug"])])
 def project_detail(request, slug: str):
     project = _project_or_404(request, slug)
     member = member_for(request.user)
@@ -185,7 +191,7 @@ def _activity_or_404(request, pk: int) -> Activity:
 
 
 @require_GET
-@public_cache.public_page("projects")
+@public_cache.public_page("projects", objects=lambda query, kwargs: [("activity", kwargs["pk"])])
 def activity_detail(request, pk: int):
     activity = _activity_or_404(request, pk)
     member = member_for(request.user)

@@ -452,3 +452,6 @@ JOB_FAILURE_RETENTION_DAYS = env.int("JOB_FAILURE_RETENTION_DAYS", default=90)
 # the form, not the limiter. BENCH_CEILING_VIEW mounts /bench/ceiling/, a fixed short answer through the whole
 # middleware stack (the ceiling the pages are measured against); off by default.
 BENCH_CEILING_VIEW = env.bool("BENCH_CEILING_VIEW", default=False)
+# The whole-page caches of the public pages and the member portal (core/public_cache.py, core/member_cache.py). Off,
+# every page is rendered: the bench's uncached pass measures the pages so (a cache must not hide a slow page).
+PAGE_CACHES = env.bool("PAGE_CACHES", default=True)

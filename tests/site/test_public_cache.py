@@ -12,7 +12,7 @@ from django.test import Client
 from core import public_cache
 from projects import services as project_services
 from tests.demands.factories import publish, submit_wish, wish_category
-from tests.projects.factories import ActivityFactory, ProjectFactory
+from tests.projects.factories import ActivityFactory, ProjectFactory, days_ahead_at
 from tests.queries import count_queries
 
 pytestmark = pytest.mark.django_db
@@ -71,15 +71,91 @@ def test_a_save_outside_any_service_refreshes_the_pages_too(client, project):
     assert "夕阳红关爱行动" not in Client().get("/projects/").content.decode()
 
 
+def _activity_version(activity):
+    return public_cache.current_versions([public_cache._object_key("activity", activity.pk)])
+
+
 def test_saving_only_fields_no_public_page_shows_keeps_the_pages(project, member_a):
     activity = ActivityFactory(project=project)
     signup = project_services.signup_create(activity=activity, member=member_a)
-    before = _projects_version()
+    before, activity_before = _projects_version(), _activity_version(activity)
     activity.save(update_fields=["checkin_code"])
     signup.save(update_fields=["checked_in_at", "checkin_position", "checkin_distance_m"])
-    assert _projects_version() == before
+    assert (_projects_version(), _activity_version(activity)) == (before, activity_before)
     signup.save(update_fields=["status"])
-    assert _projects_version() != before
+    assert _activity_version(activity) != activity_before
+    assert _projects_version() == before  # a sign-up is its activity's and project's business alone
+
+
+def _cached(url: str) -> bool:
+    """An anonymous visit to `url` is served from the cache (no query)."""
+    queries, _sql = count_queries(lambda: Client().get(url))
+    return queries == 0
+
+
+def test_a_sign_up_drops_the_pages_that_show_its_activity_and_no_other(project, org_tree, member_a):
+    """Its activity's page and its project's brand page are exact at once; another activity's page and another
+    project's brand page stay cached; the list (/projects/) keeps its page for its minute, and says so."""
+    activity = ActivityFactory(project=project, capacity=2)
+    sibling = ActivityFactory(project=project, capacity=2, starts_at=days_ahead_at(6))
+    other_project = ProjectFactory(organization=org_tree.branch_a, slug="other", title="法律咨询")
+    other = ActivityFactory(project=other_project, capacity=2)
+    pages = [
+        "/projects/",
+        "/projects/yinling/",
+        "/projects/other/",
+        *(f"/activities/{a.pk}/" for a in (activity, sibling, other)),
+    ]
+    for url in pages:
+        assert Client().get(url).status_code == 200
+        assert _cached(url), url
+    assert "名额状态每分钟更新" in Client().get("/projects/").content.decode()
+
+    project_services.signup_create(activity=activity, member=member_a)
+
+    assert not _cached(f"/activities/{activity.pk}/")
+    assert 'id="seats-left">1 / 2' in Client().get(f"/activities/{activity.pk}/").content.decode()
+    assert not _cached("/projects/yinling/")
+    assert "剩余 1 / 2" in Client().get("/projects/yinling/").content.decode()
+    for url in ("/projects/", "/projects/other/", f"/activities/{sibling.pk}/", f"/activities/{other.pk}/"):
+        assert _cached(url), f"{url} was dropped by a sign-up it does not show"
+
+
+def test_an_edit_of_an_activity_drops_every_project_page(project, org_tree):
+    """What an organizer edits (the time, the place, a cancellation) is on the list and the brand pages as well."""
+    activity = ActivityFactory(project=project)
+    other = ActivityFactory(project=ProjectFactory(organization=org_tree.branch_a, slug="other"))
+    pages = ["/projects/", "/projects/yinling/", "/projects/other/", f"/activities/{other.pk}/"]
+    for url in pages:
+        Client().get(url)
+    activity.place = "社区活动中心二楼"
+    activity.save()
+    assert not any(_cached(url) for url in pages)
+
+
+def test_a_wish_drops_the_wall_only_when_it_is_or_was_on_it(org_tree, secretary_a, member_a):
+    """A resident's submission (and the review before publication) changes no public page; a published wish, and a
+    claim that takes it off, drop the whole wall and its community's, not another community's."""
+    wish_category("助老")
+    a, b = org_tree.community_a, org_tree.community_b
+    walls = {"all": "/wishes/", "a": f"/wishes/?community={a.pk}", "b": f"/wishes/?community={b.pk}"}
+    for url in walls.values():
+        Client().get(url)
+
+    wish = submit_wish(a)
+    assert all(_cached(url) for url in walls.values()), "a submitted wish is on no wall"
+
+    publish(wish, secretary_a)
+    assert not _cached(walls["all"]) and not _cached(walls["a"])
+    assert _cached(walls["b"])
+    assert "修理水龙头" in Client().get(walls["a"]).content.decode()
+
+    from demands import services as demand_services
+
+    demand_services.wish_claim(wish=wish, member=member_a)
+    assert not _cached(walls["all"]) and not _cached(walls["a"])
+    assert _cached(walls["b"])
+    assert "修理水龙头" not in Client().get(walls["a"]).content.decode()
 
 
 # What the public pages show, by group: a model added to a page is added here and watched in its app's receivers.
@@ -95,7 +171,8 @@ SHOWN_ON_PUBLIC_PAGES = {
         "projects.SignUp",
         "projects.ActivitySurvey",
     },
-    "wishes": {"demands.MicroWish", "demands.WishEvent", "demands.WishPhoto", "demands.WishCategory"},
+    # The wall shows the wishes and their categories, not their events or photos (a community renamed: the timeout).
+    "wishes": {"demands.MicroWish", "demands.WishCategory"},
 }
 
 
