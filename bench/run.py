@@ -57,6 +57,11 @@ CONCURRENCY = 16
 STORM_MEMBERS = 200
 STORM_SEATS = 20
 MEMBER_SESSIONS = 16
+# The mixed scenarios' writers: members who sign up and cancel on WRITER_ACTIVITIES activities (the measured one and
+# new ones of other projects), and members who claim and release published wishes (each claims once in a bench).
+WRITER_MEMBERS = 200
+WRITER_ACTIVITIES = 20
+CLAIM_MEMBERS = 400
 # Before the storm, this many other members sign up for another new activity, five at a time: each gunicorn worker
 # serves a sign-up once before the storm, as a worker in production has (see warm_up).
 WARMUP_MEMBERS = 10
@@ -76,11 +81,27 @@ SCENARIOS = [
     ("wish_submit", "post", "POST /wishes/new/"),
     ("signup_storm", "storm", "sign-up storm 200→20"),
 ]
+# Each page also measured rendered (the second server, PAGE_CACHES off: a cache must not hide a slow page) and with
+# writes arriving in the same run (sign-ups, cancellations, wish submissions, claims and releases, WRITE_RATE per
+# second in all: bench/locustfile.py), where its cache hit rate is counted (X-Page-Cache).
+WRITE_RATE = 5.0
+WRITERS = 2  # locust users that write, beside the CONCURRENCY readers (bench/locustfile.py: Writer)
+_PAGES = [(name, kind, label) for name, kind, label in SCENARIOS if kind in ("anonymous", "member")]
+SCENARIOS += [(f"uncached:{name}", f"uncached_{kind}", f"{label} uncached") for name, kind, label in _PAGES]
+SCENARIOS += [(f"mixed:{name}", f"mixed_{kind}", f"{label} mixed") for name, kind, label in _PAGES]
 # Targets (bench/RESULTS.md): GET p95 < 150 ms, zero errors; anonymous ≥ 60 % of the ceiling, signed-in ≥ 25 %;
-# storm p95 < 250 ms with exactly 20/180; every worker < 200 MB.
+# storm p95 < 250 ms with exactly 20/180; every worker < 200 MB. Rendered (cache off): every page ≥ 20 %; under
+# writes: anonymous ≥ 40 %, signed-in ≥ 20 %.
 P95_GET_MS = 150
 P95_STORM_MS = 250
-SHARE = {"anonymous": 0.60, "member": 0.25}
+SHARE = {
+    "anonymous": 0.60,
+    "member": 0.25,
+    "uncached_anonymous": 0.20,  # rendered: every public and member page
+    "uncached_member": 0.20,
+    "mixed_anonymous": 0.40,  # under writes (bench/RESULTS.md)
+    "mixed_member": 0.20,
+}
 RSS_LIMIT_MB = 200
 
 
@@ -162,7 +183,7 @@ def prepare_fixtures(path: Path) -> dict:
     from django.db.models import Q
     from django.utils import timezone
 
-    from demands.models import WishCategory
+    from demands.models import MicroWish, WishCategory
     from members.models import Community, Member, Organization
     from projects import services as project_services
     from projects.models import Activity, ServiceProject, SignUp
@@ -216,16 +237,51 @@ def prepare_fixtures(path: Path) -> dict:
         .select_related("user")
         .order_by("pk")
     )
-    wanted = STORM_MEMBERS + MEMBER_SESSIONS + WARMUP_MEMBERS
+    wanted = STORM_MEMBERS + MEMBER_SESSIONS + WARMUP_MEMBERS + WRITER_MEMBERS + CLAIM_MEMBERS
     step = max(eligible.count() // wanted, 1)
-    picked = list(eligible[: step * wanted : step])
-    storm_members = picked[:STORM_MEMBERS]
-    page_members = picked[STORM_MEMBERS : STORM_MEMBERS + MEMBER_SESSIONS]
-    warmup_members = picked[STORM_MEMBERS + MEMBER_SESSIONS :]
+    picked = iter(eligible[: step * wanted : step])
+    storm_members, page_members, warmup_members, writer_members, claim_members = (
+        [next(picked) for _ in range(n)]
+        for n in (STORM_MEMBERS, MEMBER_SESSIONS, WARMUP_MEMBERS, WRITER_MEMBERS, CLAIM_MEMBERS)
+    )
+    # The writers' activities: the measured one, and new ones of other district projects (no course required), a
+    # day apart at 03:00 a few months ahead (nobody's other activity overlaps), their sign-up open now.
+    writer_projects = (
+        ServiceProject.objects.filter(
+            organization__path__startswith=district.path, status="published", course_required=None
+        )
+        .exclude(pk__in=[project.pk, storm_project.pk])
+        .order_by("pk")[: WRITER_ACTIVITIES - 1]
+    )
+    writer_day = timezone.localdate() + timedelta(days=90 + int(time.time()) % 200)
+    writer_activities = [activity.pk]
+    for i, writer_project in enumerate(writer_projects):
+        starts = timezone.make_aware(
+            datetime.combine(writer_day + timedelta(days=i), datetime.min.time().replace(hour=3))
+        )
+        writer_activities.append(
+            project_services.activity_create(
+                project=writer_project,
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=2),
+                capacity=50,
+                signup_opens_at=now - timedelta(hours=1),
+                signup_closes_at=starts - timedelta(hours=1),
+                cancel_cutoff_at=starts - timedelta(days=1),
+            ).pk
+        )
+    claim_wishes = list(
+        MicroWish.objects.filter(
+            state="published", offer_pending=False, community__organization__path__startswith=district.path
+        )
+        .order_by("-published_at", "-pk")
+        .values_list("pk", flat=True)[:CLAIM_MEMBERS]
+    )
     admin = get_user_model().objects.get(username="admin")
     community = Community.objects.filter(organization__path__startswith=district.path).order_by("pk").first()
     fixtures = {
         "base_url": f"http://{config.HOST}:{config.PORT}",
+        "uncached_base_url": f"http://{config.HOST}:{config.PORT + 1}",
         "district_id": district.pk,
         "brand_slug": project.slug,
         "activity_id": activity.pk,
@@ -235,6 +291,10 @@ def prepare_fixtures(path: Path) -> dict:
         "warmup_sessions": [_session_for(m.user) for m in warmup_members],
         "member_sessions": [_session_for(m.user) for m in page_members],
         "admin_session": _session_for(admin),
+        "writer_sessions": [_session_for(m.user) for m in writer_members],
+        "writer_activities": writer_activities,
+        "claim_sessions": [_session_for(m.user) for m in claim_members],
+        "claim_wishes": claim_wishes,
         "wish_category_id": WishCategory.objects.filter(active=True).order_by("pk").first().pk,
         "wish_community_id": community.pk,
     }
@@ -292,10 +352,12 @@ class RssMonitor(threading.Thread):
             self.stop.wait(0.2)
 
 
-def start_gunicorn(workers: int, log: Path) -> subprocess.Popen:
+def start_gunicorn(workers: int, log: Path, *, port: int = config.PORT, **settings: str) -> subprocess.Popen:
+    """gunicorn on `port` with the bench's settings, and `settings` as environment variables (PAGE_CACHES)."""
     server_env = {
         **env(),
-        "GUNICORN_BIND": f"{config.HOST}:{config.PORT}",
+        **settings,
+        "GUNICORN_BIND": f"{config.HOST}:{port}",
         "GUNICORN_ACCESSLOG": "/dev/null",
         "GUNICORN_LOGLEVEL": "warning",
         "GUNICORN_MAX_REQUESTS": "0",  # no recycling: the memory figures are those of long-lived workers
@@ -308,7 +370,7 @@ def start_gunicorn(workers: int, log: Path) -> subprocess.Popen:
     process = subprocess.Popen(args, cwd=ROOT, env=server_env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     for _ in range(100):
         try:
-            urllib.request.urlopen(f"http://{config.HOST}:{config.PORT}/bench/ceiling/", timeout=1).read()
+            urllib.request.urlopen(f"http://{config.HOST}:{port}/bench/ceiling/", timeout=1).read()
             return process
         except OSError:
             if process.poll() is not None:
@@ -385,22 +447,33 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+_write_runs = iter(range(10**6))
+
+
 def run_locust(scenario: str, seconds: int, fixtures_path: Path, workdir: Path, users: int = CONCURRENCY) -> dict:
-    prefix = workdir / scenario
+    prefix = workdir / scenario.replace(":", "-")
+    counts_path = workdir / f"{scenario.replace(':', '-')}-cache.json"
+    mixed = scenario.startswith("mixed:")
+    port = config.PORT + 1 if scenario.startswith("uncached:") else config.PORT
     locust_env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "BENCH_SCENARIO": scenario,
         "BENCH_FIXTURES": str(fixtures_path),
         "BENCH_PHONE_START": str(int(time.time()) % 10**7 * 10),
+        "BENCH_CACHE_COUNTS": str(counts_path),
+        "BENCH_WRITE_RATE": str(WRITE_RATE),
+        "BENCH_WRITE_OFFSET": str(next(_write_runs) * 100) if mixed else "0",
     }
+    if mixed:
+        users += WRITERS
     args = [
         str(ROOT / ".venv" / "bin" / "locust"),
         "-f",
         str(ROOT / "bench" / "locustfile.py"),
         "--headless",
         "--host",
-        f"http://{config.HOST}:{config.PORT}",
+        f"http://{config.HOST}:{port}",
         "-u",
         str(users),
         "-r",
@@ -421,7 +494,7 @@ def run_locust(scenario: str, seconds: int, fixtures_path: Path, workdir: Path, 
     with open(f"{prefix}_stats.csv", encoding="utf-8") as handle:
         rows = {row["Name"]: row for row in csv.DictReader(handle)}
     row = rows.get(scenario) or rows["Aggregated"]
-    return {
+    result = {
         "requests": int(row["Request Count"]),
         "errors": int(row["Failure Count"]),
         "rps": float(row["Requests/s"]),
@@ -429,6 +502,22 @@ def run_locust(scenario: str, seconds: int, fixtures_path: Path, workdir: Path, 
         "p95": float(row["95%"] or 0),
         "p99": float(row["99%"] or 0),
     }
+    counts = json.loads(counts_path.read_text("utf-8")) if counts_path.exists() else {}
+    if counts.get("hit") or counts.get("miss"):
+        result["cache_hit_rate"] = counts.get("hit", 0) / (counts.get("hit", 0) + counts.get("miss", 0))
+    if mixed:
+        result["writes"] = {
+            name.removeprefix("write:"): {
+                "requests": int(w["Request Count"]),
+                "errors": int(w["Failure Count"]),
+                "p95": float(w["95%"] or 0),
+            }
+            for name, w in rows.items()
+            if name.startswith("write:")
+        }
+        result["writes_per_second"] = sum(w["requests"] for w in result["writes"].values()) / seconds
+        result["errors"] += sum(w["errors"] for w in result["writes"].values())
+    return result
 
 
 def warm_up(scenario: str, fixtures: dict) -> None:
@@ -448,11 +537,13 @@ def warm_up(scenario: str, fixtures: dict) -> None:
         if any(status != 302 for status in statuses) or made != len(fixtures["warmup_sessions"]):
             raise SystemExit(f"the storm's warm-up: answers {statuses}, {made} sign-ups made")
         return
-    if scenario not in config.GETS:
+    page = scenario.rpartition(":")[2]
+    if page not in config.GETS:
         return
-    path, who = config.GETS[scenario]
+    path, who = config.GETS[page]
     session = {"member": fixtures["member_sessions"][0], "admin": fixtures["admin_session"]}.get(who)
-    request = urllib.request.Request(fixtures["base_url"] + path.format(**fixtures))
+    base = fixtures["uncached_base_url"] if scenario.startswith("uncached:") else fixtures["base_url"]
+    request = urllib.request.Request(base + path.format(**fixtures))
     if session:
         request.add_header("Cookie", f"sessionid={session}")
     for _ in range(3):
@@ -534,6 +625,44 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def by_page(results: list[dict], report: dict) -> str:
+    """Markdown for bench/RESULTS.md: each page's share of the ceiling (and p95) from the cache, rendered (the cache
+    off), and under writes with its cache hit rate, from this one run."""
+    found = {r["scenario"]: r for r in results}
+
+    def cell(r: dict | None) -> str:
+        if r is None:
+            return "—"
+        text = f"{r['share']:.0%} · {r['p95']:.0f} ms"
+        if "cache_hit_rate" in r:
+            text += f" · hits {r['cache_hit_rate']:.0%}"
+        return text + ("" if r["ok"] else " ✗")
+
+    load = os.getloadavg()
+    lines = [
+        f"Run {report['when']}, revision {report['git_revision']}, {report['cores']} cores, load average "
+        f"{load[0]:.1f} at the end, writes {WRITE_RATE:g}/s in the mixed column; share of the ceiling · p95 (✗: a "
+        "target missed).",
+        "",
+        "| page | cached | rendered (cache off) | under writes |",
+        "|---|---|---|---|",
+    ]
+    for name, _kind, label in _PAGES:
+        if any(f in found for f in (name, f"uncached:{name}", f"mixed:{name}")):
+            lines.append(
+                f"| {label} | {cell(found.get(name))} | {cell(found.get(f'uncached:{name}'))} "
+                f"| {cell(found.get(f'mixed:{name}'))} |"
+            )
+    writes = [r["writes"] for r in results if "writes" in r]
+    if writes:
+        totals: dict[str, int] = {}
+        for w in writes:
+            for kind, figures in w.items():
+                totals[kind] = totals.get(kind, 0) + figures["requests"]
+        lines += ["", "Writes during the mixed runs: " + ", ".join(f"{k} {n}" for k, n in sorted(totals.items()))]
+    return "\n".join(lines)
+
+
 def chart(results: list[dict], report: dict, path: Path) -> None:
     import matplotlib
 
@@ -579,6 +708,12 @@ def main():
     cores = os.cpu_count() or 1
     workers = args.workers or cores * 2 + 1
     server = start_gunicorn(args.workers, workdir / "gunicorn.log")
+    # The same pages rendered every time, for the uncached pass (idle while the other server is measured).
+    uncached = None
+    if any(kind.startswith("uncached_") for _s, kind, _l in scenarios):
+        uncached = start_gunicorn(
+            args.workers, workdir / "gunicorn-uncached.log", port=config.PORT + 1, PAGE_CACHES="false"
+        )
     monitor = RssMonitor(server.pid)
     monitor.start()
     results = []
@@ -605,8 +740,12 @@ def main():
             if kind == "storm":
                 result["outcome"] = storm_outcome(fixtures["storm_activity_id"])
             results.append(result)
+            extra = f"  hits {result['cache_hit_rate']:.0%}" if "cache_hit_rate" in result else ""
+            if "writes_per_second" in result:
+                extra += f"  writes {result['writes_per_second']:.1f}/s"
             print(
-                f"  {label:<28} {result['rps']:8.1f} req/s  p95 {result['p95']:5.0f} ms  errors {result['errors']}"
+                f"  {label:<28} {result['rps']:8.1f} req/s  p95 {result['p95']:5.0f} ms"
+                f"  errors {result['errors']}{extra}"
                 f"  steal {result['steal']:.0%}  CPU ms/request: "
                 + ", ".join(f"{role} {ms:.2f}" for role, ms in result["cpu_ms_per_request"].items()),
                 flush=True,
@@ -620,8 +759,9 @@ def main():
     finally:
         monitor.stop.set()
         monitor.join()
-        server.terminate()
-        server.wait(timeout=30)
+        for process in filter(None, (server, uncached)):
+            process.terminate()
+            process.wait(timeout=30)
     verdicts(results)
     peaks = {pid: rss / 2**20 for pid, rss in monitor.peaks.items()}
     report = {
@@ -661,6 +801,9 @@ def main():
     json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     png_path = config.RESULTS / f"bench-{stamp}.png"
     chart(results, report, png_path)
+    pages = by_page(results, report)
+    (config.RESULTS / f"bench-{stamp}.md").write_text(pages + "\n", encoding="utf-8")
+    print("\n" + pages)
     print(f"\nwritten: {json_path.relative_to(ROOT)}, {png_path.relative_to(ROOT)}")
     print("all targets met" if report["ok"] else "SOME TARGETS MISSED")
     return 0 if report["ok"] else 1
