@@ -103,3 +103,40 @@ class GuardedForm(TextGuardMixin, ChoicePlaceholderMixin, forms.Form):
 
 class GuardedModelForm(TextGuardMixin, ChoicePlaceholderMixin, forms.ModelForm):
     pass
+
+
+# How long the options of a public filter form are kept (`kept_choices`).
+CHOICES_TIMEOUT = 60
+# Every cache key `kept_choices` has used in this process (`forget_kept_choices`).
+_KEPT_KEYS: set[str] = set()
+
+
+def forget_kept_choices() -> None:
+    """Drop every kept list of options: the next form draws them from the database (the query budgets count a page
+    as it is drawn first)."""
+    from django.core.cache import cache
+
+    cache.delete_many(list(_KEPT_KEYS))
+
+
+def kept_choices(field: forms.ModelChoiceField, key: str, timeout: int = CHOICES_TIMEOUT) -> None:
+    """Draw `field`'s options from a list kept in the shared cache under `key` (per language) for `timeout` seconds,
+    built from its queryset when missing; the field still validates a submitted value against its queryset.
+
+    For the filters of the public lists, which offer every community of a district: building the options (a model
+    per community, a query joining the published projects) took 16-25 ms of each uncached /projects/ and wall page;
+    a community added or renamed shows in the filter within `timeout`."""
+    from django.core.cache import cache
+    from django.utils.translation import get_language
+
+    def options() -> list[tuple[str, str]]:  # when the widget is drawn, not when the form is made
+        cache_key = f"choices:{key}:{get_language()}"
+        _KEPT_KEYS.add(cache_key)
+        found = cache.get(cache_key)
+        if found is None:
+            found = [(str(value), str(label)) for value, label in field.choices if value != ""]
+            cache.set(cache_key, found, timeout)
+        empty = [("", field.empty_label)] if field.empty_label is not None else []
+        return [*empty, *found]
+
+    field.widget.choices = options

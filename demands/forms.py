@@ -12,8 +12,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import GuardedForm, GuardedModelForm, NaturalOrderModelChoiceField
+from core.forms import GuardedForm, GuardedModelForm, NaturalOrderModelChoiceField, kept_choices
 from core.params import parse_id
+from core.widgets import QuickSelect
 from members.identifiers import normalize_mobile
 from members.models import Community, Grid, Team
 
@@ -58,7 +59,7 @@ def honeypot_field() -> forms.CharField:
     )
 
 
-class GridSelect(forms.Select):
+class GridSelect(QuickSelect):
     """Each grid's option names its community (data-community) and itself (data-name), so static/js/grids.js can
     keep the options of the chosen community only and drop the community from their text."""
 
@@ -107,7 +108,9 @@ class WishForm(PlainTextMixin, GuardedForm):
 
     plain_fields = ("title", "description", "contact_name", "preferred_time")
 
-    category = forms.ModelChoiceField(label=_("心愿类别"), queryset=WishCategory.objects.none(), empty_label=None)
+    category = forms.ModelChoiceField(
+        label=_("心愿类别"), queryset=WishCategory.objects.none(), empty_label=None, widget=QuickSelect
+    )
     title = forms.CharField(
         label=_("心愿标题"),
         min_length=2,
@@ -121,7 +124,7 @@ class WishForm(PlainTextMixin, GuardedForm):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("最多1000字。请不要在这里写身份证号等敏感信息。"),
     )
-    community = forms.ModelChoiceField(label=_("所在社区（村）"), queryset=Community.objects.none())
+    community = forms.ModelChoiceField(label=_("所在社区（村）"), queryset=Community.objects.none(), widget=QuickSelect)
     grid = GridChoiceField(label=_("网格（不清楚可不选）"), queryset=Grid.objects.none(), required=False)
     preferred_time = forms.CharField(
         label=_("希望的时间"), max_length=100, required=False, help_text=_("如“周末上午”“工作日晚上”。")
@@ -203,20 +206,30 @@ class WishForm(PlainTextMixin, GuardedForm):
 
 class WallFilterForm(GuardedForm):
     community = forms.ModelChoiceField(
-        label=_("社区（村）"), queryset=Community.objects.none(), required=False, empty_label=_("全部社区")
+        label=_("社区（村）"),
+        queryset=Community.objects.none(),
+        required=False,
+        empty_label=_("全部社区"),
+        widget=QuickSelect,
     )
     grid = GridChoiceField(label=_("网格"), queryset=Grid.objects.none(), required=False, empty_label=_("全部网格"))
     category = forms.ModelChoiceField(
-        label=_("类别"), queryset=WishCategory.objects.none(), required=False, empty_label=_("全部类别")
+        label=_("类别"),
+        queryset=WishCategory.objects.none(),
+        required=False,
+        empty_label=_("全部类别"),
+        widget=QuickSelect,
     )
     target_group = forms.ChoiceField(
-        label=_("服务对象"), choices=[("", _("全部对象")), *TargetGroup.choices], required=False
+        label=_("服务对象"), choices=[("", _("全部对象")), *TargetGroup.choices], required=False, widget=QuickSelect
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["community"].queryset = Community.objects.order_by("name")
         self.fields["category"].queryset = WishCategory.objects.all()
+        kept_choices(self.fields["community"], "demands:wall:community")
+        kept_choices(self.fields["category"], "demands:wall:category")
         # The grids offered: those of the community chosen (a district has hundreds of grids; all of them were 500
         # options, 30 KB of the wall's 63 KB, and a list no one can use on a phone), or the one grid a link names;
         # none before a community is chosen, and the page asks for a community first (`offers_grids`).

@@ -339,6 +339,21 @@ class MicroWish(models.Model):
         indexes = [
             # The wall and the review queue: wishes of some communities in a state (newest first).
             models.Index(fields=["state", "community"], name="demands_wish_state_community"),
+            # The wall's page (newest first), whole or of one community, and its count, read from the index: sorting
+            # every published wish took 14 of the uncached wall's 20 ms of queries on the district's 200,000 wishes.
+            models.Index(
+                F("published_at").desc(),
+                F("id").desc(),
+                condition=Q(state="published", offer_pending=False),
+                name="demands_wish_wall",
+            ),
+            models.Index(
+                "community",
+                F("published_at").desc(),
+                F("id").desc(),
+                condition=Q(state="published", offer_pending=False),
+                name="demands_wish_wall_community",
+            ),
             # Expiry: published wishes whose claim deadline has passed (wishes_expire_overdue).
             models.Index(fields=["state", "claim_deadline"], name="demands_wish_state_deadline"),
             # A member's open claims (/wishes/mine/, the open-claims limit, matching load).

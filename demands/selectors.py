@@ -188,11 +188,12 @@ def offers_waiting_for(member: Member) -> QuerySet[MicroWish]:
 def wishes_awaiting(member: Member) -> QuerySet[MicroWish]:
     """What waits for the member on /me/, in one query: the wishes they claimed and have not reported fulfilled
     (oldest claim first), then those addressed to one of their offers waiting for their answer (居民点单)."""
+    # The two kinds as a UNION, each found by its own index (the claimer's, the offers'); OR-ed in one WHERE across
+    # the offers' join, PostgreSQL read every wish (6-9 ms of /me/ on the district's 200,000 wishes).
+    claimed = MicroWish.objects.filter(state=MicroWish.State.CLAIMED, claimed_by=member)
+    offered = MicroWish.objects.filter(state=MicroWish.State.PUBLISHED, offer_pending=True, offer__member=member)
     return (
-        MicroWish.objects.filter(
-            Q(state=MicroWish.State.CLAIMED, claimed_by=member)
-            | Q(state=MicroWish.State.PUBLISHED, offer_pending=True, offer__member=member)
-        )
+        MicroWish.objects.filter(pk__in=claimed.order_by().values("pk").union(offered.order_by().values("pk")))
         .select_related("category", "community")
         .order_by("state", "claimed_at", "published_at", "pk")
     )

@@ -51,7 +51,12 @@ def managed_organizations(user: Viewer) -> QuerySet[Organization]:
     if sees_nothing(user):
         return Organization.objects.none()
     # A secretary who is no longer an active member (停用, 转出) keeps no rights through that title.
-    return Organization.objects.filter(Q(admins=user) | Q(secretary__user=user, secretary__status=Member.Status.ACTIVE))
+    # Two IN subqueries, each an index lookup by the user: written as joins OR-ed together (admins=user |
+    # secretary__user=user), PostgreSQL read the whole member table for every scoped query (24 ms of /me/'s 120 on
+    # the district's 100,000 members, EXPLAIN ANALYZE).
+    admin_of = Organization.admins.through.objects.filter(user=user).values("organization_id")
+    secretary = Member.objects.filter(user=user, status=Member.Status.ACTIVE).values("pk")
+    return Organization.objects.filter(Q(pk__in=admin_of) | Q(secretary__in=secretary))
 
 
 def is_organization_admin(user: Viewer) -> bool:

@@ -9,7 +9,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import GuardedForm, GuardedModelForm
+from core.forms import GuardedForm, GuardedModelForm, kept_choices
+from core.widgets import QuickSelect
 from members.models import Community
 
 from . import services
@@ -57,10 +58,14 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
 class ProjectFilterForm(GuardedForm):
     """The filters of /projects/ (GET). Invalid values are dropped, never an error page."""
 
-    category = forms.ModelChoiceField(label=_("类别"), queryset=ProjectCategory.objects.none(), required=False)
-    mode = forms.ChoiceField(label=_("服务方式"), required=False)
-    target_group = forms.ChoiceField(label=_("服务对象"), required=False)
-    community = forms.ModelChoiceField(label=_("社区（村）"), queryset=Community.objects.none(), required=False)
+    category = forms.ModelChoiceField(
+        label=_("类别"), queryset=ProjectCategory.objects.none(), required=False, widget=QuickSelect
+    )
+    mode = forms.ChoiceField(label=_("服务方式"), required=False, widget=QuickSelect)
+    target_group = forms.ChoiceField(label=_("服务对象"), required=False, widget=QuickSelect)
+    community = forms.ModelChoiceField(
+        label=_("社区（村）"), queryset=Community.objects.none(), required=False, widget=QuickSelect
+    )
     date_from = forms.DateField(label=_("从"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("到"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     matches = forms.BooleanField(label=_("符合我的特长或兴趣"), required=False)
@@ -76,6 +81,8 @@ class ProjectFilterForm(GuardedForm):
             service_projects__status=ServiceProject.Status.PUBLISHED
         ).distinct()
         self.fields["community"].empty_label = _("全部")
+        kept_choices(self.fields["category"], "projects:filter:category")
+        kept_choices(self.fields["community"], "projects:filter:community")
         for field in self.fields.values():
             if isinstance(field.widget, forms.Select):
                 field.widget.attrs["class"] = "form-select form-select-sm"

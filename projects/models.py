@@ -222,6 +222,8 @@ class ServiceProject(models.Model):
         indexes = [
             # /projects/: status = 'published' filtered by category / mode, ordered by title.
             models.Index(fields=["status", "category"], name="projects_project_browse"),
+            # /projects/ unfiltered: a page of the published projects in title order, read from the index.
+            models.Index(fields=["title", "id"], condition=Q(status="published"), name="projects_project_list"),
             # The admin and the scope: organization IN (subtree).
             models.Index(fields=["organization"], name="projects_project_org"),
         ]

@@ -142,11 +142,11 @@ def member_tag_ids(member: Member | None) -> list[int]:
     """The member's skills and interests (one query)."""
     if member is None:
         return []
-    return list(
-        Tag.objects.filter(Q(members_with_skill=member) | Q(members_with_interest=member))
-        .values_list("pk", flat=True)
-        .distinct()
-    )
+    # Two IN subqueries on the link tables, each by the member's index: OR-ed across the two joins, PostgreSQL
+    # joined every member's skills and interests (315 ms on the district, the signed-in /projects/).
+    skills = Member.skills.through.objects.filter(member=member).values("tag_id")
+    interests = Member.interests.through.objects.filter(member=member).values("tag_id")
+    return list(Tag.objects.filter(Q(pk__in=skills) | Q(pk__in=interests)).values_list("pk", flat=True))
 
 
 # The fields of a project's next activity that /projects/ shows and that its phase reads (`next_activity`).
@@ -156,11 +156,9 @@ NEXT_FIELDS = ("starts_at", "ends_at", "signup_opens_at", "signup_closes_at", "c
 def browse_projects(
     filters: ProjectFilters, *, tag_ids: list[int] | None = None, now: datetime | None = None
 ) -> QuerySet[ServiceProject]:
-    """Published projects for /projects/, filtered; each with its next scheduled activity (`next_starts_at` and
-    the rest of NEXT_FIELDS, `next_taken`: read by `next_activity`) and `matches_me` (a skill wanted is among
-    `tag_ids`). One query, plus one for the skills wanted of the page."""
+    """Published projects for /projects/, filtered, in the list's order (title): only the projects, for the
+    paginator to count and slice; `project_cards` then reads what the cards show of one page of them."""
     now = now or timezone.now()
-    upcoming = Activity.objects.filter(_upcoming(now), project=OuterRef("pk"))
     qs = ServiceProject.objects.filter(status=ServiceProject.Status.PUBLISHED)
     if filters.category:
         qs = qs.filter(category_id=filters.category)
@@ -181,18 +179,38 @@ def browse_projects(
         if filters.date_to:
             in_range = in_range.filter(starts_at__lte=timezone.make_aware(datetime.combine(filters.date_to, time.max)))
         qs = qs.filter(Exists(in_range))
-    wanted = ServiceProject.skills_wanted.through.objects.filter(
-        serviceproject_id=OuterRef("pk"), tag_id__in=tag_ids or []
-    )
     if filters.matches:
-        qs = qs.filter(Exists(wanted))
+        qs = qs.filter(Exists(_skills_wanted_among(tag_ids)))
     if filters.seats:
+        upcoming = Activity.objects.filter(_upcoming(now), project=OuterRef("pk"))
         open_seats = with_counts(upcoming.filter(signup_opens_at__lte=now, signup_closes_at__gt=now)).filter(  # type: ignore[misc]  # an annotation of with_counts
             confirmed_count__lt=F("capacity")
         )
         qs = qs.filter(Exists(open_seats))
+    return qs.order_by("title", "pk")
+
+
+def _skills_wanted_among(tag_ids: list[int] | None) -> QuerySet:
+    return ServiceProject.skills_wanted.through.objects.filter(
+        serviceproject_id=OuterRef("pk"), tag_id__in=tag_ids or []
+    )
+
+
+def project_cards(
+    projects: QuerySet[ServiceProject], *, tag_ids: list[int] | None = None, now: datetime | None = None
+) -> QuerySet[ServiceProject]:
+    """What the cards of /projects/ show of `projects` (a page of `browse_projects`), in the same order: each with
+    its category, organization and community, its skills wanted, its next scheduled activity (`next_starts_at`
+    and the rest of NEXT_FIELDS, `next_taken`: read by `next_activity`) and `matches_me` (a skill wanted is among
+    `tag_ids`). One query, plus one for the skills wanted.
+
+    The page's projects are chosen first (`pk IN (the page)`), then joined and annotated: sorting the joined wide
+    rows of every published project to keep twenty took 19 of the list's 21 ms on the district's 4,775 projects."""
+    now = now or timezone.now()
+    upcoming = Activity.objects.filter(_upcoming(now), project=OuterRef("pk"))
     return (
-        qs.select_related("category", "organization", "community")
+        ServiceProject.objects.filter(pk__in=projects.values("pk"))
+        .select_related("category", "organization", "community")
         .prefetch_related(Prefetch("skills_wanted", queryset=Tag.objects.order_by("name")))
         .annotate(
             **{
@@ -200,14 +218,14 @@ def browse_projects(
                 for name in NEXT_FIELDS
             },
             next_taken=Subquery(with_counts(upcoming.order_by("starts_at")).values("confirmed_count")[:1]),  # type: ignore[misc]  # an annotation of with_counts
-            matches_me=Exists(wanted) if tag_ids else Value(False, output_field=BooleanField()),
+            matches_me=Exists(_skills_wanted_among(tag_ids)) if tag_ids else Value(False, output_field=BooleanField()),
         )
         .order_by("title", "pk")
     )
 
 
 def next_activity(project: ServiceProject) -> Activity | None:
-    """The next activity of a project from `browse_projects`, built from its annotations (no query): enough for
+    """The next activity of a project from `project_cards`, built from its annotations (no query): enough for
     its time and its `phase`; None when it has none."""
     if project.next_starts_at is None:
         return None

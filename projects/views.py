@@ -93,6 +93,7 @@ def project_list(request):
     now = timezone.now()
     projects = selectors.browse_projects(filters, tag_ids=tag_ids, now=now)
     page = Paginator(projects, PROJECTS_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(selectors.project_cards(page.object_list, tag_ids=tag_ids, now=now))
     for project in page.object_list:
         project.next_activity = selectors.next_activity(project)
     context = {"form": form, "page": page, "member": member, "now": now}

@@ -256,6 +256,16 @@ def _default_language():
 
 
 @pytest.fixture(autouse=True)
+def _celery_joins_allowed():
+    """Celery's process-wide "a join would block" flag is what a worker sets; a test that left it set made every
+    later eager `.delay().get()` on its pytest worker fail with "Never call result.get() within a task!" (seen when
+    the slow tests began to run first). Each test starts with it off."""
+    from celery import _state
+
+    _state._set_task_join_will_block(False)
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache():
     """Rate limits and cached pages must not leak from one test to the next."""
     from django.core.cache import cache

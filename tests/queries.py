@@ -5,6 +5,8 @@ from collections.abc import Callable
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.forms import forget_kept_choices
+
 
 def count_queries(func: Callable[[], object]) -> tuple[int, list[str]]:
     """Run `func` and return how many queries it made, with their SQL (for the failure message)."""
@@ -21,6 +23,7 @@ def assert_get_queries(client, url: str, expected: int, status: int = 200) -> No
         nonlocal response
         response = client.get(url)
 
+    forget_kept_choices()
     n, sqls = count_queries(get)
     assert response.status_code == status, f"GET {url} answered {response.status_code}"
     assert n == expected, f"GET {url} made {n} queries, expected {expected}:\n" + "\n".join(sqls)
@@ -40,6 +43,7 @@ def assert_constant_queries_of(
     def counts() -> dict[str, tuple[int, list[str]]]:
         found = {}
         for url in urls:
+            forget_kept_choices()  # the filters' options as they are drawn first, not kept from the last request
             response = None
 
             def get(url=url):
