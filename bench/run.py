@@ -726,11 +726,12 @@ def main():
             warm_up(scenario, fixtures)
             users = CONCURRENCY
             seconds = args.seconds if kind != "storm" else 60
-            before, roles_before, locust_before = cpu_times(), cpu_by_role(server.pid), children_cpu()
+            measured = uncached if scenario.startswith("uncached:") else server  # whose CPU the figures count
+            before, roles_before, locust_before = cpu_times(), cpu_by_role(measured.pid), children_cpu()
             result = run_locust(scenario, seconds, fixtures_path, workdir, users=users)
             result.update(scenario=scenario, kind=kind, label=label, steal=steal_share(before, cpu_times()))
             result["ceiling_rps"] = result["ceiling_before_rps"] = result["rps"] if adjacent is None else adjacent
-            roles = cpu_by_role(server.pid)
+            roles = cpu_by_role(measured.pid)
             cpu = {role: roles[role] - roles_before[role] for role in roles}
             cpu["locust"] = children_cpu() - locust_before
             # Over the whole run, warm-up and ramp included: a little more than the measured window's requests.
