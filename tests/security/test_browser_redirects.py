@@ -3,6 +3,8 @@ the activity; the language switch keeps them on the page they were reading; a si
 word or another site lands where a sign-in without `next` lands (a member's own page); an over-long username is
 refused on the form."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -17,6 +19,13 @@ def _sign_in(page, username: str, password: str = DEFAULT_PASSWORD) -> None:
     page.fill("input[name=password]", password)
     page.click("form#login-form [type=submit]")
     page.wait_for_load_state()
+
+
+def _open_menu(page) -> None:
+    """Unfold the phone's menu and wait until it has finished opening: a click on a language while Bootstrap was
+    still animating the menu (class "collapsing") submitted nothing once in make test (10 s without navigation)."""
+    page.locator(".navbar-toggler").click()
+    expect(page.locator("#site-nav")).to_have_class(re.compile(r"\bshow\b"))
 
 
 def test_a_member_comes_back_where_they_were(phone_page, member_a, org_tree):
@@ -34,12 +43,12 @@ def test_a_member_comes_back_where_they_were(phone_page, member_a, org_tree):
 
     # The language switch returns to the page, now in English, and back.
     phone_page.goto("/projects/?seats=on")
-    phone_page.locator(".navbar-toggler").click()  # the menu is folded on a phone
+    _open_menu(phone_page)  # the menu is folded on a phone
     with phone_page.expect_navigation():  # the page is already at this address: wait for the switch's answer
         phone_page.locator("#language-form button[lang=en]").click()
     expect(phone_page).to_have_url("/projects/?seats=on")
     expect(phone_page.locator("html")).to_have_attribute("lang", "en")
-    phone_page.locator(".navbar-toggler").click()
+    _open_menu(phone_page)
     with phone_page.expect_navigation():
         phone_page.locator("#language-form button[lang=zh-hans]").click()
     expect(phone_page).to_have_url("/projects/?seats=on")
