@@ -134,7 +134,7 @@ def kept_choices(field: forms.ModelChoiceField, key: str, timeout: int = CHOICES
         _KEPT_KEYS.add(cache_key)
         found = cache.get(cache_key)
         if found is None:
-            found = [(str(value), str(label)) for value, label in field.choices if value != ""]
+            found = [(str(value), str(label)) for value, label in field.choices if value != ""]  # type: ignore[union-attr,misc]  # a model field's iterator
             cache.set(cache_key, found, timeout)
         empty = [("", field.empty_label)] if field.empty_label is not None else []
         return [*empty, *found]

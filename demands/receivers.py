@@ -23,7 +23,7 @@ public_cache.watch(WishCategory, "wishes")
 def _walls_of_wish(wish: MicroWish) -> list[tuple[str, object]]:
     """The wall pages the wish is on after this write, or was on before it (`_before_save`)."""
     shown = []
-    was_on_wall, community_before = getattr(wish, "_wall_before_save", (False, None))
+    was_on_wall, community_before = getattr(wish, _WALL_BEFORE, (False, None))
     if was_on_wall:
         shown.append(community_before)
     if wish.is_on_wall:
@@ -52,6 +52,8 @@ def _concerned_accounts(wish: MicroWish) -> list:
 member_cache.watch(MicroWish, user=_concerned_accounts)
 
 
+# Where `_before_save` leaves, on the instance, whether the wish was on the wall and in which community.
+_WALL_BEFORE = "_wall_before_save"
 # The fields a wish's save may change that decide whose pages it was on before: its claimer's, and the wall's.
 _BEFORE_FIELDS = frozenset({"claimed_by", "state", "offer_pending", "community"})
 
@@ -63,7 +65,7 @@ def _before_save(sender, instance: MicroWish, raw: bool = False, update_fields=N
     if raw or instance.pk is None:
         return
     if update_fields is not None and not (_BEFORE_FIELDS & set(update_fields)):
-        instance._wall_before_save = (instance.is_on_wall, instance.community_id)
+        setattr(instance, _WALL_BEFORE, (instance.is_on_wall, instance.community_id))
         return
     row = (
         MicroWish.objects.filter(pk=instance.pk)
@@ -73,7 +75,7 @@ def _before_save(sender, instance: MicroWish, raw: bool = False, update_fields=N
     if row is None:
         return
     claimer, state, offer_pending, community = row
-    instance._wall_before_save = (state == MicroWish.State.PUBLISHED and not offer_pending, community)
+    setattr(instance, _WALL_BEFORE, (state == MicroWish.State.PUBLISHED and not offer_pending, community))
     if claimer is not None and claimer != instance.claimed_by_id:
         member_cache.members_changed([claimer])
 

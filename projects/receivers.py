@@ -18,6 +18,7 @@ public_cache.watch(Activity, "projects", ignore=frozenset({"checkin_code"}))
 
 def _pages_of_activity(activity_id: int, activity: Activity | None = None) -> list[tuple[str, object]]:
     """The activity's page and its project's brand page; no query when the activity and its project are loaded."""
+    slug: str | None
     if activity is not None and Activity.project.is_cached(activity):
         slug = activity.project.slug
     else:
@@ -39,6 +40,8 @@ def _pages_of_claim(claim) -> list[tuple[str, object]]:
     post_id = claim.post_id if isinstance(claim, PostClaim) else None
     if post_id is None:
         post_id = PostClaim.objects.filter(pk=claim.claim_id).values_list("post_id", flat=True).first()
+    if post_id is None:
+        return []
     slug = Post.objects.filter(pk=post_id).values_list("project__slug", flat=True).first()
     return [("project", slug)] if slug else []
 
