@@ -89,7 +89,8 @@ def pytest_runtest_setup(item):
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: without the plugin (-p no:xdist) there is none
 def pytest_xdist_make_scheduler(config, log):
     """Tests go to whichever worker is free, except a module whose tests share rows made once for the module
-    (tests/personas.py: `module_rows` or `street_with` — the demo, the permission tables): all its tests go to one
+    (tests/personas.py: `module_rows` or `street_with` — the demo, the permission tables; the dashboard's
+    `shared_street`): all its tests go to one
     worker, so the rows are made once. (pytest-xdist's own `--dist loadgroup` marks do not group under pytest 9:
     it renames the test ids, which pytest 9 no longer lets it do.)"""
     if config.getvalue("dist") != "load":
@@ -99,21 +100,20 @@ def pytest_xdist_make_scheduler(config, log):
     root = Path(config.rootpath)
 
     @functools.cache
-    def shares_rows(path: str) -> bool:
+    def source(path: str) -> str:
         try:
-            source = (root / path).read_text(encoding="utf-8")
+            return (root / path).read_text(encoding="utf-8")
         except OSError:
-            return False
-        return "module_rows(" in source or "street_with(" in source
+            return ""
 
-    @functools.cache
+    def shares_rows(path: str) -> bool:
+        return any(word in source(path) for word in ("module_rows(", "street_with(", "shared_street"))
+
+    slow_words = ("mark.browser", "live_server", "celery_worker", "transaction=True")
+
     def is_slow(path: str) -> bool:
         """Browser, live-server and real-worker tests take seconds each, where most take a tenth of one."""
-        try:
-            source = (root / path).read_text(encoding="utf-8")
-        except OSError:
-            return False
-        return any(word in source for word in ("mark.browser", "live_server", "celery_worker", "transaction=True"))
+        return any(word in source(path) for word in slow_words)
 
     class SharedRowsScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:

@@ -24,7 +24,7 @@ w4 A: created 05-01 (submitted only)
 w5 B: created 06-01, verified/published 06-01 08:00, claimed +2 h, fulfilled +10 h (not confirmed)
 """
 
-from contextlib import contextmanager
+import copy
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -89,14 +89,21 @@ def street(org_tree, secretary_a, secretary_b, east_secretary, platform_admin):
     return build_dashboard_street(org_tree, secretary_a, secretary_b, east_secretary, platform_admin)
 
 
-@contextmanager
-def shared_street(django_db_blocker):
-    """The street made once for a module whose tests only read it or write in their own savepoint (module_rows):
-    each test takes a copy (`copy.deepcopy`), so what one test changes in the objects does not reach the next."""
+@pytest.fixture(scope="module")
+def _module_street(django_db_setup, django_db_blocker):
     with module_rows(django_db_blocker):
         tree = build_org_tree()
         personas = [_MAKERS[name](tree) for name in ("secretary_a", "secretary_b", "east_secretary", "platform_admin")]
         yield build_dashboard_street(tree, *personas)
+
+
+@pytest.fixture
+def shared_street(_module_street, db):
+    """The street made once for the module (module_rows), for a module whose tests only read it or write in their
+    own savepoint; each test gets a copy (`copy.deepcopy`), so what one test changes in the objects does not reach
+    the next. A module takes it as its `street` with `def street(shared_street): return shared_street` (the
+    scheduler in tests/conftest.py then sends the module's tests to one worker)."""
+    return copy.deepcopy(_module_street)
 
 
 def build_dashboard_street(org_tree, secretary_a, secretary_b, east_secretary, platform_admin) -> SimpleNamespace:

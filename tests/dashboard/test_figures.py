@@ -1,29 +1,20 @@
 """Every dashboard figure against the hand-computed street of conftest.py (year 2025), an empty period, and the
 member transferred mid-year."""
 
-import copy
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
-from tests.dashboard.conftest import shared_street
 from volunteer_platform import selectors
 from volunteer_platform.exports import hours_of
 
 pytestmark = pytest.mark.django_db
 
 
-# The street is made once for this module (tests/dashboard/conftest.py: shared_street); each test gets a copy.
-@pytest.fixture(scope="module")
-def _shared_street(django_db_setup, django_db_blocker):
-    with shared_street(django_db_blocker) as street:  # module_rows(
-        yield street
-
-
 @pytest.fixture
-def street(_shared_street, db):
-    return copy.deepcopy(_shared_street)
+def street(shared_street):  # made once for the module (tests/dashboard/conftest.py)
+    return shared_street
 
 
 Y2025 = selectors.Period.year(2025)

@@ -1,7 +1,6 @@
 """Dashboard, plans and exports as pages: scope (URLs × personas; outside → 404), figures on the page and in the
 Excel files, task progress, and a query count that stays constant as members and records grow."""
 
-import copy
 import io
 import re
 from datetime import date, datetime
@@ -13,7 +12,7 @@ from openpyxl import load_workbook
 from demands.models import MicroWish
 from incentives import services as incentives_services
 from members.models import ServiceRecord
-from tests.dashboard.conftest import TZ, record, shared_street
+from tests.dashboard.conftest import TZ, record
 from tests.demands.factories import wish_in_state
 from tests.members.factories import MemberFactory
 from tests.queries import assert_constant_queries, count_queries
@@ -22,16 +21,9 @@ from volunteer_platform.models import Task
 pytestmark = pytest.mark.django_db
 
 
-# The street is made once for this module (tests/dashboard/conftest.py: shared_street); each test gets a copy.
-@pytest.fixture(scope="module")
-def _shared_street(django_db_setup, django_db_blocker):
-    with shared_street(django_db_blocker) as street:  # module_rows(
-        yield street
-
-
 @pytest.fixture
-def street(_shared_street, db):
-    return copy.deepcopy(_shared_street)
+def street(shared_street):  # made once for the module (tests/dashboard/conftest.py)
+    return shared_street
 
 
 Q2025 = "year=2025"

@@ -8,7 +8,6 @@ On the dashboard's street (tests/dashboard/conftest.py): the street's plan (2025
 real day, so "overdue" does not depend on the clock.
 """
 
-import copy
 import re
 from datetime import date
 
@@ -16,7 +15,6 @@ import pytest
 from django.urls import reverse
 
 from members import services as members_services
-from tests.dashboard.conftest import shared_street
 from tests.members.factories import MemberFactory
 from tests.personas import make_secretary
 from tests.queries import count_queries
@@ -26,16 +24,9 @@ from volunteer_platform.models import Task
 pytestmark = pytest.mark.django_db
 
 
-# The street is made once for this module (tests/dashboard/conftest.py: shared_street); each test gets a copy.
-@pytest.fixture(scope="module")
-def _shared_street(django_db_setup, django_db_blocker):
-    with shared_street(django_db_blocker) as street:  # module_rows(
-        yield street
-
-
 @pytest.fixture
-def street(_shared_street, db):
-    return copy.deepcopy(_shared_street)
+def street(shared_street):  # made once for the module (tests/dashboard/conftest.py)
+    return shared_street
 
 
 def task_url(task) -> str:
