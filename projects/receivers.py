@@ -35,14 +35,15 @@ def _pages_of_survey(survey: ActivitySurvey) -> list[tuple[str, object]]:
     return _pages_of_activity(activity_id) if activity_id is not None else []
 
 
-def _pages_of_claim(claim) -> list[tuple[str, object]]:
-    """A post's claims (and a claimant's skipped dates) show on its project's brand page only."""
-    post_id = claim.post_id if isinstance(claim, PostClaim) else None
-    if post_id is None:
-        post_id = PostClaim.objects.filter(pk=claim.claim_id).values_list("post_id", flat=True).first()
-    if post_id is None:
-        return []
-    slug = Post.objects.filter(pk=post_id).values_list("project__slug", flat=True).first()
+def _pages_of_claim(claim: PostClaim) -> list[tuple[str, object]]:
+    """A post's claims show on its project's brand page only."""
+    slug = Post.objects.filter(pk=claim.post_id).values_list("project__slug", flat=True).first()
+    return [("project", slug)] if slug else []
+
+
+def _pages_of_skip(skip: PostSkip) -> list[tuple[str, object]]:
+    """A claimant's skipped dates show with the claims, on the brand page."""
+    slug = PostClaim.objects.filter(pk=skip.claim_id).values_list("post__project__slug", flat=True).first()
     return [("project", slug)] if slug else []
 
 
@@ -54,7 +55,7 @@ public_cache.watch(
 )
 public_cache.watch(ActivitySurvey, "projects", objects=_pages_of_survey)
 public_cache.watch(PostClaim, "projects", objects=_pages_of_claim)
-public_cache.watch(PostSkip, "projects", objects=_pages_of_claim)
+public_cache.watch(PostSkip, "projects", objects=_pages_of_skip)
 
 # The member portal's page cache (core/member_cache.py): /me/ shows the member's own survey answers, and their next
 # activities — their sign-ups, and the time, place and state of each activity (a cancellation updates its sign-ups in

@@ -10,7 +10,7 @@ new model on /me/ without a `watch` fails here.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -21,6 +21,7 @@ from demands import services as demand_services
 from incentives import services as incentive_services
 from members import services as member_services
 from projects import services as project_services
+from projects.models import Post
 from tests.demands.factories import feedback_token, fulfil, publish, submit_wish
 from tests.incentives.conftest import add_hours, fund
 from tests.projects.factories import ActivityFactory, ProjectFactory, days_ahead_at
@@ -66,6 +67,12 @@ def _attended(w):
 
 def _signed_up(w):
     w.signup = project_services.signup_create(activity=w.activity, member=w.member)
+
+
+def _standing_post(w):
+    w.post = project_services.post_save(
+        post=Post(project=w.project, title="周六上午陪伴老人", weekday=5, start_time=time(9), minutes=120, places=2)
+    )
 
 
 def _published_wish(w):
@@ -116,6 +123,10 @@ ROWS = {
     "cancellation (activity page)": Row(
         "anon", lambda w: f"/activities/{w.activity.pk}/", setup=_signed_up,
         act=lambda w: project_services.signup_cancel(signup=w.signup), shows=_seats(10), hides=_seats(9)),
+    "post claim (brand page)": Row(
+        "anon", "/projects/yinling/", setup=_standing_post,
+        act=lambda w: project_services.post_claim(post=w.post, member=w.member), shows="已认领 1 / 2",
+        hides="已认领 0 / 2"),
     "attendance (brand page figures)": Row(
         "anon", "/projects/yinling/", setup=_signed_up,
         act=_attended, shows='id="figure-members">1<', hides='id="figure-members">0<'),
