@@ -16,9 +16,10 @@ The same bases give every dropdown a placeholder that says what to choose (è¯·é€
 import re
 
 from django import forms
+from django.core.cache import cache
 from django.core.validators import ProhibitNullCharactersValidator
 from django.forms.models import ModelChoiceIterator
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 
 from .sorting import natural_key
 from .text import TextValidator
@@ -114,8 +115,6 @@ _KEPT_KEYS: set[str] = set()
 def forget_kept_choices() -> None:
     """Drop every kept list of options: the next form draws them from the database (the query budgets count a page
     as it is drawn first)."""
-    from django.core.cache import cache
-
     cache.delete_many(list(_KEPT_KEYS))
 
 
@@ -126,8 +125,6 @@ def kept_choices(field: forms.ModelChoiceField, key: str, timeout: int = CHOICES
     For the filters of the public lists, which offer every community of a district: building the options (a model
     per community, a query joining the published projects) took 16-25 ms of each uncached /projects/ and wall page;
     a community added or renamed shows in the filter within `timeout`."""
-    from django.core.cache import cache
-    from django.utils.translation import get_language
 
     def options() -> list[tuple[str, str]]:  # when the widget is drawn, not when the form is made
         cache_key = f"choices:{key}:{get_language()}"
