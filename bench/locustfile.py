@@ -37,6 +37,30 @@ def _cookie(session: str | None) -> str:
     return f"csrftoken={CSRF}" + (f"; sessionid={session}" if session else "")
 
 
+def _submit_wish(user, name: str) -> None:
+    """A resident's wish through /wishes/new/ (the wish_submit scenario's request, and the mixed writers')."""
+    n = next(_phones)
+    data = {
+        "csrfmiddlewaretoken": CSRF,
+        **wish_form(
+            category=FIXTURES["wish_category_id"],
+            community=FIXTURES["wish_community_id"],
+            phone=f"177{n % 10**8:08d}",
+        ),
+    }
+    with user.client.post(
+        "/wishes/new/",
+        data=data,
+        headers={"Cookie": _cookie(None), "Referer": FIXTURES["base_url"] + "/wishes/new/"},
+        allow_redirects=False,
+        catch_response=True,
+        name=name,
+    ) as response:
+        # Accepted: a redirect to the confirmation page (a refusal answers the form again with 200).
+        if response.status_code != 302 or "/wishes/new/done/" not in response.headers.get("Location", ""):
+            response.failure(f"status {response.status_code}")
+
+
 class Visitor(FastHttpUser):
     wait_time = constant(0)
 
@@ -56,7 +80,7 @@ class Visitor(FastHttpUser):
         if PAGE in GETS:
             self._get()
         elif SCENARIO == "wish_submit":
-            self._wish()
+            _submit_wish(self, SCENARIO)
         elif SCENARIO == "signup_storm":
             self._signup()
 
@@ -65,28 +89,6 @@ class Visitor(FastHttpUser):
             if response.status_code != 200:
                 response.failure(f"status {response.status_code}")
             page_cache[response.headers.get("X-Page-Cache", "none")] += 1
-
-    def _wish(self, name: str = SCENARIO):
-        n = next(_phones)
-        data = {
-            "csrfmiddlewaretoken": CSRF,
-            **wish_form(
-                category=FIXTURES["wish_category_id"],
-                community=FIXTURES["wish_community_id"],
-                phone=f"177{n % 10**8:08d}",
-            ),
-        }
-        with self.client.post(
-            "/wishes/new/",
-            data=data,
-            headers={"Cookie": _cookie(None), "Referer": FIXTURES["base_url"] + "/wishes/new/"},
-            allow_redirects=False,
-            catch_response=True,
-            name=name,
-        ) as response:
-            # Accepted: a redirect to the confirmation page (a refusal answers the form again with 200).
-            if response.status_code != 302 or "/wishes/new/done/" not in response.headers.get("Location", ""):
-                response.failure(f"status {response.status_code}")
 
     def _signup(self):
         """Each POST signs a different member up; the users stop when all members have pressed the button."""
@@ -175,7 +177,7 @@ if MODE == "mixed":
                 session, wish = _claimed.popleft()
                 self._post(f"/wishes/{wish}/release/", session, "write:release")
             else:
-                Visitor._wish(self, name="write:wish")
+                _submit_wish(self, "write:wish")
 
         def _post(self, path: str, session: str, name: str):
             with self.client.post(
