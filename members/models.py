@@ -42,6 +42,20 @@ class M2MHistoricalRecords(HistoricalRecords):
             super().m2m_changed(row, action, attr, None, False, **kwargs)
         return None
 
+    def create_historical_record_m2ms(self, history_instance, instance):
+        """The links copied as ids. simple-history's own rebuilt the saved row from its history record (a query for
+        the excluded `path`) only to reach the through model, then joined both ends of every link: two queries and
+        a model rebuilt on every save of an organization. (Its pre/post_create_historical_m2m_records signals,
+        which nothing here listens to, are not sent.)"""
+        for field in history_instance._history_m2m_fields:
+            through = field.remote_field.through
+            links = through._base_manager.filter(**{field.m2m_field_name(): instance})
+            history_model = self.m2m_models[field]
+            history_model.objects.bulk_create(
+                history_model(history=history_instance, **link)
+                for link in links.values(*(f.attname for f in through._meta.fields))
+            )
+
 
 class EpochSpan(models.Func):
     """Whole seconds from the first datetime to the second, usable in a CheckConstraint on both databases.
