@@ -31,11 +31,14 @@ from .models import Task
 
 MAX_PERIOD_DAYS = 366 * 5
 FOLLOWUP_PAGE_SIZE = selectors.FOLLOWUP_PAGE_SIZE
+# Far past any list (a million members' worth); a bigger number reads this page, empty. Unbounded, its OFFSET passed
+# PostgreSQL's bigint and answered 500 (`?page=` with twenty digits, found by tests/security/test_fuzz.py).
+MAX_FOLLOWUP_PAGE = 40_000
 
 
 def _page_number(page) -> int:
     try:
-        return max(int(page), 1)
+        return min(max(int(page), 1), MAX_FOLLOWUP_PAGE)
     except (TypeError, ValueError):
         return 1
 

@@ -267,3 +267,5 @@ def test_the_follow_up_list_is_paginated_without_a_count(client, street):
     assert len(names(second)) == 3 and "page=1" in second and "page=3" not in second
     assert set(names(first) + names(second)) == {"周强", "王书记", "钱书记", *(f"何{i:02d}" for i in range(25))}
     assert client.get(f"/dashboard/?{Q2025}&page=x").status_code == 200
+    past_bigint = client.get(f"/dashboard/?{Q2025}&page={10**20}")  # its OFFSET would not fit PostgreSQL's bigint
+    assert past_bigint.status_code == 200 and names(past_bigint.content.decode()) == []
