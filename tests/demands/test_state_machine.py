@@ -1,4 +1,4 @@
-"""Every transition of the micro-wish state machine, and every forbidden one: a clear message and no change."""
+"""Every transition of the micro-wish state machine (each forbidden one: test_forbidden_transitions.py)."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -229,55 +229,6 @@ def test_invite_notifies_once(org_tree, secretary_a, member_a):
     invite = Notification.objects.get(template="demands_invite")
     assert invite.recipient_user == member_a.user and f"/wishes/{wish.pk}/" in invite.context["link"]
     assert wish.state == State.PUBLISHED  # an invitation assigns nobody (条例 §25)
-
-
-# --- Forbidden transitions: a clear message and no change -------------------------------------------------------
-
-
-def _token_or_dummy(wish):
-    try:
-        return feedback_token(wish)
-    except (AttributeError, KeyError, IndexError):
-        return "no-such-token"
-
-
-OPERATIONS = {
-    "verify": (["submitted"], lambda w, c: verify(w, c.secretary)),
-    "publish": (["verified", "expired"], lambda w, c: services.wish_publish(wish=w, actor=c.secretary)),
-    "reject": (
-        ["submitted", "verified", "published", "expired"],
-        lambda w, c: services.wish_reject(wish=w, actor=c.secretary, reason="不符合条件"),
-    ),
-    "withdraw": (["submitted", "verified", "published", "expired"], lambda w, c: services.wish_withdraw(wish=w)),
-    "claim": (["published"], lambda w, c: services.wish_claim(wish=w, member=c.other)),
-    "release": (["claimed"], lambda w, c: services.wish_release(wish=w, member=c.member)),
-    "fulfil": (["claimed"], lambda w, c: fulfil(w, c.member)),
-    "rate": (["fulfilled"], lambda w, c: services.wish_rate(token=_token_or_dummy(w), rating=5)),
-    "not_yet": (["fulfilled"], lambda w, c: services.wish_report_unfulfilled(token=_token_or_dummy(w))),
-    "confirm_service": (["confirmed"], lambda w, c: services.wish_confirm_service(wish=w, actor=c.secretary)),
-    "invite": (["published"], lambda w, c: services.wish_invite(wish=w, member=c.other, actor=c.secretary)),
-}
-FORBIDDEN = [(op, state) for op, (allowed, _f) in OPERATIONS.items() for state in ALL_STATES if state not in allowed]
-
-
-class Ctx:
-    def __init__(self, secretary, member, other):
-        self.secretary, self.member, self.other = secretary, member, other
-
-
-@pytest.mark.parametrize(("operation", "state"), FORBIDDEN, ids=[f"{o}-from-{s}" for o, s in FORBIDDEN])
-def test_forbidden_transition_changes_nothing(org_tree, secretary_a, member_a, operation, state):
-    other = MemberFactory(organization=org_tree.branch_a)
-    wish = wish_in_state(state, org_tree.community_a, secretary_a, member_a)
-    before = MicroWish.objects.filter(pk=wish.pk).values().get()
-    n_events, n_notifications = WishEvent.objects.count(), Notification.objects.count()
-
-    with pytest.raises(ValidationError) as exc:
-        OPERATIONS[operation][1](wish, Ctx(secretary_a, member_a, other))
-
-    assert exc.value.messages and all(m.strip() for m in exc.value.messages)
-    assert MicroWish.objects.filter(pk=wish.pk).values().get() == before
-    assert (WishEvent.objects.count(), Notification.objects.count()) == (n_events, n_notifications)
 
 
 def test_claiming_an_unverified_wish_says_why(wish_a, member_a):
