@@ -31,6 +31,12 @@ from volunteer_platform import selectors
 from volunteer_platform import services as site_services
 from volunteer_platform.selectors import Period
 
+
+@pytest.fixture
+def street(shared_street):  # made once for the module (tests/dashboard/conftest.py)
+    return shared_street
+
+
 TZ = ZoneInfo("Asia/Shanghai")
 
 

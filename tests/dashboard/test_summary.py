@@ -16,6 +16,12 @@ from volunteer_platform import selectors
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def street(shared_street):  # made once for the module (tests/dashboard/conftest.py)
+    return shared_street
+
+
 Period = selectors.Period
 PERIODS = [
     Period.year(2025),
