@@ -24,6 +24,10 @@ PORT = int(os.environ.get("BENCH_PORT", "8100"))
 # member sessions) or the platform admin
 GETS = {
     "ceiling": ("/bench/ceiling/", "anonymous"),
+    # The floors under the ceiling, each on a gunicorn of its own (bench/run.py: FLOORS): the same answer from a WSGI
+    # app with no framework (bench/bare_wsgi.py) and from a Django view with no middleware (bench/bare_django.py).
+    "bare_wsgi": ("/bench/ceiling/", "anonymous"),
+    "bare_django": ("/bench/ceiling/", "anonymous"),
     "home": ("/", "anonymous"),
     "wish_wall": ("/wishes/", "anonymous"),
     "projects": ("/projects/", "anonymous"),

@@ -69,6 +69,8 @@ WARMUP_MEMBERS = 10
 # scenario, kind ("ceiling", "anonymous", "member", "post", "storm"), label
 SCENARIOS = [
     ("ceiling", "ceiling", "天花板 ceiling (bare view)"),
+    ("bare_wsgi", "floor", "bare WSGI app (no Django)"),
+    ("bare_django", "floor", "bare Django view (no middleware)"),
     ("home", "anonymous", "/ home"),
     ("wish_wall", "anonymous", "/wishes/ wall"),
     ("projects", "anonymous", "/projects/"),
@@ -103,6 +105,10 @@ SHARE = {
     "mixed_member": 0.20,
 }
 RSS_LIMIT_MB = 200
+# The floors' servers: scenario -> (port offset from config.PORT, gunicorn application). The ceiling (the whole
+# middleware stack) must reach CEILING_OF_BARE_DJANGO of the bare Django view's req/s.
+FLOORS = {"bare_wsgi": (2, "bench.bare_wsgi:application"), "bare_django": (3, "bench.bare_django:application")}
+CEILING_OF_BARE_DJANGO = 0.80
 
 
 def parse_args():
@@ -281,7 +287,6 @@ def prepare_fixtures(path: Path) -> dict:
     community = Community.objects.filter(organization__path__startswith=district.path).order_by("pk").first()
     fixtures = {
         "base_url": f"http://{config.HOST}:{config.PORT}",
-        "uncached_base_url": f"http://{config.HOST}:{config.PORT + 1}",
         "district_id": district.pk,
         "brand_slug": project.slug,
         "activity_id": activity.pk,
@@ -352,8 +357,11 @@ class RssMonitor(threading.Thread):
             self.stop.wait(0.2)
 
 
-def start_gunicorn(workers: int, log: Path, *, port: int = config.PORT, **settings: str) -> subprocess.Popen:
-    """gunicorn on `port` with the bench's settings, and `settings` as environment variables (PAGE_CACHES)."""
+def start_gunicorn(
+    workers: int, log: Path, *, port: int = config.PORT, app: str = "volunteer_platform.wsgi", **settings: str
+) -> subprocess.Popen:
+    """gunicorn serving `app` on `port` with the bench's settings, and `settings` as environment variables
+    (PAGE_CACHES)."""
     server_env = {
         **env(),
         **settings,
@@ -365,7 +373,7 @@ def start_gunicorn(workers: int, log: Path, *, port: int = config.PORT, **settin
     if workers:
         server_env["GUNICORN_WORKERS"] = str(workers)
     conf = ROOT / "deploy" / "gunicorn.conf.py"
-    args = [str(ROOT / ".venv" / "bin" / "gunicorn"), "volunteer_platform.wsgi"]
+    args = [str(ROOT / ".venv" / "bin" / "gunicorn"), app]
     args += ["-c", str(conf)] if conf.exists() else ["-b", server_env["GUNICORN_BIND"], "-w", str(workers or 5)]
     process = subprocess.Popen(args, cwd=ROOT, env=server_env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     for _ in range(100):
@@ -450,11 +458,18 @@ def children_cpu() -> float:
 _write_runs = iter(range(10**6))
 
 
+def port_of(scenario: str) -> int:
+    """The server a scenario is measured on: the site, the site with PAGE_CACHES off, or a floor's own."""
+    if scenario in FLOORS:
+        return config.PORT + FLOORS[scenario][0]
+    return config.PORT + 1 if scenario.startswith("uncached:") else config.PORT
+
+
 def run_locust(scenario: str, seconds: int, fixtures_path: Path, workdir: Path, users: int = CONCURRENCY) -> dict:
     prefix = workdir / scenario.replace(":", "-")
     counts_path = workdir / f"{scenario.replace(':', '-')}-cache.json"
     mixed = scenario.startswith("mixed:")
-    port = config.PORT + 1 if scenario.startswith("uncached:") else config.PORT
+    port = port_of(scenario)
     locust_env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -542,8 +557,7 @@ def warm_up(scenario: str, fixtures: dict) -> None:
         return
     path, who = config.GETS[page]
     session = {"member": fixtures["member_sessions"][0], "admin": fixtures["admin_session"]}.get(who)
-    base = fixtures["uncached_base_url"] if scenario.startswith("uncached:") else fixtures["base_url"]
-    request = urllib.request.Request(base + path.format(**fixtures))
+    request = urllib.request.Request(f"http://{config.HOST}:{port_of(scenario)}" + path.format(**fixtures))
     if session:
         request.add_header("Cookie", f"sessionid={session}")
     for _ in range(3):
@@ -602,6 +616,8 @@ def verdicts(results: list[dict]) -> None:
                 problems.append(f"p95≥{P95_GET_MS}")
             if r["share"] < SHARE[r["kind"]]:
                 problems.append(f"<{SHARE[r['kind']]:.0%}")
+        if r["scenario"] == "bare_django" and r["rps"] and r["ceiling_rps"] / r["rps"] < CEILING_OF_BARE_DJANGO:
+            problems.append(f"ceiling <{CEILING_OF_BARE_DJANGO:.0%} of it")
         if r["kind"] == "storm":
             if r["p95"] >= P95_STORM_MS:
                 problems.append(f"p95≥{P95_STORM_MS}")
@@ -653,6 +669,9 @@ def by_page(results: list[dict], report: dict) -> str:
                 f"| {label} | {cell(found.get(name))} | {cell(found.get(f'uncached:{name}'))} "
                 f"| {cell(found.get(f'mixed:{name}'))} |"
             )
+    floors = {r["scenario"]: r for r in results if r["kind"] == "floor" and r["rps"]}
+    if floors:
+        lines += ["", floor_line(floors)]
     writes = [r["writes"] for r in results if "writes" in r]
     if writes:
         totals: dict[str, int] = {}
@@ -661,6 +680,17 @@ def by_page(results: list[dict], report: dict) -> str:
                 totals[kind] = totals.get(kind, 0) + figures["requests"]
         lines += ["", "Writes during the mixed runs: " + ", ".join(f"{k} {n}" for k, n in sorted(totals.items()))]
     return "\n".join(lines)
+
+
+def floor_line(floors: dict[str, dict]) -> str:
+    """The ceiling (the whole middleware stack) as a share of each floor measured in the same run."""
+    return (
+        "The ceiling (whole middleware stack) reaches "
+        + "; ".join(
+            f"{r['ceiling_rps'] / r['rps']:.0%} of the {r['label']} ({r['rps']:.0f} req/s)" for r in floors.values()
+        )
+        + f" (target: {CEILING_OF_BARE_DJANGO:.0%} of the bare Django view)."
+    )
 
 
 def chart(results: list[dict], report: dict, path: Path) -> None:
@@ -714,6 +744,11 @@ def main():
         uncached = start_gunicorn(
             args.workers, workdir / "gunicorn-uncached.log", port=config.PORT + 1, PAGE_CACHES="false"
         )
+    floors = {
+        name: start_gunicorn(args.workers, workdir / f"gunicorn-{name}.log", port=config.PORT + offset, app=app)
+        for name, (offset, app) in FLOORS.items()
+        if any(s == name for s, _k, _l in scenarios)
+    }
     monitor = RssMonitor(server.pid)
     monitor.start()
     results = []
@@ -726,7 +761,8 @@ def main():
             warm_up(scenario, fixtures)
             users = CONCURRENCY
             seconds = args.seconds if kind != "storm" else 60
-            measured = uncached if scenario.startswith("uncached:") else server  # whose CPU the figures count
+            # whose CPU the figures count
+            measured = floors.get(scenario) or (uncached if scenario.startswith("uncached:") else server)
             before, roles_before, locust_before = cpu_times(), cpu_by_role(measured.pid), children_cpu()
             result = run_locust(scenario, seconds, fixtures_path, workdir, users=users)
             result.update(scenario=scenario, kind=kind, label=label, steal=steal_share(before, cpu_times()))
@@ -760,7 +796,7 @@ def main():
     finally:
         monitor.stop.set()
         monitor.join()
-        for process in filter(None, (server, uncached)):
+        for process in filter(None, (server, uncached, *floors.values())):
             process.terminate()
             process.wait(timeout=30)
     verdicts(results)
@@ -792,6 +828,9 @@ def main():
     )
     if report["storm_outcome"] is not None:
         print(f"sign-up storm outcome: {report['storm_outcome']}")
+    floors = {r["scenario"]: r for r in results if r["kind"] == "floor" and r["rps"]}
+    if floors:
+        print(floor_line(floors))
     drift = ceiling_end["rps"] / results[0]["rps"] if results[0]["rps"] else 0.0
     print(
         f"ceiling at the end: {ceiling_end['rps']:.0f} req/s ({drift:.0%} of the first); CPU steal during the run: "
