@@ -1,27 +1,68 @@
-from csp.constants import UNSAFE_INLINE
+from dataclasses import asdict
+
+from csp.constants import HEADER, UNSAFE_INLINE
+from csp.middleware import CheckableLazyObject
 from csp.middleware import CSPMiddleware as BaseCSPMiddleware
+from csp.utils import build_policy
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import render
 from django.urls import reverse
 
 from core import ratelimit
 
+# A response a view's decorator gave a policy of its own (django-csp's @csp_update, @csp_replace, @csp).
+_OVERRIDES = ("_csp_config", "_csp_update", "_csp_replace", "_csp_config_ro", "_csp_update_ro", "_csp_replace_ro")
+
 
 class CSPMiddleware(BaseCSPMiddleware):
     """django-csp's middleware with one exception: under /admin/ inline style *attributes* are allowed
     (style-src-attr), because admin add-ons (django-import-export, django-simple-history) and the organisation
-    tree's indentation use them. Scripts and <style> elements stay 'self' everywhere."""
+    tree's indentation use them. Scripts and <style> elements stay 'self' everywhere.
+
+    A response that asks for nothing of its own (no nonce, no decorator's policy; no report-only policy configured)
+    gets the header built once per process for the site and once for the admin: django-csp builds both policies
+    again for every response, a sixth of the bench ceiling's time in the stack (bench/profile_middleware.py)."""
 
     _admin_prefix: str | None = None
+    _built: dict[bool, str] = {}  # under the admin -> the header; emptied when a test changes the settings
 
     def get_policy_parts(self, request, response, report_only=False):
         parts = super().get_policy_parts(request, response, report_only)
-        if self._admin_prefix is None:
-            type(self)._admin_prefix = reverse("admin:index")
-        if not report_only and request.path_info.startswith(self._admin_prefix):
+        if not report_only and self._is_admin(request):
             parts.update = {**(parts.update or {}), "style-src-attr": [UNSAFE_INLINE]}
         return parts
+
+    def _is_admin(self, request) -> bool:
+        if self._admin_prefix is None:
+            type(self)._admin_prefix = reverse("admin:index")
+        return request.path_info.startswith(self._admin_prefix)
+
+    def process_response(self, request, response):
+        if (
+            request.__dict__.get("_csp_nonce") is not None
+            or any(hasattr(response, name) for name in _OVERRIDES)
+            or getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None)
+            or (settings.CONTENT_SECURITY_POLICY or {}).get("EXCLUDE_URL_PREFIXES")
+            or settings.DEBUG  # django-csp leaves Django's debug pages (404, 500) without a policy
+        ):
+            return super().process_response(request, response)
+        admin = self._is_admin(request)
+        if admin not in self._built:
+            self._built[admin] = build_policy(**asdict(self.get_policy_parts(request, response)))
+        if self._built[admin] and HEADER not in response and not getattr(response, "_csp_exempt", False):
+            response[HEADER] = self._built[admin]
+        # As django-csp: a nonce asked for after the header is written is an error, not a silent hole.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
+        return response
+
+
+@receiver(setting_changed)
+def _forget_built_policies(*, setting, **kwargs):
+    if setting.startswith("CONTENT_SECURITY_POLICY") or setting == "DEBUG":
+        CSPMiddleware._built.clear()
 
 
 class AllowedMethodsMiddleware:

@@ -61,6 +61,42 @@ def test_the_admin_may_use_style_attributes_and_nothing_else_inline(admin_client
     assert csp["frame-ancestors"] == ["'none'"]
 
 
+@pytest.mark.django_db
+def test_the_header_built_once_follows_the_admin_the_settings_and_a_views_own_policy(admin_client, settings):
+    """volunteer_platform/middleware.py builds the header once per process for the site and once for the admin:
+    each answer still gets its own policy, a settings change (a deployment's, a test's) is seen at once, and a view
+    that asks for a policy of its own (django-csp's decorators) or a nonce gets what it asked for."""
+    from csp.constants import NONCE, SELF
+    from csp.decorators import csp_update
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from volunteer_platform.middleware import CSPMiddleware
+
+    site, admin = (admin_client.get(path, secure=True)["Content-Security-Policy"] for path in ("/", "/admin/"))
+    assert "style-src-attr" not in directives(site) and "style-src-attr" in directives(admin)
+    assert admin_client.get("/projects/", secure=True)["Content-Security-Policy"] == site
+    assert admin_client.get("/admin/members/", secure=True)["Content-Security-Policy"] == admin
+
+    settings.CONTENT_SECURITY_POLICY = {
+        "DIRECTIVES": {**settings.CONTENT_SECURITY_POLICY["DIRECTIVES"], "img-src": ["'self'"]}
+    }
+    assert directives(admin_client.get("/", secure=True)["Content-Security-Policy"])["img-src"] == ["'self'"]
+
+    middleware = CSPMiddleware(csp_update({"img-src": "https://map.example"})(lambda request: HttpResponse()))
+    answer = middleware(RequestFactory().get("/"))
+    assert directives(answer["Content-Security-Policy"])["img-src"] == ["'self'", "https://map.example"]
+
+    def with_nonce(request):
+        return HttpResponse(str(request.csp_nonce))
+
+    directives_now = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {**directives_now, "script-src": [SELF, NONCE]}}
+
+    answer = CSPMiddleware(with_nonce)(RequestFactory().get("/"))
+    assert f"'nonce-{answer.content.decode()}'" in directives(answer["Content-Security-Policy"])["script-src"]
+
+
 def test_project_templates_have_no_inline_script_or_style():
     """What the policy forbids must not be written: no <script> without src, no style attribute or <style>
     element, no on…= handler, no javascript: URL in any template of the project (the admin's own are Django's)."""
