@@ -74,7 +74,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "core.middleware.NulInQueryMiddleware",  # a NUL in a query parameter is a 400, not a 500 from PostgreSQL
     "audit.middleware.AuditMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "core.middleware.LazyMessageMiddleware",  # Django's, the storage made only when a message is read or added
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "volunteer_platform.middleware.SignInAddressLimitMiddleware",  # password spraying from one address
