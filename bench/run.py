@@ -10,10 +10,12 @@
    as the broker and db 9 as the shared cache (both flushed first); a thread samples every worker's resident memory
    (psutil) throughout.
 4. Each scenario is one headless locust run (a separate process) at concurrency 16 for --seconds, after a short
-   warm-up: the ceiling (a fixed short answer through the same middleware), the pages, the wish form's POST, and
-   the sign-up storm — 200 different members POST the sign-up of the 20-seat activity, 16 at a time, each once.
-   The storm passes only with exactly 20 confirmed, 180 waitlisted and no error. Its warm-up is ten other members
-   signing up for another new activity, so that each worker has served a sign-up before (see warm_up).
+   warm-up: the ceiling (a fixed short answer through the same middleware), its floors (the same answer from a
+   bare WSGI app and from a Django view with no middleware, each on a gunicorn of its own), the pages, the wish
+   form's POST, and the sign-up storm — 200 different members POST the sign-up of the 20-seat activity, 16 at a
+   time, each once. The storm passes only with exactly 20 confirmed, 180 waitlisted and no error. Its warm-up is
+   ten other members signing up for another new activity, so that each worker has served a sign-up before (see
+   warm_up).
    Before every other scenario the ceiling is measured again for half as long, and the scenario's share is taken
    of the ceilings around it, the mean of the one measured just before it and the one just after it (before the
    next scenario, or at the end): on this virtual machine the ceiling itself drifted by 75-122 % within one run,
