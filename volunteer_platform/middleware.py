@@ -27,13 +27,26 @@ class CSPMiddleware(BaseCSPMiddleware):
     again for every response, a sixth of the bench ceiling's time in the stack (bench/profile_middleware.py)."""
 
     _admin_prefix: str | None = None
-    _built: dict[bool, str] = {}  # under the admin -> the header; emptied when a test changes the settings
+    _built: dict[bool, str] = {}  # under the admin -> the header; emptied when the settings change
+    _settings_allow: bool | None = None  # read once too, again after a settings change
 
     def get_policy_parts(self, request, response, report_only=False):
         parts = super().get_policy_parts(request, response, report_only)
         if not report_only and self._is_admin(request):
             parts.update = {**(parts.update or {}), "style-src-attr": [UNSAFE_INLINE]}
         return parts
+
+    @classmethod
+    def _settings_allow_building_once(cls) -> bool:
+        """No report-only policy, no excluded paths, DEBUG off (django-csp leaves Django's debug pages without a
+        policy)."""
+        if cls._settings_allow is None:
+            cls._settings_allow = not (
+                getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None)
+                or (settings.CONTENT_SECURITY_POLICY or {}).get("EXCLUDE_URL_PREFIXES")
+                or settings.DEBUG
+            )
+        return cls._settings_allow
 
     def _is_admin(self, request) -> bool:
         if self._admin_prefix is None:
@@ -44,9 +57,7 @@ class CSPMiddleware(BaseCSPMiddleware):
         if (
             request.__dict__.get("_csp_nonce") is not None
             or any(hasattr(response, name) for name in _OVERRIDES)
-            or getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None)
-            or (settings.CONTENT_SECURITY_POLICY or {}).get("EXCLUDE_URL_PREFIXES")
-            or settings.DEBUG  # django-csp leaves Django's debug pages (404, 500) without a policy
+            or not self._settings_allow_building_once()
         ):
             return super().process_response(request, response)
         admin = self._is_admin(request)
@@ -63,6 +74,7 @@ class CSPMiddleware(BaseCSPMiddleware):
 def _forget_built_policies(*, setting, **kwargs):
     if setting.startswith("CONTENT_SECURITY_POLICY") or setting == "DEBUG":
         CSPMiddleware._built.clear()
+        CSPMiddleware._settings_allow = None
 
 
 class AllowedMethodsMiddleware:

@@ -22,6 +22,7 @@ import uuid
 from contextvars import ContextVar, Token
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_META = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
 # nginx's $request_id is 32 hex digits; a UUID with dashes is 36. Anything else a client sends is replaced, so a
 # forged header can neither inject text into a log line nor make one id very long.
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -62,7 +63,8 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = clean_request_id(request.headers.get(REQUEST_ID_HEADER)) or new_request_id()
+        # From META, not request.headers, which builds a dict of every header for the one read (bench/RESULTS.md).
+        request_id = clean_request_id(request.META.get(_REQUEST_ID_META)) or new_request_id()
         request.request_id = request_id
         # Not reset on the way out: Django logs a 4xx/5xx response ("Not Found: …") after the middleware chain has
         # returned, and that line needs the id too. `request_finished` (sent when the server closes the response)
