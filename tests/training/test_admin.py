@@ -1,8 +1,6 @@
 """The training admin: the writes that go through services (every page × persona: test_admin_table.py)."""
 
 from datetime import timedelta
-from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -11,39 +9,16 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from tests.members.factories import MemberFactory
-from tests.training.factories import CourseFactory, SessionFactory
+from tests.training.conftest import admin_scene
 from training import services
 from training.models import AnnualRequirement, Course, Enrollment, TrainingSession
 
 pytestmark = pytest.mark.django_db
 
-PERSONAS = ("anonymous", "member", "staff_without_scope", "secretary_a", "secretary_b", "platform_admin")
-PDF = b"%PDF-1.4\n%%EOF\n"
-
 
 @pytest.fixture
-def scene(org_tree, member_a, member_b, this_year):
-    sides = {}
-    for side, branch, member in (("a", org_tree.branch_a, member_a), ("b", org_tree.branch_b, member_b)):
-        course = CourseFactory(organization=branch)
-        session = SessionFactory(course=course, organizer=branch)
-        services.enrollment_create(session=session, member=member)
-        sides[side] = {
-            "course": course,
-            "trainingsession": session,
-            "trainingrecord": services.external_training_record(
-                member=member,
-                course=course,
-                hours=1,
-                completed_on=timezone.localdate(),
-                evidence=SimpleUploadedFile("c.pdf", PDF),
-                actor=None,
-            ),
-            "annualrequirement": services.requirement_set(
-                organization=branch, year=this_year, total_hours=Decimal(10), actor=None
-            ),
-        }
-    return SimpleNamespace(a=sides["a"], b=sides["b"], platform_course=CourseFactory())
+def scene(org_tree, member_a, member_b):
+    return admin_scene(org_tree, member_a, member_b)
 
 
 def test_changelists_list_the_scope_only(scene, client, secretary_a):

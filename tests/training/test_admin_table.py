@@ -1,52 +1,19 @@
 """The training admin's every page × persona: who gets in, who is sent to sign in, who gets 403 and who gets 404
 (outsiders get 404). The writes are in test_admin.py."""
 
-from decimal import Decimal
-from types import SimpleNamespace
-
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils import timezone
 
 from tests.personas import sign_in_as, street_with
-from tests.training.factories import CourseFactory, SessionFactory
-from training import services
+from tests.training.conftest import admin_scene
 
 pytestmark = pytest.mark.django_db
 
 PERSONAS = ("anonymous", "member", "staff_without_scope", "secretary_a", "secretary_b", "platform_admin")
-PDF = b"%PDF-1.4\n%%EOF\n"
 
 
 def _scene(street):
-    """Branch A's course, session (member A enrolled), external record and annual requirement; the same for branch
-    B; and a platform course."""
-    this_year = timezone.localdate().year
-    sides = {}
-    for side, branch, member in (
-        ("a", street.org_tree.branch_a, street.member_a),
-        ("b", street.org_tree.branch_b, street.member_b),
-    ):
-        course = CourseFactory(organization=branch)
-        session = SessionFactory(course=course, organizer=branch)
-        services.enrollment_create(session=session, member=member)
-        sides[side] = {
-            "course": course,
-            "trainingsession": session,
-            "trainingrecord": services.external_training_record(
-                member=member,
-                course=course,
-                hours=1,
-                completed_on=timezone.localdate(),
-                evidence=SimpleUploadedFile("c.pdf", PDF),
-                actor=None,
-            ),
-            "annualrequirement": services.requirement_set(
-                organization=branch, year=this_year, total_hours=Decimal(10), actor=None
-            ),
-        }
-    return SimpleNamespace(a=sides["a"], b=sides["b"], platform_course=CourseFactory())
+    return admin_scene(street.org_tree, street.member_a, street.member_b)
 
 
 @pytest.fixture(scope="module")
