@@ -68,7 +68,7 @@ CLAIM_MEMBERS = 400
 # serves a sign-up once before the storm, as a worker in production has (see warm_up).
 WARMUP_MEMBERS = 10
 
-# scenario, kind ("ceiling", "anonymous", "member", "post", "storm"), label
+# scenario, kind ("ceiling", "floor", "anonymous", "member", "post", "storm"), label
 SCENARIOS = [
     ("ceiling", "ceiling", "天花板 ceiling (bare view)"),
     ("bare_wsgi", "floor", "bare WSGI app (no Django)"),
@@ -107,8 +107,10 @@ SHARE = {
     "mixed_member": 0.20,
 }
 RSS_LIMIT_MB = 200
-# The floors' servers: scenario -> (port offset from config.PORT, gunicorn application). The ceiling (the whole
-# middleware stack) must reach CEILING_OF_BARE_DJANGO of the bare Django view's req/s.
+# The servers besides the site's, by their port's offset from config.PORT: the site with PAGE_CACHES off, and the
+# floors' (scenario -> (offset, gunicorn application)). The ceiling (the whole middleware stack) must reach
+# CEILING_OF_BARE_DJANGO of the bare Django view's req/s.
+UNCACHED_OFFSET = 1
 FLOORS = {"bare_wsgi": (2, "bench.bare_wsgi:application"), "bare_django": (3, "bench.bare_django:application")}
 CEILING_OF_BARE_DJANGO = 0.80
 
@@ -464,7 +466,7 @@ def port_of(scenario: str) -> int:
     """The server a scenario is measured on: the site, the site with PAGE_CACHES off, or a floor's own."""
     if scenario in FLOORS:
         return config.PORT + FLOORS[scenario][0]
-    return config.PORT + 1 if scenario.startswith("uncached:") else config.PORT
+    return config.PORT + UNCACHED_OFFSET if scenario.startswith("uncached:") else config.PORT
 
 
 def run_locust(scenario: str, seconds: int, fixtures_path: Path, workdir: Path, users: int = CONCURRENCY) -> dict:
@@ -671,9 +673,8 @@ def by_page(results: list[dict], report: dict) -> str:
                 f"| {label} | {cell(found.get(name))} | {cell(found.get(f'uncached:{name}'))} "
                 f"| {cell(found.get(f'mixed:{name}'))} |"
             )
-    floors = {r["scenario"]: r for r in results if r["kind"] == "floor" and r["rps"]}
-    if floors:
-        lines += ["", floor_line(floors)]
+    if floor_line(results):
+        lines += ["", floor_line(results)]
     writes = [r["writes"] for r in results if "writes" in r]
     if writes:
         totals: dict[str, int] = {}
@@ -684,13 +685,14 @@ def by_page(results: list[dict], report: dict) -> str:
     return "\n".join(lines)
 
 
-def floor_line(floors: dict[str, dict]) -> str:
-    """The ceiling (the whole middleware stack) as a share of each floor measured in the same run."""
+def floor_line(results: list[dict]) -> str:
+    """The ceiling (the whole middleware stack) as a share of each floor measured in the run ("" without one)."""
+    floors = [r for r in results if r["kind"] == "floor" and r["rps"]]
+    if not floors:
+        return ""
     return (
         "The ceiling (whole middleware stack) reaches "
-        + "; ".join(
-            f"{r['ceiling_rps'] / r['rps']:.0%} of the {r['label']} ({r['rps']:.0f} req/s)" for r in floors.values()
-        )
+        + "; ".join(f"{r['ceiling_rps'] / r['rps']:.0%} of the {r['label']} ({r['rps']:.0f} req/s)" for r in floors)
         + f" (target: {CEILING_OF_BARE_DJANGO:.0%} of the bare Django view)."
     )
 
@@ -744,7 +746,7 @@ def main():
     uncached = None
     if any(kind.startswith("uncached_") for _s, kind, _l in scenarios):
         uncached = start_gunicorn(
-            args.workers, workdir / "gunicorn-uncached.log", port=config.PORT + 1, PAGE_CACHES="false"
+            args.workers, workdir / "gunicorn-uncached.log", port=config.PORT + UNCACHED_OFFSET, PAGE_CACHES="false"
         )
     floors = {
         name: start_gunicorn(args.workers, workdir / f"gunicorn-{name}.log", port=config.PORT + offset, app=app)
@@ -830,9 +832,8 @@ def main():
     )
     if report["storm_outcome"] is not None:
         print(f"sign-up storm outcome: {report['storm_outcome']}")
-    floors = {r["scenario"]: r for r in results if r["kind"] == "floor" and r["rps"]}
-    if floors:
-        print(floor_line(floors))
+    if floor_line(results):
+        print(floor_line(results))
     drift = ceiling_end["rps"] / results[0]["rps"] if results[0]["rps"] else 0.0
     print(
         f"ceiling at the end: {ceiling_end['rps']:.0f} req/s ({drift:.0%} of the first); CPU steal during the run: "
