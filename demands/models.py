@@ -360,6 +360,13 @@ class MicroWish(models.Model):
             models.Index(fields=["claimed_by", "state"], name="demands_wish_claimer_state"),
             # Rate limits per phone and blocked numbers.
             models.Index(fields=["phone_hash"], name="demands_wish_phone_hash"),
+            # The 待确认服务 count (review_counts): closed wishes the resident has neither confirmed nor rated, a
+            # fifth of the closed ones, found without reading the other 120,000 of a district.
+            models.Index(
+                fields=["community"],
+                condition=Q(state="closed", service_confirmed_at__isnull=True, rating__isnull=True),
+                name="demands_wish_unconfirmed",
+            ),
         ]
 
     def __str__(self):

@@ -8,9 +8,12 @@ import hashlib
 import hmac
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import reduce
+from operator import or_
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
@@ -269,9 +272,15 @@ def review_queue(
     return qs.select_related("category", "community", "grid", "claimed_by").order_by("created_at", "pk")
 
 
-def review_counts(user: Viewer) -> dict[str, int]:
-    """How many wishes each tab holds, in one query."""
-    return visible_wishes(user).aggregate(**{tab: Count("pk", filter=q) for tab, q in REVIEW_TABS.items()})
+def review_counts(user: Viewer, tabs: Iterable[str] = tuple(REVIEW_TABS)) -> dict[str, int]:
+    """How many wishes each of `tabs` holds, in one query that reads only those tabs' wishes: the 工作台 asks for two
+    of the five, and counting every state made the platform admin's count a parallel scan of all 200,000 wishes of
+    a district (250 ms of PostgreSQL CPU; 60 ms through the state indexes)."""
+    chosen = {tab: REVIEW_TABS[tab] for tab in tabs}
+    wishes = visible_wishes(user)
+    if chosen.keys() != REVIEW_TABS.keys():
+        wishes = wishes.filter(reduce(or_, chosen.values()))
+    return wishes.aggregate(**{tab: Count("pk", filter=q) for tab, q in chosen.items()})
 
 
 def review_wish(user: Viewer, pk: int) -> MicroWish | None:

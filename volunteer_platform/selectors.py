@@ -1493,7 +1493,7 @@ def work_waiting(user: User, now: datetime | None = None) -> tuple[list[WaitingW
     due). Six queries."""
     now = now or timezone.now()
     today = timezone.localtime(now).date()
-    wishes = demand_selectors.review_counts(user)
+    wishes = demand_selectors.review_counts(user, tabs=("submitted", "confirm"))
     attendance, next_end = project_selectors.attendance_due_summary(user, now)
     review = reverse("demands:review")
     rows = [

@@ -184,3 +184,22 @@ def test_block_a_phone(client, secretary_a, wish_a):
     client.post(reverse("demands:review_block", args=[wish_a.pk]), {"reason": "再次"})
     blocked = BlockedPhone.objects.get()
     assert blocked.phone_hash == wish_a.phone_hash and blocked.phone_masked == "139****" + wish_a.contact_phone[-4:]
+
+
+def test_counts_of_some_tabs_equal_those_of_all_tabs(org_tree, secretary_a, member_a, clock):
+    """The 工作台 asks review_counts for two tabs, reading only their wishes (demands.selectors.review_counts): each
+    count equals the one the review page's count of every tab gives, a wish auto-closed without an answer included."""
+    from demands import selectors
+    from demands import services as demand_services
+
+    community = org_tree.community_a
+    for state in ("submitted", "verified", "published", "claimed", "fulfilled", "confirmed", "closed", "rejected"):
+        wish_in_state(state, community, secretary_a, member_a, title=f"心愿 {state}")
+    unanswered = wish_in_state("fulfilled", community, secretary_a, member_a, title="居民没有评价")
+    clock.advance(timedelta(days=30))
+    demand_services.wish_auto_close(wish=unanswered)
+
+    every = selectors.review_counts(secretary_a)
+    assert every["confirm"] == 2 and every["submitted"] == 1  # the confirmed wish and the auto-closed one
+    for tabs in (("submitted", "confirm"), ("confirm",), ("done", "verified")):
+        assert selectors.review_counts(secretary_a, tabs=tabs) == {tab: every[tab] for tab in tabs}
