@@ -32,8 +32,8 @@ def main():
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
     from django.conf import settings
+    from django.contrib.auth import get_user_model
     from django.core.cache import cache
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
