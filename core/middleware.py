@@ -8,9 +8,14 @@ reading request.GET without a form) answered 500. No link of ours carries one. F
 the forms themselves (core/forms.py), with a message on the form.
 """
 
+from django.conf import settings
+from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
 from django.core.exceptions import BadRequest
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject, empty
 
 
@@ -21,6 +26,11 @@ class NulInQueryMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # Only "%00" or a raw NUL decodes to a NUL (an overlong UTF-8 form decodes to U+FFFD): most requests are
+        # passed on without parsing their query string here.
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" not in query and "\x00" not in query:
+            return self.get_response(request)
         if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
             raise BadRequest("NUL in the query string")
         return self.get_response(request)
@@ -40,3 +50,28 @@ class LazyMessageMiddleware(MessageMiddleware):
         if type(messages) is SimpleLazyObject and messages._wrapped is empty:
             return response
         return super().process_response(request, response)
+
+
+def _prefixed_urls(request) -> bool:
+    return is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """Django's LocaleMiddleware, without looking for a language in the path when no URL pattern is prefixed with
+    one (ours are not: the language comes from the cookie and Accept-Language). Django looks twice a request, and a
+    path such as /projects/ raises and catches an uncached LookupError each time: 20 of the 110 µs the whole stack
+    added to the ceiling view (bench/profile_middleware.py). With prefixed patterns Django's own code runs."""
+
+    def process_request(self, request):
+        if _prefixed_urls(request):
+            return super().process_request(request)
+        translation.activate(translation.get_language_from_request(request))
+        request.LANGUAGE_CODE = translation.get_language()
+        return None
+
+    def process_response(self, request, response):
+        if _prefixed_urls(request):
+            return super().process_response(request, response)
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response

@@ -62,7 +62,7 @@ def test_language_and_time_zone(settings):
     assert [code for code, _ in settings.LANGUAGES] == ["zh-hans", "en"]
     assert settings.TIME_ZONE == "Asia/Shanghai"
     assert settings.USE_TZ is True
-    assert "django.middleware.locale.LocaleMiddleware" in settings.MIDDLEWARE
+    assert "core.middleware.LocaleMiddleware" in settings.MIDDLEWARE  # Django's, without path lookups
 
 
 def test_celery_app_configuration():
