@@ -14,7 +14,10 @@ from datetime import datetime
 from decimal import Decimal
 from functools import reduce
 from operator import or_
+from typing import Any
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
@@ -251,15 +254,19 @@ def photo_for(user: Viewer, wish: MicroWish, photo_id: int) -> WishPhoto | None:
 
 # --- Secretaries ------------------------------------------------------------------------------------------------
 
-REVIEW_TABS = {
-    "submitted": Q(state=MicroWish.State.SUBMITTED),
-    "verified": Q(state__in=[MicroWish.State.VERIFIED, MicroWish.State.EXPIRED]),
-    "published": Q(state__in=[MicroWish.State.PUBLISHED, MicroWish.State.CLAIMED, MicroWish.State.FULFILLED]),
-    "confirm": Q(state=MicroWish.State.CONFIRMED)
-    | Q(state=MicroWish.State.CLOSED, service_confirmed_at__isnull=True, rating__isnull=True),
-    "done": Q(state__in=[MicroWish.State.CLOSED, MicroWish.State.REJECTED, MicroWish.State.WITHDRAWN])
-    & ~(Q(state=MicroWish.State.CLOSED, service_confirmed_at__isnull=True, rating__isnull=True)),
+# Closed without the resident's answer (auto-closed): the secretary confirms the service instead.
+_UNANSWERED = Q(state=MicroWish.State.CLOSED, service_confirmed_at__isnull=True, rating__isnull=True)
+# Each tab of the review page as parts no wish is in twice (review_counts counts a tab by adding its parts' counts).
+REVIEW_TAB_PARTS: dict[str, tuple[Q, ...]] = {
+    "submitted": (Q(state=MicroWish.State.SUBMITTED),),
+    "verified": (Q(state__in=[MicroWish.State.VERIFIED, MicroWish.State.EXPIRED]),),
+    "published": (Q(state__in=[MicroWish.State.PUBLISHED, MicroWish.State.CLAIMED, MicroWish.State.FULFILLED]),),
+    "confirm": (Q(state=MicroWish.State.CONFIRMED), _UNANSWERED),
+    "done": (
+        Q(state__in=[MicroWish.State.CLOSED, MicroWish.State.REJECTED, MicroWish.State.WITHDRAWN]) & ~_UNANSWERED,
+    ),
 }
+REVIEW_TABS: dict[str, Q] = {tab: reduce(or_, parts) for tab, parts in REVIEW_TAB_PARTS.items()}
 
 
 def review_queue(
@@ -273,14 +280,31 @@ def review_queue(
 
 
 def review_counts(user: Viewer, tabs: Iterable[str] = tuple(REVIEW_TABS)) -> dict[str, int]:
-    """How many wishes each of `tabs` holds, in one query that reads only those tabs' wishes: the 工作台 asks for two
-    of the five, and counting every state made the platform admin's count a parallel scan of all 200,000 wishes of
-    a district (250 ms of PostgreSQL CPU; 60 ms through the state indexes)."""
-    chosen = {tab: REVIEW_TABS[tab] for tab in tabs}
-    wishes = visible_wishes(user)
-    if chosen.keys() != REVIEW_TABS.keys():
-        wishes = wishes.filter(reduce(or_, chosen.values()))
-    return wishes.aggregate(**{tab: Count("pk", filter=q) for tab, q in chosen.items()})
+    """How many wishes each of `tabs` holds, in one query. Every tab (the review page): one pass over the scope's
+    wishes. Some tabs (the 工作台 asks for two): a COUNT per part of each, which PostgreSQL answers from an index
+    alone, 4 ms on the district's 200,000 wishes, where one pass filtered by the tabs took 40 ms and counting every
+    state a parallel scan of 250 ms of CPU."""
+    wishes = visible_wishes(user).order_by()
+    if set(tabs) == set(REVIEW_TABS):
+        return wishes.aggregate(**{tab: Count("pk", filter=q) for tab, q in REVIEW_TABS.items()})
+    parts = [(tab, wishes.filter(part).values("pk")) for tab in tabs for part in REVIEW_TAB_PARTS[tab]]
+    columns: list[str] = []
+    params: list[Any] = []  # the compiled queries' own parameters
+    for index, (_tab, part_wishes) in enumerate(parts):
+        try:
+            sql, part_params = part_wishes.query.sql_with_params()
+        except EmptyResultSet:  # a scope of nothing: no wish can match
+            columns.append("0")
+            continue
+        columns.append(f"(SELECT COUNT(*) FROM ({sql}) AS part_{index})")
+        params.extend(part_params)
+    with connections[wishes.db].cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)}", params)
+        row = cursor.fetchone()
+    counts = dict.fromkeys(tabs, 0)
+    for (tab, _part), count in zip(parts, row, strict=True):
+        counts[tab] += count
+    return counts
 
 
 def review_wish(user: Viewer, pk: int) -> MicroWish | None:

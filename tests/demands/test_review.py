@@ -186,9 +186,12 @@ def test_block_a_phone(client, secretary_a, wish_a):
     assert blocked.phone_hash == wish_a.phone_hash and blocked.phone_masked == "139****" + wish_a.contact_phone[-4:]
 
 
-def test_counts_of_some_tabs_equal_those_of_all_tabs(org_tree, secretary_a, member_a, clock):
-    """The 工作台 asks review_counts for two tabs, reading only their wishes (demands.selectors.review_counts): each
-    count equals the one the review page's count of every tab gives, a wish auto-closed without an answer included."""
+def test_counts_of_some_tabs_equal_those_of_all_tabs(
+    org_tree, secretary_a, secretary_b, member_a, staff_without_scope, clock
+):
+    """The 工作台 asks review_counts for two tabs, counted part by part (demands.selectors.review_counts): each count
+    equals the one the review page's count of every tab gives, a wish auto-closed without an answer included, for
+    each scope (another branch's secretary sees none of them, a staff account without a scope nothing at all)."""
     from demands import selectors
     from demands import services as demand_services
 
@@ -200,6 +203,10 @@ def test_counts_of_some_tabs_equal_those_of_all_tabs(org_tree, secretary_a, memb
     demand_services.wish_auto_close(wish=unanswered)
 
     every = selectors.review_counts(secretary_a)
-    assert every["confirm"] == 2 and every["submitted"] == 1  # the confirmed wish and the auto-closed one
-    for tabs in (("submitted", "confirm"), ("confirm",), ("done", "verified")):
+    # confirm: the confirmed wish and the auto-closed one; done: the closed (confirmed by the secretary) and rejected
+    assert every == {"submitted": 1, "verified": 1, "published": 3, "confirm": 2, "done": 2}
+    for tabs in (("submitted", "confirm"), ("confirm",), ("done", "verified"), ("published", "submitted")):
         assert selectors.review_counts(secretary_a, tabs=tabs) == {tab: every[tab] for tab in tabs}
+    for user in (secretary_b, staff_without_scope):
+        assert selectors.review_counts(user, tabs=("submitted", "confirm")) == {"submitted": 0, "confirm": 0}
+        assert set(selectors.review_counts(user).values()) == {0}
