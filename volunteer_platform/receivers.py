@@ -33,6 +33,19 @@ def _work_waiting_changed(sender, instance, **kwargs) -> None:
     transaction.on_commit(lambda: cache.delete(selectors.WORK_WAITING_VERSION_KEY))
 
 
+# The wish states no count of the 工作台 reads (the tabs 待核实 and 待确认服务), which no wish enters from a state it
+# reads: a claim, a release, a fulfilment, an expiry or a publication (demands/services). A save in one of them
+# leaves the kept pages; claims and releases are most of a district's wish writes.
+UNCOUNTED_WISH_STATES = frozenset(
+    {MicroWish.State.PUBLISHED, MicroWish.State.CLAIMED, MicroWish.State.FULFILLED, MicroWish.State.EXPIRED}
+)
+
+
+def _wish_changed(sender, instance: MicroWish, **kwargs) -> None:
+    if instance.state not in UNCOUNTED_WISH_STATES:
+        _work_waiting_changed(sender, instance)
+
+
 def _signup_marked(sender, instance: SignUp, **kwargs) -> None:
     """A sign-up joins or leaves the attendance queue only when it is marked: nobody signs up for or leaves an
     activity that has ended (and an activity's end is the kept page's stale_at, dashboard_views.py)."""
@@ -52,7 +65,7 @@ def _activity_changed(sender, instance: Activity, update_fields=None, **kwargs) 
 
 # Each model whose rows a count of selectors.work_waiting reads.
 for model, receiver in (
-    (MicroWish, _work_waiting_changed),
+    (MicroWish, _wish_changed),
     (Activity, _activity_changed),
     (SignUp, _signup_marked),
     (SelfReport, _work_waiting_changed),

@@ -172,3 +172,59 @@ def test_a_kept_page_is_not_served_once_an_activity_ends_with_its_attendance_due
         assert _shown(client)["attendance-due"][0] == 1
     clock.advance(120)  # the activity has ended, well within the kept page's timeout
     assert _shown(client)["attendance-due"][0] == 2
+
+
+def test_a_kept_page_follows_every_wish_transition_and_outlives_claims_and_releases(
+    client, clock, kept_pages, secretary_a, member_a
+):
+    """Each transition of a wish through the services, on the secretary's kept page: the counts shown always equal
+    the live ones. A claim, a release, a fulfilment, an expiry or a publication (volunteer_platform/receivers.py:
+    UNCOUNTED_WISH_STATES) keeps the version of every kept 需要您处理; the other transitions drop it."""
+    from django.core.cache import cache
+
+    from demands.models import MicroWish
+    from tests.demands.factories import feedback_token, fulfil, verify
+
+    community = kept_pages.community_a
+    client.force_login(secretary_a)
+
+    def shown_equals_live() -> object:
+        """Render the page, compare its counts with the live ones; the version it was kept under."""
+        live = selectors.demand_selectors.review_counts(secretary_a, tabs=("submitted", "confirm"))
+        shown = _shown(client)
+        assert (shown["wishes-to-verify"][0], shown["wishes-to-confirm"][0]) == (live["submitted"], live["confirm"])
+        version = cache.get(selectors.WORK_WAITING_VERSION_KEY)
+        assert version is not None
+        return version
+
+    def step(change, *, keeps: bool):
+        before = shown_equals_live()
+        result = change()
+        assert (cache.get(selectors.WORK_WAITING_VERSION_KEY) == before) is keeps
+        shown_equals_live()
+        return result
+
+    wish = step(lambda: submit_wish(community, title="想请人帮忙修门锁"), keeps=False)
+    wish = step(lambda: verify(wish, secretary_a), keeps=False)
+    wish = step(lambda: demand_services.wish_publish(wish=wish, actor=secretary_a), keeps=True)
+    wish = step(lambda: demand_services.wish_claim(wish=wish, member=member_a), keeps=True)
+    wish = step(lambda: demand_services.wish_release(wish=wish, member=member_a), keeps=True)
+    wish = step(lambda: demand_services.wish_claim(wish=wish, member=member_a), keeps=True)
+    wish = step(lambda: fulfil(wish, member_a), keeps=True)
+    wish = step(
+        lambda: demand_services.wish_report_unfulfilled(token=feedback_token(wish), comment="灯还是不亮"), keeps=True
+    )
+    wish = step(lambda: fulfil(wish, member_a), keeps=True)
+    wish = step(lambda: demand_services.wish_rate(token=feedback_token(wish), rating=5, comment="谢谢"), keeps=False)
+    step(lambda: demand_services.wish_confirm_service(wish=wish, actor=secretary_a), keeps=False)
+
+    expiring = wish_in_state("published", community, secretary_a)
+    MicroWish.objects.filter(pk=expiring.pk).update(claim_deadline=clock.now.date() - timedelta(days=1))
+    step(lambda: demand_services.wish_expire(wish=expiring), keeps=True)
+    rejected = submit_wish(community, title="想请人帮忙搬家具")
+    step(lambda: demand_services.wish_reject(wish=rejected, actor=secretary_a, reason="不属于服务范围"), keeps=False)
+
+    unanswered = wish_in_state("fulfilled", community, secretary_a, member_a, title="居民没有评价")
+    clock.advance(timedelta(days=30))
+    client.force_login(secretary_a)  # the session of a month ago has expired
+    step(lambda: demand_services.wish_auto_close(wish=unanswered), keeps=False)
