@@ -33,7 +33,9 @@ def test_a_visitor_reads_the_news_on_the_home_page_on_a_phone(
     expect(news).not_to_contain_text("支部内部通知")
     thumb = news.locator("img.news-thumb")
     expect(thumb).to_be_visible()
-    assert thumb.evaluate("img => img.naturalWidth") > 0  # the photo view answered with a picture
+    # The photo view answered with a picture: decode() waits for the image to load (visible comes first: a
+    # reading at once gave 0 once in CI) and fails if it is not a picture.
+    assert thumb.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
     box = news.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390  # no sideways scrolling
 
