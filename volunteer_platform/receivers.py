@@ -33,9 +33,10 @@ def _work_waiting_changed(sender, instance, **kwargs) -> None:
     transaction.on_commit(lambda: cache.delete(selectors.WORK_WAITING_VERSION_KEY))
 
 
-# The wish states no count of the 工作台 reads (the tabs 待核实 and 待确认服务), which no wish enters from a state it
-# reads: a claim, a release, a fulfilment, an expiry or a publication (demands/services). A save in one of them
-# leaves the kept pages; claims and releases are most of a district's wish writes.
+# The wish states no tab of selectors.WORK_WAITING_WISH_TABS reads, and which no wish enters from a state one reads:
+# a claim, a release, a fulfilment, an expiry or a publication (demands/services). A save in one of them leaves the
+# kept pages; claims and releases are most of a district's wish writes. tests/dashboard/test_work_waiting.py walks
+# every transition.
 UNCOUNTED_WISH_STATES = frozenset(
     {MicroWish.State.PUBLISHED, MicroWish.State.CLAIMED, MicroWish.State.FULFILLED, MicroWish.State.EXPIRED}
 )

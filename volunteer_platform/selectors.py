@@ -1474,6 +1474,9 @@ def next_actions(member: Member, user: User, now: datetime | None = None) -> Nex
 # The version of every secretary's 需要您处理: dropped (receivers.py) when a row of a queue it counts is written, so a
 # dashboard page kept whole per person (core/member_cache.py) never shows an old count.
 WORK_WAITING_VERSION_KEY = "site:dashboard:work-waiting-version"
+# The wish review tabs 需要您处理 counts (待核实, 待确认服务); receivers.py keeps the kept pages through the wish
+# states none of them reads.
+WORK_WAITING_WISH_TABS = ("submitted", "confirm")
 
 
 @dataclass(frozen=True)
@@ -1493,7 +1496,7 @@ def work_waiting(user: User, now: datetime | None = None) -> tuple[list[WaitingW
     due). Six queries."""
     now = now or timezone.now()
     today = timezone.localtime(now).date()
-    wishes = demand_selectors.review_counts(user, tabs=("submitted", "confirm"))
+    wishes = demand_selectors.review_counts(user, tabs=WORK_WAITING_WISH_TABS)
     attendance, next_end = project_selectors.attendance_due_summary(user, now)
     review = reverse("demands:review")
     rows = [

@@ -190,7 +190,7 @@ def test_a_kept_page_follows_every_wish_transition_and_outlives_claims_and_relea
 
     def shown_equals_live() -> object:
         """Render the page, compare its counts with the live ones; the version it was kept under."""
-        live = selectors.demand_selectors.review_counts(secretary_a, tabs=("submitted", "confirm"))
+        live = selectors.demand_selectors.review_counts(secretary_a, tabs=selectors.WORK_WAITING_WISH_TABS)
         shown = _shown(client)
         assert (shown["wishes-to-verify"][0], shown["wishes-to-confirm"][0]) == (live["submitted"], live["confirm"])
         version = cache.get(selectors.WORK_WAITING_VERSION_KEY)
