@@ -22,6 +22,7 @@ class AuditEvent(models.Model):
         FULL_DATA_VIEW = "full_data_view", _("查看完整个人信息")
         ADMIN_CHANGE = "admin_change", _("后台修改")
         SESSIONS_ENDED = "sessions_ended", _("结束会话")
+        PASSWORD_RESET = "password_reset", _("用短信验证码重设密码")
 
     created_at = models.DateTimeField(_("时间"), auto_now_add=True)
     action = models.CharField(_("事件"), max_length=30, choices=Action.choices)

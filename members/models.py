@@ -9,6 +9,7 @@ from django.db import NotSupportedError, models
 from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.db.models.lookups import LessThanOrEqual
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.crypto import EncryptedTextField, blind_index, mask_phone
@@ -906,3 +907,70 @@ class DeletionRequest(models.Model):
 
     def __str__(self):
         return f"{self.member} {self.get_status_display()}"
+
+
+class SignInCodePurpose(models.TextChoices):
+    SIGN_IN = "sign_in", _("短信验证码登录")
+    PASSWORD_RESET = "password_reset", _("重设密码")
+
+
+class SignInCodeOutcome(models.TextChoices):
+    OPEN = "", _("有效")
+    USED = "used", _("已使用")
+    REPLACED = "replaced", _("已被新验证码取代")
+    EXHAUSTED = "exhausted", _("输错次数过多")
+
+
+SIGN_IN_CODE_MAX_ATTEMPTS = 5  # wrong entries that end a code
+
+
+class SignInCode(models.Model):
+    """A 6-digit code texted to a member's phone to sign in or to set a new password (members.services.sign_in_codes).
+
+    Only its keyed hash is stored (`code_hash`); the code itself exists in the SMS and, sealed, in the task that sends
+    it. A code is open until it is used, replaced by a newer one or tried wrongly too often; the clock ends it at
+    `expires_at` without a write. At most one open code per account and purpose (a constraint).
+    """
+
+    MAX_ATTEMPTS = SIGN_IN_CODE_MAX_ATTEMPTS
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="+"
+    )
+    purpose = models.CharField(_("用途"), max_length=20, choices=SignInCodePurpose.choices)
+    code_hash = models.CharField(_("验证码散列"), max_length=64, editable=False)
+    created_at = models.DateTimeField(_("发送时间"))
+    expires_at = models.DateTimeField(_("失效时间"))
+    attempts = models.PositiveSmallIntegerField(_("输错次数"), default=0)
+    outcome = models.CharField(_("结果"), max_length=20, choices=SignInCodeOutcome.choices, default="", blank=True)
+    closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("短信验证码")
+        verbose_name_plural = _("短信验证码")
+        indexes = [models.Index(fields=["user", "purpose", "-created_at"], name="members_signincode_user")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "purpose"], condition=Q(outcome=""), name="members_signincode_one_open"
+            ),
+            models.CheckConstraint(
+                condition=Q(purpose__in=SignInCodePurpose.values), name="members_signincode_purpose_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=SignInCodeOutcome.values), name="members_signincode_outcome_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(attempts__lte=SIGN_IN_CODE_MAX_ATTEMPTS), name="members_signincode_attempts_at_most_max"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome="", closed_at__isnull=True) | (~Q(outcome="") & Q(closed_at__isnull=False)),
+                name="members_signincode_closed_iff_outcome",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("created_at")), name="members_signincode_expires_later"
+            ),
+        ]
+
+    def __str__(self):
+        sent = timezone.localtime(self.created_at).strftime("%Y-%m-%d %H:%M") if self.created_at else ""
+        return f"{self.get_purpose_display()} {sent}"

@@ -1,8 +1,15 @@
 """Scheduled work of the members app (volunteer_platform/schedules.py): thin tasks that take ids and call a service."""
 
+import logging
+
 from celery import shared_task
 
+from core.crypto import decrypt
+from notifications.channels import PermanentChannelError, TransientChannelError
+
 from . import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -18,3 +25,17 @@ def send_service_cards(ids: list[int], year: int, quarter: int) -> int:
 @shared_task
 def rebuild_service_years() -> list[int]:
     return services.service_years_rebuild_due()
+
+
+@shared_task(bind=True, max_retries=3, default_retry_delay=10)
+def send_sign_in_code(self, code_id: int, sealed: str) -> bool:
+    """Text a sign-in or password-reset code (members.services.sign_in_codes); `sealed` is the code encrypted with
+    core.crypto, so the broker never holds it readable. A transient gateway error is retried while the code still
+    works; a permanent one (a refused number) is logged and the member asks again."""
+    try:
+        return services.sign_in_code_deliver(code_id=code_id, code=decrypt(sealed))
+    except TransientChannelError as exc:
+        raise self.retry(exc=exc) from exc
+    except PermanentChannelError:
+        logger.warning("the SMS of sign-in code %s was refused by the gateway", code_id, exc_info=True)
+        return False

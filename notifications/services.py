@@ -165,6 +165,24 @@ def user_messages(
     ]
 
 
+def sms_send_now(*, phone: str, template: str, context: dict, reference: str, language: str | None = None) -> None:
+    """Render `template`'s SMS text and hand it to the gateway now, without the outbox: for one-time codes
+    (members.services.sign_in_codes), which must not be kept readable in a table and are useless late. Raises
+    the channel's TransientChannelError / PermanentChannelError; nothing is stored."""
+    language = check_message(
+        template=template, channel=Notification.Channel.SMS, has_user=False, phone=phone, email="", language=language
+    )
+    message = Notification(
+        channel=Notification.Channel.SMS,
+        template=template,
+        context=context,
+        language=language,
+        recipient_phone=phone,
+        dedupe_key=reference,
+    )
+    SENDERS[Notification.Channel.SMS](message, render_message(message))
+
+
 def notify_many(messages: Iterable[Message]) -> int:
     """Write a batch of messages to the outbox in one transaction; return how many rows are new.
 

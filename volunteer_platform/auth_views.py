@@ -1,17 +1,52 @@
-"""Sign-in and sign-out: Django's views, following a `next` only when it is a path on this site (core/redirects.py).
+"""Sign-in and sign-out: Django's views, following a `next` only when it is a path on this site (core/redirects.py);
+and signing in or setting a new password with a code texted to the member's phone (members.services.sign_in_codes).
 
 Django's own check lets a bare word through as a relative URL (`undefined` → /accounts/login/undefined); here
 anything but a path falls back to LOGIN_REDIRECT_URL / LOGOUT_REDIRECT_URL, and the sign-in page does not carry it.
+
+The code pages answer a number no account has exactly as a known one (the same page, the same next step), and count
+their limits (settings SIGN_IN_CODE_*_LIMIT) by number and by address whether the number is known or not.
 """
 
-from django.contrib.auth import views as auth_views
-from django.urls import reverse
+import math
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from audit.models import AuditEvent
+from audit.services import audit_record
+from core import ratelimit
+from core.crypto import blind_index, mask_phone
 from core.redirects import safe_next_url
+from members import services as member_services
+from members.models import SignInCodePurpose
 from members.selectors import member_for
 
-from .forms import SignInForm
+from .forms import CodeForm, CodeRequestForm, PasswordResetCodeForm, SignInForm
 from .selectors import dashboard_root
+
+CODE_SESSION_KEY = "_sign_in_code"  # {"phone": the normalized number, "purpose": …, "next": a safe path or ""}
+# The backend a code sign-in is recorded with (the one a password sign-in with the phone goes through).
+CODE_BACKEND = "members.backends.PhoneOrUsernameBackend"
+
+
+def landing_url(request) -> str:
+    """Where a sign-in without a `next` lands: whoever manages an organization on its 工作台 (the dashboard),
+    a member on 我的 (/me/), anyone else on the home page."""
+    user = request.user
+    if dashboard_root(user) is not None:
+        return reverse("dashboard:index")
+    if member_for(user) is not None:
+        return reverse("members:me")
+    return reverse("home")
 
 
 class _SafeNextMixin:
@@ -25,15 +60,170 @@ class SignInView(_SafeNextMixin, auth_views.LoginView):
     authentication_form = SignInForm
 
     def get_default_redirect_url(self):
-        """Where a sign-in without a `next` lands: whoever manages an organization on its 工作台 (the dashboard),
-        a member on 我的 (/me/), anyone else on the home page."""
-        user = self.request.user
-        if dashboard_root(user) is not None:
-            return reverse("dashboard:index")
-        if member_for(user) is not None:
-            return reverse("members:me")
-        return super().get_default_redirect_url()
+        return landing_url(self.request)
 
 
 class SignOutView(_SafeNextMixin, auth_views.LogoutView):
     pass
+
+
+# --- SMS codes --------------------------------------------------------------------------------------------------
+
+
+def _too_many(form, retry_after: int) -> int:
+    form.add_error(
+        None,
+        ValidationError(
+            _("操作过于频繁，请 %(minutes)d 分钟后再试。"),
+            code="too_many",
+            params={"minutes": max(1, math.ceil(retry_after / 60))},
+        ),
+    )
+    return 429
+
+
+def _limits_allow(phone: str) -> ratelimit.Verdict:
+    """Count a code sent to `phone` against its limits, unless one of them is already used up (then count nothing)."""
+    key = blind_index(phone)
+    for name in ("SIGN_IN_CODE_RESEND_LIMIT", "SIGN_IN_CODE_PHONE_LIMIT"):
+        verdict = ratelimit.peek(name, key)
+        if not verdict.allowed:
+            return verdict
+    for name in ("SIGN_IN_CODE_RESEND_LIMIT", "SIGN_IN_CODE_PHONE_LIMIT"):
+        ratelimit.hit(name, key)
+    return ratelimit.Verdict(True, 0)
+
+
+def _code_request(request, *, purpose: str, confirm: str, template: str):
+    form = CodeRequestForm(request.POST if request.method == "POST" else None)
+    status = 200
+    next_url = safe_next_url(request, request.POST.get("next", request.GET.get("next"))) or ""
+    if request.method == "POST":
+        verdict = ratelimit.hit("SIGN_IN_CODE_IP_LIMIT", ratelimit.client_ip(request))
+        if not verdict.allowed:
+            status = _too_many(form, verdict.retry_after)
+        elif form.is_valid():
+            phone = form.cleaned_data["phone"]
+            verdict = _limits_allow(phone)
+            if not verdict.allowed:
+                status = _too_many(form, verdict.retry_after)
+            else:
+                member_services.sign_in_code_send(phone=phone, purpose=purpose)
+                request.session[CODE_SESSION_KEY] = {"phone": phone, "purpose": purpose, "next": next_url}
+                return redirect(confirm)
+    return render(request, template, {"form": form, "next": next_url}, status=status)
+
+
+def _code_state(request, purpose: str) -> dict | None:
+    state = request.session.get(CODE_SESSION_KEY)
+    if not isinstance(state, dict) or state.get("purpose") != purpose or not state.get("phone"):
+        return None
+    return state
+
+
+def _code_confirm(request, *, purpose: str, form_class, template: str, check):
+    """The code page of `purpose`: `check(request, state, form)` returns the response of a right code, or adds the
+    service's errors to the form and returns None."""
+    state = _code_state(request, purpose)
+    if state is None:
+        return redirect("sign_in_code" if purpose == SignInCodePurpose.SIGN_IN else "password_reset")
+    form = form_class(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        verdict = ratelimit.hit("SIGN_IN_CODE_CHECK_IP_LIMIT", ratelimit.client_ip(request))
+        if not verdict.allowed:
+            status = _too_many(form, verdict.retry_after)
+        elif form.is_valid():
+            response = check(request, state, form)
+            if response is not None:
+                return response
+    context = {"form": form, "masked_phone": mask_phone(state["phone"]), "minutes": _ttl_minutes()}
+    return render(request, template, context, status=status)
+
+
+def _ttl_minutes() -> int:
+    return settings.SIGN_IN_CODE_TTL_SECONDS // 60
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error("code", exc)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sign_in_code(request):
+    """Sign in with a code texted to the member's phone: the number."""
+    return _code_request(
+        request,
+        purpose=SignInCodePurpose.SIGN_IN,
+        confirm="sign_in_code_confirm",
+        template="registration/sign_in_code.html",
+    )
+
+
+def _sign_in(request, state, form):
+    try:
+        user = member_services.sign_in_code_check(phone=state["phone"], code=form.cleaned_data["code"])
+    except ValidationError as exc:
+        _add_errors(form, exc)
+        return None
+    del request.session[CODE_SESSION_KEY]
+    login(request, user, backend=CODE_BACKEND)
+    return redirect(safe_next_url(request, state.get("next")) or landing_url(request))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sign_in_code_confirm(request):
+    """Sign in with a code: the code."""
+    return _code_confirm(
+        request,
+        purpose=SignInCodePurpose.SIGN_IN,
+        form_class=CodeForm,
+        template="registration/sign_in_code_confirm.html",
+        check=_sign_in,
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def password_reset(request):
+    """Forgotten password: the number the code goes to."""
+    return _code_request(
+        request,
+        purpose=SignInCodePurpose.PASSWORD_RESET,
+        confirm="password_reset_confirm",
+        template="registration/password_reset_code.html",
+    )
+
+
+def _reset(request, state, form):
+    try:
+        user = member_services.password_reset_with_code(
+            phone=state["phone"], code=form.cleaned_data["code"], password=form.cleaned_data["new_password1"]
+        )
+    except ValidationError as exc:
+        _add_errors(form, exc)
+        return None
+    del request.session[CODE_SESSION_KEY]
+    audit_record(action=AuditEvent.Action.PASSWORD_RESET, request=request, user=user, obj=user)
+    login(request, user, backend=CODE_BACKEND)
+    messages.success(request, _("密码已重设，您已登录。其他设备上的登录已失效。"))
+    return redirect(landing_url(request))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def password_reset_confirm(request):
+    """Forgotten password: the code and the new password."""
+    return _code_confirm(
+        request,
+        purpose=SignInCodePurpose.PASSWORD_RESET,
+        form_class=PasswordResetCodeForm,
+        template="registration/password_reset_code_confirm.html",
+        check=_reset,
+    )

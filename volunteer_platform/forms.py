@@ -1,11 +1,14 @@
+from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import TextGuardMixin
+from core.forms import GuardedForm, TextGuardMixin
+from members.identifiers import normalize_mobile
 
 
 class _BoundedUsernameMixin(TextGuardMixin):
@@ -40,3 +43,60 @@ class SignInForm(_BoundedUsernameMixin, AuthenticationForm):
 
 class AdminSignInForm(_BoundedUsernameMixin, AdminAuthenticationForm):
     """The admin's sign-in form (AdminSite.login_form) with the same bounded username."""
+
+
+class CodeRequestForm(GuardedForm):
+    """The mobile number an SMS code goes to (sign-in by code, password reset)."""
+
+    phone = forms.CharField(
+        label=_("手机号"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel", "placeholder": "13800138000"}),
+    )
+
+    def clean_phone(self):
+        return normalize_mobile(self.cleaned_data["phone"])
+
+
+class CodeForm(GuardedForm):
+    """The 6-digit code of the SMS."""
+
+    code = forms.CharField(
+        label=_("短信验证码"),
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "pattern": "[0-9 ]{6,12}",
+                "autofocus": True,
+            }
+        ),
+    )
+
+    def clean_code(self):
+        code = "".join(self.cleaned_data["code"].split())
+        if len(code) != 6 or not code.isascii() or not code.isdigit():
+            raise ValidationError(_("请输入短信中的6位数字验证码。"), code="code_format")
+        return code
+
+
+class PasswordResetCodeForm(CodeForm):
+    """The code and the new password, twice (the service checks AUTH_PASSWORD_VALIDATORS with the account)."""
+
+    new_password1 = forms.CharField(
+        label=_("新密码"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    new_password2 = forms.CharField(
+        label=_("再次输入新密码"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        first, second = data.get("new_password1"), data.get("new_password2")
+        if first and second and first != second:
+            self.add_error("new_password2", ValidationError(_("两次输入的密码不一致。"), code="password_mismatch"))
+        return data

@@ -371,6 +371,15 @@ CHECKIN_ATTEMPT_LIMIT = (10, 3600)
 # Failed sign-ins from one address, whatever the usernames (password spraying; django-axes locks one username per
 # address after AXES_FAILURE_LIMIT). High enough for a community centre's shared address.
 SIGN_IN_IP_LIMIT = (30, 900)
+# SMS codes for signing in and for setting a new password (members.services.sign_in_codes): how long a code works,
+# codes sent to one number (the first limit also spaces them: one a minute), codes asked for from one address
+# (whatever the numbers: walking a list of numbers), and code entries from one address (each code also ends after
+# SignInCode.MAX_ATTEMPTS wrong entries).
+SIGN_IN_CODE_TTL_SECONDS = 300
+SIGN_IN_CODE_RESEND_LIMIT = (1, 60)
+SIGN_IN_CODE_PHONE_LIMIT = (5, 3600)
+SIGN_IN_CODE_IP_LIMIT = (20, 3600)
+SIGN_IN_CODE_CHECK_IP_LIMIT = (30, 900)
 # Service projects: this many no-shows among the activities that started within the last 90 days refuse new
 # sign-ups and post claims (DESIGN.md: "repeated no-shows restrict new sign-ups").
 NO_SHOW_LIMIT = env.int("NO_SHOW_LIMIT", default=3)

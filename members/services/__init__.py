@@ -43,9 +43,23 @@ from .records import (
 from .residences import residence_confirm, residence_end, residence_register
 from .roster import members_import
 from .service_cards import _previous_quarter, service_cards_plan, service_cards_send
+from .sign_in_codes import (
+    account_for_phone,
+    password_reset_with_code,
+    sign_in_code_check,
+    sign_in_code_deliver,
+    sign_in_code_send,
+    wrong_code_error,
+)
 from .teams import team_create, team_update
 
 __all__ = [
+    "account_for_phone",
+    "password_reset_with_code",
+    "sign_in_code_check",
+    "sign_in_code_deliver",
+    "sign_in_code_send",
+    "wrong_code_error",
     "INVITATION_VALID_DAYS",
     "NewMember",
     "UNSET",

@@ -46,6 +46,8 @@ BUDGETS = {
     # route name                      (persona,      queries)
     "home":                           ("anon",  3),  # + the newest public news
     "login":                          ("anon",  0),
+    "sign_in_code":                   ("anon",  0),
+    "password_reset":                 ("anon",  0),
     "demands:privacy":                ("anon",  0),
     "demands:wall":                   ("anon",  4),
     "demands:new":                    ("anon",  4),

@@ -19,6 +19,7 @@ changelist and add page, and the change page of branch A's object where the mode
 """
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib import admin
@@ -62,6 +63,10 @@ TABLE = {
     "healthz":                              everyone(200),
     "login":                                everyone(200),
     "logout":                               everyone(405),  # POST only
+    "sign_in_code":                         everyone(200),
+    "sign_in_code_confirm":                 everyone("→/accounts/login/code/"),  # no code asked in this session
+    "password_reset":                       everyone(200),
+    "password_reset_confirm":               everyone("→/accounts/password/reset/"),
     "set_language":                         everyone("→/"),  # GET changes nothing, it only redirects
     # Inbox and preferences: any account.
     "notifications:inbox":                  signed_in_only(200),
@@ -286,7 +291,7 @@ def test_the_table_lists_every_route():
 def _status(response) -> int | str:
     if response.status_code != 302:
         return response.status_code
-    if response.url.startswith(("/accounts/login/", "/admin/login/")):
+    if urlsplit(response.url).path in ("/accounts/login/", "/admin/login/"):  # not /accounts/login/code/
         return L
     return "→" + response.url
 

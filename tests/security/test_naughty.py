@@ -101,6 +101,7 @@ class Target:
     params: tuple[str, ...] = ()  # fields the view reads that the page does not render (GET: the parameters)
     shows: Callable = lambda w: []  # world -> [(persona, url)] pages that show what the form stores
     method: str = "post"
+    prepare: Callable | None = None  # (world, client) -> None: what the persona does before the page shows the form
 
     @property
     def id(self) -> str:
@@ -121,10 +122,30 @@ def _wish_review(attr: str) -> Callable:
 
 NEXT = ("next",)
 
+
+def _code_asked(route: str) -> Callable:
+    """Ask for an SMS code for member A's number, so the code page shows its form."""
+
+    def prepare(w, client) -> None:
+        response = client.post(reverse(route), {"phone": w.member_a.phone})
+        assert response.status_code == 302, response.status_code
+
+    return prepare
+
+
 SITE_FORMS = [
     # Public
     Target("anon", "login", valid=lambda w: {"username": "member_a", "password": "wrong"}),
     Target("anon", "set_language", page=lambda w: "/", valid=lambda w: {"next": "/projects/"}),
+    Target("anon", "sign_in_code", valid=lambda w: {"phone": w.member_a.phone}, params=NEXT),
+    Target("anon", "sign_in_code_confirm", valid=lambda w: {"code": "123456"}, prepare=_code_asked("sign_in_code")),
+    Target("anon", "password_reset", valid=lambda w: {"phone": w.member_a.phone}),
+    Target(
+        "anon",
+        "password_reset_confirm",
+        valid=lambda w: {"code": "123456", "new_password1": "Aa-123456-xyz", "new_password2": "Aa-123456-xyz"},
+        prepare=_code_asked("password_reset"),
+    ),
     Target(
         "anon",
         "demands:new",
@@ -415,6 +436,8 @@ def limits_off(settings):
     for name in ("WISH_SUBMIT_IP_LIMIT", "WISH_SUBMIT_PHONE_LIMIT", "WISH_TRACK_IP_LIMIT", "WISH_TRACK_CODE_LIMIT"):
         setattr(settings, name, (10**6, 3600))
     settings.WISH_FEEDBACK_IP_LIMIT = settings.CHECKIN_ATTEMPT_LIMIT = (10**6, 3600)
+    for name in ("RESEND", "PHONE", "IP", "CHECK_IP"):
+        setattr(settings, f"SIGN_IN_CODE_{name}_LIMIT", (10**6, 3600))
 
 
 # --- One case -------------------------------------------------------------------------------------------------
@@ -554,6 +577,8 @@ def _the_form(target: Target, w, walk: Walk) -> tuple[str, HtmlForm]:
     """The form of `target` as its page renders it, and the URL it posts to."""
     url = _target_url(target, w)
     page_url = target.page(w) if target.page else url
+    if target.prepare is not None:
+        target.prepare(w, walk.client(target.persona))
     page = walk.client(target.persona).get(page_url, follow=True)
     assert page.status_code == 200, f"{target.id}: {page_url} answered {page.status_code}"
     final = page.request["PATH_INFO"]

@@ -34,6 +34,14 @@ def track_the_wish(page, world):
     page.wait_for_url("**/wishes/track/status/")
 
 
+def ask_for_a_reset_code(page, world):
+    """The code and new-password page of a forgotten password, reached through its number form."""
+    page.goto("/accounts/password/reset/")
+    page.fill("input[name=phone]", "13900000000")  # any number: an unknown one gets the same page
+    page.locator("main form [type=submit]").click()
+    page.wait_for_url("**/accounts/password/reset/confirm/")
+
+
 # (id, who signs in, size, path or a function of (page, world) that opens the page)
 PAGES = [
     ("home", None, PHONE, "/"),
@@ -44,6 +52,8 @@ PAGES = [
     ("track-status", None, PHONE, track_the_wish),
     ("feedback", None, PHONE, lambda page, w: page.goto(f"/wishes/feedback/{w.feedback_token}/")),
     ("projects", None, PHONE, "/projects/"),
+    ("sign-in", None, PHONE, "/accounts/login/"),
+    ("password-reset-code", None, PHONE, ask_for_a_reset_code),
     ("project", None, PHONE, "/projects/silver/"),
     ("activity", "member_a", PHONE, lambda page, w: page.goto(f"/activities/{w.activity.pk}/")),
     ("me", "member_a", PHONE, "/me/"),
