@@ -4,11 +4,20 @@ of their subtree and the tasks assigned into it; status changes and progress not
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from members.admin import ScopedAdminMixin, ScopedInlineMixin
 
 from . import selectors, services
 from .models import JobFailure, Plan, PlanTarget, Task, TaskProgressNote
+
+# django-otp registers its devices in the admin, where their secret keys could be read and devices made for anyone.
+# An account sets up its own second factor (/accounts/2fa/setup/); a lost one is reset by `manage.py
+# second_factor_reset` (docs/security.md).
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 class PlanTargetInline(ScopedInlineMixin, admin.TabularInline):

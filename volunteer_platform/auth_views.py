@@ -8,18 +8,26 @@ The code pages answer a number no account has exactly as a known one (the same p
 their limits (settings SIGN_IN_CODE_*_LIMIT) by number and by address whether the number is known or not.
 """
 
+import base64
 import math
 
+import django_otp
+import qrcode
+import qrcode.image.svg
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.util import random_hex
 
 from audit.models import AuditEvent
 from audit.services import audit_record
@@ -30,9 +38,11 @@ from members import services as member_services
 from members.models import SignInCodePurpose
 from members.selectors import member_for
 
-from .forms import CodeForm, CodeRequestForm, PasswordResetCodeForm, SignInForm
-from .selectors import dashboard_root
+from . import selectors, services
+from .forms import CodeForm, CodeRequestForm, PasswordResetCodeForm, SecondFactorForm, SignInForm
+from .middleware import SECOND_FACTOR_SESSION_KEY
 
+SETUP_KEY_SESSION_KEY = "_second_factor_key"  # the key the setup page shows, until it is confirmed
 CODE_SESSION_KEY = "_sign_in_code"  # {"phone": the normalized number, "purpose": …, "next": a safe path or ""}
 # The backend a code sign-in is recorded with (the one a password sign-in with the phone goes through).
 CODE_BACKEND = "members.backends.PhoneOrUsernameBackend"
@@ -42,7 +52,7 @@ def landing_url(request) -> str:
     """Where a sign-in without a `next` lands: whoever manages an organization on its 工作台 (the dashboard),
     a member on 我的 (/me/), anyone else on the home page."""
     user = request.user
-    if dashboard_root(user) is not None:
+    if selectors.dashboard_root(user) is not None:
         return reverse("dashboard:index")
     if member_for(user) is not None:
         return reverse("members:me")
@@ -145,12 +155,12 @@ def _ttl_minutes() -> int:
     return settings.SIGN_IN_CODE_TTL_SECONDS // 60
 
 
-def _add_errors(form, exc: ValidationError) -> None:
+def _add_errors(form, exc: ValidationError, default: str = "code") -> None:
     if hasattr(exc, "error_dict"):
         for field, errors in exc.error_dict.items():
             form.add_error(field if field in form.fields else None, errors)
     else:
-        form.add_error("code", exc)
+        form.add_error(default, exc)
 
 
 @never_cache
@@ -227,3 +237,108 @@ def password_reset_confirm(request):
         template="registration/password_reset_code_confirm.html",
         check=_reset,
     )
+
+
+# --- Second factor ----------------------------------------------------------------------------------------------
+
+
+def _next_or_landing(request) -> str:
+    return safe_next_url(request, request.POST.get("next", request.GET.get("next"))) or landing_url(request)
+
+
+def _second_factor_given(request, device) -> None:
+    django_otp.login(request, device)
+    # The key stays: login() gave the session a new one at the first step, and audit.UserSession knows it by that
+    # key (to end it when the account is deactivated or its second factor reset).
+    request.session.pop(SECOND_FACTOR_SESSION_KEY, None)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def second_factor(request):
+    """The second step of signing in: a code of the authenticator app or a recovery code."""
+    owed = request.session.get(SECOND_FACTOR_SESSION_KEY)
+    if owed == "setup":
+        return redirect(f"{reverse('second_factor_setup')}?{request.META.get('QUERY_STRING', '')}")
+    if not owed:
+        return redirect(_next_or_landing(request))
+    form = SecondFactorForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        verdict = ratelimit.hit("SECOND_FACTOR_IP_LIMIT", ratelimit.client_ip(request))
+        if not verdict.allowed:
+            status = _too_many(form, verdict.retry_after)
+        elif form.is_valid():
+            try:
+                device = services.second_factor_check(user=request.user, token=form.cleaned_data["token"])
+            except ValidationError as exc:
+                _add_errors(form, exc, default="token")
+            else:
+                _second_factor_given(request, device)
+                return redirect(_next_or_landing(request))
+    context = {"form": form, "next": safe_next_url(request, request.GET.get("next")) or ""}
+    return render(request, "registration/second_factor.html", context, status=status)
+
+
+def _qr_svg(data: str) -> str:
+    """The setup key as an inline SVG QR code (qrcode's path image: one <path>), without its XML declaration."""
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+    markup = image.to_string(encoding="unicode")
+    return markup[markup.index("<svg") :]
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def second_factor_setup(request):
+    """Set up the second factor (or see that it is on, and turn it off where allowed)."""
+    totp, _static = selectors.second_factor_devices(request.user)
+    required = request.user.is_superuser and settings.SECOND_FACTOR_FOR_ADMINS
+    if totp is not None:
+        context = {"form": SecondFactorForm(), "required": required, "device": totp}
+        return render(request, "registration/second_factor_on.html", context)
+    key = request.session.get(SETUP_KEY_SESSION_KEY)
+    if not isinstance(key, str) or len(key) != 40:
+        key = request.session[SETUP_KEY_SESSION_KEY] = random_hex(20)  # shown until set up; stored on success only
+    form = SecondFactorForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device, codes = services.second_factor_confirm(user=request.user, key=key, token=form.cleaned_data["token"])
+        except ValidationError as exc:
+            _add_errors(form, exc, default="token")
+        else:
+            del request.session[SETUP_KEY_SESSION_KEY]
+            _second_factor_given(request, device)
+            context = {"codes": codes, "continue_url": _next_or_landing(request)}
+            return render(request, "registration/second_factor_codes.html", context)
+    device = TOTPDevice(user=request.user, key=key)
+    secret = base64.b32encode(device.bin_key).decode()
+    context = {
+        "form": form,
+        "qr": mark_safe(_qr_svg(device.config_url)),  # our own SVG markup of the key's URL
+        "key": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        "required": required,
+        "next": safe_next_url(request, request.GET.get("next")) or "",
+    }
+    return render(request, "registration/second_factor_setup.html", context)
+
+
+@never_cache
+@login_required
+@require_POST
+def second_factor_turn_off(request):
+    form = SecondFactorForm(request.POST)
+    if form.is_valid():
+        try:
+            services.second_factor_turn_off(user=request.user, token=form.cleaned_data["token"])
+        except ValidationError as exc:
+            _add_errors(form, exc, default="token")
+        else:
+            request.session.pop(django_otp.DEVICE_ID_SESSION_KEY, None)
+            messages.success(request, _("两步验证已关闭。"))
+            return redirect("second_factor_setup")
+    totp, _static = selectors.second_factor_devices(request.user)
+    required = request.user.is_superuser and settings.SECOND_FACTOR_FOR_ADMINS
+    context = {"form": form, "required": required, "device": totp}
+    return render(request, "registration/second_factor_on.html", context, status=200)

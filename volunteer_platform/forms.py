@@ -100,3 +100,13 @@ class PasswordResetCodeForm(CodeForm):
         if first and second and first != second:
             self.add_error("new_password2", ValidationError(_("两次输入的密码不一致。"), code="password_mismatch"))
         return data
+
+
+class SecondFactorForm(GuardedForm):
+    """A code of the authenticator app (6 digits) or a recovery code (8 letters and digits)."""
+
+    token = forms.CharField(
+        label=_("验证码"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True, "autocapitalize": "off"}),
+    )

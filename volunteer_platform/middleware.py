@@ -1,4 +1,5 @@
 from dataclasses import asdict
+from urllib.parse import urlencode
 
 from csp.constants import HEADER, UNSAFE_INLINE
 from csp.middleware import CheckableLazyObject
@@ -8,7 +9,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpResponseNotAllowed
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from core import ratelimit
@@ -112,4 +113,41 @@ class SignInAddressLimitMiddleware:
                     response = render(request, settings.AXES_LOCKOUT_TEMPLATE, context, status=429)
                     response["Retry-After"] = str(verdict.retry_after)
                     return response
+        return self.get_response(request)
+
+
+# What the signed-in account owes: "verify" or "setup" (receivers._second_factor_owed sets it at sign-in; the
+# second-factor pages remove it once it is given).
+SECOND_FACTOR_SESSION_KEY = "_second_factor_owed"
+
+
+class SecondFactorMiddleware:
+    """An account that owes its second factor is sent to give it (or, a platform admin without one, to set it up)
+    from every page but those pages, sign-out, the language switch and the health check. It reads the session only:
+    an anonymous request without a session cookie costs a dictionary lookup."""
+
+    _open_prefixes: tuple[str, ...] | None = None
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    @classmethod
+    def _open(cls) -> tuple[str, ...]:
+        if cls._open_prefixes is None:
+            cls._open_prefixes = (
+                reverse("second_factor"),  # …/setup/ and the rest are under it
+                reverse("logout"),
+                reverse("set_language"),
+                reverse("healthz"),
+                settings.STATIC_URL,
+            )
+        return cls._open_prefixes
+
+    def __call__(self, request):
+        owed = request.session.get(SECOND_FACTOR_SESSION_KEY) if request.COOKIES else None
+        if owed and not request.path_info.startswith(self._open()):
+            target = reverse("second_factor_setup" if owed == "setup" else "second_factor")
+            if request.method == "GET":
+                target += "?" + urlencode({"next": request.get_full_path()})
+            return redirect(target)
         return self.get_response(request)

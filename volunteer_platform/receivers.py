@@ -9,7 +9,7 @@ Who administers an organization is followed by the members app (its admins and s
 
 The secretaries' 需要您处理 on a dashboard page kept whole per person follows the rows of every queue it counts."""
 
-from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
@@ -21,6 +21,7 @@ from members.models import ResidenceRegistration
 from projects.models import Activity, SelfReport, SignUp
 
 from . import selectors
+from .middleware import SECOND_FACTOR_SESSION_KEY
 from .models import Task
 
 member_cache.watch(Task, user=selectors.task_assignee_accounts)
@@ -105,3 +106,18 @@ def _count_failed_sign_in(sender, credentials=None, request=None, **kwargs) -> N
 
 
 user_login_failed.connect(_count_failed_sign_in, weak=False, dispatch_uid="site:sign-in-address-limit")
+
+
+def _second_factor_owed(sender, request=None, user=None, **kwargs) -> None:
+    """At every sign-in (password, SMS code, invitation), note in the session what second factor the account owes
+    (middleware.SecondFactorMiddleware keeps it to the second-factor pages until it is given). One query, here only."""
+    if request is None or user is None or not hasattr(request, "session"):
+        return
+    owed = selectors.second_factor_owed(user)
+    if owed:
+        request.session[SECOND_FACTOR_SESSION_KEY] = owed
+    else:
+        request.session.pop(SECOND_FACTOR_SESSION_KEY, None)
+
+
+user_logged_in.connect(_second_factor_owed, weak=False, dispatch_uid="site:second-factor-owed")

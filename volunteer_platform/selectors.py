@@ -1539,3 +1539,28 @@ def work_waiting(user: User, now: datetime | None = None) -> tuple[list[WaitingW
 def tasks_overdue(qs: QuerySet[Task], today: date | None = None) -> QuerySet[Task]:
     """The open tasks of `qs` past their due date (the 工作台's count and the admin's 已逾期 filter)."""
     return qs.filter(status__in=Task.OPEN_STATUSES, due_on__lt=today or timezone.localdate())
+
+
+# --- Second factor ----------------------------------------------------------------------------------------------
+
+
+def second_factor_devices(user: User) -> tuple[Any, Any]:
+    """The account's confirmed TOTP device and its recovery codes' device (django-otp), each or None."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    totp = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    static = StaticDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    return totp, static
+
+
+def second_factor_owed(user: User) -> str:
+    """What the account owes at sign-in: "verify" (it has a second factor), "setup" (a platform admin without one
+    while SECOND_FACTOR_FOR_ADMINS is on) or "" (nothing). One query."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return "verify"
+    if user.is_superuser and settings.SECOND_FACTOR_FOR_ADMINS:
+        return "setup"
+    return ""

@@ -1,6 +1,8 @@
 """Writes of the site's plans and tasks (年度规划 / 任务分工), of Celery task failures (JobFailure), of the
-dashboard snapshots of large organizations (in the shared cache), and the monthly digest composed from every app."""
+dashboard snapshots of large organizations (in the shared cache), the monthly digest composed from every app, and
+the accounts' second factor (django-otp's devices)."""
 
+import time
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -8,7 +10,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from audit.services import user_sessions_end
 from core.text import check_text, plain_decimal
 from core.types import Actor, User
 from members import selectors as member_selectors
@@ -182,3 +188,86 @@ def monthly_digest_send(*, organization_ids: list[int], year: int, month: int) -
                 has_email=bool(user.email),
             )
     return notify_many(messages)
+
+
+# --- Second factor (django-otp: a TOTP app, and recovery codes) --------------------------------------------------
+
+
+def _second_factor_error(message: str, code: str) -> ValidationError:
+    return ValidationError({"token": ValidationError(message, code=code)})
+
+
+@transaction.atomic
+def second_factor_confirm(*, user: User, key: str, token: str) -> tuple[TOTPDevice, list[str]]:
+    """Set up the account's TOTP device with `key` (hex, shown on the setup page and kept in the session until
+    now), if `token` is the app's current code for it; give the account SECOND_FACTOR_RECOVERY_CODES new recovery
+    codes (returned once, to be shown once). Nothing is stored before the code is right. Lock: the account row.
+    Invariant: an account has one TOTP device (turn it off before setting up another). A wrong code raises a
+    ValidationError keyed "token"."""
+    User.objects.select_for_update().get(pk=user.pk)
+    if TOTPDevice.objects.filter(user=user).exists():
+        raise _second_factor_error(_("已经开启两步验证。"), "already_set_up")
+    device = TOTPDevice(user=user, name=_("验证器应用"), key=key, confirmed=True)
+    token = "".join(token.split())
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    if not (len(token) == 6 and token.isascii() and token.isdigit() and totp.verify(int(token), device.tolerance)):
+        raise _second_factor_error(_("验证码不正确。请输入验证器应用上当前显示的6位数字。"), "wrong_token")
+    device.last_t = totp.t()  # this code cannot be used again
+    device.save()
+    return device, _new_recovery_codes(user)
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    StaticDevice.objects.filter(user=user).delete()
+    static = StaticDevice.objects.create(user=user, name=_("恢复码"), confirmed=True)
+    codes = [StaticToken.random_token() for _i in range(settings.SECOND_FACTOR_RECOVERY_CODES)]
+    StaticToken.objects.bulk_create(StaticToken(device=static, token=code) for code in codes)
+    return codes
+
+
+def second_factor_check(*, user: User, token: str) -> TOTPDevice | StaticDevice:
+    """The device that accepts `token`: the TOTP app's 6 digits, or a recovery code (used up). Raises a
+    ValidationError keyed "token" otherwise. Each device counts its own failures (django-otp's throttling: after a
+    wrong code the next try waits 1, 2, 4 … seconds); the wait is committed even though the caller gets an error."""
+    token = "".join(token.split()).lower()
+    totp, static = selectors.second_factor_devices(user)
+    with transaction.atomic():
+        if len(token) == 6 and token.isdigit():  # the app's code; recovery codes are 8 letters and digits
+            if totp is None:
+                raise _second_factor_error(_("验证码不正确。"), "wrong_token")
+            app = TOTPDevice.objects.select_for_update().get(pk=totp.pk)
+            if app.verify_token(token):
+                return app
+        elif static is not None and token.isalnum() and token.isascii():
+            codes = StaticDevice.objects.select_for_update().get(pk=static.pk)
+            if codes.verify_token(token):
+                return codes
+    raise _second_factor_error(
+        _("验证码不正确或需要稍候再试。请输入验证器应用上的6位数字，或一个未用过的恢复码。"), "wrong_token"
+    )
+
+
+@transaction.atomic
+def second_factor_turn_off(*, user: User, token: str) -> None:
+    """Turn the account's second factor off, with a current code. Refused for a platform admin while
+    SECOND_FACTOR_FOR_ADMINS is on. Lock: the account row."""
+    User.objects.select_for_update().get(pk=user.pk)
+    if user.is_superuser and settings.SECOND_FACTOR_FOR_ADMINS:
+        raise _second_factor_error(_("平台管理员必须开启两步验证。"), "required")
+    second_factor_check(user=user, token=token)
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+
+
+@transaction.atomic
+def second_factor_reset(*, user: User, actor: Actor = None) -> int:
+    """Remove every second-factor device of the account and end its sessions (a lost phone and lost recovery codes:
+    `manage.py second_factor_reset`); at the next sign-in a platform admin sets one up again. Returns the number of
+    devices removed. Lock: the account row."""
+    User.objects.select_for_update().get(pk=user.pk)
+    removed = TOTPDevice.objects.filter(user=user).count() + StaticDevice.objects.filter(user=user).count()
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    user_sessions_end(user=user, actor=actor, reason="second_factor_reset")
+    return removed

@@ -49,6 +49,10 @@ INSTALLED_APPS = [
     "import_export",
     "axes",  # sign-in lockout (see "Sign-in, headers and audit" below)
     "csp",  # Content-Security-Policy (its system checks catch settings in the old format)
+    # Second factor: TOTP apps and recovery codes (volunteer_platform/second_factor.py; their admins are removed)
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # Project apps, lowest layer first (see DESIGN.md: each imports only those listed before it).
     "audit",  # the trail every app writes to, so below them all (audit/__init__.py)
     "notifications",
@@ -72,6 +76,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # An account that owes its second factor sees only the second-factor pages until it gives it (a session flag
+    # set at sign-in: no query on other requests).
+    "volunteer_platform.middleware.SecondFactorMiddleware",
     "core.middleware.NulInQueryMiddleware",  # a NUL in a query parameter is a 400, not a 500 from PostgreSQL
     "audit.middleware.AuditMiddleware",
     "core.middleware.LazyMessageMiddleware",  # Django's, the storage made only when a message is read or added
@@ -371,6 +378,12 @@ CHECKIN_ATTEMPT_LIMIT = (10, 3600)
 # Failed sign-ins from one address, whatever the usernames (password spraying; django-axes locks one username per
 # address after AXES_FAILURE_LIMIT). High enough for a community centre's shared address.
 SIGN_IN_IP_LIMIT = (30, 900)
+# Second factor (TOTP, with recovery codes): required of platform admins (superusers) when this is on, which it is
+# unless DEBUG; offered to everyone who manages an organization, and required of whoever has set one up.
+SECOND_FACTOR_FOR_ADMINS = env.bool("SECOND_FACTOR_FOR_ADMINS", default=not DEBUG)
+OTP_TOTP_ISSUER = "党员志愿服务平台"
+SECOND_FACTOR_RECOVERY_CODES = 10
+SECOND_FACTOR_IP_LIMIT = (30, 900)  # second-factor entries from one address (each device also slows down its own)
 # SMS codes for signing in and for setting a new password (members.services.sign_in_codes): how long a code works,
 # codes sent to one number (the first limit also spaces them: one a minute), codes asked for from one address
 # (whatever the numbers: walking a list of numbers), and code entries from one address (each code also ends after

@@ -88,6 +88,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # A real worker started by a test may be given another backend (tests/reliability records deliveries in the DB).
 SMS_BACKEND = env.str("TEST_SMS_BACKEND", default="notifications.sms.LocmemSMSBackend")  # noqa: F405
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The suite's platform admin signs in with a password alone; tests/site/test_second_factor.py turns the requirement on.
+SECOND_FACTOR_FOR_ADMINS = False
 # Tasks run in the test process unless a test starts a real worker (tests/conftest.py: celery_worker).
 CELERY_TASK_ALWAYS_EAGER = env.bool("TEST_CELERY_EAGER", default=True)  # noqa: F405
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -48,6 +48,7 @@ BUDGETS = {
     "login":                          ("anon",  0),
     "sign_in_code":                   ("anon",  0),
     "password_reset":                 ("anon",  0),
+    "second_factor_setup":            ("secretary_a",  7),  # + the account's two kinds of device
     "demands:privacy":                ("anon",  0),
     "demands:wall":                   ("anon",  4),
     "demands:new":                    ("anon",  4),

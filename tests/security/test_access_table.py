@@ -67,6 +67,10 @@ TABLE = {
     "sign_in_code_confirm":                 everyone("→/accounts/login/code/"),  # no code asked in this session
     "password_reset":                       everyone(200),
     "password_reset_confirm":               everyone("→/accounts/password/reset/"),
+    # The second factor: nothing owed here, so its page sends each person on to where they land after signing in.
+    "second_factor":                        row(L, L, "→/me/", "→/me/", "→/dashboard/", "→/dashboard/", "→/"),
+    "second_factor_setup":                  signed_in_only(200),
+    "second_factor_turn_off":               signed_in_only(),  # POST only
     "set_language":                         everyone("→/"),  # GET changes nothing, it only redirects
     # Inbox and preferences: any account.
     "notifications:inbox":                  signed_in_only(200),

@@ -41,6 +41,7 @@ from django.test import Client
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.html import escape
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from demands.models import MicroWish
 from incentives import services as incentive_services
@@ -57,6 +58,7 @@ from tests.security.world import build_world
 from tests.timing import earlier
 from training import services as training_services
 from training.models import TrainingSession
+from volunteer_platform.middleware import SECOND_FACTOR_SESSION_KEY
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -83,8 +85,12 @@ ADD_SAMPLE = [(name, value) for name, value in CORPUS if name in {"nul", "10,000
 MARKUP = {name: value[value.index("<") : value.index("<") + 12] for name, value in CORPUS if "<" in value}
 TYPED_TEXT_KINDS = {"text", "textarea", "email", "url", "tel", "search", "password"}
 
-# Tables a refused request may still write: the session, the sign-in lockout's records, the audit trail.
-MAY_WRITE = {"django_session", "axes_accessattempt", "axes_accessfailurelog", "axes_accesslog", "audit_auditevent"}
+# Tables a refused request may still write: the session, the sign-in lockout's records, the audit trail, and the
+# failures a wrong code counts (an SMS code's attempts; a second-factor device's wait before the next try).
+MAY_WRITE = {
+    *("django_session", "axes_accessattempt", "axes_accessfailurelog", "axes_accesslog", "audit_auditevent"),
+    *("members_signincode", "otp_totp_totpdevice", "otp_static_staticdevice"),
+}
 
 W = object  # the world: tests/security/world.py's namespace, with the extras below
 
@@ -121,6 +127,15 @@ def _wish_review(attr: str) -> Callable:
 
 
 NEXT = ("next",)
+
+
+def _second_factor_on(user, client, *, owed: bool = False) -> None:
+    """Give `user` a TOTP device; with `owed`, their session then owes it (as after a sign-in)."""
+    TOTPDevice.objects.get_or_create(user=user, defaults={"name": "app", "confirmed": True})
+    if owed:
+        session = client.session
+        session[SECOND_FACTOR_SESSION_KEY] = "verify"
+        session.save()
 
 
 def _code_asked(route: str) -> Callable:
@@ -171,6 +186,21 @@ SITE_FORMS = [
         "members:invite_accept",
         page=lambda w: w.invitation,
         valid=lambda w: {"new_password1": "Aa-123456-xyz", "new_password2": "Aa-123456-xyz", "name": "刘阳"},
+    ),
+    # Second factor (secretaries may set it up; the code pages of one that is on)
+    Target("secretary_a", "second_factor_setup", valid=lambda w: {"token": "123456"}),
+    Target(
+        "secretary_a",
+        "second_factor",
+        valid=lambda w: {"token": "123456"},
+        prepare=lambda w, client: _second_factor_on(w.secretary_a, client, owed=True),
+    ),
+    Target(
+        "secretary_a",
+        "second_factor_turn_off",
+        page=lambda w: reverse("second_factor_setup"),
+        valid=lambda w: {"token": "123456"},
+        prepare=lambda w, client: _second_factor_on(w.secretary_a, client),
     ),
     # Members
     Target(
