@@ -12,8 +12,8 @@ from django.core.mail import send_mail
 from django.utils.module_loading import import_string
 
 from .models import Notification
-from .rendering import RenderedMessage
-from .sms import BaseSMSBackend
+from .rendering import RenderedMessage, sms_variables
+from .sms import BaseSMSBackend, OutgoingSMS
 
 
 class ChannelError(Exception):
@@ -52,7 +52,17 @@ def sms_backend() -> BaseSMSBackend:
 
 
 def send_sms(notification: Notification, message: RenderedMessage) -> None:
-    sms_backend().send(notification.recipient_phone, message.body, reference=notification.dedupe_key)
+    context = notification.context or {}
+    params = tuple((name, str(context.get(name, ""))) for name in sms_variables(notification.template))
+    sms_backend().send_message(
+        OutgoingSMS(
+            phone=notification.recipient_phone,
+            text=message.body,
+            reference=notification.dedupe_key,
+            template=notification.template,
+            params=params,
+        )
+    )
 
 
 SENDERS: dict[str, Callable[[Notification, RenderedMessage], None]] = {

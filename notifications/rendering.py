@@ -64,3 +64,13 @@ def render_message(notification: Notification, *, language: str | None = None) -
         return RenderedMessage(subject="", body=texts["sms.txt"].strip())
     # A subject is one line: an email header cannot hold a line break.
     return RenderedMessage(subject=" ".join(texts["subject.txt"].split()), body=texts["body.txt"].strip())
+
+
+_VARIABLE_RE = re.compile(r"{{\s*([a-z_][a-z0-9_]*)\s*}}")
+
+
+def sms_variables(key: str) -> list[str]:
+    """The context variables `key`'s SMS text uses, in the order it uses them (each once): what a template-based
+    gateway sends as the approved template's parameters (Aliyun by name, Tencent Cloud by position)."""
+    source = _template(key, "sms.txt").source
+    return list(dict.fromkeys(_VARIABLE_RE.findall(source)))

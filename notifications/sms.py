@@ -17,10 +17,27 @@ from core.crypto import mask_phone
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class OutgoingSMS:
+    """One message as the outbox hands it to a backend: the rendered text, and for gateways that send approved
+    templates rather than text (Aliyun, Tencent Cloud: notifications/sms_gateways.py) the template's key and the
+    values of its variables, in the order the text uses them (`rendering.sms_variables`)."""
+
+    phone: str
+    text: str
+    reference: str = ""
+    template: str = ""
+    params: tuple[tuple[str, str], ...] = ()
+
+
 class BaseSMSBackend:
     def send(self, phone: str, text: str, *, reference: str = "") -> None:
         """Hand one message to the provider; return only when the provider has accepted it."""
         raise NotImplementedError
+
+    def send_message(self, message: OutgoingSMS) -> None:
+        """What the outbox calls: `send` with the text, unless a backend needs the template and its values."""
+        self.send(message.phone, message.text, reference=message.reference)
 
 
 class ConsoleSMSBackend(BaseSMSBackend):

@@ -194,6 +194,18 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 SMS_BACKEND = env.str("SMS_BACKEND", default="notifications.sms.ConsoleSMSBackend")
+# A real gateway (SMS_BACKEND = "notifications.sms_gateways.AliyunSMSBackend" or "…TencentSMSBackend"; see that
+# module and docs/deploy.md): credentials, the approved signature, {our template key: the vendor's template id}, the
+# Tencent SDK app and region; the endpoint and protocol are the vendor's unless a test points them at a fake.
+SMS_ACCESS_KEY_ID = env.str("SMS_ACCESS_KEY_ID", default="")
+SMS_ACCESS_KEY_SECRET = env.str("SMS_ACCESS_KEY_SECRET", default="")
+SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="")
+SMS_TEMPLATE_IDS = env.json("SMS_TEMPLATE_IDS", default={})
+SMS_SDK_APP_ID = env.str("SMS_SDK_APP_ID", default="")
+SMS_REGION = env.str("SMS_REGION", default="ap-guangzhou")
+SMS_ENDPOINT = env.str("SMS_ENDPOINT", default="")
+SMS_ENDPOINT_PROTOCOL = env.str("SMS_ENDPOINT_PROTOCOL", default="https")
+SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10)
 
 # --- Celery -----------------------------------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
