@@ -84,8 +84,9 @@ class NotificationAdmin(admin.ModelAdmin):
         "next_attempt_at",
         "created_at",
         "sent_at",
+        "delivery",
     )
-    list_filter = ("status", "channel", KindFilter)
+    list_filter = ("status", "channel", "delivery", KindFilter)
     search_fields = ("dedupe_key", "recipient_user__username")
     list_select_related = ("recipient_user",)
     date_hierarchy = "created_at"
@@ -110,6 +111,10 @@ class NotificationAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
         "sent_at",
+        "provider_message_id",
+        "delivery",
+        "delivered_at",
+        "delivery_error",
         "read_at",
     )
     readonly_fields = fields

@@ -54,7 +54,7 @@ def sms_backend() -> BaseSMSBackend:
 def send_sms(notification: Notification, message: RenderedMessage) -> None:
     context = notification.context or {}
     params = tuple((name, str(context.get(name, ""))) for name in sms_variables(notification.template))
-    sms_backend().send_message(
+    notification.provider_message_id = sms_backend().send_message(
         OutgoingSMS(
             phone=notification.recipient_phone,
             text=message.body,
@@ -62,7 +62,7 @@ def send_sms(notification: Notification, message: RenderedMessage) -> None:
             template=notification.template,
             params=params,
         )
-    )
+    )[:64]
 
 
 SENDERS: dict[str, Callable[[Notification, RenderedMessage], None]] = {

@@ -24,6 +24,11 @@ class Notification(models.Model):
         SENT = "sent", _("已发送")
         FAILED = "failed", _("发送失败")
 
+    class Delivery(models.TextChoices):
+        UNKNOWN = "", _("无回执")
+        DELIVERED = "delivered", _("已送达")
+        UNDELIVERED = "undelivered", _("未送达")
+
     recipient_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("接收用户"),
@@ -58,6 +63,12 @@ class Notification(models.Model):
     # instead of piling duplicate tasks onto a slow queue (see services.notification_sweep).
     swept_at = models.DateTimeField(_("补发排队时间"), null=True, blank=True, editable=False)
     read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
+    # SMS through a gateway: the gateway's id of the message (Aliyun BizId, Tencent SerialNo), by which its delivery
+    # receipt names it, and what the receipt said (services.sms_receipts_record).
+    provider_message_id = models.CharField(_("短信平台流水号"), max_length=64, blank=True, default="")
+    delivery = models.CharField(_("送达情况"), max_length=12, choices=Delivery.choices, blank=True, default="")
+    delivered_at = models.DateTimeField(_("回执时间"), null=True, blank=True)
+    delivery_error = models.CharField(_("未送达原因"), max_length=200, blank=True, default="")
 
     class Meta:
         verbose_name = _("通知")
@@ -95,6 +106,12 @@ class Notification(models.Model):
             # stays as small as the backlog while sent rows pile up.
             models.Index(
                 fields=["next_attempt_at"], condition=Q(status="pending"), name="notification_pending_due_idx"
+            ),
+            # Delivery receipts that name the gateway's id (Tencent): partial, only the SMS sent through a gateway.
+            models.Index(
+                fields=["provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="notification_provider_id_idx",
             ),
             # Inbox: WHERE recipient_user_id = %s AND channel = 'inapp' ORDER BY created_at DESC
             models.Index(fields=["recipient_user", "channel", "-created_at"], name="notification_inbox_idx"),

@@ -345,7 +345,10 @@ def notification_dispatch(*, notification_id: int) -> bool:
         if notification.status == Notification.Status.FAILED:
             logger.warning("notification %s failed: %s", notification.pk, notification.last_error)
         notification.save(
-            update_fields=["status", "attempts", "last_error", "next_attempt_at", "sent_at", "updated_at"]
+            update_fields=[
+                *("status", "attempts", "last_error", "next_attempt_at", "sent_at", "updated_at"),
+                "provider_message_id",  # set by an SMS gateway's sender (channels.send_sms)
+            ]
         )
     return notification.status == Notification.Status.SENT
 
@@ -467,3 +470,42 @@ def _outside_quiet_hours(*, channel: str, has_account: bool, when: datetime, kin
 
 def _describe(exc: Exception) -> str:
     return f"{exc.__class__.__name__}: {exc}"[:2000]
+
+
+# --- SMS delivery receipts ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """One report of a gateway's receipt: the outbox row it names (by our reference, or by the gateway's id), whether
+    the phone received the message, when, and the gateway's code and text when it did not."""
+
+    reference: str
+    provider_message_id: str
+    delivered: bool
+    reported_at: datetime | None
+    error: str = ""
+
+
+def sms_receipts_record(*, reports: Iterable[DeliveryReport]) -> int:
+    """Mark the SMS rows the reports name delivered or undelivered; return how many rows a report matched.
+
+    Idempotent: a report sent again (the gateways do: Aliyun says its pushes may repeat) writes the same values. One
+    UPDATE per report, no lock needed: each sets the delivery fields of one row to what the report says. A report
+    that names no row of ours (another system's message, or an outbox row purged since) is skipped.
+    """
+    matched = 0
+    for report in reports:
+        rows = Notification.objects.filter(channel=Notification.Channel.SMS)
+        if report.reference:
+            rows = rows.filter(dedupe_key=report.reference[:200])
+        elif report.provider_message_id:
+            rows = rows.filter(provider_message_id=report.provider_message_id[:64])
+        else:
+            continue
+        matched += rows.update(
+            delivery=Notification.Delivery.DELIVERED if report.delivered else Notification.Delivery.UNDELIVERED,
+            delivered_at=report.reported_at or timezone.now(),
+            delivery_error="" if report.delivered else report.error[:200],
+        )
+    return matched

@@ -35,9 +35,11 @@ class BaseSMSBackend:
         """Hand one message to the provider; return only when the provider has accepted it."""
         raise NotImplementedError
 
-    def send_message(self, message: OutgoingSMS) -> None:
-        """What the outbox calls: `send` with the text, unless a backend needs the template and its values."""
+    def send_message(self, message: OutgoingSMS) -> str:
+        """What the outbox calls: `send` with the text, unless a backend needs the template and its values. Returns
+        the gateway's id of the message when it gives one (its delivery receipt names it), else ""."""
         self.send(message.phone, message.text, reference=message.reference)
+        return ""
 
 
 class ConsoleSMSBackend(BaseSMSBackend):

@@ -1,10 +1,16 @@
+import json
+import logging
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.redirects import redirect_next
@@ -14,6 +20,9 @@ from .forms import PreferencesForm
 from .models import Notification
 from .rendering import render_message
 from .selectors import inbox_for, preferences_for, unread_count
+from .sms_gateways import RECEIPT_ANSWERS, receipt_reports
+
+logger = logging.getLogger(__name__)
 
 INBOX_PAGE_SIZE = 20
 
@@ -48,3 +57,22 @@ def preferences(request):
         messages.success(request, _("通知设置已保存。"))
         return redirect("notifications:preferences")
     return render(request, "notifications/preferences.html", {"form": form})
+
+
+@csrf_exempt  # the gateway's push carries no CSRF token; the secret in the address is its credential
+@require_POST
+def sms_receipt(request, vendor: str, token: str):
+    """A delivery receipt pushed by an SMS gateway (notifications.sms_gateways, "Delivery receipts"): mark the rows
+    it names. The address holds SMS_RECEIPT_TOKEN; a wrong one, an unknown vendor or no token configured is a 404,
+    a body that is not a receipt a 400 in the vendor's answer format (the gateway then pushes it again)."""
+    configured = settings.SMS_RECEIPT_TOKEN
+    if vendor not in RECEIPT_ANSWERS or not configured or not constant_time_compare(token, configured):
+        raise Http404
+    accepted, refused = RECEIPT_ANSWERS[vendor]
+    try:
+        reports = receipt_reports(vendor, json.loads(request.body.decode("utf-8")))
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse(refused, status=400)
+    matched = services.sms_receipts_record(reports=reports)
+    logger.info("SMS receipt from %s: %d reports, %d rows matched", vendor, len(reports), matched)
+    return JsonResponse(accepted, json_dumps_params={"ensure_ascii": False})

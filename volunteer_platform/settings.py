@@ -206,6 +206,9 @@ SMS_REGION = env.str("SMS_REGION", default="ap-guangzhou")
 SMS_ENDPOINT = env.str("SMS_ENDPOINT", default="")
 SMS_ENDPOINT_PROTOCOL = env.str("SMS_ENDPOINT_PROTOCOL", default="https")
 SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10)
+# The secret in the address the gateway pushes delivery receipts to (/sms/receipts/<vendor>/<token>/); unset, the
+# address answers 404 and rows stay without a receipt.
+SMS_RECEIPT_TOKEN = env.str("SMS_RECEIPT_TOKEN", default="")
 
 # --- Celery -----------------------------------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from members import urls as members_urls
+from notifications import views as notification_views
 
 from . import auth_views, portal_views, views
 from .forms import AdminSignInForm
@@ -36,6 +37,8 @@ urlpatterns = [
     path("accounts/2fa/off/", auth_views.second_factor_turn_off, name="second_factor_turn_off"),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("me/", include("notifications.urls")),
+    # An SMS gateway's delivery receipts (the address, with its secret, is set in the gateway's console).
+    path("sms/receipts/<str:vendor>/<str:token>/", notification_views.sms_receipt, name="sms_receipt"),
     path("training/", include("training.urls")),
     path("dashboard/", include("volunteer_platform.dashboard_urls")),
     path("", include((member_portal, members_urls.app_name))),

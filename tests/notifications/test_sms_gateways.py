@@ -238,3 +238,82 @@ def test_the_texts_to_submit_for_approval_name_the_variables_as_each_vendor_does
     out = StringIO()
     call_command("sms_templates", vendor="tencent", stdout=out)
     assert "您的登录验证码是{1}，{2}分钟内有效。" in out.getvalue()
+
+
+# --- Delivery receipts ------------------------------------------------------------------------------------------
+
+TOKEN = "r" * 40
+
+
+def _sent_row(gateway, settings, dedupe_key: str, answer) -> Notification:
+    gateway.answer = answer
+    context = {"name": "李明", "activity": "义诊", "starts_at": "12月8日 09:00", "place": "东风村活动室"}
+    row = notify(
+        template="projects_activity_reminder", channel="sms", phone=PHONE, dedupe_key=dedupe_key, context=context
+    )
+    assert notification_dispatch(notification_id=row.pk) is True
+    row.refresh_from_db()
+    return row
+
+
+def _push(client, vendor: str, payload, token: str = TOKEN):
+    return client.post(f"/sms/receipts/{vendor}/{token}/", json.dumps(payload), content_type="application/json")
+
+
+@pytest.mark.django_db
+def test_an_aliyun_receipt_marks_its_rows_and_a_repeat_changes_nothing(client, gateway, settings):
+    settings.SMS_BACKEND = "notifications.sms_gateways.AliyunSMSBackend"
+    settings.SMS_RECEIPT_TOKEN = TOKEN
+    got = _sent_row(gateway, settings, "reminder:1", (200, {"Code": "OK", "Message": "OK", "BizId": "900^1"}))
+    lost = _sent_row(gateway, settings, "reminder:2", (200, {"Code": "OK", "Message": "OK", "BizId": "900^2"}))
+    assert got.provider_message_id == "900^1"
+    report = {"phone_number": "1391234****", "send_time": "2026-12-07 09:00:00", "sms_size": "1"}
+    payload = [
+        {**report, "report_time": "2026-12-07 09:00:05", "success": True, "err_code": "DELIVERED",
+         "err_msg": "用户接收成功", "biz_id": "900^1", "out_id": "reminder:1"},
+        {**report, "report_time": "2026-12-07 09:00:07", "success": False, "err_code": "MK:0001",
+         "err_msg": "空号", "biz_id": "900^2", "out_id": "reminder:2"},
+        {**report, "report_time": "2026-12-07 09:00:07", "success": True, "err_code": "DELIVERED",
+         "err_msg": "", "biz_id": "1", "out_id": "another-system:1"},
+    ]  # fmt: skip
+    for _push_again in range(2):
+        response = _push(client, "aliyun", payload)
+        assert response.status_code == 200 and response.json() == {"code": 0, "msg": "接收成功"}
+        got.refresh_from_db()
+        lost.refresh_from_db()
+        assert got.delivery == "delivered" and got.status == "sent" and got.delivery_error == ""
+        assert got.delivered_at.isoformat() == "2026-12-07T01:00:05+00:00"  # 09:00:05 Beijing time
+        assert lost.delivery == "undelivered" and lost.delivery_error == "MK:0001 空号"
+
+
+@pytest.mark.django_db
+def test_a_tencent_receipt_finds_its_rows_by_serial_number(client, gateway, settings):
+    settings.SMS_BACKEND = "notifications.sms_gateways.TencentSMSBackend"
+    settings.SMS_RECEIPT_TOKEN = TOKEN
+    status, answer = _tencent("Ok")
+    answer["Response"]["SendStatusSet"][0]["SerialNo"] = "2433:3340"
+    row = _sent_row(gateway, settings, "reminder:3", (status, answer))
+    assert row.provider_message_id == "2433:3340"
+    payload = [
+        {"user_receive_time": "2026-12-07 09:01:00", "nationcode": "86", "mobile": PHONE, "report_status": "FAIL",
+         "errmsg": "MN:0001", "description": "用户关机", "sid": "2433:3340"},
+    ]  # fmt: skip
+    response = _push(client, "tencent", payload)
+    assert response.status_code == 200 and response.json() == {"result": 0, "errmsg": "OK"}
+    row.refresh_from_db()
+    assert row.delivery == "undelivered" and row.delivery_error == "MN:0001 用户关机"
+
+
+@pytest.mark.django_db
+def test_a_receipt_without_the_secret_or_in_no_receipt_format_is_refused(client, settings):
+    settings.SMS_RECEIPT_TOKEN = TOKEN
+    assert _push(client, "aliyun", [], token="x" * 40).status_code == 404
+    assert _push(client, "wechat", []).status_code == 404
+    assert client.get(f"/sms/receipts/aliyun/{TOKEN}/").status_code == 405
+    for body in ({"a": 1}, ["x"], "text"):
+        response = _push(client, "tencent", body)
+        assert response.status_code == 400 and response.json()["result"] == 1
+    bad = client.post(f"/sms/receipts/aliyun/{TOKEN}/", b"\xff\x00", content_type="application/json")
+    assert bad.status_code == 400
+    settings.SMS_RECEIPT_TOKEN = ""
+    assert _push(client, "aliyun", [], token="").status_code == 404

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 ARGS = {
+    "sms_receipt": lambda w: ["aliyun", "not-the-secret"],
     "notifications:inbox_mark_read": lambda w: [w.notification.pk],
     "training:session_detail": lambda w: [w.session.pk],
     "training:enroll": lambda w: [w.session.pk],
