@@ -341,7 +341,16 @@ LOGGING: dict[str, Any] = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # "audit": one line per audit event (also stored in audit.AuditEvent), with the fields in record.audit.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "audit": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "audit": {"level": "INFO"},
+        # The SMS vendors' SDKs and their HTTP library log whole requests at DEBUG, template values (a sign-in
+        # code, a phone number) included: never below WARNING, whatever the root level
+        # (tests/notifications/test_sms_gateways.py::test_a_sign_in_code_is_never_logged_in_clear).
+        "tencentcloud_sdk_common": {"level": "WARNING"},
+        "alibabacloud-tea": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
 }
 
 # --- Personal data at rest (see core/crypto.py) ------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """On a phone: a member who forgot their password sets a new one with a code texted to them, and next time signs in
-with a code alone."""
+with a code alone; a member signs in with a code (read from the test SMS backend) and claims a wish."""
 
 import re
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.demands.factories import wish_in_state
 from tests.members.factories import MemberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -49,3 +50,19 @@ def test_forgotten_password_then_sign_in_by_code_on_a_phone(phone_page, sms_outb
     page.get_by_role("button", name="登录").click()
     expect(page).to_have_url(re.compile(r"/me/$"))
     expect(page.locator("#nav-user")).to_be_attached()
+
+
+def test_a_member_signs_in_with_a_code_and_claims_a_wish(phone_page, sms_outbox, org_tree, secretary_a, member_a):
+    page = phone_page
+    wish = wish_in_state("published", org_tree.community_a, secretary_a, phone="13900001234", grid=org_tree.grid_a)
+
+    page.goto(f"/accounts/login/code/?next=/wishes/{wish.pk}/")
+    page.get_by_label("手机号").fill(member_a.phone)
+    page.get_by_role("button", name="获取验证码").click()
+    code = re.search(r"\d{6}", [m for m in sms_outbox if m.phone == member_a.phone][-1].text).group()
+    page.get_by_label("短信验证码").fill(code)
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(re.compile(rf"/wishes/{wish.pk}/$"))
+    page.get_by_role("button", name="认领这个心愿").click()
+    expect(page.get_by_role("alert")).to_contain_text("认领成功")
+    expect(page.locator("#claimer-name")).to_have_text("李明")

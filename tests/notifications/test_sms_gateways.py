@@ -3,6 +3,8 @@ small fakes of each gateway's HTTP API on 127.0.0.1 (SMS_ENDPOINT and SMS_ENDPOI
 what is sent, and how each kind of answer is sorted for the outbox."""
 
 import json
+import logging
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -298,10 +300,12 @@ def test_a_tencent_receipt_finds_its_rows_by_serial_number(client, gateway, sett
         {"user_receive_time": "2026-12-07 09:01:00", "nationcode": "86", "mobile": PHONE, "report_status": "FAIL",
          "errmsg": "MN:0001", "description": "用户关机", "sid": "2433:3340"},
     ]  # fmt: skip
-    response = _push(client, "tencent", payload)
-    assert response.status_code == 200 and response.json() == {"result": 0, "errmsg": "OK"}
-    row.refresh_from_db()
-    assert row.delivery == "undelivered" and row.delivery_error == "MN:0001 用户关机"
+    for _push_again in range(2):
+        response = _push(client, "tencent", payload)
+        assert response.status_code == 200 and response.json() == {"result": 0, "errmsg": "OK"}
+        row.refresh_from_db()
+        assert row.delivery == "undelivered" and row.delivery_error == "MN:0001 用户关机"
+        assert row.delivered_at.isoformat() == "2026-12-07T01:01:00+00:00"
 
 
 @pytest.mark.django_db
@@ -317,3 +321,43 @@ def test_a_receipt_without_the_secret_or_in_no_receipt_format_is_refused(client,
     assert bad.status_code == 400
     settings.SMS_RECEIPT_TOKEN = ""
     assert _push(client, "aliyun", [], token="").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_throttled_message_is_retried_and_then_sent(gateway, settings, clock):
+    settings.SMS_BACKEND = "notifications.sms_gateways.AliyunSMSBackend"
+    gateway.answer = _aliyun("isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1")
+    context = {"name": "李明", "activity": "义诊", "starts_at": "12月8日 09:00", "place": "东风村活动室"}
+    row = notify(template="projects_activity_reminder", channel="sms", phone=PHONE, dedupe_key="r:9", context=context)
+    assert notification_dispatch(notification_id=row.pk) is False
+    row.refresh_from_db()
+    assert row.status == "pending" and "isv.BUSINESS_LIMIT_CONTROL" in row.last_error
+    gateway.answer = (200, {"Code": "OK", "Message": "OK", "BizId": "77^1"})
+    clock.advance(3600)
+    assert notification_dispatch(notification_id=row.pk) is True
+    row.refresh_from_db()
+    assert row.status == "sent" and row.attempts == 2 and row.provider_message_id == "77^1"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("vendor", ["aliyun", "tencent"])
+def test_a_sign_in_code_is_never_logged_in_clear(client, gateway, settings, caplog, vendor):
+    """Through the page, the task and the vendor's SDK, everything logging at DEBUG: the code is in the SMS the
+    gateway gets, in no log line."""
+    from tests.members.factories import MemberFactory
+
+    settings.SMS_BACKEND = f"notifications.sms_gateways.{vendor.capitalize()}SMSBackend"
+    gateway.answer = _tencent("Ok") if vendor == "tencent" else _aliyun("OK")
+    MemberFactory(phone=PHONE)
+    with caplog.at_level(logging.DEBUG):
+        assert client.post("/accounts/login/code/", {"phone": PHONE}).status_code == 302
+        sent = gateway.requests[-1]
+        if vendor == "tencent":
+            code = sent["body"]["TemplateParamSet"][0]
+        else:
+            code = json.loads({**sent["query"], **sent["body"]}["TemplateParam"])["code"]
+        assert re.fullmatch(r"\d{6}", code)
+        assert client.post("/accounts/login/code/confirm/", {"code": code}).status_code == 302
+    assert caplog.records  # the requests, the task and the SDK did log
+    for record in caplog.records:
+        assert code not in record.getMessage(), record.getMessage()
