@@ -39,3 +39,10 @@ def send_sign_in_code(self, code_id: int, sealed: str) -> bool:
     except PermanentChannelError:
         logger.warning("the SMS of sign-in code %s was refused by the gateway", code_id, exc_info=True)
         return False
+
+
+@shared_task
+def create_sign_in_code(sealed_phone: str, purpose: str) -> bool:
+    """Make and text a code if an active account has the number (members.services.sign_in_code_request); the number
+    is sealed with core.crypto in the task's arguments. True when a code was made."""
+    return services.sign_in_code_send(phone=decrypt(sealed_phone), purpose=purpose) is not None

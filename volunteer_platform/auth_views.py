@@ -118,7 +118,7 @@ def _code_request(request, *, purpose: str, confirm: str, template: str):
             if not verdict.allowed:
                 status = _too_many(form, verdict.retry_after)
             else:
-                member_services.sign_in_code_send(phone=phone, purpose=purpose)
+                member_services.sign_in_code_request(phone=phone, purpose=purpose)
                 request.session[CODE_SESSION_KEY] = {"phone": phone, "purpose": purpose, "next": next_url}
                 return redirect(confirm)
     return render(request, template, {"form": form, "next": next_url}, status=status)

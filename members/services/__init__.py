@@ -48,6 +48,7 @@ from .sign_in_codes import (
     password_reset_with_code,
     sign_in_code_check,
     sign_in_code_deliver,
+    sign_in_code_request,
     sign_in_code_send,
     wrong_code_error,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "password_reset_with_code",
     "sign_in_code_check",
     "sign_in_code_deliver",
+    "sign_in_code_request",
     "sign_in_code_send",
     "wrong_code_error",
     "INVITATION_VALID_DAYS",

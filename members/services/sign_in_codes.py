@@ -1,10 +1,12 @@
 """SMS codes: signing in with a code texted to the member's phone, and setting a new password with one.
 
 A code is 6 random digits, works SIGN_IN_CODE_TTL_SECONDS (5 minutes) and at most `SignInCode.MAX_ATTEMPTS` wrong
-entries; a newer code of the same purpose replaces it. Only a keyed hash of it is stored. The SMS is sent by a task
-after the commit (`members.tasks.send_sign_in_code`), with the code sealed (`core.crypto.encrypt`) in the task's
-arguments, not through the outbox: the outbox keeps its context readable in the admin, and a code is worth nothing
-five minutes late, so it is sent once at once or the member asks again.
+entries; a newer code of the same purpose replaces it. Only a keyed hash of it is stored. A page asks through
+`sign_in_code_request`, whose task looks the number up and makes the code, so the page answers alike for a known
+and an unknown number; the SMS is then sent by a second task after the commit (`members.tasks.send_sign_in_code`),
+with the code sealed (`core.crypto.encrypt`) in the task's arguments, not through the outbox: the outbox keeps its
+context readable in the admin, and a code is worth nothing five minutes late, so it is sent once at once or the
+member asks again.
 
 No enumeration: asking for a code for a number no active account has answers exactly as for a known one (the views
 show the same page), and entering a code for it answers "wrong or expired". The rate limits (settings
@@ -59,10 +61,22 @@ def account_for_phone(phone: str) -> User | None:
     return member.user
 
 
+def sign_in_code_request(*, phone: str, purpose: str) -> None:
+    """Ask for a code for `phone` the same way whether an account has it or not: the lookup, the code and the SMS
+    happen in a task (`members.tasks.create_sign_in_code`, the number sealed in its arguments), so the page that asks
+    does the same work, and takes the same time, for a known number and an unknown one. A broker failure is
+    logged, not raised (the member, who gets no SMS, asks again after a minute)."""
+    SignInCodePurpose(purpose)
+    try:
+        tasks.create_sign_in_code.delay(encrypt(phone), purpose)
+    except Exception:
+        logger.warning("could not queue a sign-in code request", exc_info=True)
+
+
 @transaction.atomic
 def sign_in_code_send(*, phone: str, purpose: str) -> SignInCode | None:
     """Text a new code for `purpose` to `phone` if an active member's account has it; return the code's row, or None
-    for a number no active account has (the caller answers the same either way).
+    for a number no active account has (the task of `sign_in_code_request` calls this; nobody waits for it).
 
     Lock: the account row, so two requests at once leave one open code (the newer replaces the older, which is
     closed as REPLACED; the constraint members_signincode_one_open keeps it so). The SMS task is published after

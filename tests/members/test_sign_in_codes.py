@@ -285,3 +285,25 @@ def test_a_sign_in_code_does_not_reset_a_password(client, member, sms_outbox):
     assert response["Location"] == "/accounts/password/reset/"  # no reset under way in this session
     member.user.refresh_from_db()
     assert not member.user.check_password(NEW_PASSWORD)
+
+
+def test_the_page_does_the_same_work_for_a_known_and_an_unknown_number(client, member, monkeypatch, settings):
+    """The lookup happens in the task, not in the request: same queries, one task each, the number sealed."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from core.crypto import decrypt
+    from members import tasks
+
+    settings.SIGN_IN_CODE_IP_LIMIT = (100, 3600)
+    published = []
+    monkeypatch.setattr(tasks.create_sign_in_code, "delay", lambda *args: published.append(args))
+    work = []
+    for phone in (PHONE, UNKNOWN):
+        with CaptureQueriesContext(connection) as queries:
+            assert Client().post("/accounts/login/code/", {"phone": phone}).status_code == 302
+        work.append([q["sql"].split(" WHERE")[0].split(" VALUES")[0] for q in queries.captured_queries])
+    assert work[0] == work[1]
+    assert [decrypt(sealed) for sealed, _purpose in published] == [PHONE, UNKNOWN]
+    assert PHONE not in published[0][0]
+    assert not SignInCode.objects.exists()  # nothing made in the request
