@@ -17,6 +17,7 @@ import re
 
 from django import forms
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django.forms.models import ModelChoiceIterator
 from django.utils.translation import get_language, gettext
@@ -27,6 +28,16 @@ from .text import TextValidator
 DJANGO_EMPTY_LABEL = "---------"
 # A trailing remark in brackets is left out of the placeholder: 网格（不清楚可不选） → 请选择网格.
 _TRAILING_REMARK = re.compile(r"\s*[（(][^（()）]*[)）]\s*$")
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError, *, field: str | None = None) -> None:
+    """Attach a service's ValidationError to the form: to its fields when the form has them, else to `field` (the
+    form itself by default)."""
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(field, exc)
 
 
 def guard_text_field(field: forms.Field) -> None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import GuardedForm, GuardedModelForm, NaturalOrderModelChoiceField, kept_choices
+from core.forms import GuardedForm, GuardedModelForm, NaturalOrderModelChoiceField, add_service_errors, kept_choices
 from core.params import parse_id
 from core.widgets import QuickSelect
 from members.identifiers import normalize_mobile
@@ -37,15 +37,6 @@ from .validators import (
     check_plain_text,
     check_priority_groups,
 )
-
-
-def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Attach a service's ValidationError to the form: to its fields when the form has them, else to the form."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 def honeypot_field() -> forms.CharField:

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audit.models import AuditEvent
 from audit.services import audit_record
 from core import page_params, public_cache, ratelimit
+from core.forms import add_service_errors
 from core.params import parse_id
 from members.models import Member
 from members.selectors import is_organization_admin, member_for
@@ -40,7 +41,6 @@ from .forms import (
     VisitForm,
     WallFilterForm,
     WishForm,
-    add_service_errors,
 )
 from .models import CONSENT_VERSION, MicroWish, TargetGroup
 

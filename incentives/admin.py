@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import add_service_errors
 from core.params import parse_id
 from members.admin import ScopedAdminMixin, ScopedHistoryAdmin, is_scoped_staff
 from members.selectors import visible_members
@@ -35,7 +36,6 @@ from .forms import (
     ReverseForm,
     RuleAdminForm,
     StarSchemeAdminForm,
-    add_service_errors,
 )
 from .models import (
     CatalogueItem,

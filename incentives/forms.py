@@ -7,22 +7,13 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import GuardedForm, GuardedModelForm
+from core.forms import GuardedForm, GuardedModelForm, add_service_errors
 from members.models import Member
 
 from . import services, validators
 from .models import MAX_STARS, CatalogueItem, Commendation, LedgerEntry, Objection, Rule, StarScheme
 
 STAR_CHOICES = [(n, "★" * n if n else _("无星")) for n in range(MAX_STARS + 1)]
-
-
-def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Attach a service's ValidationError to the form: to its fields when the form has them, else to the form."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 class ObjectionForm(GuardedForm):

@@ -1,7 +1,6 @@
 """Forms of the news app: the admin's news form and the secretary's broadcast form (two steps: write, confirm)."""
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
@@ -10,15 +9,6 @@ from members.models import Organization
 
 from .models import Broadcast, News
 from .photos import EXTENSIONS, check_photo
-
-
-def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """A service's ValidationError on the form: on its fields when the form has them, else on the form."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 class NewsAdminForm(GuardedModelForm):

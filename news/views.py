@@ -13,10 +13,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.forms import add_service_errors
 from members.selectors import is_organization_admin
 
 from . import selectors, services
-from .forms import BroadcastForm, add_service_errors
+from .forms import BroadcastForm
 
 
 @require_GET

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import GuardedForm, GuardedModelForm, kept_choices
+from core.forms import GuardedForm, GuardedModelForm, add_service_errors, kept_choices
 from core.widgets import QuickSelect
 from members.models import Community
 
@@ -44,15 +44,6 @@ RECURRENCE_MESSAGES = {
     for c in ServiceProject._meta.constraints
     if c.name in ("projects_project_recurrence_complete", "projects_project_monthly_week")
 }
-
-
-def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Attach a service's ValidationError to the form: to its fields when the form has them, else to the form."""
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 class ProjectFilterForm(GuardedForm):

@@ -15,11 +15,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import GuardedModelForm
+from core.forms import GuardedModelForm, add_service_errors
 from members.admin import ScopedAdminMixin, ScopedInlineMixin, _adopt, is_scoped_staff
 
 from . import selectors, services
-from .forms import add_service_errors
 from .models import AnnualRequirement, Course, CourseMaterial, Enrollment, TrainingRecord, TrainingSession
 from .validators import check_session
 

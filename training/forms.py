@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import GuardedForm
+from core.forms import GuardedForm, add_service_errors
 from members.models import Member
 from members.selectors import visible_members
 
@@ -14,15 +14,6 @@ from . import selectors
 from .files import EVIDENCE_EXTENSIONS, validate_evidence_file
 from .models import Course, Enrollment
 from .validators import check_external_training
-
-
-def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Attach a service's ValidationError to the form: to its fields when the form has them, else to the form."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 class MemberChoiceField(forms.ModelChoiceField):

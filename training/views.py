@@ -20,13 +20,14 @@ from openpyxl.styles import Font
 from audit.models import AuditEvent
 from audit.services import audit_record
 from core.exports import attachment, xlsx_cells
+from core.forms import add_service_errors
 from core.params import parse_id
 from core.redirects import redirect_next
 from members.selectors import member_for
 
 from . import selectors, services
 from .files import content_type_for, extension
-from .forms import AttendanceForm, CompletionFilterForm, ExternalTrainingForm, add_service_errors
+from .forms import AttendanceForm, CompletionFilterForm, ExternalTrainingForm
 from .models import CourseMaterial, Enrollment, TrainingRecord, TrainingSession
 
 MANAGE_PAGE_SIZE = 30
