@@ -32,6 +32,7 @@ from .kinds import KINDS, OPTIONAL_CHANNELS, get_kind
 from .models import Notification, NotificationPreference
 from .rendering import check_templates, has_templates, render_message
 from .selectors import channels_for, inbox_for, preferences_for_users
+from .sms import DeliveryReport
 from .validators import check_message, check_recipient
 
 logger = logging.getLogger(__name__)
@@ -473,18 +474,6 @@ def _describe(exc: Exception) -> str:
 
 
 # --- SMS delivery receipts ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeliveryReport:
-    """One report of a gateway's receipt: the outbox row it names (by our reference, or by the gateway's id), whether
-    the phone received the message, when, and the gateway's code and text when it did not."""
-
-    reference: str
-    provider_message_id: str
-    delivered: bool
-    reported_at: datetime | None
-    error: str = ""
 
 
 def sms_receipts_record(*, reports: Iterable[DeliveryReport]) -> int:

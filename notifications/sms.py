@@ -11,6 +11,7 @@ commit can be recognised by the provider instead of reaching the phone twice.
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.crypto import mask_phone
 
@@ -28,6 +29,18 @@ class OutgoingSMS:
     reference: str = ""
     template: str = ""
     params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """One report of a gateway's receipt: the outbox row it names (by our reference, or by the gateway's id), whether
+    the phone received the message, when, and the gateway's code and text when it did not."""
+
+    reference: str
+    provider_message_id: str
+    delivered: bool
+    reported_at: datetime | None
+    error: str = ""
 
 
 class BaseSMSBackend:

@@ -20,11 +20,13 @@ overridden in tests by a fake gateway on 127.0.0.1, with SMS_ENDPOINT_PROTOCOL "
 
 import json
 import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
 from .channels import PermanentChannelError, TransientChannelError
-from .sms import BaseSMSBackend, OutgoingSMS
+from .sms import BaseSMSBackend, DeliveryReport, OutgoingSMS
 
 logger = logging.getLogger(__name__)
 
@@ -183,10 +185,7 @@ class TencentSMSBackend(BaseSMSBackend):
 #   "errmsg": "OK"}.
 
 
-def _local_time(value: object):
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
+def _local_time(value: object) -> datetime | None:
     try:
         naive = datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S")
     except ValueError:
@@ -194,10 +193,8 @@ def _local_time(value: object):
     return naive.replace(tzinfo=ZoneInfo("Asia/Shanghai"))  # both gateways report Beijing time
 
 
-def receipt_reports(vendor: str, payload: object) -> list:
+def receipt_reports(vendor: str, payload: object) -> list[DeliveryReport]:
     """The reports of a receipt pushed by `vendor` ("aliyun" or "tencent"); ValueError when it is not one."""
-    from .services import DeliveryReport
-
     if not isinstance(payload, list) or not all(isinstance(item, dict) for item in payload):
         raise ValueError("a receipt is a JSON array of objects")
     reports = []

@@ -8,10 +8,7 @@ drafts, the check-in code and the attendance sheet are for the organizers in sco
 import math
 import re
 from datetime import datetime, timedelta
-from io import BytesIO
 
-import qrcode
-import qrcode.image.svg
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -25,14 +22,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from icalendar import Calendar, Event
 
 from core import page_params, public_cache, ratelimit
+from core.forms import add_service_errors
 from core.params import parse_id
+from core.qr import qr_svg
 from core.redirects import redirect_next
 from members import decorators as members_decorators
 from members.models import Team
 from members.selectors import member_for
 
 from . import selectors, services
-from .forms import CheckInForm, CheckinPlaceForm, ProjectFilterForm, SelfReportForm, add_service_errors
+from .forms import CheckInForm, CheckinPlaceForm, ProjectFilterForm, SelfReportForm
 from .models import Activity, ActivitySurvey, CalendarFeed, Post, PostClaim, ServiceMode, SignUp, TargetGroup
 from .validators import check_cancellable
 
@@ -48,11 +47,7 @@ def _back(request, default: str):
 
 
 def _qr_svg(data: str) -> HttpResponse:
-    """An SVG QR code of `data` (qrcode's SVG path factory: one <path>, scales cleanly on posters)."""
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
-    buffer = BytesIO()
-    image.save(buffer)
-    return HttpResponse(buffer.getvalue(), content_type="image/svg+xml")
+    return HttpResponse(qr_svg(data), content_type="image/svg+xml")
 
 
 def _errors(request, exc: ValidationError) -> None:

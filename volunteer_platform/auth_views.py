@@ -12,8 +12,6 @@ import base64
 import math
 
 import django_otp
-import qrcode
-import qrcode.image.svg
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -33,6 +31,8 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from core import ratelimit
 from core.crypto import blind_index, mask_phone
+from core.forms import add_service_errors
+from core.qr import qr_svg
 from core.redirects import safe_next_url
 from members import services as member_services
 from members.models import SignInCodePurpose
@@ -155,14 +155,6 @@ def _ttl_minutes() -> int:
     return settings.SIGN_IN_CODE_TTL_SECONDS // 60
 
 
-def _add_errors(form, exc: ValidationError, default: str = "code") -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(default, exc)
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def sign_in_code(request):
@@ -179,7 +171,7 @@ def _sign_in(request, state, form):
     try:
         user = member_services.sign_in_code_check(phone=state["phone"], code=form.cleaned_data["code"])
     except ValidationError as exc:
-        _add_errors(form, exc)
+        add_service_errors(form, exc, field="code")
         return None
     del request.session[CODE_SESSION_KEY]
     login(request, user, backend=CODE_BACKEND)
@@ -217,7 +209,7 @@ def _reset(request, state, form):
             phone=state["phone"], code=form.cleaned_data["code"], password=form.cleaned_data["new_password1"]
         )
     except ValidationError as exc:
-        _add_errors(form, exc)
+        add_service_errors(form, exc, field="code")
         return None
     del request.session[CODE_SESSION_KEY]
     audit_record(action=AuditEvent.Action.PASSWORD_RESET, request=request, user=user, obj=user)
@@ -273,19 +265,12 @@ def second_factor(request):
             try:
                 device = services.second_factor_check(user=request.user, token=form.cleaned_data["token"])
             except ValidationError as exc:
-                _add_errors(form, exc, default="token")
+                add_service_errors(form, exc, field="token")
             else:
                 _second_factor_given(request, device)
                 return redirect(_next_or_landing(request))
     context = {"form": form, "next": safe_next_url(request, request.GET.get("next")) or ""}
     return render(request, "registration/second_factor.html", context, status=status)
-
-
-def _qr_svg(data: str) -> str:
-    """The setup key as an inline SVG QR code (qrcode's path image: one <path>), without its XML declaration."""
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
-    markup = image.to_string(encoding="unicode")
-    return markup[markup.index("<svg") :]
 
 
 @never_cache
@@ -294,7 +279,7 @@ def _qr_svg(data: str) -> str:
 def second_factor_setup(request):
     """Set up the second factor (or see that it is on, and turn it off where allowed)."""
     totp, _static = selectors.second_factor_devices(request.user)
-    required = request.user.is_superuser and settings.SECOND_FACTOR_FOR_ADMINS
+    required = selectors.second_factor_required(request.user)
     if totp is not None:
         context = {"form": SecondFactorForm(), "required": required, "device": totp}
         return render(request, "registration/second_factor_on.html", context)
@@ -306,7 +291,7 @@ def second_factor_setup(request):
         try:
             device, codes = services.second_factor_confirm(user=request.user, key=key, token=form.cleaned_data["token"])
         except ValidationError as exc:
-            _add_errors(form, exc, default="token")
+            add_service_errors(form, exc, field="token")
         else:
             del request.session[SETUP_KEY_SESSION_KEY]
             _second_factor_given(request, device)
@@ -316,7 +301,7 @@ def second_factor_setup(request):
     secret = base64.b32encode(device.bin_key).decode()
     context = {
         "form": form,
-        "qr": mark_safe(_qr_svg(device.config_url)),  # our own SVG markup of the key's URL
+        "qr": mark_safe(qr_svg(device.config_url, box_size=8, inline=True)),  # our own SVG markup of the key's URL
         "key": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
         "required": required,
         "next": safe_next_url(request, request.GET.get("next")) or "",
@@ -333,12 +318,12 @@ def second_factor_turn_off(request):
         try:
             services.second_factor_turn_off(user=request.user, token=form.cleaned_data["token"])
         except ValidationError as exc:
-            _add_errors(form, exc, default="token")
+            add_service_errors(form, exc, field="token")
         else:
             request.session.pop(django_otp.DEVICE_ID_SESSION_KEY, None)
             messages.success(request, _("两步验证已关闭。"))
             return redirect("second_factor_setup")
     totp, _static = selectors.second_factor_devices(request.user)
-    required = request.user.is_superuser and settings.SECOND_FACTOR_FOR_ADMINS
+    required = selectors.second_factor_required(request.user)
     context = {"form": form, "required": required, "device": totp}
     return render(request, "registration/second_factor_on.html", context, status=200)

@@ -66,6 +66,8 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core import public_cache
 from core.text import plain_decimal
@@ -1544,23 +1546,21 @@ def tasks_overdue(qs: QuerySet[Task], today: date | None = None) -> QuerySet[Tas
 # --- Second factor ----------------------------------------------------------------------------------------------
 
 
-def second_factor_devices(user: User) -> tuple[Any, Any]:
-    """The account's confirmed TOTP device and its recovery codes' device (django-otp), each or None."""
-    from django_otp.plugins.otp_static.models import StaticDevice
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+def second_factor_required(user: User) -> bool:
+    """Whether the account must have a second factor: a platform admin while SECOND_FACTOR_FOR_ADMINS is on."""
+    return bool(user.is_superuser and settings.SECOND_FACTOR_FOR_ADMINS)
 
+
+def second_factor_devices(user: User) -> tuple[TOTPDevice | None, StaticDevice | None]:
+    """The account's confirmed TOTP device and its recovery codes' device (django-otp), each or None."""
     totp = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
     static = StaticDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
     return totp, static
 
 
 def second_factor_owed(user: User) -> str:
-    """What the account owes at sign-in: "verify" (it has a second factor), "setup" (a platform admin without one
-    while SECOND_FACTOR_FOR_ADMINS is on) or "" (nothing). One query."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
+    """What the account owes at sign-in: "verify" (it has a second factor), "setup" (one is required and it has
+    none: `second_factor_required`) or "" (nothing). One query."""
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return "verify"
-    if user.is_superuser and settings.SECOND_FACTOR_FOR_ADMINS:
-        return "setup"
-    return ""
+    return "setup" if second_factor_required(user) else ""

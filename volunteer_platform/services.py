@@ -253,7 +253,7 @@ def second_factor_turn_off(*, user: User, token: str) -> None:
     """Turn the account's second factor off, with a current code. Refused for a platform admin while
     SECOND_FACTOR_FOR_ADMINS is on. Lock: the account row."""
     User.objects.select_for_update().get(pk=user.pk)
-    if user.is_superuser and settings.SECOND_FACTOR_FOR_ADMINS:
+    if selectors.second_factor_required(user):
         raise _second_factor_error(_("平台管理员必须开启两步验证。"), "required")
     second_factor_check(user=user, token=token)
     TOTPDevice.objects.filter(user=user).delete()
