@@ -86,3 +86,33 @@ class UserSession(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {format_local(self.created_at, MINUTE)}"
+
+
+class ApiToken(models.Model):
+    """A device's sign-in to the JSON API (a mini-program, an H5 page, an app): what a session is to the site.
+
+    Only the SHA-256 of the token is stored; the token itself is shown once, when it is issued. A token lives until
+    `expires_at`, until it is rotated (the new one replaces it) or revoked (from /me/, by the device itself, or with
+    every session of the user: `user_sessions_end`)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    device = models.CharField(_("设备"), max_length=60, blank=True)
+    created_at = models.DateTimeField(_("登录时间"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("有效期至"))
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("注销时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("接口令牌")
+        verbose_name_plural = _("接口令牌")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")), name="api_token_expires_after_created"
+            )
+        ]
+        # The /me/ page's list of a user's signed-in devices, and revoking them all.
+        indexes = [models.Index(fields=["user", "created_at"], name="audit_api_token_user_time")]
+
+    def __str__(self):
+        return f"{self.user_id} {self.device} {format_local(self.created_at, MINUTE)}"

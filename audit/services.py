@@ -1,7 +1,11 @@
-"""Writes of the audit app: the trail (`audit_record`, `admin_changes_record`, `audit_events_purge`) and sign-in
-sessions (`user_session_remember`, `user_sessions_end`). Each event goes to the database and to the logger "audit"."""
+"""Writes of the audit app: the trail (`audit_record`, `admin_changes_record`, `audit_events_purge`), sign-in
+sessions (`user_session_remember`, `user_sessions_end`) and the API's device tokens (`api_token_issue`,
+`api_token_rotate`, `api_token_revoke`, `api_tokens_revoke`). Each event goes to the database and to the
+logger "audit"."""
 
+import hashlib
 import logging
+import secrets
 import unicodedata
 from datetime import datetime, timedelta
 from importlib import import_module
@@ -10,14 +14,16 @@ from typing import Any
 from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.net import client_ip
 from core.types import Actor, User
 
-from .models import AuditEvent, UserSession
+from .models import ApiToken, AuditEvent, UserSession
 
 logger = logging.getLogger("audit")
 
@@ -237,11 +243,66 @@ def user_sessions_end(*, user: User, actor: Actor = None, reason: str = "") -> i
             session.delete(key)
             ended += 1
     UserSession.objects.filter(user=user, session_key__in=keys).delete()
+    tokens = api_tokens_revoke(user=user)
     audit_record(
         action=AuditEvent.Action.SESSIONS_ENDED,
         user=actor,
         obj=user,
         object_repr=user.get_username(),
-        detail={"sessions": ended, "reason": reason},
+        detail={"sessions": ended, "tokens": tokens, "reason": reason},
     )
-    return ended
+    return ended + tokens
+
+
+# --- API device tokens --------------------------------------------------------------------------------------------
+
+
+def api_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token(*, user: User, device: str, now: datetime) -> tuple[ApiToken, str]:
+    token = secrets.token_urlsafe(32)
+    row = ApiToken.objects.create(
+        user=user,
+        token_hash=api_token_hash(token),
+        device=device[: ApiToken._meta.get_field("device").max_length],
+        expires_at=now + timedelta(days=settings.API_TOKEN_DAYS),
+    )
+    return row, token
+
+
+@transaction.atomic
+def api_token_issue(*, user: User, device: str = "") -> tuple[ApiToken, str]:
+    """A new device token for `user` (who has just proved who they are): the row and the token, which is returned
+    only here and stored only as its hash. Invariant: a hash is stored once (unique); expiry after creation (check)."""
+    return _new_token(user=user, device=device, now=timezone.now())
+
+
+@transaction.atomic
+def api_token_rotate(*, token: ApiToken) -> tuple[ApiToken, str]:
+    """Replace a live token by a new one with a new expiry; the old one stops working at once.
+
+    Lock: the old row (select_for_update), so two rotations of one token give one new token, not two: the second
+    finds it revoked and fails with ValidationError."""
+    now = timezone.now()
+    old = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if old.revoked_at is not None or old.expires_at <= now:
+        raise ValidationError(_("令牌已失效，请重新登录。"), code="token_invalid")
+    old.revoked_at = now
+    old.save(update_fields=["revoked_at"])
+    return _new_token(user=old.user, device=old.device, now=now)
+
+
+@transaction.atomic
+def api_token_revoke(*, user: User, token_id: int) -> bool:
+    """Revoke one of `user`'s tokens (a device signs out, or the user ends it from /me/). Idempotent: a token
+    already revoked, or another user's, changes nothing and answers False."""
+    return bool(
+        ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    )
+
+
+def api_tokens_revoke(*, user: User) -> int:
+    """Revoke every live token of `user` (deactivation, deletion, a new password); how many."""
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())

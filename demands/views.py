@@ -13,7 +13,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -533,27 +532,15 @@ def review_save(request, pk: int):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                if wish.state == MicroWish.State.SUBMITTED and action in ("verify", "verify_publish"):
-                    services.wish_verify(wish=wish, actor=request.user, note=data["note"], **form.public_fields())
-                    done = _("已核实。")
-                else:
-                    services.wish_update(
-                        wish=wish,
-                        actor=request.user,
-                        note=data["note"],
-                        claim_deadline=data["claim_deadline"],
-                        **form.public_fields(),
-                    )
-                    done = _("已保存。")
-                if action in ("verify_publish", "publish"):
-                    services.wish_publish(
-                        wish=wish,
-                        actor=request.user,
-                        claim_deadline=data["claim_deadline"],
-                        site_url=_site_url(request),
-                    )
-                    done = _("已核实并发布到心愿墙。") if action == "verify_publish" else _("已发布到心愿墙。")
+            _wish, done = services.wish_review_save(
+                wish=wish,
+                actor=request.user,
+                action=action,
+                note=data["note"],
+                claim_deadline=data["claim_deadline"],
+                site_url=_site_url(request),
+                **form.public_fields(),
+            )
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:

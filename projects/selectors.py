@@ -190,6 +190,29 @@ def browse_projects(
     return qs.order_by("title", "pk")
 
 
+def activity_list(
+    *,
+    project: int | None = None,
+    community: int | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    now: datetime | None = None,
+) -> QuerySet[Activity]:
+    """Upcoming scheduled activities of published projects (the API's list), soonest first, with their counts and
+    project: one query per page whatever the filters."""
+    now = now or timezone.now()
+    qs = Activity.objects.filter(_upcoming(now), project__status=ServiceProject.Status.PUBLISHED)
+    if project:
+        qs = qs.filter(project_id=project)
+    if community:
+        qs = qs.filter(project__community_id=community)
+    if date_from:
+        qs = qs.filter(starts_at__gte=timezone.make_aware(datetime.combine(date_from, time.min)))
+    if date_to:
+        qs = qs.filter(starts_at__lte=timezone.make_aware(datetime.combine(date_to, time.max)))
+    return with_counts(qs.select_related("project")).order_by("starts_at", "pk")
+
+
 def _skills_wanted_among(tag_ids: list[int] | None) -> QuerySet:
     return ServiceProject.skills_wanted.through.objects.filter(
         serviceproject_id=OuterRef("pk"), tag_id__in=tag_ids or []

@@ -9,15 +9,18 @@ sections). The members app keeps its own pages (members/views.py); volunteer_pla
 
 import json
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.models import AuditEvent
+from audit.selectors import api_devices
+from audit.services import api_token_revoke as audit_revoke
 from audit.services import audit_record
 from core import public_cache
 from core.member_cache import member_page
@@ -106,3 +109,19 @@ def me_data_download(request):
     response = HttpResponse(payload, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="personal-data-{member.volunteer_number}.json"'
     return response
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def devices(request, pk: int | None = None):
+    """/me/devices/: the phones and apps signed in to the API with this account, each with a button that signs it
+    out (POST to …/<id>/revoke/). Not a part of /me/, whose kept page must not hold a list that changes by itself."""
+    if request.method == "POST":
+        if pk is None or not audit_revoke(user=request.user, token_id=pk):
+            raise Http404(_("找不到该设备。"))
+        messages.success(request, _("已让该设备退出登录。"))
+        return redirect("members:me_devices")
+    if pk is not None:
+        raise Http404
+    return render(request, "devices.html", {"devices": api_devices(request.user)})

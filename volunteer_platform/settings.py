@@ -53,6 +53,10 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # The JSON API /api/v1/ (volunteer_platform/api_urls.py) and its OpenAPI schema; the docs' scripts from static.
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     # Project apps, lowest layer first (see DESIGN.md: each imports only those listed before it).
     "audit",  # the trail every app writes to, so below them all (audit/__init__.py)
     "notifications",
@@ -417,6 +421,39 @@ SIGN_IN_CODE_RESEND_LIMIT = (1, 60)
 SIGN_IN_CODE_PHONE_LIMIT = (5, 3600)
 SIGN_IN_CODE_IP_LIMIT = (20, 3600)
 SIGN_IN_CODE_CHECK_IP_LIMIT = (30, 900)
+# The JSON API (README, "For client developers"). A device token (audit.ApiToken) lives API_TOKEN_DAYS unless
+# rotated or revoked. Every rule of the site holds in the API: the views call the same services, selectors and
+# limits (core/api.py holds only the plumbing: the error format, cursor pages, ETags, the token header).
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=30)
+API_PAGE_SIZE = 20
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "audit.api_auth.DeviceTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # the site's own pages, with CSRF
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],  # each view says who may call it
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_VERSIONING_CLASS": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "党员志愿服务平台 API",
+    "DESCRIPTION": "The JSON API for mini-programs, H5 pages and apps: the same rules, scopes and limits as the site.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
 # Service projects: this many no-shows among the activities that started within the last 90 days refuse new
 # sign-ups and post claims (DESIGN.md: "repeated no-shows restrict new sign-ups").
 NO_SHOW_LIMIT = env.int("NO_SHOW_LIMIT", default=3)

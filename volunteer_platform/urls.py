@@ -20,6 +20,8 @@ member_portal = [
     path("me/", portal_views.me, name="me"),
     path("me/certificate.pdf", portal_views.me_certificate, name="me_certificate"),
     path("me/data.json", portal_views.me_data_download, name="me_data_download"),
+    path("me/devices/", portal_views.devices, name="me_devices"),
+    path("me/devices/<int:pk>/revoke/", portal_views.devices, name="me_device_revoke"),
     path("members/<str:volunteer_number>/certificate.pdf", portal_views.member_certificate, name="member_certificate"),
 ]
 
@@ -36,6 +38,7 @@ urlpatterns = [
     path("accounts/2fa/setup/", auth_views.second_factor_setup, name="second_factor_setup"),
     path("accounts/2fa/off/", auth_views.second_factor_turn_off, name="second_factor_turn_off"),
     path("i18n/setlang/", views.set_language, name="set_language"),
+    path("api/", include("volunteer_platform.api_urls")),
     path("me/", include("notifications.urls")),
     # An SMS gateway's delivery receipts (the address, with its secret, is set in the gateway's console).
     path("sms/receipts/<str:vendor>/<str:token>/", notification_views.sms_receipt, name="sms_receipt"),

@@ -159,6 +159,38 @@ def wish_publish(*, wish: MicroWish, actor: Actor, claim_deadline: date | None =
     return wish
 
 
+REVIEW_ACTIONS = ("save", "verify", "verify_publish", "publish")
+
+
+@transaction.atomic
+def wish_review_save(
+    *,
+    wish: MicroWish,
+    actor: Actor,
+    action: str,
+    note: str,
+    claim_deadline: date | None,
+    site_url: str = "",
+    **public_fields,
+) -> tuple[MicroWish, str]:
+    """The secretary's review form (the page's and the API's): "verify", "verify_publish", "publish" or "save"
+    (edit). A submitted wish is verified (or only edited); "…publish" then publishes it. One transaction: a refused
+    publication leaves the verification undone too. Returns the wish and what was done, in words for the secretary.
+    Locks and transitions: those of wish_verify / wish_update / wish_publish."""
+    if action not in REVIEW_ACTIONS:
+        action = "save"
+    if wish.state == State.SUBMITTED and action in ("verify", "verify_publish"):
+        wish = wish_verify(wish=wish, actor=actor, note=note, **public_fields)
+        done = _("已核实。")
+    else:
+        wish = wish_update(wish=wish, actor=actor, note=note, claim_deadline=claim_deadline, **public_fields)
+        done = _("已保存。")
+    if action in ("verify_publish", "publish"):
+        wish = wish_publish(wish=wish, actor=actor, claim_deadline=claim_deadline, site_url=site_url)
+        done = _("已核实并发布到心愿墙。") if action == "verify_publish" else _("已发布到心愿墙。")
+    return wish, done
+
+
 REJECTABLE_STATES = (State.SUBMITTED, State.VERIFIED, State.PUBLISHED, State.EXPIRED)
 
 

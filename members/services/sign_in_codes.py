@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.services import api_tokens_revoke
 from core.crypto import blind_index, encrypt
 from core.types import User
 
@@ -189,7 +190,7 @@ def password_reset_with_code(*, phone: str, code: str, password: str) -> User:
     Raises `wrong_code_error()` as `sign_in_code_check` does, or a ValidationError keyed "new_password1" when the
     password fails AUTH_PASSWORD_VALIDATORS (the code is then not used up: the member chooses another password).
     Lock: the open code row, then the account row. Setting the password ends every other session of the account
-    (their session hash no longer matches).
+    (their session hash no longer matches) and revokes its API tokens.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -202,6 +203,7 @@ def password_reset_with_code(*, phone: str, code: str, password: str) -> User:
                 raise ValidationError({"new_password1": exc.error_list}) from exc
             user.set_password(password)
             user.save(update_fields=["password"])
+            api_tokens_revoke(user=user)  # and every device signed in to the API
             _close_used(row, now)
             return user
     raise wrong_code_error()

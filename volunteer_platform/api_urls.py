@@ -1,0 +1,55 @@
+"""/api/: the JSON API, version 1, composed from each app's api.py (DESIGN.md: a thin layer beside the views), its
+OpenAPI 3 schema and the schema's browsable docs (Swagger UI from static files, no CDN; its start script is a file
+of its own, so the page keeps the site's Content-Security-Policy without inline script)."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from demands import api as demands_api
+from projects import api as projects_api
+
+from . import api
+
+v1 = [
+    # Signing a device in
+    path("auth/sms-code/", api.sms_code, name="auth_sms_code"),
+    path("auth/token/", api.token, name="auth_token"),
+    path("auth/token/rotate/", api.token_rotate, name="auth_token_rotate"),
+    path("auth/token/revoke/", api.token_revoke, name="auth_token_revoke"),
+    # Residents
+    path("wishes/submit/", demands_api.wish_submit, name="wish_submit"),
+    path("wishes/track/", demands_api.wish_track, name="wish_track"),
+    path("wishes/feedback/<str:token>/", demands_api.wish_feedback, name="wish_feedback"),
+    # The wish wall and claims
+    path("wishes/", demands_api.wall, name="wish_wall"),
+    path("wishes/<int:pk>/", demands_api.wish_detail, name="wish_detail"),
+    path("wishes/<int:pk>/claim/", demands_api.wish_claim, name="wish_claim"),
+    path("wishes/<int:pk>/release/", demands_api.wish_release, name="wish_release"),
+    path("wishes/<int:pk>/fulfil/", demands_api.wish_fulfil, name="wish_fulfil"),
+    # Activities
+    path("activities/", projects_api.activity_list, name="activity_list"),
+    path("activities/<int:pk>/", projects_api.activity_detail, name="activity_detail"),
+    path("activities/<int:pk>/signup/", projects_api.activity_signup, name="activity_signup"),
+    path("activities/<int:pk>/cancel/", projects_api.activity_cancel, name="activity_cancel"),
+    path("activities/<int:pk>/checkin/", projects_api.activity_checkin, name="activity_checkin"),
+    # The member's own
+    path("me/", api.me, name="me"),
+    path("me/records/", api.records, name="me_records"),
+    path("me/points/", api.points, name="me_points"),
+    path("me/certificate.pdf", api.certificate, name="me_certificate"),
+    path("me/inbox/", api.inbox, name="me_inbox"),
+    path("me/inbox/<int:pk>/read/", api.inbox_read, name="me_inbox_read"),
+    path("me/devices/", api.devices, name="me_devices"),
+    path("me/devices/<int:pk>/revoke/", api.device_revoke, name="me_device_revoke"),
+    # Secretaries
+    path("review/wishes/", demands_api.review_queue, name="review_queue"),
+    path("review/wishes/<int:pk>/", demands_api.review_save, name="review_save"),
+    path("review/wishes/<int:pk>/reject/", demands_api.review_reject, name="review_reject"),
+]
+
+app_name = "api"
+urlpatterns = [
+    path("v1/", include(v1)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+]
