@@ -13,6 +13,7 @@ method_not_allowed, throttled, parse_error, unsupported_media_type, not_acceptab
 """
 
 import hashlib
+import json
 from collections.abc import Mapping
 
 from django import forms
@@ -23,6 +24,7 @@ from django.utils.cache import get_conditional_response
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, pagination, serializers, status
 from rest_framework.response import Response
+from rest_framework.utils import encoders
 from rest_framework.views import exception_handler as drf_exception_handler
 
 NON_FIELD = "non_field_errors"
@@ -111,11 +113,11 @@ def exception_handler(exc, context):
 
 def conditional(request, response: Response) -> Response:
     """An ETag on a GET's JSON, and 304 when the client's If-None-Match holds it: a client polling a list costs the
-    network nothing when nothing changed (the server still builds the page: the cost is the query, not the bytes)."""
+    network nothing when nothing changed (the server still builds the page: the tag is the hash of its data)."""
     if request.method not in ("GET", "HEAD") or response.status_code != 200:
         return response
-    response.render()
-    tag = f'"{hashlib.sha256(response.content).hexdigest()[:32]}"'
+    payload = json.dumps(response.data, cls=encoders.JSONEncoder, ensure_ascii=False, sort_keys=True)
+    tag = f'"{hashlib.sha256(payload.encode()).hexdigest()[:32]}"'
     response["ETag"] = tag
     conditional_response = get_conditional_response(request, etag=tag)
     if conditional_response is not None:
@@ -190,3 +192,22 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+_PAGES: dict[str, type] = {}
+
+
+def cursor_page(serializer_class: type[serializers.Serializer]) -> type:
+    """The schema of a cursor page of `serializer_class` (what CursorPage answers): next, previous, results."""
+    name = f"{serializer_class.__name__.removesuffix('Serializer')}Page"
+    if name not in _PAGES:
+        _PAGES[name] = type(
+            name,
+            (serializers.Serializer,),
+            {
+                "next": serializers.URLField(allow_null=True, help_text="the next page, or null"),
+                "previous": serializers.URLField(allow_null=True, help_text="the previous page, or null"),
+                "results": serializer_class(many=True),
+            },
+        )
+    return _PAGES[name]

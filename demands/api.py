@@ -20,6 +20,7 @@ from core.api import (
     CursorPage,
     ErrorSerializer,
     conditional,
+    cursor_page,
     error_body,
     form_data,
     form_invalid,
@@ -315,7 +316,7 @@ WallFilters = [
     operation_id="wish_wall",
     summary="心愿墙（公开）",
     parameters=WallFilters,
-    responses={200: WishCardSerializer(many=True), 304: None, 400: ErrorSerializer},
+    responses={200: cursor_page(WishCardSerializer), 304: None, 400: ErrorSerializer, 401: ErrorSerializer},
 )
 @api_view(["GET"])
 def wall(request):
@@ -445,7 +446,7 @@ def _require_secretary(request) -> None:
     operation_id="review_queue",
     summary="心愿审核队列（书记，本辖区）",
     parameters=[OpenApiParameter("tab", str, enum=list(selectors.REVIEW_TABS), required=False)],
-    responses={200: ReviewWishSerializer(many=True), 304: None, **ERRORS},
+    responses={200: cursor_page(ReviewWishSerializer), 304: None, **ERRORS},
 )
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])

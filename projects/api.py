@@ -17,7 +17,16 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from core import ratelimit
-from core.api import CursorPage, ErrorSerializer, conditional, form_data, form_invalid, form_schema, too_many
+from core.api import (
+    CursorPage,
+    ErrorSerializer,
+    conditional,
+    cursor_page,
+    form_data,
+    form_invalid,
+    form_schema,
+    too_many,
+)
 from core.forms import GuardedForm
 from members.selectors import member_for
 
@@ -110,7 +119,7 @@ class ActivityFilterForm(GuardedForm):
         OpenApiParameter("date_from", str, required=False, description="YYYY-MM-DD"),
         OpenApiParameter("date_to", str, required=False, description="YYYY-MM-DD"),
     ],
-    responses={200: ActivitySerializer(many=True), 304: None, 400: ErrorSerializer},
+    responses={200: cursor_page(ActivitySerializer), 304: None, 400: ErrorSerializer, 401: ErrorSerializer},
 )
 @api_view(["GET"])
 def activity_list(request):

@@ -24,6 +24,7 @@ from core.api import (
     CursorPage,
     ErrorSerializer,
     conditional,
+    cursor_page,
     form_data,
     form_invalid,
     form_schema,
@@ -275,7 +276,7 @@ class RecordSerializer(serializers.ModelSerializer):
 @extend_schema(
     operation_id="me_records",
     summary="我的志愿服务记录",
-    responses={200: RecordSerializer(many=True), 304: None, **ERRORS},
+    responses={200: cursor_page(RecordSerializer), 304: None, **ERRORS},
 )
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
@@ -302,7 +303,7 @@ class EntrySerializer(serializers.ModelSerializer):
 @extend_schema(
     operation_id="me_points",
     summary="我的积分明细",
-    responses={200: EntrySerializer(many=True), 304: None, **ERRORS},
+    responses={200: cursor_page(EntrySerializer), 304: None, **ERRORS},
 )
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
@@ -342,7 +343,7 @@ class MessageSerializer(serializers.ModelSerializer):
 @extend_schema(
     operation_id="me_inbox",
     summary="站内消息",
-    responses={200: MessageSerializer(many=True), 304: None, **ERRORS},
+    responses={200: cursor_page(MessageSerializer), 304: None, **ERRORS},
 )
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])

@@ -25,6 +25,11 @@ member_portal = [
     path("members/<str:volunteer_number>/certificate.pdf", portal_views.member_certificate, name="member_certificate"),
 ]
 
+handler400 = views.bad_request
+handler403 = views.permission_denied
+handler404 = views.page_not_found
+handler500 = views.server_error
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

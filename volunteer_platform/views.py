@@ -1,10 +1,12 @@
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
-from django.views import i18n
+from django.utils.translation import gettext as _
+from django.views import defaults, i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core import public_cache
+from core.api import error_body
 from core.redirects import referer_path, safe_next_url
 from news import selectors as news_selectors
 
@@ -58,3 +60,30 @@ def set_language(request):
     request.POST = request.POST.copy()
     request.POST["next"] = target
     return i18n.set_language(request)
+
+
+# --- Errors raised before a view answers (a NUL in the query, an unknown address, a crash) -------------------------
+# Under /api/ they answer in the API's one error format (core/api.py), elsewhere with the site's pages.
+
+
+def _api_error(request, status: int, code: str, detail: str) -> JsonResponse | None:
+    if not request.path.startswith("/api/"):
+        return None
+    return JsonResponse(error_body(detail, code), status=status, json_dumps_params={"ensure_ascii": False})
+
+
+def bad_request(request, exception):
+    return _api_error(request, 400, "invalid", _("请求有误。")) or defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    answer = _api_error(request, 403, "permission_denied", _("没有权限。"))
+    return answer or defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception):
+    return _api_error(request, 404, "not_found", _("找不到。")) or defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    return _api_error(request, 500, "error", _("服务器出错了，请稍后再试。")) or defaults.server_error(request)
