@@ -14,7 +14,8 @@ method_not_allowed, throttled, parse_error, unsupported_media_type, not_acceptab
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import cast
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
@@ -56,7 +57,9 @@ def invalid(errors: Mapping[str, list[str]]) -> Response:
 
 def form_invalid(form: forms.BaseForm) -> Response:
     """The 400 of a form that did not validate: the form's own messages, field by field."""
-    errors = {(NON_FIELD if name == NON_FIELD_ERRORS else name): list(msgs) for name, msgs in form.errors.items()}
+    errors = {
+        (NON_FIELD if name == NON_FIELD_ERRORS else name): [str(m) for m in msgs] for name, msgs in form.errors.items()
+    }
     return invalid(errors)
 
 
@@ -134,7 +137,7 @@ class CursorPage(pagination.CursorPagination):
     ordering = "-pk"
 
     def __init__(self, *, ordering: str | tuple[str, ...] = "-pk", page_size: int = 20):
-        self.ordering = ordering
+        self.ordering = ordering  # type: ignore[assignment]  # DRF takes a field or a tuple of fields
         self.page_size = page_size
 
 
@@ -147,6 +150,11 @@ def form_data(request) -> dict:
 
 
 # --- Schema -------------------------------------------------------------------------------------------------------
+
+
+def _choices(field: forms.ChoiceField) -> list:
+    """The field's choices without the empty one (a form's placeholder, not a value)."""
+    return [choice for choice in cast(Iterable, field.choices) if choice[0] != ""]
 
 
 def _field_for(field: forms.Field) -> serializers.Field:
@@ -170,9 +178,9 @@ def _field_for(field: forms.Field) -> serializers.Field:
     if isinstance(field, forms.FileField):
         return serializers.ListField(child=serializers.FileField(), **common)
     if isinstance(field, forms.MultipleChoiceField):
-        return serializers.ListField(child=serializers.ChoiceField(choices=list(field.choices)), **common)
+        return serializers.ListField(child=serializers.ChoiceField(choices=_choices(field)), **common)
     if isinstance(field, forms.ChoiceField):
-        return serializers.ChoiceField(choices=[c for c in field.choices if c[0] != ""], **common)
+        return serializers.ChoiceField(choices=_choices(field), **common)
     if isinstance(field, forms.CharField):
         return serializers.CharField(
             max_length=field.max_length, min_length=field.min_length, allow_blank=not field.required, **common
@@ -182,7 +190,8 @@ def _field_for(field: forms.Field) -> serializers.Field:
 
 def form_schema(form_class: type[forms.BaseForm], name: str, *, exclude: tuple[str, ...] = ()) -> type:
     """A serializer that describes `form_class`'s fields in the OpenAPI schema. It documents; the form validates."""
-    attrs = {n: _field_for(f) for n, f in form_class.base_fields.items() if n not in exclude}
+    fields: dict[str, forms.Field] = form_class.base_fields  # type: ignore[attr-defined]  # every Form class has them
+    attrs = {n: _field_for(f) for n, f in fields.items() if n not in exclude}
     return type(name, (serializers.Serializer,), attrs)
 
 

@@ -6,13 +6,13 @@ services take the seat under their lock, the same check-in form and attempt limi
 """
 
 from django import forms
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -155,7 +155,7 @@ def activity_detail(request, pk: int):
 def _member(request):
     member = member_for(request.user)
     if member is None:
-        raise PermissionDenied(_("只有党员可以报名参加活动。"))
+        raise NotFound(_("只有党员可以报名参加活动。"))  # as the page: 404 for an account without a member record
     return member
 
 

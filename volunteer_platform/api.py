@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -209,7 +210,7 @@ def device_revoke(request, pk: int):
 def _own_member(request) -> Member:
     member = member_selectors.member_for(request.user)
     if member is None:
-        raise PermissionDenied(_("该账号没有关联党员档案。"))
+        raise NotFound(_("该账号没有关联党员档案。"))  # as /me/: 404 for an account without a member record
     return member
 
 

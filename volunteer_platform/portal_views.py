@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuditEvent
 from audit.selectors import api_devices
@@ -113,15 +113,17 @@ def me_data_download(request):
 
 @never_cache
 @login_required
-@require_http_methods(["GET", "POST"])
-def devices(request, pk: int | None = None):
+@require_GET
+def devices(request):
     """/me/devices/: the phones and apps signed in to the API with this account, each with a button that signs it
-    out (POST to …/<id>/revoke/). Not a part of /me/, whose kept page must not hold a list that changes by itself."""
-    if request.method == "POST":
-        if pk is None or not audit_revoke(user=request.user, token_id=pk):
-            raise Http404(_("找不到该设备。"))
-        messages.success(request, _("已让该设备退出登录。"))
-        return redirect("members:me_devices")
-    if pk is not None:
-        raise Http404
+    out. Not a part of /me/, whose kept page must not hold a list that changes by itself."""
     return render(request, "devices.html", {"devices": api_devices(request.user)})
+
+
+@login_required
+@require_POST
+def device_revoke(request, pk: int):
+    if not audit_revoke(user=request.user, token_id=pk):
+        raise Http404(_("找不到该设备。"))
+    messages.success(request, _("已让该设备退出登录。"))
+    return redirect("members:me_devices")

@@ -21,7 +21,7 @@ member_portal = [
     path("me/certificate.pdf", portal_views.me_certificate, name="me_certificate"),
     path("me/data.json", portal_views.me_data_download, name="me_data_download"),
     path("me/devices/", portal_views.devices, name="me_devices"),
-    path("me/devices/<int:pk>/revoke/", portal_views.devices, name="me_device_revoke"),
+    path("me/devices/<int:pk>/revoke/", portal_views.device_revoke, name="me_device_revoke"),
     path("members/<str:volunteer_number>/certificate.pdf", portal_views.member_certificate, name="member_certificate"),
 ]
 

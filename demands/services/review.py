@@ -1,6 +1,7 @@
 """Verification and publication by the community's secretary, and rejection."""
 
 from datetime import date
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -171,7 +172,7 @@ def wish_review_save(
     note: str,
     claim_deadline: date | None,
     site_url: str = "",
-    **public_fields,
+    **public_fields: Any,
 ) -> tuple[MicroWish, str]:
     """The secretary's review form (the page's and the API's): "verify", "verify_publish", "publish" or "save"
     (edit). A submitted wish is verified (or only edited); "…publish" then publishes it. One transaction: a refused

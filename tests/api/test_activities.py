@@ -77,4 +77,4 @@ def test_someone_without_a_member_record_is_told_why(api, org_tree, staff_withou
     activity = ActivityFactory(project__organization=org_tree.branch_a)
     bearer(api, staff_without_scope)
     answer = api.post(f"/api/v1/activities/{activity.pk}/signup/")
-    assert answer.status_code == 403 and answer.json()["detail"] == "只有党员可以报名参加活动。"
+    assert answer.status_code == 404 and answer.json()["detail"] == "只有党员可以报名参加活动。"

@@ -52,6 +52,11 @@ def signed_in_only(status=405) -> dict:
     return row(L, L, *[status] * 5)
 
 
+def api_signed_in(status=405) -> dict:
+    """An API operation for accounts: 401 for a visitor (no session, no token); every signed-in persona `status`."""
+    return row(401, 401, *[status] * 5)
+
+
 # Routes a machine posts to without a CSRF token, each with what authenticates it instead.
 CSRF_EXEMPT = {"sms_receipt": "SMS_RECEIPT_TOKEN in the address (tests/notifications/test_sms_gateways.py)"}
 
@@ -184,6 +189,41 @@ TABLE = {
     "news:detail":                          row(404,  404,    200,     404,     200,  404,  200),
     "news:photo":                           row(404,  404,    200,     404,     200,  404,  200),
     "news:broadcast_new":                   row(L,    L,      404,     404,     200,  200,  200),
+    # Signed-in devices (API tokens): any account, its own.
+    "members:me_devices":                   signed_in_only(200),
+    "members:me_device_revoke":             signed_in_only(),  # POST only
+    # The JSON API. The personas come with their session (the site's own pages call the API so); a visitor is
+    # not signed in: 401 (an app would send its device token). POST-only operations: 405 for a GET.
+    "api:schema":                           everyone(200),
+    "api:docs":                             everyone(200),
+    "api:auth_sms_code":                    everyone(405),
+    "api:auth_token":                       everyone(405),
+    "api:auth_token_rotate":                api_signed_in(405),
+    "api:auth_token_revoke":                api_signed_in(405),
+    "api:wish_submit":                      everyone(405),
+    "api:wish_track":                       everyone(405),
+    "api:wish_feedback":                    everyone(200),
+    "api:wish_wall":                        everyone(200),
+    "api:wish_detail":                      everyone(200),
+    "api:wish_claim":                       api_signed_in(405),
+    "api:wish_release":                     api_signed_in(405),
+    "api:wish_fulfil":                      api_signed_in(405),
+    "api:activity_list":                    everyone(200),
+    "api:activity_detail":                  everyone(200),
+    "api:activity_signup":                  api_signed_in(405),
+    "api:activity_cancel":                  api_signed_in(405),
+    "api:activity_checkin":                 api_signed_in(405),
+    "api:me":                               row(401,  401,    200,     200,     200,  200,  404),
+    "api:me_records":                       row(401,  401,    200,     200,     200,  200,  404),
+    "api:me_points":                        row(401,  401,    200,     200,     200,  200,  404),
+    "api:me_certificate":                   row(401,  401,    200,     200,     200,  200,  404),
+    "api:me_inbox":                         api_signed_in(200),
+    "api:me_inbox_read":                    api_signed_in(405),
+    "api:me_devices":                       api_signed_in(200),
+    "api:me_device_revoke":                 api_signed_in(405),
+    "api:review_queue":                     row(401,  401,    403,     403,     200,  200,  200),
+    "api:review_save":                      api_signed_in(405),
+    "api:review_reject":                    api_signed_in(405),
 }
 
 # POSTs (with a CSRF token, empty data) by someone for whom the object is out of scope: 404, nothing changes.
@@ -213,6 +253,13 @@ POST_REFUSED = {
     "projects:activity_checkin_place":      {"member_a": 404, "member_b": 404, "secretary_b": 404},
     "projects:post_skip":                   {"member_b": 404},
     "news:broadcast_new":                   {"member_a": 404, "member_b": 404},
+    "members:me_device_revoke":             {"member_b": 404, "secretary_b": 404},
+    "api:me_device_revoke":                 {"member_b": 404, "secretary_b": 404},
+    "api:me_inbox_read":                    {"member_b": 404, "secretary_b": 404},
+    "api:wish_fulfil":                      {"member_b": 404},
+    "api:activity_cancel":                  {"member_b": 404},
+    "api:review_save":                      {"member_b": 403, "secretary_b": 404},
+    "api:review_reject":                    {"member_b": 403, "secretary_b": 404},
 }
 
 # The admin for staff. (changelist, add page) of each ModelAdmin for a branch secretary — the same for A and B,
@@ -363,7 +410,9 @@ def test_access_table(persona, world):
             user = getattr(world, persona)
             strict.force_login(getattr(user, "user", user))
         for name in TABLE:
-            if name in CSRF_EXEMPT:
+            if name in CSRF_EXEMPT or (persona == "anon" and name.startswith("api:")):
+                # A visitor's API call carries no credential a forged form could borrow (the API reads no
+                # session of a visitor; an app's token is a header): nothing for CSRF to protect.
                 continue
             check(f"POST without CSRF {name}", 403, strict.post(url_for(name, world), {}))
 

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from audit import services as audit_services
 from demands import services as demand_services
 from incentives import services as incentive_services
 from members import services as member_services
@@ -181,7 +182,10 @@ def build_world(platform_admin):
         )
     )
 
+    api_token, _secret = audit_services.api_token_issue(user=member_a.user, device="小程序")
+
     return SimpleNamespace(
+        api_token=api_token,
         branch_a=branch_a,
         branch_b=branch_b,
         community_a=community_a,
