@@ -1,7 +1,10 @@
 """/api/: the JSON API, version 1, composed from each app's api.py (DESIGN.md: a thin layer beside the views), its
 OpenAPI 3 schema and the schema's browsable docs (Swagger UI from static files, no CDN; its start script is a file
-of its own, so the page keeps the site's Content-Security-Policy without inline script)."""
+of its own, so the page keeps the site's Content-Security-Policy without inline script; Swagger UI sets inline
+styles, which that page alone allows)."""
 
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -51,5 +54,9 @@ app_name = "api"
 urlpatterns = [
     path("v1/", include(v1)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path(
+        "docs/",
+        csp_update({"style-src": [SELF, UNSAFE_INLINE]})(SpectacularSwaggerSplitView.as_view(url_name="api:schema")),
+        name="docs",
+    ),
 ]

@@ -100,12 +100,12 @@ def test_bad_review_input_is_shown_and_nothing_changes(client, org_tree, secreta
 
 
 def test_a_publish_failing_half_way_keeps_the_wish_unverified(client, secretary_a, wish_a, monkeypatch):
-    from demands import services
+    from demands.services import review
 
     def broken(**kwargs):
         raise ValidationError("发布失败")
 
-    monkeypatch.setattr(services, "wish_publish", broken)
+    monkeypatch.setattr(review, "wish_publish", broken)  # wish_review_save's publication step
     client.force_login(secretary_a)
     client.post(reverse("demands:review_save", args=[wish_a.pk]), review_form(wish_a, action="verify_publish"))
     wish_a.refresh_from_db()

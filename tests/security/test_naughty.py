@@ -285,6 +285,7 @@ SITE_FORMS = [
         shows=_wish_review("claimed"),
     ),
     Target("member_a", "notifications:preferences"),
+    Target("member_a", "members:me_device_revoke", page=lambda w: reverse("members:me_devices")),
     Target("member_a", "notifications:inbox_mark_read", page=lambda w: reverse("notifications:inbox"), params=NEXT),
     Target("member_a", "notifications:inbox_mark_all_read", page=lambda w: reverse("notifications:inbox"), params=NEXT),
     Target(

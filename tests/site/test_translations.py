@@ -83,3 +83,31 @@ def test_compiletranslations_without_catalogues_fails(tmp_path, settings):
 
     with pytest.raises(CommandError, match="No catalogue"):
         call_command("compiletranslations", verbosity=0)
+
+
+def test_djangos_form_messages_keep_djangos_wording_beside_other_catalogues():
+    """An installed app's catalogue is searched before Django's own: Django REST framework's words "This field is
+    required." (and six more) otherwise, and the pages and the API would change wording. locale/zh_Hans keeps
+    Django's for every message another installed catalogue translates differently."""
+    from pathlib import Path
+
+    import django
+    import polib
+    from django.apps import apps
+    from django.utils import translation
+
+    ours = Path(django.__file__).parent / "conf/locale/zh_Hans/LC_MESSAGES/django.mo"
+    djangos = {
+        entry.msgid: entry.msgstr for entry in polib.mofile(str(ours)) if entry.msgstr and not entry.msgid_plural
+    }
+    checked = 0
+    with translation.override("zh-hans"):
+        for config in apps.get_app_configs():
+            catalogue = Path(config.path) / "locale/zh_Hans/LC_MESSAGES/django.mo"
+            if not catalogue.exists() or config.name.startswith("django.") or config.name == "django":
+                continue
+            for entry in polib.mofile(str(catalogue)):
+                if entry.msgid in djangos and not entry.msgid_plural and not entry.msgctxt:
+                    checked += 1
+                    assert translation.gettext(entry.msgid) == djangos[entry.msgid], (config.name, entry.msgid)
+    assert checked > 0
