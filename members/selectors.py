@@ -37,6 +37,7 @@ from .models import (
     ServiceRecordCorrection,
     Team,
     Transfer,
+    WeChatBinding,
 )
 from .tokens import invitation_token_generator
 from .validators import check_invitable
@@ -141,6 +142,19 @@ def visible_deletion_requests(
     """Requests of members whose home branch is in scope (the branch decides)."""
     qs = DeletionRequest.objects.all() if queryset is None else queryset
     return scoped(qs, user, "member__organization")
+
+
+def visible_wechat_bindings(
+    user: Viewer, *, queryset: QuerySet[WeChatBinding] | None = None
+) -> QuerySet[WeChatBinding]:
+    """WeChat bindings of the accounts of members whose home branch is in scope."""
+    qs = WeChatBinding.objects.all() if queryset is None else queryset
+    return scoped(qs, user, "user__member__organization")
+
+
+def wechat_bindings(user: User) -> QuerySet[WeChatBinding]:
+    """The account's WeChat bindings (at most one per app), for /me/."""
+    return WeChatBinding.objects.filter(user=user).order_by("app")
 
 
 def visible_teams(user: Viewer, *, queryset: QuerySet[Team] | None = None) -> QuerySet[Team]:
