@@ -79,7 +79,7 @@ BUDGETS = {
     "projects:self_report":           ("member_a",  4),
     "projects:my_calendar":           ("member_a",  6),
     "projects:calendar_feed":         ("anon",  2),
-    "members:me":                     ("member_a", 17),  # + next actions: activities, wishes, unread, points; news; WeChat
+    "members:me":                     ("member_a", 17),  # + next: activities, wishes, unread, points; news; WeChat
     "members:me_profile":             ("member_a",  7),
     "members:me_residence":           ("member_a",  6),
     "members:me_records":             ("member_a",  9),
