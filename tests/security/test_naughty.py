@@ -172,9 +172,7 @@ SITE_FORMS = [
     Target("anon", "sign_in_code_confirm", valid=lambda w: {"code": "123456"}, prepare=_code_asked("sign_in_code")),
     Target("anon", "password_reset", valid=lambda w: {"phone": w.member_a.phone}),
     Target("anon", "wechat_bind", valid=lambda w: {"phone": w.member_a.phone}, prepare=_wechat_waiting()),
-    Target(
-        "anon", "wechat_bind_confirm", valid=lambda w: {"code": "123456"}, prepare=_wechat_waiting(code_asked=True)
-    ),
+    Target("anon", "wechat_bind_confirm", valid=lambda w: {"code": "123456"}, prepare=_wechat_waiting(code_asked=True)),
     Target("member_a", "wechat_unbind", page=lambda w: "/me/", valid=lambda w: {"binding": w.wechat_binding.pk}),
     Target(
         "anon",
