@@ -48,7 +48,7 @@ CODE_SESSION_KEY = "_sign_in_code"  # {"phone": the normalized number, "purpose"
 # The backend a code sign-in is recorded with (the one a password sign-in with the phone goes through).
 CODE_BACKEND = "members.backends.PhoneOrUsernameBackend"
 # The page that asks for a code of each purpose (a code page without a code asked goes back there).
-CODE_REQUEST_PAGES = {
+CODE_REQUEST_PAGES: dict[str, str] = {
     SignInCodePurpose.SIGN_IN: "sign_in_code",
     SignInCodePurpose.PASSWORD_RESET: "password_reset",
     SignInCodePurpose.WECHAT_BIND: "wechat_bind",
