@@ -1,6 +1,6 @@
-"""On a phone, inside WeChat's browser: a member signs in with WeChat for the first time, binds it with an SMS code
-(read from the test SMS backend), lands on 我的 and unbinds it there; WeChat is the fake of tests/members/wechat_fake.py,
-to which the browser really goes and from which it is really sent back."""
+"""On a phone, inside WeChat's browser: a member signs in with WeChat for the first time, binds it with an SMS
+code (read from the test SMS backend), lands on 我的 and unbinds it there. WeChat is the fake of
+tests/members/wechat_fake.py, to which the browser really goes and from which it is really sent back."""
 
 import re
 
