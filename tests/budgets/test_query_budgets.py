@@ -86,7 +86,7 @@ BUDGETS = {
     "members:me_record_correction":   ("member_a",  6),
     "members:me_certificate":         ("member_a",  6),
     "members:me_data":                ("member_a",  5),
-    "members:me_data_download":       ("member_a", 25),
+    "members:me_data_download":       ("member_a", 26),
     "members:member_certificate":     ("secretary_a",  9),
     "members:residence_queue":        ("secretary_a",  4),
     "notifications:inbox":            ("member_a",  4),

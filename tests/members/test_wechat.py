@@ -333,3 +333,16 @@ def test_two_members_binding_one_wechat_at_once_leave_one_binding(sms_outbox):
         thread.join()
     assert sorted(outcomes) == ["bound", "wechat_taken"]
     assert WeChatBinding.objects.filter(openid="o-shared").count() == 1
+
+
+# --- Personal data ----------------------------------------------------------------------------------------------
+
+
+def test_the_binding_is_in_the_members_data_and_goes_with_the_deletion(member, platform_admin):
+    WeChatBinding.objects.create(user=member.user, app="open", openid="o-own", unionid="u-own", nickname="小周")
+    client = Client()
+    client.force_login(member.user)
+    data = client.get("/me/data.json").json()
+    assert [(b["openid"], b["unionid"], b["nickname"]) for b in data["wechat_bindings"]] == [("o-own", "u-own", "小周")]
+    services.member_anonymise(member=member, actor=platform_admin)
+    assert not WeChatBinding.objects.exists()
