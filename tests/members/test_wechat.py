@@ -346,3 +346,21 @@ def test_the_binding_is_in_the_members_data_and_goes_with_the_deletion(member, p
     assert [(b["openid"], b["unionid"], b["nickname"]) for b in data["wechat_bindings"]] == [("o-own", "u-own", "小周")]
     services.member_anonymise(member=member, actor=platform_admin)
     assert not WeChatBinding.objects.exists()
+
+
+# --- The admin --------------------------------------------------------------------------------------------------
+
+
+def test_a_secretary_sees_and_removes_the_bindings_of_their_branch_only(member_a, secretary_a, secretary_b):
+    binding = WeChatBinding.objects.create(user=member_a.user, app="mp", openid="o-admin", nickname="小李")
+    outsider = Client()
+    outsider.force_login(secretary_b)
+    assert outsider.get(f"/admin/members/wechatbinding/{binding.pk}/delete/").status_code == 404
+    assert "小李" not in outsider.get("/admin/members/wechatbinding/").content.decode()
+    client = Client()
+    client.force_login(secretary_a)
+    assert "小李" in client.get("/admin/members/wechatbinding/").content.decode()
+    assert client.get("/admin/members/wechatbinding/add/").status_code == 403
+    response = client.post(f"/admin/members/wechatbinding/{binding.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not WeChatBinding.objects.exists()
