@@ -65,6 +65,7 @@ from .models import (
     Tag,
     Team,
     Transfer,
+    WeChatBinding,
 )
 from .resources import MemberResource, RosterCSV, RosterXLSX
 
@@ -1024,3 +1025,31 @@ class DeletionRequestAdmin(ScopedAdminMixin, admin.ModelAdmin):
             title=_("不批准所选申请"),
             action="reject_selected",
         )
+
+
+@admin.register(WeChatBinding)
+class WeChatBindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Which WeChat signs in which member (members.services.wechat). Bindings are made by the member, with an SMS
+    code, never here; a secretary may remove one (e.g. a lost phone), through the service."""
+
+    scope = staticmethod(selectors.visible_wechat_bindings)
+    scoped_delete = True
+    list_display = ("user", "app", "nickname", "created_at", "last_sign_in_at")
+    list_select_related = ("user",)
+    list_filter = ("app",)
+    search_fields = ("=user__member__volunteer_number", "=user__username", "=openid", "=unionid")
+    fields = ("user", "app", "openid", "unionid", "nickname", "created_at", "last_sign_in_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        services.wechat_unbind(user=obj.user, binding_id=obj.pk)
+
+    def delete_queryset(self, request, queryset):
+        for binding in queryset.select_related("user"):
+            services.wechat_unbind(user=binding.user, binding_id=binding.pk)

@@ -912,6 +912,7 @@ class DeletionRequest(models.Model):
 class SignInCodePurpose(models.TextChoices):
     SIGN_IN = "sign_in", _("短信验证码登录")
     PASSWORD_RESET = "password_reset", _("重设密码")
+    WECHAT_BIND = "wechat_bind", _("绑定微信")
 
 
 class SignInCodeOutcome(models.TextChoices):
@@ -974,3 +975,52 @@ class SignInCode(models.Model):
     def __str__(self):
         sent = timezone.localtime(self.created_at).strftime("%Y-%m-%d %H:%M") if self.created_at else ""
         return f"{self.get_purpose_display()} {sent}"
+
+
+class WeChatApp(models.TextChoices):
+    """Which of the platform's two WeChat apps an openid belongs to (each app gives one person its own openid)."""
+
+    OFFICIAL_ACCOUNT = "mp", _("微信公众号（微信内网页授权）")
+    WEBSITE = "open", _("微信开放平台网站应用（扫码登录）")
+
+
+class WeChatBinding(models.Model):
+    """A member's account signs in with a WeChat identity (members.services.wechat).
+
+    Made only after the member proved the phone on file with an SMS code; never makes an account. The openid is
+    an identifier of the person in one app, not a secret; the unionid (given when both apps are linked under one
+    open-platform account) is the same person across the two. Nothing else of the WeChat profile is kept but an
+    optional nickname, so the member can tell which WeChat is bound. One binding per account and app; an openid,
+    and a unionid, bound to at most one account per app (constraints).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="wechat_bindings"
+    )
+    app = models.CharField(_("微信应用"), max_length=8, choices=WeChatApp.choices)
+    openid = models.CharField("openid", max_length=64)
+    unionid = models.CharField("unionid", max_length=64, blank=True, default="")
+    nickname = models.CharField(_("微信昵称"), max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(_("绑定时间"), default=timezone.now)
+    last_sign_in_at = models.DateTimeField(_("最近登录"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("微信绑定")
+        verbose_name_plural = _("微信绑定")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "app"], name="members_wechat_one_per_app"),
+            # Also the index of the sign-in's lookup (app, openid).
+            models.UniqueConstraint(fields=["app", "openid"], name="members_wechat_openid_once"),
+            models.UniqueConstraint(
+                fields=["app", "unionid"], condition=~Q(unionid=""), name="members_wechat_unionid_once"
+            ),
+            models.CheckConstraint(condition=Q(app__in=WeChatApp.values), name="members_wechat_app_valid"),
+            models.CheckConstraint(condition=~Q(openid=""), name="members_wechat_openid_given"),
+        ]
+        indexes = [
+            # The sign-in's lookup of a unionid bound through the other app (members.selectors.wechat_binding).
+            models.Index(fields=["unionid"], condition=~Q(unionid=""), name="members_wechat_unionid"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.get_app_display()}"

@@ -17,6 +17,7 @@ from .models import (
     ServiceRecord,
     ServiceRecordCorrection,
     Tag,
+    WeChatBinding,
 )
 
 member_cache.accounts_of_members(lambda ids: Member.objects.filter(pk__in=ids).values_list("user_id", flat=True))
@@ -26,6 +27,7 @@ member_cache.watch_member_m2m(Member.skills.through)
 member_cache.watch_member_m2m(Member.interests.through)
 member_cache.watch_user_m2m(Organization.admins.through)  # the dashboard's scope (volunteer_platform)
 member_cache.watch(ResidenceRegistration, member="member")
+member_cache.watch(WeChatBinding, user=lambda binding: binding.user_id)  # /me/ shows the bound WeChat
 member_cache.watch(ServiceRecord, member="member")
 member_cache.watch(  # /me/records/ shows a record's correction waiting and its last answer
     ServiceRecordCorrection,

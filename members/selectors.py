@@ -37,6 +37,7 @@ from .models import (
     ServiceRecordCorrection,
     Team,
     Transfer,
+    WeChatBinding,
 )
 from .tokens import invitation_token_generator
 from .validators import check_invitable
@@ -141,6 +142,19 @@ def visible_deletion_requests(
     """Requests of members whose home branch is in scope (the branch decides)."""
     qs = DeletionRequest.objects.all() if queryset is None else queryset
     return scoped(qs, user, "member__organization")
+
+
+def visible_wechat_bindings(
+    user: Viewer, *, queryset: QuerySet[WeChatBinding] | None = None
+) -> QuerySet[WeChatBinding]:
+    """WeChat bindings of the accounts of members whose home branch is in scope."""
+    qs = WeChatBinding.objects.all() if queryset is None else queryset
+    return scoped(qs, user, "user__member__organization")
+
+
+def wechat_bindings(user: User) -> QuerySet[WeChatBinding]:
+    """The account's WeChat bindings (at most one per app), for /me/."""
+    return WeChatBinding.objects.filter(user=user).order_by("app")
 
 
 def visible_teams(user: Viewer, *, queryset: QuerySet[Team] | None = None) -> QuerySet[Team]:
@@ -559,8 +573,9 @@ def service_cards(branch: Organization, first: date, after: date) -> list[Servic
 
 def personal_data(member: Member) -> dict:
     """This app's part of everything the platform holds about `member`, for their own download (PIPL art. 45):
-    profile, 双报到, transfers, service records and their corrections, deletion requests; the site adds the higher
-    apps' sections (volunteer_platform.portal_views). Full values: it is the member's own information."""
+    profile, 双报到, transfers, service records and their corrections, deletion requests, WeChat bindings; the site
+    adds the higher apps' sections (volunteer_platform.portal_views). Full values: it is the member's own
+    information."""
     member = (
         Member.objects.select_related("organization", "user").prefetch_related("skills", "interests").get(pk=member.pk)
     )
@@ -625,6 +640,17 @@ def personal_data(member: Member) -> dict:
         "deletion_requests": [
             {"status": d.get_status_display(), "requested_at": _iso(d.requested_at), "decided_at": _iso(d.decided_at)}
             for d in member.deletion_requests.order_by("pk")
+        ],
+        "wechat_bindings": [
+            {
+                "app": b.get_app_display(),
+                "openid": b.openid,
+                "unionid": b.unionid,
+                "nickname": b.nickname,
+                "bound_at": _iso(b.created_at),
+                "last_sign_in_at": _iso(b.last_sign_in_at),
+            }
+            for b in wechat_bindings(member.user)
         ],
     }
     return data

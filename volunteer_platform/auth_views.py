@@ -35,6 +35,7 @@ from core.forms import add_service_errors
 from core.qr import qr_svg
 from core.redirects import safe_next_url
 from members import services as member_services
+from members import wechat
 from members.models import SignInCodePurpose
 from members.selectors import member_for
 
@@ -46,6 +47,12 @@ SETUP_KEY_SESSION_KEY = "_second_factor_key"  # the key the setup page shows, un
 CODE_SESSION_KEY = "_sign_in_code"  # {"phone": the normalized number, "purpose": …, "next": a safe path or ""}
 # The backend a code sign-in is recorded with (the one a password sign-in with the phone goes through).
 CODE_BACKEND = "members.backends.PhoneOrUsernameBackend"
+# The page that asks for a code of each purpose (a code page without a code asked goes back there).
+CODE_REQUEST_PAGES: dict[str, str] = {
+    SignInCodePurpose.SIGN_IN: "sign_in_code",
+    SignInCodePurpose.PASSWORD_RESET: "password_reset",
+    SignInCodePurpose.WECHAT_BIND: "wechat_bind",
+}
 
 
 def landing_url(request) -> str:
@@ -71,6 +78,11 @@ class SignInView(_SafeNextMixin, auth_views.LoginView):
 
     def get_default_redirect_url(self):
         return landing_url(self.request)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["wechat_app"] = wechat.app_for(self.request.headers.get("User-Agent", ""))
+        return context
 
 
 class SignOutView(_SafeNextMixin, auth_views.LogoutView):
@@ -136,7 +148,7 @@ def _code_confirm(request, *, purpose: str, form_class, template: str, check):
     service's errors to the form and returns None."""
     state = _code_state(request, purpose)
     if state is None:
-        return redirect("sign_in_code" if purpose == SignInCodePurpose.SIGN_IN else "password_reset")
+        return redirect(CODE_REQUEST_PAGES[purpose])
     form = form_class(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":

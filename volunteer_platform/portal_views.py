@@ -26,7 +26,7 @@ from core import public_cache
 from core.member_cache import member_page
 from core.times import local_iso
 from incentives import selectors as incentive_selectors
-from members import availability
+from members import availability, wechat
 from members import selectors as member_selectors
 from members.certificate import certificate_for, content_disposition, render_pdf
 from members.models import Member
@@ -60,6 +60,8 @@ def me(request):
         "tasks": selectors.own_tasks(request.user),
         "next": selectors.next_actions(member, request.user),
         "news": news_selectors.latest_news_for_member(member),
+        "wechat_bindings": list(member_selectors.wechat_bindings(request.user)),
+        "wechat_offered": wechat.any_configured(),
     }
     response = render(request, "members/me.html", context)
     # The kept page (core/member_cache.py) is not served once the first activity listed has started.

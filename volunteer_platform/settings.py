@@ -214,6 +214,19 @@ SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10)
 # address answers 404 and rows stay without a receipt.
 SMS_RECEIPT_TOKEN = env.str("SMS_RECEIPT_TOKEN", default="")
 
+# --- WeChat sign-in (members/wechat.py; docs/security.md, "WeChat sign-in") -------------------------------------
+# The official account (公众号: 网页授权 inside WeChat's browser) and the open platform's website app
+# (网站应用: 扫码登录 on a PC). An app whose id or secret is unset is off: its button is not shown, and with
+# neither set the WeChat pages answer 404.
+WECHAT_MP_APP_ID = env.str("WECHAT_MP_APP_ID", default="")
+WECHAT_MP_APP_SECRET = env.str("WECHAT_MP_APP_SECRET", default="")
+WECHAT_OPEN_APP_ID = env.str("WECHAT_OPEN_APP_ID", default="")
+WECHAT_OPEN_APP_SECRET = env.str("WECHAT_OPEN_APP_SECRET", default="")
+# WeChat's addresses: the sign-in pages and the API (a test points them at a fake on 127.0.0.1).
+WECHAT_OAUTH_URL = env.str("WECHAT_OAUTH_URL", default="https://open.weixin.qq.com")
+WECHAT_API_URL = env.str("WECHAT_API_URL", default="https://api.weixin.qq.com")
+WECHAT_TIMEOUT_SECONDS = env.float("WECHAT_TIMEOUT_SECONDS", default=5)
+
 # --- Celery -----------------------------------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
@@ -454,6 +467,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
 }
+# WeChat sign-in: callbacks from one address (each asks WeChat's API), and how long a WeChat identity that no
+# account has yet waits in the session for the member to bind it with an SMS code.
+WECHAT_CALLBACK_IP_LIMIT = (30, 900)
+WECHAT_BIND_SECONDS = 600
 # Service projects: this many no-shows among the activities that started within the last 90 days refuse new
 # sign-ups and post claims (DESIGN.md: "repeated no-shows restrict new sign-ups").
 NO_SHOW_LIMIT = env.int("NO_SHOW_LIMIT", default=3)

@@ -114,3 +114,9 @@ else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_checkout}"}  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 LOGGING["loggers"]["audit"]["level"] = "WARNING"  # noqa: F405 (tests that read the audit log set INFO)
+# WeChat sign-in is on, with made-up credentials, so the tables of pages (access, budgets, hostile input) see its
+# pages; WeChat's API is a closed port unless a test starts the fake (tests/members/test_wechat.py).
+WECHAT_MP_APP_ID, WECHAT_MP_APP_SECRET = "wx-test-official-account", "test-mp-secret"
+WECHAT_OPEN_APP_ID, WECHAT_OPEN_APP_SECRET = "wx-test-website", "test-open-secret"
+WECHAT_API_URL = "http://127.0.0.1:9"
+WECHAT_TIMEOUT_SECONDS = 2

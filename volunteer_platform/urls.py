@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from members import urls as members_urls
 from notifications import views as notification_views
 
-from . import auth_views, portal_views, views
+from . import auth_views, portal_views, views, wechat_views
 from .forms import AdminSignInForm
 
 admin.site.site_header = _("党员志愿服务平台 管理后台")
@@ -39,6 +39,11 @@ urlpatterns = [
     path("accounts/login/code/confirm/", auth_views.sign_in_code_confirm, name="sign_in_code_confirm"),
     path("accounts/password/reset/", auth_views.password_reset, name="password_reset"),
     path("accounts/password/reset/confirm/", auth_views.password_reset_confirm, name="password_reset_confirm"),
+    path("accounts/wechat/", wechat_views.wechat_start, name="wechat_start"),
+    path("accounts/wechat/callback/", wechat_views.wechat_callback, name="wechat_callback"),
+    path("accounts/wechat/bind/", wechat_views.wechat_bind, name="wechat_bind"),
+    path("accounts/wechat/bind/confirm/", wechat_views.wechat_bind_confirm, name="wechat_bind_confirm"),
+    path("me/wechat/unbind/", wechat_views.wechat_unbind, name="wechat_unbind"),
     path("accounts/2fa/", auth_views.second_factor, name="second_factor"),
     path("accounts/2fa/setup/", auth_views.second_factor_setup, name="second_factor_setup"),
     path("accounts/2fa/off/", auth_views.second_factor_turn_off, name="second_factor_turn_off"),

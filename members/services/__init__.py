@@ -53,6 +53,7 @@ from .sign_in_codes import (
     wrong_code_error,
 )
 from .teams import team_create, team_update
+from .wechat import wechat_bind_with_code, wechat_sign_in, wechat_unbind
 
 __all__ = [
     "account_for_phone",
@@ -101,4 +102,7 @@ __all__ = [
     "team_create",
     "team_update",
     "volunteer_numbers_allocate",
+    "wechat_bind_with_code",
+    "wechat_sign_in",
+    "wechat_unbind",
 ]

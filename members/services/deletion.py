@@ -12,7 +12,7 @@ from core import member_cache
 from core.types import Actor, User
 from notifications.services import notifications_forget_user
 
-from ..models import DeletionRequest, Member, ResidenceRegistration
+from ..models import DeletionRequest, Member, ResidenceRegistration, WeChatBinding
 from ._common import _audit, _lock
 
 
@@ -77,9 +77,9 @@ def member_anonymise(*, member: Member, actor: Actor) -> Member:
     interests, availability and the public-name consent — also in every earlier row of the member's change
     history, which would otherwise keep a copy; 双报到 registrations end. The account is closed: a random
     username, no e-mail or name, no usable password, inactive, every session ended, every message and preference
-    deleted. Kept: the volunteer number, the branch and the service records with their hours (the statistics and
-    plans of the organization), now pointing at nobody. Lock: the member row. Invariant: a branch's secretary is
-    replaced first.
+    and every WeChat binding deleted. Kept: the volunteer number, the branch and the service records with their
+    hours (the statistics and plans of the organization), now pointing at nobody. Lock: the member row.
+    Invariant: a branch's secretary is replaced first.
     """
     member = _lock(Member, member.pk)
     if member.organizations_as_secretary.exists():
@@ -117,4 +117,5 @@ def member_anonymise(*, member: Member, actor: Actor) -> Member:
     user.save()
     user_sessions_end(user=user, actor=actor, reason=str(_("删除个人信息")))
     notifications_forget_user(user=user)
+    WeChatBinding.objects.filter(user=user).delete()  # the openid identifies the person
     return member

@@ -80,14 +80,14 @@ BUDGETS = {
     "projects:self_report":           ("member_a",  4),
     "projects:my_calendar":           ("member_a",  6),
     "projects:calendar_feed":         ("anon",  2),
-    "members:me":                     ("member_a", 16),  # + next actions: activities, wishes, unread, points; news
+    "members:me":                     ("member_a", 17),  # + next: activities, wishes, unread, points; news; WeChat
     "members:me_profile":             ("member_a",  7),
     "members:me_residence":           ("member_a",  6),
     "members:me_records":             ("member_a",  9),
     "members:me_record_correction":   ("member_a",  6),
     "members:me_certificate":         ("member_a",  6),
     "members:me_data":                ("member_a",  5),
-    "members:me_data_download":       ("member_a", 25),
+    "members:me_data_download":       ("member_a", 26),
     "members:member_certificate":     ("secretary_a",  9),
     "members:residence_queue":        ("secretary_a",  4),
     "notifications:inbox":            ("member_a",  4),

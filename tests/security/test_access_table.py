@@ -75,6 +75,13 @@ TABLE = {
     "sign_in_code_confirm":                 everyone("→/accounts/login/code/"),  # no code asked in this session
     "password_reset":                       everyone(200),
     "password_reset_confirm":               everyone("→/accounts/password/reset/"),
+    # WeChat sign-in (on in the test settings): off to WeChat's QR page (a PC browser); the callback without the
+    # session's state is refused; the bind pages need a WeChat sign-in first; unbinding is a POST from /me/.
+    "wechat_start":                         everyone("→https://open.weixin.qq.com/connect/qrconnect?"),
+    "wechat_callback":                      everyone(400),
+    "wechat_bind":                          everyone(L),
+    "wechat_bind_confirm":                  everyone("→/accounts/wechat/bind/"),
+    "wechat_unbind":                        signed_in_only(),  # POST only
     # The second factor: nothing owed here, so its page sends each person on to where they land after signing in.
     "second_factor":                        row(L, L, "→/me/", "→/me/", "→/dashboard/", "→/dashboard/", "→/"),
     "second_factor_setup":                  signed_in_only(200),
@@ -260,6 +267,7 @@ POST_REFUSED = {
     "api:activity_cancel":                  {"member_b": 404},
     "api:review_save":                      {"member_b": 403, "secretary_b": 404},
     "api:review_reject":                    {"member_b": 403, "secretary_b": 404},
+    "wechat_unbind":                        {"member_b": 404, "secretary_b": 404},  # no binding of theirs named
 }
 
 # The admin for staff. (changelist, add page) of each ModelAdmin for a branch secretary — the same for A and B,
@@ -289,6 +297,7 @@ ADMIN = {
     "members.residenceregistration":            ((200, 200),           ("registration", 200, 200),  200),
     "members.deletionrequest":                  ((200, 403),           None,                        403),
     "members.transfer":                         ((200, 403),           None,                        403),
+    "members.wechatbinding":                    ((200, 403),           ("wechat_binding", 200, 404), 403),
     "members.team":                             ((200, 200),           None,                        200),
     "members.servicerecord":                    ((200, 200),           None,                        200),
     "members.servicerecordcorrection":          ((200, 200),           None,                        200),

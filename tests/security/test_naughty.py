@@ -148,6 +148,22 @@ def _code_asked(route: str) -> Callable:
     return prepare
 
 
+def _wechat_waiting(*, code_asked: bool = False) -> Callable:
+    """A WeChat sign-in that found no binding: its identity waits in the session (volunteer_platform/wechat_views.py);
+    with `code_asked`, a bind code was then asked for member A's number."""
+
+    def prepare(w, client) -> None:
+        session = client.session
+        identity = {"app": "open", "openid": "o-naughty", "unionid": "", "nickname": "", "next": ""}
+        session["_wechat_identity"] = {**identity, "until": int(timezone.now().timestamp()) + 3600}
+        session.save()
+        if code_asked:
+            response = client.post(reverse("wechat_bind"), {"phone": w.member_a.phone})
+            assert response.status_code == 302, response.status_code
+
+    return prepare
+
+
 SITE_FORMS = [
     # Public
     Target("anon", "login", valid=lambda w: {"username": "member_a", "password": "wrong"}),
@@ -155,6 +171,9 @@ SITE_FORMS = [
     Target("anon", "sign_in_code", valid=lambda w: {"phone": w.member_a.phone}, params=NEXT),
     Target("anon", "sign_in_code_confirm", valid=lambda w: {"code": "123456"}, prepare=_code_asked("sign_in_code")),
     Target("anon", "password_reset", valid=lambda w: {"phone": w.member_a.phone}),
+    Target("anon", "wechat_bind", valid=lambda w: {"phone": w.member_a.phone}, prepare=_wechat_waiting()),
+    Target("anon", "wechat_bind_confirm", valid=lambda w: {"code": "123456"}, prepare=_wechat_waiting(code_asked=True)),
+    Target("member_a", "wechat_unbind", page=lambda w: "/me/", valid=lambda w: {"binding": w.wechat_binding.pk}),
     Target(
         "anon",
         "password_reset_confirm",

@@ -19,7 +19,7 @@ from audit import services as audit_services
 from demands import services as demand_services
 from incentives import services as incentive_services
 from members import services as member_services
-from members.models import Member
+from members.models import Member, WeChatBinding
 from news import services as news_services
 from notifications import services as notification_services
 from notifications.models import Notification
@@ -152,6 +152,8 @@ def build_world(platform_admin):
     registration = member_services.residence_register(member=member_b, community=community_a, actor=None)
     newcomer = member_services.member_create(name="刘阳", phone="13912345678", organization=branch_a, actor=None)
     invitation = member_services.member_invite(member=newcomer, actor=secretary_a)
+    # Member A signs in with WeChat (made as the bind service leaves it; that service needs an SMS code).
+    wechat_binding = WeChatBinding.objects.create(user=member_a.user, app="open", openid="o-access-table-a")
 
     # Dashboard: branch A's plan and a task of it.
     plan = Plan.objects.create(organization=branch_a, year=timezone.localdate().year, title="年度规划")
@@ -217,6 +219,7 @@ def build_world(platform_admin):
         redemption=redemption,
         registration=registration,
         invitation=invitation,
+        wechat_binding=wechat_binding,
         plan=plan,
         task=task,
         notification=notification,

@@ -20,6 +20,7 @@ from django.test import Client
 from demands import services as demand_services
 from incentives import services as incentive_services
 from members import services as member_services
+from members.models import WeChatBinding
 from projects import services as project_services
 from projects.models import Post
 from tests.demands.factories import feedback_token, fulfil, publish, submit_wish
@@ -95,6 +96,10 @@ def _rated_wish(w):
 
 
 # fmt: off
+def _wechat_bound(w) -> None:
+    w.binding = WeChatBinding.objects.create(user=w.member.user, app="open", openid="o-cache", nickname="小周")
+
+
 ROWS = {
     # Anonymous public pages (core/public_cache.py).
     "project publish": Row(
@@ -158,6 +163,10 @@ ROWS = {
         "member", "/me/records/", setup=_rated_wish,
         act=lambda w: demand_services.wish_confirm_service(wish=w.wish, actor=w.secretary),
         shows="实现微心愿"),
+    "WeChat unbound (/me/)": Row(
+        "member", "/me/", setup=_wechat_bound,
+        act=lambda w: member_services.wechat_unbind(user=w.member.user, binding_id=w.binding.pk),
+        hides="小周 · "),
 }
 # fmt: on
 
@@ -234,6 +243,7 @@ SHOWN_ON_MEMBER_PAGES = {
     "members.ResidenceRegistration",
     "members.ServiceRecord",
     "members.ServiceRecordCorrection",
+    "members.WeChatBinding",  # /me/: the bound WeChat and its unbind button
     "members.Organization",
     "members.Community",
     "members.Grid",
