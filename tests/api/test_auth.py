@@ -65,7 +65,7 @@ def test_a_wrong_code_is_refused_field_by_field_in_chinese(api, member, sms_outb
 
     missing = api.post("/api/v1/auth/token/", {}, format="json").json()
     assert set(missing["errors"]) == {"phone", "code"}
-    assert missing["errors"]["phone"] == ["该字段是必填项。"]  # Django's own message, as on the page
+    assert missing["errors"]["phone"] == ["这个字段是必填项。"]  # Django's own message, as on the page
 
 
 def test_the_code_limits_of_the_page_hold(api, member, sms_outbox, settings):
