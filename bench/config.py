@@ -21,7 +21,7 @@ HOST = "127.0.0.1"
 PORT = int(os.environ.get("BENCH_PORT", "8100"))
 
 # The GET scenarios of bench/locustfile.py: scenario -> (path, who): anonymous, a member (one of the runner's
-# member sessions) or the platform admin
+# member sessions), the platform admin, or an app (one of the same members' device tokens)
 GETS = {
     "ceiling": ("/bench/ceiling/", "anonymous"),
     # The floors under the ceiling, each on a gunicorn of its own (bench/run.py: FLOORS): the same answer from a WSGI
@@ -37,6 +37,10 @@ GETS = {
     "me_records": ("/me/records/", "member"),
     "me_points": ("/me/points/", "member"),
     "dashboard": ("/dashboard/?org={district_id}", "admin"),
+    # The JSON API's equivalents of three pages (an app's calls: a member sends a device token, no cookie).
+    "api_wall": ("/api/v1/wishes/", "anonymous"),
+    "api_activities": ("/api/v1/activities/", "anonymous"),
+    "api_me": ("/api/v1/me/", "app"),
 }
 
 

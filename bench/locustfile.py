@@ -74,6 +74,9 @@ class Visitor(FastHttpUser):
                 sessions = FIXTURES["member_sessions"]
                 session = sessions[self.n % len(sessions)]
             self.headers = {"Cookie": _cookie(session)}
+            if who == "app":  # an app: its device token, no cookie
+                tokens = FIXTURES["member_tokens"]
+                self.headers = {"Authorization": f"Bearer {tokens[self.n % len(tokens)]}"}
 
     @task
     def step(self):

@@ -93,6 +93,14 @@ WRITERS = 2  # locust users that write, beside the CONCURRENCY readers (bench/lo
 _PAGES = [(name, kind, label) for name, kind, label in SCENARIOS if kind in ("anonymous", "member")]
 SCENARIOS += [(f"uncached:{name}", f"uncached_{kind}", f"{label} uncached") for name, kind, label in _PAGES]
 SCENARIOS += [(f"mixed:{name}", f"mixed_{kind}", f"{label} mixed") for name, kind, label in _PAGES]
+# The JSON API's equivalents of three pages: no page cache in front of them, so one pass each, compared with its page
+# (Step 17: each at least the share of the ceiling its HTML page reaches, cached and rendered).
+API_EQUIVALENTS = {"api_wall": "wish_wall", "api_activities": "projects", "api_me": "me"}
+SCENARIOS += [
+    ("api_wall", "api", "API /api/v1/wishes/"),
+    ("api_activities", "api", "API /api/v1/activities/"),
+    ("api_me", "api", "API /api/v1/me/ (token)"),
+]
 # Targets (bench/RESULTS.md): GET p95 < 150 ms, zero errors; anonymous ≥ 60 % of the ceiling, signed-in ≥ 25 %;
 # storm p95 < 250 ms with exactly 20/180; every worker < 200 MB. Rendered (cache off): every page ≥ 20 %; under
 # writes: anonymous ≥ 40 %, signed-in ≥ 20 %.
@@ -193,6 +201,7 @@ def prepare_fixtures(path: Path) -> dict:
     from django.db.models import Q
     from django.utils import timezone
 
+    from audit.services import api_token_issue
     from demands.models import MicroWish, WishCategory
     from members.models import Community, Member, Organization
     from projects import services as project_services
@@ -299,6 +308,7 @@ def prepare_fixtures(path: Path) -> dict:
         "warmup_activity_id": warmup.pk,
         "warmup_sessions": [_session_for(m.user) for m in warmup_members],
         "member_sessions": [_session_for(m.user) for m in page_members],
+        "member_tokens": [api_token_issue(user=m.user, device="bench")[1] for m in page_members],
         "admin_session": _session_for(admin),
         "writer_sessions": [_session_for(m.user) for m in writer_members],
         "writer_activities": writer_activities,
@@ -564,6 +574,8 @@ def warm_up(scenario: str, fixtures: dict) -> None:
     request = urllib.request.Request(f"http://{config.HOST}:{port_of(scenario)}" + path.format(**fixtures))
     if session:
         request.add_header("Cookie", f"sessionid={session}")
+    if who == "app":
+        request.add_header("Authorization", f"Bearer {fixtures['member_tokens'][0]}")
     for _ in range(3):
         urllib.request.urlopen(request, timeout=30).read()
 
@@ -609,6 +621,7 @@ def bracket_ceilings(results: list[dict], ceiling_at_end: float) -> None:
 
 
 def verdicts(results: list[dict]) -> None:
+    found = {r["scenario"]: r for r in results}
     for r in results:
         ceiling_rps = r.get("ceiling_rps", 0.0)
         r["share"] = r["rps"] / ceiling_rps if ceiling_rps else 0.0
@@ -622,6 +635,13 @@ def verdicts(results: list[dict]) -> None:
                 problems.append(f"<{SHARE[r['kind']]:.0%}")
         if r["scenario"] == "bare_django" and r["rps"] and r["ceiling_rps"] / r["rps"] < CEILING_OF_BARE_DJANGO:
             problems.append(f"ceiling <{CEILING_OF_BARE_DJANGO:.0%} of it")
+        if r["kind"] == "api":
+            if r["p95"] >= P95_GET_MS:
+                problems.append(f"p95≥{P95_GET_MS}")
+            page = API_EQUIVALENTS[r["scenario"]]
+            for measured in (found.get(page), found.get(f"uncached:{page}")):
+                if measured is not None and r["share"] < measured["rps"] / measured.get("ceiling_rps", 1):
+                    problems.append(f"< {measured['label']}")
         if r["kind"] == "storm":
             if r["p95"] >= P95_STORM_MS:
                 problems.append(f"p95≥{P95_STORM_MS}")
@@ -673,6 +693,13 @@ def by_page(results: list[dict], report: dict) -> str:
                 f"| {label} | {cell(found.get(name))} | {cell(found.get(f'uncached:{name}'))} "
                 f"| {cell(found.get(f'mixed:{name}'))} |"
             )
+    api = [r for r in results if r["kind"] == "api"]
+    if api:
+        lines += ["", "| the API's call | its share · p95 | its page cached | its page rendered |", "|---|---|---|---|"]
+        for r in api:
+            page = API_EQUIVALENTS[r["scenario"]]
+            rendered = found.get(f"uncached:{page}")
+            lines.append(f"| {r['label']} | {cell(r)} | {cell(found.get(page))} | {cell(rendered)} |")
     if floor_line(results):
         lines += ["", floor_line(results)]
     writes = [r["writes"] for r in results if "writes" in r]
