@@ -5,9 +5,13 @@ styles, which that page alone allows)."""
 
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_update
+from django.core.cache import cache
+from django.http import HttpResponse
 from django.urls import include, path
+from django.utils.translation import get_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from core import public_cache
 from demands import api as demands_api
 from projects import api as projects_api
 
@@ -50,10 +54,28 @@ v1 = [
     path("review/wishes/<int:pk>/reject/", demands_api.review_reject, name="review_reject"),
 ]
 
+
+def schema_view(request, *args, **kwargs):
+    """The schema, generated once per release and language and kept in the shared cache: generating it costs
+    60-450 ms of CPU, too much to give any visitor for the asking. Its answer differs by ?format= and language."""
+    key = f"api-schema:{public_cache.release()}:{get_language()}:{request.GET.get('format', '')}"
+    cached = cache.get(key)
+    if cached is not None:
+        content, content_type = cached
+        return HttpResponse(content, content_type=content_type)
+    response = _generate_schema(request, *args, **kwargs)
+    if response.status_code == 200:
+        response.render()
+        cache.set(key, (response.content, response["Content-Type"]), timeout=24 * 3600)
+    return response
+
+
+_generate_schema = SpectacularAPIView.as_view()
+
 app_name = "api"
 urlpatterns = [
     path("v1/", include(v1)),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", schema_view, name="schema"),
     path(
         "docs/",
         csp_update({"style-src": [SELF, UNSAFE_INLINE]})(SpectacularSwaggerSplitView.as_view(url_name="api:schema")),

@@ -78,3 +78,20 @@ def settings_for_contract(settings):
     settings.WISH_TRACK_IP_LIMIT = (1000, 900)
     settings.WISH_FEEDBACK_IP_LIMIT = (1000, 900)
     return settings
+
+
+def test_the_schema_is_generated_once_per_release_and_language(client, monkeypatch):
+    from drf_spectacular import generators
+
+    calls = []
+    real = generators.SchemaGenerator.get_schema
+    monkeypatch.setattr(generators.SchemaGenerator, "get_schema", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = client.get("/api/schema/")
+    second = client.get("/api/schema/")
+    assert first.status_code == second.status_code == 200 and first.content == second.content
+    assert b"/api/v1/wishes/" in first.content
+    assert len(calls) == 1
+    as_json = client.get("/api/schema/?format=json")
+    assert as_json["Content-Type"].startswith("application/") and as_json.json()["openapi"].startswith("3.")
+    english = client.get("/api/schema/", HTTP_ACCEPT_LANGUAGE="en")
+    assert english.status_code == 200 and len(calls) == 3
