@@ -2,10 +2,11 @@
 same messages, scopes and limits as the pages."""
 
 import pytest
+from django.utils import timezone
 
 from demands.models import MicroWish
 from tests.api.conftest import bearer
-from tests.demands.factories import feedback_token, wish_category, wish_in_state
+from tests.demands.factories import feedback_token, jpeg_upload, service_times, wish_category, wish_in_state
 
 pytestmark = pytest.mark.django_db
 
@@ -139,3 +140,26 @@ def test_the_review_queue_is_the_secretarys_scope(api, org_tree, category, secre
     assert published.json()["state"] == "published"
     no_reason = api.post(f"/api/v1/review/wishes/{wish.pk}/reject/", {}, format="json")
     assert no_reason.status_code == 400 and "reason" in no_reason.json()["errors"]
+
+
+def test_the_claimer_records_the_fulfilment_with_a_photo(api, org_tree, category, secretary_a, member_a, member_b):
+    wish = wish_in_state("claimed", org_tree.community_a, secretary_a, member_a)
+    start, end = service_times()
+    data = {
+        "note": "已上门更换了水龙头。",
+        "start": timezone.localtime(start).strftime("%Y-%m-%d %H:%M"),
+        "end": timezone.localtime(end).strftime("%Y-%m-%d %H:%M"),
+        "hours": "1.5",
+        "photos": jpeg_upload(),
+    }
+    bearer(api, member_b.user)
+    assert api.post(f"/api/v1/wishes/{wish.pk}/fulfil/", data, format="multipart").status_code == 404
+    bearer(api, member_a.user)
+    bad = api.post(f"/api/v1/wishes/{wish.pk}/fulfil/", {**data, "hours": "abc"}, format="multipart")
+    assert bad.status_code == 400 and "hours" in bad.json()["errors"]
+    wish.refresh_from_db()
+    assert wish.state == MicroWish.State.CLAIMED and not wish.photos.exists()
+    done = api.post(f"/api/v1/wishes/{wish.pk}/fulfil/", {**data, "photos": jpeg_upload()}, format="multipart")
+    assert done.status_code == 200, done.json()
+    wish.refresh_from_db()
+    assert wish.state == MicroWish.State.FULFILLED and wish.photos.count() == 1
