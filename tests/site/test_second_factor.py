@@ -139,3 +139,42 @@ def test_off_by_default_in_development(platform_admin, client, settings):
     settings.SECOND_FACTOR_FOR_ADMINS = False
     _sign_in(client, platform_admin)
     assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_setups_of_one_account_at_once_leave_one_device(secretary_a):
+    """Two tabs (or two people with the password) confirm a setup at the same moment, each with its own key: the
+    account row's lock lets one in; the other is told a second factor is already on, and one set of recovery codes
+    is left."""
+    import threading
+
+    from django.core.exceptions import ValidationError
+    from django.db import connection
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.util import random_hex
+
+    from volunteer_platform import services
+
+    keys = [random_hex(20), random_hex(20)]
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def confirm(key):
+        try:
+            barrier.wait()
+            services.second_factor_confirm(user=secretary_a, key=key, token=f"{totp(bytes.fromhex(key)):06d}")
+            outcomes.append("ok")
+        except ValidationError as exc:
+            outcomes.append(exc.message_dict["token"][0])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=confirm, args=(key,)) for key in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["ok", "已经开启两步验证。"]
+    assert TOTPDevice.objects.filter(user=secretary_a).count() == 1
+    assert StaticDevice.objects.filter(user=secretary_a).count() == 1
