@@ -15,12 +15,13 @@ method_not_allowed, throttled, parse_error, unsupported_media_type, not_acceptab
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from functools import wraps
 from typing import cast
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponseNotModified
 from django.utils.cache import get_conditional_response
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, pagination, serializers, status
@@ -128,6 +129,28 @@ def conditional(request, response: Response) -> Response:
         not_modified["ETag"] = tag
         return not_modified
     return response
+
+
+def etagged(view):
+    """ETag / If-None-Match outside a page cache (core.public_cache): the tag is the hash of the answer's bytes, so
+    a list served from the cache gets the same tag as when it was built."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if request.method not in ("GET", "HEAD") or response.status_code != 200 or response.streaming:
+            return response
+        if callable(getattr(response, "render", None)):
+            response = response.render()
+        tag = f'"{hashlib.sha256(response.content).hexdigest()[:32]}"'
+        response["ETag"] = tag
+        if get_conditional_response(request, etag=tag) is not None:
+            not_modified = HttpResponseNotModified()
+            not_modified["ETag"] = tag
+            return not_modified
+        return response
+
+    return wrapper
 
 
 class CursorPage(pagination.CursorPagination):

@@ -65,6 +65,14 @@ def an_id(value: str) -> str | None:
     return str(int(value)) if int(value) else None
 
 
+_CURSOR = re.compile(r"[A-Za-z0-9_=%-]{1,200}")  # DRF's cursor: URL-safe base64 of a short position
+
+
+def cursor(value: str) -> str | None:
+    """A cursor page's position (the JSON API's lists), as sent; anything else is absent (the first page)."""
+    return value if _CURSOR.fullmatch(value) else None
+
+
 def choice(values: Iterable[str]) -> Parser:
     """One of a fixed list (a TextChoices' values), else absent."""
     allowed = frozenset(values)

@@ -15,13 +15,14 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from core import ratelimit
+from core import page_params, public_cache, ratelimit
 from core.api import (
     CursorPage,
     ErrorSerializer,
     conditional,
     cursor_page,
     error_body,
+    etagged,
     form_data,
     form_invalid,
     form_schema,
@@ -45,6 +46,7 @@ from .forms import (
 from .models import MicroWish
 from .views import (
     WALL_PAGE_SIZE,
+    WALL_PARAMS,
     _audit_contact_view,
     _is_secretary,
     _require_member,
@@ -318,13 +320,21 @@ WallFilters = [
     parameters=WallFilters,
     responses={200: cursor_page(WishCardSerializer), 304: None, 400: ErrorSerializer, 401: ErrorSerializer},
 )
+@etagged
+@public_cache.public_page(
+    "wishes",
+    params={**WALL_PARAMS, "cursor": page_params.cursor},
+    # the same versions as the wall's page: a wish drops the walls it is or was on (demands/receivers.py)
+    objects=lambda query, kwargs: [("wall", query.get("community") or "all")],
+)
 @api_view(["GET"])
 def wall(request):
-    """The published wishes, newest first, in cursor pages; ETag / If-None-Match."""
+    """The published wishes, newest first, in cursor pages; kept like the wall's page (the same content for every
+    caller: no contact, nothing of the reader); ETag / If-None-Match."""
     form = WallFilterForm(request.query_params or None)
     paginator = CursorPage(ordering=("-published_at", "-pk"), page_size=WALL_PAGE_SIZE)
     page = paginator.paginate_queryset(selectors.wall(**form.filters()), request)
-    return conditional(request, paginator.get_paginated_response(WishCardSerializer(page, many=True).data))
+    return paginator.get_paginated_response(WishCardSerializer(page, many=True).data)
 
 
 def _public_wish(pk: int) -> MicroWish:

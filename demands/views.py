@@ -47,6 +47,12 @@ WALL_PAGE_SIZE = 20
 REVIEW_PAGE_SIZE = 50
 SUBMITTED_SESSION_KEY = "demands_submitted_code"
 TRACKED_SESSION_KEY = "demands_tracked_wish"
+WALL_PARAMS = {  # WallFilterForm's fields (the page's and the API's wall)
+    "community": page_params.an_id,
+    "grid": page_params.an_id,
+    "category": page_params.an_id,
+    "target_group": page_params.choice(TargetGroup.values),
+}
 
 
 def _site_url(request) -> str:
@@ -259,13 +265,7 @@ def feedback(request, token: str):
 @require_GET
 @public_cache.public_page(
     "wishes",
-    params={  # WallFilterForm's fields and the page
-        "community": page_params.an_id,
-        "grid": page_params.an_id,
-        "category": page_params.an_id,
-        "target_group": page_params.choice(TargetGroup.values),
-        "page": page_params.page_number,
-    },
+    params={**WALL_PARAMS, "page": page_params.page_number},
     # The wall of one community, or the whole wall (demands/receivers.py: a wish drops the walls it is on)
     objects=lambda query, kwargs: [("wall", query.get("community") or "all")],
 )

@@ -16,12 +16,12 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from core import ratelimit
+from core import page_params, public_cache, ratelimit
 from core.api import (
     CursorPage,
     ErrorSerializer,
-    conditional,
     cursor_page,
+    etagged,
     form_data,
     form_invalid,
     form_schema,
@@ -33,6 +33,7 @@ from members.selectors import member_for
 from . import selectors, services
 from .forms import CheckInForm
 from .models import Activity, SignUp
+from .views import LIST_TIMEOUT
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
 PAGE_SIZE = 20
@@ -121,15 +122,31 @@ class ActivityFilterForm(GuardedForm):
     ],
     responses={200: cursor_page(ActivitySerializer), 304: None, 400: ErrorSerializer, 401: ErrorSerializer},
 )
+@etagged
+@public_cache.public_page(
+    "projects",
+    timeout=LIST_TIMEOUT,  # seats on the list follow within a minute, as on /projects/; an activity's own is exact
+    params={
+        "project": page_params.an_id,
+        "community": page_params.an_id,
+        "date_from": page_params.iso_date,
+        "date_to": page_params.iso_date,
+        "cursor": page_params.cursor,
+    },
+)
 @api_view(["GET"])
 def activity_list(request):
+    """Upcoming activities, soonest first, in cursor pages; kept a minute like /projects/ (the seats on the list
+    follow within it; `GET /activities/<id>/` is exact); ETag / If-None-Match."""
     form = ActivityFilterForm(request.query_params)
-    if not form.is_valid():
-        return form_invalid(form)
+    form.is_valid()
+    # A filter that is not a valid value is left out, as the page cache leaves it out of the key: the same answer
+    # whether or not the list comes from the cache.
+    filters = {name: value for name, value in form.cleaned_data.items() if name not in form.errors}
     paginator = CursorPage(ordering=("starts_at", "pk"), page_size=PAGE_SIZE)
-    page = paginator.paginate_queryset(selectors.activity_list(**form.cleaned_data), request)
+    page = paginator.paginate_queryset(selectors.activity_list(**filters), request)
     data = ActivitySerializer(page, many=True, context={"now": timezone.now()}).data
-    return conditional(request, paginator.get_paginated_response(data))
+    return paginator.get_paginated_response(data)
 
 
 def _activity(request, pk: int) -> Activity:

@@ -163,3 +163,16 @@ def test_the_claimer_records_the_fulfilment_with_a_photo(api, org_tree, category
     assert done.status_code == 200, done.json()
     wish.refresh_from_db()
     assert wish.state == MicroWish.State.FULFILLED and wish.photos.count() == 1
+
+
+def test_the_wall_is_kept_like_its_page_and_a_claim_drops_it(api, org_tree, category, secretary_a, member_a, settings):
+    settings.PAGE_CACHES = True
+    wish = wish_in_state("published", org_tree.community_a, secretary_a)
+    assert api.get("/api/v1/wishes/")["X-Page-Cache"] == "miss"
+    kept = api.get("/api/v1/wishes/")
+    assert kept["X-Page-Cache"] == "hit" and [w["id"] for w in kept.json()["results"]] == [wish.pk]
+    claimer = api.__class__()
+    bearer(claimer, member_a.user)
+    assert claimer.post(f"/api/v1/wishes/{wish.pk}/claim/", {}, format="json").status_code == 200
+    after = api.get("/api/v1/wishes/")
+    assert after["X-Page-Cache"] == "miss" and after.json()["results"] == []
