@@ -19,8 +19,9 @@ from rest_framework.response import Response
 
 from audit import selectors as audit_selectors
 from audit import services as audit_services
+from audit.api_auth import token_user
 from audit.models import ApiToken, AuditEvent
-from core import ratelimit
+from core import member_cache, ratelimit
 from core.api import (
     CursorPage,
     ErrorSerializer,
@@ -229,6 +230,8 @@ MeSerializer = inline_serializer(
 )
 
 
+@token_user
+@member_cache.member_page  # what /me/ shows, and dropped with it (core/member_cache.py)
 @extend_schema(operation_id="me", summary="我的概况（时长、积分、星级）", responses={200: MeSerializer, **ERRORS})
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])

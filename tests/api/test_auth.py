@@ -148,3 +148,27 @@ def test_last_use_is_written_at_most_hourly(api, member, clock, django_assert_nu
     api.get("/api/v1/me/devices/")
     assert ApiToken.objects.get().last_used_at > first
     assert ApiToken.objects.get().expires_at > timezone.now()
+
+
+def test_me_is_kept_per_person_like_the_page_and_follows_the_records(api, member, settings, client):
+    from notifications import services as notification_services
+
+    settings.PAGE_CACHES = True
+    bearer(api, member.user)
+    assert api.get("/api/v1/me/")["X-Page-Cache"] == "miss"
+    kept = api.get("/api/v1/me/")
+    assert kept["X-Page-Cache"] == "hit" and kept.json()["unread"] == 0
+    notification_services.notify(
+        template="demands_rated",
+        channel="inapp",
+        user=member.user,
+        dedupe_key="kept-me",
+        context={"title": "修理水龙头", "code": "X", "rating": 5, "link": "/wishes/"},
+    )
+    after = api.get("/api/v1/me/")
+    assert after["X-Page-Cache"] == "miss" and after.json()["unread"] == 1
+    other = MemberFactory(phone="13912349999", user__username="other")
+    bearer(api, other.user)
+    assert api.get("/api/v1/me/").json()["volunteer_number"] == other.volunteer_number  # never another's copy
+    api.credentials(HTTP_AUTHORIZATION="Bearer wrong")
+    assert api.get("/api/v1/me/").status_code == 401
