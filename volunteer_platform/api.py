@@ -6,7 +6,7 @@ from the one selector each, so the app and /me/ always show the same hours, poin
 """
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -30,6 +30,7 @@ from core.api import (
     form_data,
     form_invalid,
     form_schema,
+    invalid,
     too_many,
 )
 from incentives import selectors as incentive_selectors
@@ -127,9 +128,12 @@ def token(request):
         errors = {**phone_form.errors, **code_form.errors}
         phone_form._errors = errors  # one answer with both forms' fields
         return form_invalid(phone_form)
-    user = member_services.sign_in_code_check(
-        phone=phone_form.cleaned_data["phone"], code=code_form.cleaned_data["code"]
-    )
+    try:
+        user = member_services.sign_in_code_check(
+            phone=phone_form.cleaned_data["phone"], code=code_form.cleaned_data["code"]
+        )
+    except ValidationError as exc:  # on the code's field, as the page shows it
+        return invalid({"code": [str(m) for m in exc.messages]})
     if selectors.second_factor_owed(user):
         raise PermissionDenied(_("该账号登录需要两步验证，请在网页上登录。"))
     device = str(data.get("device") or "")[:60]

@@ -60,7 +60,7 @@ def test_a_wrong_code_is_refused_field_by_field_in_chinese(api, member, sms_outb
     assert answer.status_code == 400
     body = answer.json()
     assert body["code"] == "invalid" and set(body) == {"detail", "code", "errors"}
-    assert "验证码" in body["detail"]
+    assert "验证码" in body["detail"] and list(body["errors"]) == ["code"]
     assert not ApiToken.objects.exists()
 
     missing = api.post("/api/v1/auth/token/", {}, format="json").json()
