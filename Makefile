@@ -59,18 +59,20 @@ test: $(VENV)/.installed-dev
 
 # The heavier variants `make test` keeps small to stay within minutes: the tests marked `thorough` (the hostile
 # corpus into the admin's forms, the reconcile machine's random sequences, the 5,000-row import), the whole
-# hostile-input corpus into every typed field, the reconcile machine's ci profile, and 25 fuzzing examples per target
-# instead of 10 (.ci/run runs this after `make test`).
+# hostile-input corpus into every typed field, the reconcile machine's ci profile, 25 fuzzing examples per target
+# instead of 10, and 40 schemathesis examples per API operation and persona instead of 8 (.ci/run runs this after
+# `make test`).
 test-thorough: export DJANGO_SETTINGS_MODULE = volunteer_platform.settings_test
 test-thorough: export PYTHONDONTWRITEBYTECODE =
 test-thorough: export NAUGHTY = full
 test-thorough: export INVARIANTS_PROFILE = ci
 test-thorough: export FUZZ = full
+test-thorough: export API_CONTRACT_EXAMPLES = 40
 test-thorough: $(VENV)/.installed-dev
 	$(PY) manage.py compiletranslations
 	$(PY) -m pytest -n $(TEST_WORKERS) -m "thorough" --deselect $(IMPORT_TIMING) $(PYTEST_ARGS)
 	$(PY) -m pytest -n $(TEST_WORKERS) -m "not thorough" tests/security/test_naughty.py \
-		tests/reconcile/test_invariants.py tests/security/test_fuzz.py $(PYTEST_ARGS)
+		tests/reconcile/test_invariants.py tests/security/test_fuzz.py tests/api/test_contract.py $(PYTEST_ARGS)
 	$(PY) -m pytest -n 0 $(IMPORT_TIMING) $(PYTEST_ARGS)
 
 # A measurement against the clock (30 s for 5,000 rows, about 10 s alone on 2 cores): run alone, after the rest, so

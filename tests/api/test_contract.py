@@ -2,7 +2,7 @@
 anonymous caller, a member and a branch secretary (each with a device token), on a street with real objects, and
 every answer must be no 500, a status the schema declares, the declared content type and a body that conforms.
 
-Bounded (EXAMPLES per operation and persona) so the suite stays quick; `make test-thorough` runs more."""
+Bounded (EXAMPLES per operation and persona) so the suite stays quick; `make test-thorough` runs 40."""
 
 import os
 
