@@ -9,7 +9,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from demands import api as demands_api
+from incentives import api as incentives_api
+from notifications import api as notifications_api
 from projects import api as projects_api
+from training import api as training_api
 
 from . import api
 
@@ -35,6 +38,15 @@ v1 = [
     path("activities/<int:pk>/signup/", projects_api.activity_signup, name="activity_signup"),
     path("activities/<int:pk>/cancel/", projects_api.activity_cancel, name="activity_cancel"),
     path("activities/<int:pk>/checkin/", projects_api.activity_checkin, name="activity_checkin"),
+    # Training
+    path("training/sessions/", training_api.session_list, name="training_sessions"),
+    path("training/sessions/<int:pk>/enroll/", training_api.enroll, name="training_enroll"),
+    path("training/sessions/<int:pk>/cancel/", training_api.cancel_enrollment, name="training_cancel"),
+    # Rewards
+    path("rewards/", incentives_api.reward_list, name="reward_list"),
+    path("rewards/<int:pk>/redeem/", incentives_api.reward_redeem, name="reward_redeem"),
+    path("me/redemptions/", incentives_api.redemption_list, name="redemption_list"),
+    path("me/redemptions/<int:pk>/cancel/", incentives_api.redemption_cancel, name="redemption_cancel"),
     # The member's own
     path("me/", api.me, name="me"),
     path("me/records/", api.records, name="me_records"),
@@ -42,6 +54,9 @@ v1 = [
     path("me/certificate.pdf", api.certificate, name="me_certificate"),
     path("me/inbox/", api.inbox, name="me_inbox"),
     path("me/inbox/<int:pk>/read/", api.inbox_read, name="me_inbox_read"),
+    path("me/stars/", incentives_api.stars, name="me_stars"),
+    path("me/preferences/", notifications_api.preferences, name="me_preferences"),
+    path("me/preferences/save/", notifications_api.preferences_save, name="me_preferences_save"),
     path("me/devices/", api.devices, name="me_devices"),
     path("me/devices/<int:pk>/revoke/", api.device_revoke, name="me_device_revoke"),
     # Secretaries

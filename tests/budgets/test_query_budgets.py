@@ -132,6 +132,11 @@ BUDGETS = {
     "api:me_certificate":             ("app:member_a",  5),  # as /me/certificate.pdf, with the token
     "api:me_inbox":                   ("app:member_a",  2),  # token, one page
     "api:me_devices":                 ("app:member_a",  2),  # token, the live tokens
+    "api:me_stars":                   ("app:member_a",  5),  # token, member, ratings, objections, live values
+    "api:me_preferences":             ("app:member_a",  2),  # token, the chosen preferences
+    "api:training_sessions":          ("app:member_a",  3),  # token, member, one page with seats and own enrollment
+    "api:reward_list":                ("app:member_a",  5),  # token, member, balance, stars, one page
+    "api:redemption_list":            ("app:member_a",  3),  # token, member, one page
     "api:review_queue":               ("app:secretary_a",  4),  # token, scope, one page
 }
 # fmt: on
