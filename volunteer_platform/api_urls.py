@@ -63,6 +63,11 @@ v1 = [
     path("review/wishes/", demands_api.review_queue, name="review_queue"),
     path("review/wishes/<int:pk>/", demands_api.review_save, name="review_save"),
     path("review/wishes/<int:pk>/reject/", demands_api.review_reject, name="review_reject"),
+    path("attendance/<int:pk>/", projects_api.attendance_sheet, name="attendance_sheet"),
+    path("attendance/<int:pk>/submit/", projects_api.attendance_submit, name="attendance_submit"),
+    path("review/self-reports/", projects_api.self_report_queue, name="self_report_queue"),
+    path("review/self-reports/<int:pk>/approve/", projects_api.self_report_approve, name="self_report_approve"),
+    path("review/self-reports/<int:pk>/reject/", projects_api.self_report_reject, name="self_report_reject"),
 ]
 
 app_name = "api"

@@ -138,6 +138,8 @@ BUDGETS = {
     "api:reward_list":                ("app:member_a",  5),  # token, member, balance, stars, one page
     "api:redemption_list":            ("app:member_a",  3),  # token, member, one page
     "api:review_queue":               ("app:secretary_a",  4),  # token, scope, one page
+    "api:attendance_sheet":           ("app:secretary_a",  3),  # token, the activity with its counts, the rows
+    "api:self_report_queue":          ("app:secretary_a",  3),  # token, scope, one page
 }
 # fmt: on
 
@@ -189,6 +191,15 @@ def grow(w, n: int) -> None:
         )
         project_services.signup_create(activity=activity, member=w.member_a)
         project_services.signup_create(activity=w.activity, member=newcomer)
+        reported_from = timezone.now() - timedelta(days=3 + i)
+        project_services.self_report_submit(  # the self-report queue
+            member=newcomer,
+            started_at=reported_from,
+            ended_at=reported_from + timedelta(hours=1),
+            hours=1,
+            place="村委会",
+            content="助餐",
+        )
 
         session = SessionFactory(organizer=w.branch_a, starts_at=days_ahead_at(10 + i, hour=14))
         training_services.enrollment_create(session=session, member=w.member_a)

@@ -237,6 +237,11 @@ TABLE = {
     "api:redemption_list":                  row(401,  401,    200,     200,     200,  200,  404),
     "api:redemption_cancel":                api_signed_in(405),
     "api:me_devices":                       api_signed_in(200),
+    "api:attendance_sheet":                 row(401,  401,    404,     404,     200,  404,  200),
+    "api:attendance_submit":                api_signed_in(405),
+    "api:self_report_queue":                row(401,  401,    403,     403,     200,  200,  200),
+    "api:self_report_approve":              api_signed_in(405),
+    "api:self_report_reject":               api_signed_in(405),
     "api:me_device_revoke":                 api_signed_in(405),
     "api:review_queue":                     row(401,  401,    403,     403,     200,  200,  200),
     "api:review_save":                      api_signed_in(405),
@@ -276,6 +281,9 @@ POST_REFUSED = {
     "api:training_cancel":                  {"member_b": 404, "secretary_b": 404},
     "api:reward_redeem":                    {"member_b": 404, "secretary_b": 404},
     "api:redemption_cancel":                {"member_b": 404, "secretary_b": 404},
+    "api:attendance_submit":                {"member_a": 404, "member_b": 404, "secretary_b": 404},
+    "api:self_report_approve":              {"member_a": 403, "member_b": 403, "secretary_b": 404},
+    "api:self_report_reject":               {"member_a": 403, "member_b": 403, "secretary_b": 404},
     "api:me_inbox_read":                    {"member_b": 404, "secretary_b": 404},
     "api:wish_fulfil":                      {"member_b": 404},
     "api:activity_cancel":                  {"member_b": 404},
@@ -463,7 +471,7 @@ def _row_counts() -> dict[str, int]:
     from demands.models import MicroWish, WishEvent
     from incentives.models import LedgerEntry, Objection, Redemption
     from members.models import ResidenceRegistration, ServiceRecord
-    from projects.models import SignUp
+    from projects.models import SelfReport, SignUp
     from training.models import Enrollment
     from volunteer_platform.models import Task
 
@@ -471,4 +479,5 @@ def _row_counts() -> dict[str, int]:
     counts = {m.__name__: m.objects.count() for m in (*models, SignUp, Enrollment, Task)}
     counts["wish states"] = sorted(MicroWish.objects.values_list("state", flat=True))
     counts["task states"] = sorted(Task.objects.values_list("status", flat=True))
+    counts["self-report states"] = sorted(SelfReport.objects.values_list("status", flat=True))
     return counts
