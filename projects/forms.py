@@ -143,6 +143,16 @@ class CheckinPlaceForm(GuardedForm):
         return data
 
 
+class PostSkipForm(GuardedForm):
+    """The date a post's claimer will not serve (请假), as YYYY-MM-DD."""
+
+    day = forms.DateField(
+        label=_("请假日期"),
+        input_formats=["%Y-%m-%d"],
+        error_messages={"required": _("请选择请假日期。"), "invalid": _("请选择请假日期。")},
+    )
+
+
 class SelfReportForm(GuardedForm):
     """自主申报: what a member did offline, when, where and for how long."""
 

@@ -31,7 +31,14 @@ from members.models import Team
 from members.selectors import member_for
 
 from . import selectors, services
-from .forms import CheckInForm, CheckinPlaceForm, ProjectFilterForm, SelfReportForm, attendance_marks
+from .forms import (
+    CheckInForm,
+    CheckinPlaceForm,
+    PostSkipForm,
+    ProjectFilterForm,
+    SelfReportForm,
+    attendance_marks,
+)
 from .models import Activity, ActivitySurvey, CalendarFeed, Post, PostClaim, ServiceMode, SignUp, TargetGroup
 from .validators import check_cancellable
 
@@ -531,11 +538,11 @@ def _my_claim(request, pk: int) -> PostClaim:
 @member_required
 def post_skip(request, pk: int):
     claim = _my_claim(request, pk)
-    try:
-        day = datetime.strptime(request.POST.get("day", ""), "%Y-%m-%d").date()
-    except ValueError:
-        messages.error(request, _("请选择请假日期。"))
+    form = PostSkipForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "；".join(m for errors in form.errors.values() for m in errors))
         return _back(request, reverse("projects:my_activities"))
+    day = form.cleaned_data["day"]
     try:
         services.post_skip(claim=claim, day=day)
     except ValidationError as exc:
