@@ -1,6 +1,7 @@
 """The projects app in the JSON API (/api/v1/): upcoming activities (list with filters, detail), sign-up,
-cancellation and check-in; for secretaries, the attendance sheet of an activity in scope and the approval queue of
-self-reports (which the web has in the admin: the same scope, visible_self_reports, and the same services).
+cancellation and check-in; posts (claim, skip a date, leave); for secretaries, the attendance sheet of an activity
+in scope and the approval queue of self-reports (which the web has in the admin: the same scope,
+visible_self_reports, and the same services).
 
 Beside views.py and as thin: the same selectors find the activity (404 outside what the page shows), the same
 services take the seat under their lock, the same check-in form and attempt limit apply.
@@ -35,8 +36,8 @@ from members.forms import ReasonActionForm
 from members.selectors import member_for
 
 from . import selectors, services
-from .forms import CheckInForm, attendance_marks
-from .models import Activity, SelfReport, SignUp
+from .forms import CheckInForm, PostSkipForm, attendance_marks
+from .models import Activity, Post, PostClaim, SelfReport, SignUp
 from .views import _organized_activity
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
@@ -430,3 +431,104 @@ def self_report_reject(request, pk: int):
         return form_invalid(form)
     services.self_report_reject(report=report, actor=request.user, reason=form.cleaned_data["reason"])
     return Response(SelfReportSerializer(_reports(request).get(pk=report.pk)).data)
+
+
+# --- Posts ----------------------------------------------------------------------------------------------------------
+
+
+class MissedSerializer(serializers.Serializer):
+    activity = serializers.IntegerField()
+    starts_at = serializers.DateTimeField()
+    reason = serializers.CharField()
+
+
+class PostClaimSerializer(serializers.ModelSerializer):
+    """The member's claim of a post, and after claiming: the activities signed up to and the dates missed (why)."""
+
+    post = serializers.IntegerField(source="post_id")
+    post_title = serializers.CharField(source="post.title")
+    status_display = serializers.CharField(source="get_status_display")
+    detail = serializers.CharField(required=False)
+    signed_up = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="activity ids")
+    missed = MissedSerializer(many=True, required=False)
+
+    class Meta:
+        model = PostClaim
+        fields = ["id", "post", "post_title", "status", "status_display", "claimed_at", "left_at", "detail"]
+        fields += ["signed_up", "missed"]
+
+
+def _post(request, pk: int) -> Post:
+    post = get_object_or_404(Post.objects.select_related("project"), pk=pk)
+    if post.project.status == "draft":
+        raise Http404
+    return post
+
+
+def _my_claim(member, pk: int) -> PostClaim:
+    return get_object_or_404(
+        PostClaim.objects.select_related("post"), post_id=pk, member=member, status=PostClaim.Status.ACTIVE
+    )
+
+
+def _claim_answer(claim: PostClaim, **extra) -> Response:
+    data = PostClaimSerializer(claim).data
+    data.update(extra)
+    return Response(data)
+
+
+@extend_schema(
+    operation_id="post_claim",
+    summary="认领岗位（报名其之后的每场活动）",
+    request=None,
+    responses={200: PostClaimSerializer, **ERRORS},
+)
+@api_view(["POST"])
+@permission_classes([IsAuthenticated])
+def post_claim(request, pk: int):
+    member = _member(request)
+    post = _post(request, pk)
+    result = services.post_claim(post=post, member=member)
+    confirmed = [s for s in result.signed_up if s.status == SignUp.Status.CONFIRMED]
+    detail = _("已认领岗位“%(post)s”，并为您报名了 %(n)d 场活动。") % {"post": post.title, "n": len(confirmed)}
+    missed = [{"activity": a.pk, "starts_at": a.starts_at, "reason": str(reason)} for a, reason in result.missed]
+    return _claim_answer(
+        result.claim,
+        detail=detail,
+        signed_up=[s.activity_id for s in result.signed_up],
+        missed=MissedSerializer(missed, many=True).data,
+    )
+
+
+PostSkipInput = form_schema(PostSkipForm, "PostSkipInput")
+
+
+@extend_schema(
+    operation_id="post_skip",
+    summary="岗位请假（不参加某一天）",
+    request=PostSkipInput,
+    responses={200: PostClaimSerializer, **ERRORS},
+)
+@api_view(["POST"])
+@permission_classes([IsAuthenticated])
+def post_skip(request, pk: int):
+    claim = _my_claim(_member(request), pk)
+    form = PostSkipForm(form_data(request))
+    if not form.is_valid():
+        return form_invalid(form)
+    day = form.cleaned_data["day"]
+    services.post_skip(claim=claim, day=day)
+    return _claim_answer(claim, detail=_("已请假：%(day)s。") % {"day": day.strftime("%Y-%m-%d")})
+
+
+@extend_schema(
+    operation_id="post_leave",
+    summary="退出岗位（取消之后的活动报名）",
+    request=None,
+    responses={200: PostClaimSerializer, **ERRORS},
+)
+@api_view(["POST"])
+@permission_classes([IsAuthenticated])
+def post_leave(request, pk: int):
+    claim = services.post_leave(claim=_my_claim(_member(request), pk))
+    return _claim_answer(claim, detail=_("已退出该岗位，之后的活动报名已取消。"))

@@ -32,12 +32,17 @@ v1 = [
     path("wishes/<int:pk>/claim/", demands_api.wish_claim, name="wish_claim"),
     path("wishes/<int:pk>/release/", demands_api.wish_release, name="wish_release"),
     path("wishes/<int:pk>/fulfil/", demands_api.wish_fulfil, name="wish_fulfil"),
+    path("offers/", demands_api.offer_list, name="offer_list"),
     # Activities
     path("activities/", projects_api.activity_list, name="activity_list"),
     path("activities/<int:pk>/", projects_api.activity_detail, name="activity_detail"),
     path("activities/<int:pk>/signup/", projects_api.activity_signup, name="activity_signup"),
     path("activities/<int:pk>/cancel/", projects_api.activity_cancel, name="activity_cancel"),
     path("activities/<int:pk>/checkin/", projects_api.activity_checkin, name="activity_checkin"),
+    # Posts
+    path("posts/<int:pk>/claim/", projects_api.post_claim, name="post_claim"),
+    path("posts/<int:pk>/skip/", projects_api.post_skip, name="post_skip"),
+    path("posts/<int:pk>/leave/", projects_api.post_leave, name="post_leave"),
     # Training
     path("training/sessions/", training_api.session_list, name="training_sessions"),
     path("training/sessions/<int:pk>/enroll/", training_api.enroll, name="training_enroll"),

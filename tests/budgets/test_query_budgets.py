@@ -123,6 +123,7 @@ BUDGETS = {
     "api:docs":                       ("anon",  0),
     "api:wish_feedback":              ("anon",  1),  # the wish of the token
     "api:wish_wall":                  ("anon",  1),  # one cursor page, no COUNT
+    "api:offer_list":                 ("anon",  1),  # one cursor page, no COUNT
     "api:wish_detail":                ("app:member_a",  6),  # token, wish, photos, member, contact rule
     "api:activity_list":              ("anon",  1),  # one page with its counts
     "api:activity_detail":            ("app:member_a",  4),  # token, activity, member, sign-up
