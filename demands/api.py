@@ -1,5 +1,5 @@
 """The demands app in the JSON API (/api/v1/): the residents' form, tracking and rating, the wish wall and the
-members' claims, and the secretaries' review queue.
+members' claims, the public list of service offers, and the secretaries' review queue.
 
 Beside views.py and as thin: the same forms validate, the same selectors scope (404 outside), the same services
 write, the same rate limits count; the serializers only shape the answer and show no more than the page does.
@@ -43,7 +43,7 @@ from .forms import (
     WallFilterForm,
     WishForm,
 )
-from .models import MicroWish
+from .models import MicroWish, ServiceOffer
 from .views import (
     WALL_PAGE_SIZE,
     WALL_PARAMS,
@@ -335,6 +335,34 @@ def wall(request):
     paginator = CursorPage(ordering=("-published_at", "-pk"), page_size=WALL_PAGE_SIZE)
     page = paginator.paginate_queryset(selectors.wall(**form.filters()), request)
     return paginator.get_paginated_response(WishCardSerializer(page, many=True).data)
+
+
+class OfferSerializer(serializers.ModelSerializer):
+    """A service offer as the public list shows it: the provider's public name (张** unless they consented)."""
+
+    provider = serializers.CharField(source="provider_public_name")
+    category = serializers.CharField(source="category.display_name")
+    community = serializers.CharField(source="community.name", allow_null=True, default=None)
+
+    class Meta:
+        model = ServiceOffer
+        fields = ["id", "title", "description", "category", "community", "available_time", "provider", "created_at"]
+
+
+@extend_schema(
+    operation_id="offer_list",
+    summary="服务清单（公开，居民可点单）",
+    parameters=[p for p in WallFilters if p.name in ("community", "category")],
+    responses={200: cursor_page(OfferSerializer), 304: None, 400: ErrorSerializer, 401: ErrorSerializer},
+)
+@api_view(["GET"])
+def offer_list(request):
+    """The active offers, newest first, with the page's filters (category, community); ETag / If-None-Match."""
+    filters = WallFilterForm(request.query_params or None).filters()
+    rows = selectors.public_offers(category=filters.get("category"), community=filters.get("community"))
+    paginator = CursorPage(ordering=("-created_at", "-pk"), page_size=WALL_PAGE_SIZE)
+    page = paginator.paginate_queryset(rows, request)
+    return conditional(request, paginator.get_paginated_response(OfferSerializer(page, many=True).data))
 
 
 def _public_wish(pk: int) -> MicroWish:

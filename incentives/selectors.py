@@ -388,6 +388,22 @@ def catalogue_for(member: Member) -> QuerySet[CatalogueItem]:
     )
 
 
+def redeem_blocker(item: CatalogueItem, *, now: datetime, balance: int, stars: int) -> str:
+    """Why the member cannot redeem `item` (from `catalogue_for`) now, or '' when they can; the catalogue shows it
+    on the button. `redemption_request` checks again under its locks."""
+    if item.opens_at and item.opens_at > now:
+        return _("尚未开始")
+    if item.stock <= 0:
+        return _("已兑完")
+    if item.per_member_limit is not None and item.taken >= item.per_member_limit:  # type: ignore[attr-defined]  # catalogue_for's annotation
+        return _("已达兑换上限")
+    if stars < item.min_star_level:
+        return _("需要 %(n)d 星") % {"n": item.min_star_level}
+    if balance < item.points_cost:
+        return _("积分不足")
+    return ""
+
+
 def redemptions_for(member: Member) -> QuerySet[Redemption]:
     return Redemption.objects.filter(member=member).select_related("item")
 
@@ -573,6 +589,17 @@ def own_rating(run: RatingRun, member: Member) -> StarRating | None:
     """`member`'s rating in `run` with its objections (two queries), or None."""
     return (
         StarRating.objects.filter(run=run, member=member).select_related("run").prefetch_related("objections").first()
+    )
+
+
+def can_object(rating: StarRating, today: date) -> bool:
+    """A member objects to their own rating during its 公示, one objection waiting at a time (the rating's
+    objections prefetched, as `ratings_for` and `own_rating` give them)."""
+    return (
+        rating.status == StarRating.Status.PUBLICITY
+        and rating.run.publicity_ends_on is not None
+        and today <= rating.run.publicity_ends_on
+        and not any(o.outcome == o.Outcome.PENDING for o in rating.objections.all())
     )
 
 

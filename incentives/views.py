@@ -51,7 +51,7 @@ def points(request):
     standing = selectors.star_standing_of(ratings)
     live = selectors.rating_live_values(member, ratings)
     for rating in ratings:
-        rating.can_object = _can_object(rating, today)
+        rating.can_object = selectors.can_object(rating, today)
         # A final rating keeps the value it was rated on; the page says when the records have changed since.
         rating.live_value = live.get(rating.pk, rating.basis_value)
     context = {
@@ -66,16 +66,6 @@ def points(request):
         "commendations": list(selectors.commendations_for(member)),
     }
     return render(request, "incentives/points.html", context)
-
-
-def _can_object(rating: StarRating, today: date) -> bool:
-    """A member objects to their own rating during its 公示, one objection waiting at a time."""
-    return (
-        rating.status == StarRating.Status.PUBLICITY
-        and rating.run.publicity_ends_on is not None
-        and today <= rating.run.publicity_ends_on
-        and not any(o.outcome == o.Outcome.PENDING for o in rating.objections.all())
-    )
 
 
 @require_GET
@@ -93,7 +83,7 @@ def publicity(request, run_id: int):
     if member is not None:
         own = selectors.own_rating(run, member)
         if own is not None:
-            own.can_object = _can_object(own, timezone.localdate())
+            own.can_object = selectors.can_object(own, timezone.localdate())
     for rating in page.object_list:
         rating.is_me = member is not None and rating.member_id == member.pk
         rating.display_name = rating.member.name if rating.is_me else rating.member.public_name
@@ -181,7 +171,7 @@ def rewards(request):
     stars = selectors.current_stars(member)
     items = list(selectors.catalogue_for(member))
     for item in items:
-        item.blocker = _blocker(item, now=now, balance=balance.balance, stars=stars)
+        item.blocker = selectors.redeem_blocker(item, now=now, balance=balance.balance, stars=stars)
     context = {
         "balance": balance,
         "stars": stars,
@@ -190,21 +180,6 @@ def rewards(request):
         "redemptions": list(selectors.redemptions_for(member)[:RECENT_REDEMPTIONS]),
     }
     return render(request, "incentives/rewards.html", context)
-
-
-def _blocker(item, *, now, balance: int, stars: int) -> str:
-    """Why the member cannot redeem this item now ('' when they can); the service checks again on redeeming."""
-    if item.opens_at and item.opens_at > now:
-        return _("尚未开始")
-    if item.stock <= 0:
-        return _("已兑完")
-    if item.per_member_limit is not None and item.taken >= item.per_member_limit:
-        return _("已达兑换上限")
-    if stars < item.min_star_level:
-        return _("需要 %(n)d 星") % {"n": item.min_star_level}
-    if balance < item.points_cost:
-        return _("积分不足")
-    return ""
 
 
 @require_POST

@@ -143,6 +143,16 @@ class CheckinPlaceForm(GuardedForm):
         return data
 
 
+class PostSkipForm(GuardedForm):
+    """The date a post's claimer will not serve (请假), as YYYY-MM-DD."""
+
+    day = forms.DateField(
+        label=_("请假日期"),
+        input_formats=["%Y-%m-%d"],
+        error_messages={"required": _("请选择请假日期。"), "invalid": _("请选择请假日期。")},
+    )
+
+
 class SelfReportForm(GuardedForm):
     """自主申报: what a member did offline, when, where and for how long."""
 
@@ -371,3 +381,15 @@ class PostInlineForm(GuardedModelForm):
             if places < claimed:
                 self.add_error("places", _("已有 %(n)d 人认领，岗位数不能少于认领人数。") % {"n": claimed})
         return data
+
+
+def attendance_marks(data, rows) -> dict[int, tuple[str, str | None]]:
+    """The attendance sheet's marks as `services.attendance_submit` takes them, read from the sheet's fields
+    `mark-<sign-up id>` (attended / no_show; anything else is no mark) and `hours-<sign-up id>` (blank: the default
+    hours), for the seat holders in `rows` only. The page and the API read them alike."""
+    marks: dict[int, tuple[str, str | None]] = {}
+    for signup in rows:
+        mark = str(data.get(f"mark-{signup.pk}") or "")
+        if mark in (SignUp.Status.ATTENDED, SignUp.Status.NO_SHOW):
+            marks[signup.pk] = (mark, str(data.get(f"hours-{signup.pk}") or "").strip() or None)
+    return marks

@@ -31,7 +31,14 @@ from members.models import Team
 from members.selectors import member_for
 
 from . import selectors, services
-from .forms import CheckInForm, CheckinPlaceForm, ProjectFilterForm, SelfReportForm
+from .forms import (
+    CheckInForm,
+    CheckinPlaceForm,
+    PostSkipForm,
+    ProjectFilterForm,
+    SelfReportForm,
+    attendance_marks,
+)
 from .models import Activity, ActivitySurvey, CalendarFeed, Post, PostClaim, ServiceMode, SignUp, TargetGroup
 from .validators import check_cancellable
 
@@ -463,31 +470,24 @@ def attendance(request, pk: int):
     started = timezone.now() >= activity.starts_at
     errors = []
     if request.method == "POST":
-        marks = {}
-        for signup in rows:
-            mark = request.POST.get(f"mark-{signup.pk}", "")
-            if mark in (SignUp.Status.ATTENDED, SignUp.Status.NO_SHOW):
-                marks[signup.pk] = (mark, request.POST.get(f"hours-{signup.pk}", "").strip() or None)
-        if not marks:
-            errors.append(_("请至少标记一名党员。"))
+        marks = attendance_marks(request.POST, rows)
+        try:
+            result = services.attendance_submit(activity=activity, marks=marks, actor=request.user)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
         else:
-            try:
-                result = services.attendance_submit(activity=activity, marks=marks, actor=request.user)
-            except ValidationError as exc:
-                errors.extend(exc.messages)
-            else:
-                messages.success(
+            messages.success(
+                request,
+                _("考勤已保存：已到 %(attended)d 人，缺席 %(absent)d 人；服务时长已确认，积分已发放。")
+                % {"attended": len(result.attended), "absent": len(result.no_show)},
+            )
+            if result.unverified:
+                messages.warning(
                     request,
-                    _("考勤已保存：已到 %(attended)d 人，缺席 %(absent)d 人；服务时长已确认，积分已发放。")
-                    % {"attended": len(result.attended), "absent": len(result.no_show)},
+                    _("您本人的服务时长需由其他管理员确认：%(names)s。")
+                    % {"names": "、".join(s.member.name for s in result.unverified)},
                 )
-                if result.unverified:
-                    messages.warning(
-                        request,
-                        _("您本人的服务时长需由其他管理员确认：%(names)s。")
-                        % {"names": "、".join(s.member.name for s in result.unverified)},
-                    )
-                return redirect("projects:attendance", pk=activity.pk)
+            return redirect("projects:attendance", pk=activity.pk)
         messages.error(request, _("考勤没有保存，请检查下面的提示。"))
     for signup in rows:
         signup.default_hours = services.default_hours(signup, activity)
@@ -538,11 +538,11 @@ def _my_claim(request, pk: int) -> PostClaim:
 @member_required
 def post_skip(request, pk: int):
     claim = _my_claim(request, pk)
-    try:
-        day = datetime.strptime(request.POST.get("day", ""), "%Y-%m-%d").date()
-    except ValueError:
-        messages.error(request, _("请选择请假日期。"))
+    form = PostSkipForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "；".join(m for errors in form.errors.values() for m in errors))
         return _back(request, reverse("projects:my_activities"))
+    day = form.cleaned_data["day"]
     try:
         services.post_skip(claim=claim, day=day)
     except ValidationError as exc:

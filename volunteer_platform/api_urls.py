@@ -13,7 +13,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from core import public_cache
 from demands import api as demands_api
+from incentives import api as incentives_api
+from notifications import api as notifications_api
 from projects import api as projects_api
+from training import api as training_api
 
 from . import api
 
@@ -33,12 +36,26 @@ v1 = [
     path("wishes/<int:pk>/claim/", demands_api.wish_claim, name="wish_claim"),
     path("wishes/<int:pk>/release/", demands_api.wish_release, name="wish_release"),
     path("wishes/<int:pk>/fulfil/", demands_api.wish_fulfil, name="wish_fulfil"),
+    path("offers/", demands_api.offer_list, name="offer_list"),
     # Activities
     path("activities/", projects_api.activity_list, name="activity_list"),
     path("activities/<int:pk>/", projects_api.activity_detail, name="activity_detail"),
     path("activities/<int:pk>/signup/", projects_api.activity_signup, name="activity_signup"),
     path("activities/<int:pk>/cancel/", projects_api.activity_cancel, name="activity_cancel"),
     path("activities/<int:pk>/checkin/", projects_api.activity_checkin, name="activity_checkin"),
+    # Posts
+    path("posts/<int:pk>/claim/", projects_api.post_claim, name="post_claim"),
+    path("posts/<int:pk>/skip/", projects_api.post_skip, name="post_skip"),
+    path("posts/<int:pk>/leave/", projects_api.post_leave, name="post_leave"),
+    # Training
+    path("training/sessions/", training_api.session_list, name="training_sessions"),
+    path("training/sessions/<int:pk>/enroll/", training_api.enroll, name="training_enroll"),
+    path("training/sessions/<int:pk>/cancel/", training_api.cancel_enrollment, name="training_cancel"),
+    # Rewards
+    path("rewards/", incentives_api.reward_list, name="reward_list"),
+    path("rewards/<int:pk>/redeem/", incentives_api.reward_redeem, name="reward_redeem"),
+    path("me/redemptions/", incentives_api.redemption_list, name="redemption_list"),
+    path("me/redemptions/<int:pk>/cancel/", incentives_api.redemption_cancel, name="redemption_cancel"),
     # The member's own
     path("me/", api.me, name="me"),
     path("me/records/", api.records, name="me_records"),
@@ -46,12 +63,20 @@ v1 = [
     path("me/certificate.pdf", api.certificate, name="me_certificate"),
     path("me/inbox/", api.inbox, name="me_inbox"),
     path("me/inbox/<int:pk>/read/", api.inbox_read, name="me_inbox_read"),
+    path("me/stars/", incentives_api.stars, name="me_stars"),
+    path("me/preferences/", notifications_api.preferences, name="me_preferences"),
+    path("me/preferences/save/", notifications_api.preferences_save, name="me_preferences_save"),
     path("me/devices/", api.devices, name="me_devices"),
     path("me/devices/<int:pk>/revoke/", api.device_revoke, name="me_device_revoke"),
     # Secretaries
     path("review/wishes/", demands_api.review_queue, name="review_queue"),
     path("review/wishes/<int:pk>/", demands_api.review_save, name="review_save"),
     path("review/wishes/<int:pk>/reject/", demands_api.review_reject, name="review_reject"),
+    path("attendance/<int:pk>/", projects_api.attendance_sheet, name="attendance_sheet"),
+    path("attendance/<int:pk>/submit/", projects_api.attendance_submit, name="attendance_submit"),
+    path("review/self-reports/", projects_api.self_report_queue, name="self_report_queue"),
+    path("review/self-reports/<int:pk>/approve/", projects_api.self_report_approve, name="self_report_approve"),
+    path("review/self-reports/<int:pk>/reject/", projects_api.self_report_reject, name="self_report_reject"),
 ]
 
 

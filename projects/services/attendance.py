@@ -85,8 +85,10 @@ def attendance_submit(*, activity: Activity, marks: dict[int, tuple[str, object]
     Lock: the activity row, held to the end, then the sign-up rows: two submissions of one sheet run one after the
     other. Idempotent: a sign-up already attended keeps its hours, and its record and ledger entry are found, not
     made again — one record and one entry per member, however often the sheet is sent. Invariants: only seat
-    holders are marked; attended is final (never turned into a no-show); attendance opens at the start.
+    holders are marked, at least one; attended is final (never turned into a no-show); attendance opens at the start.
     """
+    if not marks:
+        raise ValidationError(_("请至少标记一名党员。"))
     activity = _lock_activity(activity)
     now = timezone.now()
     if activity.status == Activity.Status.CANCELLED:

@@ -18,7 +18,9 @@ from schemathesis.specs.openapi.checks import (
 
 from audit import services as audit_services
 from tests.demands.factories import wish_category, wish_in_state
+from tests.incentives.conftest import fund, make_item
 from tests.projects.factories import ActivityFactory
+from tests.training.factories import SessionFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -32,6 +34,9 @@ def street(org_tree, secretary_a, member_a):
     for state in ("submitted", "published", "claimed"):
         wish_in_state(state, org_tree.community_a, secretary_a, member_a)
     ActivityFactory(project__organization=org_tree.branch_a, capacity=3)
+    SessionFactory(organizer=org_tree.branch_a, capacity=3)
+    fund(member_a, 100)
+    make_item(points_cost=10, stock=3, organization=org_tree.branch_a)
     return {"anon": None, "member_a": member_a.user, "secretary_a": secretary_a}
 
 

@@ -9,9 +9,11 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from demands.models import MicroWish, WishEvent
+from incentives.models import CatalogueItem, PointsBalance, Redemption
 from projects.models import SignUp
 from tests.api.conftest import bearer
 from tests.demands.factories import wish_category, wish_in_state
+from tests.incentives.conftest import fund, make_item
 from tests.members.factories import MemberFactory
 from tests.projects.factories import ActivityFactory
 
@@ -77,3 +79,21 @@ def test_two_hundred_sign_ups_for_twenty_seats_confirm_twenty(org_tree):
     statuses = Counter(SignUp.objects.filter(activity=activity).values_list("status", flat=True))
     assert statuses == Counter({SignUp.Status.CONFIRMED: 20, SignUp.Status.WAITLISTED: 180})
     assert SignUp.objects.filter(activity=activity).values("member").distinct().count() == 200
+
+
+def test_twenty_members_redeem_an_item_with_five_in_stock_five_succeed(org_tree):
+    item = make_item(points_cost=10, stock=5)
+    members = MemberFactory.create_batch(20, organization=org_tree.branch_a)
+    for member in members:
+        fund(member, 10)
+
+    outcomes = press_together(_signed_in(members), f"/api/v1/rewards/{item.pk}/redeem/", threads=20)
+
+    refused = f"“{item.display_name}”已兑完。"
+    assert outcomes == Counter({(201, None): 5, (400, refused): 15}), outcomes
+    assert CatalogueItem.objects.get(pk=item.pk).stock == 0
+    assert Redemption.objects.filter(item=item).count() == 5
+    assert (
+        sorted(PointsBalance.objects.filter(member__in=members).values_list("balance", flat=True))
+        == [0] * 5 + [10] * 15
+    )

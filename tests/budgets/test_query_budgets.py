@@ -123,6 +123,7 @@ BUDGETS = {
     "api:docs":                       ("anon",  0),
     "api:wish_feedback":              ("anon",  1),  # the wish of the token
     "api:wish_wall":                  ("anon",  1),  # one cursor page, no COUNT
+    "api:offer_list":                 ("anon",  1),  # one cursor page, no COUNT
     "api:wish_detail":                ("app:member_a",  6),  # token, wish, photos, member, contact rule
     "api:activity_list":              ("anon",  1),  # one page with its counts
     "api:activity_detail":            ("app:member_a",  4),  # token, activity, member, sign-up
@@ -132,7 +133,14 @@ BUDGETS = {
     "api:me_certificate":             ("app:member_a",  5),  # as /me/certificate.pdf, with the token
     "api:me_inbox":                   ("app:member_a",  2),  # token, one page
     "api:me_devices":                 ("app:member_a",  2),  # token, the live tokens
+    "api:me_stars":                   ("app:member_a",  5),  # token, member, ratings, objections, live values
+    "api:me_preferences":             ("app:member_a",  2),  # token, the chosen preferences
+    "api:training_sessions":          ("app:member_a",  3),  # token, member, one page with seats and own enrollment
+    "api:reward_list":                ("app:member_a",  5),  # token, member, balance, stars, one page
+    "api:redemption_list":            ("app:member_a",  3),  # token, member, one page
     "api:review_queue":               ("app:secretary_a",  4),  # token, scope, one page
+    "api:attendance_sheet":           ("app:secretary_a",  3),  # token, the activity with its counts, the rows
+    "api:self_report_queue":          ("app:secretary_a",  3),  # token, scope, one page
 }
 # fmt: on
 
@@ -184,6 +192,15 @@ def grow(w, n: int) -> None:
         )
         project_services.signup_create(activity=activity, member=w.member_a)
         project_services.signup_create(activity=w.activity, member=newcomer)
+        reported_from = timezone.now() - timedelta(days=3 + i)
+        project_services.self_report_submit(  # the self-report queue
+            member=newcomer,
+            started_at=reported_from,
+            ended_at=reported_from + timedelta(hours=1),
+            hours=1,
+            place="村委会",
+            content="助餐",
+        )
 
         session = SessionFactory(organizer=w.branch_a, starts_at=days_ahead_at(10 + i, hour=14))
         training_services.enrollment_create(session=session, member=w.member_a)

@@ -212,6 +212,7 @@ TABLE = {
     "api:wish_feedback":                    everyone(200),
     "api:wish_wall":                        everyone(200),
     "api:wish_detail":                      everyone(200),
+    "api:offer_list":                       everyone(200),
     "api:wish_claim":                       api_signed_in(405),
     "api:wish_release":                     api_signed_in(405),
     "api:wish_fulfil":                      api_signed_in(405),
@@ -226,7 +227,25 @@ TABLE = {
     "api:me_certificate":                   row(401,  401,    200,     200,     200,  200,  404),
     "api:me_inbox":                         api_signed_in(200),
     "api:me_inbox_read":                    api_signed_in(405),
+    "api:me_stars":                         row(401,  401,    200,     200,     200,  200,  404),
+    "api:me_preferences":                   api_signed_in(200),
+    "api:me_preferences_save":              api_signed_in(405),
+    "api:training_sessions":                row(401,  401,    200,     200,     200,  200,  404),
+    "api:training_enroll":                  api_signed_in(405),
+    "api:training_cancel":                  api_signed_in(405),
+    "api:reward_list":                      row(401,  401,    200,     200,     200,  200,  404),
+    "api:reward_redeem":                    api_signed_in(405),
+    "api:redemption_list":                  row(401,  401,    200,     200,     200,  200,  404),
+    "api:redemption_cancel":                api_signed_in(405),
     "api:me_devices":                       api_signed_in(200),
+    "api:post_claim":                       api_signed_in(405),
+    "api:post_skip":                        api_signed_in(405),
+    "api:post_leave":                       api_signed_in(405),
+    "api:attendance_sheet":                 row(401,  401,    404,     404,     200,  404,  200),
+    "api:attendance_submit":                api_signed_in(405),
+    "api:self_report_queue":                row(401,  401,    403,     403,     200,  200,  200),
+    "api:self_report_approve":              api_signed_in(405),
+    "api:self_report_reject":               api_signed_in(405),
     "api:me_device_revoke":                 api_signed_in(405),
     "api:review_queue":                     row(401,  401,    403,     403,     200,  200,  200),
     "api:review_save":                      api_signed_in(405),
@@ -262,6 +281,15 @@ POST_REFUSED = {
     "news:broadcast_new":                   {"member_a": 404, "member_b": 404},
     "members:me_device_revoke":             {"member_b": 404, "secretary_b": 404},
     "api:me_device_revoke":                 {"member_b": 404, "secretary_b": 404},
+    "api:training_enroll":                  {"member_b": 404, "secretary_b": 404},
+    "api:training_cancel":                  {"member_b": 404, "secretary_b": 404},
+    "api:reward_redeem":                    {"member_b": 404, "secretary_b": 404},
+    "api:redemption_cancel":                {"member_b": 404, "secretary_b": 404},
+    "api:post_skip":                        {"member_b": 404, "secretary_b": 404},
+    "api:post_leave":                       {"member_b": 404, "secretary_b": 404},
+    "api:attendance_submit":                {"member_a": 404, "member_b": 404, "secretary_b": 404},
+    "api:self_report_approve":              {"member_a": 403, "member_b": 403, "secretary_b": 404},
+    "api:self_report_reject":               {"member_a": 403, "member_b": 403, "secretary_b": 404},
     "api:me_inbox_read":                    {"member_b": 404, "secretary_b": 404},
     "api:wish_fulfil":                      {"member_b": 404},
     "api:activity_cancel":                  {"member_b": 404},
@@ -449,7 +477,7 @@ def _row_counts() -> dict[str, int]:
     from demands.models import MicroWish, WishEvent
     from incentives.models import LedgerEntry, Objection, Redemption
     from members.models import ResidenceRegistration, ServiceRecord
-    from projects.models import SignUp
+    from projects.models import SelfReport, SignUp
     from training.models import Enrollment
     from volunteer_platform.models import Task
 
@@ -457,4 +485,5 @@ def _row_counts() -> dict[str, int]:
     counts = {m.__name__: m.objects.count() for m in (*models, SignUp, Enrollment, Task)}
     counts["wish states"] = sorted(MicroWish.objects.values_list("state", flat=True))
     counts["task states"] = sorted(Task.objects.values_list("status", flat=True))
+    counts["self-report states"] = sorted(SelfReport.objects.values_list("status", flat=True))
     return counts

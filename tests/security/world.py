@@ -1,10 +1,10 @@
 """One small street with a real object behind every URL parameter, for the access table.
 
-Branch A (东一支部) owns everything: a project with an activity and a post, a training session and material, a
-plan and its task, wishes in community A in several states (one fulfilled with a photo, whose resident holds the
-tracking code and the feedback link), an offer, a household paired with member A, a rating with an objection
-window, a commendation, a catalogue item and a redemption. Branch B has its secretary and a member, and nothing
-of A's is theirs to see.
+Branch A (东一支部) owns everything: a project with an activity and a post, member A's pending self-report, a
+training session and material, a plan and its task, wishes in community A in several states (one fulfilled with a
+photo, whose resident holds the tracking code and the feedback link), an offer, a household paired with member A, a
+rating with an objection window, a commendation, a catalogue item and a redemption. Branch B has its secretary and
+a member, and nothing of A's is theirs to see.
 """
 
 import itertools
@@ -101,6 +101,15 @@ def build_world(platform_admin):
         post=Post(project=project, title="周三下午陪伴", weekday=2, start_time=time(14), minutes=120, places=4)
     )
     calendar = project_services.calendar_feed_for(member=member_a)
+    reported_from = timezone.now() - timedelta(days=3)
+    self_report = project_services.self_report_submit(
+        member=member_a,
+        started_at=reported_from,
+        ended_at=reported_from + timedelta(hours=2),
+        hours=2,
+        place="村委会",
+        content="助餐",
+    )
 
     # Training: branch A's session, a material of a platform course, member A's external record with evidence.
     session = SessionFactory(organizer=branch_a)
@@ -209,6 +218,7 @@ def build_world(platform_admin):
         activity=activity,
         post=post,
         calendar=calendar,
+        self_report=self_report,
         session=session,
         material=material,
         record=record,
