@@ -540,7 +540,7 @@ def post_skip(request, pk: int):
     claim = _my_claim(request, pk)
     form = PostSkipForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "；".join(m for errors in form.errors.values() for m in errors))
+        messages.error(request, "；".join(str(m) for errors in form.errors.values() for m in errors))
         return _back(request, reverse("projects:my_activities"))
     day = form.cleaned_data["day"]
     try:

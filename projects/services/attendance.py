@@ -1,5 +1,6 @@
 """Attendance: marking who came, their hours, and the service records it makes."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
@@ -73,7 +74,7 @@ def _record_hours(
 
 
 @transaction.atomic
-def attendance_submit(*, activity: Activity, marks: dict[int, tuple[str, object]], actor: Actor) -> AttendanceResult:
+def attendance_submit(*, activity: Activity, marks: Mapping[int, tuple[str, object]], actor: Actor) -> AttendanceResult:
     """The attendance sheet: `marks` maps sign-up ids to ("attended", hours or None) or ("no_show", None).
 
     An attended sign-up gets its hours (default: `default_hours` — from check-in to sign-out when the activity asks
