@@ -11,7 +11,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from demands import api as demands_api
 from projects import api as projects_api
 
-from . import api
+from . import api, api_wechat
 
 v1 = [
     # Signing a device in
@@ -19,6 +19,8 @@ v1 = [
     path("auth/token/", api.token, name="auth_token"),
     path("auth/token/rotate/", api.token_rotate, name="auth_token_rotate"),
     path("auth/token/revoke/", api.token_revoke, name="auth_token_revoke"),
+    path("auth/wechat/", api_wechat.wechat_login, name="auth_wechat"),
+    path("auth/wechat/bind/", api_wechat.wechat_bind, name="auth_wechat_bind"),
     # Residents
     path("wishes/submit/", demands_api.wish_submit, name="wish_submit"),
     path("wishes/track/", demands_api.wish_track, name="wish_track"),
