@@ -1019,7 +1019,7 @@ class WeChatBinding(models.Model):
             models.CheckConstraint(condition=~Q(openid=""), name="members_wechat_openid_given"),
         ]
         indexes = [
-            # The sign-in's lookup of a unionid bound through the other app (members.selectors.wechat_binding).
+            # The sign-in's lookup of a unionid bound through another app (members.selectors.wechat_binding).
             models.Index(fields=["unionid"], condition=~Q(unionid=""), name="members_wechat_unionid"),
         ]
 
