@@ -978,18 +978,19 @@ class SignInCode(models.Model):
 
 
 class WeChatApp(models.TextChoices):
-    """Which of the platform's two WeChat apps an openid belongs to (each app gives one person its own openid)."""
+    """Which of the platform's WeChat apps an openid belongs to (each app gives one person its own openid)."""
 
     OFFICIAL_ACCOUNT = "mp", _("微信公众号（微信内网页授权）")
     WEBSITE = "open", _("微信开放平台网站应用（扫码登录）")
+    MINI_PROGRAM = "mini", _("微信小程序")
 
 
 class WeChatBinding(models.Model):
     """A member's account signs in with a WeChat identity (members.services.wechat).
 
     Made only after the member proved the phone on file with an SMS code; never makes an account. The openid is
-    an identifier of the person in one app, not a secret; the unionid (given when both apps are linked under one
-    open-platform account) is the same person across the two. Nothing else of the WeChat profile is kept but an
+    an identifier of the person in one app, not a secret; the unionid (given when the apps are linked under one
+    open-platform account) is the same person across them. Nothing else of the WeChat profile is kept but an
     optional nickname, so the member can tell which WeChat is bound. One binding per account and app; an openid,
     and a unionid, bound to at most one account per app (constraints).
     """
@@ -1018,7 +1019,7 @@ class WeChatBinding(models.Model):
             models.CheckConstraint(condition=~Q(openid=""), name="members_wechat_openid_given"),
         ]
         indexes = [
-            # The sign-in's lookup of a unionid bound through the other app (members.selectors.wechat_binding).
+            # The sign-in's lookup of a unionid bound through another app (members.selectors.wechat_binding).
             models.Index(fields=["unionid"], condition=~Q(unionid=""), name="members_wechat_unionid"),
         ]
 

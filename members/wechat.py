@@ -8,7 +8,11 @@ account asks for `snsapi_base` (silent, the openid only); the website app for `s
 also reads the nickname (`/sns/userinfo`), kept so the member can tell which WeChat is bound. The access token is
 used once and dropped. The base addresses are settings, so the tests point them at a fake on 127.0.0.1.
 
-Written by hand on urllib (three GET requests) rather than through django-allauth's weixin provider, which would
+The mini-program (小程序) has no browser and no redirect: `wx.login()` gives it a one-time code, which it posts to
+the API (/api/v1/auth/wechat/), and `fetch_mini_identity` trades it at `/sns/jscode2session`. That answer's
+session_key (the key of the mini-program's encrypted user data) is dropped at once: never stored, never logged.
+
+Written by hand on urllib (a few GET requests) rather than through django-allauth's weixin provider, which would
 bring allauth's account and social-account apps beside the sign-in the platform already has (README).
 """
 
@@ -28,6 +32,8 @@ logger = logging.getLogger(__name__)
 # WeChat's answers about the code itself: invalid or expired (40029), already used (40163), missing (41008),
 # expired token (42003). The person starts again; anything else is our configuration or WeChat's trouble.
 CODE_ERRORS = frozenset({40029, 40163, 41008, 42003})
+# Too many calls of one person in a minute (jscode2session): the person waits a minute.
+RATE_LIMITED = 45011
 
 
 class WeChatError(Exception):
@@ -42,6 +48,10 @@ class WeChatError(Exception):
     def code_refused(self) -> bool:
         return self.errcode in CODE_ERRORS
 
+    @property
+    def rate_limited(self) -> bool:
+        return self.errcode == RATE_LIMITED
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -53,12 +63,20 @@ class Identity:
     nickname: str = ""
 
 
+# The apps a browser signs in through (the sign-in pages); the mini-program signs in through the API.
+WEB_APPS = (WeChatApp.OFFICIAL_ACCOUNT, WeChatApp.WEBSITE)
+
+
 def credentials(app: str) -> tuple[str, str] | None:
     """(app id, app secret) of `app` from settings, or None when it is not set up."""
     if app == WeChatApp.OFFICIAL_ACCOUNT:
         pair = (settings.WECHAT_MP_APP_ID, settings.WECHAT_MP_APP_SECRET)
-    else:
+    elif app == WeChatApp.WEBSITE:
         pair = (settings.WECHAT_OPEN_APP_ID, settings.WECHAT_OPEN_APP_SECRET)
+    elif app == WeChatApp.MINI_PROGRAM:
+        pair = (settings.WECHAT_MINI_APP_ID, settings.WECHAT_MINI_APP_SECRET)
+    else:
+        return None
     return pair if all(pair) else None
 
 
@@ -74,7 +92,8 @@ def app_for(user_agent: str) -> str | None:
 
 
 def any_configured() -> bool:
-    return any(credentials(app) is not None for app in WeChatApp.values)
+    """Whether a browser can sign in with WeChat (the sign-in pages answer 404 otherwise)."""
+    return any(credentials(app) is not None for app in WEB_APPS)
 
 
 def authorize_url(*, app: str, redirect_uri: str, state: str) -> str:
@@ -133,3 +152,20 @@ def fetch_identity(*, app: str, code: str) -> Identity:
         unionid = _text(info, "unionid") or unionid
         nickname = _text(info, "nickname")
     return Identity(app=app, openid=openid, unionid=unionid, nickname=nickname)
+
+
+def fetch_mini_identity(*, code: str) -> Identity:
+    """Trade a mini-program's `wx.login()` code for the person's identity (`/sns/jscode2session`). The answer's
+    session_key is not kept. Raises WeChatError as `fetch_identity` does (a code refused: `code_refused`; too many
+    calls of the person: `rate_limited`)."""
+    found = credentials(WeChatApp.MINI_PROGRAM)
+    assert found is not None
+    app_id, secret = found
+    answer = _get(
+        "/sns/jscode2session",
+        {"appid": app_id, "secret": secret, "js_code": code, "grant_type": "authorization_code"},
+    )
+    openid = _text(answer, "openid")
+    if not openid:
+        raise WeChatError(None, "the session's answer has no openid")
+    return Identity(app=WeChatApp.MINI_PROGRAM, openid=openid, unionid=_text(answer, "unionid"))

@@ -1,5 +1,6 @@
 """The site's part of the JSON API (/api/v1/): signing a device in by SMS code (a token with expiry, rotation and
-revocation), and the member's own pages composed from several apps: me, records, points, inbox.
+revocation; the mini-program's WeChat sign-in is api_wechat.py), and the member's own pages composed from several
+apps: me, records, points, inbox.
 
 The same services and limits as the sign-in pages (auth_views) and the portal (portal_views): the figures come
 from the one selector each, so the app and /me/ always show the same hours, points and stars.
@@ -37,7 +38,8 @@ from incentives import selectors as incentive_selectors
 from incentives.models import LedgerEntry
 from members import selectors as member_selectors
 from members import services as member_services
-from members.models import Member, ServiceRecord, SignInCodePurpose
+from members import wechat
+from members.models import Member, ServiceRecord, SignInCodePurpose, WeChatApp
 from notifications import services as notification_services
 from notifications.models import Notification
 from notifications.rendering import render_message
@@ -45,7 +47,7 @@ from notifications.selectors import inbox_for, unread_count
 
 from . import selectors
 from .auth_views import _limits_allow
-from .forms import CodeForm, CodeRequestForm
+from .forms import ApiCodeRequestForm, CodeForm, CodeRequestForm
 from .portal_views import _certificate_response
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
@@ -53,7 +55,7 @@ LIMITED = {**ERRORS, 429: ErrorSerializer}
 
 # --- Signing a device in ------------------------------------------------------------------------------------------
 
-CodeRequestInput = form_schema(CodeRequestForm, "SmsCodeInput")
+CodeRequestInput = form_schema(ApiCodeRequestForm, "SmsCodeInput")
 Accepted = inline_serializer(
     "SmsCodeAccepted", {"detail": serializers.CharField(), "expires_in": serializers.IntegerField()}
 )
@@ -61,7 +63,9 @@ Accepted = inline_serializer(
 
 @extend_schema(
     operation_id="auth_sms_code",
-    summary="发送短信验证码（登录用）",
+    summary="发送短信验证码（登录，或绑定微信小程序）",
+    description="purpose: `sign_in` (the default) for /auth/token/, `wechat_bind` for /auth/wechat/bind/ "
+    "(404 when the mini-program is not set up).",
     request=CodeRequestInput,
     responses={202: Accepted, **LIMITED},
     auth=[],
@@ -69,17 +73,20 @@ Accepted = inline_serializer(
 @api_view(["POST"])
 def sms_code(request):
     """The same answer whether or not the number is known (no enumeration); the page's limits per number and
-    per address."""
+    per address, whatever the purpose."""
     verdict = ratelimit.hit("SIGN_IN_CODE_IP_LIMIT", ratelimit.client_ip(request))
     if not verdict.allowed:
         return too_many(verdict.retry_after)
-    form = CodeRequestForm(form_data(request))
+    form = ApiCodeRequestForm(form_data(request))
     if not form.is_valid():
         return form_invalid(form)
+    purpose = form.cleaned_data["purpose"]
+    if purpose == SignInCodePurpose.WECHAT_BIND and wechat.credentials(WeChatApp.MINI_PROGRAM) is None:
+        raise Http404
     verdict = _limits_allow(form.cleaned_data["phone"])
     if not verdict.allowed:
         return too_many(verdict.retry_after)
-    member_services.sign_in_code_request(phone=form.cleaned_data["phone"], purpose=SignInCodePurpose.SIGN_IN)
+    member_services.sign_in_code_request(phone=form.cleaned_data["phone"], purpose=purpose)
     return Response(
         {"detail": _("如果该号码已登记，验证码已发出。"), "expires_in": settings.SIGN_IN_CODE_TTL_SECONDS},
         status=status.HTTP_202_ACCEPTED,

@@ -18,7 +18,7 @@ from notifications import api as notifications_api
 from projects import api as projects_api
 from training import api as training_api
 
-from . import api
+from . import api, api_wechat
 
 v1 = [
     # Signing a device in
@@ -26,6 +26,8 @@ v1 = [
     path("auth/token/", api.token, name="auth_token"),
     path("auth/token/rotate/", api.token_rotate, name="auth_token_rotate"),
     path("auth/token/revoke/", api.token_revoke, name="auth_token_revoke"),
+    path("auth/wechat/", api_wechat.wechat_login, name="auth_wechat"),
+    path("auth/wechat/bind/", api_wechat.wechat_bind, name="auth_wechat_bind"),
     # Residents
     path("wishes/submit/", demands_api.wish_submit, name="wish_submit"),
     path("wishes/track/", demands_api.wish_track, name="wish_track"),

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import GuardedForm, TextGuardMixin
 from members.identifiers import normalize_mobile
+from members.models import SignInCodePurpose
 
 
 class _BoundedUsernameMixin(TextGuardMixin):
@@ -79,6 +80,36 @@ class CodeForm(GuardedForm):
         if len(code) != 6 or not code.isascii() or not code.isdigit():
             raise ValidationError(_("请输入短信中的6位数字验证码。"), code="code_format")
         return code
+
+
+class ApiCodeRequestForm(CodeRequestForm):
+    """The API's request of an SMS code: to sign in (the default) or to bind a WeChat (the mini-program)."""
+
+    purpose = forms.ChoiceField(
+        label=_("用途"),
+        required=False,
+        choices=[
+            (SignInCodePurpose.SIGN_IN, SignInCodePurpose.SIGN_IN.label),
+            (SignInCodePurpose.WECHAT_BIND, SignInCodePurpose.WECHAT_BIND.label),
+        ],
+    )
+
+    def clean_purpose(self):
+        return self.cleaned_data["purpose"] or SignInCodePurpose.SIGN_IN
+
+
+class WeChatCodeForm(GuardedForm):
+    """A mini-program's sign-in: the code of wx.login() and the name of the device."""
+
+    code = forms.CharField(label=_("微信登录凭证"), max_length=128, help_text="wx.login() → code")
+    device = forms.CharField(label=_("设备名称"), max_length=60, required=False)
+
+
+class WeChatBindForm(CodeRequestForm, CodeForm):
+    """Binding the mini-program's WeChat: the ticket of its sign-in, the member's number and SMS code, the device."""
+
+    bind_ticket = forms.CharField(label=_("绑定凭证"), max_length=1000, help_text="POST /auth/wechat/ → bind_ticket")
+    device = forms.CharField(label=_("设备名称"), max_length=60, required=False)
 
 
 class PasswordResetCodeForm(CodeForm):

@@ -222,6 +222,9 @@ WECHAT_MP_APP_ID = env.str("WECHAT_MP_APP_ID", default="")
 WECHAT_MP_APP_SECRET = env.str("WECHAT_MP_APP_SECRET", default="")
 WECHAT_OPEN_APP_ID = env.str("WECHAT_OPEN_APP_ID", default="")
 WECHAT_OPEN_APP_SECRET = env.str("WECHAT_OPEN_APP_SECRET", default="")
+# The mini-program (小程序): it signs in through the API (POST /api/v1/auth/wechat/), which answers 404 when unset.
+WECHAT_MINI_APP_ID = env.str("WECHAT_MINI_APP_ID", default="")
+WECHAT_MINI_APP_SECRET = env.str("WECHAT_MINI_APP_SECRET", default="")
 # WeChat's addresses: the sign-in pages and the API (a test points them at a fake on 127.0.0.1).
 WECHAT_OAUTH_URL = env.str("WECHAT_OAUTH_URL", default="https://open.weixin.qq.com")
 WECHAT_API_URL = env.str("WECHAT_API_URL", default="https://api.weixin.qq.com")

@@ -118,5 +118,6 @@ LOGGING["loggers"]["audit"]["level"] = "WARNING"  # noqa: F405 (tests that read 
 # pages; WeChat's API is a closed port unless a test starts the fake (tests/members/test_wechat.py).
 WECHAT_MP_APP_ID, WECHAT_MP_APP_SECRET = "wx-test-official-account", "test-mp-secret"
 WECHAT_OPEN_APP_ID, WECHAT_OPEN_APP_SECRET = "wx-test-website", "test-open-secret"
+WECHAT_MINI_APP_ID, WECHAT_MINI_APP_SECRET = "wx-test-mini-program", "test-mini-secret"
 WECHAT_API_URL = "http://127.0.0.1:9"
 WECHAT_TIMEOUT_SECONDS = 2

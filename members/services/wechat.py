@@ -43,7 +43,7 @@ def _create(*, user: User, identity: Identity) -> WeChatBinding:
 @transaction.atomic
 def wechat_sign_in(*, identity: Identity) -> User | None:
     """The active account `identity` signs in, or None when it is bound to none (the caller then asks for the
-    phone). A unionid already bound through the other app is the same person: this app is bound to the same
+    phone). A unionid already bound through another of our apps is the same person: this app is bound to the same
     account too, when that account has none for it yet.
 
     Lock: the account row, when a binding is added; the constraints refuse a second binding of the openid."""

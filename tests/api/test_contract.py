@@ -19,6 +19,7 @@ from schemathesis.specs.openapi.checks import (
 from audit import services as audit_services
 from tests.demands.factories import wish_category, wish_in_state
 from tests.incentives.conftest import fund, make_item
+from tests.members.wechat_fake import FakeWeChat
 from tests.projects.factories import ActivityFactory
 from tests.training.factories import SessionFactory
 
@@ -76,13 +77,18 @@ def test_every_operation_keeps_the_schema(persona, street, live_server, settings
 
 @pytest.fixture
 def settings_for_contract(settings):
-    """The limits stay on (a 429 is part of the contract), but high enough that the operations behind them run."""
+    """The limits stay on (a 429 is part of the contract), but high enough that the operations behind them run;
+    WeChat is the fake on 127.0.0.1 (the mini-program's sign-in asks it: a made-up code is refused, a 400)."""
     settings.WISH_SUBMIT_IP_LIMIT = (1000, 3600)
     settings.SIGN_IN_CODE_IP_LIMIT = (1000, 3600)
     settings.SIGN_IN_CODE_CHECK_IP_LIMIT = (1000, 900)
     settings.WISH_TRACK_IP_LIMIT = (1000, 900)
     settings.WISH_FEEDBACK_IP_LIMIT = (1000, 900)
-    return settings
+    settings.WECHAT_CALLBACK_IP_LIMIT = (1000, 900)
+    fake = FakeWeChat({settings.WECHAT_MINI_APP_ID: settings.WECHAT_MINI_APP_SECRET})
+    settings.WECHAT_API_URL = fake.url
+    yield settings
+    fake.close()
 
 
 def test_the_schema_is_generated_once_per_release_and_language(client, monkeypatch):

@@ -5,7 +5,10 @@ It answers as open.weixin.qq.com and api.weixin.qq.com do:
   the browser is sent to redirect_uri with a new one-time code and the state (without a code when `decline` is set);
 - GET /sns/oauth2/access_token: the app's id and secret, then the code: unknown or expired → 40029, used → 40163;
   `error` (a JSON answer) replaces the next answer, `unreachable` closes the connection without an answer;
-- GET /sns/userinfo: the nickname and unionid of the token's person (snsapi_login and snsapi_userinfo only).
+- GET /sns/userinfo: the nickname and unionid of the token's person (snsapi_login and snsapi_userinfo only);
+- GET /sns/jscode2session (the mini-program): a code from `mini_login` (what wx.login() gives the mini-program),
+  checked as the access token's, answers the openid, a `session_key` (kept in `session_keys`, for the tests that
+  look for it where it must not be) and the unionid; `error` and `unreachable` as above.
 Every request is kept in `requests` (path and query).
 """
 
@@ -46,6 +49,7 @@ class FakeWeChat:
         self.requests: list[tuple[str, dict]] = []
         self.codes: dict[str, dict] = {}  # code -> {"person", "appid", "scope", "issued", "used"}
         self.tokens: dict[str, tuple[Person, str, str]] = {}  # access token -> (person, appid, scope)
+        self.session_keys: list[str] = []  # every session_key jscode2session gave
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,6 +65,8 @@ class FakeWeChat:
                     self._json(fake.access_token(query))
                 elif parts.path == "/sns/userinfo":
                     self._json(fake.userinfo(query))
+                elif parts.path == "/sns/jscode2session":
+                    self._json(fake.jscode2session(query))
                 else:
                     self.send_error(404)
 
@@ -110,6 +116,18 @@ class FakeWeChat:
         }
         return f"{target}{separator}{urlencode({'code': code, 'state': query.get('state', '')})}"
 
+    def mini_login(self, appid: str) -> str:
+        """What wx.login() gives the mini-program `appid` of the person: a one-time code."""
+        code = secrets.token_hex(16)
+        self.codes[code] = {
+            "person": self.person,
+            "appid": appid,
+            "scope": "jscode",
+            "issued": time.monotonic(),
+            "used": False,
+        }
+        return code
+
     def expire(self, code: str) -> None:
         self.codes[code]["issued"] -= CODE_SECONDS + 1
 
@@ -153,3 +171,24 @@ class FakeWeChat:
         if person.unionid:
             info["unionid"] = person.unionid
         return info
+
+    def jscode2session(self, query: dict) -> dict:
+        if self.error is not None:
+            error, self.error = self.error, None
+            return error
+        appid = query.get("appid", "")
+        if self.apps.get(appid) != query.get("secret") or query.get("grant_type") != "authorization_code":
+            return {"errcode": 40125, "errmsg": "invalid appsecret, rid: 4"}
+        grant = self.codes.get(query.get("js_code", ""))
+        if grant is None or grant["appid"] != appid or time.monotonic() - grant["issued"] > CODE_SECONDS:
+            return {"errcode": 40029, "errmsg": "invalid code, rid: 5"}
+        if grant["used"]:
+            return {"errcode": 40163, "errmsg": "code been used, rid: 6"}
+        grant["used"] = True
+        person: Person = grant["person"]
+        session_key = secrets.token_urlsafe(18)
+        self.session_keys.append(session_key)
+        answer = {"openid": person.openid(appid), "session_key": session_key}
+        if person.unionid:
+            answer["unionid"] = person.unionid
+        return answer

@@ -207,6 +207,8 @@ TABLE = {
     "api:auth_token":                       everyone(405),
     "api:auth_token_rotate":                api_signed_in(405),
     "api:auth_token_revoke":                api_signed_in(405),
+    "api:auth_wechat":                      everyone(405),
+    "api:auth_wechat_bind":                 everyone(405),
     "api:wish_submit":                      everyone(405),
     "api:wish_track":                       everyone(405),
     "api:wish_feedback":                    everyone(200),
