@@ -9,7 +9,8 @@ with a serializer that only shapes the output. Every error has one shape:
 
 where "errors" holds the field errors of a 400 (the form's non-field errors under "non_field_errors") and is empty
 otherwise; "code" is one of invalid, not_authenticated, authentication_failed, permission_denied, not_found,
-method_not_allowed, throttled, parse_error, unsupported_media_type, not_acceptable, error.
+method_not_allowed, throttled, parse_error, unsupported_media_type, not_acceptable, error, and for the mini-program's
+sign-in bind_required (409, with a bind ticket) and wechat_unavailable (502).
 """
 
 import hashlib
