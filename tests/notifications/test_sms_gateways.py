@@ -204,7 +204,8 @@ def test_tencent_unreachable_is_transient(gateway, settings):
 
 
 @pytest.mark.django_db
-def test_the_outbox_sends_through_a_gateway_and_keeps_a_refusal_on_the_row(gateway, settings):
+def test_the_outbox_sends_through_a_gateway_and_keeps_a_refusal_on_the_row(gateway, settings, clock):
+    clock.set_local(10)  # an outbox SMS waits out the quiet hours (22:00-08:00 in Beijing)
     settings.SMS_BACKEND = "notifications.sms_gateways.AliyunSMSBackend"
     context = {"name": "李明", "activity": "义诊", "starts_at": "12月8日 09:00", "place": "东风村活动室"}
     gateway.answer = _aliyun("OK")
@@ -248,6 +249,7 @@ TOKEN = "r" * 40
 
 
 def _sent_row(gateway, settings, dedupe_key: str, answer) -> Notification:
+    """An outbox SMS sent through the gateway; the caller's clock is in the day (quiet hours hold an SMS back)."""
     gateway.answer = answer
     context = {"name": "李明", "activity": "义诊", "starts_at": "12月8日 09:00", "place": "东风村活动室"}
     row = notify(
@@ -263,7 +265,8 @@ def _push(client, vendor: str, payload, token: str = TOKEN):
 
 
 @pytest.mark.django_db
-def test_an_aliyun_receipt_marks_its_rows_and_a_repeat_changes_nothing(client, gateway, settings):
+def test_an_aliyun_receipt_marks_its_rows_and_a_repeat_changes_nothing(client, gateway, settings, clock):
+    clock.set_local(10)
     settings.SMS_BACKEND = "notifications.sms_gateways.AliyunSMSBackend"
     settings.SMS_RECEIPT_TOKEN = TOKEN
     got = _sent_row(gateway, settings, "reminder:1", (200, {"Code": "OK", "Message": "OK", "BizId": "900^1"}))
@@ -289,7 +292,8 @@ def test_an_aliyun_receipt_marks_its_rows_and_a_repeat_changes_nothing(client, g
 
 
 @pytest.mark.django_db
-def test_a_tencent_receipt_finds_its_rows_by_serial_number(client, gateway, settings):
+def test_a_tencent_receipt_finds_its_rows_by_serial_number(client, gateway, settings, clock):
+    clock.set_local(10)
     settings.SMS_BACKEND = "notifications.sms_gateways.TencentSMSBackend"
     settings.SMS_RECEIPT_TOKEN = TOKEN
     status, answer = _tencent("Ok")
