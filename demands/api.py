@@ -458,17 +458,7 @@ def wish_fulfil(request, pk: int):
     form = FulfilForm(data, request.FILES)
     if not form.is_valid():
         return form_invalid(form)
-    cleaned = form.cleaned_data
-    services.wish_fulfil(
-        wish=wish,
-        member=member,
-        note=cleaned["note"],
-        start=cleaned["start"],
-        end=cleaned["end"],
-        hours=cleaned["hours"],
-        photos=cleaned["photos"],
-        site_url=_site_url(request),
-    )
+    services.wish_fulfil(wish=wish, member=member, **form.fulfilment(), site_url=_site_url(request))
     return _detail(request, pk)
 
 

@@ -402,6 +402,10 @@ class FulfilForm(PlainTextMixin, GuardedForm):
             self.add_error("photos", _("最多上传%(n)d张照片。") % {"n": MAX_PHOTOS})
         return data
 
+    def fulfilment(self) -> dict:
+        """What `services.wish_fulfil` takes from the form (the page's and the API's)."""
+        return {key: self.cleaned_data[key] for key in ("note", "start", "end", "hours", "photos")}
+
 
 class FeedbackForm(PlainTextMixin, GuardedForm):
     plain_fields = ("comment",)

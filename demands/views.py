@@ -388,18 +388,8 @@ def wish_fulfil(request, pk: int):
     if request.method == "POST":
         form = FulfilForm(request.POST, request.FILES)
         if form.is_valid():
-            data = form.cleaned_data
             try:
-                services.wish_fulfil(
-                    wish=wish,
-                    member=member,
-                    note=data["note"],
-                    start=data["start"],
-                    end=data["end"],
-                    hours=data["hours"],
-                    photos=data["photos"],
-                    site_url=_site_url(request),
-                )
+                services.wish_fulfil(wish=wish, member=member, **form.fulfilment(), site_url=_site_url(request))
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:

@@ -8,30 +8,20 @@ and the answers show what /rewards/ and /me/points/ show the member.
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from core.api import CursorPage, ErrorSerializer, conditional, cursor_page, form_data
-from members.models import Member
-from members.selectors import member_for
+from members.api import api_member
 
 from . import selectors, services
 from .models import CatalogueItem, Redemption, StarRating
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
 PAGE_SIZE = 20
-
-
-def _member(request) -> Member:
-    member = member_for(request.user)
-    if member is None:
-        raise NotFound(_("该账号没有关联党员档案。"))  # as the pages (member_required): 404 without a member record
-    return member
 
 
 class CatalogueItemSerializer(serializers.ModelSerializer):
@@ -107,7 +97,7 @@ class RedemptionSerializer(serializers.ModelSerializer):
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def reward_list(request):
-    member = _member(request)
+    member = api_member(request)
     context = {
         "now": timezone.now(),
         "balance": selectors.balance_of(member).balance,
@@ -127,7 +117,7 @@ def reward_list(request):
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def redemption_list(request):
-    member = _member(request)
+    member = api_member(request)
     paginator = CursorPage(ordering=("-requested_at", "-pk"), page_size=PAGE_SIZE)
     page = paginator.paginate_queryset(selectors.redemptions_for(member), request)
     return conditional(request, paginator.get_paginated_response(RedemptionSerializer(page, many=True).data))
@@ -156,7 +146,7 @@ RedeemInput = inline_serializer(
 @permission_classes([IsAuthenticated])
 def reward_redeem(request, pk: int):
     """The stock is taken by the service's conditional UPDATE: it never goes below zero, however many press at once."""
-    member = _member(request)
+    member = api_member(request)
     item = get_object_or_404(selectors.catalogue_for(member), pk=pk)
     token = str(form_data(request).get("token") or "")[:64]
     redemption = services.redemption_request(
@@ -175,7 +165,7 @@ def reward_redeem(request, pk: int):
 @api_view(["POST"])
 @permission_classes([IsAuthenticated])
 def redemption_cancel(request, pk: int):
-    member = _member(request)
+    member = api_member(request)
     redemption = get_object_or_404(Redemption, pk=pk, member=member)
     services.redemption_cancel(redemption=redemption, actor=request.user, by_member=True)
     return Response(RedemptionSerializer(selectors.redemptions_for(member).get(pk=redemption.pk)).data)
@@ -239,7 +229,7 @@ class StarsSerializer(serializers.Serializer):
 @permission_classes([IsAuthenticated])
 def stars(request):
     """What /me/points/ shows of the stars: the same selectors (ratings_for, star_standing_of, rating_live_values)."""
-    member = _member(request)
+    member = api_member(request)
     ratings = list(selectors.ratings_for(member))
     standing = selectors.star_standing_of(ratings)
     context = {"live": selectors.rating_live_values(member, ratings), "today": timezone.localdate()}

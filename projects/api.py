@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -33,6 +32,7 @@ from core.api import (
     too_many,
 )
 from core.forms import GuardedForm
+from members.api import api_member
 from members.forms import ReasonActionForm
 from members.selectors import member_for
 
@@ -176,10 +176,7 @@ def activity_detail(request, pk: int):
 
 
 def _member(request):
-    member = member_for(request.user)
-    if member is None:
-        raise NotFound(_("只有党员可以报名参加活动。"))  # as the page: 404 for an account without a member record
-    return member
+    return api_member(request, _("只有党员可以报名参加活动。"))  # the page's own words (projects/no_member.html)
 
 
 @extend_schema(

@@ -6,15 +6,14 @@ services take and give back the seat under the session's lock.
 
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from core.api import CursorPage, ErrorSerializer, conditional, cursor_page
+from members.api import api_member
 from members.models import Member
 from members.selectors import member_for
 
@@ -23,13 +22,6 @@ from .models import Enrollment, TrainingSession
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
 PAGE_SIZE = 20
-
-
-def _member(request) -> Member:
-    member = member_for(request.user)
-    if member is None:
-        raise NotFound(_("该账号没有关联党员档案。"))
-    return member
 
 
 class SessionSerializer(serializers.ModelSerializer):
@@ -69,7 +61,7 @@ class SessionSerializer(serializers.ModelSerializer):
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def session_list(request):
-    member = _member(request)
+    member = api_member(request)
     paginator = CursorPage(ordering=("starts_at", "pk"), page_size=PAGE_SIZE)
     page = paginator.paginate_queryset(selectors.upcoming_sessions_for_member(member), request)
     return conditional(request, paginator.get_paginated_response(SessionSerializer(page, many=True).data))

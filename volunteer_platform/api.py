@@ -14,7 +14,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -39,7 +38,8 @@ from incentives.models import LedgerEntry
 from members import selectors as member_selectors
 from members import services as member_services
 from members import wechat
-from members.models import Member, ServiceRecord, SignInCodePurpose, WeChatApp
+from members.api import api_member
+from members.models import ServiceRecord, SignInCodePurpose, WeChatApp
 from notifications import services as notification_services
 from notifications.models import Notification
 from notifications.rendering import render_message
@@ -219,13 +219,6 @@ def device_revoke(request, pk: int):
 # --- The member's own figures -------------------------------------------------------------------------------------
 
 
-def _own_member(request) -> Member:
-    member = member_selectors.member_for(request.user)
-    if member is None:
-        raise NotFound(_("该账号没有关联党员档案。"))  # as /me/: 404 for an account without a member record
-    return member
-
-
 MeSerializer = inline_serializer(
     "Me",
     {
@@ -248,7 +241,7 @@ MeSerializer = inline_serializer(
 @permission_classes([IsAuthenticated])
 def me(request):
     """The figures /me/ shows, from the same selectors (counted_hours, balance_of, star_standing)."""
-    member = _own_member(request)
+    member = api_member(request)
     balance = incentive_selectors.balance_of(member)
     return Response(
         {
@@ -296,7 +289,7 @@ class RecordSerializer(serializers.ModelSerializer):
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def records(request):
-    member = _own_member(request)
+    member = api_member(request)
     paginator = CursorPage(ordering=("-date", "-pk"), page_size=20)
     rows = member_selectors.records_for_member(member).prefetch_related(None)
     page = paginator.paginate_queryset(rows, request)
@@ -323,7 +316,7 @@ class EntrySerializer(serializers.ModelSerializer):
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def points(request):
-    member = _own_member(request)
+    member = api_member(request)
     paginator = CursorPage(ordering=("-created_at", "-pk"), page_size=20)
     page = paginator.paginate_queryset(incentive_selectors.entries_for(member), request)
     return conditional(request, paginator.get_paginated_response(EntrySerializer(page, many=True).data))
@@ -337,7 +330,7 @@ def points(request):
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def certificate(request):
-    return _certificate_response(_own_member(request), request.user)
+    return _certificate_response(api_member(request), request.user)
 
 
 class MessageSerializer(serializers.ModelSerializer):

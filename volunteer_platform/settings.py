@@ -441,7 +441,6 @@ SIGN_IN_CODE_CHECK_IP_LIMIT = (30, 900)
 # rotated or revoked. Every rule of the site holds in the API: the views call the same services, selectors and
 # limits (core/api.py holds only the plumbing: the error format, cursor pages, ETags, the token header).
 API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=30)
-API_PAGE_SIZE = 20
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "audit.api_auth.DeviceTokenAuthentication",
@@ -456,8 +455,6 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_VERSIONING_CLASS": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "党员志愿服务平台 API",
@@ -466,7 +463,6 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # Choice sets several models call "status", named by their model (drf-spectacular's check warns otherwise).
