@@ -275,9 +275,15 @@ def prepare_fixtures(path: Path) -> dict:
     writer_day = timezone.localdate() + timedelta(days=90 + int(time.time()) % 200)
     writer_activities = [activity.pk]
     for i, writer_project in enumerate(writer_projects):
-        starts = timezone.make_aware(
-            datetime.combine(writer_day + timedelta(days=i), datetime.min.time().replace(hour=3))
-        )
+        # A project may already hold an activity then (an earlier run's, as the day repeats every 200 seconds):
+        # the next free day of that project.
+        writer_taken = set(Activity.objects.filter(project=writer_project).values_list("starts_at", flat=True))
+        starts_day = writer_day + timedelta(days=i)
+        while True:
+            starts = timezone.make_aware(datetime.combine(starts_day, datetime.min.time().replace(hour=3)))
+            if starts not in writer_taken:
+                break
+            starts_day += timedelta(days=WRITER_ACTIVITIES)
         writer_activities.append(
             project_services.activity_create(
                 project=writer_project,
