@@ -29,6 +29,7 @@ from core.redirects import redirect_next
 from members import decorators as members_decorators
 from members.models import Team
 from members.selectors import member_for
+from training import selectors as training_selectors
 
 from . import selectors, services
 from .forms import (
@@ -637,7 +638,8 @@ CALENDAR_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 
 @require_GET
 def calendar_feed(request, token: str):
-    """The iCalendar feed of a member's confirmed activities; the token is the only key, so a wrong one is 404."""
+    """The iCalendar feed of a member's confirmed activities and enrolled training sessions; the token is the only
+    key, so a wrong one is 404."""
     # Tokens are secrets.token_urlsafe(32); anything else (a NUL byte PostgreSQL refuses, say) is simply unknown.
     if not CALENDAR_TOKEN.fullmatch(token):
         raise Http404
@@ -647,7 +649,7 @@ def calendar_feed(request, token: str):
     calendar = Calendar()
     calendar.add("prodid", "-//volunteer-platform//projects//ZH")
     calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", _("我的志愿服务活动"))
+    calendar.add("x-wr-calname", _("我的志愿服务活动和培训"))
     host = request.get_host().split(":")[0]
     for signup in selectors.calendar_signups(feed.member):
         activity = signup.activity
@@ -660,6 +662,18 @@ def calendar_feed(request, token: str):
         event.add("location", activity.place)
         event.add("description", f"{activity.project.organization.name}")
         event.add("url", request.build_absolute_uri(reverse("projects:activity_detail", args=[activity.pk])))
+        calendar.add_component(event)
+    for enrollment in training_selectors.calendar_enrollments(feed.member):
+        session = enrollment.session
+        event = Event()
+        event.add("uid", f"training-{session.pk}-enrollment-{enrollment.pk}@{host}")
+        event.add("summary", _("培训：%(title)s") % {"title": session.course.title})
+        event.add("dtstart", session.starts_at)
+        event.add("dtend", session.ends_at)
+        event.add("dtstamp", enrollment.created_at)
+        event.add("location", session.place or session.online_url)
+        event.add("description", "\n".join(filter(None, [session.organizer.name, session.online_url])))
+        event.add("url", request.build_absolute_uri(reverse("training:session_detail", args=[session.pk])))
         calendar.add_component(event)
     response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="activities.ics"'

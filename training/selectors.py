@@ -145,6 +145,17 @@ def upcoming_sessions_for_member(member: Member, *, now: datetime | None = None)
     ).order_by("starts_at", "pk")
 
 
+def calendar_enrollments(member: Member) -> QuerySet[Enrollment]:
+    """The member's training sessions for the iCalendar feed: enrolled (not cancelled, not yet marked), the session
+    not cancelled; soonest first."""
+    return (
+        Enrollment.objects.filter(member=member, status=Enrollment.Status.ENROLLED)
+        .exclude(session__status=TrainingSession.Status.CANCELLED)
+        .select_related("session__course", "session__organizer")
+        .order_by("session__starts_at", "pk")
+    )
+
+
 def records_for_member(member: Member) -> QuerySet[TrainingRecord]:
     """A member's training records, newest first, with course and session."""
     return (

@@ -19,6 +19,9 @@ from tests.members.factories import MemberFactory
 from tests.projects.conftest import started_ago
 from tests.projects.factories import ActivityFactory, ProjectFactory, days_ahead_at
 from tests.queries import assert_constant_queries
+from tests.training.factories import CourseFactory, SessionFactory
+from training import services as training_services
+from training.models import Enrollment
 
 pytestmark = pytest.mark.django_db
 
@@ -408,6 +411,48 @@ def test_calendar_feed_holds_exactly_the_confirmed_activities(client, org_tree, 
     assert client.get(feed_url.replace("http://testserver", "")).status_code == 404
 
 
+def test_calendar_feed_holds_the_enrolled_training_sessions(client, org_tree, member_a, member_b):
+    """Step 18, item 5: a training session the member enrolled in is an event of the feed as an activity is; a
+    cancelled enrollment, a cancelled session and other members' sessions are not."""
+    course = CourseFactory(organization=org_tree.branch_a, title="急救培训")
+    enrolled = SessionFactory(course=course, organizer=org_tree.branch_a, place="社区党群服务中心")
+    online = SessionFactory(
+        course=CourseFactory(organization=org_tree.branch_a, title="线上党课"),
+        organizer=org_tree.branch_a,
+        place="",
+        online_url="https://meeting.example.cn/123",
+        starts_at=enrolled.ends_at + timedelta(days=1),
+        ends_at=enrolled.ends_at + timedelta(days=1, hours=2),
+    )
+    dropped = SessionFactory(course=course, organizer=org_tree.branch_a, starts_at=online.ends_at + timedelta(days=1))
+    called_off = SessionFactory(course=course, organizer=org_tree.branch_a, starts_at=dropped.starts_at)
+    others = SessionFactory(course=CourseFactory(organization=org_tree.branch_b), organizer=org_tree.branch_b)
+    for session in (enrolled, online, dropped, called_off):
+        training_services.enrollment_create(session=session, member=member_a)
+    training_services.enrollment_create(session=others, member=member_b)
+    training_services.enrollment_cancel(
+        enrollment=Enrollment.objects.get(session=dropped, member=member_a), actor=member_a.user
+    )
+    training_services.session_cancel(session=called_off, actor=None, reason="场地维修")
+    activity = ActivityFactory(project__organization=org_tree.branch_a, title="读报", starts_at=dropped.ends_at)
+    services.signup_create(activity=activity, member=member_a)
+
+    feed = services.calendar_feed_for(member=member_a)
+    response = client.get(reverse("projects:calendar_feed", args=[feed.token]))
+    events = Calendar.from_ical(response.content).walk("VEVENT")
+    by_summary = {str(e["summary"]): e for e in events}
+    assert sorted(by_summary) == sorted(["读报", "培训：急救培训", "培训：线上党课"])
+    first = by_summary["培训：急救培训"]
+    assert first.decoded("dtstart") == enrolled.starts_at and first.decoded("dtend") == enrolled.ends_at
+    assert str(first["location"]) == "社区党群服务中心"
+    assert str(first["url"]).endswith(reverse("training:session_detail", args=[enrolled.pk]))
+    assert str(first["uid"]).startswith(f"training-{enrolled.pk}-enrollment-")
+    online_event = by_summary["培训：线上党课"]
+    assert str(online_event["location"]) == "https://meeting.example.cn/123"
+    assert "https://meeting.example.cn/123" in str(online_event["description"])
+    assert len({str(e["uid"]) for e in events}) == 3
+
+
 def test_my_activities_and_calendar_queries_are_constant(client, org_tree, member_a):
     client.force_login(member_a.user)
     feed = services.calendar_feed_for(member=member_a)
@@ -424,6 +469,13 @@ def test_my_activities_and_calendar_queries_are_constant(client, org_tree, membe
                 )
             )
             services.post_claim(post=post, member=member_a)
+            session = SessionFactory(
+                course=CourseFactory(organization=org_tree.branch_a),
+                organizer=org_tree.branch_a,
+                starts_at=starts_at + timedelta(hours=2),
+                ends_at=starts_at + timedelta(hours=3),
+            )
+            training_services.enrollment_create(session=session, member=member_a)
 
     assert_constant_queries(client, reverse("projects:my_activities"), add, small=2, large=8)
     assert_constant_queries(client, reverse("projects:calendar_feed", args=[feed.token]), add, small=2, large=8)
