@@ -4,7 +4,8 @@ It builds a fresh database (vp_stack, dropped and recreated), migrates, seeds th
 syncs the schedules, then starts with the production settings (volunteer_platform.settings, DEBUG off):
 
   web A, web B   two gunicorn instances (deploy/gunicorn.conf.py) on two free ports — two "web machines"
-  worker 1, 2    two Celery workers
+  worker 1, 2    two Celery workers of the queues interactive and notify
+  heavy          one Celery worker of the heavy queue (queues by kind: settings.TASK_QUEUE_OF)
   beat           one Celery beat (django-celery-beat's database scheduler)
 
 all sharing PostgreSQL and Redis (database 7 the broker, database 6 the cache: two instances in production). It
@@ -361,11 +362,17 @@ def start_stack(processes: Processes, port_a: int, port_b: int) -> dict[str, str
     gunicorn = [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "volunteer_platform.wsgi"]
     celery = [PYTHON, "-m", "celery", "-A", "volunteer_platform"]
     host = socket.gethostname()
-    workers = {"worker1": f"stack-w1@{host}", "worker2": f"stack-w2@{host}"}
+    workers = {"worker1": f"stack-w1@{host}", "worker2": f"stack-w2@{host}", "heavy": f"stack-heavy@{host}"}
     processes.start("web-a", gunicorn, GUNICORN_BIND=f"127.0.0.1:{port_a}")
     processes.start("web-b", gunicorn, GUNICORN_BIND=f"127.0.0.1:{port_b}")
+    # Queues by kind, as deploy/systemd/volunteer-worker@.service runs them: workers 1 and 2 for the messages and
+    # what people wait for, one worker for the heavy queue alone.
     for name, hostname in workers.items():
-        processes.start(name, [*celery, "worker", f"--hostname={hostname}", "--concurrency=2", "--loglevel=INFO"])
+        queues = "heavy" if name == "heavy" else "interactive,notify"
+        processes.start(
+            name,
+            [*celery, "worker", f"--hostname={hostname}", f"--queues={queues}", "--concurrency=2", "--loglevel=INFO"],
+        )
     processes.start("beat", [*celery, "beat", "--loglevel=INFO", f"--pidfile={STACK_DIR / 'celerybeat.pid'}"])
     return workers
 
@@ -392,7 +399,7 @@ def wait_for_stack(processes: Processes, bases: list[str], workers: dict[str, st
     pending = set(workers.values())
     wait_until(
         lambda: alive() and not pending.difference(*[set(r) for r in app.control.ping(timeout=0.5)]),
-        "both workers to answer a ping",
+        "the workers to answer a ping",
     )
 
 
@@ -497,6 +504,7 @@ def main() -> int:
         log(f"up: web A {web_a}, web B {web_b}, {', '.join(workers.values())}, beat")
 
         import requests
+        from django.conf import settings
         from django.db import connection
         from django.utils import timezone
 
@@ -620,6 +628,24 @@ def main() -> int:
         for wish in (wish1, wish2):
             wish.refresh_from_db()
             assert wish.state == "claimed", f"wish {wish.pk} ended {wish.state}"
+
+        # --- heavy work runs on the heavy queue's worker, never on the message workers ---
+        app.send_task("volunteer_platform.tasks.refresh_dashboard_snapshots")
+
+        def ran_on(hostname):
+            stats = app.control.inspect(destination=[hostname], timeout=1).stats() or {}
+            return stats.get(hostname, {}).get("total", {})
+
+        heavy_name = "volunteer_platform.tasks.refresh_dashboard_snapshots"
+        wait_until(lambda: ran_on(workers["heavy"]).get(heavy_name), "the heavy worker to refresh the snapshots")
+
+        def queue_of(name):
+            return settings.CELERY_TASK_ROUTES.get(name, {}).get("queue", settings.CELERY_TASK_DEFAULT_QUEUE)
+
+        on_worker1, heavy_tasks = ran_on(workers["worker1"]), ran_on(workers["heavy"])
+        assert on_worker1 and all(queue_of(name) != "heavy" for name in on_worker1), on_worker1
+        assert all(queue_of(name) == "heavy" for name in heavy_tasks), heavy_tasks
+        log(f"heavy worker ran {dict(heavy_tasks)}; worker 1 ran {sum(on_worker1.values())} tasks, none heavy")
 
         # --- the survivor reports healthy; one request id runs through web, access log and worker ---
         health = member.get(web_a, "/healthz").json()

@@ -442,10 +442,11 @@ def login_in_browser(page, username: str, password: str) -> None:
 def celery_worker_factory(transactional_db, settings):
     """Start real worker processes on Redis that share the test database; tasks are no longer eager.
 
-    Yields `start(env=None, include=(), concurrency=1)`, which starts one more worker and returns its Popen once it
+    Yields `start(env=None, include=(), concurrency=1, queues=())`, which starts one more worker and returns its Popen once it
     answers a ping (a test may SIGKILL it and start another). `env` adds environment variables for that worker
     (e.g. CELERY_VISIBILITY_TIMEOUT, TEST_SMS_BACKEND, NOTIFICATION_RETRY_BASE_SECONDS); `include` names extra
-    modules whose tasks it must know (test-only tasks); `concurrency` > 1 uses the prefork pool. The test must be
+    modules whose tasks it must know (test-only tasks); `concurrency` > 1 uses the prefork pool; `queues` limits
+    it to those queues, as a production worker per kind of work. The test must be
     marked `redis` (and `postgres` when it relies on row locks). Before and after, the queue is purged and the
     messages a killed worker left unacknowledged are dropped, so nothing leaks into the next test.
     """
@@ -470,7 +471,7 @@ def celery_worker_factory(transactional_db, settings):
     )
     procs: list[subprocess.Popen] = []
 
-    def start(*, env: dict | None = None, include=(), concurrency: int = 1) -> subprocess.Popen:
+    def start(*, env: dict | None = None, include=(), concurrency: int = 1, queues=()) -> subprocess.Popen:
         hostname = f"test-worker-{os.getpid()}-{len(procs)}@%h"
         command = [
             sys.executable,
@@ -488,6 +489,8 @@ def celery_worker_factory(transactional_db, settings):
         ]
         if include:
             command.append(f"--include={','.join(include)}")
+        if queues:  # only these queues (settings.CELERY_TASK_QUEUE_NAMES); without, all of them
+            command.append(f"--queues={','.join(queues)}")
         # The worker starts at the test's time and runs on from there (volunteer_platform/settings_test.py).
         from django.utils import timezone
 

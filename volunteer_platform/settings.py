@@ -12,6 +12,7 @@ from typing import Any
 import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 from core.redis_urls import next_redis_database
 
@@ -272,6 +273,60 @@ CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Queues by kind of work (Step 19), so that a long export or report never holds up a sign-in code or a reminder.
+# Each queue has its own workers in production (deploy/systemd/volunteer-worker@.service, docs/deploy.md); a worker
+# started without -Q (`make run`, the tests) consumes all three. Every task is named here: tests/config/
+# test_celery_queues.py fails on a task missing from this table. A task not named would go to the default queue.
+#   interactive  someone is waiting for it: a sign-in code, the single message of a person's action (notify()'s
+#                dispatch), a waitlist promotion, a resident's feedback.
+#   notify       reminders and notifications sent to many (fan-outs, notify_many's batches) and the outbox sweeper.
+#   heavy        minutes of work: snapshots, reconcile, star-rating recomputation, purges, recurring activities,
+#                reports and exports. Its workers take a longer time limit (CELERY_TASK_TIME_LIMIT in their unit).
+CELERY_TASK_QUEUE_NAMES = ("interactive", "notify", "heavy")
+CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(name), routing_key=name) for name in CELERY_TASK_QUEUE_NAMES)
+CELERY_TASK_DEFAULT_QUEUE = "interactive"
+CELERY_TASK_DEFAULT_EXCHANGE = "interactive"
+CELERY_TASK_DEFAULT_ROUTING_KEY = "interactive"
+TASK_QUEUE_OF = {
+    "interactive": (
+        "members.tasks.create_sign_in_code",
+        "members.tasks.send_sign_in_code",
+        "notifications.tasks.dispatch_notification",
+        "projects.tasks.promote_waitlists",
+        "demands.tasks.process_wish_feedback",
+    ),
+    "notify": (
+        "notifications.tasks.dispatch_notifications",
+        "notifications.tasks.sweep_outbox",
+        "projects.tasks.plan_activity_reminders",
+        "projects.tasks.send_activity_reminders",
+        "projects.tasks.plan_activity_surveys",
+        "projects.tasks.send_activity_surveys",
+        "training.tasks.plan_session_reminders",
+        "training.tasks.send_session_reminders",
+        "training.tasks.plan_training_shortfall",
+        "training.tasks.send_training_shortfall",
+        "incentives.tasks.plan_publicity_notices",
+        "incentives.tasks.send_publicity_last_day",
+        "news.tasks.plan_broadcast",
+        "news.tasks.send_broadcast_chunk",
+        "members.tasks.plan_service_cards",
+        "members.tasks.send_service_cards",
+        "volunteer_platform.tasks.plan_monthly_digest",
+        "volunteer_platform.tasks.send_monthly_digest",
+        "demands.tasks.escalate_wishes",
+    ),
+    "heavy": (
+        "members.tasks.rebuild_service_years",
+        "volunteer_platform.tasks.refresh_dashboard_snapshots",
+        "volunteer_platform.tasks.reconcile_weekly",
+        "incentives.tasks.recompute_draft_ratings",
+        "audit.tasks.purge_audit_events",
+        "demands.tasks.purge_resident_contacts",
+        "projects.tasks.generate_recurring_activities",
+    ),
+}
+CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in TASK_QUEUE_OF.items() for task in tasks}
 
 # --- Security (strict unless DEBUG) ---------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -197,13 +197,32 @@ def test_gunicorn_config_sizes_workers_from_cores_and_logs_the_request_id():
 
 def test_systemd_units_share_one_environment_and_beat_is_a_single_unit():
     units = {path.name: path.read_text(encoding="utf-8") for path in (DEPLOY / "systemd").glob("*.service")}
-    assert set(units) == {"volunteer-web.service", "volunteer-worker.service", "volunteer-beat.service"}
+    assert set(units) == {"volunteer-web.service", "volunteer-worker@.service", "volunteer-beat.service"}
     for text in units.values():
         assert "EnvironmentFile=/etc/volunteer-platform/env" in text
         assert "User=volunteer" in text
     assert "deploy/gunicorn.conf.py volunteer_platform.wsgi" in units["volunteer-web.service"]
     assert " beat " in units["volunteer-beat.service"] and "@" not in units["volunteer-beat.service"].split("\n")[0]
-    assert " beat" not in units["volunteer-worker.service"].split("ExecStart=")[1].split("\n")[0]  # no embedded -B
+    worker = units["volunteer-worker@.service"].split("ExecStart=")[1].split("\n")[0]
+    assert " beat" not in worker  # no embedded -B
+    assert "--queues=%i " in worker  # one queue per instance: volunteer-worker@heavy …
+
+
+def test_the_heavy_queue_s_time_limit_stays_under_the_visibility_timeout():
+    """Redis hands a task still unacknowledged after the visibility timeout to another worker: a heavy task must
+    end (or be killed) before that, or it would run twice at once."""
+    heavy = dict(
+        line.split("=", 1)
+        for line in (DEPLOY / "systemd" / "worker-heavy.env").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+    env = operator_environment(**heavy)
+    code = (
+        "import django; django.setup(); from django.conf import settings as s;"
+        "print(s.CELERY_TASK_TIME_LIMIT, s.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'])"
+    )
+    limit, visibility = map(int, run_python(code, env).stdout.split())
+    assert limit == int(heavy["CELERY_TASK_TIME_LIMIT"]) and limit < visibility
 
 
 def test_static_names_are_hashed_after_collectstatic_and_plain_before(tmp_path):
