@@ -245,6 +245,30 @@ def test_asking_twice_while_pending_gives_the_same_report(street):
     assert services.report_request(**ask)[1]
 
 
+def test_a_report_left_pending_is_queued_again_when_asked_for_later(street, django_capture_on_commit_callbacks):
+    # Its task was lost (a broker outage): asking again within 15 minutes waits for it, later queues it anew.
+    ask = {"organization": street.branch_a, "kind": "annual", "year": 2025, "quarter": 0, "requested_by": street.admin}
+    report, _new = services.report_request(**ask)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.report_request(**ask)
+    assert callbacks == []
+    Report.objects.filter(pk=report.pk).update(created_at=timezone.now() - timedelta(minutes=16))
+    with django_capture_on_commit_callbacks() as callbacks:
+        again, new = services.report_request(**ask)
+    assert (again.pk, new) == (report.pk, False)
+    assert [(c.func, c.args) for c in callbacks] == [(services._publish_report_build, (report.pk,))]
+
+
+def test_the_report_states_local_times(street, clock):
+    clock.set_local(7)  # 07:00 in Beijing is 23:00 UTC the day before
+    report = build(street.branch_a, street.admin, "quarterly", 2025, 3)
+    with report.docx.open("rb") as handle:
+        paragraphs = [p.text for p in Document(BytesIO(handle.read())).paragraphs]
+    assert f"生成时间：{timezone.localdate().isoformat()} 07:00" in paragraphs
+    assert "统计期间：2025-07-01 至 2025-09-30" in paragraphs
+    assert "对比期间：2025-04-01 至 2025-06-30" in paragraphs
+
+
 def test_a_period_not_begun_or_without_a_quarter_is_refused(street):
     from django.core.exceptions import ValidationError
 
