@@ -177,6 +177,15 @@ def test_training_completion_by_type(street):
     assert training.completed == 1
 
 
+def test_the_dashboard_shows_training_by_type_from_the_same_report(client, street):
+    AnnualRequirement.objects.filter(organization=street.street, year=2025).update(theory_hours=Decimal("5"))
+    client.force_login(street.admin)
+    html = client.get(f"/dashboard/?org={street.street.pk}&year=2025").content.decode()
+    table = html[html.index('id="training-by-type"') : html.index("</table>", html.index('id="training-by-type"'))]
+    assert '<th scope="row">理论培训</th><td>12.00</td><td>1</td><td>14.3</td>' in table
+    assert '<th scope="row">岗位培训</th><td>0</td><td>7</td><td>100.0</td>' in table
+
+
 def test_periods_of_reports():
     assert selectors.Period.quarter(2025, 1) == selectors.Period(date(2025, 1, 1), date(2025, 3, 31))
     assert selectors.Period.quarter(2024, 4) == selectors.Period(date(2024, 10, 1), date(2024, 12, 31))
