@@ -145,6 +145,21 @@ def earned_between(member_ids: Iterable[int], start: date, end: date) -> dict[in
     return {row["member_id"]: row["total"] or 0 for row in rows}
 
 
+def commendations_awarded(organization: Organization, start: date, end: date) -> QuerySet[Commendation]:
+    """表彰先进: the approved commendations awarded in [start, end] to the members homed in `organization`'s subtree
+    (by their branch now, like their hours), oldest first, with the member (the quarterly and annual reports)."""
+    return (
+        Commendation.objects.filter(
+            status=Commendation.Status.APPROVED,
+            awarded_on__gte=start,
+            awarded_on__lte=end,
+            member__organization__path__startswith=organization.path,
+        )
+        .select_related("member__organization")
+        .order_by("awarded_on", "pk")
+    )
+
+
 def earned_by_path_prefix(organization: Organization, start: date, end: date, *, prefix_length: int) -> dict[str, int]:
     """`earned_between` grouped by branch: points earned in [start, end] by the members homed in `organization`'s
     subtree (whatever their status), keyed by the first `prefix_length` characters of their home branch's path

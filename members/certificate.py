@@ -137,7 +137,8 @@ def content_disposition(certificate: Certificate) -> str:
 
 
 @cache
-def _register_font() -> str:
+def register_font() -> str:
+    """The embedded CJK font's name for reportlab (the certificate's and the site's reports'), registered once."""
     # Parsing the 10 MB font takes a moment: once per process. reportlab embeds only the glyphs used.
     pdfmetrics.registerFont(TTFont(FONT_NAME, str(FONT_PATH)))
     return FONT_NAME
@@ -227,7 +228,7 @@ def _signature_block(certificate: Certificate, styles) -> Table:
 def render_pdf(certificate: Certificate) -> bytes:
     """The certificate as A4 PDF bytes: title and number, statement, table of services with the total, the
     free-of-charge note, issuer, person in charge, handler, contact, date and a box for the seal."""
-    font = _register_font()
+    font = register_font()
     styles = _styles(font)
     buffer = BytesIO()
     title = _("志愿服务记录证明")

@@ -284,6 +284,9 @@ class BranchCompletion:
     members: int = 0
     completed: int = 0
     hours: Decimal = ZERO
+    # Per course type: the hours, and the members who met the requirement's minimum for that type.
+    hours_by_type: dict[str, Decimal] = field(default_factory=dict)
+    completed_by_type: dict[str, int] = field(default_factory=dict)
 
     @property
     def rate(self) -> Decimal | None:
@@ -334,6 +337,35 @@ class CompletionReport:
             return ZERO
         return (self.hours / self.members).quantize(Decimal("0.01"))
 
+    @property
+    def by_type(self) -> list["TypeCompletion"]:
+        """培训完成情况（按类型）: each course type's hours and the members who met its minimum, over the rows."""
+        return [
+            TypeCompletion(
+                key=value,
+                label=str(label),
+                hours=sum((row.hours_by_type.get(value, ZERO) for row in self.rows), ZERO),
+                completed=sum(row.completed_by_type.get(value, 0) for row in self.rows),
+                measured=self.measured,
+            )
+            for value, label in CourseType.choices
+        ]
+
+
+@dataclass(frozen=True)
+class TypeCompletion:
+    key: str  # the course type
+    label: str
+    hours: Decimal  # training hours of that type in the year (active members of the subtree)
+    completed: int  # members who met their requirement's minimum for that type
+    measured: int  # members whose branch has a requirement
+
+    @property
+    def rate(self) -> Decimal | None:
+        if not self.measured:
+            return None
+        return (Decimal(self.completed) * 100 / self.measured).quantize(Decimal("0.1"))
+
 
 def completion_by_branch(organization: Organization, year: int) -> CompletionReport:
     """Per branch of `organization`'s subtree: active members, how many met their requirement for `year`, and hours.
@@ -383,15 +415,26 @@ def completion_by_branch(organization: Organization, year: int) -> CompletionRep
         if branch is None:
             continue
         branch.hours += row["total"]
+        by_type = {t: row[t] or ZERO for t in CourseType.values}
+        for t, hours in by_type.items():
+            branch.hours_by_type[t] = branch.hours_by_type.get(t, ZERO) + hours
         if branch.requirement is not None:
-            by_type = {t: row[t] or ZERO for t in CourseType.values}
             if _meets(branch.requirement, row["total"], by_type):
                 branch.completed += 1
+            for t in CourseType.values:
+                if by_type[t] >= branch.requirement.minimum_for(t):
+                    branch.completed_by_type[t] = branch.completed_by_type.get(t, 0) + 1
         with_records[branch.organization.pk] = with_records.get(branch.organization.pk, 0) + 1
-    # Members without a record this year meet only a requirement of zero hours.
+    # Members without a record this year meet only a requirement (or a type's minimum) of zero hours.
     for branch in rows.values():
-        if branch.requirement is not None and _meets(branch.requirement, ZERO, {}):
-            branch.completed += branch.members - with_records.get(branch.organization.pk, 0)
+        if branch.requirement is None:
+            continue
+        without = branch.members - with_records.get(branch.organization.pk, 0)
+        if _meets(branch.requirement, ZERO, {}):
+            branch.completed += without
+        for t in CourseType.values:
+            if not branch.requirement.minimum_for(t):
+                branch.completed_by_type[t] = branch.completed_by_type.get(t, 0) + without
     return CompletionReport(organization=organization, year=year, rows=list(rows.values()))
 
 

@@ -4,6 +4,8 @@ through the SVG viewBox. The same numbers are always also printed in a table for
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 WIDTH = 600
 HEIGHT = 220
 LEFT = 44
@@ -68,3 +70,9 @@ def trend_chart(trend) -> dict[str, Chart]:
             labels,
         ),
     }
+
+
+def stars_chart(stars: list[tuple[int, int]]) -> Chart:
+    """The star distribution (selectors.star_distribution): members per star level, unrated first."""
+    labels = [_("未评") if level == 0 else f"★{level}" for level, _n in stars]
+    return _bars([("stars", [n for _level, n in stars], "bar-stars")], labels)

@@ -7,7 +7,7 @@ from datetime import date
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -27,7 +27,8 @@ from core.page_params import an_id, integer, iso_date, page_number, strict
 
 from . import exports, selectors, services
 from .charts import trend_chart
-from .models import Task
+from .forms import ReportRequestForm
+from .models import Report, Task
 
 MAX_PERIOD_DAYS = 366 * 5
 FOLLOWUP_PAGE_SIZE = selectors.FOLLOWUP_PAGE_SIZE
@@ -332,3 +333,96 @@ def _task_report(request, task: Task) -> None:
         messages.error(request, "；".join(exc.messages))
     else:
         messages.success(request, _("已记录任务进展。"))
+
+
+# --- Quarterly and annual reports (上报报告) ------------------------------------------------------------------------
+
+REPORTS_LISTED = 50  # the newest reports of the subtree on the page
+REPORT_TYPES = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+}
+
+
+def _last_quarter(today: date) -> tuple[int, int]:
+    quarter = (today.month - 1) // 3 + 1
+    return (today.year, quarter - 1) if quarter > 1 else (today.year - 1, 4)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reports(request):
+    """The organization's reports (?org=, like the dashboard): ask for a quarterly or annual report, which Celery
+    builds (the requester is told in their inbox), and download the subtree's ready ones."""
+    organization = _organization(request)
+    here = f"{reverse('dashboard:reports')}?org={organization.pk}"
+    if request.method == "POST":
+        form = ReportRequestForm(request.POST)
+        if form.is_valid():
+            try:
+                report, new = services.report_request(
+                    organization=organization,
+                    kind=form.cleaned_data["kind"],
+                    year=form.cleaned_data["year"],
+                    quarter=form.cleaned_data["quarter"],
+                    requested_by=request.user,
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                if new:
+                    messages.success(
+                        request, _("已开始生成%(period)s报告，完成后会发消息通知您。") % {"period": report.period_label}
+                    )
+                else:
+                    messages.info(
+                        request, _("%(period)s报告正在生成中，完成后会发消息通知您。") % {"period": report.period_label}
+                    )
+                return redirect(here)
+    else:
+        year, quarter = _last_quarter(timezone.localdate())
+        form = ReportRequestForm(initial={"kind": Report.Kind.QUARTERLY, "year": year, "quarter": quarter})
+    return render(
+        request,
+        "volunteer_platform/reports.html",
+        {
+            "organization": organization,
+            "form": form,
+            "reports": list(selectors.reports_for(organization)[:REPORTS_LISTED]),
+            "here": here,
+        },
+    )
+
+
+@login_required
+@require_GET
+def report_download(request, pk: int, fmt: str):
+    """A ready report's Word document or PDF, for whoever may open its organization's dashboard; 404 otherwise."""
+    if fmt not in REPORT_TYPES:
+        raise Http404(_("没有这种格式。"))
+    report = (
+        selectors.visible_reports(request.user)
+        .filter(pk=pk, status=Report.Status.READY)
+        .select_related("organization")
+        .first()
+    )
+    if report is None:
+        raise Http404(_("找不到该报告。"))
+    stored = report.docx if fmt == "docx" else report.pdf
+    try:
+        handle = stored.open("rb")
+    except FileNotFoundError:
+        raise Http404(_("文件不存在。")) from None
+    audit_record(
+        action=AuditEvent.Action.EXPORT,
+        request=request,
+        obj=report.organization,
+        detail={"kind": f"report-{report.kind}", "year": report.year, "quarter": report.quarter, "format": fmt},
+    )
+    # 幸福街道党工委-2025年第3季度-季度报告.docx
+    filename = f"{report.organization.name}-{report.period_label}-{report.get_kind_display()}.{fmt}"
+    response = FileResponse(handle, content_type=REPORT_TYPES[fmt])
+    response["Content-Disposition"] = attachment(
+        filename, ascii_fallback=f"report-{report.organization_id}-{report.year}q{report.quarter}.{fmt}"
+    )
+    return response

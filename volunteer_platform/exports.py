@@ -43,11 +43,19 @@ def _cell(value):
 
 def figure_rows(d: selectors.Dashboard) -> list[tuple[str, object]]:
     """(label, value) of every dashboard figure — the export's rows, and what the browser test compares."""
-    m, w, r = d.members, d.wishes, d.redemptions
-    rows = [
+    rows: list[tuple[str, object]] = [
         (_("党组织"), d.organization.name),
         (_("开始日期"), d.period.start.isoformat()),
         (_("结束日期"), d.period.end.isoformat()),
+    ]
+    return rows + period_figure_rows(d) + star_rows(d)
+
+
+def period_figure_rows(d: selectors.Dashboard) -> list[tuple[str, object]]:
+    """(label, value) of the dashboard's figures of its period: the figure export's, and the rows a report compares
+    with the period before (reports.py)."""
+    m, w, r = d.members, d.wishes, d.redemptions
+    return [
         (_("在册党员"), m.members),
         (_("活跃党员（近90天有服务）"), m.active),
         (_("参加服务的党员"), m.participants),
@@ -75,9 +83,11 @@ def figure_rows(d: selectors.Dashboard) -> list[tuple[str, object]]:
         (_("积分兑换已领取"), r.fulfilled),
         (_("兑换使用积分"), r.points),
     ]
-    for stars, n in d.stars:
-        rows.append((_("★%(stars)s 人数") % {"stars": stars} if stars else _("未评星人数"), n))
-    return rows
+
+
+def star_rows(d: selectors.Dashboard) -> list[tuple[str, object]]:
+    """(label, members) of the star distribution: the roster now, whatever the period."""
+    return [(_("★%(stars)s 人数") % {"stars": stars} if stars else _("未评星人数"), n) for stars, n in d.stars]
 
 
 def _sheet(title: str, header: list[str], rows) -> bytes:

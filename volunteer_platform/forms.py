@@ -11,6 +11,8 @@ from core.forms import GuardedForm, TextGuardMixin
 from members.identifiers import normalize_mobile
 from members.models import SignInCodePurpose
 
+from .models import ReportKind
+
 
 class _BoundedUsernameMixin(TextGuardMixin):
     """Django's sign-in form sets the username's max_length (150, the column's) after the field is built, so it
@@ -141,3 +143,30 @@ class SecondFactorForm(GuardedForm):
         max_length=20,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True, "autocapitalize": "off"}),
     )
+
+
+class ReportRequestForm(GuardedForm):
+    """Which report to build for the page's organization (上报报告): a quarter of a year, or a whole year."""
+
+    kind = forms.ChoiceField(label=_("报告类型"), choices=ReportKind.choices, initial=ReportKind.QUARTERLY)
+    year = forms.IntegerField(label=_("年度"), min_value=2000, max_value=2100)
+    quarter = forms.TypedChoiceField(
+        label=_("季度"),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        choices=[
+            (0, _("（年度报告不选）")),
+            (1, _("第一季度")),
+            (2, _("第二季度")),
+            (3, _("第三季度")),
+            (4, _("第四季度")),
+        ],
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned["quarter"] = cleaned.get("quarter") or 0
+        if cleaned.get("kind") == ReportKind.QUARTERLY and not cleaned["quarter"]:
+            self.add_error("quarter", _("季度报告请选择季度。"))
+        return cleaned

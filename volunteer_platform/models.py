@@ -193,3 +193,84 @@ class JobFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} {self.task_id}"
+
+
+class ReportKind(models.TextChoices):
+    QUARTERLY = "quarterly", _("季度报告")
+    ANNUAL = "annual", _("年度报告")
+
+
+class ReportStatus(models.TextChoices):
+    PENDING = "pending", _("生成中")
+    READY = "ready", _("已生成")
+    FAILED = "failed", _("生成失败")
+
+
+class Report(models.Model):
+    """A quarterly or annual report of an organization's subtree for the organization above (上报): the dashboard's
+    figures of the period beside the previous period's, as a Word document and a PDF built by Celery
+    (volunteer_platform.reports). The files are private media: only the report page streams them, in scope."""
+
+    Kind = ReportKind
+    Status = ReportStatus
+
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="volunteer_reports"
+    )
+    kind = models.CharField(_("报告类型"), max_length=10, choices=Kind.choices)
+    year = models.PositiveSmallIntegerField(_("年度"))
+    quarter = models.PositiveSmallIntegerField(_("季度"), default=0, help_text=_("年度报告为 0。"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("申请人"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    docx = models.FileField(_("Word 文档"), upload_to="reports/%Y/%m/", blank=True)
+    pdf = models.FileField(_("PDF 文档"), upload_to="reports/%Y/%m/", blank=True)
+    error = models.CharField(_("失败原因"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("申请时间"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("上报报告")
+        verbose_name_plural = _("上报报告")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=ReportKind.values), name="site_report_kind_valid"),
+            models.CheckConstraint(condition=Q(status__in=ReportStatus.values), name="site_report_status_valid"),
+            models.CheckConstraint(condition=Q(year__gte=2000, year__lte=2100), name="site_report_year_range"),
+            # A quarterly report names its quarter; an annual one has none (0).
+            models.CheckConstraint(
+                condition=Q(kind="quarterly", quarter__gte=1, quarter__lte=4) | Q(kind="annual", quarter=0),
+                name="site_report_quarter_valid",
+            ),
+            # A ready report has both files and its time; a pending one has neither.
+            models.CheckConstraint(
+                condition=Q(status="pending", finished_at=None)
+                | (Q(status="ready", finished_at__isnull=False) & ~Q(docx="") & ~Q(pdf=""))
+                | Q(status="failed", finished_at__isnull=False),
+                name="site_report_finished",
+            ),
+            # One report of a kind and period at a time per organization while it is being built (report_request).
+            models.UniqueConstraint(
+                fields=["organization", "kind", "year", "quarter"],
+                condition=Q(status="pending"),
+                name="site_report_one_pending",
+            ),
+        ]
+        indexes = [
+            # The reports page: an organization's subtree, newest first (selectors.reports_for).
+            models.Index(fields=["organization", "-created_at"], name="site_report_org_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} {self.period_label}"
+
+    @property
+    def period_label(self) -> str:
+        if self.kind == ReportKind.ANNUAL:
+            return _("%(year)s年度") % {"year": self.year}
+        return _("%(year)s年第%(quarter)s季度") % {"year": self.year, "quarter": self.quarter}

@@ -77,7 +77,7 @@ from demands import selectors as demand_selectors
 from demands.models import MicroWish, Pairing, ServiceOffer
 from demands.services import CLAIM_REMINDER_DAYS
 from incentives.models import Commendation, LedgerEntry, Objection, PointsBalance, RatingRun, Redemption, StarRating
-from incentives.selectors import balance_of, earned_by_path_prefix, visible_objections
+from incentives.selectors import balance_of, commendations_awarded, earned_by_path_prefix, visible_objections
 from members.models import ALL_DAYS, Member, Organization, ServiceRecord, ServiceYear, ServiceYearBuilt
 from members.selectors import (
     counted_records,
@@ -93,7 +93,7 @@ from projects.selectors import SurveySummary, survey_summary_for_member
 from training.models import Enrollment, TrainingRecord
 from training.selectors import CompletionReport, completion_by_branch
 
-from .models import Plan, PlanTarget, Task, TaskProgressNote
+from .models import Plan, PlanTarget, Report, Task, TaskProgressNote
 
 ZERO = Decimal("0")
 ACTIVE_WINDOW_DAYS = 90  # "active" = a counted service in the 90 days up to the period's end
@@ -138,6 +138,11 @@ class Period:
     @classmethod
     def month(cls, year: int, month: int) -> "Period":
         return cls(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
+
+    @classmethod
+    def quarter(cls, year: int, quarter: int) -> "Period":
+        first = 3 * (quarter - 1) + 1
+        return cls(date(year, first, 1), cls.month(year, first + 2).end)
 
     @property
     def days(self) -> int:
@@ -613,6 +618,17 @@ def projects_run(organization: Organization, period: Period) -> int:
     return ServiceProject.objects.filter(organization__path__startswith=organization.path).filter(Exists(held)).count()
 
 
+def activities_held(organization: Organization, period: Period) -> int:
+    """Activities of the subtree's projects held (completed) that started in the period; one query."""
+    return (
+        Activity.objects.filter(
+            project__organization__path__startswith=organization.path, status=Activity.Status.COMPLETED
+        )
+        .filter(_in("starts_at", period))
+        .count()
+    )
+
+
 # --- Trend and league table -------------------------------------------------------------------------------------
 
 
@@ -959,6 +975,64 @@ def dashboard(organization: Organization, period: Period, today: date | None = N
     )
 
 
+# --- Quarterly and annual reports (报告): the dashboard's figures of a period and of the one before ----------------
+# A report states the dashboard's figures (`dashboard`) — never a version of its own — and beside them the figures of
+# the plan, projects and commendations, each from its one selector (tests/dashboard/test_reports.py compares them).
+
+
+def report_period(kind: str, year: int, quarter: int) -> Period:
+    """The period of a report: the quarter, or the year (`kind` "annual", quarter 0)."""
+    return Period.year(year) if kind == "annual" else Period.quarter(year, quarter)
+
+
+def previous_report_period(kind: str, year: int, quarter: int) -> Period:
+    """The period a report compares with: the quarter before (Q4 of the year before for Q1), or the year before."""
+    if kind == "annual":
+        return Period.year(year - 1)
+    return Period.quarter(year, quarter - 1) if quarter > 1 else Period.quarter(year - 1, 4)
+
+
+@dataclass
+class ReportFigures:
+    dashboard: Dashboard
+    projects_run: int
+    activities_held: int
+    commendations: list[Commendation]
+    plans: list[PlanProgress]  # the organization's own plans of the period's year, as of the period's end
+
+
+def report_figures(organization: Organization, period: Period, today: date | None = None) -> ReportFigures:
+    """Everything a report states for one period: the dashboard's figures and the period's projects run, activities
+    held, commendations and the progress of the organization's plan for the period's year as of its end (or
+    `today`, when that comes first). A fixed number of queries."""
+    today = today or timezone.localdate()
+    plans = Plan.objects.filter(organization=organization, year=period.end.year).prefetch_related("targets")
+    as_of = min(period.end, today)
+    return ReportFigures(
+        dashboard=dashboard(organization, period, today=today),
+        projects_run=projects_run(organization, period),
+        activities_held=activities_held(organization, period),
+        commendations=list(commendations_awarded(organization, period.start, period.end)),
+        plans=[plan_progress(plan, as_of) for plan in plans.select_related("organization").order_by("pk")],
+    )
+
+
+def reports_for(organization: Organization) -> QuerySet[Report]:
+    """The reports of `organization`'s subtree, newest first, with their organization and requester (the reports
+    page: one query)."""
+    return (
+        Report.objects.filter(organization__path__startswith=organization.path)
+        .select_related("organization", "requested_by")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def visible_reports(user: Viewer) -> QuerySet[Report]:
+    """Reports of the organizations in `user`'s scope: whoever may open an organization's dashboard may download
+    its reports; anyone else gets 404."""
+    return Report.objects.filter(organization__in=visible_organizations(user))
+
+
 # --- Dashboard snapshots: the top of a large tree ---------------------------------------------------------------
 #
 # Even on the yearly summary, the default dashboard of an organization with 100,000 members costs ~0.55 s of SQL
@@ -979,7 +1053,7 @@ def default_period(today: date | None = None) -> Period:
 
 def snapshot_key(organization_id: int, period: Period) -> str:
     # The version names the shape of the pickled Dashboard: a snapshot of another shape is never read.
-    return f"site:dashboard:v2:{organization_id}:{period.start.isoformat()}:{period.end.isoformat()}"
+    return f"site:dashboard:v3:{organization_id}:{period.start.isoformat()}:{period.end.isoformat()}"
 
 
 def snapshot_stamp_key(organization_id: int, period: Period) -> str:

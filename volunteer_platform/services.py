@@ -1,13 +1,17 @@
 """Writes of the site's plans and tasks (年度规划 / 任务分工), of Celery task failures (JobFailure), of the
 dashboard snapshots of large organizations (in the shared cache), the monthly digest composed from every app, and
-the accounts' second factor (django-otp's devices)."""
+the accounts' second factor (django-otp's devices), and the quarterly and annual reports (上报报告)."""
 
+import logging
 import time
 from datetime import date, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.oath import TOTP
@@ -20,10 +24,12 @@ from core.types import Actor, User
 from members import selectors as member_selectors
 from members.models import Organization
 from notifications import fanout
-from notifications.services import notify_many, user_messages
+from notifications.services import notify, notify_many, user_messages
 
-from . import selectors
-from .models import JobFailure, Task, TaskProgressNote
+from . import reports, selectors, tasks
+from .models import JobFailure, Report, Task, TaskProgressNote
+
+logger = logging.getLogger(__name__)
 
 
 def _locked_task(task: Task) -> Task:
@@ -271,3 +277,107 @@ def second_factor_reset(*, user: User, actor: Actor = None) -> int:
     StaticDevice.objects.filter(user=user).delete()
     user_sessions_end(user=user, actor=actor, reason="second_factor_reset")
     return removed
+
+
+# --- Quarterly and annual reports (上报报告) ------------------------------------------------------------------------
+
+# A report still pending after this long lost its task (a broker outage, a worker killed): asking again queues it anew.
+REPORT_REQUEUE_AFTER = timedelta(minutes=15)
+
+
+def _publish_report_build(report_id: int) -> None:
+    try:
+        tasks.build_report.delay(report_id)
+    except Exception:  # broker down: the report stays pending; asking again after REPORT_REQUEUE_AFTER queues it
+        logger.warning("could not queue report %s", report_id, exc_info=True)
+
+
+@transaction.atomic
+def report_request(
+    *, organization: Organization, kind: str, year: int, quarter: int, requested_by: User, today: date | None = None
+) -> tuple[Report, bool]:
+    """Ask for `organization`'s quarterly (`quarter` 1–4) or annual (`quarter` 0) report; Celery builds it after
+    commit. Returns (the report, whether it is new). Idempotent: while a report of the same organization, kind and
+    period is pending, that one is returned (the partial unique constraint site_report_one_pending holds it under
+    concurrency), and queued again when it has waited longer than REPORT_REQUEUE_AFTER. A period that has not
+    begun is refused. No lock beyond the constraint."""
+    today = today or timezone.localdate()
+    if kind not in Report.Kind.values:
+        raise ValidationError({"kind": _("未知的报告类型。")})
+    if kind == Report.Kind.ANNUAL:
+        quarter = 0
+    elif not 1 <= quarter <= 4:
+        raise ValidationError({"quarter": _("请选择季度。")})
+    if not 2000 <= year <= 2100 or selectors.report_period(kind, year, quarter).start > today:
+        raise ValidationError({"year": _("只能为已经开始的季度或年度生成报告。")})
+    key = {"organization": organization, "kind": kind, "year": year, "quarter": quarter}
+    pending = Report.objects.filter(status=Report.Status.PENDING, **key)
+    existing = pending.first()
+    if existing is None:
+        try:
+            with transaction.atomic():  # a savepoint: losing the race to the constraint keeps the caller's transaction
+                report = Report.objects.create(requested_by=requested_by, **key)
+        except IntegrityError:
+            existing = pending.first()
+            if existing is None:
+                raise
+        else:
+            transaction.on_commit(partial(_publish_report_build, report.pk))
+            return report, True
+    if existing.created_at <= timezone.now() - REPORT_REQUEUE_AFTER:
+        transaction.on_commit(partial(_publish_report_build, existing.pk))
+    return existing, False
+
+
+def _report_context(report: Report) -> dict:
+    return {
+        "organization": report.organization.name,
+        "period": report.period_label,
+        "kind": str(report.get_kind_display()),
+        "link": f"{reverse('dashboard:reports')}?org={report.organization_id}",
+    }
+
+
+def report_build(*, report_id: int, today: date | None = None) -> str:
+    """Build a pending report's Word document and PDF (volunteer_platform.reports, from the dashboard's selectors),
+    store them and tell whoever asked for it (in-app, once: the dedupe key names the report). Idempotent: a report
+    no longer pending is left as it is, and of two runs at once the second finds it taken (a row lock around the
+    short write; the build itself holds no lock). A failure marks the report failed, tells the requester and is
+    raised again, so Celery records it. Returns the report's status."""
+    report = Report.objects.select_related("organization", "requested_by").get(pk=report_id)
+    if report.status != Report.Status.PENDING:
+        return report.status
+    try:
+        built = reports.build(report, today=today)
+    except Exception as exc:
+        _report_finish(report, status=Report.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    stem = f"report-{report.organization_id}-{report.pk}-{report.kind}-{report.year}q{report.quarter}"
+    docx_name = report.docx.storage.save(f"reports/{report.year}/{stem}.docx", ContentFile(built.docx))
+    pdf_name = report.pdf.storage.save(f"reports/{report.year}/{stem}.pdf", ContentFile(built.pdf))
+    if not _report_finish(report, status=Report.Status.READY, docx=docx_name, pdf=pdf_name):
+        report.docx.storage.delete(docx_name)  # another run stored its files first
+        report.pdf.storage.delete(pdf_name)
+    return Report.Status.READY
+
+
+@transaction.atomic
+def _report_finish(report: Report, *, status: str, docx: str = "", pdf: str = "", error: str = "") -> bool:
+    """Mark a pending report ready (with its files) or failed and tell the requester; False if it was no longer
+    pending. Lock: the report row."""
+    locked = Report.objects.select_for_update().get(pk=report.pk)
+    if locked.status != Report.Status.PENDING:
+        return False
+    Report.objects.filter(pk=report.pk).update(
+        status=status, docx=docx, pdf=pdf, error=error, finished_at=timezone.now()
+    )
+    if report.requested_by is not None:
+        ready = status == Report.Status.READY
+        notify(
+            template="site_report_ready" if ready else "site_report_failed",
+            channel="inapp",
+            user=report.requested_by,
+            dedupe_key=f"site:report:{report.pk}:{status}",
+            context=_report_context(report),
+        )
+    return True

@@ -24,3 +24,12 @@ def send_monthly_digest(ids: list[int], year: int, month: int) -> int:
 def reconcile_weekly() -> int:
     """Check every derived figure against the records (no repair) and tell the platform admins what disagrees."""
     return reconcile.run_and_tell_admins()
+
+
+# Building a report reads a whole period twice (the period and the one before) and lays out two documents: longer
+# than the default limits on a large subtree.
+@shared_task(soft_time_limit=900, time_limit=960)
+def build_report(report_id: int) -> str:
+    from .services import report_build
+
+    return report_build(report_id=report_id)

@@ -36,7 +36,7 @@ from tests.security.routes import sign_in
 from tests.security.world import build_world
 from tests.training.factories import SessionFactory
 from training import services as training_services
-from volunteer_platform.models import Task
+from volunteer_platform.models import Report, Task
 
 pytestmark = pytest.mark.django_db
 
@@ -112,6 +112,8 @@ BUDGETS = {
     "dashboard:plans":                ("secretary_a",  4),
     "dashboard:plan":                 ("secretary_a",  6),
     "dashboard:task":                 ("secretary_a",  4),
+    "dashboard:reports":              ("secretary_a",  4),  # the organization, the subtree's reports (one page)
+    "dashboard:report_download":      ("secretary_a",  6),  # the report in scope; + the audit event
     "news:list":                      ("member_a",  5),
     "news:detail":                    ("member_a",  4),
     "news:photo":                     ("member_a",  4),
@@ -208,6 +210,15 @@ def grow(w, n: int) -> None:
 
         Task.objects.create(
             plan=w.plan, title=f"任务{i}", assignee_member=w.member_a, due_on=today + timedelta(days=30 + i)
+        )
+        Report.objects.create(  # the reports page's list, with its requesters
+            organization=w.branch_a,
+            kind="quarterly",
+            year=2001 + i % 90,
+            quarter=1 + i % 4,
+            requested_by=w.secretary_a,
+            status="failed",
+            finished_at=timezone.now(),
         )
 
         for audience in ("public", "subtree"):  # the home page's and /me/'s news, and /news/

@@ -18,6 +18,8 @@ ARGS = {
     "dashboard:export": lambda w: (["figures"], {"org": w.branch_a.pk}),
     "dashboard:plans": lambda w: ([], {"org": w.branch_a.pk}),
     "dashboard:plan": lambda w: [w.plan.pk],
+    "dashboard:reports": lambda w: ([], {"org": w.branch_a.pk}),
+    "dashboard:report_download": lambda w: [w.report.pk, "pdf"],
     "dashboard:task": lambda w: [w.task.pk],
     "members:invite_accept": lambda w: w.invitation.strip("/").split("/")[-2:],
     "members:residence_confirm": lambda w: [w.registration.pk],

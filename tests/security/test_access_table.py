@@ -111,6 +111,8 @@ TABLE = {
     "dashboard:plans":                      row(L,    L,      404,     404,     200,  404,  200),
     "dashboard:plan":                       row(L,    L,      404,     404,     200,  404,  200),
     "dashboard:task":                       row(L,    L,      404,     404,     200,  404,  200),
+    "dashboard:reports":                    row(L,    L,      404,     404,     200,  404,  200),
+    "dashboard:report_download":            row(L,    L,      404,     404,     200,  404,  200),
     # Member portal: the admin holds no member profile.
     "members:me":                           row(L,    L,      200,     200,     200,  200,  404),
     "members:me_profile":                   row(L,    L,      200,     200,     200,  200,  404),
@@ -261,6 +263,7 @@ POST_REFUSED = {
     "training:cancel_enrollment":           {"member_b": 404},
     "training:attendance":                  {"member_b": 404, "secretary_b": 404},
     "dashboard:task":                       {"member_a": 404, "member_b": 404, "secretary_b": 404},
+    "dashboard:reports":                    {"member_a": 404, "member_b": 404, "secretary_b": 404},
     "members:residence_confirm":            {"member_a": 404, "member_b": 404},
     "incentives:objection":                 {"member_b": 404, "secretary_b": 404},
     "members:me_record_correction":         {"member_b": 404, "secretary_b": 404},

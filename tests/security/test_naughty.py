@@ -334,6 +334,12 @@ SITE_FORMS = [
     ),
     Target(
         "secretary_a",
+        "dashboard:reports",
+        valid=lambda w: {"kind": "quarterly", "year": str(timezone.localdate().year - 1), "quarter": "4"},
+        shows=lambda w: [("secretary_a", url_for("dashboard:reports", w))],
+    ),
+    Target(
+        "secretary_a",
         "training:external_record_new",
         valid=lambda w: {"member": w.member_a.pk, "hours": "2", "completed_on": timezone.localdate().isoformat()},
     ),

@@ -12,6 +12,7 @@ from datetime import date, time, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
@@ -32,7 +33,7 @@ from tests.projects.factories import ActivityFactory, ProjectFactory
 from tests.training.factories import CourseFactory, SessionFactory
 from training import services as training_services
 from training.models import CourseMaterial
-from volunteer_platform.models import Plan, Task
+from volunteer_platform.models import Plan, Report, Task
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 RESIDENT_PHONE = "13900001234"
@@ -170,6 +171,19 @@ def build_world(platform_admin):
         plan=plan, title="建立助老服务队", assignee_organization=branch_a, due_on=date(2099, 1, 1)
     )
 
+    # A ready annual report of branch A, asked for by its secretary (its files stand in for what Celery builds).
+    report = Report(
+        organization=branch_a,
+        kind=Report.Kind.ANNUAL,
+        year=timezone.localdate().year - 1,
+        requested_by=secretary_a,
+        status=Report.Status.READY,
+        finished_at=timezone.now(),
+    )
+    report.docx.save("report.docx", ContentFile(b"PK\x03\x04 report"), save=False)
+    report.pdf.save("report.pdf", ContentFile(PDF), save=False)
+    report.save()
+
     # News: a 活动风采 of branch A with a photo, for its members only, written by A's secretary, approved by the admin.
     news = news_services.news_create(
         actor=secretary_a,
@@ -232,6 +246,7 @@ def build_world(platform_admin):
         wechat_binding=wechat_binding,
         plan=plan,
         task=task,
+        report=report,
         notification=notification,
         news=news,
     )
