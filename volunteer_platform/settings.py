@@ -320,6 +320,7 @@ TASK_QUEUE_OF = {
         "members.tasks.rebuild_service_years",
         "volunteer_platform.tasks.refresh_dashboard_snapshots",
         "volunteer_platform.tasks.reconcile_weekly",
+        "volunteer_platform.tasks.build_report",
         "incentives.tasks.recompute_draft_ratings",
         "audit.tasks.purge_audit_events",
         "demands.tasks.purge_resident_contacts",
