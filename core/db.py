@@ -5,8 +5,8 @@ and the code asked for it: a view or task wraps its reading in `replica_reads()`
 Even then a read goes to the primary when
 
 - the person wrote a moment ago (`ReadYourWritesMiddleware` pins their requests for REPLICA_STICKY_SECONDS), or
-  something was written inside the same block or request (the router sees every ORM write), or a transaction is open
-  on the primary;
+  something was written inside the same block or request (the scope sees every INSERT, UPDATE, DELETE sent to the
+  primary), or a transaction is open on the primary;
 - the replica lags more than REPLICA_MAX_LAG_SECONDS, does not stream from the primary, or does not answer: checked
   at most once per REPLICA_CHECK_SECONDS per process (`replica_state`), so a replica that went away costs one short
   connect attempt (its connect_timeout), not one per query.
@@ -38,7 +38,7 @@ R = TypeVar("R")
 class _Scope:
     replica: bool = False  # inside replica_reads()
     pinned: bool = False  # the person wrote a moment ago, or the code asked for the primary
-    wrote: bool = False  # an ORM write went through the router in this scope
+    wrote: bool = False  # an INSERT, UPDATE or DELETE went to the primary in this scope
     used_replica: bool = False  # a read was sent to the replica (so a database error may be the replica's)
     parent: _Scope | None = field(default=None, repr=False)
 
@@ -48,6 +48,18 @@ _scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("replica_
 
 def replica_configured() -> bool:
     return REPLICA in connections.settings
+
+
+# What a write looks like on the wire: the scope learns of every statement sent to the primary, ORM or raw, and only
+# these change data (the router's db_for_write would not do: get_or_create() asks it before only reading).
+_WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "TRUNCATE")
+
+
+def _note_writes(execute: Callable, sql: str, params: Any, many: bool, context: dict) -> Any:
+    scope = _scope.get()
+    if scope is not None and not scope.wrote and sql.lstrip()[:8].upper().startswith(_WRITES):
+        scope.wrote = True
+    return execute(sql, params, many, context)
 
 
 @contextmanager
@@ -63,7 +75,11 @@ def _entered(**changes: bool) -> Iterator[_Scope]:
         setattr(scope, name, value)
     token = _scope.set(scope)
     try:
-        yield scope
+        if replica_configured():
+            with connections[DEFAULT_DB_ALIAS].execute_wrapper(_note_writes):
+                yield scope
+        else:
+            yield scope
     finally:
         _scope.reset(token)
         if parent is not None:  # what happened inside counts outside: a write pins the rest of the request
@@ -119,8 +135,8 @@ def request_scope(*, pinned: bool) -> Iterator[None]:
 
 
 def wrote() -> None:
-    """Say that the current block or request wrote outside the ORM (raw SQL): its later reads go to the primary,
-    and ReadYourWritesMiddleware pins the person's next requests."""
+    """Say that the current block or request wrote where the scope cannot see it (another connection, a service
+    elsewhere): its later reads go to the primary, and ReadYourWritesMiddleware pins the person's next requests."""
     scope = _scope.get()
     if scope is not None:
         scope.wrote = True
@@ -212,9 +228,9 @@ def _check() -> ReplicaState:
 
 
 class ReplicaRouter:
-    """Installed only with a replica (settings: DATABASE_ROUTERS). Writes always go to the primary and are noted in
-    the current scope; a read goes to the replica only inside replica_reads(), unpinned, with nothing written in the
-    scope, no transaction open on the primary, and the replica usable."""
+    """Installed only with a replica (settings: DATABASE_ROUTERS). Writes always go to the primary (and are noted
+    in the current scope by `_note_writes`); a read goes to the replica only inside replica_reads(), unpinned, with
+    nothing written in the scope, no transaction open on the primary, and the replica usable."""
 
     def db_for_read(self, model: Any, **hints: Any) -> str | None:
         scope = _scope.get()
@@ -228,9 +244,6 @@ class ReplicaRouter:
         return REPLICA
 
     def db_for_write(self, model: Any, **hints: Any) -> str | None:
-        scope = _scope.get()
-        if scope is not None:
-            scope.wrote = True
         return DEFAULT_DB_ALIAS
 
     def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool | None:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -349,3 +350,23 @@ def test_a_replica_that_goes_away_leaves_the_figures_to_the_primary(replica_clus
     with CaptureQueriesContext(connections[db.REPLICA]) as on_replica:
         assert client.get("/dashboard/").status_code == 200
     assert len(on_replica) > 0  # used again
+
+
+def test_the_snapshot_refresh_and_reconcile_read_from_the_replica(replica_cluster, street, settings):
+    from django.core.management import call_command
+
+    from volunteer_platform import tasks
+
+    settings.DASHBOARD_SNAPSHOT_MIN_MEMBERS = 1
+    with CaptureQueriesContext(connections[db.REPLICA]) as on_replica:
+        assert tasks.refresh_dashboard_snapshots() > 0
+    assert len(on_replica) > 3
+
+    quiet = StringIO()
+    with CaptureQueriesContext(connections[db.REPLICA]) as on_replica:
+        call_command("reconcile", "--quiet", stdout=quiet)
+    assert len(on_replica) > 10  # checking only: the replica
+
+    with CaptureQueriesContext(connections[db.REPLICA]) as on_replica:
+        call_command("reconcile", "--quiet", "--fix", stdout=quiet)
+    assert len(on_replica) == 0  # repairs are computed from the primary
