@@ -84,3 +84,12 @@ def test_the_router_never_migrates_the_replica():
     assert router.allow_migrate(db.REPLICA, "members") is False
     assert router.allow_migrate("default", "members") is None
     assert router.db_for_write(Member) == "default"
+
+
+def test_without_the_server_programs_the_replica_tests_say_why(monkeypatch, tmp_path):
+    from tests import conftest
+
+    monkeypatch.setattr(conftest, "PG_BIN", tmp_path)
+    assert conftest._missing_server_programs() == (
+        f"{tmp_path / 'initdb'} not found (apt-get install postgresql-15, or PG_BIN=<its bin folder>)"
+    )

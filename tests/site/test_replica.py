@@ -250,15 +250,20 @@ def test_a_person_who_wrote_reads_from_the_primary_for_a_few_seconds(replica_clu
         assert client.get("/dashboard/").status_code == 200
     assert len(on_replica) > 0  # before writing: the replica
 
-    response = client.post(f"/dashboard/tasks/{street.task.pk}/", {"status": "", "text": "已走访三户"})
-    assert response.status_code == 302
-    assert street.task.notes.filter(text="已走访三户").exists()
-    cookie = response.cookies["vp_primary"]
-    assert cookie["max-age"] == 10 and cookie["httponly"]
+    primary, replica = replica_cluster
+    with replay_paused(replica):  # the replica does not have the note: only the primary can show it
+        response = client.post(f"/dashboard/tasks/{street.task.pk}/", {"status": "", "text": "已走访三户"})
+        assert response.status_code == 302
+        assert street.task.notes.filter(text="已走访三户").exists()
+        cookie = response.cookies["vp_primary"]
+        assert cookie["max-age"] == 10 and cookie["httponly"]
 
-    with CaptureQueriesContext(connections[db.REPLICA]) as on_replica:
-        assert client.get("/dashboard/").status_code == 200
-    assert len(on_replica) == 0  # within REPLICA_STICKY_SECONDS: the primary
+        with CaptureQueriesContext(connections[db.REPLICA]) as on_replica:
+            assert client.get("/dashboard/").status_code == 200
+        assert len(on_replica) == 0  # within REPLICA_STICKY_SECONDS: the primary
+        with db.replica_reads():  # while a reader who did not write gets the replica's copy
+            assert not street.task.notes.filter(text="已走访三户").exists()
+    _wait_streaming(replica, primary)
 
     clock.advance(11)  # the cookie's instant has passed (a browser would have dropped it by now)
     with CaptureQueriesContext(connections[db.REPLICA]) as on_replica:
