@@ -375,3 +375,23 @@ def test_the_snapshot_refresh_and_reconcile_read_from_the_replica(replica_cluste
     with CaptureQueriesContext(connections[db.REPLICA]) as on_replica:
         call_command("reconcile", "--quiet", "--fix", stdout=quiet)
     assert len(on_replica) == 0  # repairs are computed from the primary
+
+
+def test_a_replica_cut_off_from_its_primary_is_not_used(replica_cluster, street, client):
+    """Cut off, a replica replays nothing new and its lag reads 0: it is the missing stream that tells."""
+    primary, replica = replica_cluster
+    conninfo = replica.sql("SHOW primary_conninfo")
+    replica.sql("ALTER SYSTEM SET primary_conninfo = ''")
+    replica.sql("SELECT pg_reload_conf()")
+    try:
+        deadline = time.monotonic() + 20
+        while db.replica_state(force=True).status != "not_streaming" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert db.replica_state().status == "not_streaming"
+        with CaptureQueriesContext(connections[db.REPLICA]) as on_replica, db.replica_reads():
+            branch_a_members(street)
+        assert len(on_replica) == 0
+        assert client.get("/healthz").json()["replica"]["reads_from"] == "primary"
+    finally:
+        replica.sql(f"ALTER SYSTEM SET primary_conninfo = '{conninfo.replace(chr(39), chr(39) * 2)}'")
+        replica.sql("SELECT pg_reload_conf()")
