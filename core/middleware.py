@@ -8,15 +8,19 @@ reading request.GET without a form) answered 500. No link of ours carries one. F
 the forms themselves (core/forms.py), with a message on the form.
 """
 
+import time
+
 from django.conf import settings
 from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
-from django.core.exceptions import BadRequest
+from django.core.exceptions import BadRequest, MiddlewareNotUsed
 from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject, empty
+
+from core import db
 
 
 class NulInQueryMiddleware:
@@ -74,4 +78,40 @@ class LocaleMiddleware(DjangoLocaleMiddleware):
             return super().process_response(request, response)
         patch_vary_headers(response, ("Accept-Language",))
         response.headers.setdefault("Content-Language", translation.get_language())
+        return response
+
+
+class ReadYourWritesMiddleware:
+    """With a read replica (core/db.py): a person who wrote reads from the primary for REPLICA_STICKY_SECONDS.
+
+    A request that wrote (an INSERT, UPDATE or DELETE sent to the primary, or core.db.wrote()) gets a cookie
+    holding the instant until which that person's requests are pinned to the primary; a request carrying it, still
+    current, reads nothing from the replica. Not signed: a forged one only sends its bearer's own reads to the
+    primary, which is where they go without a replica. Without a replica the middleware takes itself out."""
+
+    def __init__(self, get_response):
+        if not db.replica_configured():
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+
+    def __call__(self, request):
+        sticky = settings.REPLICA_STICKY_SECONDS
+        now = time.time()
+        try:
+            until = float(request.COOKIES.get(settings.REPLICA_STICKY_COOKIE, "0"))
+        except ValueError:
+            until = 0.0
+        pinned = now < until <= now + sticky
+        with db.request_scope(pinned=pinned):
+            response = self.get_response(request)
+            wrote = db.scope_wrote()
+        if wrote:
+            response.set_cookie(
+                settings.REPLICA_STICKY_COOKIE,
+                f"{now + sticky:.3f}",
+                max_age=sticky,
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
         return response

@@ -44,7 +44,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SERVICE_MARKERS = ("postgres", "redis", "browser")
+SERVICE_MARKERS = ("postgres", "redis", "browser", "pg_server")
+# The PostgreSQL server programs a test runs itself (tests/site/test_replica.py: its own primary and replica).
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 _skipped_groups: dict[str, list[tuple[str, str]]] = defaultdict(list)  # service -> (test, why)
 
 
@@ -62,7 +64,26 @@ def _missing_reason(service: str) -> str | None:
         except ImportError:
             return "the playwright package is not installed"
         return None
+    if service == "pg_server":
+        return _missing_server_programs()
     return settings.TEST_SERVICES.get(service)
+
+
+def _missing_server_programs() -> str | None:
+    for program in ("initdb", "pg_ctl", "pg_basebackup", "pg_dump", "psql"):
+        if not (PG_BIN / program).exists():
+            return f"{PG_BIN / program} not found (apt-get install postgresql-15, or PG_BIN=<its bin folder>)"
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: the test runs it as the postgres account
+        import pwd
+        import shutil
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and there is no postgres account to run the server as"
+        if shutil.which("runuser") is None:
+            return "running as root and runuser is not installed"
+    return None
 
 
 @functools.cache
@@ -107,9 +128,11 @@ def pytest_xdist_make_scheduler(config, log):
             return ""
 
     def shares_rows(path: str) -> bool:
-        return any(word in source(path) for word in ("module_rows(", "street_with(", "shared_street"))
+        return any(
+            word in source(path) for word in ("module_rows(", "street_with(", "shared_street", "streaming_replica")
+        )
 
-    slow_words = ("mark.browser", "live_server", "celery_worker", "transaction=True")
+    slow_words = ("mark.browser", "live_server", "celery_worker", "transaction=True", "streaming_replica")
 
     def is_slow(path: str) -> bool:
         """Browser, live-server and real-worker tests take seconds each, where most take a tenth of one."""

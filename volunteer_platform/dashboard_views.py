@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from audit.models import AuditEvent
 from audit.services import audit_record
 from core import public_cache
+from core.db import replica_reads
 from core.exports import attachment
 from core.member_cache import member_page
 from core.page_params import an_id, integer, iso_date, page_number, strict
@@ -176,6 +177,7 @@ def _from_snapshot(response) -> bool:
         "page": page_number,
     },
 )
+@replica_reads()  # the figures may be seconds old; not for a person who just wrote (core/db.py)
 def dashboard(request):
     organization = _organization(request)
     period, problem = _period(request)
@@ -235,6 +237,7 @@ def _dashboard_page(request, organization, content: str, *, from_snapshot: bool)
 
 @login_required
 @require_GET
+@replica_reads()
 def export(request, kind: str):
     if kind not in exports.KINDS:
         raise Http404(_("没有这种导出。"))

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection
 from kombu import Connection
 
+from core.db import replica_state as _replica_state
 from notifications.selectors import oldest_due_age_seconds
 
 
@@ -54,6 +55,21 @@ def _filesystem_broker_state() -> tuple[bool, str]:
     except OSError as exc:
         return False, f"filesystem: {exc.__class__.__name__}"
     return True, "filesystem"
+
+
+def replica_state() -> dict | None:
+    """The read replica (core/db.py), or None without one. Informational, like the outbox: without the replica the
+    figures are read from the primary, so the site is degraded (slower figures, more load on the primary), not
+    down, and /healthz keeps its 200; a monitor alerts on `ok`. Checked now, not as this process last saw it."""
+    state = _replica_state(force=True)
+    if state.status == "absent":
+        return None
+    body: dict = {"ok": state.usable, "status": state.status, "reads_from": "replica" if state.usable else "primary"}
+    if state.lag_seconds is not None:
+        body["lag_seconds"] = state.lag_seconds
+    if state.detail:
+        body["detail"] = state.detail
+    return body
 
 
 def outbox_state() -> dict:

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.db import replica_reads
 from demands import reconcile as demands_reconcile
 from incentives import reconcile as incentives_reconcile
 from members import reconcile as members_reconcile
@@ -154,7 +155,7 @@ def run_and_tell_admins() -> int:
     """The weekly check (volunteer_platform.tasks.reconcile_weekly): no repair; when anything disagrees, every
     active platform admin gets an in-app message with the count and the first lines (once per day at most: the
     dedupe key names the day). Returns the number of disagreements."""
-    report = run()
+    report = replica_reads()(run)()  # no repair: a consistent copy of the records may be a few seconds old
     if not report.disagreements:
         return 0
     today = timezone.localdate().isoformat()

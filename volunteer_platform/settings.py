@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # With a read replica: a person who wrote reads from the primary for a few seconds (takes itself out without).
+    "core.middleware.ReadYourWritesMiddleware",
     # An account that owes its second factor sees only the second-factor pages until it gives it (a session flag
     # set at sign-in: no query on other requests).
     "volunteer_platform.middleware.SecondFactorMiddleware",
@@ -135,6 +137,28 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
+# A streaming read replica for the figures (docs/deploy.md, "Primary and replica"): only reads wrapped in
+# core.db.replica_reads() go there (dashboard, exports, reconcile, reports), and not when the person wrote a moment
+# ago, the replica lags more than REPLICA_MAX_LAG_SECONDS or does not answer (then the primary; /healthz says so).
+# Unset, there is one database and nothing of this is installed.
+_replica_url = env.str("DATABASE_REPLICA_URL", default="")
+if _replica_url:
+    DATABASES["replica"] = env.db_url_config(_replica_url)
+    if not DATABASES["replica"]["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must be a PostgreSQL streaming replica of DATABASE_URL.")
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"].get("CONN_MAX_AGE", 0)
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    # A replica that went away must cost a second, not the OS's TCP timeout: then the primary serves the reads.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2)
+    )
+    # Never created or migrated as a test database: it is a copy of the primary (the router's allow_migrate).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["core.db.ReplicaRouter"]
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=30.0)
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=5.0)  # per process: lag and reachability
+REPLICA_STICKY_SECONDS = env.int("REPLICA_STICKY_SECONDS", default=10)  # a person's reads after their write
+REPLICA_STICKY_COOKIE = "vp_primary"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits must be shared by every process: Redis when present, a file cache otherwise) -----------

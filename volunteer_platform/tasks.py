@@ -2,12 +2,14 @@
 
 from celery import shared_task
 
+from core.db import replica_reads
+
 from . import reconcile, services
 
 
 @shared_task
 def refresh_dashboard_snapshots() -> int:
-    return services.dashboard_snapshots_refresh()
+    return replica_reads()(services.dashboard_snapshots_refresh)()
 
 
 @shared_task

@@ -10,7 +10,7 @@ from core.api import error_body
 from core.redirects import referer_path, safe_next_url
 from news import selectors as news_selectors
 
-from .health import broker_state, database_state, outbox_state
+from .health import broker_state, database_state, outbox_state, replica_state
 from .selectors import public_figures
 
 
@@ -28,8 +28,9 @@ def home(request):
 @require_GET
 def healthz(request):
     """For load balancers: 200 when the database and the broker answer, 503 otherwise. Also reports the age of the
-    oldest due pending notification (`outbox.oldest_pending_age_seconds`) for monitoring; it never changes the
-    status code."""
+    oldest due pending notification (`outbox.oldest_pending_age_seconds`) and, when there is one, the read replica
+    (`replica`: ok / lagging with its lag / unreachable, and where the figures are read from) for monitoring;
+    neither changes the status code."""
     db_ok, db_detail = database_state()
     broker_ok, broker_detail = broker_state()
     ok = db_ok and broker_ok
@@ -39,6 +40,9 @@ def healthz(request):
         "broker": {"ok": broker_ok, "detail": broker_detail},
         "outbox": outbox_state() if db_ok else {"oldest_pending_age_seconds": None},
     }
+    replica = replica_state()
+    if replica is not None:
+        body["replica"] = replica
     return JsonResponse(body, status=200 if ok else 503)
 
 

@@ -5,6 +5,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.db import replica_reads
 from members.models import Organization
 from volunteer_platform import reconcile
 
@@ -31,7 +32,9 @@ class Command(BaseCommand):
         if chunk < 1:
             raise CommandError("--chunk must be at least 1")
         started = time.monotonic()
-        report = reconcile.run(
+        # Checking only, the replica's copy will do (it is consistent, if seconds old); repairs read the primary.
+        check = reconcile.run if fix else replica_reads()(reconcile.run)
+        report = check(
             organization=organization,
             fix=fix,
             chunk=chunk,
