@@ -465,12 +465,11 @@ def login_in_browser(page, username: str, password: str) -> None:
 def celery_worker_factory(transactional_db, settings):
     """Start real worker processes on Redis that share the test database; tasks are no longer eager.
 
-    Yields `start(env=None, include=(), concurrency=1, queues=())`, which starts one more worker and returns its Popen once it
-    answers a ping (a test may SIGKILL it and start another). `env` adds environment variables for that worker
-    (e.g. CELERY_VISIBILITY_TIMEOUT, TEST_SMS_BACKEND, NOTIFICATION_RETRY_BASE_SECONDS); `include` names extra
-    modules whose tasks it must know (test-only tasks); `concurrency` > 1 uses the prefork pool; `queues` limits
-    it to those queues, as a production worker per kind of work. The test must be
-    marked `redis` (and `postgres` when it relies on row locks). Before and after, the queue is purged and the
+    Yields `start(env=None, include=(), concurrency=1, queues=())`, which starts one more worker and returns its
+    Popen once it answers a ping (a test may SIGKILL it and start another). `env` adds environment variables for
+    that worker (e.g. CELERY_VISIBILITY_TIMEOUT, TEST_SMS_BACKEND, NOTIFICATION_RETRY_BASE_SECONDS); `include` names
+    extra modules whose tasks it must know (test-only tasks); `concurrency` > 1 uses the prefork pool; `queues`
+    limits it to those queues, as a production worker per kind of work. The test must be marked `redis` (and `postgres` when it relies on row locks). Before and after, the queue is purged and the
     messages a killed worker left unacknowledged are dropped, so nothing leaks into the next test.
     """
     from django.db import connection
