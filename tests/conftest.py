@@ -469,7 +469,8 @@ def celery_worker_factory(transactional_db, settings):
     Popen once it answers a ping (a test may SIGKILL it and start another). `env` adds environment variables for
     that worker (e.g. CELERY_VISIBILITY_TIMEOUT, TEST_SMS_BACKEND, NOTIFICATION_RETRY_BASE_SECONDS); `include` names
     extra modules whose tasks it must know (test-only tasks); `concurrency` > 1 uses the prefork pool; `queues`
-    limits it to those queues, as a production worker per kind of work. The test must be marked `redis` (and `postgres` when it relies on row locks). Before and after, the queue is purged and the
+    limits it to those queues, as a production worker per kind of work. The test must be marked `redis` (and
+    `postgres` when it relies on row locks). Before and after, the queue is purged and the
     messages a killed worker left unacknowledged are dropped, so nothing leaks into the next test.
     """
     from django.db import connection
