@@ -19,6 +19,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.services import user_sessions_end
+from core.db import replica_reads
 from core.text import check_text, plain_decimal
 from core.types import Actor, User
 from members import selectors as member_selectors
@@ -348,7 +349,9 @@ def report_build(*, report_id: int, today: date | None = None) -> str:
     if report.status != Report.Status.PENDING:
         return report.status
     try:
-        built = reports.build(report, today=today)
+        # The figures may come from the read replica (core/db.py), as the dashboard's do; the writes below go to
+        # the primary.
+        built = replica_reads()(reports.build)(report, today=today)
     except Exception as exc:
         _report_finish(report, status=Report.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:500])
         raise

@@ -395,3 +395,18 @@ def test_a_replica_cut_off_from_its_primary_is_not_used(replica_cluster, street,
     finally:
         replica.sql(f"ALTER SYSTEM SET primary_conninfo = '{conninfo.replace(chr(39), chr(39) * 2)}'")
         replica.sql("SELECT pg_reload_conf()")
+
+
+def test_a_report_is_built_from_the_replica(replica_cluster, street):
+    """The quarterly and annual reports read their figures where the dashboard does; the report's row and files
+    are written on the primary."""
+    from volunteer_platform import services
+    from volunteer_platform.models import Report
+
+    report = Report.objects.create(organization=street.org_tree.branch_a, kind=Report.Kind.ANNUAL, year=2026)
+    with CaptureQueriesContext(connections[db.REPLICA]) as on_replica:
+        assert services.report_build(report_id=report.pk) == Report.Status.READY
+    assert len(on_replica) > 10
+    assert not any(q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE")) for q in on_replica)
+    report.refresh_from_db()
+    assert report.status == Report.Status.READY and report.pdf.name
