@@ -300,7 +300,16 @@ class OrganizationAdmin(ServiceSavedAdminMixin, ScopedHistoryAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:  # a new organization has no members yet: secretary and admins are set afterwards
             return ("name", "type", "parent", "contact_name", "contact_phone")
-        return ("name", "type", "parent", "secretary", "contact_name", "contact_phone", "admins")
+        return (
+            "name",
+            "type",
+            "parent",
+            "secretary",
+            "contact_name",
+            "contact_phone",
+            "count_external_hours",
+            "admins",
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # A secretary cannot move the top of their own scope: its parent is outside what they manage.
@@ -356,6 +365,7 @@ class OrganizationAdmin(ServiceSavedAdminMixin, ScopedHistoryAdmin):
                 secretary=data.get("secretary"),
                 contact_name=data.get("contact_name", ""),
                 contact_phone=data.get("contact_phone", ""),
+                count_external_hours=data.get("count_external_hours", True),
             ),
         )
 
@@ -541,7 +551,7 @@ class MemberAdmin(FullDataViewAuditMixin, RosterImportExportMixin, ServiceSavedA
     )
     # Name contains, volunteer number exact; a mobile or ID number is matched exactly by its hash
     # (get_search_results), as the encrypted columns cannot be searched.
-    search_fields = ("name", "=volunteer_number")
+    search_fields = ("name", "=volunteer_number", "=national_volunteer_number")
     search_help_text = _("按姓名、志愿者编号、手机号（完整号码）或身份证号（完整号码）查找")
     autocomplete_fields = ("skills", "interests")
     actions = ("deactivate_selected", "transfer_selected", "invite_selected")
@@ -551,8 +561,8 @@ class MemberAdmin(FullDataViewAuditMixin, RosterImportExportMixin, ServiceSavedA
         return super().get_queryset(request).prefetch_related(selectors.active_residence_prefetch())
 
     def get_fields(self, request, obj=None):
-        fields = ["name", "gender", "birth_year", "phone", "id_number", "organization", "skills", "interests"]
-        fields.append("availability")
+        fields = ["name", "gender", "birth_year", "phone", "id_number", "national_volunteer_number"]
+        fields += ["organization", "skills", "interests", "availability"]
         if obj is not None:
             fields = ["volunteer_number", "status", *fields, "show_full_name_publicly", "full_name_consent_at"]
         return fields
@@ -592,6 +602,7 @@ class MemberAdmin(FullDataViewAuditMixin, RosterImportExportMixin, ServiceSavedA
                 "skills": data.get("skills", []),
                 "interests": data.get("interests", []),
                 "availability": data.get("availability", 0),
+                "national_volunteer_number": data.get("national_volunteer_number", ""),
             }
             if data.get("id_number"):
                 changes["id_number"] = data["id_number"]
@@ -608,6 +619,7 @@ class MemberAdmin(FullDataViewAuditMixin, RosterImportExportMixin, ServiceSavedA
             skills=data.get("skills", []),
             interests=data.get("interests", []),
             availability=data.get("availability", 0),
+            national_volunteer_number=data.get("national_volunteer_number", ""),
         )
         _adopt(obj, created)
 

@@ -51,7 +51,17 @@ class MemberAdminForm(GuardedModelForm):
 
     class Meta:
         model = Member
-        fields = ["name", "gender", "birth_year", "phone", "id_number", "organization", "skills", "interests"]
+        fields = [
+            "name",
+            "gender",
+            "birth_year",
+            "phone",
+            "id_number",
+            "national_volunteer_number",
+            "organization",
+            "skills",
+            "interests",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,7 +75,11 @@ class MemberAdminForm(GuardedModelForm):
     def clean(self):
         data = super().clean()
         member = self.instance if self.instance.pk else None
-        checks = (("phone", validators.check_member_phone), ("id_number", validators.check_member_id_number))
+        checks = (
+            ("phone", validators.check_member_phone),
+            ("id_number", validators.check_member_id_number),
+            ("national_volunteer_number", validators.check_member_national_number),
+        )
         for field, check in checks:
             if data.get(field):
                 try:
@@ -78,7 +92,16 @@ class MemberAdminForm(GuardedModelForm):
 class OrganizationAdminForm(GuardedModelForm):
     class Meta:
         model = Organization
-        fields = ["name", "type", "parent", "secretary", "contact_name", "contact_phone", "admins"]
+        fields = [
+            "name",
+            "type",
+            "parent",
+            "secretary",
+            "contact_name",
+            "contact_phone",
+            "count_external_hours",
+            "admins",
+        ]
 
     def clean(self):
         data = super().clean()
