@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from core.exports import inert, uninert
 
-from .models import Member, ServiceRecord
+from .models import Member
 
 DEFAULT_COLUMNS_FILE = Path(__file__).resolve().parent / "data" / "national_columns.json"
 
@@ -149,13 +149,6 @@ def category_label(code: str) -> str:
     return str(dict(SERVICE_CATEGORIES).get(code, _("其他")))
 
 
-def _person(user) -> str:
-    if user is None:
-        return ""
-    member = getattr(user, "member", None)
-    return member.name if member is not None else (user.get_full_name() or user.get_username())
-
-
 def volunteer_values(member: Member) -> dict[str, object]:
     """The volunteer elements of `member` (decrypts phone and ID number: call only for a file)."""
     return {
@@ -170,24 +163,24 @@ def volunteer_values(member: Member) -> dict[str, object]:
     }
 
 
-def record_values(record: ServiceRecord, *, kind: str, note: str = "") -> dict[str, object]:
-    """The record elements of `record` as sent in an item of `kind` (record / correction / void), with its
-    member's volunteer elements (the member and the recording organization must be joined)."""
-    values = volunteer_values(record.member)
+def record_values(record: dict, *, volunteer: dict[str, object], recorder: str, note: str = "") -> dict[str, object]:
+    """The record elements of an export item's `record` (the values members.services.national reads: kind,
+    record_id, date, started_at, …), with its member's `volunteer` elements and the `recorder`'s name."""
+    values = dict(volunteer)
     values.update(
         {
-            "record.local_id": record.pk,
-            "record.kind": kind,
-            "record.date": record.date.isoformat(),
-            "record.started_at": _local(record.started_at),
-            "record.ended_at": _local(record.ended_at),
-            "record.hours": f"{record.hours:.2f}",
-            "record.service_category": category_label(record.service_category),
-            "record.content": record.content,
-            "record.place": record.place,
-            "record.organization": record.recording_organization.name,
-            "record.organizer": record.organizer,
-            "record.recorder": _person(record.recorder),
+            "record.local_id": record["record_id"],
+            "record.kind": record["kind"],
+            "record.date": record["date"].isoformat(),
+            "record.started_at": _local(record["started_at"]),
+            "record.ended_at": _local(record["ended_at"]),
+            "record.hours": f"{record['hours']:.2f}",
+            "record.service_category": category_label(record["service_category"]),
+            "record.content": record["content"],
+            "record.place": record["place"],
+            "record.organization": record["organization"],
+            "record.organizer": record["organizer"],
+            "record.recorder": recorder,
             "record.note": note,
         }
     )
@@ -330,7 +323,7 @@ def table_lines(content: bytes, filename: str) -> Iterator[list]:
 
         try:
             sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
-        except Exception as exc:  # noqa: BLE001 — openpyxl raises many kinds for a broken file
+        except Exception as exc:  # openpyxl raises many kinds for a broken file
             raise ValueError(_("无法读取该Excel文件。")) from exc
         for values in sheet.iter_rows(values_only=True):
             yield list(values)

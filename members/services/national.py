@@ -16,13 +16,14 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db import connection, models, transaction
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.crypto import blind_index
-from core.types import Actor
+from core.types import Actor, User
 
 from .. import national
 from ..identifiers import normalize_id_number, normalize_national_volunteer_number
@@ -104,12 +105,100 @@ def _rows_into(tmp, columns: tuple[national.Column, ...], rows: Iterable[list[ob
         encoding = "utf-8" if encoding == "utf-8-sig" else encoding  # the BOM once, at the start
 
 
-def _flush(items: list[NationalExportItem], *, at_least: int = 1) -> list[NationalExportItem]:
-    """Insert the items gathered once there are `at_least` of them; the list to go on gathering into."""
-    if len(items) < at_least:
-        return items
-    NationalExportItem.objects.bulk_create(items)
-    return []
+def _insert_items(batch: NationalExportBatch, queryset, *, kind, record: bool) -> int:
+    """INSERT … SELECT the batch's items of `queryset` (members, or records with their version), in id order: the
+    rows never pass through Python. Returns how many."""
+    selected = queryset.annotate(_batch=Value(batch.pk), _kind=kind).order_by("pk")
+    if record:
+        columns, selected = (
+            "batch_id, kind, record_id, record_version",
+            selected.values_list("_batch", "_kind", "pk", "updated_at"),
+        )
+    else:
+        columns, selected = "batch_id, kind, member_id", selected.values_list("_batch", "_kind", "pk")
+    sql, params = selected.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {NationalExportItem._meta.db_table} ({columns}) {sql}", params)
+        return cursor.rowcount
+
+
+_RECORD_COLUMNS = {
+    "kind": "kind",
+    "record_id": "record_id",
+    "date": "record__date",
+    "started_at": "record__started_at",
+    "ended_at": "record__ended_at",
+    "hours": "record__hours",
+    "service_category": "record__service_category",
+    "content": "record__content",
+    "place": "record__place",
+    "organizer": "record__organizer",
+    "organization": "record__recording_organization__name",
+    "member_ref": "record__member_id",
+    "recorder_ref": "record__recorder_id",
+    "void_reason": "record__void_reason",
+}
+
+
+class _People:
+    """The volunteer elements of the records' members and the names of their recorders, read a chunk of rows at a
+    time and kept for the next chunks up to PEOPLE_KEPT of each (then forgotten: memory stays bounded)."""
+
+    PEOPLE_KEPT = 20_000
+
+    def __init__(self) -> None:
+        self.volunteers: dict[int, dict[str, object]] = {}
+        self.recorders: dict[int | None, str] = {None: ""}
+
+    def each(self, rows: Iterator[dict]) -> Iterator[tuple[dict, dict[str, object], str]]:
+        chunk: list[dict] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= EXPORT_CHUNK:
+                yield from self._chunk(chunk)
+                chunk = []
+        yield from self._chunk(chunk)
+
+    def _chunk(self, chunk: list[dict]) -> Iterator[tuple[dict, dict[str, object], str]]:
+        if len(self.volunteers) > self.PEOPLE_KEPT or len(self.recorders) > self.PEOPLE_KEPT:
+            self.volunteers, self.recorders = {}, {None: ""}
+        missing = {r["member_ref"] for r in chunk} - set(self.volunteers)
+        for member in Member.objects.filter(pk__in=missing).select_related("organization"):
+            self.volunteers[member.pk] = national.volunteer_values(member)
+        users = {r["recorder_ref"] for r in chunk} - set(self.recorders)
+        names = dict(Member.objects.filter(user_id__in=users).values_list("user_id", "name"))
+        for user in User.objects.filter(pk__in=users).only("username", "first_name", "last_name"):
+            self.recorders[user.pk] = names.get(user.pk) or user.get_full_name() or user.get_username()
+        for row in chunk:
+            yield row, self.volunteers[row["member_ref"]], self.recorders[row["recorder_ref"]]
+
+
+def batch_volunteer_rows(batch: NationalExportBatch, columns: national.ColumnMap) -> Iterator[list[object]]:
+    """The lines of the batch's volunteers file, from its items (members read EXPORT_CHUNK at a time)."""
+    items = (
+        NationalExportItem.objects.filter(batch=batch, kind=Kind.VOLUNTEER)
+        .select_related("member__organization")
+        .order_by("pk")
+    )
+    for item in items.iterator(chunk_size=EXPORT_CHUNK):
+        assert item.member is not None
+        yield national.row(columns.volunteers, national.volunteer_values(item.member))
+
+
+def batch_record_rows(batch: NationalExportBatch, columns: national.ColumnMap) -> Iterator[list[object]]:
+    """The lines of the batch's records file, from its items: plain values, EXPORT_CHUNK at a time, the members
+    (phone and ID number decrypted) and recorders' names read once per chunk, not per record."""
+    aliases = {name: F(path) for name, path in _RECORD_COLUMNS.items() if name != path}
+    rows = (
+        NationalExportItem.objects.filter(batch=batch)
+        .exclude(kind=Kind.VOLUNTEER)
+        .order_by("pk")
+        .values("kind", "record_id", **aliases)
+    )
+    for row, volunteer, recorder in _People().each(rows.iterator(chunk_size=EXPORT_CHUNK)):
+        note = {Kind.VOID: row["void_reason"], Kind.CORRECTION: _("记录已更正")}.get(row["kind"], "")
+        values = national.record_values(row, volunteer=volunteer, recorder=recorder, note=note)
+        yield national.row(columns.records, values)
 
 
 @transaction.atomic
@@ -126,8 +215,9 @@ def national_export_create(
 
     Lock: the root organization of the tree (`_lock_tree`), held to the end. Invariants (also constraints of
     NationalExportItem): a volunteer and a record go out as new once; a change of a sent record goes out once per
-    version, as a correction, and a void once. Memory: rows are read EXPORT_CHUNK at a time (a server-side cursor on
-    PostgreSQL), written to temporary files and their items inserted a chunk at a time.
+    version, as a correction, and a void once. The items are inserted first, in SQL; the files are written from
+    them, so a file holds exactly its batch. Memory: the files are read EXPORT_CHUNK rows at a time (a server-side
+    cursor on PostgreSQL) and written to temporary files before storage.
     """
     if period_end < period_start:
         raise ValidationError({"period_end": _("结束日期不能早于开始日期。")})
@@ -137,48 +227,20 @@ def national_export_create(
         organization=organization, period_start=period_start, period_end=period_end, created_by=actor
     )
     records = new_records(organization, period_start, period_end)
-    members = unregistered_volunteers(organization, records).select_related("organization").order_by("pk")
-    counts = dict.fromkeys(Kind.values, 0)
-
-    def volunteer_rows() -> Iterator[list[object]]:
-        items: list[NationalExportItem] = []
-        for member in members.iterator(chunk_size=EXPORT_CHUNK):
-            counts[Kind.VOLUNTEER] += 1
-            items.append(NationalExportItem(batch=batch, kind=Kind.VOLUNTEER, member=member))
-            items = _flush(items, at_least=EXPORT_CHUNK)
-            yield national.row(columns.volunteers, national.volunteer_values(member))
-        _flush(items)
-
-    joined = ("member__organization", "recording_organization", "recorder__member")
-
-    def record_rows() -> Iterator[list[object]]:
-        # Changes first (a correction of an old record), then the period's new records, each by id.
-        changed = changed_records(organization).select_related(*joined).order_by("pk")
-        fresh = records.select_related(*joined).order_by("pk")
-        items: list[NationalExportItem] = []
-        for source, new in ((changed, False), (fresh, True)):
-            for record in source.iterator(chunk_size=EXPORT_CHUNK):
-                if new:
-                    kind, note = Kind.RECORD, ""
-                elif record.status == ServiceRecord.Status.VOID:
-                    kind, note = Kind.VOID, record.void_reason
-                else:
-                    kind, note = Kind.CORRECTION, _("记录已更正")
-                counts[kind] += 1
-                items.append(
-                    NationalExportItem(batch=batch, kind=kind, record=record, record_version=record.updated_at)
-                )
-                items = _flush(items, at_least=EXPORT_CHUNK)
-                yield national.row(columns.records, national.record_values(record, kind=kind, note=note))
-        _flush(items)
-
-    for part, rows in (("volunteers", volunteer_rows()), ("records", record_rows())):
+    text = models.CharField()
+    batch.volunteers = _insert_items(
+        batch, unregistered_volunteers(organization, records), kind=Value(Kind.VOLUNTEER, text), record=False
+    )
+    change = Case(When(status=ServiceRecord.Status.VOID, then=Value(Kind.VOID)), default=Value(Kind.CORRECTION))
+    _insert_items(batch, changed_records(organization), kind=Cast(change, text), record=True)
+    batch.records = _insert_items(batch, records, kind=Value(Kind.RECORD, text), record=True)
+    kinds = dict(batch.items.values("kind").annotate(n=Count("pk")).values_list("kind", "n").order_by())
+    batch.corrections, batch.voids = kinds.get(Kind.CORRECTION, 0), kinds.get(Kind.VOID, 0)
+    for part, rows in (("volunteers", batch_volunteer_rows), ("records", batch_record_rows)):
         with tempfile.TemporaryFile() as tmp:
-            _rows_into(tmp, columns.part(part), rows, columns.encoding)
+            _rows_into(tmp, columns.part(part), rows(batch, columns), columns.encoding)
             tmp.seek(0)
             getattr(batch, f"{part}_file").save(f"batch-{batch.pk}-{part}.csv", File(tmp), save=False)
-    batch.volunteers = counts[Kind.VOLUNTEER]
-    batch.records, batch.corrections, batch.voids = counts[Kind.RECORD], counts[Kind.CORRECTION], counts[Kind.VOID]
     batch.save()
     return batch
 

@@ -237,7 +237,10 @@ def test_the_files_follow_an_edited_column_map(tmp_path, settings, clock, org_tr
     services.member_update_profile(member=member_a, actor=None, id_number="11010519491231002X")
     verified(member_a, secretary_a)
     batch = export(org_tree.branch_a, secretary_a)
-    assert lines(batch.records_file) == [["时长", "证件号", "数据来源", "类型"], ["2.00", "11010519491231002X", "党员志愿服务平台", "1"]]
+    assert lines(batch.records_file) == [
+        ["时长", "证件号", "数据来源", "类型"],
+        ["2.00", "11010519491231002X", "党员志愿服务平台", "1"],
+    ]
 
 
 def test_a_broken_column_map_says_where(tmp_path):
