@@ -339,3 +339,21 @@ def table_lines(content: bytes, filename: str) -> Iterator[list]:
     else:
         raise ValueError(_("无法识别文件的字符编码（请保存为UTF-8）。"))
     yield from csv.reader(io.StringIO(text, newline=""))
+
+
+def csv_to_xlsx(source, target, *, title: str) -> None:
+    """A kept batch file (.csv, `source` open in binary) as an .xlsx written to `target`, row by row (openpyxl's
+    write-only mode): the cells are read back as text and guarded again as .xlsx cells (core.exports.xlsx_cells)."""
+    from openpyxl import Workbook
+
+    from core.exports import xlsx_cells
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=title[:31])
+    text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+    try:
+        for cells in csv.reader(text):
+            sheet.append(xlsx_cells(sheet, [uninert(cell) for cell in cells]))
+    finally:
+        text.detach()
+    workbook.save(target)

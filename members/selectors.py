@@ -31,6 +31,7 @@ from .models import (
     DeletionRequest,
     Grid,
     Member,
+    NationalExportBatch,
     Organization,
     ResidenceRegistration,
     ServiceRecord,
@@ -97,6 +98,13 @@ def scoped(qs: QuerySet, user: Viewer, *organization_lookups: str) -> QuerySet:
     for lookup in organization_lookups:
         condition |= Q(**{f"{lookup}__in": organizations})
     return qs.filter(condition)
+
+
+def visible_national_exports(
+    user: Viewer, *, queryset: QuerySet[NationalExportBatch] | None = None
+) -> QuerySet[NationalExportBatch]:
+    """Export batches to the national system of the organizations in `user`'s scope."""
+    return scoped(NationalExportBatch.objects.all() if queryset is None else queryset, user, "organization")
 
 
 def visible_communities(user: Viewer, *, queryset: QuerySet[Community] | None = None) -> QuerySet[Community]:
