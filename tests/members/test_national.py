@@ -480,3 +480,18 @@ def test_an_xlsx_file_is_read_like_a_csv(org_tree):
     assert national.parse_day(rows[0].values["record.date"]) == date(2026, 11, 2)
     with pytest.raises(ValueError):
         list(national.table_lines(b"x", "a.pdf"))
+
+
+def test_the_certificate_shows_the_national_number_and_where_a_record_from_elsewhere_was_kept(
+    clock, org_tree, secretary_a, member_a, client
+):
+    from tests.members.test_certificate import OWN, _pdf_text
+
+    services.member_update_profile(member=member_a, actor=None, national_volunteer_number="ZY20260042")
+    exchange.external_records_import(
+        rows=records_file([row_of(member_a)]), organization=org_tree.branch_a, origin="其他平台", actor=secretary_a
+    )
+    client.force_login(member_a.user)
+    text = _pdf_text(client.get(OWN))
+    assert "全国志愿者统一编号：ZY20260042" in text and member_a.volunteer_number in text
+    assert "其他平台·某区志愿服务队（其他平台记录）" in text
