@@ -17,6 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -29,7 +30,7 @@ DEFAULT_COLUMNS_FILE = Path(__file__).resolve().parent / "data" / "national_colu
 # MZ/T 061 服务类别 (service category). The standard names the element; the list below is the one the national
 # system's site offers when a project is published, as far as public pages show it (not confirmed against the
 # standard's code table): the codes are the platform's own, the labels are what the files carry.
-SERVICE_CATEGORIES: tuple[tuple[str, str], ...] = (
+SERVICE_CATEGORIES: tuple[tuple[str, str | Promise], ...] = (
     ("community", gettext_lazy("社区服务")),
     ("poverty", gettext_lazy("扶贫减贫")),
     ("education", gettext_lazy("支教助学")),
@@ -189,13 +190,13 @@ def record_values(record: dict, *, volunteer: dict[str, object], recorder: str, 
 
 def row(columns: Iterable[Column], values: dict[str, object]) -> list[object]:
     """One line of a file: each column's element value (translated by its choices) or its fixed value."""
-    cells = []
+    cells: list[object] = []
     for column in columns:
         if not column.element:
             cells.append(column.value)
             continue
         value = values.get(column.element, "")
-        cells.append(dict(column.choices).get(str(value), value) if column.choices else value)
+        cells.append(dict(column.choices).get(str(value), str(value)) if column.choices else value)
     return cells
 
 

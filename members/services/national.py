@@ -11,13 +11,14 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date as date_type
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import connection, models, transaction
-from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, Exists, Expression, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -59,7 +60,7 @@ def _in_subtree(organization: Organization) -> Q:
     return Q(recording_organization__path__startswith=organization.path)
 
 
-def new_records(organization: Organization, start: date_type, end: date_type):
+def new_records(organization: Organization, start: date_type, end: date_type) -> QuerySet[ServiceRecord]:
     """Counted records recorded in the subtree, dated in the period, never sent (records from elsewhere never go)."""
     sent = NationalExportItem.objects.filter(record=OuterRef("pk"), kind=Kind.RECORD)
     return (
@@ -70,7 +71,7 @@ def new_records(organization: Organization, start: date_type, end: date_type):
     )
 
 
-def changed_records(organization: Organization):
+def changed_records(organization: Organization) -> QuerySet[ServiceRecord]:
     """Records of the subtree sent before and changed since the last version sent (corrected or voided), whose
     void has not gone out yet."""
     last_sent = (
@@ -86,7 +87,7 @@ def changed_records(organization: Organization):
     )
 
 
-def unregistered_volunteers(organization: Organization, records) -> "Iterable[Member]":
+def unregistered_volunteers(organization: Organization, records: QuerySet[ServiceRecord]) -> QuerySet[Member]:
     """Members of the subtree (在册 or 免除) and the members of `records`, without a national number and never sent."""
     sent = NationalExportItem.objects.filter(member=OuterRef("pk"), kind=Kind.VOLUNTEER)
     return (
@@ -99,13 +100,15 @@ def unregistered_volunteers(organization: Organization, records) -> "Iterable[Me
     )
 
 
-def _rows_into(tmp, columns: tuple[national.Column, ...], rows: Iterable[list[object]], encoding: str) -> None:
+def _rows_into(
+    tmp: IO[bytes], columns: tuple[national.Column, ...], rows: Iterable[list[object]], encoding: str
+) -> None:
     for line in national.csv_lines(columns, rows):
         tmp.write(line.encode(encoding))
         encoding = "utf-8" if encoding == "utf-8-sig" else encoding  # the BOM once, at the start
 
 
-def _insert_items(batch: NationalExportBatch, queryset, *, kind, record: bool) -> int:
+def _insert_items(batch: NationalExportBatch, queryset: QuerySet, *, kind: Expression, record: bool) -> int:
     """INSERT … SELECT the batch's items of `queryset` (members, or records with their version), in id order: the
     rows never pass through Python. Returns how many."""
     selected = queryset.annotate(_batch=Value(batch.pk), _kind=kind).order_by("pk")
@@ -119,7 +122,7 @@ def _insert_items(batch: NationalExportBatch, queryset, *, kind, record: bool) -
     sql, params = selected.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {NationalExportItem._meta.db_table} ({columns}) {sql}", params)
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 _RECORD_COLUMNS = {
@@ -150,7 +153,7 @@ class _People:
         self.volunteers: dict[int, dict[str, object]] = {}
         self.recorders: dict[int | None, str] = {None: ""}
 
-    def each(self, rows: Iterator[dict]) -> Iterator[tuple[dict, dict[str, object], str]]:
+    def each(self, rows: Iterator[Any]) -> Iterator[tuple[dict, dict[str, object], str]]:
         chunk: list[dict] = []
         for row in rows:
             chunk.append(row)
@@ -227,7 +230,7 @@ def national_export_create(
         organization=organization, period_start=period_start, period_end=period_end, created_by=actor
     )
     records = new_records(organization, period_start, period_end)
-    text = models.CharField()
+    text: models.CharField = models.CharField()
     batch.volunteers = _insert_items(
         batch, unregistered_volunteers(organization, records), kind=Value(Kind.VOLUNTEER, text), record=False
     )
@@ -254,8 +257,8 @@ class ExternalRecord:
 
     number: int
     member_id: int
-    start: object
-    end: object
+    start: datetime
+    end: datetime
     date: date_type
     hours: Decimal
     place: str
@@ -275,10 +278,10 @@ class ImportCheck:
     duplicates: list[tuple[int, str]] = field(default_factory=list)
 
 
-_TEXT_LIMITS = {
+_TEXT_LIMITS: dict[str, int] = {
     "record.content": national.MAX_TEXT,
-    "record.place": ServiceRecord._meta.get_field("place").max_length,
-    "record.organizer": ServiceRecord._meta.get_field("organizer").max_length,
+    "record.place": 200,  # ServiceRecord.place
+    "record.organizer": 50,  # ServiceRecord.organizer
     "record.organization": 100,
     "volunteer.name": 50,
     "record.service_category": 50,
@@ -389,7 +392,7 @@ def external_records_check(*, rows: list[national.ImportedRow], organization: Or
         if problems:
             result.errors.append((r.number, "；".join(problems)))
             continue
-        assert member_id is not None and day is not None and hours is not None
+        assert member_id is not None and day is not None and hours is not None and start and end
         where = r.values.get("record.organization", "").strip()
         category_label = r.values.get("record.service_category", "").strip()
         category = next((code for code, label in national.SERVICE_CATEGORIES if str(label) == category_label), "")
