@@ -126,6 +126,7 @@ class Organization(models.Model):
     count_external_hours = models.BooleanField(
         _("外部服务记录计入服务时长"),
         default=True,
+        db_default=True,
         help_text=_("从全国志愿服务信息系统或其他平台导入的服务记录是否计入党员的累计服务时长（分开显示）。"),
     )
     admins = models.ManyToManyField(
@@ -335,7 +336,9 @@ class Member(models.Model):
     id_number = EncryptedTextField(_("身份证号"), blank=True)
     id_number_hash = models.CharField(max_length=64, blank=True, editable=False)
     # MZ/T 061 志愿者统一编号, given by the national system (全国志愿服务信息系统) once the member is registered there.
-    national_volunteer_number = models.CharField(_("全国志愿者统一编号"), max_length=32, blank=True, default="")
+    national_volunteer_number = models.CharField(
+        _("全国志愿者统一编号"), max_length=32, blank=True, default="", db_default=""
+    )
     organization = models.ForeignKey(
         Organization,
         verbose_name=_("所在支部"),
@@ -636,9 +639,9 @@ class ServiceRecord(models.Model):
         _("服务角色"), max_length=12, choices=Role.choices, default=Role.PARTICIPANT, db_default=Role.PARTICIPANT
     )
     # MZ/T 061 服务类别: a code of members.national.SERVICE_CATEGORIES, set by the service that records it ('' unknown).
-    service_category = models.CharField(_("服务类别"), max_length=32, blank=True, default="")
+    service_category = models.CharField(_("服务类别"), max_length=32, blank=True, default="", db_default="")
     # For source "external": where it was recorded (全国志愿服务信息系统, another platform's name).
-    origin = models.CharField(_("原记录平台"), max_length=100, blank=True, default="")
+    origin = models.CharField(_("原记录平台"), max_length=100, blank=True, default="", db_default="")
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
     verified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
