@@ -18,7 +18,7 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import connection, models, transaction
-from django.db.models import Case, Count, Exists, Expression, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, Expression, F, QuerySet, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from core.crypto import blind_index
 from core.types import Actor, User
 
-from .. import national
+from .. import national, selectors
 from ..identifiers import normalize_id_number, normalize_national_volunteer_number
 from ..models import (
     Member,
@@ -39,8 +39,7 @@ from ..validators import check_service_times
 from ._common import _audit
 from .records import _service_year_refresh
 
-EXPORT_CHUNK = 2000  # rows fetched, and items inserted, at a time
-REGISTERED_STATUSES = (Member.Status.ACTIVE, Member.Status.EXEMPT)
+EXPORT_CHUNK = 2000  # rows of a file read from the database at a time
 MAX_IMPORT_HOURS = Decimal("24")  # one service of one day
 
 Kind = NationalExportItem.Kind
@@ -54,50 +53,6 @@ def _lock_tree(organization: Organization) -> None:
     the same tree (even of nested subtrees) export one after the other, so the second sees the first's items."""
     root_id = int(organization.path.split(".", 1)[0])
     Organization.objects.select_for_update().filter(pk=root_id).values_list("pk", flat=True).get()
-
-
-def _in_subtree(organization: Organization) -> Q:
-    return Q(recording_organization__path__startswith=organization.path)
-
-
-def new_records(organization: Organization, start: date_type, end: date_type) -> QuerySet[ServiceRecord]:
-    """Counted records recorded in the subtree, dated in the period, never sent (records from elsewhere never go)."""
-    sent = NationalExportItem.objects.filter(record=OuterRef("pk"), kind=Kind.RECORD)
-    return (
-        ServiceRecord.objects.filter(_in_subtree(organization), status__in=ServiceRecord.COUNTED_STATUSES)
-        .filter(date__gte=start, date__lte=end)
-        .exclude(source=ServiceRecord.Source.EXTERNAL)
-        .filter(~Exists(sent))
-    )
-
-
-def changed_records(organization: Organization) -> QuerySet[ServiceRecord]:
-    """Records of the subtree sent before and changed since the last version sent (corrected or voided), whose
-    void has not gone out yet."""
-    last_sent = (
-        NationalExportItem.objects.filter(record=OuterRef("pk")).order_by("-record_version").values("record_version")
-    )
-    void_sent = NationalExportItem.objects.filter(record=OuterRef("pk"), kind=Kind.VOID)
-    return (
-        ServiceRecord.objects.filter(_in_subtree(organization))
-        .filter(Exists(NationalExportItem.objects.filter(record=OuterRef("pk"))))
-        .annotate(last_sent=Subquery(last_sent[:1]))
-        .filter(updated_at__gt=F("last_sent"))
-        .filter(~Exists(void_sent))
-    )
-
-
-def unregistered_volunteers(organization: Organization, records: QuerySet[ServiceRecord]) -> QuerySet[Member]:
-    """Members of the subtree (在册 or 免除) and the members of `records`, without a national number and never sent."""
-    sent = NationalExportItem.objects.filter(member=OuterRef("pk"), kind=Kind.VOLUNTEER)
-    return (
-        Member.objects.filter(
-            Q(organization__path__startswith=organization.path, status__in=REGISTERED_STATUSES)
-            | Q(pk__in=records.values("member_id"))
-        )
-        .filter(national_volunteer_number="")
-        .filter(~Exists(sent))
-    )
 
 
 def _rows_into(
@@ -229,13 +184,12 @@ def national_export_create(
     batch = NationalExportBatch.objects.create(
         organization=organization, period_start=period_start, period_end=period_end, created_by=actor
     )
-    records = new_records(organization, period_start, period_end)
+    records = selectors.national_new_records(organization, period_start, period_end)
     text: models.CharField = models.CharField()
-    batch.volunteers = _insert_items(
-        batch, unregistered_volunteers(organization, records), kind=Value(Kind.VOLUNTEER, text), record=False
-    )
+    volunteers = selectors.national_unregistered_volunteers(organization, records)
+    batch.volunteers = _insert_items(batch, volunteers, kind=Value(Kind.VOLUNTEER, text), record=False)
     change = Case(When(status=ServiceRecord.Status.VOID, then=Value(Kind.VOID)), default=Value(Kind.CORRECTION))
-    _insert_items(batch, changed_records(organization), kind=Cast(change, text), record=True)
+    _insert_items(batch, selectors.national_changed_records(organization), kind=Cast(change, text), record=True)
     batch.records = _insert_items(batch, records, kind=Value(Kind.RECORD, text), record=True)
     kinds = dict(batch.items.values("kind").annotate(n=Count("pk")).values_list("kind", "n").order_by())
     batch.corrections, batch.voids = kinds.get(Kind.CORRECTION, 0), kinds.get(Kind.VOID, 0)
