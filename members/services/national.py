@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from core.crypto import blind_index
 from core.types import Actor, User
 
-from .. import national, selectors
+from .. import events, national, selectors
 from ..identifiers import normalize_id_number, normalize_national_volunteer_number
 from ..models import (
     Member,
@@ -445,6 +445,9 @@ def external_records_import(
         _audit(record, actor, _("导入外部服务记录"))
         record.save()
         years.setdefault(c.member_id, set()).add(c.date.year)
+        if counted:  # its hours count: the ratings not yet final follow (incentives; no points for it)
+            change = events.RecordCountedChanged(record=record, actor=actor, change="verified")
+            events.record_counted_changed.send(change)
     if counted:
         for member_id, member_years in sorted(years.items()):
             _service_year_refresh(member_id=member_id, years=member_years)

@@ -495,3 +495,21 @@ def test_the_certificate_shows_the_national_number_and_where_a_record_from_elsew
     text = _pdf_text(client.get(OWN))
     assert "全国志愿者统一编号：ZY20260042" in text and member_a.volunteer_number in text
     assert "其他平台·某区志愿服务队（其他平台记录）" in text
+
+
+def test_a_rating_not_yet_final_follows_the_hours_from_elsewhere(clock, org_tree, secretary_a, member_a):
+    from incentives import services as incentive_services
+    from incentives.models import StarRating
+
+    run = incentive_services.rating_run_create(
+        organization=org_tree.branch_a, period_start=date(2026, 1, 1), period_end=date(2026, 12, 31), actor=None
+    )
+    incentive_services.rating_run_compute(run=run)
+    exchange.external_records_import(
+        rows=records_file([row_of(member_a, **{"服务时长（小时）": "2.5"})]),
+        organization=org_tree.branch_a,
+        origin="全国志愿服务信息系统",
+        actor=secretary_a,
+    )
+    assert StarRating.objects.get(run=run, member=member_a).basis_value == Decimal("2.5")
+    assert reconcile.run().disagreements == []
