@@ -153,3 +153,22 @@ def test_two_exports_at_once_never_send_a_record_twice(transactional_db, org_tre
     records = NationalExportItem.objects.filter(kind=NationalExportItem.Kind.RECORD)
     assert records.count() == records.values("record").distinct().count() == 20
     assert NationalExportItem.objects.filter(kind=NationalExportItem.Kind.VOLUNTEER, member=member).count() == 1
+
+
+def test_two_imports_of_the_same_file_at_once_save_it_once(transactional_db, org_tree):
+    """The members' row locks, then the duplicate check again: the second import finds the first's records."""
+    from members.services import national as exchange
+    from tests.members.test_national import records_file, row_of
+
+    member = services.member_create(name="导入人", phone="13900009997", organization=org_tree.branch_a, actor=None)
+    rows = records_file([row_of(member), row_of(member, 服务日期="2026-11-03", 开始时间="", 结束时间="")])
+
+    def run(i):
+        return exchange.external_records_import(
+            rows=rows, organization=org_tree.branch_a, origin="全国志愿服务信息系统", actor=None
+        ).saved
+
+    saved, errors = _race(run, n=6)
+    assert not errors, errors
+    assert sorted(saved) == [0, 0, 0, 0, 0, 2]
+    assert ServiceRecord.objects.filter(member=member, source=ServiceRecord.Source.EXTERNAL).count() == 2
