@@ -228,7 +228,9 @@ class NationalExportForm(GuardedModelForm):
         return data
 
 
-EXTERNAL_IMPORT_MAX_BYTES = 2 * 2**20  # the preview posts it back signed: within DATA_UPLOAD_MAX_MEMORY_SIZE
+# The preview posts the file back signed (base64 of it compressed, at worst 4/3 of it): within Django's 2.5 MB
+# DATA_UPLOAD_MAX_MEMORY_SIZE for the fields of a form.
+EXTERNAL_IMPORT_MAX_BYTES = 3 * 2**19
 
 
 class ExternalImportForm(GuardedForm):
@@ -242,8 +244,8 @@ class ExternalImportForm(GuardedForm):
     origin = forms.CharField(label=_("原记录平台"), max_length=60, initial=_("全国志愿服务信息系统"))
     file = forms.FileField(label=_("文件（.csv 或 .xlsx）"), required=False)
     # After the preview: the same file, signed, so the confirmation saves exactly what was shown.
-    content = forms.CharField(widget=forms.HiddenInput, required=False)
-    filename = forms.CharField(widget=forms.HiddenInput, required=False)
+    content = forms.CharField(widget=forms.HiddenInput, required=False, max_length=2 * EXTERNAL_IMPORT_MAX_BYTES)
+    filename = forms.CharField(widget=forms.HiddenInput, required=False, max_length=255)
 
     def __init__(self, *args, organizations, **kwargs):
         super().__init__(*args, **kwargs)
@@ -254,7 +256,7 @@ class ExternalImportForm(GuardedForm):
         upload = data.get("file")
         if upload is not None:
             if upload.size > EXTERNAL_IMPORT_MAX_BYTES:
-                raise ValidationError(_("文件不能超过2 MB，请分成几个文件导入。"))
+                raise ValidationError(_("文件不能超过1.5 MB，请分成几个文件导入。"))
             data["bytes"], data["filename"] = upload.read(), upload.name
         elif data.get("content"):
             try:
