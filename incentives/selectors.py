@@ -278,7 +278,8 @@ def record_points_source(record: ServiceRecord, *, leader_multiplier: Decimal) -
         ref=ref,
         first_key=f"{ref}:hours",
         quantity=record.hours,
-        counted=record.is_counted,
+        # Records from elsewhere (national system, other platforms) earned their points, if any, where they were kept.
+        counted=record.is_counted and record.source != ServiceRecord.Source.EXTERNAL,
         note=record.content[:200],
         multiplier=leader_multiplier if record.role == ServiceRecord.Role.LEADER else Decimal(1),
         legacy_refs=legacy,

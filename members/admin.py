@@ -11,6 +11,8 @@ Every write calls a service (`members.services`); the forms (`members.forms`) sh
 Other apps' admins reuse `ScopedAdminMixin` with their own selector.
 """
 
+import csv
+import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +23,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, QuerySet
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import FileResponse, Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import XLSX
@@ -41,11 +44,13 @@ from core.forms import GuardedModelForm, TextGuardMixin, choice_placeholder
 from core.times import DATE, format_local
 from core.widgets import SafeAutocompleteSelect, SafeAutocompleteSelectMultiple
 
-from . import selectors, services
+from . import national, selectors, services
 from .forms import (
     CorrectionAdminForm,
     DeactivateActionForm,
+    ExternalImportForm,
     MemberAdminForm,
+    NationalExportForm,
     OrganizationAdminForm,
     ReasonActionForm,
     ServiceRecordAdminForm,
@@ -58,6 +63,7 @@ from .models import (
     DeletionRequest,
     Grid,
     Member,
+    NationalExportBatch,
     Organization,
     ResidenceRegistration,
     ServiceRecord,
@@ -68,6 +74,7 @@ from .models import (
     WeChatBinding,
 )
 from .resources import MemberResource, RosterCSV, RosterXLSX
+from .services import national as national_services
 
 User = get_user_model()
 
@@ -300,7 +307,16 @@ class OrganizationAdmin(ServiceSavedAdminMixin, ScopedHistoryAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:  # a new organization has no members yet: secretary and admins are set afterwards
             return ("name", "type", "parent", "contact_name", "contact_phone")
-        return ("name", "type", "parent", "secretary", "contact_name", "contact_phone", "admins")
+        return (
+            "name",
+            "type",
+            "parent",
+            "secretary",
+            "contact_name",
+            "contact_phone",
+            "count_external_hours",
+            "admins",
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # A secretary cannot move the top of their own scope: its parent is outside what they manage.
@@ -356,6 +372,7 @@ class OrganizationAdmin(ServiceSavedAdminMixin, ScopedHistoryAdmin):
                 secretary=data.get("secretary"),
                 contact_name=data.get("contact_name", ""),
                 contact_phone=data.get("contact_phone", ""),
+                count_external_hours=data.get("count_external_hours", True),
             ),
         )
 
@@ -541,7 +558,7 @@ class MemberAdmin(FullDataViewAuditMixin, RosterImportExportMixin, ServiceSavedA
     )
     # Name contains, volunteer number exact; a mobile or ID number is matched exactly by its hash
     # (get_search_results), as the encrypted columns cannot be searched.
-    search_fields = ("name", "=volunteer_number")
+    search_fields = ("name", "=volunteer_number", "=national_volunteer_number")
     search_help_text = _("按姓名、志愿者编号、手机号（完整号码）或身份证号（完整号码）查找")
     autocomplete_fields = ("skills", "interests")
     actions = ("deactivate_selected", "transfer_selected", "invite_selected")
@@ -551,8 +568,8 @@ class MemberAdmin(FullDataViewAuditMixin, RosterImportExportMixin, ServiceSavedA
         return super().get_queryset(request).prefetch_related(selectors.active_residence_prefetch())
 
     def get_fields(self, request, obj=None):
-        fields = ["name", "gender", "birth_year", "phone", "id_number", "organization", "skills", "interests"]
-        fields.append("availability")
+        fields = ["name", "gender", "birth_year", "phone", "id_number", "national_volunteer_number"]
+        fields += ["organization", "skills", "interests", "availability"]
         if obj is not None:
             fields = ["volunteer_number", "status", *fields, "show_full_name_publicly", "full_name_consent_at"]
         return fields
@@ -592,6 +609,7 @@ class MemberAdmin(FullDataViewAuditMixin, RosterImportExportMixin, ServiceSavedA
                 "skills": data.get("skills", []),
                 "interests": data.get("interests", []),
                 "availability": data.get("availability", 0),
+                "national_volunteer_number": data.get("national_volunteer_number", ""),
             }
             if data.get("id_number"):
                 changes["id_number"] = data["id_number"]
@@ -608,6 +626,7 @@ class MemberAdmin(FullDataViewAuditMixin, RosterImportExportMixin, ServiceSavedA
             skills=data.get("skills", []),
             interests=data.get("interests", []),
             availability=data.get("availability", 0),
+            national_volunteer_number=data.get("national_volunteer_number", ""),
         )
         _adopt(obj, created)
 
@@ -810,6 +829,7 @@ class ServiceRecordAdmin(ScopedHistoryAdmin):
     search_fields = ("member__name", "=member__volunteer_number", "place")
     autocomplete_fields = ("member",)
     actions = ("verify_selected", "void_selected")
+    change_list_template = "admin/members/servicerecord/change_list.html"
 
     def get_queryset(self, request):
         # Also for __str__ in autocomplete results. (The changelist skips list_select_related once one is set.)
@@ -817,6 +837,74 @@ class ServiceRecordAdmin(ScopedHistoryAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def get_urls(self):
+        external = path(
+            "import-external/",
+            self.admin_site.admin_view(self.external_import_view),
+            name="members_servicerecord_import_external",
+        )
+        return [external, *super().get_urls()]
+
+    def external_import_view(self, request):
+        """导入外部服务记录: upload → every row checked and shown (errors with their lines, duplicates, what would be
+        saved) → confirm, which saves all of it or, if anything changed meanwhile, nothing."""
+        if not self.has_add_permission(request):
+            raise Http404(_("找不到该记录。"))
+        organizations = selectors.visible_organizations(request.user)
+        form = ExternalImportForm(
+            request.POST if request.method == "POST" else None,
+            request.FILES if request.method == "POST" else None,
+            organizations=organizations,
+        )
+        check = signed = None
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            try:
+                rows, problems = national.read_rows(
+                    national.table_lines(data["bytes"], data["filename"]), national.load_columns().records
+                )
+            except (ValueError, csv.Error) as exc:
+                form.add_error("file", str(exc))
+            else:
+                if problems:
+                    form.add_error("file", problems)
+                elif "confirm" in request.POST and not data.get("file"):
+                    try:
+                        result = national_services.external_records_import(
+                            rows=rows, organization=data["organization"], origin=data["origin"], actor=request.user
+                        )
+                    except ValidationError as exc:
+                        form.add_error(None, exc)
+                    else:
+                        self.message_user(
+                            request,
+                            _("已导入 %(saved)d 条外部服务记录，跳过 %(skipped)d 条重复或作废记录。%(rule)s")
+                            % {
+                                "saved": result.saved,
+                                "skipped": len(result.duplicates),
+                                "rule": _("这些记录计入服务时长。")
+                                if result.counted
+                                else _("按本组织规则，这些记录不计入服务时长。"),
+                            },
+                            messages.SUCCESS,
+                        )
+                        return HttpResponseRedirect(reverse("admin:members_servicerecord_changelist"))
+                check = national_services.external_records_check(
+                    rows=rows, organization=data["organization"], origin=data["origin"]
+                )
+                signed = ExternalImportForm.sign(data["bytes"])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("导入外部服务记录"),
+            "opts": self.opts,
+            "form": form,
+            "check": check,
+            "signed": signed,
+            "filename": form.cleaned_data.get("filename", "") if form.is_bound and form.is_valid() else "",
+            "columns": national.load_columns().records,
+        }
+        return TemplateResponse(request, "admin/members/external_import.html", context)
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -1053,3 +1141,105 @@ class WeChatBindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for binding in queryset.select_related("user"):
             services.wechat_unbind(user=binding.user, binding_id=binding.pk)
+
+
+# --- Exchange with the national system -------------------------------------------------------------------------------
+
+
+@admin.register(NationalExportBatch)
+class NationalExportBatchAdmin(ServiceSavedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """导出到全国志愿服务信息系统: the add page makes a batch (members.services.national); a batch is never changed,
+    its two files are downloaded as they went out (.csv) or as .xlsx."""
+
+    scope = staticmethod(selectors.visible_national_exports)
+    form = NationalExportForm
+    list_display = (
+        "__str__",
+        "period_start",
+        "period_end",
+        "volunteers",
+        "records",
+        "corrections",
+        "voids",
+        "created_by",
+        "created_at",
+        "downloads",
+    )
+    list_select_related = ("organization", "created_by")
+    list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
+    readonly_fields = (
+        "organization",
+        "period_start",
+        "period_end",
+        "volunteers",
+        "records",
+        "corrections",
+        "voids",
+        "created_by",
+        "created_at",
+        "downloads",
+    )
+
+    def get_fields(self, request, obj=None):
+        return self.form._meta.fields if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        batch = national_services.national_export_create(
+            organization=data["organization"],
+            period_start=data["period_start"],
+            period_end=data["period_end"],
+            actor=request.user,
+        )
+        _adopt(obj, batch)
+
+    @admin.display(description=_("下载"))
+    def downloads(self, obj):
+        links = [
+            format_html(
+                '<a href="{}">{}</a>',
+                reverse("admin:members_nationalexportbatch_download", args=[obj.pk, part, fmt]),
+                f"{label} .{fmt}",
+            )
+            for part, label in (("volunteers", _("志愿者")), ("records", _("服务记录")))
+            for fmt in ("xlsx", "csv")
+        ]
+        return format_html_join(" · ", "{}", ((link,) for link in links))
+
+    def get_urls(self):
+        download = path(
+            "<int:pk>/download/<str:part>.<str:fmt>",
+            self.admin_site.admin_view(self.download_view),
+            name="members_nationalexportbatch_download",
+        )
+        return [download, *super().get_urls()]
+
+    def download_view(self, request, pk: int, part: str, fmt: str):
+        if not self.has_view_permission(request):
+            raise Http404(_("找不到该记录。"))
+        batch = self.get_object(request, str(pk))  # 404 outside the user's scope
+        if part not in national.PARTS or fmt not in ("csv", "xlsx"):
+            raise Http404(_("找不到该记录。"))
+        kept = getattr(batch, f"{part}_file")
+        label = _("志愿者") if part == "volunteers" else _("服务记录")
+        name = f"{batch.organization.name}-{label}-{batch.period_start:%Y%m%d}-{batch.period_end:%Y%m%d}.{fmt}"
+        ascii_name = f"national-{batch.pk}-{part}.{fmt}"
+        if fmt == "csv":
+            response = FileResponse(kept.open("rb"), content_type="text/csv; charset=utf-8")
+        else:
+            target = tempfile.TemporaryFile()  # noqa: SIM115 — closed by the FileResponse once sent
+            with kept.open("rb") as source:
+                national.csv_to_xlsx(source, target, title=str(label))
+            target.seek(0)
+            response = FileResponse(target, content_type=XLSX_TYPE)
+        response["Content-Disposition"] = attachment(name, ascii_fallback=ascii_name)
+        return response
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -27,7 +27,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from . import selectors
-from .models import Member
+from .models import Member, ServiceRecord
 
 FONT_NAME = "NotoSansSC"
 FONT_PATH = Path(__file__).resolve().parent / "fonts" / "NotoSansSC-Regular.ttf"
@@ -57,6 +57,7 @@ class Certificate:
     total_hours: Decimal
     lines: tuple[CertificateLine, ...]
     stars: int | None = None  # current star rating, when the site provides one
+    national_volunteer_number: str = ""  # the national system's 志愿者统一编号, when the member has one
 
 
 def format_hours(hours: Decimal) -> str:
@@ -117,9 +118,17 @@ def certificate_for(member: Member, *, handler, stars: int | None = None, issued
         issued_on=issued_on,
         total_hours=sum((r.hours for r in records), Decimal("0")),
         stars=stars,
+        national_volunteer_number=member.national_volunteer_number,
         lines=tuple(
             CertificateLine(
-                date=r.date, content=r.content, place=r.place, hours=r.hours, organization=r.recording_organization.name
+                date=r.date,
+                content=r.content,
+                place=r.place,
+                hours=r.hours,
+                # A record from elsewhere names where it was kept (谁记录谁证明), not the organization that imported it.
+                organization=_("%(origin)s（其他平台记录）") % {"origin": r.origin}
+                if r.source == ServiceRecord.Source.EXTERNAL
+                else r.recording_organization.name,
             )
             for r in records
         ),
@@ -266,6 +275,16 @@ def render_pdf(certificate: Certificate) -> bytes:
     story = [
         _p(title, styles["title"]),
         _p(_("证明编号：%(number)s") % {"number": certificate.number}, styles["number"]),
+        *(
+            [
+                _p(
+                    _("全国志愿者统一编号：%(number)s") % {"number": certificate.national_volunteer_number},
+                    styles["number"],
+                )
+            ]
+            if certificate.national_volunteer_number
+            else []
+        ),
         Spacer(1, 6 * mm),
         _p(statement, styles["body"]),
         Spacer(1, 4 * mm),

@@ -54,7 +54,8 @@ class Hook(Generic[E]):
 
 @dataclass(frozen=True)
 class RecordCountedChanged:
-    """A service record started or stopped counting, or its counted hours changed: verified, corrected, voided.
+    """A service record started or stopped counting, or its counted hours changed: verified (or imported from
+    elsewhere, counted), corrected, voided.
 
     `record` is the row as saved, locked by the sending transaction; `actor` is the user who made the change."""
 

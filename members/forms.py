@@ -2,6 +2,7 @@
 (`validators.check_*`) in `clean()` so a broken rule is a message on the form, never a failed save."""
 
 from django import forms
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -9,7 +10,7 @@ from core.forms import GuardedForm, GuardedModelForm
 
 from . import validators
 from .availability import SLOT_CHOICES, from_mask, to_mask
-from .models import Member, Organization, ServiceRecord, ServiceRecordCorrection, Team
+from .models import Member, NationalExportBatch, Organization, ServiceRecord, ServiceRecordCorrection, Team
 
 
 class AvailabilityField(forms.MultipleChoiceField):
@@ -51,7 +52,17 @@ class MemberAdminForm(GuardedModelForm):
 
     class Meta:
         model = Member
-        fields = ["name", "gender", "birth_year", "phone", "id_number", "organization", "skills", "interests"]
+        fields = [
+            "name",
+            "gender",
+            "birth_year",
+            "phone",
+            "id_number",
+            "national_volunteer_number",
+            "organization",
+            "skills",
+            "interests",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,7 +76,11 @@ class MemberAdminForm(GuardedModelForm):
     def clean(self):
         data = super().clean()
         member = self.instance if self.instance.pk else None
-        checks = (("phone", validators.check_member_phone), ("id_number", validators.check_member_id_number))
+        checks = (
+            ("phone", validators.check_member_phone),
+            ("id_number", validators.check_member_id_number),
+            ("national_volunteer_number", validators.check_member_national_number),
+        )
         for field, check in checks:
             if data.get(field):
                 try:
@@ -78,7 +93,16 @@ class MemberAdminForm(GuardedModelForm):
 class OrganizationAdminForm(GuardedModelForm):
     class Meta:
         model = Organization
-        fields = ["name", "type", "parent", "secretary", "contact_name", "contact_phone", "admins"]
+        fields = [
+            "name",
+            "type",
+            "parent",
+            "secretary",
+            "contact_name",
+            "contact_phone",
+            "count_external_hours",
+            "admins",
+        ]
 
     def clean(self):
         data = super().clean()
@@ -185,3 +209,68 @@ class DeactivateActionForm(GuardedForm):
 
 class ReasonActionForm(GuardedForm):
     reason = forms.CharField(label=_("原因"), max_length=200)
+
+
+# --- Exchange with the national system (admin) ----------------------------------------------------------------------
+
+
+class NationalExportForm(GuardedModelForm):
+    """The admin's add page of an export batch: which organization's subtree and which period."""
+
+    class Meta:
+        model = NationalExportBatch
+        fields = ["organization", "period_start", "period_end"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("period_start") and data.get("period_end") and data["period_end"] < data["period_start"]:
+            self.add_error("period_end", _("结束日期不能早于开始日期。"))
+        return data
+
+
+# The preview posts the file back signed (base64 of it compressed, at worst 4/3 of it): within Django's 2.5 MB
+# DATA_UPLOAD_MAX_MEMORY_SIZE for the fields of a form.
+EXTERNAL_IMPORT_MAX_BYTES = 3 * 2**19
+
+
+class ExternalImportForm(GuardedForm):
+    """The admin's upload of records kept elsewhere: checked and shown first, saved only when confirmed."""
+
+    organization = forms.ModelChoiceField(
+        label=_("导入组织"),
+        queryset=Organization.objects.none(),
+        help_text=_("记录将由该组织登记；按该组织的规则决定是否计入服务时长。文件中的党员须属于该组织或其下级组织。"),
+    )
+    origin = forms.CharField(label=_("原记录平台"), max_length=60, initial=_("全国志愿服务信息系统"))
+    file = forms.FileField(label=_("文件（.csv 或 .xlsx）"), required=False)
+    # After the preview: the same file, signed, so the confirmation saves exactly what was shown.
+    content = forms.CharField(widget=forms.HiddenInput, required=False, max_length=2 * EXTERNAL_IMPORT_MAX_BYTES)
+    filename = forms.CharField(widget=forms.HiddenInput, required=False, max_length=255)
+
+    def __init__(self, *args, organizations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = organizations
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("file")
+        if upload is not None:
+            if upload.size > EXTERNAL_IMPORT_MAX_BYTES:
+                raise ValidationError(_("文件不能超过1.5 MB，请分成几个文件导入。"))
+            data["bytes"], data["filename"] = upload.read(), upload.name
+        elif data.get("content"):
+            try:
+                text = signing.loads(data["content"], salt=EXTERNAL_IMPORT_SALT, max_age=3600)
+                data["bytes"] = text.encode("latin-1")
+            except signing.BadSignature:
+                raise ValidationError(_("预览已过期，请重新上传文件。")) from None
+        else:
+            raise ValidationError(_("请选择要导入的文件。"))
+        return data
+
+    @staticmethod
+    def sign(content: bytes) -> str:
+        return signing.dumps(content.decode("latin-1"), salt=EXTERNAL_IMPORT_SALT, compress=True)
+
+
+EXTERNAL_IMPORT_SALT = "members.external-import"

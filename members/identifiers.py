@@ -15,6 +15,10 @@ _ID_RE = re.compile(r"^\d{17}[\dX]$")
 # GB 11643-1999: weights of the first 17 digits and the check character for each remainder mod 11.
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+# The national system's 志愿者统一编号 (MZ/T 061-2015 names the element; the public sources read for this platform do
+# not give its layout, see docs/national-exchange.md): taken as 6 to 32 letters and digits, upper case, which every
+# number seen in the national system's certificates fits. Only this shape is checked; the number is never derived.
+_NATIONAL_NUMBER_RE = re.compile(r"^[0-9A-Z]{6,32}$")
 
 
 def looks_like_mobile(value: str) -> bool:
@@ -57,4 +61,12 @@ def normalize_id_number(value: str) -> str:
     total = sum(int(digit) * weight for digit, weight in zip(number[:17], _ID_WEIGHTS, strict=True))
     if _ID_CHECK[total % 11] != number[17]:
         raise ValidationError(_("身份证号码校验位不正确，请核对。"), code="invalid_id_number")
+    return number
+
+
+def normalize_national_volunteer_number(value: str) -> str:
+    """The national 志愿者统一编号 in `value`, upper case, separators dropped: 6 to 32 letters or digits ('' stays)."""
+    number = _SEPARATORS_RE.sub("", value or "").upper()
+    if number and not _NATIONAL_NUMBER_RE.match(number):
+        raise ValidationError(_("全国志愿者统一编号应为6到32位字母或数字。"), code="invalid_national_volunteer_number")
     return number

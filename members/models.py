@@ -121,6 +121,14 @@ class Organization(models.Model):
     contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
     # The organization's office line, printed on certificates; not a member's personal number.
     contact_phone = models.CharField(_("联系电话"), max_length=32, blank=True)
+    # The rule for "recorded elsewhere" records (members.services.national): imported while True, they count in the
+    # member's total hours like the platform's own (shown apart by source); while False they are kept as listed only.
+    count_external_hours = models.BooleanField(
+        _("外部服务记录计入服务时长"),
+        default=True,
+        db_default=True,
+        help_text=_("从全国志愿服务信息系统或其他平台导入的服务记录是否计入党员的累计服务时长（分开显示）。"),
+    )
     admins = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         verbose_name=_("组织管理员"),
@@ -327,6 +335,10 @@ class Member(models.Model):
     phone_hash = models.CharField(max_length=64, blank=True, editable=False)
     id_number = EncryptedTextField(_("身份证号"), blank=True)
     id_number_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # MZ/T 061 志愿者统一编号, given by the national system (全国志愿服务信息系统) once the member is registered there.
+    national_volunteer_number = models.CharField(
+        _("全国志愿者统一编号"), max_length=32, blank=True, default="", db_default=""
+    )
     organization = models.ForeignKey(
         Organization,
         verbose_name=_("所在支部"),
@@ -371,6 +383,12 @@ class Member(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["id_number_hash"], condition=~Q(id_number_hash=""), name="members_member_unique_id_number"
+            ),
+            models.UniqueConstraint(
+                fields=["national_volunteer_number"],
+                condition=~Q(national_volunteer_number=""),
+                name="members_member_unique_national_number",
+                violation_error_message=_("该全国志愿者统一编号已被其他党员使用。"),
             ),
             models.CheckConstraint(condition=Q(status__in=MemberStatus.values), name="members_member_status_valid"),
             models.CheckConstraint(
@@ -559,6 +577,8 @@ class ServiceSource(models.TextChoices):
     PAIRING = "pairing", _("结对帮扶走访")
     SELF_REPORT = "self_report", _("自主申报")
     MANUAL = "manual", _("手工录入")
+    # Imported from the national system or another platform (members.services.national); earns no points.
+    EXTERNAL = "external", _("其他平台记录")
 
 
 class ServiceRole(models.TextChoices):
@@ -571,6 +591,8 @@ class ServiceRecordStatus(models.TextChoices):
     VERIFIED = "verified", _("已确认")
     CORRECTED = "corrected", _("已更正")
     VOID = "void", _("已作废")
+    # A record from elsewhere kept for reference while the organization's rule does not count such hours.
+    LISTED = "listed", _("仅登记（不计入）")
 
 
 class ServiceRecord(models.Model):
@@ -616,6 +638,10 @@ class ServiceRecord(models.Model):
     role = models.CharField(
         _("服务角色"), max_length=12, choices=Role.choices, default=Role.PARTICIPANT, db_default=Role.PARTICIPANT
     )
+    # MZ/T 061 服务类别: a code of members.national.SERVICE_CATEGORIES, set by the service that records it ('' unknown).
+    service_category = models.CharField(_("服务类别"), max_length=32, blank=True, default="", db_default="")
+    # For source "external": where it was recorded (全国志愿服务信息系统, another platform's name).
+    origin = models.CharField(_("原记录平台"), max_length=100, blank=True, default="", db_default="")
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
     verified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -673,6 +699,10 @@ class ServiceRecord(models.Model):
             ),
             models.CheckConstraint(condition=Q(source__in=ServiceSource.values), name="members_record_source_valid"),
             models.CheckConstraint(condition=Q(role__in=ServiceRole.values), name="members_record_role_valid"),
+            # Only a record from elsewhere is ever kept without counting.
+            models.CheckConstraint(
+                condition=~Q(status="listed") | Q(source="external"), name="members_record_listed_is_external"
+            ),
             models.CheckConstraint(
                 condition=~Q(status__in=["verified", "corrected"]) | Q(verified_at__isnull=False),
                 name="members_record_verified_has_time",
@@ -1025,3 +1055,111 @@ class WeChatBinding(models.Model):
 
     def __str__(self):
         return f"{self.user} · {self.get_app_display()}"
+
+
+# --- Exchange with the national system (members.national, members.services.national) ------------------------------
+
+
+def national_export_path(batch: "NationalExportBatch", filename: str) -> str:
+    return f"national-exports/{batch.organization_id}/{filename}"
+
+
+class NationalExportBatch(models.Model):
+    """One export to the national system (全国志愿服务信息系统) of an organization's subtree: the volunteers not yet
+    registered there and the records not yet sent, dated in the period, plus the corrections and voids of records
+    sent before. Its files are written once, when it is made, and kept as they went out."""
+
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="national_exports"
+    )
+    period_start = models.DateField(_("开始日期"))
+    period_end = models.DateField(_("结束日期"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("导出人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("导出时间"), default=timezone.now)
+    volunteers = models.PositiveIntegerField(_("志愿者"), default=0)
+    records = models.PositiveIntegerField(_("新增记录"), default=0)
+    corrections = models.PositiveIntegerField(_("更正记录"), default=0)
+    voids = models.PositiveIntegerField(_("作废记录"), default=0)
+    volunteers_file = models.FileField(_("志愿者文件"), upload_to=national_export_path, blank=True)
+    records_file = models.FileField(_("服务记录文件"), upload_to=national_export_path, blank=True)
+
+    class Meta:
+        verbose_name = _("全国志愿服务信息系统导出批次")
+        verbose_name_plural = _("全国志愿服务信息系统导出批次")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_end__gte=F("period_start")), name="members_nationalbatch_period_ordered"
+            ),
+        ]
+
+    def __str__(self):
+        return _("%(org)s 第%(pk)s批（%(start)s 至 %(end)s）") % {
+            "org": self.organization.name,
+            "pk": self.pk,
+            "start": self.period_start,
+            "end": self.period_end,
+        }
+
+
+class NationalExportKind(models.TextChoices):
+    VOLUNTEER = "volunteer", _("志愿者")
+    RECORD = "record", _("新增记录")
+    CORRECTION = "correction", _("更正")
+    VOID = "void", _("作废")
+
+
+class NationalExportItem(models.Model):
+    """What one batch sent: a volunteer, or one version of a record. A record goes out once as new; a later change
+    goes out once per version (its `updated_at` when sent) as a correction, and a void once (constraints)."""
+
+    Kind = NationalExportKind
+
+    batch = models.ForeignKey(
+        NationalExportBatch, verbose_name=_("批次"), on_delete=models.CASCADE, related_name="items"
+    )
+    kind = models.CharField(_("类型"), max_length=12, choices=Kind.choices)
+    member = models.ForeignKey(
+        Member, verbose_name=_("党员"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    record = models.ForeignKey(
+        ServiceRecord,
+        verbose_name=_("服务记录"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="national_items",
+    )
+    # The record's version that went out (its updated_at then); a later updated_at means a change to send.
+    record_version = models.DateTimeField(_("记录版本"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("导出明细")
+        verbose_name_plural = _("导出明细")
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=NationalExportKind.values), name="members_nationalitem_kind"),
+            models.CheckConstraint(
+                condition=(Q(kind="volunteer", member__isnull=False, record__isnull=True, record_version__isnull=True))
+                | (~Q(kind="volunteer") & Q(member__isnull=True, record__isnull=False, record_version__isnull=False)),
+                name="members_nationalitem_subject",
+            ),
+            models.UniqueConstraint(
+                fields=["member"], condition=Q(kind="volunteer"), name="members_nationalitem_volunteer_once"
+            ),
+            models.UniqueConstraint(
+                fields=["record"], condition=Q(kind="record"), name="members_nationalitem_record_once"
+            ),
+            models.UniqueConstraint(fields=["record"], condition=Q(kind="void"), name="members_nationalitem_void_once"),
+            # Also the index of "the last version sent" (services.national): record, then version.
+            models.UniqueConstraint(fields=["record", "record_version"], name="members_nationalitem_version_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.record_id or self.member_id}"

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import cast
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Cast, Coalesce, ExtractDay, ExtractMonth, ExtractYear
 from django.db.models.lookups import StartsWith
 from django.utils import timezone
@@ -31,6 +31,8 @@ from .models import (
     DeletionRequest,
     Grid,
     Member,
+    NationalExportBatch,
+    NationalExportItem,
     Organization,
     ResidenceRegistration,
     ServiceRecord,
@@ -97,6 +99,60 @@ def scoped(qs: QuerySet, user: Viewer, *organization_lookups: str) -> QuerySet:
     for lookup in organization_lookups:
         condition |= Q(**{f"{lookup}__in": organizations})
     return qs.filter(condition)
+
+
+def visible_national_exports(
+    user: Viewer, *, queryset: QuerySet[NationalExportBatch] | None = None
+) -> QuerySet[NationalExportBatch]:
+    """Export batches to the national system of the organizations in `user`'s scope."""
+    return scoped(NationalExportBatch.objects.all() if queryset is None else queryset, user, "organization")
+
+
+# --- Export to the national system (members.services.national) -----------------------------------------------------
+
+
+def _recorded_in_subtree(organization: Organization) -> Q:
+    return Q(recording_organization__path__startswith=organization.path)
+
+
+def national_new_records(organization: Organization, start: date, end: date) -> QuerySet[ServiceRecord]:
+    """Counted records recorded in the subtree, dated in the period, never sent (records from elsewhere never go)."""
+    sent = NationalExportItem.objects.filter(record=OuterRef("pk"), kind=NationalExportItem.Kind.RECORD)
+    return (
+        ServiceRecord.objects.filter(_recorded_in_subtree(organization), status__in=ServiceRecord.COUNTED_STATUSES)
+        .filter(date__gte=start, date__lte=end)
+        .exclude(source=ServiceRecord.Source.EXTERNAL)
+        .filter(~Exists(sent))
+    )
+
+
+def national_changed_records(organization: Organization) -> QuerySet[ServiceRecord]:
+    """Records of the subtree sent before and changed since the last version sent (corrected or voided), whose
+    void has not gone out yet."""
+    last_sent = (
+        NationalExportItem.objects.filter(record=OuterRef("pk")).order_by("-record_version").values("record_version")
+    )
+    void_sent = NationalExportItem.objects.filter(record=OuterRef("pk"), kind=NationalExportItem.Kind.VOID)
+    return (
+        ServiceRecord.objects.filter(_recorded_in_subtree(organization))
+        .filter(Exists(NationalExportItem.objects.filter(record=OuterRef("pk"))))
+        .annotate(last_sent=Subquery(last_sent[:1]))
+        .filter(updated_at__gt=F("last_sent"))
+        .filter(~Exists(void_sent))
+    )
+
+
+def national_unregistered_volunteers(organization: Organization, records: QuerySet[ServiceRecord]) -> QuerySet[Member]:
+    """Members of the subtree (在册 or 免除) and the members of `records`, without a national number and never sent."""
+    sent = NationalExportItem.objects.filter(member=OuterRef("pk"), kind=NationalExportItem.Kind.VOLUNTEER)
+    return (
+        Member.objects.filter(
+            Q(organization__path__startswith=organization.path, status__in=(Member.Status.ACTIVE, Member.Status.EXEMPT))
+            | Q(pk__in=records.values("member_id"))
+        )
+        .filter(national_volunteer_number="")
+        .filter(~Exists(sent))
+    )
 
 
 def visible_communities(user: Viewer, *, queryset: QuerySet[Community] | None = None) -> QuerySet[Community]:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from core.crypto import blind_index
 
 from .availability import FULL_MASK
-from .identifiers import normalize_id_number, normalize_mobile
+from .identifiers import normalize_id_number, normalize_mobile, normalize_national_volunteer_number
 from .models import Member, Organization, ServiceRecord, Tag
 
 # --- Organisation tree ---------------------------------------------------------------------------------------------
@@ -116,6 +116,23 @@ def check_member_id_number(id_number: str, *, member: Member | None = None) -> s
     if others.exists():
         raise ValidationError({"id_number": _("该身份证号已被其他党员使用。")})
     return id_number
+
+
+def check_member_national_number(number: str, *, member: Member | None = None) -> str:
+    """The normalised national 志愿者统一编号 ('' when none), not used by another member (a dict error keyed
+    "national_volunteer_number")."""
+    try:
+        number = normalize_national_volunteer_number(number)
+    except ValidationError as exc:
+        raise ValidationError({"national_volunteer_number": exc.messages}) from None
+    if not number:
+        return ""
+    others = Member.objects.filter(national_volunteer_number=number)
+    if member is not None and member.pk:
+        others = others.exclude(pk=member.pk)
+    if others.exists():
+        raise ValidationError({"national_volunteer_number": _("该全国志愿者统一编号已被其他党员使用。")})
+    return number
 
 
 def check_home_organization(organization: Organization) -> None:
@@ -304,6 +321,8 @@ def check_correction(
     rounded as stored (None when unchanged)."""
     if record.status not in ServiceRecord.COUNTED_STATUSES:
         raise ValidationError(_("只有已确认的记录可以申请更正。"))
+    if record.source == ServiceRecord.Source.EXTERNAL:
+        raise ValidationError(_("其他平台的记录请在原记录平台申请更正。"))
     if (start is None) != (end is None):
         raise ValidationError({"new_ended_at": _("请同时填写更正后的开始时间和结束时间。")})
     new_start = start or record.started_at

@@ -18,6 +18,7 @@ from django.utils.translation import pgettext_lazy
 from core.names import EnglishNamed
 from core.times import DATE, format_local
 from members.models import Community, Grid, Member, Organization, ServiceRecord, Tag, Team
+from members.national import SERVICE_CATEGORY_CHOICES
 from training.models import Course
 
 # --- Catalogues and choices -------------------------------------------------------------------------------------
@@ -32,6 +33,10 @@ class ProjectCategory(EnglishNamed, models.Model):
     )
     position = models.PositiveSmallIntegerField(_("排序"), default=0)
     active = models.BooleanField(_("启用"), default=True)
+    # MZ/T 061 服务类别 of the national system, carried by its services' records (ServiceRecord.service_category).
+    national_category = models.CharField(
+        _("全国系统服务类别"), max_length=32, choices=SERVICE_CATEGORY_CHOICES, blank=True, default=""
+    )
 
     class Meta:
         verbose_name = _("项目类别")

@@ -636,3 +636,9 @@ BENCH_CEILING_VIEW = env.bool("BENCH_CEILING_VIEW", default=False)
 # The whole-page caches of the public pages and the member portal (core/public_cache.py, core/member_cache.py). Off,
 # every page is rendered: the bench's uncached pass measures the pages so (a cache must not hide a slow page).
 PAGE_CACHES = env.bool("PAGE_CACHES", default=True)
+
+# The column map of the files exchanged with the national system (members/national.py, docs/national-exchange.md): a
+# JSON file an operator edits to the national template's headers; the default ships with the code.
+NATIONAL_EXPORT_COLUMNS = env.str(
+    "NATIONAL_EXPORT_COLUMNS", default=str(BASE_DIR / "members" / "data" / "national_columns.json")
+)

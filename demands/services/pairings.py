@@ -154,6 +154,7 @@ def pairing_visit_log(
         recording_organization=community.organization,
         organizer=member.name,
         recorder=member.user,
+        service_category="special_groups",  # 结对帮扶 households: MZ/T 061 关爱特殊群体
     )
     visit.service_record = record
     visit.save(update_fields=["service_record"])

@@ -102,7 +102,9 @@ def record_counted_changed(event: RecordCountedChanged) -> None:
     """The members app's hook (members.events.record_counted_changed, connected in apps.IncentivesConfig.ready):
     the record's points follow it, and the member's ratings not yet final follow the hours."""
     # The hook types its actor loosely (object | None); the members services send a user or None.
-    record_points_sync(record=event.record, actor=cast(Actor, event.actor))
+    if not record_points_sync(record=event.record, actor=cast(Actor, event.actor)):
+        # No points moved (a record from elsewhere earns none), yet its hours may count in a rating not final.
+        member_ratings_refresh(member_id=event.record.member_id)
 
 
 @transaction.atomic

@@ -15,6 +15,7 @@ from ..models import Member, Organization, Tag, Transfer, VolunteerNumberCounter
 from ..validators import (
     check_home_organization,
     check_member_id_number,
+    check_member_national_number,
     check_member_phone,
     check_profile_values,
     check_secretaries_stay_inside,
@@ -72,6 +73,7 @@ def member_create(
     interests: Iterable[Tag] = (),
     availability: int = 0,
     user: User | None = None,
+    national_volunteer_number: str = "",
 ) -> Member:
     """Register a member in a branch, with a new volunteer number and, unless `user` is given, a new account.
 
@@ -82,6 +84,7 @@ def member_create(
     check_profile_values(name=name, birth_year=birth_year, availability=availability)
     phone = check_member_phone(phone)
     id_number = check_member_id_number(id_number)
+    national_volunteer_number = check_member_national_number(national_volunteer_number)
     check_home_organization(organization)
     skills = check_tags(skills, Tag.Kind.SKILL, "skills")
     interests = check_tags(interests, Tag.Kind.INTEREST, "interests")
@@ -101,6 +104,7 @@ def member_create(
         birth_year=birth_year,
         organization=organization,
         availability=availability,
+        national_volunteer_number=national_volunteer_number,
     )
     member.set_phone(phone)
     member.set_id_number(id_number)
@@ -124,6 +128,7 @@ def member_update_profile(
     skills: Iterable[Tag] = UNSET,
     interests: Iterable[Tag] = UNSET,
     availability: int = UNSET,
+    national_volunteer_number: str = UNSET,
 ) -> Member:
     """Change the fields passed (the others stay). The home branch and status change only through
     `member_transfer` and `member_deactivate` / `member_reactivate`.
@@ -139,6 +144,8 @@ def member_update_profile(
         member.set_phone(check_member_phone(phone, member=member))
     if id_number is not UNSET:
         member.set_id_number(check_member_id_number(id_number, member=member))
+    if national_volunteer_number is not UNSET:
+        member.national_volunteer_number = check_member_national_number(national_volunteer_number, member=member)
     if gender is not UNSET:
         member.gender = gender
     member.name = new_name.strip()

@@ -59,6 +59,7 @@ def organization_update(
     secretary: Member | None,
     contact_name: str = "",
     contact_phone: str = "",
+    count_external_hours: bool | None = None,
 ) -> Organization:
     """Change an organization's own fields (not its place in the tree: `organization_move`).
 
@@ -74,6 +75,9 @@ def organization_update(
     organization.secretary = secretary
     organization.contact_name = contact_name
     organization.contact_phone = contact_phone
+    if count_external_hours is not None:
+        # Applies to records imported from now on (members.services.national); those kept already stay as they are.
+        organization.count_external_hours = count_external_hours
     _audit(organization, actor, _("修改组织信息"))
     organization.save()
     if secretary is not None:

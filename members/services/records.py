@@ -39,6 +39,7 @@ def service_record_create(
     evaluation: int | None = None,
     date: date_type | None = None,
     role: str = ServiceRecord.Role.PARTICIPANT,
+    service_category: str = "",
 ) -> ServiceRecord:
     """Record one service of one member — the one way any step records hours. The record stays pending until a
     verifier of the recording organization confirms it (`service_record_verify`).
@@ -48,7 +49,7 @@ def service_record_create(
     No lock otherwise. Invariants: hours > 0 and ≤ end − start (also CHECKs); no beneficiary personal data (the
     summary is free text the caller keeps general).
     """
-    if source not in ServiceRecord.Source.values:
+    if source not in ServiceRecord.Source.values or source == ServiceRecord.Source.EXTERNAL:
         raise ValueError(f"unknown source: {source}")
     if source in _SOURCES_NEEDING_REF and not source_ref:
         raise ValueError(f"source {source} needs a source_ref")
@@ -81,6 +82,7 @@ def service_record_create(
         source=source,
         source_ref=source_ref,
         role=role,
+        service_category=service_category,
     )
     _audit(record, recorder, _("记录服务"))
     try:

@@ -35,8 +35,8 @@ KEEP: Any = object()  # activity_update: leave the on-site leader as it is
 
 
 def _lock_activity(activity: Activity) -> Activity:
-    # of=("self",): the project joined for its rules is read, not locked.
-    return Activity.objects.select_for_update(of=("self",)).select_related("project").get(pk=activity.pk)
+    # of=("self",): the project joined for its rules (and its category, for the records' 服务类别) is read, not locked.
+    return Activity.objects.select_for_update(of=("self",)).select_related("project__category").get(pk=activity.pk)
 
 
 def _lock_activities(activity_ids: Iterable[int]) -> dict[int, Activity]:

@@ -64,6 +64,7 @@ def _record_hours(
         recorder=actor,
         beneficiary_summary="、".join(project.target_group_labels)[:200],
         role=ServiceRecord.Role.LEADER if activity.leader_id == signup.member_id else ServiceRecord.Role.PARTICIPANT,
+        service_category=project.category.national_category,
     )
     if record.status == ServiceRecord.Status.PENDING:
         if signup.member.user_id == getattr(actor, "pk", None):

@@ -103,3 +103,72 @@ def test_a_record_is_verified_once(transactional_db, org_tree, member_a, secreta
     assert len(errors) == THREADS - 1
     assert all("只有待确认的记录可以确认" in " ".join(e.messages) for e in errors)
     assert record.history.filter(status="verified").count() == 1
+
+
+def test_two_exports_at_once_never_send_a_record_twice(transactional_db, org_tree):
+    """Secretaries of the street and of its branch export at the same moment (nested subtrees): the tree's lock
+    makes one wait for the other, so each record and volunteer is in exactly one batch."""
+    from datetime import date
+
+    from members.models import NationalExportItem
+    from members.services import national as exchange
+
+    verifier = services.member_create(name="核验人", phone="13900009999", organization=org_tree.branch_b, actor=None)
+    member = services.member_create(name="导出人", phone="13900009998", organization=org_tree.branch_a, actor=None)
+    start = timezone.now() - timedelta(days=1)
+    for i in range(20):
+        record = services.service_record_create(
+            member=member,
+            start=start - timedelta(days=i),
+            end=start - timedelta(days=i) + timedelta(hours=1),
+            hours=Decimal("1"),
+            place="社区",
+            content="服务",
+            source=ServiceRecord.Source.MANUAL,
+            recording_organization=org_tree.branch_a,
+            organizer="书记",
+            recorder=None,
+        )
+        services.service_record_verify(record=record, verifier=verifier.user)
+    organizations = [
+        org_tree.street,
+        org_tree.branch_a,
+        org_tree.east,
+        org_tree.street,
+        org_tree.branch_a,
+        org_tree.east,
+    ]
+
+    def export(i):
+        return exchange.national_export_create(
+            organization=organizations[i],
+            period_start=date(2000, 1, 1),
+            period_end=date(2100, 1, 1),
+            actor=None,
+        ).records
+
+    counts, errors = _race(export, n=len(organizations))
+    assert not errors, errors
+    assert sum(counts) == 20 and sorted(counts)[-1] == 20  # all in one batch, the others found nothing left
+    records = NationalExportItem.objects.filter(kind=NationalExportItem.Kind.RECORD)
+    assert records.count() == records.values("record").distinct().count() == 20
+    assert NationalExportItem.objects.filter(kind=NationalExportItem.Kind.VOLUNTEER, member=member).count() == 1
+
+
+def test_two_imports_of_the_same_file_at_once_save_it_once(transactional_db, org_tree):
+    """The members' row locks, then the duplicate check again: the second import finds the first's records."""
+    from members.services import national as exchange
+    from tests.members.test_national import records_file, row_of
+
+    member = services.member_create(name="导入人", phone="13900009997", organization=org_tree.branch_a, actor=None)
+    rows = records_file([row_of(member), row_of(member, 服务日期="2026-11-03", 开始时间="", 结束时间="")])
+
+    def run(i):
+        return exchange.external_records_import(
+            rows=rows, organization=org_tree.branch_a, origin="全国志愿服务信息系统", actor=None
+        ).saved
+
+    saved, errors = _race(run, n=6)
+    assert not errors, errors
+    assert sorted(saved) == [0, 0, 0, 0, 0, 2]
+    assert ServiceRecord.objects.filter(member=member, source=ServiceRecord.Source.EXTERNAL).count() == 2

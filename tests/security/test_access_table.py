@@ -334,6 +334,7 @@ ADMIN = {
     "members.team":                             ((200, 200),           None,                        200),
     "members.servicerecord":                    ((200, 200),           None,                        200),
     "members.servicerecordcorrection":          ((200, 200),           None,                        200),
+    "members.nationalexportbatch":              ((200, 200),           ("national_batch", 200, 404), 200),
     "incentives.rule":                          ((200, 403),           None,                        403),
     "incentives.ledgerentry":                   ((200, 403),           None,                        403),
     "incentives.pointsbalance":                 ((200, 403),           None,                        403),

@@ -228,6 +228,12 @@ SITE_FORMS = [
         shows=lambda w: [("member_a", "/me/"), ("secretary_a", reverse("admin:members_member_changelist"))],
     ),
     Target("member_a", "members:me_data", valid=lambda w: {"confirm": "on"}),
+    # The admin's import of records kept elsewhere (the file itself: tests/members/test_national.py's hostile rows).
+    Target(
+        "secretary_a",
+        "admin:members_servicerecord_import_external",
+        valid=lambda w: {"organization": w.branch_a.pk, "origin": "全国志愿服务信息系统"},
+    ),
     Target("member_a", "members:me_residence", valid=lambda w: {"community": w.community_a.pk}),
     Target(
         "member_a",

@@ -21,6 +21,7 @@ from demands import services as demand_services
 from incentives import services as incentive_services
 from members import services as member_services
 from members.models import Member, WeChatBinding
+from members.services import national as national_exchange
 from news import services as news_services
 from notifications import services as notification_services
 from notifications.models import Notification
@@ -164,6 +165,10 @@ def build_world(platform_admin):
     invitation = member_services.member_invite(member=newcomer, actor=secretary_a)
     # Member A signs in with WeChat (made as the bind service leaves it; that service needs an SMS code).
     wechat_binding = WeChatBinding.objects.create(user=member_a.user, app="open", openid="o-access-table-a")
+    # Branch A's export to the national system (its service record and volunteers).
+    national_batch = national_exchange.national_export_create(
+        organization=branch_a, period_start=date(2000, 1, 1), period_end=date(2099, 12, 31), actor=secretary_a
+    )
 
     # Dashboard: branch A's plan and a task of it.
     plan = Plan.objects.create(organization=branch_a, year=timezone.localdate().year, title="年度规划")
@@ -244,6 +249,7 @@ def build_world(platform_admin):
         registration=registration,
         invitation=invitation,
         wechat_binding=wechat_binding,
+        national_batch=national_batch,
         plan=plan,
         task=task,
         report=report,
