@@ -1227,6 +1227,13 @@ class NationalExportBatchAdmin(ServiceSavedAdminMixin, ScopedAdminMixin, admin.M
         if part not in national.PARTS or fmt not in ("csv", "xlsx"):
             raise Http404(_("找不到该记录。"))
         kept = getattr(batch, f"{part}_file")
+        # The volunteers' file holds ID numbers and phones in clear: every download is on the audit trail.
+        audit_record(
+            action=AuditEvent.Action.EXPORT,
+            request=request,
+            obj=batch,
+            detail={"kind": "national", "part": part, "format": fmt},
+        )
         label = _("志愿者") if part == "volunteers" else _("服务记录")
         name = f"{batch.organization.name}-{label}-{batch.period_start:%Y%m%d}-{batch.period_end:%Y%m%d}.{fmt}"
         ascii_name = f"national-{batch.pk}-{part}.{fmt}"

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from audit.models import AuditEvent
 from members import national
 from members.models import NationalExportBatch, ServiceRecord
 from tests.members.test_national import row_of, verified
@@ -58,6 +59,12 @@ def test_a_secretary_exports_their_subtree_and_downloads_its_files(
     assert rows[0][:3] == ("志愿者统一编号", "本地志愿者编号", "姓名")
     assert {"李明", "王书记"} <= {row[2] for row in rows[1:]}
     assert client.get(download(batch, "records", "pdf")).status_code == 404
+    # Each download (the volunteers' file holds ID numbers and phones) is on the audit trail; the refused one is not.
+    downloads = AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT, object_id=str(batch.pk))
+    assert sorted((e.user, e.detail["part"], e.detail["format"]) for e in downloads) == [
+        (secretary_a, "records", "csv"),
+        (secretary_a, "volunteers", "xlsx"),
+    ]
 
     client.force_login(secretary_b)
     assert client.get(download(batch, "records", "csv")).status_code == 404
