@@ -79,7 +79,7 @@ BUDGETS = {
     "projects:my_activities":         ("member_a",  7),
     "projects:self_report":           ("member_a",  4),
     "projects:my_calendar":           ("member_a",  6),
-    "projects:calendar_feed":         ("anon",  2),
+    "projects:calendar_feed":         ("anon",  3),  # the feed, its activities, its training sessions
     "members:me":                     ("member_a", 17),  # + next: activities, wishes, unread, points; news; WeChat
     "members:me_profile":             ("member_a",  7),
     "members:me_residence":           ("member_a",  6),
