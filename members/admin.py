@@ -1189,15 +1189,26 @@ class NationalExportBatchAdmin(ServiceSavedAdminMixin, ScopedAdminMixin, admin.M
     def has_change_permission(self, request, obj=None):
         return False
 
-    def save_model(self, request, obj, form, change):
-        data = form.cleaned_data
-        batch = national_services.national_export_create(
-            organization=data["organization"],
-            period_start=data["period_start"],
-            period_end=data["period_end"],
-            actor=request.user,
-        )
-        _adopt(obj, batch)
+    def add_view(self, request, form_url="", extra_context=None):
+        """A valid request is queued (a large subtree's first export takes minutes): the secretary goes back to the
+        list with a note and is told in the inbox when the batch is there. Anything else is the add page."""
+        if request.method == "POST" and self.has_add_permission(request):
+            form = self.get_form(request)(request.POST)
+            if form.is_valid():
+                data = form.cleaned_data
+                national_services.national_export_queue(
+                    organization=data["organization"],
+                    period_start=data["period_start"],
+                    period_end=data["period_end"],
+                    actor=request.user,
+                )
+                messages.success(
+                    request,
+                    _("已开始导出 %(organization)s 的数据。完成后会在站内消息中通知您，批次随即出现在这个列表里。")
+                    % {"organization": data["organization"].name},
+                )
+                return HttpResponseRedirect(reverse("admin:members_nationalexportbatch_changelist"))
+        return super().add_view(request, form_url, extra_context)
 
     @admin.display(description=_("下载"))
     def downloads(self, obj):

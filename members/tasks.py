@@ -8,6 +8,7 @@ from core.crypto import decrypt
 from notifications.channels import PermanentChannelError, TransientChannelError
 
 from . import services
+from .services import national as national_services
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,20 @@ def plan_service_cards() -> int:
 @shared_task
 def send_service_cards(ids: list[int], year: int, quarter: int) -> int:
     return services.service_cards_send(organization_ids=ids, year=year, quarter=quarter)
+
+
+@shared_task
+def national_export(organization_id: int, period_start: str, period_end: str, actor_id: int) -> int | None:
+    """An export batch a secretary asked for in the admin (members.services.national.national_export_queue)."""
+    from datetime import date
+
+    batch = national_services.national_export_run(
+        organization_id=organization_id,
+        period_start=date.fromisoformat(period_start),
+        period_end=date.fromisoformat(period_end),
+        actor_id=actor_id,
+    )
+    return batch.pk if batch is not None else None
 
 
 @shared_task

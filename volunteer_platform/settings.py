@@ -345,6 +345,7 @@ TASK_QUEUE_OF = {
         "volunteer_platform.tasks.refresh_dashboard_snapshots",
         "volunteer_platform.tasks.reconcile_weekly",
         "volunteer_platform.tasks.build_report",
+        "members.tasks.national_export",
         "incentives.tasks.recompute_draft_ratings",
         "audit.tasks.purge_audit_events",
         "demands.tasks.purge_resident_contacts",

@@ -202,6 +202,54 @@ def national_export_create(
     return batch
 
 
+def national_export_queue(
+    *, organization: Organization, period_start: date_type, period_end: date_type, actor: User
+) -> None:
+    """Ask for an export batch: checked here (the period), made by a Celery task on the heavy queue after the
+    caller's commit (`national_export_run`), since a first export of a large subtree takes minutes — longer than a
+    web request may. The secretary is told in the inbox when it is ready."""
+    if period_end < period_start:
+        raise ValidationError({"period_end": _("结束日期不能早于开始日期。")})
+    from .. import tasks  # the tasks module imports the services
+
+    args = (organization.pk, period_start.isoformat(), period_end.isoformat(), actor.pk)
+    transaction.on_commit(lambda: tasks.national_export.delay(*args))
+
+
+@transaction.atomic
+def national_export_run(
+    *, organization_id: int, period_start: date_type, period_end: date_type, actor_id: int
+) -> NationalExportBatch | None:
+    """The export a secretary asked for (national_export_queue): the batch, and a message to the secretary in the
+    same transaction. A batch with nothing in it is not kept (a period with nothing new, or a task run a second time
+    after the first made the batch): the message then says there was nothing to send. Lock: national_export_create's."""
+    from notifications.services import notify
+
+    organization = Organization.objects.get(pk=organization_id)
+    actor = User.objects.get(pk=actor_id)
+    batch = national_export_create(
+        organization=organization, period_start=period_start, period_end=period_end, actor=actor
+    )
+    context = {
+        "organization": organization.name,
+        "period": f"{period_start:%Y-%m-%d} — {period_end:%Y-%m-%d}",
+        "volunteers": batch.volunteers,
+        "records": batch.records,
+        "changes": batch.corrections + batch.voids,
+        "link": f"/admin/members/nationalexportbatch/{batch.pk}/change/",
+        "empty": not batch.items.exists(),
+    }
+    key = f"members:national-export:{batch.pk}"
+    if context["empty"]:
+        for part in ("volunteers_file", "records_file"):
+            getattr(batch, part).delete(save=False)
+        batch.delete()
+        key = f"members:national-export:empty:{organization_id}:{period_start}:{period_end}:{timezone.now():%Y%m%d%H%M}"
+        batch = None
+    notify(template="members_national_export_ready", channel="inapp", user=actor, dedupe_key=key, context=context)
+    return batch
+
+
 # --- Import of records kept elsewhere ------------------------------------------------------------------------------
 
 

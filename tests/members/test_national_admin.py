@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from audit.models import AuditEvent
 from members import national
 from members.models import NationalExportBatch, ServiceRecord
+from notifications.models import Notification
 from tests.members.test_national import row_of, verified
 
 pytestmark = pytest.mark.django_db
@@ -36,16 +37,28 @@ def upload(rows: list[dict[str, str]], name="records.csv"):
 
 
 def test_a_secretary_exports_their_subtree_and_downloads_its_files(
-    clock, client, org_tree, secretary_a, secretary_b, member_a
+    clock, client, org_tree, secretary_a, secretary_b, member_a, django_capture_on_commit_callbacks
 ):
     verified(member_a, secretary_a)
     client.force_login(secretary_a)
-    response = client.post(
-        reverse(ADD), {"organization": org_tree.branch_a.pk, "period_start": "2026-12-01", "period_end": "2026-12-31"}
-    )
+    form = {"organization": org_tree.branch_a.pk, "period_start": "2026-12-01", "period_end": "2026-12-31"}
+    # The request only queues the export (a Celery task on the heavy queue, run eagerly here after the commit).
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post(reverse(ADD), form)
     assert response.status_code == 302
+    assert response["Location"] == reverse("admin:members_nationalexportbatch_changelist")
+    assert not NationalExportBatch.objects.exists() and len(queued) == 1
+    queued[0]()
     batch = NationalExportBatch.objects.get()
     assert (batch.organization, batch.records, batch.created_by) == (org_tree.branch_a, 1, secretary_a)
+    told = Notification.objects.get(recipient_user=secretary_a, template="members_national_export_ready")
+    assert told.context["records"] == 1 and told.context["link"].endswith(f"/{batch.pk}/change/")
+    # Asked again (or the task run twice): nothing new to send, so no empty batch is kept; the secretary is told.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(reverse(ADD), form).status_code == 302
+    assert NationalExportBatch.objects.count() == 1
+    nothing = Notification.objects.filter(template="members_national_export_ready").exclude(pk=told.pk).get()
+    assert nothing.context["empty"] is True
     assert "东一支部" in client.get(reverse("admin:members_nationalexportbatch_changelist")).content.decode()
 
     csv_file = client.get(download(batch, "records", "csv"))
