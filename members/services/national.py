@@ -20,6 +20,7 @@ from django.core.files import File
 from django.db import connection, models, transaction
 from django.db.models import Case, Count, Expression, F, QuerySet, Value, When
 from django.db.models.functions import Cast
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -236,18 +237,19 @@ def national_export_run(
         "volunteers": batch.volunteers,
         "records": batch.records,
         "changes": batch.corrections + batch.voids,
-        "link": f"/admin/members/nationalexportbatch/{batch.pk}/change/",
+        "link": reverse("admin:members_nationalexportbatch_change", args=[batch.pk]),
         "empty": not batch.items.exists(),
     }
     key = f"members:national-export:{batch.pk}"
+    kept: NationalExportBatch | None = batch
     if context["empty"]:
         for part in ("volunteers_file", "records_file"):
             getattr(batch, part).delete(save=False)
         batch.delete()
         key = f"members:national-export:empty:{organization_id}:{period_start}:{period_end}:{timezone.now():%Y%m%d%H%M}"
-        batch = None
+        kept = None
     notify(template="members_national_export_ready", channel="inapp", user=actor, dedupe_key=key, context=context)
-    return batch
+    return kept
 
 
 # --- Import of records kept elsewhere ------------------------------------------------------------------------------
