@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.exports import inert, uninert
+from core.times import format_local
 
 from .models import Member
 
@@ -142,10 +143,6 @@ def _load_columns(path: str, _mtime: int) -> ColumnMap:
 # --- Writing --------------------------------------------------------------------------------------------------------
 
 
-def _local(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
-
-
 def category_label(code: str) -> str:
     return str(dict(SERVICE_CATEGORIES).get(code, _("其他")))
 
@@ -173,8 +170,8 @@ def record_values(record: dict, *, volunteer: dict[str, object], recorder: str, 
             "record.local_id": record["record_id"],
             "record.kind": record["kind"],
             "record.date": record["date"].isoformat(),
-            "record.started_at": _local(record["started_at"]),
-            "record.ended_at": _local(record["ended_at"]),
+            "record.started_at": format_local(record["started_at"]),
+            "record.ended_at": format_local(record["ended_at"]),
             "record.hours": f"{record['hours']:.2f}",
             "record.service_category": category_label(record["service_category"]),
             "record.content": record["content"],

@@ -29,6 +29,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from core.times import format_local
 from members.certificate import FONT_PATH, register_font
 
 from . import selectors
@@ -124,12 +125,11 @@ def content(report: Report, today: date | None = None) -> ReportContent:
         "organization": organization.name,
         "period": report.period_label,
     }
-    generated = timezone.localtime(timezone.now())
     facts = [
         (_("党组织"), organization.name),
         (_("统计期间"), _period_text(period)),
         (_("对比期间"), _period_text(previous)),
-        (_("生成时间"), generated.strftime("%Y-%m-%d %H:%M")),
+        (_("生成时间"), format_local(timezone.now())),
     ]
     if period.end >= today:
         facts.append((_("说明"), _("统计期间尚未结束，数据截至生成时。")))
