@@ -121,25 +121,10 @@ def replica_reads() -> _ReplicaReads:
 
 
 @contextmanager
-def primary_reads() -> Iterator[None]:
-    """Every read inside goes to the primary, whatever an enclosing replica_reads() says."""
-    with _entered(pinned=True):
-        yield
-
-
-@contextmanager
 def request_scope(*, pinned: bool) -> Iterator[None]:
     """A request's scope (core.middleware.ReadYourWritesMiddleware): `pinned` when the person wrote a moment ago."""
     with _entered(pinned=pinned):
         yield
-
-
-def wrote() -> None:
-    """Say that the current block or request wrote where the scope cannot see it (another connection, a service
-    elsewhere): its later reads go to the primary, and ReadYourWritesMiddleware pins the person's next requests."""
-    scope = _scope.get()
-    if scope is not None:
-        scope.wrote = True
 
 
 def scope_wrote() -> bool:
@@ -261,11 +246,9 @@ __all__ = [
     "ReplicaRouter",
     "ReplicaState",
     "forget_replica_state",
-    "primary_reads",
     "replica_configured",
     "replica_reads",
     "replica_state",
     "request_scope",
     "scope_wrote",
-    "wrote",
 ]

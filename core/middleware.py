@@ -84,7 +84,7 @@ class LocaleMiddleware(DjangoLocaleMiddleware):
 class ReadYourWritesMiddleware:
     """With a read replica (core/db.py): a person who wrote reads from the primary for REPLICA_STICKY_SECONDS.
 
-    A request that wrote (an INSERT, UPDATE or DELETE sent to the primary, or core.db.wrote()) gets a cookie
+    A request that wrote (an INSERT, UPDATE or DELETE sent to the primary) gets a cookie
     holding the instant until which that person's requests are pinned to the primary; a request carrying it, still
     current, reads nothing from the replica. Not signed: a forged one only sends its bearer's own reads to the
     primary, which is where they go without a replica. Without a replica the middleware takes itself out."""

@@ -1167,18 +1167,7 @@ class NationalExportBatchAdmin(ServiceSavedAdminMixin, ScopedAdminMixin, admin.M
     )
     list_select_related = ("organization", "created_by")
     list_filter = (("organization", admin.RelatedOnlyFieldListFilter),)
-    readonly_fields = (
-        "organization",
-        "period_start",
-        "period_end",
-        "volunteers",
-        "records",
-        "corrections",
-        "voids",
-        "created_by",
-        "created_at",
-        "downloads",
-    )
+    readonly_fields = ("organization", *list_display[1:])  # a batch is never changed
 
     def get_fields(self, request, obj=None):
         return self.form._meta.fields if obj is None else self.readonly_fields
